@@ -1,0 +1,18 @@
+"""raspc runtime: the PyTorch transformer that executes compiled RASP programs and trained LMs."""
+
+from runtime.batch import forward_batched
+from runtime.device import exact_fp32, pick_device
+from runtime.io import ModelFileError, load, save
+from runtime.model import LayerConfig, Transformer, TransformerConfig
+
+__all__ = [
+    "LayerConfig",
+    "ModelFileError",
+    "Transformer",
+    "TransformerConfig",
+    "exact_fp32",
+    "forward_batched",
+    "load",
+    "pick_device",
+    "save",
+]

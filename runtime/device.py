@@ -1,0 +1,152 @@
+"""Devices and numeric precision: where a model runs and how exactly it computes.
+
+Compiled RASP models need exact float32 arithmetic (TF32 would round matmul inputs to 10 mantissa
+bits and break near-hard attention), while training wants bf16 autocast on CUDA. Both are
+expressed here as context managers so the choice is explicit at each call site.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+DEVICE_ENV = "RASPC_DEVICE"
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+
+
+def pick_device(name: str | torch.device | None = None) -> torch.device:
+    """The device to run on: `name` if given, else $RASPC_DEVICE, else CUDA when present, else CPU.
+
+    Asking for CUDA on a machine without it is a ValueError, not a silent fall-back to the CPU.
+    """
+    if name is None:
+        name = os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {str(name)!r}: {err}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {str(name)!r} requested but CUDA is not available here")
+    return device
+
+
+@contextlib.contextmanager
+def exact_fp32() -> Iterator[None]:
+    """Run float32 matmuls and convolutions in full IEEE precision (TF32 off), then restore."""
+    matmul = torch.get_float32_matmul_precision()
+    cudnn = torch.backends.cudnn.allow_tf32
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(matmul)
+        torch.backends.cudnn.allow_tf32 = cudnn
+
+
+def autocast(device: torch.device,
+             dtype: torch.dtype = torch.bfloat16) -> contextlib.AbstractContextManager:
+    """Mixed-precision autocast for training on CUDA; a no-op on other devices.
+
+    bf16 autocast on CPU is slower than float32 on most CPUs, so the CPU keeps float32.
+    """
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    return contextlib.nullcontext()
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued work on `device` (needed before reading a wall clock on CUDA)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def maybe_compile(model: nn.Module, mode: str = "none") -> nn.Module:
+    """`torch.compile` the model when `mode` is not 'none'; the eager module otherwise.
+
+    'reduce-overhead' also captures CUDA graphs, which pays off for small batches where kernel
+    launch latency dominates.
+    """
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile mode must be one of {COMPILE_MODES}, not {mode!r}")
+    if mode == "none":
+        return model
+    return torch.compile(model, mode=mode)
+
+
+@dataclass(frozen=True)
+class DeviceSpec:
+    """Nominal dense peak throughput and memory bandwidth of a device, for roofline figures."""
+
+    name: str
+    peak_flops: dict[str, float]  # dtype name ('float32', 'bfloat16') -> FLOP/s
+    bandwidth: float | None  # bytes/s of main memory (HBM on GPUs), None where unknown
+    source: str
+
+
+# Dense (no sparsity) datasheet figures. float32 is the non-tensor-core rate: TF32 is off for
+# exactness. Order matters: the first substring found in the device name wins.
+_GPU_SPECS: tuple[tuple[str, dict[str, float], float], ...] = (
+    ("H200", {"float32": 66.9e12, "bfloat16": 989.4e12, "float16": 989.4e12}, 4.8e12),
+    ("H100 PCIe", {"float32": 51.2e12, "bfloat16": 756.5e12, "float16": 756.5e12}, 2.0e12),
+    ("H100 NVL", {"float32": 60.0e12, "bfloat16": 835.5e12, "float16": 835.5e12}, 3.9e12),
+    ("H100", {"float32": 66.9e12, "bfloat16": 989.4e12, "float16": 989.4e12}, 3.35e12),
+    ("A100", {"float32": 19.5e12, "bfloat16": 312.0e12, "float16": 312.0e12}, 2.0e12),
+)
+
+
+def device_name(device: torch.device) -> str:
+    """A human-readable name of the device: the GPU model, or the CPU model and core count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    return f"{model} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+def _cpu_peak() -> float | None:
+    """Nominal float32 FLOP/s of this CPU: cores x clock x FMA FLOPs per cycle (an estimate)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return None
+    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines()
+                  if ln.startswith("flags")), [])
+    mhz = [float(ln.split(":", 1)[1]) for ln in info.splitlines() if ln.startswith("cpu MHz")]
+    if not mhz:
+        return None
+    # two FMA pipes x vector lanes x 2 FLOPs per FMA
+    per_cycle = 64 if "avx512f" in flags else 32 if "fma" in flags else 8
+    return torch.get_num_threads() * max(mhz) * 1e6 * per_cycle
+
+
+def device_spec(device: torch.device, peak_tflops: float | None = None) -> DeviceSpec:
+    """Peak FLOP/s and bandwidth for `device`; `peak_tflops` overrides the peak for every dtype."""
+    name = device_name(device)
+    if device.type == "cuda":
+        for key, peaks, bandwidth in _GPU_SPECS:
+            if key in name:
+                spec = DeviceSpec(name, dict(peaks), bandwidth, f"datasheet ({key})")
+                break
+        else:
+            spec = DeviceSpec(name, {}, None, "unknown GPU")
+    else:
+        peak = _cpu_peak()
+        peaks = {"float32": peak, "bfloat16": peak} if peak else {}
+        spec = DeviceSpec(name, peaks, None, "estimate: threads x clock x FMA width")
+    if peak_tflops is not None:
+        peaks = {k: peak_tflops * 1e12 for k in ("float32", "bfloat16", "float16")}
+        spec = DeviceSpec(name, peaks, spec.bandwidth, "--peak-tflops")
+    return spec
