@@ -1,0 +1,15 @@
+"""RASP, the programming language of transformers: parser, IR, interpreter and environment."""
+
+from .env import Applied, Environment, Function
+from .errors import RaspError, RaspEvalError, RaspNameError, RaspSyntaxError, RaspTypeError
+
+__all__ = [
+    "Applied",
+    "Environment",
+    "Function",
+    "RaspError",
+    "RaspEvalError",
+    "RaspNameError",
+    "RaspSyntaxError",
+    "RaspTypeError",
+]

@@ -1,0 +1,315 @@
+"""Chinchilla scaling law: fit ``L(N, D) = E + A/N^alpha + B/D^beta`` and its compute optimum.
+
+The fit follows Hoffmann et al. (2022, approach 3): parameters ``(a, b, e, alpha, beta)`` with
+``A = exp(a)``, ``B = exp(b)``, ``E = exp(e)``; the predicted log loss is the log-sum-exp
+``LSE(a - alpha log N, b - beta log D, e)``; the objective is the Huber loss (delta = 1e-3) of
+predicted minus observed log loss; L-BFGS runs from a grid of initialisations and the best
+minimum wins.
+
+Speed matters because the grid has 4,500 starts: a loop of scipy calls takes minutes. Here one
+batched L-BFGS (a two-loop recursion and an Armijo line search per start, all starts advancing
+together as ``[starts, 5]`` arrays) runs with exact analytic gradients. The starts are
+independent, so each keeps its own curvature history and step size; starts that have converged
+drop out of the work.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+
+HUBER_DELTA = 1e-3
+
+#: Hoffmann et al.'s grid of initialisations: 5 * 5 * 5 * 6 * 6 = 4,500 starts.
+DEFAULT_GRID: dict[str, tuple[float, ...]] = {
+    "alpha": (0.0, 0.5, 1.0, 1.5, 2.0),
+    "beta": (0.0, 0.5, 1.0, 1.5, 2.0),
+    "e": (-1.0, -0.5, 0.0, 0.5, 1.0),
+    "a": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
+    "b": (0.0, 5.0, 10.0, 15.0, 20.0, 25.0),
+}
+
+
+@dataclass(frozen=True)
+class ChinchillaFit:
+    """Fitted constants of ``L(N, D) = E + A/N^alpha + B/D^beta`` and the derived optimum."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+    objective: float = float("nan")
+    n_runs: int = 0
+    n_starts: int = 0
+    iterations: int = 0
+    extras: dict = field(default_factory=dict, compare=False)
+
+    def predict(self, N, D):
+        """Predicted loss for ``N`` parameters trained on ``D`` tokens (arrays broadcast)."""
+        N = np.asarray(N, dtype=float)
+        D = np.asarray(D, dtype=float)
+        return self.E + self.A / N**self.alpha + self.B / D**self.beta
+
+    @property
+    def G(self) -> float:
+        """``(alpha A / (beta B))^(1 / (alpha + beta))``, the scale of the optimal allocation."""
+        return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
+
+    @property
+    def a(self) -> float:
+        """Exponent of ``N_opt`` in ``C``: ``beta / (alpha + beta)``."""
+        return self.beta / (self.alpha + self.beta)
+
+    @property
+    def b(self) -> float:
+        """Exponent of ``D_opt`` in ``C``: ``alpha / (alpha + beta)``."""
+        return self.alpha / (self.alpha + self.beta)
+
+    def optimal(self, C):
+        """Compute-optimal ``(N_opt, D_opt)`` for a budget ``C ~= 6 N D`` FLOPs."""
+        C = np.asarray(C, dtype=float)
+        n_opt = self.G * (C / 6.0) ** self.a
+        d_opt = (C / 6.0) ** self.b / self.G
+        if n_opt.ndim == 0:
+            return float(n_opt), float(d_opt)
+        return n_opt, d_opt
+
+    def as_dict(self) -> dict:
+        return {
+            "E": self.E,
+            "A": self.A,
+            "B": self.B,
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "objective": self.objective,
+            "n_runs": self.n_runs,
+            "n_starts": self.n_starts,
+        }
+
+
+def huber(r: np.ndarray, delta: float = HUBER_DELTA) -> np.ndarray:
+    """Huber loss: quadratic within ``delta``, linear beyond (robust to outlier runs)."""
+    absr = np.abs(r)
+    return np.where(absr <= delta, 0.5 * r * r, delta * (absr - 0.5 * delta))
+
+
+def log_loss_prediction(theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray) -> np.ndarray:
+    """``LSE(a - alpha log N, b - beta log D, e)`` for parameter rows ``(a, b, e, alpha, beta)``."""
+    theta = np.atleast_2d(theta)
+    a, b, e, al, be = (theta[:, i : i + 1] for i in range(5))
+    t = np.stack(np.broadcast_arrays(a - al * log_n, b - be * log_d, e + 0 * log_n))
+    m = t.max(axis=0)
+    return m + np.log(np.exp(t - m).sum(axis=0))
+
+
+def _objective(
+    theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray, log_l: np.ndarray, delta: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean Huber loss per start and its exact gradient; ``theta`` is ``[S, 5]``."""
+    a, b, e, al, be = (theta[:, i : i + 1] for i in range(5))
+    t1 = a - al * log_n  # [S, R]
+    t2 = b - be * log_d
+    m = np.maximum(np.maximum(t1, t2), e)
+    w1 = np.exp(t1 - m)
+    w2 = np.exp(t2 - m)
+    w3 = np.exp(e - m)
+    s = w1 + w2 + w3
+    r = m + np.log(s) - log_l
+    absr = np.abs(r)
+    inside = absr <= delta
+    f = np.where(inside, 0.5 * r * r, delta * (absr - 0.5 * delta)).mean(axis=1)
+    # d huber / d r, divided by s so that psi * w_k is the chain through the softmax weight k.
+    psi = np.clip(r, -delta, delta) / (s * r.shape[1])
+    p1 = psi * w1
+    p2 = psi * w2
+    grad = np.empty_like(theta)
+    grad[:, 0] = p1.sum(axis=1)
+    grad[:, 1] = p2.sum(axis=1)
+    grad[:, 2] = (psi * w3).sum(axis=1)
+    grad[:, 3] = -(p1 @ log_n)
+    grad[:, 4] = -(p2 @ log_d)
+    return f, grad
+
+
+def _batched_lbfgs(
+    x: np.ndarray,
+    fun,
+    *,
+    memory: int = 10,
+    max_iter: int = 1000,
+    gtol: float = 1e-10,
+    ftol: float = 1e-12,
+    c1: float = 1e-4,
+    max_backtracks: int = 30,
+    max_move: float = 2.0,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Minimise independent problems, one per row of ``x``, with L-BFGS.
+
+    ``fun(x[idx]) -> (f, grad)`` evaluates any subset of rows. Each row has its own history,
+    step size and stopping test; a rejected curvature pair is stored with ``rho = 0``, which
+    makes it a no-op in the two-loop recursion, so all rows can share one ring buffer.
+    """
+    x = np.array(x, dtype=float)
+    n_rows, dim = x.shape
+    f, g = fun(x)
+    s_hist = np.zeros((memory, n_rows, dim))
+    y_hist = np.zeros((memory, n_rows, dim))
+    rho = np.zeros((memory, n_rows))
+    gamma = np.ones(n_rows)
+    active = np.isfinite(f) & (np.abs(g).max(axis=1) > gtol)
+    first = np.ones(n_rows, dtype=bool)
+    iteration = 0
+    for iteration in range(1, max_iter + 1):  # noqa: B007 (reported to the caller)
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        ga = g[idx]
+        # Two-loop recursion, newest pair first.
+        q = -ga
+        alphas = np.zeros((memory, idx.size))
+        order = [(iteration - 2 - k) % memory for k in range(memory)]
+        for k in order:
+            alphas[k] = rho[k, idx] * np.einsum("ij,ij->i", s_hist[k, idx], q)
+            q -= alphas[k, :, None] * y_hist[k, idx]
+        q *= gamma[idx, None]
+        for k in reversed(order):
+            beta = rho[k, idx] * np.einsum("ij,ij->i", y_hist[k, idx], q)
+            q += (alphas[k] - beta)[:, None] * s_hist[k, idx]
+        direction = q
+        slope = np.einsum("ij,ij->i", direction, ga)
+        bad = ~(slope < 0) | ~np.isfinite(slope)
+        if bad.any():  # not a descent direction: forget the history, take steepest descent
+            direction[bad] = -ga[bad]
+            slope[bad] = -np.einsum("ij,ij->i", ga[bad], ga[bad])
+            rho[:, idx[bad]] = 0.0
+            gamma[idx[bad]] = 1.0
+        step = np.where(first[idx], np.minimum(1.0, 1.0 / np.abs(ga).sum(axis=1)), 1.0)
+        # Cap the move: in the Huber loss's linear region curvature vanishes and the quasi-Newton
+        # step explodes; parameters are logs and exponents, so a few units is a long way.
+        step = np.minimum(step, max_move / np.maximum(np.abs(direction).max(axis=1), 1e-300))
+        # Armijo backtracking, each row with its own step.
+        x_new = x[idx].copy()
+        f_new = np.full(idx.size, np.inf)
+        g_new = np.zeros_like(ga)
+        pending = np.arange(idx.size)
+        for _ in range(max_backtracks):
+            trial = x[idx[pending]] + step[pending, None] * direction[pending]
+            ft, gt = fun(trial)
+            ok = np.isfinite(ft) & (ft <= f[idx[pending]] + c1 * step[pending] * slope[pending])
+            accepted = pending[ok]
+            x_new[accepted] = trial[ok]
+            f_new[accepted] = ft[ok]
+            g_new[accepted] = gt[ok]
+            pending, ft, trial_step = pending[~ok], ft[~ok], step[pending[~ok]]
+            if pending.size == 0:
+                break
+            # Minimiser of the quadratic through f(0), f'(0) and f(step), kept in [0.1, 0.5] step.
+            curv = np.where(np.isfinite(ft), ft - f[idx[pending]] - slope[pending] * trial_step, np.inf)
+            quad = -slope[pending] * trial_step**2 / (2.0 * np.maximum(curv, 1e-300))
+            step[pending] = np.clip(quad, 0.1 * trial_step, 0.5 * trial_step)
+        failed = np.zeros(idx.size, dtype=bool)
+        failed[pending] = True
+        moved = ~failed
+        slot = (iteration - 1) % memory
+        s_vec = x_new - x[idx]
+        y_vec = g_new - ga
+        sy = np.einsum("ij,ij->i", s_vec, y_vec)
+        yy = np.einsum("ij,ij->i", y_vec, y_vec)
+        good = moved & (yy > 0) & (sy > 1e-12 * yy)
+        s_hist[slot, idx] = np.where(good[:, None], s_vec, 0.0)
+        y_hist[slot, idx] = np.where(good[:, None], y_vec, 0.0)
+        rho[slot, idx] = np.where(good, 1.0 / np.where(good, sy, 1.0), 0.0)
+        gamma[idx[good]] = sy[good] / yy[good]
+        decrease = f[idx] - f_new
+        done = failed.copy()
+        done[moved] |= np.abs(g_new[moved]).max(axis=1) <= gtol
+        done[moved] |= decrease[moved] <= ftol * np.maximum(np.abs(f[idx[moved]]), 1e-300)
+        x[idx[moved]] = x_new[moved]
+        f[idx[moved]] = f_new[moved]
+        g[idx[moved]] = g_new[moved]
+        first[idx[moved]] = False
+        active[idx[done]] = False
+    return x, f, iteration
+
+
+def init_grid(grid: dict[str, tuple[float, ...]] | None = None) -> np.ndarray:
+    """Every combination of the initial values, as rows ``(a, b, e, alpha, beta)``."""
+    grid = DEFAULT_GRID if grid is None else grid
+    rows = itertools.product(grid["a"], grid["b"], grid["e"], grid["alpha"], grid["beta"])
+    return np.array(list(rows), dtype=float)
+
+
+def fit(
+    N,
+    D,
+    loss,
+    *,
+    delta: float = HUBER_DELTA,
+    grid: dict[str, tuple[float, ...]] | None = None,
+    max_iter: int = 1000,
+) -> ChinchillaFit:
+    """Fit ``L(N, D) = E + A/N^alpha + B/D^beta`` to runs with ``N`` parameters, ``D`` tokens.
+
+    Raises ``ValueError`` for fewer than five runs or non-positive values, since the law has
+    five constants and lives on logarithms.
+    """
+    N, D, loss = (np.asarray(v, dtype=float).ravel() for v in (N, D, loss))
+    if not (N.shape == D.shape == loss.shape):
+        raise ValueError("N, D and loss must have the same length")
+    if N.size < 5:
+        raise ValueError(f"need at least 5 runs to fit 5 constants, got {N.size}")
+    if (N <= 0).any() or (D <= 0).any() or (loss <= 0).any():
+        raise ValueError("N, D and loss must all be positive")
+    log_n, log_d, log_l = np.log(N), np.log(D), np.log(loss)
+    starts = init_grid(grid)
+    x, f, iterations = _batched_lbfgs(
+        starts, lambda th: _objective(th, log_n, log_d, log_l, delta), max_iter=max_iter
+    )
+    f = np.where(np.isfinite(f), f, np.inf)
+    best = int(np.argmin(f))
+    a, b, e, alpha, beta = x[best]
+    return ChinchillaFit(
+        E=float(np.exp(e)),
+        A=float(np.exp(a)),
+        B=float(np.exp(b)),
+        alpha=float(alpha),
+        beta=float(beta),
+        objective=float(f[best]),
+        n_runs=int(N.size),
+        n_starts=int(starts.shape[0]),
+        iterations=iterations,
+    )
+
+
+def training_flops(
+    *,
+    n_layers: int,
+    d_model: int,
+    n_heads: int,
+    d_head: int,
+    d_mlp: int,
+    vocab_size: int,
+    seq_len: int,
+) -> float:
+    """Exact training FLOPs per sequence, counted as in Hoffmann et al. (2022), appendix F.
+
+    Forward: embeddings, per layer the QKV projections, logits ``QK^T``, softmax, the weighted
+    sum and output projection, the MLP, then the unembedding; backward is twice the forward.
+    ``6 N D`` leaves out the attention terms that grow with ``seq_len``, which are a large share
+    for the small models trained on RASP programs.
+    """
+    attn = n_heads * d_head
+    embed = 2 * seq_len * vocab_size * d_model
+    per_layer = (
+        2 * 3 * seq_len * d_model * attn  # Q, K, V projections
+        + 2 * seq_len * seq_len * attn  # QK^T
+        + 3 * n_heads * seq_len * seq_len  # softmax
+        + 2 * seq_len * seq_len * attn  # weights @ V
+        + 2 * seq_len * attn * d_model  # output projection
+        + 2 * seq_len * 2 * d_model * d_mlp  # MLP, two GEMMs
+    )
+    logits = 2 * seq_len * d_model * vocab_size
+    return 3.0 * (embed + n_layers * per_layer + logits)

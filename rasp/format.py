@@ -1,0 +1,87 @@
+"""Printing values exactly as the original RASP REPL does (tabs and spacing included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import ir
+from .env import Applied, Function
+from .interpreter import row_type, type_class
+
+
+def small_str(v: Any) -> str:
+    if isinstance(v, bool):
+        return "T" if v else "F"
+    if isinstance(v, float):
+        return str(round(v, 3))
+    return str(v)
+
+
+def sequence_type(values: list[Any]) -> str:
+    return row_type(np.array([type_class(v) for v in values]))
+
+
+def format_sequence(values: list[Any]) -> str:
+    """`[1, 2, 3] (ints)`, or `[4]*3 (ints)` when every value is equal."""
+    if len(values) > 1 and len(set(values)) == 1:
+        body = f"[{small_str(values[0])}]*{len(values)}"
+    else:
+        body = "[" + ", ".join(small_str(v) for v in values) + "]"
+    return f"{body} ({sequence_type(values)})"
+
+
+def format_matrix(tokens: list[Any], rows: list[list[bool]], indent: str = " \t\t\t") -> str:
+    """A selector: a header of the input, then one row per query (1 = selected)."""
+    lines = [f"{indent}     " + " ".join(str(t) for t in tokens)]
+    for tok, row in zip(tokens, rows, strict=True):
+        lines.append(f"{indent} {tok} | " + " ".join("1" if c else " " for c in row))
+    return "\n".join(lines)
+
+
+def format_full_display(tokens: list[Any], values: list[Any]) -> str:
+    """`full seq display on`: input and output as aligned rows."""
+    shown = [small_str(v) for v in values]
+    if values and all(isinstance(v, bool) for v in values):
+        trues = sum(values)
+        falses = len(values) - trues
+        keep = {True, False} if trues == falses else {trues < falses}
+        shown = [small_str(v) if v in keep else "" for v in values]
+    width = [max(len(str(t)), len(s)) for t, s in zip(tokens, shown, strict=True)]
+    inp = " ".join(str(t).ljust(w) for t, w in zip(tokens, width, strict=True))
+    out = " ".join(s.ljust(w) for s, w in zip(shown, width, strict=True))
+    return (f" \t\tinput:   {inp} \t ({sequence_type(tokens)})\n"
+            f" \t\toutput:  {out} \t ({sequence_type(values)})")
+
+
+def format_example_arg(x: list[Any] | str) -> str:
+    """How the REPL shows an example input: strings quoted, lists as Python lists."""
+    if isinstance(x, str):
+        return f'"{x}"'
+    return str(x)
+
+
+def format_applied(result: Applied, full: bool = False) -> str:
+    """`f(input)` at the prompt: `\t =  [..] (type)` or the selector matrix."""
+    if isinstance(result.node, ir.Selector):
+        return "\t = \n" + format_matrix(result.input, result.value)
+    if full:
+        return "\t = \n" + format_full_display(result.input, result.value)
+    return "\t =  " + format_sequence(result.value)
+
+
+def format_plain(value: Any) -> str:
+    """An atom as the REPL echoes it: strings quoted, bools as True/False."""
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(value)
+
+
+def is_flat(value: list | dict) -> bool:
+    items = value.values() if isinstance(value, dict) else value
+    return not any(isinstance(v, list | dict | ir.IRNode | Function | Applied) for v in items)
+
+
+def function_header(fn: Function) -> str:
+    return f"{fn.origin} function: {fn.signature()}"

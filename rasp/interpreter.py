@@ -1,0 +1,343 @@
+"""The reference interpreter: runs an IR graph on a batch of equal-length inputs with numpy.
+
+An s-op's value on a batch is a `Column`: an int code per (input, position) into a small table of
+the Python values that actually occur. Elementwise operations apply the real Python operator once
+per distinct value (or distinct tuple of values) and gather; so they are vectorised and have
+Python's exact semantics (banker's `round`, true division, floor `%`, `"ab" * 2`, and Python's own
+errors). Selectors are boolean arrays `[batch, query, key]`; aggregation is a batched matmul.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import ir
+from .errors import RaspError, RaspEvalError, RaspTypeError
+
+# Selector cells allowed in one pass; larger batches are split, larger single inputs refused.
+MAX_SELECTOR_CELLS = 1 << 26
+
+# Type classes of values, in the original's terms.
+STR, BOOL, INT, FLOAT, OTHER = range(5)
+
+
+def type_class(v: Any) -> int:
+    t = type(v)
+    if t is str:
+        return STR
+    if t is bool:
+        return BOOL
+    if t is int:
+        return INT
+    if t is float:
+        return FLOAT
+    return OTHER
+
+
+def _key(v: Any) -> tuple[type, Any]:
+    """Values are distinct by type as well as by equality: 1, 1.0 and True print differently."""
+    return (type(v), v)
+
+
+@dataclass
+class Column:
+    """An s-op's values on a batch: `values[codes[b, i]]` is position i of input b."""
+
+    codes: np.ndarray  # int64 [B, n]
+    values: list[Any]  # distinct by (type, value), each occurring somewhere in codes
+
+    @staticmethod
+    def from_rows(rows: Sequence[Sequence[Any]]) -> Column:
+        table: dict[tuple[type, Any], int] = {}
+        values: list[Any] = []
+        codes = np.empty((len(rows), len(rows[0])), dtype=np.int64)
+        for b, row in enumerate(rows):
+            for i, v in enumerate(row):
+                k = _key(v)
+                c = table.get(k)
+                if c is None:
+                    c = table[k] = len(values)
+                    values.append(v)
+                codes[b, i] = c
+        return Column(codes, values)
+
+    @staticmethod
+    def constant(value: Any, shape: tuple[int, int]) -> Column:
+        return Column(np.zeros(shape, dtype=np.int64), [value])
+
+    def classes(self) -> np.ndarray:
+        return np.array([type_class(v) for v in self.values], dtype=np.int8)
+
+    def rows(self) -> list[list[Any]]:
+        vals = np.empty(len(self.values), dtype=object)
+        vals[:] = self.values
+        return vals[self.codes].tolist()
+
+    def numbers(self) -> np.ndarray:
+        """The values as float64 (callers check they are numbers first)."""
+        return np.array([float(v) for v in self.values], dtype=np.float64)
+
+
+def _dedupe(outputs: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Map a list of values to codes into a table of distinct values."""
+    table: dict[tuple[type, Any], int] = {}
+    values: list[Any] = []
+    remap = np.empty(len(outputs), dtype=np.int64)
+    for i, v in enumerate(outputs):
+        try:
+            k = _key(v)
+            c = table.get(k)
+        except TypeError:  # unhashable (a list): never equal to anything else here
+            k, c = None, None
+        if c is None:
+            c = len(values)
+            if k is not None:
+                table[k] = c
+            values.append(v)
+        remap[i] = c
+    return remap, values
+
+
+def map_column(fn: Callable[..., Any], columns: Sequence[Column]) -> Column:
+    """Apply `fn` elementwise to zipped columns, once per distinct tuple of input values."""
+    if len(columns) == 1:
+        col = columns[0]
+        remap, values = _dedupe([fn(v) for v in col.values])
+        return Column(remap[col.codes], values)
+    combined = np.zeros_like(columns[0].codes)
+    size = 1
+    for col in columns:
+        combined = combined * len(col.values) + col.codes
+        size *= len(col.values)
+    if size <= 4 * combined.size + 1024:
+        present = np.flatnonzero(np.bincount(combined.ravel(), minlength=size))
+        inverse = None
+    else:
+        present, inverse = np.unique(combined, return_inverse=True)
+    args = _unflatten(present, [len(c.values) for c in columns])
+    outputs = [fn(*(col.values[i] for col, i in zip(columns, idx, strict=True)))
+               for idx in zip(*args, strict=True)]
+    remap, values = _dedupe(outputs)
+    if inverse is None:
+        lookup = np.zeros(size, dtype=np.int64)
+        lookup[present] = remap
+        return Column(lookup[combined], values)
+    return Column(remap[inverse.reshape(combined.shape)], values)
+
+
+def _unflatten(flat: np.ndarray, sizes: list[int]) -> list[list[int]]:
+    parts = []
+    for s in reversed(sizes):
+        parts.append((flat % s).tolist())
+        flat = flat // s
+    return parts[::-1]
+
+
+def compact(col: Column) -> Column:
+    """Drop table entries that no position uses (so later maps never see phantom values)."""
+    used = np.bincount(col.codes.ravel(), minlength=len(col.values)) > 0
+    if used.all():
+        return col
+    new_codes = np.cumsum(used) - 1
+    return Column(new_codes[col.codes], [v for v, u in zip(col.values, used, strict=True) if u])
+
+
+def row_type(classes: np.ndarray) -> str:
+    """The original's type label for one sequence, from the type classes of its values."""
+    present = set(classes.tolist())
+    if present == {STR}:
+        return "strings"
+    if present == {BOOL}:
+        return "bools"
+    if present <= {BOOL, INT}:
+        return "ints"
+    return "floats"
+
+
+def check_homogeneous(col: Column) -> None:
+    """Every sequence must be all str, all bool, all int, or int/float mixed (the original)."""
+    classes = col.classes()
+    kinds = set(classes.tolist())
+    if OTHER not in kinds and (kinds == {STR} or STR not in kinds):
+        return
+    per_pos = classes[col.codes]
+    for b in range(col.codes.shape[0]):
+        row = set(per_pos[b].tolist())
+        if OTHER in row:
+            vals = [col.values[c] for c in col.codes[b]]
+            raise RaspTypeError(
+                "attempted to create sequence with illegal val types (vals must be bool, "
+                f"float, int or string):\n\t\t {vals}")
+        if STR in row and len(row) > 1:
+            vals = tuple(col.values[c] for c in col.codes[b])
+            raise RaspTypeError(
+                f"attempted to create sequence with vals of different types:\n\t\t {vals}")
+
+
+def select(keys: Column, queries: Column, pred: Callable[[Any, Any], Any]) -> np.ndarray:
+    """`sel[b, q, k] = pred(keys[b, k], queries[b, q])`, from a table over distinct values."""
+    try:
+        table = np.array([[bool(pred(kv, qv)) for qv in queries.values] for kv in keys.values],
+                         dtype=bool).reshape(len(keys.values), len(queries.values))
+    except TypeError:
+        table = _sparse_table(keys, queries, pred)
+    return table[keys.codes[:, None, :], queries.codes[:, :, None]]
+
+
+def _sparse_table(keys: Column, queries: Column, pred) -> np.ndarray:
+    """The predicate only on (key, query) pairs that meet in the same input (raises if bad)."""
+    nq = len(queries.values)
+    pairs = (keys.codes[:, None, :] * nq + queries.codes[:, :, None]).ravel()
+    table = np.zeros((len(keys.values), nq), dtype=bool)
+    for p in np.flatnonzero(np.bincount(pairs, minlength=len(keys.values) * nq)):
+        k, q = divmod(int(p), nq)
+        table[k, q] = bool(pred(keys.values[k], queries.values[q]))
+    return table
+
+
+def aggregate(sel: np.ndarray, col: Column, default: Any) -> Column:
+    """Mean over selected keys; one selected key passes its value through; none gives default."""
+    counts = sel.sum(axis=-1)  # [B, q]
+    multi = counts >= 2
+    batch, n = col.codes.shape
+    single_codes = np.take_along_axis(col.codes, sel.argmax(axis=-1), axis=-1)
+    codes = np.where(counts == 1, single_codes, len(col.values))  # default's code
+    values = [*col.values, default]
+    if multi.any():
+        classes = col.classes()
+        numeric = np.isin(classes, (INT, FLOAT))
+        rows_numeric = numeric[col.codes].all(axis=-1)
+        bad = multi.any(axis=-1) & ~rows_numeric
+        if bad.any():
+            b = int(np.argmax(bad))
+            vals = [col.values[c] for c in col.codes[b]]
+            raise RaspEvalError(
+                f"asked to average multiple values, but they are non-numbers: {vals}")
+        nums = np.where(numeric, col.numbers() if numeric.all() else _safe_numbers(col), 0.0)
+        sums = np.matmul(sel.astype(np.float64), nums[col.codes][..., None])[..., 0]
+        means = sums[multi] / counts[multi]
+        uniq, inverse = np.unique(means, return_inverse=True)
+        codes[multi] = len(values) + inverse
+        values += [float(m) for m in uniq]
+    return compact(Column(codes, values))
+
+
+def _safe_numbers(col: Column) -> np.ndarray:
+    return np.array([float(v) if type_class(v) in (INT, FLOAT) else 0.0 for v in col.values])
+
+
+# ---- graph evaluation ---------------------------------------------------------------------------
+
+
+def _locate(err: RaspError, node: ir.IRNode) -> RaspError:
+    span = node.span
+    if span is not None and span.line:
+        err.located(span.line, span.column, node.path, span.text.splitlines()[0]
+                    if span.text else None)
+    return err
+
+
+def _python_error(exc: Exception, node: ir.IRNode) -> RaspError:
+    message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    err = RaspEvalError(str(message))
+    err.detail = f"in `{node.label}`"
+    return _locate(err, node)
+
+
+def evaluate_nodes(roots: list[ir.IRNode], inputs: Sequence[Sequence[Any]]
+                   ) -> dict[int, Column | np.ndarray]:
+    """Evaluate `roots` (and what they need) on equal-length inputs. Returns node id → value."""
+    n = len(inputs[0])
+    shape = (len(inputs), n)
+    tokens = Column.from_rows(inputs)
+    memo: dict[int, Column | np.ndarray] = {}
+    for node in ir.walk(roots):
+        try:
+            value = _evaluate_one(node, memo, tokens, shape)
+        except RaspError as err:
+            raise _locate(err, node) from None
+        except (ArithmeticError, TypeError, ValueError, IndexError, KeyError,
+                AttributeError, OverflowError) as exc:
+            raise _python_error(exc, node) from None
+        if isinstance(value, Column):
+            try:
+                check_homogeneous(value)
+            except RaspError as err:
+                raise _locate(err, node) from None
+        memo[node.id] = value
+    return memo
+
+
+def _evaluate_one(node: ir.IRNode, memo, tokens: Column, shape) -> Column | np.ndarray:
+    get = lambda child: memo[child.id]  # noqa: E731 - children are evaluated first
+    match node:
+        case ir.Tokens(conversion=conv):
+            return map_column(ir.TOKEN_CONVERSIONS[conv], [tokens])
+        case ir.Indices():
+            return Column(np.broadcast_to(np.arange(shape[1]), shape).copy(),
+                          list(range(shape[1])))
+        case ir.Full(value=value):
+            return Column.constant(value, shape)
+        case ir.Map():
+            return map_column(node.fn(), [get(node.child)])
+        case ir.SequenceMap():
+            return map_column(node.fn(), [get(c) for c in node.inputs])
+        case ir.Aggregate():
+            return aggregate(get(node.selector), get(node.sop), node.default)
+        case ir.Select():
+            return select(get(node.keys), get(node.queries), node.predicate())
+        case ir.SelectorCombine(op="and"):
+            return get(node.inputs[0]) & get(node.inputs[1])
+        case ir.SelectorCombine(op="or"):
+            return get(node.inputs[0]) | get(node.inputs[1])
+        case ir.SelectorCombine(op="not"):
+            return ~get(node.inputs[0])
+    raise TypeError(f"unknown IR node {type(node).__name__}")  # pragma: no cover
+
+
+def has_selector(roots: list[ir.IRNode]) -> bool:
+    return any(isinstance(n, ir.Selector) for n in ir.walk(roots))
+
+
+def evaluate_batch(node: ir.IRNode, inputs: Sequence[Sequence[Any]]) -> list[list]:
+    """Evaluate one s-op or selector on ragged inputs: grouped by length, chunked for memory."""
+    groups: dict[int, list[int]] = {}
+    for i, x in enumerate(inputs):
+        groups.setdefault(len(x), []).append(i)
+    needs_cells = has_selector([node])
+    results: list[Any] = [None] * len(inputs)
+    for n, members in groups.items():
+        chunk = len(members)
+        if needs_cells:
+            if n * n > MAX_SELECTOR_CELLS:
+                raise RaspEvalError(
+                    f"input of {n} tokens is too long: a selector over it needs {n * n:,} "
+                    f"cells (the limit is {MAX_SELECTOR_CELLS:,}, about {int(MAX_SELECTOR_CELLS ** 0.5)}"
+                    " tokens)")
+            chunk = max(1, MAX_SELECTOR_CELLS // (n * n))
+        for start in range(0, len(members), chunk):
+            part = members[start:start + chunk]
+            try:
+                value = evaluate_nodes([node], [inputs[i] for i in part])[node.id]
+            except RaspError as err:
+                if len(inputs) > 1:
+                    err.message += _which_input(part, inputs, node)
+                raise
+            rows = value.rows() if isinstance(value, Column) else value.tolist()
+            for i, row in zip(part, rows, strict=True):
+                results[i] = row
+    return results
+
+
+def _which_input(part: list[int], inputs, node) -> str:
+    """Name the first input of a failing chunk that fails on its own."""
+    for i in part:
+        try:
+            evaluate_nodes([node], [inputs[i]])
+        except RaspError:
+            return f" (on input #{i}: {list(inputs[i])!r})"
+    return ""
