@@ -1,0 +1,186 @@
+"""The `rasp` command. With no arguments it starts the REPL; sub-commands do the rest.
+
+Sub-commands from other packages (compiler, runtime, lm) are imported only when used, so
+`rasp run` does not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from typing import Any
+
+import click
+
+from . import ir
+from .env import Environment, normalise_input, read_source
+from .errors import RaspError
+from .examples import parse_input_literal, read_header
+from .format import format_example_arg, format_matrix, format_sequence
+
+# name -> "module:attribute" of a click command defined elsewhere.
+LAZY_COMMANDS = {
+    "show": "rasp.show:show",
+    "draw": "rasp.draw:draw",
+    "compile": "compiler.cli:compile_command",
+    "verify": "compiler.cli:verify",
+    "exec": "compiler.cli:exec_command",
+    "bench": "runtime.cli:bench",
+    "lm": "lm.cli:lm",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose commands live in other modules, imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._available()])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name not in self._available():
+            return None
+        module, attr = LAZY_COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    @staticmethod
+    def _available() -> list[str]:
+        found = []
+        for name, target in LAZY_COMMANDS.items():
+            module = target.split(":")[0]
+            if importlib.util.find_spec(module.split(".")[0]) is None:
+                continue
+            try:
+                if importlib.util.find_spec(module) is not None:
+                    found.append(name)
+            except ModuleNotFoundError:
+                continue
+        return found
+
+
+def fail(err: RaspError | str) -> None:
+    """Print one clear message (with the source line and a caret when known) and exit 1."""
+    click.echo(f"error: {err}", err=True)
+    sys.exit(1)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="raspc")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """raspc: RASP, the programming language of transformers.
+
+    \b
+    rasp                         start the REPL (type :help there)
+    rasp run FILE -e EXPR -i abc evaluate an s-op on inputs
+    rasp check FILE              report every error in a program
+    rasp compile FILE -e NAME    compile to transformer weights
+    """
+    if ctx.invoked_subcommand is None:
+        from .repl import run_repl
+
+        run_repl()
+
+
+def load_program(path: str) -> Environment:
+    env = Environment()
+    try:
+        env.run(read_source(path), path)
+    except RaspError as err:
+        fail(err)
+    return env
+
+
+def _inputs_for(path: str, given: tuple[str, ...]) -> list[Any]:
+    if given:
+        return [parse_input_literal(text) for text in given]
+    header = read_header(path)
+    if header.examples:
+        return [ex.input for ex in header.examples]
+    return ["hello"]
+
+
+def _default_exprs(path: str, env: Environment) -> list[str]:
+    """Without -e: the header's compiled name, else every s-op/selector the file defines."""
+    header = read_header(path)
+    if header.compile is not None:
+        return [header.compile.expr]
+    return [name for name, v in env.top.vars.items()
+            if isinstance(v, ir.IRNode) and name != "out"]
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-e", "--expr", "exprs", multiple=True,
+              help="An expression to evaluate (repeatable). Default: the file's compiled name "
+                   "from its header, else every s-op it defines.")
+@click.option("-i", "--input", "inputs", multiple=True,
+              help='An input: plain text (one token per character), or a RASP literal such '
+                   'as \'"abc"\' or \'[3, 1, 2]\' (repeatable). Default: the header\'s examples.')
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
+def run(file: str, exprs: tuple[str, ...], inputs: tuple[str, ...], as_json: bool) -> None:
+    """Run a .rasp FILE and print its s-ops evaluated on inputs."""
+    env = load_program(file)
+    try:
+        values = _inputs_for(file, inputs)
+        names = list(exprs) or _default_exprs(file, env)
+        for expr in names:
+            outputs = env.evaluate_batch(expr, values)
+            node = env.expression(expr)
+            for x, out in zip(values, outputs, strict=True):
+                click.echo(_render(expr, node, x, out, as_json))
+    except RaspError as err:
+        fail(err)
+
+
+def _render(expr: str, node: Any, x: Any, out: Any, as_json: bool) -> str:
+    if as_json:
+        record: dict[str, Any] = {"expr": expr, "input": x, "output": out}
+        if isinstance(node, ir.SOp):
+            record["type"] = format_sequence(out).rsplit("(", 1)[1].rstrip(")")
+        return json.dumps(record)
+    if isinstance(node, ir.Selector):
+        return f"{expr}({format_example_arg(x)}) =\n" + format_matrix(normalise_input(x), out)
+    if isinstance(node, ir.SOp):
+        return f"{expr}({format_example_arg(x)}) = {format_sequence(out)}"
+    return f"{expr} = {out!r}"
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+def check(file: str) -> None:
+    """Parse and run FILE, reporting every error found (exit status 1 if any)."""
+    errors: list[RaspError] = []
+    env = Environment()
+    env.on_load_error = errors.append
+    try:
+        from .parser import parse_program
+
+        statements = parse_program(read_source(file), file)
+    except RaspError as err:
+        fail(err)
+    for stmt in statements:
+        try:
+            env.execute(stmt, file)
+        except RaspError as err:
+            errors.append(err)
+    if not errors:
+        for x in _inputs_for(file, ()):
+            for expr in _default_exprs(file, env):
+                try:
+                    env.evaluate(expr, x)
+                except RaspError as err:
+                    errors.append(err)
+    for err in errors:
+        click.echo(f"error: {err}", err=True)
+    if errors:
+        click.echo(f"{file}: {len(errors)} error(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{file}: ok")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
