@@ -1,0 +1,427 @@
+"""runtime.Transformer: attention paths agree, masks hide what they must, generation is cached
+correctly, batched inference equals one-by-one inference."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from runtime import LayerConfig, Transformer, TransformerConfig, forward_batched
+from runtime.device import autocast, exact_fp32, pick_device
+from runtime.model import KVCache
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models run fastest (and steadiest on a shared machine) on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def make_model(causal: bool = True, norm: str = "none", activation: str = "relu",
+               attn_scale: float | None = None, bias: bool = True, vocab: int = 13,
+               max_len: int = 24, seed: int = 0, **kw) -> Transformer:
+    torch.manual_seed(seed)
+    layers = kw.pop("layers", [LayerConfig(4, 8, 48), LayerConfig(0, 0, 32),
+                               LayerConfig(2, 16, 0), LayerConfig(3, 4, 16)])
+    config = TransformerConfig(vocab_size=vocab, max_seq_len=max_len, d_model=32, layers=layers,
+                               activation=activation, norm=norm, causal=causal,
+                               attn_scale=attn_scale, bias=bias, **kw)
+    return Transformer(config).eval()
+
+
+def tokens(B: int, T: int, vocab: int = 13, seed: int = 1) -> torch.Tensor:
+    return torch.randint(0, vocab, (B, T), generator=torch.Generator().manual_seed(seed))
+
+
+# --- config -----------------------------------------------------------------------------------
+
+def test_config_round_trips_through_dict():
+    model = make_model(norm="rmsnorm", activation="gelu", attn_scale=50.0, d_out=7)
+    data = model.config.to_dict()
+    assert data["layers"][1] == {"n_heads": 0, "d_head": 0, "d_mlp": 32}
+    assert TransformerConfig.from_dict(data) == model.config
+
+
+@pytest.mark.parametrize("bad", [
+    {"vocab_size": 0}, {"d_model": -1}, {"norm": "batchnorm"}, {"activation": "tanh"},
+    {"attn_impl": "flash"}, {"d_out": 0}, {"layers": [{"n_heads": 2, "d_head": 0, "d_mlp": 4}]},
+    {"layers": [{"n_heads": -1, "d_head": 4, "d_mlp": 4}]},
+])
+def test_config_rejects_bad_values(bad):
+    base = {"vocab_size": 5, "max_seq_len": 8, "d_model": 16, "layers": []}
+    with pytest.raises(ValueError):
+        TransformerConfig.from_dict({**base, **bad})
+
+
+def test_config_rejects_unknown_fields():
+    with pytest.raises(ValueError, match="unknown"):
+        TransformerConfig.from_dict({"vocab_size": 5, "max_seq_len": 8, "d_model": 16,
+                                     "n_layers": 2})
+
+
+# --- structure --------------------------------------------------------------------------------
+
+def test_submodules_follow_the_documented_layout():
+    model = make_model(d_out=5)
+    D = 32
+    assert model.tok_emb.weight.shape == (13, D) and model.pos_emb.weight.shape == (24, D)
+    attn = model.blocks[0].attn
+    assert attn.qkv.weight.shape == (3 * 4 * 8, D) and attn.proj.weight.shape == (D, 4 * 8)
+    assert model.blocks[0].mlp.fc.weight.shape == (48, D)
+    assert model.blocks[0].mlp.proj.weight.shape == (D, 48)
+    assert model.blocks[1].attn is None and model.blocks[2].mlp is None
+    assert isinstance(model.norm, torch.nn.Identity)
+    assert model.unembed.weight.shape == (5, D)
+    assert make_model(pos_embedding=False).pos_emb is None
+
+
+def test_head_views_write_into_the_fused_weights():
+    attn = make_model().blocks[0].attn  # 4 heads of width 8
+    with torch.no_grad():
+        attn.qkv.weight.zero_()
+        attn.qkv.bias.zero_()
+        attn.proj.weight.zero_()
+        h = attn.head(2)
+        h.q.fill_(1.0)
+        h.k.fill_(2.0)
+        h.v.fill_(3.0)
+        h.o.fill_(4.0)
+        h.v_bias.fill_(5.0)
+    w = attn.qkv.weight
+    width = 4 * 8
+    assert (w[16:24] == 1).all() and (w[width + 16:width + 24] == 2).all()
+    assert (w[2 * width + 16:2 * width + 24] == 3).all()
+    assert w.abs().sum() == 8 * 32 * (1 + 2 + 3)
+    assert (attn.qkv.bias[2 * width + 16:2 * width + 24] == 5).all()
+    assert (attn.proj.weight[:, 16:24] == 4).all() and attn.proj.weight.abs().sum() == 4 * 32 * 8
+    with pytest.raises(IndexError):
+        attn.head(4)
+
+
+def test_head_views_of_a_model_without_bias():
+    head = make_model(bias=False).blocks[0].attn.head(0)
+    assert head.q_bias is None and head.k.shape == (8, 32)
+
+
+def test_residual_is_what_the_unembedding_reads():
+    model = make_model(norm="layernorm")
+    idx = tokens(2, 9)
+    logits, x = model(idx, return_residual=True)
+    assert x.shape == (2, 9, 32) and logits.shape == (2, 9, 13)
+    torch.testing.assert_close(logits, model.unembed(model.norm(x)))
+
+
+def test_too_long_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="max_seq_len"):
+        make_model(max_len=8)(tokens(1, 9))
+
+
+# --- attention paths --------------------------------------------------------------------------
+
+@settings(max_examples=25, deadline=None)
+@given(causal=st.booleans(), norm=st.sampled_from(["none", "layernorm", "rmsnorm"]),
+       activation=st.sampled_from(["relu", "gelu"]), B=st.integers(1, 3), T=st.integers(1, 24),
+       scale=st.sampled_from([None, 0.1, 30.0]), seed=st.integers(0, 2**16))
+def test_sdpa_equals_math(causal, norm, activation, B, T, scale, seed):
+    model = make_model(causal=causal, norm=norm, activation=activation, attn_scale=scale,
+                       seed=seed)
+    idx = tokens(B, T, seed=seed)
+    with torch.no_grad():
+        torch.testing.assert_close(model(idx, attn_impl="sdpa"), model(idx, attn_impl="math"),
+                                   atol=1e-5, rtol=1e-5)
+
+
+def test_sdpa_equals_math_with_padding():
+    model = make_model(causal=False)
+    idx = tokens(3, 12)
+    pad = torch.zeros(3, 12, dtype=torch.bool)
+    pad[0, 5:] = True
+    pad[2, :4] = True
+    with torch.no_grad():
+        sdpa, math = model(idx, pad, attn_impl="sdpa"), model(idx, pad, attn_impl="math")
+    torch.testing.assert_close(sdpa[~pad], math[~pad], atol=1e-5, rtol=1e-5)
+
+
+def test_config_attn_impl_is_the_default_path():
+    model = make_model(attn_impl="math")
+    idx = tokens(2, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(model(idx), model(idx, attn_impl="math"), atol=0, rtol=0)
+    with pytest.raises(ValueError, match="attn_impl"):
+        model(idx, attn_impl="flash")
+
+
+def test_hard_attention_picks_the_best_key():
+    """With a large scale the softmax is one-hot: a compiled head copies exactly one value."""
+    config = TransformerConfig(vocab_size=4, max_seq_len=6, d_model=4,
+                               layers=[LayerConfig(1, 1, 0)], attn_scale=1000.0, bias=False)
+    model = Transformer(config)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.pos_emb.weight[:, 0] = torch.arange(6.0)  # dim 0: position
+        model.tok_emb.weight[:, 1] = torch.arange(4.0)  # dim 1: token
+        h = model.blocks[0].attn.head(0)
+        h.q[0, 2] = 1.0  # query: the constant dim 2 (set below)
+        h.k[0, 0] = 1.0  # key: position, so the last position wins
+        h.v[0, 1] = 1.0  # value: the token
+        h.o[3, 0] = 1.0  # write into dim 3
+        model.tok_emb.weight[:, 2] = 1.0
+    idx = torch.tensor([[3, 1, 2, 0, 2, 1]])
+    for impl in ("sdpa", "math"):
+        with torch.no_grad(), exact_fp32():
+            _, x = model(idx, return_residual=True, attn_impl=impl)
+        assert torch.equal(x[0, :, 3], torch.full((6,), 1.0))  # token at the last position
+
+
+# --- masks ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("impl", ["sdpa", "math"])
+def test_causal_masking_never_sees_the_future(impl):
+    model = make_model(causal=True)
+    idx = tokens(2, 16)
+    with torch.no_grad():
+        base = model(idx, attn_impl=impl)
+        for p in range(16):
+            changed = idx.clone()
+            changed[:, p:] = (changed[:, p:] + 1 + p % 12) % 13  # perturb p and later
+            out = model(changed, attn_impl=impl)
+            torch.testing.assert_close(out[:, :p], base[:, :p], atol=1e-6, rtol=0)
+            assert (out[:, p] - base[:, p]).abs().min() > 0  # position p itself changes
+
+
+@pytest.mark.parametrize("impl", ["sdpa", "math"])
+def test_bidirectional_model_sees_every_position(impl):
+    model = make_model(causal=False)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(std=0.3)  # large enough weights that attention visibly mixes positions
+    idx = tokens(1, 10)
+    changed = idx.clone()
+    changed[0, -1] = (changed[0, -1] + 1) % 13
+    with torch.no_grad():
+        diff = (model(idx, attn_impl=impl) - model(changed, attn_impl=impl))[0, 0].abs().max()
+    assert diff > 1e-3
+
+
+@pytest.mark.parametrize("impl", ["sdpa", "math"])
+@pytest.mark.parametrize("causal", [True, False])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_padding_never_changes_the_unpadded_part(impl, causal, side):
+    model = make_model(causal=causal, norm="layernorm")
+    lengths = [11, 4, 1, 7]
+    T = max(lengths)
+    seqs = [tokens(1, n, seed=10 + i)[0] for i, n in enumerate(lengths)]
+    idx = tokens(len(seqs), T, seed=99)  # padding holds arbitrary tokens
+    pad = torch.ones(len(seqs), T, dtype=torch.bool)
+    for i, s in enumerate(seqs):
+        cols = slice(0, len(s)) if side == "right" else slice(T - len(s), T)
+        idx[i, cols] = s
+        pad[i, cols] = False
+    with torch.no_grad():
+        logits, x = model(idx, pad, return_residual=True, attn_impl=impl)
+        assert torch.isfinite(x).all()  # padding queries do not produce NaN
+        for i, s in enumerate(seqs):
+            alone = model(s[None], attn_impl=impl)[0]
+            torch.testing.assert_close(logits[i][~pad[i]], alone, atol=1e-5, rtol=1e-5)
+
+
+def test_pad_mask_shape_must_match():
+    with pytest.raises(ValueError, match="pad_mask"):
+        make_model()(tokens(2, 5), torch.zeros(2, 4, dtype=torch.bool))
+
+
+# --- generation -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("norm", ["none", "layernorm"])
+def test_generation_with_cache_equals_without(norm):
+    model = make_model(norm=norm)
+    prompt = tokens(3, 5)
+    cached = model.generate(prompt, 12, greedy=True)
+    plain = model.generate(prompt, 12, greedy=True, use_cache=False)
+    assert cached.shape == (3, 17) and torch.equal(cached, plain)
+    assert torch.equal(cached[:, :5], prompt)
+
+
+def test_sampled_generation_with_cache_equals_without():
+    model = make_model()
+    prompt = tokens(4, 3)
+    kw = {"temperature": 0.8, "top_k": 5}
+    cached = model.generate(prompt, 10, generator=torch.Generator().manual_seed(7), **kw)
+    plain = model.generate(prompt, 10, use_cache=False,
+                           generator=torch.Generator().manual_seed(7), **kw)
+    assert torch.equal(cached, plain)
+
+
+def test_top_k_one_is_greedy():
+    model = make_model()
+    prompt = tokens(2, 4)
+    assert torch.equal(model.generate(prompt, 6, top_k=1), model.generate(prompt, 6, greedy=True))
+
+
+def test_generation_past_max_seq_len_crops_the_context():
+    model = make_model(max_len=8)
+    prompt = tokens(2, 6)
+    cached = model.generate(prompt, 10, greedy=True)
+    plain = model.generate(prompt, 10, greedy=True, use_cache=False)
+    assert cached.shape == (2, 16) and torch.equal(cached, plain)
+
+
+def test_left_padded_prompts_generate_as_if_alone():
+    model = make_model(norm="layernorm")
+    prompts = [tokens(1, n, seed=20 + n)[0] for n in (6, 2, 4)]
+    idx = torch.zeros(3, 6, dtype=torch.long)
+    pad = torch.ones(3, 6, dtype=torch.bool)
+    for i, p in enumerate(prompts):
+        idx[i, 6 - len(p):] = p
+        pad[i, 6 - len(p):] = False
+    for use_cache in (True, False):
+        out = model.generate(idx, 8, greedy=True, pad_mask=pad, use_cache=use_cache)
+        for i, p in enumerate(prompts):
+            alone = model.generate(p[None], 8, greedy=True)
+            assert torch.equal(out[i, 6:], alone[0, len(p):])
+
+
+def test_generation_stops_when_every_row_has_emitted_eos():
+    model = make_model()
+    prompt = tokens(2, 3)
+    free = model.generate(prompt, 15, greedy=True)
+    eos = int(free[0, 3])  # row 0 emits this first
+    out = model.generate(prompt, 15, greedy=True, eos_token=eos)
+    first = [int((row[3:] == eos).nonzero()[0]) if (row[3:] == eos).any() else None
+             for row in free]
+    if all(f is not None for f in first):
+        assert out.shape[1] == 3 + max(first) + 1
+    for row, f in zip(out, first, strict=True):
+        if f is not None:
+            assert (row[3 + f:] == eos).all()
+
+
+def test_bidirectional_generation_recomputes_every_step():
+    model = make_model(causal=False)
+    prompt = tokens(2, 4)
+    assert torch.equal(model.generate(prompt, 5, greedy=True),
+                       model.generate(prompt, 5, greedy=True, use_cache=False))
+    with pytest.raises(ValueError, match="causal"):
+        model.residual(prompt, cache=KVCache(model.config, 2, prompt.device, torch.float32))
+
+
+def test_generation_needs_a_vocabulary_unembedding():
+    with pytest.raises(ValueError, match="d_out"):
+        make_model(d_out=3).generate(tokens(1, 2), 2)
+    with pytest.raises(ValueError, match="temperature"):
+        make_model().generate(tokens(1, 2), 2, temperature=0.0)
+
+
+# --- batched forward --------------------------------------------------------------------------
+
+def test_forward_batched_equals_one_by_one():
+    model = make_model(causal=False)
+    seqs = [tokens(1, n, seed=n)[0].tolist() for n in (5, 3, 5, 1, 8, 3, 3)]
+    alone = [model(torch.tensor([s]))[0].detach() for s in seqs]
+    for strategy in ("group", "pad"):
+        out = forward_batched(model, seqs, batch_size=2, strategy=strategy)
+        assert [o.shape for o in out] == [(len(s), 13) for s in seqs]
+        for o, a in zip(out, alone, strict=True):
+            torch.testing.assert_close(o, a, atol=1e-5, rtol=1e-5)
+    res = forward_batched(model, seqs, output="residual")
+    assert [r.shape for r in res] == [(len(s), 32) for s in seqs]
+
+
+@pytest.mark.parametrize("seqs, match", [
+    ([[1, 2], []], "sequence 1 .* empty"),
+    ([[1] * 25], "longer than max_seq_len"),
+    ([[1, 2], [3, 13]], "sequence 1 has token id 13"),
+    ([[-1]], "token id -1"),
+])
+def test_forward_batched_rejects_bad_input(seqs, match):
+    with pytest.raises(ValueError, match=match):
+        forward_batched(make_model(), seqs)
+
+
+def test_forward_batched_rejects_bad_options():
+    for kw in ({"output": "probs"}, {"strategy": "sort"}, {"batch_size": 0}):
+        with pytest.raises(ValueError):
+            forward_batched(make_model(), [[1]], **kw)
+
+
+# --- devices ----------------------------------------------------------------------------------
+
+def test_pick_device(monkeypatch):
+    monkeypatch.delenv("RASPC_DEVICE", raising=False)
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv("RASPC_DEVICE", "cpu")
+    assert pick_device() == torch.device("cpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        pick_device("abacus")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
+def test_asking_for_missing_cuda_is_an_error():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        pick_device("cuda")
+
+
+def test_exact_fp32_turns_tf32_off_and_restores():
+    before = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high")
+    try:
+        with exact_fp32():
+            assert torch.get_float32_matmul_precision() == "highest"
+            assert torch.backends.cudnn.allow_tf32 is False
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(before)
+
+
+# --- CUDA -------------------------------------------------------------------------------------
+
+@cuda
+def test_cuda_matches_cpu_in_exact_fp32():
+    model = make_model(causal=False, attn_scale=100.0)
+    idx = tokens(4, 20)
+    with torch.no_grad(), exact_fp32():
+        cpu = model(idx)
+        gpu = model.cuda()(idx.cuda()).cpu()
+    torch.testing.assert_close(gpu, cpu, atol=1e-5, rtol=1e-5)
+
+
+@cuda
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_cuda_sdpa_equals_math(dtype):
+    model = make_model(norm="layernorm").cuda().to(dtype)
+    idx = tokens(4, 24).cuda()
+    tol = 1e-5 if dtype == torch.float32 else 3e-2
+    with torch.no_grad(), exact_fp32():
+        torch.testing.assert_close(model(idx, attn_impl="sdpa"), model(idx, attn_impl="math"),
+                                   atol=tol, rtol=tol)
+
+
+@cuda
+def test_cuda_generation_and_autocast():
+    model = make_model(norm="layernorm").cuda()
+    prompt = tokens(3, 4).cuda()
+    assert torch.equal(model.generate(prompt, 8, greedy=True),
+                       model.generate(prompt, 8, greedy=True, use_cache=False))
+    device = torch.device("cuda")
+    with autocast(device):
+        assert model(prompt).dtype == torch.bfloat16
+
+
+@cuda
+def test_cuda_compiled_model_matches_eager():
+    from runtime.device import maybe_compile
+
+    model = make_model(causal=False).cuda()
+    idx = tokens(8, 16).cuda()
+    with torch.no_grad(), exact_fp32():
+        torch.testing.assert_close(maybe_compile(model, "default")(idx), model(idx),
+                                   atol=1e-5, rtol=1e-5)
