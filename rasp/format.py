@@ -40,19 +40,35 @@ def format_matrix(tokens: list[Any], rows: list[list[bool]], indent: str = " \t\
     return "\n".join(lines)
 
 
-def format_full_display(tokens: list[Any], values: list[Any]) -> str:
-    """`full seq display on`: input and output as aligned rows."""
-    shown = [small_str(v) for v in values]
-    if values and all(isinstance(v, bool) for v in values):
-        trues = sum(values)
-        falses = len(values) - trues
-        keep = {True, False} if trues == falses else {trues < falses}
-        shown = [small_str(v) if v in keep else "" for v in values]
-    width = [max(len(str(t)), len(s)) for t, s in zip(tokens, shown, strict=True)]
-    inp = " ".join(str(t).ljust(w) for t, w in zip(tokens, width, strict=True))
-    out = " ".join(s.ljust(w) for s, w in zip(shown, width, strict=True))
-    return (f" \t\tinput:   {inp} \t ({sequence_type(tokens)})\n"
-            f" \t\toutput:  {out} \t ({sequence_type(values)})")
+def _minority_bools(values: list[Any]) -> list[Any]:
+    """Bools show only the rarer value (both on a tie), as the original's full display does."""
+    if not values or not isinstance(values[0], bool):
+        return values
+    trues = values.count(True)
+    falses = len(values) - trues
+    t = "T" if trues <= falses else ""
+    f = "F" if falses <= trues else ""
+    return [t if v else f for v in values]
+
+
+def format_full_display(tokens: list[Any], values: list[Any], pref: str = "") -> str:
+    """`full seq display on`: input and output as two rows, every cell right-aligned to the
+    widest one. As in the original, the input row is always typed `strings` and floats are
+    not rounded."""
+    inp = [str(v) for v in _minority_bools(list(tokens))]
+    out = [str(v) for v in _minority_bools(list(values))]
+    width = max(len(c) for c in inp + out)
+    row = lambda cells: " ".join(c.rjust(width) for c in cells)
+    return (f"{pref} \t\tinput:   {row(inp)} \t (strings)\n"
+            f"{pref} \t\toutput:  {row(out)} \t ({sequence_type(values)})")
+
+
+def all_identical(values: list[Any]) -> bool:
+    """The full display is skipped for a sequence of one repeated value (or of length 1)."""
+    return len(set(values)) == 1
+
+
+SKIPPED_FULL_DISPLAY = "[skipped full display: identical values]"
 
 
 def format_example_arg(x: list[Any] | str) -> str:
@@ -66,6 +82,8 @@ def format_applied(result: Applied, full: bool = False) -> str:
     """`f(input)` at the prompt: `\t =  [..] (type)` or the selector matrix."""
     if isinstance(result.node, ir.Selector):
         return "\t = \n" + format_matrix(result.input, result.value)
+    if full and all_identical(result.value):
+        return f"\t =   {format_sequence(result.value)} {SKIPPED_FULL_DISPLAY}"
     if full:
         return "\t = \n" + format_full_display(result.input, result.value)
     return "\t =  " + format_sequence(result.value)

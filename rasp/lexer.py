@@ -1,0 +1,80 @@
+"""A Pygments lexer for RASP: `pygmentize -l rasp`, Sphinx, Jupyter, `rasp show` and the REPL.
+
+The token classes follow the original's lexer (`RASP.g4`): keywords glued to their parenthesis
+(`select(`, `aggregate(`, ...), `s-op` as one keyword, `#` comments to the end of the line, and
+the REPL's own commands (`set example`, `full seq display on`, `:help`, ...).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+from pygments.lexer import RegexLexer, bygroups, words
+from pygments.token import (
+    Comment,
+    Keyword,
+    Name,
+    Number,
+    Operator,
+    Punctuation,
+    String,
+    Whitespace,
+)
+
+__all__ = ["RaspLexer", "library_names"]
+
+KEYWORDS = ("def", "return", "for", "in", "if", "else", "load", "draw")
+WORD_OPERATORS = ("not", "and", "or", "round", "indicator")
+PRIMITIVES = ("select", "aggregate", "range", "zip", "len")
+CONSTANTS = ("True", "False")
+BUILTIN_SOPS = ("tokens", "tokens_str", "tokens_int", "tokens_float", "tokens_bool",
+                "tokens_asis", "indices")
+REPL_WORDS = ("set", "show", "example", "examples", "on", "off", "exit", "quit", "selector")
+META_COMMANDS = ("help", "compile", "attn")
+
+
+@cache
+def library_names() -> tuple[str, ...]:
+    """The names the standard library defines at top level (they are reserved, like builtins)."""
+    text = resources.files("rasp").joinpath("stdlib.rasp").read_text()
+    found = re.findall(r"^(?:def\s+)?([A-Za-z_]\w*)\s*[=(]", text, flags=re.MULTILINE)
+    return tuple(dict.fromkeys(n for n in found if n not in BUILTIN_SOPS))
+
+
+class RaspLexer(RegexLexer):
+    """RASP source and REPL input (Weiss, Goldberg & Yahav 2021)."""
+
+    name = "RASP"
+    aliases = ["rasp"]
+    filenames = ["*.rasp"]
+    mimetypes = ["text/x-rasp"]
+    url = "https://github.com/tech-srl/RASP"
+
+    tokens = {
+        "root": [
+            (r"[ \t\r\n]+", Whitespace),
+            (r"#.*?$", Comment.Single),
+            (r'"[^"\r\n]*"', String.Double),
+            (r"[0-9]+\.[0-9]+", Number.Float),
+            (r"[0-9]+", Number.Integer),
+            # REPL-only input: meta commands at the start of a line, and the original's commands.
+            (words(META_COMMANDS, prefix=r"^:", suffix=r"\b"), Keyword.Pseudo),
+            (r"full[ \t]+seq[ \t]+display\b", Keyword.Pseudo),
+            (r"(exit|quit)(\(\))", bygroups(Keyword.Pseudo, Punctuation)),
+            (r"s-op\b", Keyword.Pseudo),
+            (words(REPL_WORDS, suffix=r"\b"), Keyword.Pseudo),
+            # The original's lexer glues these five to their parenthesis.
+            (r"(select|aggregate|range|zip|len)(\()", bygroups(Name.Builtin, Punctuation)),
+            (r"(def)([ \t\r\n]+)([A-Za-z_]\w*)", bygroups(Keyword, Whitespace, Name.Function)),
+            (words(KEYWORDS, suffix=r"\b"), Keyword),
+            (words(WORD_OPERATORS, suffix=r"\b"), Operator.Word),
+            (words(CONSTANTS, suffix=r"\b"), Keyword.Constant),
+            (words(BUILTIN_SOPS, suffix=r"\b"), Name.Builtin),
+            (words(library_names(), suffix=r"\b"), Name.Builtin),
+            (r"[A-Za-z_]\w*", Name),
+            (r"==|!=|<=|>=|[<>=+\-*/%^]", Operator),
+            (r"[()\[\]{},;:]", Punctuation),
+        ],
+    }

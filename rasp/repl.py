@@ -1,0 +1,393 @@
+"""The RASP REPL: the original's commands, echoes and error messages, on any input.
+
+`ReplSession` is the REPL without a terminal: it takes input and returns the text to print, so
+it is easy to test. Two front ends drive it. `run_piped` reads stdin line by line and prints
+exactly what the original prints (prompts included), so sessions can be scripted and compared
+with the original's transcripts. On a terminal, `rasp.repl_prompt` adds history, completion,
+highlighting and multi-line editing, and errors point at their column.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, TextIO
+
+from . import ast, ir
+from .env import Echo, Environment, describe, normalise_input
+from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError
+from .format import format_applied, format_example_arg
+from .interpreter import evaluate_batch
+from .parser import parse_program, parse_statement
+from .repl_echo import Echoer, Settings, quoted
+
+BANNER = "RASP 0.1"
+PROMPT = ">> "
+ERROR = "class:error"
+
+# Text fragments with a prompt-toolkit style ("" for plain output, ERROR for errors).
+Output = list[tuple[str, str]]
+
+HELP = """\
+RASP statements end with ';' (def and for take none); a statement may span several lines.
+  set [s-op|selector] example <expr>   the running example that every s-op is shown on
+  show [s-op|selector] example         print the running example(s)
+  [s-op|selector] examples on|off      show or hide examples in the echo
+  full seq display on|off              show s-op values as aligned input/output rows
+  load "path";                         run path.rasp and import its public names
+  draw(sop [, input]);                 draw sop's computation graph to comp_flows/
+  exit, quit                           leave (as does Ctrl-D)
+  :help                                this text
+  :compile NAME                        compile NAME to a transformer and check it
+Keys: Tab completes names, Up/Down recall history, Ctrl-C cancels the pending input."""
+
+
+class Status(Enum):
+    """What a (possibly partial) input is, for line joining and for the Enter key."""
+
+    COMPLETE = "complete"  # exactly one statement
+    INCOMPLETE = "incomplete"  # could still become a statement: read on
+    MULTIPLE = "multiple"  # more than one statement
+    ERROR = "error"  # can never parse
+
+
+@dataclass
+class Parsed:
+    status: Status
+    statements: list[ast.Node] = field(default_factory=list)
+    error: RaspSyntaxError | None = None
+
+
+def parse_input(text: str) -> Parsed:
+    """Classify input as the original's reader does: it reads on while the parser fails at the
+    end of the input (or inside a comment, which runs to the end of a joined line)."""
+    try:
+        return Parsed(Status.COMPLETE, [parse_statement(text)])
+    except RaspSyntaxError:
+        pass
+    try:
+        statements = parse_program(text)
+    except RaspSyntaxError as err:
+        if _at_end(err, text):
+            return Parsed(Status.INCOMPLETE, error=err)
+        return Parsed(Status.ERROR, error=err)
+    if not statements:
+        return Parsed(Status.INCOMPLETE)
+    return Parsed(Status.MULTIPLE, statements)
+
+
+def _offset(text: str, line: int | None, column: int | None) -> int | None:
+    if line is None or column is None:
+        return None
+    lines = text.split("\n")
+    if line > len(lines):
+        return len(text)
+    return sum(len(x) + 1 for x in lines[:line - 1]) + column - 1
+
+
+def _at_end(err: RaspSyntaxError, text: str) -> bool:
+    if err.message.startswith("unexpected end of input"):
+        return True
+    at = _offset(text, err.line, err.column)
+    return at is not None and text[at:at + 1] == "#"
+
+
+def antlr_message(err: RaspSyntaxError, text: str) -> str:
+    """The original's parser error for a statement: the tokens read up to the offending one."""
+    from .lexer import RaspLexer
+
+    at = _offset(text, err.line, err.column)
+    seen = []
+    for pos, _tok, value in RaspLexer().get_tokens_unprocessed(text):
+        if value.strip():
+            seen.append(value)
+        if at is not None and pos + len(value) > at:
+            break
+    return f"no viable alternative at input '{''.join(seen)}'"
+
+
+def def_depth(text: str) -> int:
+    """How many `def` words the pending input holds (the original indents its prompt by it)."""
+    return text.split().count("def")
+
+
+class ReplSession:
+    """The REPL's state: the environment, the running examples, the display switches.
+
+    `interactive` selects the error style: the original's exact lines when False, the message
+    with its line, column and a caret when True.
+    """
+
+    def __init__(self, interactive: bool = False, env: Environment | None = None):
+        self.interactive = interactive
+        self.env = env or Environment()
+        self.settings = Settings()
+        self.pending = ""  # the joined lines of an unfinished statement (piped reading)
+        self.finished = False  # `exit` was given
+        self._load_errors: list[RaspError] = []
+        self.env.checker = self._check
+        self.env.on_load_error = self._load_errors.append
+        self.meta: dict[str, Callable[[str], Output]] = {"help": lambda _arg: [("", HELP + "\n")]}
+        from . import repl_compile
+
+        repl_compile.register(self)
+
+    # ---- input ----------------------------------------------------------------------------
+
+    def banner(self) -> str:
+        return f"{BANNER}\nrunning example is: {self.settings.sop_example}\n"
+
+    def prompt(self) -> str:
+        """`>> `, or `.. ` plus two spaces per `def` while a statement is unfinished."""
+        if not self.pending:
+            return PROMPT
+        return ".. " + "  " * def_depth(self.pending)
+
+    def feed(self, line: str) -> Output | None:
+        """One line of piped input. Returns None while the statement is unfinished."""
+        line = line.rstrip("\r\n")
+        if not self.pending and line.startswith(":"):
+            return self.run_meta(line)
+        if line.strip().startswith("#"):
+            line = ""  # the original drops comment lines before joining
+        self.pending += line
+        parsed = parse_input(self.pending)
+        if parsed.status is Status.INCOMPLETE:
+            self.pending += " "
+            return None
+        text, self.pending = self.pending, ""
+        return self.run_parsed(parsed, text)
+
+    def run_text(self, text: str) -> Output:
+        """A whole input at once (the terminal front end's buffer, newlines kept)."""
+        if text.strip().startswith(":"):
+            return self.run_meta(text.strip())
+        if not text.strip():
+            return []
+        return self.run_parsed(parse_input(text), text)
+
+    def run_meta(self, line: str) -> Output:
+        command, _, arg = line[1:].strip().partition(" ")
+        handler = self.meta.get(command)
+        if handler is None:
+            known = ", ".join(f":{c}" for c in sorted(self.meta))
+            return [(ERROR, f"unknown command :{command} (known: {known})\n")]
+        return handler(arg.strip())
+
+    def run_parsed(self, parsed: Parsed, text: str) -> Output:
+        if parsed.status in (Status.ERROR, Status.INCOMPLETE):
+            err = parsed.error or RaspSyntaxError("unexpected end of input", 1, 1)
+            return self.syntax_error(err, text)
+        if parsed.status is Status.MULTIPLE and not self.interactive:
+            # The original asserts one statement per read: the assertion has no message.
+            return [(ERROR, "something went wrong: \n")]
+        out: Output = []
+        for statement in parsed.statements:
+            out += self.run_statement(statement, text)
+            if self.finished:
+                break
+        return out
+
+    # ---- statements -----------------------------------------------------------------------
+
+    def run_statement(self, statement: ast.Node, text: str = "") -> Output:
+        """Execute one parsed statement; errors skip it and never change the session."""
+        self._load_errors.clear()
+        try:
+            echo = self.env.execute(statement)
+            if echo.kind == "command":
+                return [("", line + "\n") for line in self.command(echo.value)]
+        except RaspError as err:
+            return self.error(err, text)
+        echoer = Echoer(self.settings, self._evaluate)
+        try:
+            self.show(echo, echoer)
+        except RaspError as err:
+            out = [("", line + "\n") for line in echoer.lines]
+            return out + self.echo_error(err)
+        return [("", line + "\n") for line in echoer.lines]
+
+    def show(self, echo: Echo, echoer: Echoer) -> None:
+        match echo.kind:
+            case "load":
+                self.show_load(echo, echoer)
+            case "draw":
+                echoer.lines += self.draw(*echo.value)
+            case _:
+                echoer.echo(echo)
+
+    def command(self, cmd: ast.ReplCommand) -> list[str]:
+        s = self.settings
+        which = cmd.kind or "both"
+        if cmd.command == "exit":
+            self.finished = True
+        elif cmd.command == "set_example":
+            example = self.env.expression(cmd.value.span.text)
+            if not isinstance(example, str | list | dict):
+                raise RaspTypeError(f"example not iterable: {describe(example)}")
+            if which in ("both", "s-op"):
+                s.sop_example = example
+            if which in ("both", "selector"):
+                s.selector_example = example
+        elif cmd.command == "show_example":
+            lines = []
+            if which in ("both", "s-op"):
+                lines.append(f"\ts-op example: {quoted(s.sop_example)}")
+            if which in ("both", "selector"):
+                lines.append(f"\tselector example: {quoted(s.selector_example)}")
+            return lines
+        elif cmd.command == "examples":
+            if which in ("both", "s-op"):
+                s.sop_examples = bool(cmd.flag)
+            if which in ("both", "selector"):
+                s.selector_examples = bool(cmd.flag)
+        elif cmd.command == "full_seq_display":
+            s.full_display = bool(cmd.flag)
+        return []
+
+    def show_load(self, echo: Echo, echoer: Echoer) -> None:
+        """A load lists the public names it defined (no examples), and the errors it met."""
+        errors = list(self._load_errors)
+        s = self.settings
+        saved = s.sop_examples, s.selector_examples
+        s.sop_examples = s.selector_examples = False
+        try:
+            for name, value in echoer.loaded(echo.value, dedupe=not errors):
+                echoer.named(name, value)
+        finally:
+            s.sop_examples, s.selector_examples = saved
+        for err in errors:
+            echoer.lines += [text.rstrip("\n") for _style, text in self.error(err, "")]
+
+    def draw(self, sop: ir.SOp, example: Any) -> list[str]:
+        """`draw(sop)`: the graph goes to comp_flows/NAME(INPUT).pdf, the value is echoed."""
+        from .draw import render
+
+        example = self.settings.sop_example if example is None else example
+        values = self._evaluate(sop, example)
+        path = os.path.join("comp_flows", f"{sop.label}({format_example_arg(example)}).pdf")
+        os.makedirs("comp_flows", exist_ok=True)
+        try:
+            render(sop, path, example=example)
+        except OSError as exc:
+            raise RaspError(f"cannot write {path}: {exc.strerror or exc}") from None
+        result = format_applied(_applied(sop, example, values), self.settings.full_display)
+        lines = [result]
+        if self.interactive:
+            lines.append(f"\t(graph drawn to {path})")
+        return lines
+
+    # ---- evaluation -----------------------------------------------------------------------
+
+    def _evaluate(self, node: ir.IRNode, example: Any) -> Any:
+        return evaluate_batch(node, [normalise_input(example)])[0]
+
+    def _check(self, node: ir.IRNode) -> None:
+        """The running-example test that every new s-op or selector must pass (§8)."""
+        self._evaluate(node, self.settings.sop_example)
+
+    # ---- errors -------------------------------------------------------------------------
+
+    def error(self, err: RaspError, text: str) -> Output:
+        """A statement failed: the original's line for its kind, or the located message."""
+        if self.interactive:
+            return self.located(err, text)
+        if err.kind == "syntax":
+            return self.syntax_error(err, text)
+        if err.kind == "python":
+            return [(ERROR, f"something went wrong: {err.message}\n")]
+        if err.kind == "notimpl":
+            return [(ERROR, "not implemented this command yet! ignoring\n")]
+        prefix = "Error: " if _is_name_error(err) else ""
+        return [(ERROR, f"\t\t!!ignoring input:\n\t {prefix}{err.message}\n")]
+
+    def echo_error(self, err: RaspError) -> Output:
+        """The statement ran, but showing its result on the running example failed."""
+        if self.interactive:
+            return [(ERROR, f"!! the statement ran, but its example fails: {err.message}\n")]
+        if err.kind == "python":
+            return [(ERROR, f"something went wrong: {err.message}\n")]
+        return [(ERROR, "\t!!statement executed, but result fails on evaluation:\n"
+                        f"\t\t {err.message}\n")]
+
+    def syntax_error(self, err: RaspError, text: str) -> Output:
+        if self.interactive:
+            return self.located(err, text)
+        if err.path is not None:  # inside a loaded file
+            return [(ERROR, f"\t!! antlr exception: {err} \t-- ignoring input\n")]
+        message = antlr_message(err, text) if isinstance(err, RaspSyntaxError) else err.message
+        return [(ERROR, f"\t!! antlr exception: {message} \t-- ignoring input\n")]
+
+    def located(self, err: RaspError, text: str) -> Output:
+        """`!! message`, where it happened, and the offending line with a caret."""
+        kind = "syntax error" if err.kind == "syntax" else "error"
+        lines = [f"!! {kind}: {err.message}"]
+        if err.path is not None:
+            lines.append(f"   at {err.where()}")
+            source = err.source_line
+        elif err.line is not None:
+            source_lines = text.split("\n")
+            multi = len([x for x in source_lines if x.strip()]) > 1
+            lines.append(f"   at line {err.line}, column {err.column}" if multi
+                         else f"   at column {err.column}")
+            source = (err.source_line if err.source_line is not None
+                      else source_lines[err.line - 1] if err.line <= len(source_lines) else None)
+        else:
+            source = None
+        if source is not None and err.column is not None:
+            lines.append(f"   {source.rstrip()}")
+            lines.append("   " + " " * (err.column - 1) + "^")
+        return [(ERROR, "\n".join(lines) + "\n")]
+
+
+def _is_name_error(err: RaspError) -> bool:
+    """The original's UndefinedVariable and ReservedName say `Error: ` first."""
+    return isinstance(err, RaspNameError) and err.message.startswith(
+        ("Undefined variable", "Cannot set reserved name"))
+
+
+def _applied(node: ir.IRNode, example: Any, values: Any):
+    from .env import Applied
+
+    return Applied(node, normalise_input(example), values)
+
+
+def text_of(output: Output) -> str:
+    return "".join(text for _style, text in output)
+
+
+def run_piped(stdin: TextIO, stdout: TextIO, session: ReplSession | None = None) -> None:
+    """Read statements from a pipe and print exactly what the original prints."""
+    session = session or ReplSession()
+    stdout.write(session.banner())
+    while not session.finished:
+        stdout.write(session.prompt())
+        stdout.flush()
+        line = stdin.readline()
+        if not line:
+            stdout.write("\n")  # the original prints an empty line at EOF
+            break
+        out = session.feed(line)
+        if out:
+            stdout.write(text_of(out))
+    stdout.flush()
+
+
+def history_path() -> str:
+    return os.environ.get("RASP_HISTORY") or os.path.expanduser("~/.rasp_history")
+
+
+def run_repl() -> None:
+    """`rasp` with no arguments: the terminal REPL, or the plain one when piped."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from .repl_prompt import PromptRepl
+
+        PromptRepl(ReplSession(interactive=True), history_path()).run()
+    else:
+        run_piped(sys.stdin, sys.stdout)
+
+
+__all__ = ["ReplSession", "Status", "parse_input", "run_piped", "run_repl"]
