@@ -20,7 +20,7 @@ from .interpreter import evaluate_batch
 from .parser import parse_expression, parse_program
 
 MAX_CALL_DEPTH = 100
-MAX_LIST = 10_000_000
+MAX_LIST = 1_000_000
 
 CONSTANT_SOPS = ("tokens_str", "tokens_int", "tokens_float", "tokens_bool", "tokens_asis")
 KEYWORD_NAMES = frozenset(
@@ -340,7 +340,7 @@ class Environment:
         if isinstance(fn, Function):
             return self._call_function(fn, args)
         if isinstance(fn, ir.IRNode) and len(args) == 1:
-            return Applied(fn, normalise_input(args[0]), self._apply(fn, [args[0]])[0])
+            return Applied(fn, list(normalise_input(args[0])), self._apply(fn, [args[0]])[0])
         err = RaspTypeError(f"{describe(fn)} is not a function or an s-op: it cannot be called")
         err.kind = "notimpl"
         raise err
@@ -541,9 +541,11 @@ def _file_origin(path: str) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def normalise_input(x: Any) -> list[Any]:
+def normalise_input(x: Any) -> str | list[Any]:
     """An input is a non-empty string (one token per character) or a non-empty list."""
-    if isinstance(x, str | list | tuple) and len(x) > 0:
+    if isinstance(x, str) and x:
+        return x
+    if isinstance(x, list | tuple) and len(x) > 0:
         return list(x)
     shown = "" if isinstance(x, str) else str(x)
     raise RaspTypeError(f"RASP sequences/selectors expect non-empty iterables, got: {shown}")

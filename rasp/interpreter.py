@@ -52,18 +52,30 @@ class Column:
 
     @staticmethod
     def from_rows(rows: Sequence[Sequence[Any]]) -> Column:
+        """Encode equal-length inputs; strings are one token per character."""
+        if all(type(r) is str for r in rows):
+            return _from_strings(rows)
+        flat = [v for row in rows for v in row]
+        kinds = set(map(type, flat))
+        if len(kinds) == 1 and kinds <= {str, int, float}:
+            try:
+                arr = np.array(flat)
+            except OverflowError:  # Python ints beyond int64
+                arr = None
+            if arr is not None and arr.dtype != object:
+                uniq, inverse = np.unique(arr, return_inverse=True)
+                return Column(inverse.reshape(len(rows), -1).astype(np.int64), uniq.tolist())
         table: dict[tuple[type, Any], int] = {}
         values: list[Any] = []
-        codes = np.empty((len(rows), len(rows[0])), dtype=np.int64)
-        for b, row in enumerate(rows):
-            for i, v in enumerate(row):
-                k = _key(v)
-                c = table.get(k)
-                if c is None:
-                    c = table[k] = len(values)
-                    values.append(v)
-                codes[b, i] = c
-        return Column(codes, values)
+        codes = np.empty(len(flat), dtype=np.int64)
+        for i, v in enumerate(flat):
+            k = _key(v)
+            c = table.get(k)
+            if c is None:
+                c = table[k] = len(values)
+                values.append(v)
+            codes[i] = c
+        return Column(codes.reshape(len(rows), -1), values)
 
     @staticmethod
     def constant(value: Any, shape: tuple[int, int]) -> Column:
@@ -73,6 +85,11 @@ class Column:
         return np.array([type_class(v) for v in self.values], dtype=np.int8)
 
     def rows(self) -> list[list[Any]]:
+        if len({type(v) for v in self.values}) == 1 and type(self.values[0]) in (str, int, float):
+            try:
+                return np.array(self.values)[self.codes].tolist()
+            except OverflowError:  # ints beyond int64 take the general path
+                pass
         vals = np.empty(len(self.values), dtype=object)
         vals[:] = self.values
         return vals[self.codes].tolist()
@@ -80,6 +97,16 @@ class Column:
     def numbers(self) -> np.ndarray:
         """The values as float64 (callers check they are numbers first)."""
         return np.array([float(v) for v in self.values], dtype=np.float64)
+
+
+def _from_strings(rows: Sequence[str]) -> Column:
+    """Fast path for text inputs: code points → codes, without a Python loop per character."""
+    points = np.frombuffer("".join(rows).encode("utf-32-le"), dtype=np.uint32)
+    present = np.bincount(points)
+    used = np.flatnonzero(present)
+    lookup = np.zeros(len(present), dtype=np.int64)
+    lookup[used] = np.arange(len(used))
+    return Column(lookup[points].reshape(len(rows), -1), [chr(c) for c in used])
 
 
 def _dedupe(outputs: list[Any]) -> tuple[np.ndarray, list[Any]]:
@@ -178,14 +205,39 @@ def check_homogeneous(col: Column) -> None:
                 f"attempted to create sequence with vals of different types:\n\t\t {vals}")
 
 
-def select(keys: Column, queries: Column, pred: Callable[[Any, Any], Any]) -> np.ndarray:
-    """`sel[b, q, k] = pred(keys[b, k], queries[b, q])`, from a table over distinct values."""
+_ORDER_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
+              ">": np.greater, ">=": np.greater_equal}
+
+
+def select(keys: Column, queries: Column, op: str) -> np.ndarray:
+    """`sel[b, q, k] = keys[b, k] OP queries[b, q]`.
+
+    When all values are mutually ordered (numbers, or strings) the comparison runs on their
+    ranks in numpy; otherwise through a table of the predicate over distinct value pairs.
+    """
+    ranks = _shared_ranks(keys.values, queries.values)
+    if ranks is not None:
+        k_rank, q_rank = ranks
+        return _ORDER_OPS[op](k_rank[keys.codes][:, None, :], q_rank[queries.codes][:, :, None])
+    pred = ir.COMPARISONS[op]
     try:
         table = np.array([[bool(pred(kv, qv)) for qv in queries.values] for kv in keys.values],
                          dtype=bool).reshape(len(keys.values), len(queries.values))
     except TypeError:
         table = _sparse_table(keys, queries, pred)
-    return table[keys.codes[:, None, :], queries.codes[:, :, None]]
+    flat = keys.codes[:, None, :] * len(queries.values) + queries.codes[:, :, None]
+    return table.ravel()[flat]
+
+
+def _shared_ranks(a: list[Any], b: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Ranks of two value lists in their merged order (equal values share a rank), or None
+    when Python cannot order them all (e.g. strings with numbers)."""
+    kinds = {type_class(v) for v in a} | {type_class(v) for v in b}
+    if not (kinds == {STR} or kinds <= {BOOL, INT, FLOAT}):
+        return None
+    order = {v: i for i, v in enumerate(sorted(set(a) | set(b)))}
+    return (np.array([order[v] for v in a], dtype=np.int32),
+            np.array([order[v] for v in b], dtype=np.int32))
 
 
 def _sparse_table(keys: Column, queries: Column, pred) -> np.ndarray:
@@ -201,33 +253,28 @@ def _sparse_table(keys: Column, queries: Column, pred) -> np.ndarray:
 
 def aggregate(sel: np.ndarray, col: Column, default: Any) -> Column:
     """Mean over selected keys; one selected key passes its value through; none gives default."""
-    counts = sel.sum(axis=-1)  # [B, q]
-    multi = counts >= 2
-    batch, n = col.codes.shape
+    numeric = np.isin(col.classes(), (INT, FLOAT))
+    nums = np.array([float(v) if ok else 0.0 for v, ok in zip(col.values, numeric, strict=True)])
+    # One batched matmul gives each query's sum of selected values and its count of keys.
+    rhs = np.stack([nums[col.codes], np.ones(col.codes.shape)], axis=-1)  # [B, k, 2]
+    sums_counts = np.matmul(sel.astype(np.float64), rhs)  # [B, q, 2]
+    counts = sums_counts[..., 1].astype(np.int64)
     single_codes = np.take_along_axis(col.codes, sel.argmax(axis=-1), axis=-1)
-    codes = np.where(counts == 1, single_codes, len(col.values))  # default's code
+    codes = np.where(counts == 1, single_codes, len(col.values))  # else: default's code
     values = [*col.values, default]
+    multi = counts >= 2
     if multi.any():
-        classes = col.classes()
-        numeric = np.isin(classes, (INT, FLOAT))
-        rows_numeric = numeric[col.codes].all(axis=-1)
-        bad = multi.any(axis=-1) & ~rows_numeric
+        bad = multi.any(axis=-1) & ~numeric[col.codes].all(axis=-1)
         if bad.any():
             b = int(np.argmax(bad))
             vals = [col.values[c] for c in col.codes[b]]
             raise RaspEvalError(
                 f"asked to average multiple values, but they are non-numbers: {vals}")
-        nums = np.where(numeric, col.numbers() if numeric.all() else _safe_numbers(col), 0.0)
-        sums = np.matmul(sel.astype(np.float64), nums[col.codes][..., None])[..., 0]
-        means = sums[multi] / counts[multi]
+        means = sums_counts[..., 0][multi] / counts[multi]
         uniq, inverse = np.unique(means, return_inverse=True)
         codes[multi] = len(values) + inverse
-        values += [float(m) for m in uniq]
+        values += uniq.tolist()
     return compact(Column(codes, values))
-
-
-def _safe_numbers(col: Column) -> np.ndarray:
-    return np.array([float(v) if type_class(v) in (INT, FLOAT) else 0.0 for v in col.values])
 
 
 # ---- graph evaluation ---------------------------------------------------------------------------
@@ -289,7 +336,7 @@ def _evaluate_one(node: ir.IRNode, memo, tokens: Column, shape) -> Column | np.n
         case ir.Aggregate():
             return aggregate(get(node.selector), get(node.sop), node.default)
         case ir.Select():
-            return select(get(node.keys), get(node.queries), node.predicate())
+            return select(get(node.keys), get(node.queries), node.op)
         case ir.SelectorCombine(op="and"):
             return get(node.inputs[0]) & get(node.inputs[1])
         case ir.SelectorCombine(op="or"):
@@ -314,10 +361,10 @@ def evaluate_batch(node: ir.IRNode, inputs: Sequence[Sequence[Any]]) -> list[lis
         chunk = len(members)
         if needs_cells:
             if n * n > MAX_SELECTOR_CELLS:
+                longest = int(MAX_SELECTOR_CELLS ** 0.5)
                 raise RaspEvalError(
-                    f"input of {n} tokens is too long: a selector over it needs {n * n:,} "
-                    f"cells (the limit is {MAX_SELECTOR_CELLS:,}, about {int(MAX_SELECTOR_CELLS ** 0.5)}"
-                    " tokens)")
+                    f"input of {n:,} tokens is too long: a selector over it needs {n * n:,} "
+                    f"cells (the limit is {MAX_SELECTOR_CELLS:,}, inputs of {longest:,} tokens)")
             chunk = max(1, MAX_SELECTOR_CELLS // (n * n))
         for start in range(0, len(members), chunk):
             part = members[start:start + chunk]

@@ -9,6 +9,7 @@ function that defines their meaning, value by value, exactly as the original app
 from __future__ import annotations
 
 import itertools
+import math
 import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -193,13 +194,31 @@ def _repr_atom(v: Any) -> str:
     return f'"{v}"' if isinstance(v, str) else str(v)
 
 
+MAX_INT_BITS = 4096  # larger powers are runaway input, not arithmetic anyone meant
+MAX_REPEAT = 10_000_000  # items in a repeated string or list
+
+
+def _pow(a: Any, b: Any) -> Any:
+    if isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1:
+        if b * math.log2(abs(a)) > MAX_INT_BITS:
+            raise OverflowError(f"{a} ^ {b} is too large (more than {MAX_INT_BITS} bits)")
+    return operator.pow(a, b)
+
+
+def _mul(a: Any, b: Any) -> Any:
+    for seq, n in ((a, b), (b, a)):
+        if isinstance(seq, str | list) and isinstance(n, int) and len(seq) * n > MAX_REPEAT:
+            raise OverflowError(f"repeating {len(seq)} items {n} times is too large")
+    return operator.mul(a, b)
+
+
 _ELEMENTWISE: dict[str, Callable[..., Any]] = {
     "+": operator.add,
     "-": operator.sub,
-    "*": operator.mul,
+    "*": _mul,
     "/": operator.truediv,
     "%": operator.mod,
-    "^": operator.pow,
+    "^": _pow,
     **COMPARISONS,
     "and": lambda a, b: bool(a) and bool(b),
     "or": lambda a, b: bool(a) or bool(b),

@@ -1,0 +1,140 @@
+"""Bad input gives one clear RaspError (API) or one clean line with exit status 1 (CLI)."""
+
+import pytest
+from click.testing import CliRunner
+
+import rasp
+from rasp.cli import main
+
+
+@pytest.fixture
+def env():
+    return rasp.Environment()
+
+
+BAD_PROGRAMS = [
+    ("x = (1 + ;", rasp.RaspSyntaxError, "expected"),
+    ("y = nosuch + 1;", rasp.RaspNameError, "Undefined variable: nosuch"),
+    ("z = count(tokens);", rasp.RaspTypeError, "wrong number of args"),
+    ("a, b = 1, 2, 3;", rasp.RaspTypeError, "expected 2 values"),
+    ("length = 3;", rasp.RaspNameError, "reserved name: length"),
+    ("s = select(indices, indices, ==) + 1;", rasp.RaspTypeError, "selector"),
+    ("t = aggregate(indices, tokens);", rasp.RaspTypeError, "Expected selector"),
+    ('load "no/such/file";', rasp.RaspNameError, "could not find file"),
+    ("r = range(3.0);", rasp.RaspTypeError, "integer"),
+    ("q = tokens != \"a\";", rasp.RaspSyntaxError, "only allowed inside select"),
+]
+
+
+@pytest.mark.parametrize(("source", "cls", "text"), BAD_PROGRAMS)
+def test_bad_programs(env, source, cls, text):
+    with pytest.raises(cls) as info:
+        env.run(source, "prog.rasp")
+    err = info.value
+    assert text in err.message
+    assert err.line == 1 and err.column is not None
+    assert str(err).startswith("prog.rasp:1:")
+
+
+BAD_EVALUATIONS = [
+    ("aggregate(full_s, tokens)", "hello", "non-numbers"),  # averaging strings
+    ('"a" if tokens == "a" else 3', "ab", "different types"),  # a type mix
+    ("tokens + 1", "ab", "can only concatenate"),
+    ("1 / indices", "ab", "division by zero"),
+    ("tokens_int", "ab", "invalid literal"),
+    ("tokens", "", "non-empty"),  # an empty input
+    ("indices", [], "non-empty"),
+    ("indices", 5, "non-empty"),
+]
+
+
+@pytest.mark.parametrize(("expr", "given", "text"), BAD_EVALUATIONS)
+def test_bad_evaluations(env, expr, given, text):
+    with pytest.raises(rasp.RaspError) as info:
+        env.evaluate(expr, given)
+    assert text in info.value.message
+
+
+def test_syntax_error_points_at_the_problem(env):
+    source = "a = 1;\nb = select(indices, indices ==);\n"
+    with pytest.raises(rasp.RaspSyntaxError) as info:
+        env.run(source, "f.rasp")
+    err = info.value
+    assert (err.line, err.column) == (2, 31)
+    text = str(err)
+    assert text.splitlines()[0].startswith("f.rasp:2:31: unexpected ')'; expected")
+    assert "b = select(indices, indices ==);" in text
+    assert text.splitlines()[-1].strip() == "^"
+    assert text.splitlines()[-1].index("^") == text.splitlines()[-2].index(")")
+
+
+def test_errors_keep_earlier_definitions(env):
+    env.run("keep = indices + 1;")
+    with pytest.raises(rasp.RaspError):
+        env.run("bad = keep + nosuch;")
+    assert env.evaluate("keep", "ab") == [1, 2]
+    with pytest.raises(rasp.RaspNameError):
+        env.evaluate("bad", "ab")
+
+
+def test_evaluation_error_names_the_input_in_a_batch(env):
+    with pytest.raises(rasp.RaspEvalError) as info:
+        env.evaluate_batch("tokens_int", ["12", "3x", "4"])
+    assert "'3x'" in info.value.message or "['3', 'x']" in info.value.message
+
+
+def test_runtime_error_located_at_the_expression(env):
+    env.run("x = 1;\ny = 10 / (indices - 1);\n", "g.rasp")
+    with pytest.raises(rasp.RaspEvalError) as info:
+        env.evaluate("y", "abc")
+    assert (info.value.line, info.value.path) == (2, "g.rasp")
+
+
+# ---- through the CLI -----------------------------------------------------------------------
+
+
+def _cli(args):
+    return CliRunner().invoke(main, args)
+
+
+def test_cli_syntax_error_is_one_clean_message(tmp_path):
+    prog = tmp_path / "bad.rasp"
+    prog.write_text("x = select(indices, indices ==);\n")
+    result = _cli(["run", str(prog)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert f"{prog}:1:31" in result.output
+
+
+@pytest.mark.parametrize("source", [
+    "y = nosuch;", "z = count(tokens);", "a = aggregate(full_s, tokens);\n",
+    'load "missing";',
+])
+def test_cli_user_errors_exit_1(tmp_path, source):
+    prog = tmp_path / "p.rasp"
+    prog.write_text(source)
+    result = _cli(["check", str(prog)])
+    assert result.exit_code == 1
+    assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_cli_non_utf8_file(tmp_path):
+    prog = tmp_path / "latin.rasp"
+    prog.write_bytes(b"x = \"caf\xe9\";\n")
+    result = _cli(["run", str(prog)])
+    assert result.exit_code == 1
+    assert "not UTF-8" in result.output
+
+
+def test_cli_bad_usage_exits_2(tmp_path):
+    assert _cli(["run"]).exit_code == 2
+    assert _cli(["run", str(tmp_path / "missing.rasp")]).exit_code == 2
+    assert _cli(["no-such-command"]).exit_code == 2
+
+
+def test_cli_empty_input(tmp_path):
+    prog = tmp_path / "p.rasp"
+    prog.write_text("r = indices;\n")
+    result = _cli(["run", str(prog), "-e", "r", "-i", '""'])
+    assert result.exit_code == 1
+    assert "non-empty" in result.output
