@@ -107,8 +107,8 @@ def format_forward(result: dict[str, Any]) -> str:
     c = result["config"]
     lines = [_header(result["machine"]),
              f"forward: d_model {c['d_model']}, {len(c['layers'])} layers, length "
-             f"{result['seq_len']}, {result['params'] / 1e6:.2f}M params, fp32, chunk "
-             f"{result['chunk']}, compile {result['compile']}",
+             f"{result['seq_len']}, {result['params'] / 1e6:.2f}M params, fp32",
+             f"chunk {result['chunk']} sequences per call, compile {result['compile']}",
              f"{'batch':>7} {'ms':>11} {'seq/s':>11} {'tokens/s':>11} {'TFLOP/s':>8}"]
     for r in result["rows"]:
         lines.append(f"{r['batch']:>7} {r['seconds'] * 1e3:>11.3f} {r['seq_per_s']:>11.4g} "
@@ -122,8 +122,9 @@ def format_train(result: dict[str, Any]) -> str:
     return "\n".join([
         _header(result["machine"]),
         f"train: d_model {c['d_model']}, {len(c['layers'])} layers, vocab {c['vocab_size']}, "
-        f"{result['params'] / 1e6:.1f}M params, batch {result['batch']} x {result['seq_len']}, "
-        f"{SHORT[result['dtype']]}, compile {result['compile']}",
+        f"{result['params'] / 1e6:.1f}M params",
+        f"batch {result['batch']} x {result['seq_len']} tokens, {SHORT[result['dtype']]}, "
+        f"compile {result['compile']}",
         f"step {result['step_seconds'] * 1e3:.1f} ms, {result['tokens_per_s']:.4g} tokens/s, "
         f"{result['tflops']:.4g} TFLOP/s, MFU {_pct(result['mfu'])}",
     ])

@@ -112,7 +112,7 @@ def device_name(device: torch.device) -> str:
                 if line.startswith("model name"):
                     model = line.split(":", 1)[1].strip()
                     break
-    return f"{model} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return f"{model} ({os.cpu_count()} cores, torch threads {torch.get_num_threads()})"
 
 
 def _cpu_peak() -> float | None:
