@@ -1,0 +1,137 @@
+"""The language's rules: precedence, scoping, load, loops, comprehensions, builtins."""
+
+import pytest
+
+import rasp
+
+
+@pytest.fixture
+def env():
+    return rasp.Environment()
+
+
+@pytest.mark.parametrize(("expr", "value"), [
+    ("2 % 3 * 4", 2),                       # % binds looser than * and /
+    ("2 ^ 3 ^ 2", 64),                      # ^ is left-associative
+    ("-2 ^ 2", 4),                          # prefix minus binds tighter than ^
+    ("True or False and False", False),     # and/or share one level, left to right
+    ("1 if True else 2 if False else 3", 3),  # the ternary is left-associative
+    ("1 < 2 < 3", True),                    # (1 < 2) < 3
+    ("3 in [1, 2] + [3]", True),            # in is the lowest
+    ("7 / 2", 3.5), ("-7 % 3", 2), ("round(2.5)", 2), ("round(3.5)", 4),
+    ("0 or 5", 5), ('"ab" * 2', "abab"), ("[1, 2] + [3]", [1, 2, 3]),
+    ("len([1, 2, 3])", 3), ("range(2, 10, 3)", [2, 5, 8]), ("zip([1], [2])", [[1, 2]]),
+    ("[x * 2 for x in range(3)]", [0, 2, 4]),
+    ("{k: v for k, v in zip([\"a\", \"b\"], [1, 2])}", {"a": 1, "b": 2}),
+    ("{\"a\": 1}[\"a\"]", 1), ("[1, 2, 3][-1]", 3), ('"hello"[1]', "e"),
+    ("1.50 + 1", 2.5),
+])
+def test_plain_values(env, expr, value):
+    got = env.evaluate(expr)
+    assert got == value and type(got) is type(value)
+
+
+def test_not_binds_tighter_than_comparison(env):
+    assert env.evaluate('not tokens == "s"', "sas") == [False] * 3
+    assert env.evaluate('not (tokens == "s")', "sas") == [False, True, False]
+
+
+def test_multi_assignment_and_returns(env):
+    env.run("def two(x) { return x, x + 1; }\na, b = two(1);\nc = 1, 2;")
+    assert env.evaluate("a") == 1 and env.evaluate("b") == 2
+    assert env.evaluate("c") == [1, 2]
+
+
+def test_late_binding(env):
+    env.run("def f() { return k * 2; }\nk = 3;")
+    assert env.evaluate("f()") == 6
+    env.run("k = 5;")
+    assert env.evaluate("f()") == 10
+
+
+def test_sops_keep_the_values_bound_when_built(env):
+    env.run("def get_tok() { return tokens; }\nold = tokens + \"!\";\ntokens = tokens_int;")
+    assert env.evaluate("old", [1, 2]) == ["1!", "2!"]
+    assert env.evaluate("get_tok() + 1", [1, 2]) == [2, 3]
+
+
+def test_for_loop_runs_in_the_current_scope(env):
+    env.run("total = 0;\nfor x in [1, 2, 3] { total = total + x; }\n"
+            "for k, v in [[1, 2], [3, 4]] { last = k + v; }\nfor key in {\"a\": 1} { kk = key; }")
+    assert env.evaluate("total") == 6 and env.evaluate("x") == 3
+    assert env.evaluate("last") == 7 and env.evaluate("kk") == "a"
+
+
+def test_recursion_through_lazy_ternary(env):
+    env.run("def fact(n) { return 1 if n < 2 else n * fact(n - 1); }")
+    assert env.evaluate("fact(10)") == 3628800
+
+
+def test_locals_may_shadow_library_names_but_not_constants(env):
+    env.run("def f(length) { return length + 1; }")
+    assert env.evaluate("f(1)") == 2
+    with pytest.raises(rasp.RaspNameError):
+        env.run("def g(indices) { return 1; }\ny = g(1);")
+
+
+def test_load_copies_public_names_only(env, tmp_path, monkeypatch):
+    (tmp_path / "lib.rasp").write_text(
+        "_hidden = 1;\nshown = _hidden + 1;\ndef twice(x) { return x * 2; }\n")
+    (tmp_path / "outer.rasp").write_text('load "lib";\nouter_val = shown * 10;\n')
+    monkeypatch.chdir(tmp_path)
+    env.run('load "outer";')
+    assert env.evaluate("shown") == 2 and env.evaluate("outer_val") == 20
+    assert env.evaluate("twice(4)") == 8
+    with pytest.raises(rasp.RaspNameError):
+        env.evaluate("_hidden")
+
+
+def test_loaded_file_sees_the_library_not_the_caller(env, tmp_path, monkeypatch):
+    (tmp_path / "peek.rasp").write_text("seen = tokens;\n")
+    monkeypatch.chdir(tmp_path)
+    env.run('tokens = tokens_int;\nload "peek";')
+    assert env.evaluate("seen", [1, 2]) == ["1", "2"]  # tokens_str, not the caller's tokens
+
+
+def test_sop_indexing(env):
+    assert env.evaluate("tokens[0]", "hello") == ["h"] * 5
+    assert env.evaluate("indices[-2]", "hello") == [3] * 5
+    assert env.evaluate("tokens[7]", "ab") == [0, 0]  # out of range: the default 0
+    with pytest.raises(rasp.RaspTypeError):
+        env.evaluate("tokens[indices]", "ab")
+
+
+def test_in_with_sops(env):
+    assert env.evaluate('tokens in ["a", "b"]', "abc") == [True, True, False]
+    assert env.evaluate('"c" in tokens', "abc") == [True] * 3
+
+
+def test_selector_logic(env):
+    sel = 'select(indices, indices, <) or select(tokens, "a", ==)'
+    assert env.evaluate(sel, "ab") == [[True, False], [True, False]]
+    assert env.evaluate("not select(indices, indices, ==)", "ab") == [[False, True],
+                                                                      [True, False]]
+
+
+def test_aggregate_semantics(env):
+    # mean over several; pass-through of a single value keeps its type; default when none
+    assert env.evaluate("aggregate(select(indices, indices, <=), indices)", "abc") == \
+        [0, 0.5, 1.0]
+    assert env.evaluate('aggregate(select(indices, indices - 1, ==), tokens, "-")', "ab") == \
+        ["-", "a"]
+    with pytest.raises(rasp.RaspEvalError, match="non-numbers"):
+        env.evaluate("aggregate(full_s, tokens_bool)", "ab")
+
+
+def test_comments_between_statements_not_inside_expressions(env):
+    env.run("# top\nx = 1; # trailing\ndef f() {\n  # inside\n  return 2;\n  # end\n}\n")
+    assert env.evaluate("f()") == 2
+    with pytest.raises(rasp.RaspSyntaxError):
+        env.run("y = [1, # no\n 2];")
+
+
+def test_keywords_with_parenthesis(env):
+    with pytest.raises(rasp.RaspSyntaxError):
+        env.run("s = select (indices, indices, ==);")
+    with pytest.raises(rasp.RaspSyntaxError):
+        env.run("s-op;")
