@@ -18,6 +18,7 @@ from .env import Environment, normalise_input, read_source
 from .errors import RaspError
 from .examples import parse_input_literal, read_header
 from .format import format_example_arg, format_matrix, format_sequence
+from .parser import parse_recovering
 
 # name -> "module:attribute" of a click command defined elsewhere.
 LAZY_COMMANDS = {
@@ -153,15 +154,13 @@ def _render(expr: str, node: Any, x: Any, out: Any, as_json: bool) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def check(file: str) -> None:
     """Parse and run FILE, reporting every error found (exit status 1 if any)."""
-    errors: list[RaspError] = []
     env = Environment()
-    env.on_load_error = errors.append
     try:
-        from .parser import parse_program
-
-        statements = parse_program(read_source(file), file)
+        statements, syntax_errors = parse_recovering(read_source(file), file)
     except RaspError as err:
         fail(err)
+    errors: list[RaspError] = list(syntax_errors)
+    env.on_load_error = errors.append
     for stmt in statements:
         try:
             env.execute(stmt, file)

@@ -284,3 +284,44 @@ def parse_expression(text: str) -> ast.Node:
     if not isinstance(stmt, ast.ExprStmt):
         raise RaspSyntaxError(f"expected an expression, got {text!r}", 1, 1, None, text)
     return stmt.expr
+
+
+def parse_recovering(text: str, path: str | None = None,
+                     max_errors: int = 20) -> tuple[list[ast.Node], list[RaspSyntaxError]]:
+    """Parse, and on a syntax error blank out the broken statement and go on, so that one run
+    reports every syntax error (line numbers are kept; statements after the first error still
+    parse). Returns the statements of the repaired text and the errors."""
+    errors: list[RaspSyntaxError] = []
+    lines = text.splitlines()
+    masked = text
+    while True:
+        try:
+            statements = parse_program(masked, path)
+        except RaspSyntaxError as err:
+            if err.line is not None and 0 < err.line <= len(lines):
+                err.source_line = lines[err.line - 1]
+            errors.append(err)
+            repaired = _blank_statement(masked, err)
+            if repaired is None or repaired == masked or len(errors) >= max_errors:
+                return [], errors
+            masked = repaired
+            continue
+        return statements, errors
+
+
+def _blank_statement(text: str, err: RaspSyntaxError) -> str | None:
+    if err.line is None or err.column is None:
+        return None
+    line_starts = [0]
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            line_starts.append(i + 1)
+    if err.line > len(line_starts):
+        return None
+    offset = min(line_starts[err.line - 1] + err.column - 1, len(text))
+    start = max(text.rfind(";", 0, offset), text.rfind("}", 0, offset),
+                text.rfind("{", 0, offset)) + 1
+    ends = [i for i in (text.find(";", offset), text.find("}", offset)) if i != -1]
+    end = min(ends) + 1 if ends else len(text)
+    blank = "".join(c if c == "\n" else " " for c in text[start:end])
+    return text[:start] + blank + text[end:]

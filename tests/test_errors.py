@@ -138,3 +138,21 @@ def test_cli_empty_input(tmp_path):
     result = _cli(["run", str(prog), "-e", "r", "-i", '""'])
     assert result.exit_code == 1
     assert "non-empty" in result.output
+
+
+def test_check_reports_every_error(tmp_path):
+    prog = tmp_path / "multi.rasp"
+    prog.write_text("a = (1 + ;\nb = 2;\nc = select(indices, indices ==);\nd = nosuch;\n")
+    result = _cli(["check", str(prog)])
+    assert result.exit_code == 1
+    assert f"{prog}:1:10" in result.output and f"{prog}:3:31" in result.output
+    assert "Undefined variable: nosuch" in result.output
+    assert "3 error(s)" in result.output
+
+
+def test_check_passes_every_example():
+    from pathlib import Path
+
+    for path in sorted((Path(__file__).parent.parent / "examples").glob("*.rasp")):
+        result = _cli(["check", str(path)])
+        assert result.exit_code == 0, result.output
