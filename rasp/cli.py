@@ -7,8 +7,10 @@ Sub-commands from other packages (compiler, runtime, lm) are imported only when 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -20,15 +22,15 @@ from .examples import parse_input_literal, read_header
 from .format import format_example_arg, format_matrix, format_sequence
 from .parser import parse_recovering
 
-# name -> "module:attribute" of a click command defined elsewhere.
+# name -> ("module:attribute" of a click command defined elsewhere, its one-line help).
 LAZY_COMMANDS = {
-    "show": "rasp.show:show",
-    "draw": "rasp.draw:draw",
-    "compile": "compiler.cli:compile_command",
-    "verify": "compiler.cli:verify",
-    "exec": "compiler.cli:exec_command",
-    "bench": "runtime.cli:bench",
-    "lm": "lm.cli:lm",
+    "show": ("rasp.show:show", "Show a program highlighted, each name with its kind and type."),
+    "draw": ("rasp.draw:draw", "Draw the computation graph of an s-op (SVG or PNG)."),
+    "compile": ("compiler.cli:compile_command", "Compile an s-op to transformer weights."),
+    "verify": ("compiler.cli:verify", "Check a compiled model against the interpreter."),
+    "exec": ("compiler.cli:exec_command", "Run a compiled model file on inputs."),
+    "bench": ("runtime.cli:bench", "Measure the runtime: GEMM, attention, forward throughput."),
+    "lm": ("lm.cli:lm", "Train language models on program data; perplexity; scaling laws."),
 }
 
 
@@ -43,21 +45,27 @@ class LazyGroup(click.Group):
             return self.commands[name]
         if name not in self._available():
             return None
-        module, attr = LAZY_COMMANDS[name].split(":")
+        module, attr = LAZY_COMMANDS[name][0].split(":")
         return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands from the static table, so `rasp --help` imports nothing heavy."""
+        rows = [(name, cmd.get_short_help_str(60)) for name, cmd in self.commands.items()]
+        rows += [(name, LAZY_COMMANDS[name][1]) for name in self._available()]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
 
     @staticmethod
     def _available() -> list[str]:
+        """Commands whose module exists, found without importing it (torch is slow to import)."""
         found = []
         for name, target in LAZY_COMMANDS.items():
-            module = target.split(":")[0]
-            if importlib.util.find_spec(module.split(".")[0]) is None:
+            top, _, rest = target[0].split(":")[0].partition(".")
+            spec = importlib.util.find_spec(top)
+            if spec is None or spec.origin is None:
                 continue
-            try:
-                if importlib.util.find_spec(module) is not None:
-                    found.append(name)
-            except ModuleNotFoundError:
-                continue
+            if (Path(spec.origin).parent / (rest.replace(".", "/") + ".py")).is_file():
+                found.append(name)
         return found
 
 
