@@ -1,0 +1,269 @@
+"""`rasp draw`: the computation graph of an s-op, as SVG, PNG or PDF.
+
+Graphviz's `dot` lays the graph out when it is installed; otherwise networkx places the nodes
+in layers (inputs at the top, the result at the bottom) and matplotlib draws them, so drawing
+never depends on a program outside Python. Nodes are labelled with their name and source text,
+and coloured by what they become in a transformer (attention or MLP), or by compiled layer
+when a layer assignment is given.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import networkx as nx
+
+from . import ir
+from .env import normalise_input
+from .errors import RaspError
+from .format import small_str
+
+FORMATS = ("svg", "png", "pdf")
+MAX_TEXT = 36  # characters of source text per label line
+
+# Colours by node kind: inputs grey, elementwise (MLP) blue, selectors and attention orange.
+KIND_COLOURS = {
+    "input": "#e8e8e8",
+    "mlp": "#cfe2f3",
+    "selector": "#fde9c9",
+    "attention": "#f9cb9c",
+}
+LAYER_COLOURS = ("#cfe2f3", "#f9cb9c", "#d9ead3", "#fff2cc", "#ead1dc", "#d0e0e3", "#f4cccc",
+                 "#d9d2e9")
+
+
+@dataclass
+class GraphNode:
+    id: int
+    label: str
+    kind: str  # 'input' 'mlp' 'selector' 'attention'
+    selector: bool
+    layer: int | None = None
+
+
+def kind_of(node: ir.IRNode) -> str:
+    if isinstance(node, ir.Tokens | ir.Indices | ir.Full):
+        return "input"
+    if isinstance(node, ir.Aggregate):
+        return "attention"
+    if isinstance(node, ir.Selector):
+        return "selector"
+    return "mlp"
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+
+
+def _operation(node: ir.IRNode) -> str:
+    """What a nameless node without source text does (library internals, lifted atoms)."""
+    match node:
+        case ir.Full(value=v):
+            return repr(v)
+        case ir.Map(op=op):
+            return f"map {op}"
+        case ir.SequenceMap(op=op):
+            return f"sequence map {op}"
+        case ir.Select(op=op):
+            return f"select {op}"
+        case ir.SelectorCombine(op=op):
+            return f"selector {op}"
+    return type(node).__name__.lower()
+
+
+def node_label(node: ir.IRNode, values: list[Any] | None = None) -> str:
+    """The name, then the source text it was written as (when it adds anything), then values."""
+    text = _short(node.span.text) if node.span is not None and node.span.text else ""
+    if isinstance(node, ir.Full):  # a lifted atom: its span is the expression around it
+        text = ""
+    lines = [node.name or text or _operation(node)]
+    if node.name and text and text != node.name:
+        lines.append(text)
+    if values is not None:
+        lines.append(_short("[" + ", ".join(small_str(v) for v in values) + "]"))
+    return "\n".join(lines)
+
+
+def build_graph(root: ir.IRNode, example: Any = None,
+                layers: dict[int, int] | None = None) -> nx.DiGraph:
+    """The DAG under `root`: an edge runs from each operand to the node that uses it."""
+    values = _values(root, example) if example is not None else {}
+    graph = nx.DiGraph()
+    for node in ir.walk(root):
+        graph.add_node(node.id, info=GraphNode(
+            node.id, node_label(node, values.get(node.id)), kind_of(node),
+            isinstance(node, ir.Selector), (layers or {}).get(node.id)))
+        for child in node.children():
+            graph.add_edge(child.id, node.id)
+    return graph
+
+
+def _values(root: ir.IRNode, example: Any) -> dict[int, list[Any]]:
+    """Each s-op's values on the example (selectors are left unannotated)."""
+    from .interpreter import Column, evaluate_nodes
+
+    memo = evaluate_nodes([root], [normalise_input(example)])
+    return {nid: [v.values[c] for c in v.codes[0]] for nid, v in memo.items()
+            if isinstance(v, Column)}
+
+
+def _colour(info: GraphNode) -> str:
+    if info.layer is not None:
+        return LAYER_COLOURS[info.layer % len(LAYER_COLOURS)]
+    return KIND_COLOURS[info.kind]
+
+
+# ---- graphviz ------------------------------------------------------------------------------
+
+
+def to_dot(graph: nx.DiGraph) -> str:
+    def quote(s: str) -> str:
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+    lines = ["digraph rasp {", "  rankdir=TB;",
+             '  node [fontname="Helvetica", fontsize=11, style="filled,rounded"];']
+    for nid, data in graph.nodes(data=True):
+        info: GraphNode = data["info"]
+        shape = "ellipse" if info.selector else "box"
+        lines.append(f"  n{nid} [label={quote(info.label)}, shape={shape}, "
+                     f"fillcolor={quote(_colour(info))}];")
+    lines += [f"  n{a} -> n{b};" for a, b in graph.edges]
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _render_dot(graph: nx.DiGraph, path: str, fmt: str, dot: str) -> bool:
+    with tempfile.NamedTemporaryFile("w", suffix=".dot", delete=False) as f:
+        f.write(to_dot(graph))
+    try:
+        done = subprocess.run([dot, f"-T{fmt}", "-o", path, f.name], capture_output=True,
+                              timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    finally:
+        os.unlink(f.name)
+    return done.returncode == 0
+
+
+# ---- matplotlib ----------------------------------------------------------------------------
+
+
+def layered_positions(graph: nx.DiGraph) -> dict[int, tuple[float, float]]:
+    """Inputs on the top row; every node one row below its deepest operand."""
+    depth: dict[int, int] = {}
+    for nid in nx.topological_sort(graph):
+        depth[nid] = 1 + max((depth[p] for p in graph.predecessors(nid)), default=-1)
+    rows: dict[int, list[int]] = {}
+    for nid in graph.nodes:  # graph order is the walk's: operands first, stable
+        rows.setdefault(depth[nid], []).append(nid)
+    x: dict[int, float] = {}
+
+    def place(members: list[int]) -> None:
+        for i, nid in enumerate(members):
+            x[nid] = i - (len(members) - 1) / 2
+
+    def mean(nid: int, neighbours) -> float:
+        near = list(neighbours(nid))
+        return sum(x[n] for n in near) / len(near) if near else x[nid]
+
+    for members in rows.values():
+        place(members)
+    for _sweep in range(3):  # order rows by their neighbours' mean place: fewer crossings
+        for d in sorted(rows)[1:]:
+            rows[d].sort(key=lambda n: mean(n, graph.predecessors))
+            place(rows[d])
+        for d in sorted(rows, reverse=True)[1:]:
+            rows[d].sort(key=lambda n: mean(n, graph.successors))
+            place(rows[d])
+    return {nid: (x[nid], -depth[nid]) for nid in graph.nodes}
+
+
+def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str) -> None:
+    from matplotlib.figure import Figure
+
+    pos = layered_positions(graph)
+    xs = [x for x, _ in pos.values()]
+    ys = [y for _, y in pos.values()]
+    width = max(4.0, 2.6 * (max(xs) - min(xs) + 1))
+    height = max(2.5, 1.3 * (max(ys) - min(ys) + 1))
+    fig = Figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    boxes = {}
+    for nid, data in graph.nodes(data=True):
+        info: GraphNode = data["info"]
+        style = "round,pad=0.4" if info.selector else "square,pad=0.4"
+        boxes[nid] = ax.text(*pos[nid], info.label, ha="center", va="center", fontsize=8,
+                             family="DejaVu Sans", zorder=3,
+                             bbox={"boxstyle": style, "facecolor": _colour(info),
+                                   "edgecolor": "#555555"})
+    for a, b in graph.edges:
+        ax.annotate("", xy=pos[b], xytext=pos[a], zorder=1,
+                    arrowprops={"arrowstyle": "-|>", "color": "#555555", "shrinkA": 14,
+                                "shrinkB": 14, "patchA": boxes[a].get_bbox_patch(),
+                                "patchB": boxes[b].get_bbox_patch()})
+    fig.savefig(path, format=fmt, dpi=120)
+
+
+def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto",
+           layers: dict[int, int] | None = None) -> str:
+    """Draw `root`'s graph to `path` (format from its extension). Returns the engine used."""
+    fmt = os.path.splitext(path)[1].lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot draw to {path!r}: use .svg, .png or .pdf")
+    graph = build_graph(root, example, layers)
+    dot = shutil.which("dot") if engine in ("auto", "dot") else None
+    if engine == "dot" and dot is None:
+        raise RuntimeError("graphviz's dot is not installed (try --engine matplotlib)")
+    if dot is not None and _render_dot(graph, path, fmt, dot):
+        return "dot"
+    if engine == "dot":
+        raise RuntimeError("graphviz's dot failed to draw the graph")
+    _render_matplotlib(graph, path, fmt)
+    return "matplotlib"
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-e", "--expr", help="The s-op or selector to draw (a name or an expression). "
+                                   "Default: the header's compiled name, else the last s-op.")
+@click.option("-o", "--output", help="OUT.svg, OUT.png or OUT.pdf. Default: NAME.svg.")
+@click.option("-i", "--input", "given", help="Annotate each s-op with its values on this input "
+                                             "(default: the header's first example).")
+@click.option("--engine", type=click.Choice(["auto", "dot", "matplotlib"]), default="auto",
+              show_default=True, help="auto: graphviz's dot when installed, else matplotlib.")
+def draw(file: str, expr: str | None, output: str | None, given: str | None,
+         engine: str) -> None:
+    """Draw the computation graph of an s-op in FILE."""
+    from .cli import _default_exprs, fail, load_program
+    from .examples import parse_input_literal, read_header
+
+    env = load_program(file)
+    try:
+        header = read_header(file)
+        if expr is None:
+            candidates = _default_exprs(file, env)
+            if not candidates:
+                fail(f"{file} defines no s-op to draw: give one with -e")
+            expr = candidates[-1]
+        node = env.expression(expr)
+        if not isinstance(node, ir.IRNode):
+            fail(f"{expr} is not an s-op or a selector, so it has no graph")
+        example = parse_input_literal(given) if given is not None else (
+            header.examples[0].input if header.examples else None)
+        output = output or "".join(c if c.isalnum() or c in "_-" else "_" for c in expr) + ".svg"
+        used = render(node, output, example, engine)
+    except RaspError as err:
+        fail(err)
+    except (ValueError, RuntimeError, OSError) as err:
+        fail(str(err))
+    click.echo(f"{output}: {len(list(ir.walk(node)))} nodes, drawn with {used}")
