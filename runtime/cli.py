@@ -38,7 +38,11 @@ def _names(text: str, allowed: tuple[str, ...]) -> list[str]:
     return names
 
 
-def _device(name: str | None) -> torch.device:
+def _device(name: str | None, threads: int | None) -> torch.device:
+    if threads is not None:
+        if threads < 1:
+            raise click.BadParameter(f"--threads must be positive, not {threads}")
+        torch.set_num_threads(threads)
     try:
         return pick_device(name)
     except ValueError as err:
@@ -138,6 +142,13 @@ def _options(f):
                      help="Override the device's peak TFLOP/s used for %peak and MFU.")(f)
     f = click.option("--min-time", type=float, default=0.2, show_default=True,
                      help="Seconds of timed calls per measurement.")(f)
+    return _device_options(f)
+
+
+def _device_options(f):
+    """--device and --threads."""
+    f = click.option("--threads", type=int,
+                     help="CPU threads for torch (default: torch's choice, one per core).")(f)
     return click.option("--device", help="cpu, cuda, cuda:1, ... (default: CUDA if present).")(f)
 
 
@@ -161,6 +172,7 @@ def run_gemm(device: torch.device, dtypes: str | None, sizes: str | None, models
 def run_attention(device: torch.device, seq_lens: str | None, batch: int | None, heads: int,
                   d_head: int, dtype: str | None, causal: bool, impls: str, min_time: float,
                   peak_tflops: float | None) -> dict[str, Any]:
+    """Attention benchmark; CPU defaults stop at 2048 tokens and one sequence."""
     cuda = device.type == "cuda"
     lens = _ints(seq_lens) if seq_lens else [64 << i for i in range(7 if cuda else 6)]
     return B.bench_attention(device, lens, batch or (8 if cuda else 1), heads, d_head,
@@ -171,6 +183,7 @@ def run_attention(device: torch.device, seq_lens: str | None, batch: int | None,
 def run_forward(device: torch.device, d_model: int, layers: int, heads: int, seq_len: int,
                 batches: str | None, chunk: int | None, compile_mode: str, min_time: float,
                 peak_tflops: float | None) -> dict[str, Any]:
+    """Forward benchmark; on CUDA up to 65,536 sequences in chunks of 16,384."""
     cuda = device.type == "cuda"
     sizes = _ints(batches) if batches else ([1, 16, 256, 4096, 65536] if cuda
                                              else [1, 16, 256, 1024])
@@ -182,6 +195,7 @@ def run_forward(device: torch.device, d_model: int, layers: int, heads: int, seq
 def run_train(device: torch.device, preset_name: str | None, batch: int | None,
               seq_len: int | None, steps: int | None, compile_mode: str,
               peak_tflops: float | None) -> dict[str, Any]:
+    """Training benchmark: GPT-2 small on CUDA, the tiny preset on CPU unless told otherwise."""
     cuda = device.type == "cuda"
     config = B.preset(preset_name or ("gpt2-small" if cuda else "tiny"))
     return B.bench_train(device, config, batch or (16 if cuda else 8),
@@ -204,9 +218,11 @@ def bench() -> None:
 @click.option("--tokens", type=int, help="Rows M of the model GEMMs (batch x length) "
               "[default: 8192 on CUDA, 1024 on CPU].")
 @_options
-def gemm(dtypes, sizes, models, tokens, device, min_time, peak_tflops, json_path) -> None:
+def gemm(dtypes, sizes, models, tokens, device, threads, min_time, peak_tflops,
+         json_path) -> None:
     """Achieved TFLOP/s, arithmetic intensity and roofline bound of GEMMs (TF32 off)."""
-    result = run_gemm(_device(device), dtypes, sizes, models, tokens, min_time, peak_tflops)
+    result = run_gemm(_device(device, threads), dtypes, sizes, models, tokens, min_time,
+                      peak_tflops)
     click.echo(format_gemm(result))
     _write_json(json_path, result)
 
@@ -222,10 +238,10 @@ def gemm(dtypes, sizes, models, tokens, device, min_time, peak_tflops, json_path
 @click.option("--impl", "impls", default="sdpa,math", show_default=True,
               help="Implementations to compare: sdpa, math.")
 @_options
-def attention(seq_lens, batch, heads, d_head, dtype, causal, impls, device, min_time,
+def attention(seq_lens, batch, heads, d_head, dtype, causal, impls, device, threads, min_time,
               peak_tflops, json_path) -> None:
     """Tokens/s and FLOP/s of attention, SDPA against the plain-matmul path."""
-    result = run_attention(_device(device), seq_lens, batch, heads, d_head, dtype, causal,
+    result = run_attention(_device(device, threads), seq_lens, batch, heads, d_head, dtype, causal,
                            impls, min_time, peak_tflops)
     click.echo(format_attention(result))
     _write_json(json_path, result)
@@ -243,10 +259,10 @@ def attention(seq_lens, batch, heads, d_head, dtype, causal, impls, device, min_
 @click.option("--compile", "compile_mode", type=click.Choice(COMPILE_MODES), default="none",
               show_default=True, help="torch.compile mode; reduce-overhead adds CUDA graphs.")
 @_options
-def forward(d_model, layers, heads, seq_len, batches, chunk, compile_mode, device, min_time,
-            peak_tflops, json_path) -> None:
+def forward(d_model, layers, heads, seq_len, batches, chunk, compile_mode, device, threads,
+            min_time, peak_tflops, json_path) -> None:
     """Sequences/s of a compiled-program-sized model's float32 forward, per batch size."""
-    result = run_forward(_device(device), d_model, layers, heads, seq_len, batches, chunk,
+    result = run_forward(_device(device, threads), d_model, layers, heads, seq_len, batches, chunk,
                          compile_mode, min_time, peak_tflops)
     click.echo(format_forward(result))
     _write_json(json_path, result)
@@ -260,30 +276,31 @@ def forward(d_model, layers, heads, seq_len, batches, chunk, compile_mode, devic
 @click.option("--steps", type=int, help="Timed steps [default: 10 on CUDA, 3 on CPU].")
 @click.option("--compile", "compile_mode", type=click.Choice(COMPILE_MODES), default="none",
               show_default=True)
-@click.option("--device", help="cpu, cuda, cuda:1, ... (default: CUDA if present).")
+@_device_options
 @click.option("--peak-tflops", type=float, help="Override the peak TFLOP/s used for MFU.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Also write the figures to this JSON file.")
-def train(preset_name, batch, seq_len, steps, compile_mode, device, peak_tflops,
+def train(preset_name, batch, seq_len, steps, compile_mode, device, threads, peak_tflops,
           json_path) -> None:
     """Tokens/s and MFU of AdamW training steps (bf16 autocast on CUDA)."""
-    result = run_train(_device(device), preset_name, batch, seq_len, steps, compile_mode,
+    result = run_train(_device(device, threads), preset_name, batch, seq_len, steps, compile_mode,
                        peak_tflops)
     click.echo(format_train(result))
     _write_json(json_path, result)
 
 
 @bench.command(name="all")
-@click.option("--device", help="cpu, cuda, cuda:1, ... (default: CUDA if present).")
-@click.option("--min-time", type=float, default=0.2, show_default=True)
-@click.option("--peak-tflops", type=float)
+@_device_options
+@click.option("--min-time", type=float, default=0.2, show_default=True,
+              help="Seconds of timed calls per measurement.")
+@click.option("--peak-tflops", type=float, help="Override the device's peak TFLOP/s.")
 @click.option("--compile", "compile_mode", type=click.Choice(COMPILE_MODES), default="none",
               show_default=True, help="torch.compile mode for the forward and train runs.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False),
               help="Write every result into this one JSON file.")
-def all_(device, min_time, peak_tflops, compile_mode, json_path) -> None:
+def all_(device, threads, min_time, peak_tflops, compile_mode, json_path) -> None:
     """Every benchmark with the device's default sizes."""
-    dev = _device(device)
+    dev = _device(device, threads)
     results = {}
     results["gemm"] = run_gemm(dev, None, None, None, None, min_time, peak_tflops)
     click.echo(format_gemm(results["gemm"]) + "\n")

@@ -203,7 +203,7 @@ class Attention(nn.Module):
         super().__init__()
         self.n_heads = n_heads
         self.d_head = d_head
-        self.scale = 1.0 / math.sqrt(d_head) if scale is None else scale
+        self.scale = 1.0 / math.sqrt(d_head) if scale is None else float(scale)
         self.qkv = nn.Linear(d_model, 3 * n_heads * d_head, bias=bias)
         self.proj = nn.Linear(n_heads * d_head, d_model, bias=bias)
 
