@@ -1,0 +1,124 @@
+"""`rasp show FILE`: the program, highlighted, with what each top-level name turned out to be.
+
+After each statement that binds names comes one `#>` line per name: its kind (s-op, selector,
+function, value), its value type, and its value on the file's first example. The annotations are
+RASP comments, so the listing is still a runnable program.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import click
+from pygments import highlight
+from pygments.formatters import HtmlFormatter, Terminal256Formatter
+
+from . import ir
+from .env import Echo, Environment, Function, read_source
+from .errors import RaspError
+from .format import format_example_arg, format_sequence, sequence_type
+from .lexer import RaspLexer
+
+DEFAULT_EXAMPLE = "hello"
+
+
+@dataclass
+class Annotation:
+    name: str
+    kind: str  # 's-op' 'selector' 'function' 'value'
+    type: str  # 'ints', 'strings', ... for s-ops; the Python type for values; else ""
+    detail: str  # the value on the first example, a signature, or the value itself
+
+    def line(self) -> str:
+        typed = f"{self.kind}, {self.type}" if self.type else self.kind
+        return f"#> {self.name}: {typed}" + (f"; {self.detail}" if self.detail else "")
+
+
+def _bound(echo: Echo) -> list[tuple[str, Any]]:
+    if echo.kind == "assign":
+        names = echo.name.split(", ")
+        values = [echo.value] if len(names) == 1 else echo.value
+        return list(zip(names, values, strict=True))
+    if echo.kind == "function":
+        return [(echo.name, echo.value)]
+    if echo.kind == "load":
+        found: list[tuple[str, Any]] = []
+        for inner in echo.value:
+            found += [(n, v) for n, v in _bound(inner) if not n.startswith("_")]
+        return found
+    return []
+
+
+def annotate(env: Environment, name: str, value: Any, examples: list[Any]) -> Annotation:
+    """What `name` is, checked on the examples (an s-op's type is the union over them)."""
+    if isinstance(value, Function):
+        return Annotation(name, "function", "", value.signature())
+    if isinstance(value, ir.IRNode):
+        kind = "s-op" if isinstance(value, ir.SOp) else "selector"
+        try:
+            results = [env.evaluate_batch(name, [x])[0] for x in examples]
+        except RaspError as err:
+            return Annotation(name, kind, "?", f"fails on the examples: {err.message}")
+        first = f"on {format_example_arg(examples[0])}: "
+        if kind == "selector":
+            selected = sum(sum(row) for row in results[0])
+            n = len(results[0])
+            return Annotation(name, kind, "", first + f"{selected} of {n}x{n} pairs selected")
+        types = list(dict.fromkeys(sequence_type(r) for r in results))
+        values = format_sequence(results[0]).rsplit(" (", 1)[0]
+        return Annotation(name, kind, "/".join(types), first + values)
+    shown = format_example_arg(value) if isinstance(value, str) else repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return Annotation(name, "value", type(value).__name__, shown)
+
+
+def annotated_source(path: str) -> str:
+    """The program's text with `#>` annotation lines after each statement that binds names."""
+    from .examples import read_header
+
+    source = read_source(path)
+    env = Environment()
+    echoes = env.run(source, path)
+    header = read_header(path)
+    examples = [ex.input for ex in header.examples] or [DEFAULT_EXAMPLE]
+    notes: dict[int, list[str]] = {}
+    for echo in echoes:
+        span = echo.statement.span if echo.statement is not None else None
+        if span is None or not span.line:
+            continue
+        for name, value in _bound(echo):
+            notes.setdefault(span.end_line, []).append(
+                annotate(env, name, value, examples).line())
+    lines = source.splitlines()
+    out = []
+    for number, text in enumerate(lines, start=1):
+        out.append(text)
+        indent = text[:len(text) - len(text.lstrip())]
+        out += [indent + note for note in notes.get(number, [])]
+    return "\n".join(out) + "\n"
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--html", "as_html", is_flag=True, help="Print a standalone HTML page.")
+@click.option("--color/--no-color", default=None,
+              help="Terminal colours (default: when stdout is a terminal).")
+def show(file: str, as_html: bool, color: bool | None) -> None:
+    """Print FILE highlighted, each top-level name annotated with its kind and type."""
+    from .cli import fail
+
+    try:
+        text = annotated_source(file)
+    except RaspError as err:
+        fail(err)
+    if as_html:
+        formatter = HtmlFormatter(full=True, title=file, style="friendly", linenos="table")
+        click.echo(highlight(text, RaspLexer(), formatter), nl=False)
+    elif color if color is not None else sys.stdout.isatty():
+        click.echo(highlight(text, RaspLexer(), Terminal256Formatter(style="friendly")),
+                   nl=False, color=True)
+    else:
+        click.echo(text, nl=False)
