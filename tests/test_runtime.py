@@ -425,3 +425,14 @@ def test_cuda_compiled_model_matches_eager():
     with torch.no_grad(), exact_fp32():
         torch.testing.assert_close(maybe_compile(model, "default")(idx), model(idx),
                                    atol=1e-5, rtol=1e-5)
+
+
+@cuda
+def test_cuda_batched_forward_matches_cpu():
+    model = make_model(causal=False)
+    seqs = [tokens(1, n, seed=n)[0].tolist() for n in (5, 3, 5, 1, 8)]
+    cpu = forward_batched(model, seqs)
+    gpu = forward_batched(model, seqs, device="cuda")
+    for a, b in zip(gpu, cpu, strict=True):
+        assert a.device.type == "cpu"
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from runtime import bench as B
 from runtime.cli import bench
+from runtime.device import device_spec, maybe_compile
 
 TINY = ["--device", "cpu", "--min-time", "0.01"]
 
@@ -82,3 +83,10 @@ def test_flop_counts_follow_the_conventions():
     assert per_token == 6 * model.num_params(embeddings=False) + 12 * 12 * 768 * 1024
     shapes = B.model_gemm_shapes(config, 8192)
     assert ("mlp-fc", 8192, 3072, 768) in shapes and ("unembed", 8192, 50304, 768) in shapes
+
+
+def test_device_spec_and_compile_mode_checks():
+    spec = device_spec(torch.device("cpu"), peak_tflops=2.0)
+    assert spec.peak_flops["bfloat16"] == 2e12 and spec.source == "--peak-tflops"
+    with pytest.raises(ValueError, match="compile mode"):
+        maybe_compile(torch.nn.Linear(1, 1), "fast")

@@ -152,3 +152,9 @@ def test_missing_tensor(tmp_path):
     save_file(tensors, path, metadata=meta)
     with pytest.raises(ModelFileError, match=r"missing \['unembed.bias'\]"):
         load(path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_load_onto_cuda(saved):
+    model, _ = load(saved, device="cuda")
+    assert model.tok_emb.weight.device.type == "cuda"
