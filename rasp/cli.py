@@ -152,7 +152,8 @@ def _render(expr: str, node: Any, x: Any, out: Any, as_json: bool) -> str:
             record["type"] = format_sequence(out).rsplit("(", 1)[1].rstrip(")")
         return json.dumps(record)
     if isinstance(node, ir.Selector):
-        return f"{expr}({format_example_arg(x)}) =\n" + format_matrix(list(normalise_input(x)), out)
+        return f"{expr}({format_example_arg(x)}) =\n" + format_matrix(
+            list(normalise_input(x)), out, indent="")
     if isinstance(node, ir.SOp):
         return f"{expr}({format_example_arg(x)}) = {format_sequence(out)}"
     return f"{expr} = {out!r}"
