@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -26,6 +27,13 @@ CONSTANT_SOPS = ("tokens_str", "tokens_int", "tokens_float", "tokens_bool", "tok
 KEYWORD_NAMES = frozenset(
     "if else not and or out def return range for in zip len get".split())
 ATOM_TYPES = (int, float, str, bool)
+
+
+@cache
+def _stdlib() -> list[ast.Node]:
+    """The standard library's statements, parsed once per process (the AST is never changed)."""
+    return parse_program(resources.files("rasp").joinpath("stdlib.rasp").read_text(),
+                         "stdlib.rasp")
 
 
 def is_atom(v: Any) -> bool:
@@ -124,9 +132,7 @@ class Environment:
         # Called with errors inside loaded files; the default stops at the first one.
         self.on_load_error: Callable[[RaspError], None] | None = None
         self._depth = 0
-        library = resources.files("rasp").joinpath("stdlib.rasp").read_text()
-        self._run_in(parse_program(library, "stdlib.rasp"), self.base, origin="stdlib",
-                     path="stdlib.rasp")
+        self._run_in(_stdlib(), self.base, origin="stdlib", path="stdlib.rasp")
         self.library_names = frozenset(self.base.vars) - {"tokens"}
         self.top = Scope(parent=self.base)
 
