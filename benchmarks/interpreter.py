@@ -10,6 +10,7 @@ import argparse
 import json
 import random
 import time
+from pathlib import Path
 
 import rasp
 
@@ -56,6 +57,7 @@ def main() -> None:
         print(f"{name:8} {r['batched_per_s']:>14,.0f} {r['single_per_s']:>16,.0f} "
               f"{r['ratio']:>7,.0f}x")
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
 
