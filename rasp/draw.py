@@ -186,6 +186,7 @@ def layered_positions(graph: nx.DiGraph) -> dict[int, tuple[float, float]]:
 
 
 def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str) -> None:
+    from matplotlib import rc_context
     from matplotlib.figure import Figure
 
     pos = layered_positions(graph)
@@ -211,7 +212,8 @@ def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str) -> None:
                     arrowprops={"arrowstyle": "-|>", "color": "#555555", "shrinkA": 14,
                                 "shrinkB": 14, "patchA": boxes[a].get_bbox_patch(),
                                 "patchB": boxes[b].get_bbox_patch()})
-    fig.savefig(path, format=fmt, dpi=120)
+    with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, searchable
+        fig.savefig(path, format=fmt, dpi=120)
 
 
 def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto",

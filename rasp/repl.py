@@ -287,7 +287,12 @@ class ReplSession:
 
     def _check(self, node: ir.IRNode) -> None:
         """The running-example test that every new s-op or selector must pass (§8)."""
-        self._evaluate(node, self.settings.sop_example)
+        try:
+            self._evaluate(node, self.settings.sop_example)
+        except RaspError as err:
+            if node.span is not None and node.span.line:
+                err.located(node.span.line, node.span.column)  # the expression, not `x = `
+            raise
 
     # ---- errors -------------------------------------------------------------------------
 

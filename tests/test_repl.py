@@ -1,0 +1,199 @@
+"""The REPL: piped sessions print exactly the original's transcripts; errors never lose state."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rasp.repl import ReplSession, Status, parse_input, run_piped, text_of
+
+DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).parent.parent
+TRANSCRIPTS = json.loads((DATA / "repl_transcripts.json").read_text())
+
+
+def piped(stdin: str, session: ReplSession | None = None) -> str:
+    out = io.StringIO()
+    run_piped(io.StringIO(stdin), out, session)
+    return out.getvalue()
+
+
+def body(stdout: str) -> str:
+    """A piped session's output without the banner."""
+    return stdout.split("\n", 2)[2]
+
+
+@pytest.mark.parametrize("case", TRANSCRIPTS, ids=[t["id"] for t in TRANSCRIPTS])
+def test_transcript(case):
+    assert piped(case["stdin"]) == case["stdout"]
+
+
+def test_transcript_through_the_command():
+    """`rasp` with stdin from a pipe: plain text, no escape codes, the original's bytes."""
+    case = next(t for t in TRANSCRIPTS if t["id"] == "repl.error_kinds")
+    done = subprocess.run([sys.executable, "-m", "rasp.cli"], input=case["stdin"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == case["stdout"]
+    assert "\x1b" not in done.stdout
+
+
+# ---- line joining and prompts ------------------------------------------------------------------
+
+
+def test_eof_inside_a_statement_drops_it():
+    assert body(piped("x = [1,\n2")) == ">> .. .. \n"
+
+
+def test_exit_ends_at_once_without_a_newline():
+    for word in ("exit", "quit", "exit()", "quit()"):
+        assert body(piped(f"{word}\n1;\n")) == ">> "
+
+
+def test_blank_line_continues_and_def_indents_the_prompt():
+    out = body(piped("\ndef f(x) {\ndef g(y) {\nreturn y;\n}\nreturn g(x);\n}\n"))
+    assert out.startswith(">> .. ..   ..     ..     ..     ..          console function: f(x)")
+
+
+def test_comment_at_end_of_unfinished_line_swallows_the_rest():
+    out = body(piped("x = [1, # c\n2];\nx;\n"))
+    assert out == ">> .. .. .. \n"
+
+
+def test_multiple_statements_on_one_line():
+    assert body(piped("a = 1; b = 2;\na;\n")) == (
+        ">> something went wrong: \n"
+        ">> \t\t!!ignoring input:\n\t Error: Undefined variable: a\n>> \n")
+
+
+def test_parse_input_classification():
+    assert parse_input("x = 1;").status is Status.COMPLETE
+    assert parse_input("x = (1 +").status is Status.INCOMPLETE
+    assert parse_input("").status is Status.INCOMPLETE
+    assert parse_input("x = [1, # unfinished").status is Status.INCOMPLETE
+    assert parse_input("a = 1; b = 2;").status is Status.MULTIPLE
+    assert parse_input("x = = 1;").status is Status.ERROR
+
+
+def test_syntax_error_is_reported_like_antlr():
+    assert body(piped("x = = 1;\n")) == (
+        ">> \t!! antlr exception: no viable alternative at input 'x==' \t-- ignoring input\n"
+        ">> \n")
+
+
+# ---- state survives errors ---------------------------------------------------------------------
+
+
+def test_errors_keep_earlier_definitions():
+    session = ReplSession()
+    out = body(piped('x = indices + 1;\ny = nosuch;\nz = tokens_int + 1;\n1/0;\nx;\n', session))
+    assert "Error: Undefined variable: nosuch" in out
+    assert "something went wrong: invalid literal for int() with base 10" in out
+    assert out.endswith('>>      s-op: x\n \t Example: x("hello") = [1, 2, 3, 4, 5] (ints)\n>> \n')
+    names = session.env.names()
+    assert "x" in names and "y" not in names and "z" not in names
+
+
+def test_failed_example_check_can_pass_on_another_example():
+    out = body(piped("set example [1, 2]\nx = tokens_int + 1;\n"))
+    assert out == '>> >>      s-op: x\n \t Example: x([1, 2]) = [2, 3] (ints)\n>> \n'
+
+
+def test_echo_that_fails_after_the_statement_ran():
+    """The selector example is shown, but only the s-op example was checked."""
+    out = body(piped('set selector example []\nsel = select(indices, indices, ==);\nsel;\n'))
+    assert "     selector: sel\n \t Example:\n" in out
+    assert "statement executed, but result fails on evaluation" in out
+
+
+# ---- echo formats --------------------------------------------------------------------------------
+
+
+def test_multi_assignment_echoes_each_name():
+    assert body(piped('a, b = 1, "x";\n')) == '>>     value: a =  1\n    value: b =  "x"\n>> \n'
+
+
+def test_applied_selector_and_value_through_a_name():
+    out = body(piped('select(indices, indices, ==)("ab");\nv = indices("ab");\nv;\n'))
+    assert out == (">> \t = \n \t\t\t     a b\n \t\t\t a | 1  \n \t\t\t b |   1\n"
+                   ">>     value: v =  [0, 1] (ints)\n>>     value: v =  [0, 1] (ints)\n>> \n")
+
+
+def test_full_display_right_aligns_to_the_widest_cell():
+    out = body(piped('set example "abc"\nfull seq display on\nindices * 10;\n'
+                     '(indices == 0)("abcd");\n'))
+    assert " \t\tinput:    a  b  c \t (strings)\n \t\toutput:   0 10 20 \t (ints)\n" in out
+    assert " \t\tinput:   a b c d \t (strings)\n \t\toutput:  T       \t (bools)\n" in out
+
+
+def test_full_display_skips_identical_values_of_an_application():
+    out = body(piped('full seq display on\nlength("ab");\n'))
+    assert out == ">> >> \t =   [2]*2 (ints) [skipped full display: identical values]\n>> \n"
+
+
+def test_load_lists_public_names_and_missing_file(tmp_path, monkeypatch):
+    (tmp_path / "lib.rasp").write_text(
+        "_private = 1;\nrev = aggregate(select(indices, length - indices - 1, ==), tokens);\n"
+        "def twice(x) {\n  return x + x;\n}\nn = 3;\nn = 4;\nflip = select(indices, 0, ==);\n")
+    monkeypatch.chdir(tmp_path)
+    out = body(piped('load "lib";\nrev;\nload "nope";\n'))
+    assert out == (">>      s-op: rev\n     lib function: twice(x)\n    value: n =  4\n"
+                   "     selector: flip\n"
+                   '>>      s-op: rev\n \t Example: rev("hello") = [o, l, l, e, h] (strings)\n'
+                   ">> \t\t!!ignoring input:\n\t could not find file: nope.rasp\n>> \n")
+
+
+def test_load_reports_errors_and_goes_on(tmp_path, monkeypatch):
+    (tmp_path / "bad.rasp").write_text("a = nosuch;\nb = 2;\n")
+    monkeypatch.chdir(tmp_path)
+    out = body(piped('load "bad";\nb;\n'))
+    assert "Undefined variable: nosuch" in out
+    assert out.endswith(">>     value: b =  2\n>> \n")
+
+
+def test_draw_writes_the_graph_and_echoes_the_value(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert body(piped('x = indices + 1;\ndraw(x, "ab");\n')).endswith(
+        ">> \t =  [1, 2] (ints)\n>> \n")
+    drawn = tmp_path / "comp_flows" / 'x("ab").pdf'
+    assert drawn.read_bytes().startswith(b"%PDF")
+
+
+def test_set_example_rejects_non_iterables():
+    assert body(piped("set example 5\nshow example\n")) == (
+        '>> \t\t!!ignoring input:\n\t example not iterable: 5\n'
+        '>> \ts-op example: "hello"\n\tselector example: "hello"\n>> \n')
+
+
+# ---- the interactive session's own additions --------------------------------------------
+
+
+def test_interactive_errors_name_the_column():
+    session = ReplSession(interactive=True)
+    out = text_of(session.run_text("x = 1 +* 2;"))
+    assert out.startswith("!! syntax error: unexpected '*'")
+    assert out.endswith("at column 8\n   x = 1 +* 2;\n          ^\n")
+    session.run_text("x = 1;")
+    out = text_of(session.run_text("y = x + nosuch;"))
+    assert "Undefined variable: nosuch" in out and "at column 9" in out
+    lines = text_of(session.run_text("z = 1;\nw = tokens_int + 1;")).splitlines()
+    assert lines[0] == "    value: z =  1"
+    assert lines[2] == "   at line 2, column 5"
+
+
+def test_interactive_runs_every_statement_of_a_line():
+    session = ReplSession(interactive=True)
+    assert text_of(session.run_text("a = 1; b = a + 1;")) == (
+        "    value: a =  1\n    value: b =  2\n")
+
+
+def test_meta_commands():
+    session = ReplSession()
+    assert "set [s-op|selector] example" in text_of(session.run_meta(":help"))
+    assert "unknown command :nope" in text_of(session.run_meta(":nope"))
+    assert body(piped(":help\n1;\n")).endswith(">>     value: out =  1\n>> \n")
