@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from .errors import RaspError
 from .format import small_str
 
 FORMATS = ("svg", "png", "pdf")
-MAX_TEXT = 36  # characters of source text per label line
+MAX_TEXT = 32  # characters of source text per label line
 
 # Colours by node kind: inputs grey, elementwise (MLP) blue, selectors and attention orange.
 KIND_COLOURS = {
@@ -58,8 +59,9 @@ def kind_of(node: ir.IRNode) -> str:
 
 
 def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+    """At most two lines of source text: labels stay readable in wide graphs."""
+    return "\n".join(textwrap.wrap(" ".join(text.split()), MAX_TEXT, max_lines=2,
+                                   placeholder=" …"))
 
 
 def _operation(node: ir.IRNode) -> str:
@@ -87,7 +89,8 @@ def node_label(node: ir.IRNode, values: list[Any] | None = None) -> str:
     if node.name and text and text != node.name:
         lines.append(text)
     if values is not None:
-        lines.append(_short("[" + ", ".join(small_str(v) for v in values) + "]"))
+        shown = "[" + ", ".join(small_str(v) for v in values) + "]"
+        lines.append(shown if len(shown) <= MAX_TEXT else shown[:MAX_TEXT - 2] + "…]")
     return "\n".join(lines)
 
 
