@@ -1,0 +1,11 @@
+"""raspc's compiler: RASP programs to transformer weights for `runtime.Transformer`.
+
+Stages (one module each): `values` (value sets), `lower` (encodings and lowering to heads,
+MLPs and embedding tables; `patterns` recognises selector_width and length), `assemble`
+(schedule, residual layout, weights, manifest), then `program` (the API) and `verify`.
+"""
+
+from .errors import CompileError
+from .program import CompiledProgram, compile, load
+
+__all__ = ["CompileError", "CompiledProgram", "compile", "load"]

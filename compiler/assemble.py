@@ -1,0 +1,347 @@
+"""Stages 4-5: scheduling, residual layout and weights for `runtime.Transformer`.
+
+Blocks are placed as early as their inputs allow (attention and MLP sublayers alternate), so
+the layer count is the dependency depth; blocks of one sublayer sit side by side as heads or
+MLP slices. Each stored value gets only as many residual dimensions as the rank of what its
+readers read from it. Position 0 holds BOS; the residual has a constant-1 dimension (ONE) and
+a BOS-indicator dimension (BOS), which every reader uses to make BOS behave as designed: BOS
+queries attend only to BOS, BOS contributes 0 to every head, and every MLP unit is off at BOS.
+So the BOS residual never changes and every stored value is exactly zero there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+import runtime
+
+from .errors import CompileError
+from .linear import BOS, ONE, Lin
+from .plan import REGISTRY, PNode
+from .values import is_numeric_like
+
+LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
+D_ONE, D_BOS = 0, 1
+
+
+@dataclass
+class Stored:
+    node: PNode
+    slot: int  # -1 embedding; 2l attention of layer l; 2l+1 MLP of layer l
+    proj: np.ndarray | None = None  # P: [k, encdim]
+    start: int = 0
+
+    @property
+    def dims(self) -> int:
+        return 0 if self.proj is None else self.proj.shape[0]
+
+
+@dataclass
+class Assembly:
+    model: runtime.Transformer
+    manifest: dict[str, Any]
+    stored: list[Stored] = field(default_factory=list)
+
+
+def _deps(p: PNode) -> list[Lin]:
+    if p.kind == "mlp":
+        return [p.mlp.z]
+    if p.kind == "head":
+        return [p.head.q, p.head.k, p.head.v]
+    return []
+
+
+def _out_lin(root: PNode) -> Lin:
+    if root.enc == "cat":
+        return root.lin if root.kind == "linear" else Lin.of(root.id, root.encdim)
+    return root.lin if root.kind == "linear" else Lin.of(root.id, 1)
+
+
+def schedule(root: PNode) -> dict[int, Stored]:
+    """Every stored node the output needs, at the earliest sublayer its inputs allow."""
+    stored: dict[int, Stored] = {}
+
+    def visit(pid: int) -> int:
+        got = stored.get(pid)
+        if got is not None:
+            return got.slot
+        p = REGISTRY[pid]
+        if p.kind in ("tok", "pos"):
+            slot = -1
+        else:
+            ready = max([visit(s) for lin in _deps(p) for s in lin.sources()], default=-1)
+            parity = 0 if p.kind == "head" else 1
+            slot = ready + 1 if (ready + 1) % 2 == parity else ready + 2
+        stored[pid] = Stored(p, slot)
+        return slot
+
+    for s in _out_lin(root).sources():
+        visit(s)
+    return stored
+
+
+def _basis(rows: np.ndarray, dim: int) -> np.ndarray:
+    """Independent rows spanning `rows` (the identity when they span everything)."""
+    if rows.shape[0] == 0:
+        return np.zeros((0, dim))
+    if np.linalg.matrix_rank(rows) == dim:
+        return np.eye(dim)
+    chosen: list[np.ndarray] = []
+    ortho: list[np.ndarray] = []
+    for r in rows:
+        v = r.copy()
+        for o in ortho:
+            v -= (v @ o) * o
+        if np.linalg.norm(v) > 1e-9 * max(1.0, np.linalg.norm(r)):
+            chosen.append(r)
+            ortho.append(v / np.linalg.norm(v))
+    return np.array(chosen)
+
+
+class Builder:
+    def __init__(self, root: PNode, vocab: list[Any], max_len: int, causal: bool):
+        self.root, self.vocab, self.n, self.causal = root, vocab, max_len, causal
+        self.stored = schedule(root)
+        self._projections()
+        self._layout()
+
+    def _projections(self) -> None:
+        req: dict[int, list[np.ndarray]] = {}
+
+        def need(lin: Lin) -> None:
+            for s, m in lin.terms.items():
+                if s >= 0:
+                    req.setdefault(s, []).append(m)
+
+        need(_out_lin(self.root))
+        for st in sorted(self.stored.values(), key=lambda s: -s.slot):
+            p = st.node
+            rows = req.get(p.id, [])
+            st.proj = _basis(np.vstack(rows) if rows else np.zeros((0, p.encdim)), p.encdim)
+            st.pinv = np.linalg.pinv(st.proj) if st.dims else np.zeros((p.encdim, 0))
+            if p.kind == "mlp":
+                need(p.mlp.z)
+            elif p.kind == "head":
+                need(p.head.q)
+                need(p.head.k)
+                need(p.head.v.left(st.proj))
+
+    def _layout(self) -> None:
+        start = 2
+        order = sorted(self.stored.values(), key=lambda s: (s.slot, s.node.id))
+        for st in order:
+            st.start = start
+            start += st.dims
+        self.order = order
+        self.d_model = start
+        self.n_layers = max([s.slot // 2 + 1 for s in order if s.slot >= 0], default=0)
+
+    # ---- read-outs in residual coordinates -------------------------------------------------
+
+    def weight(self, lin: Lin) -> np.ndarray:
+        """W [rows, d_model] with W @ residual = the read-out (before BOS correction)."""
+        w = np.zeros((lin.rows, self.d_model))
+        for s, m in lin.terms.items():
+            if s == ONE:
+                w[:, D_ONE] += m[:, 0]
+            elif s == BOS:
+                w[:, D_BOS] += m[:, 0]
+            else:
+                st = self.stored[s]
+                p = st.node
+                if st.dims:
+                    w[:, st.start:st.start + st.dims] += m @ st.pinv
+                w[:, D_ONE] += m @ p.base
+        return w
+
+    @staticmethod
+    def at_bos(w: np.ndarray, desired: np.ndarray) -> np.ndarray:
+        """Set the BOS column so that the read-out at BOS (ONE=BOS=1, all else 0) is desired."""
+        w = w.copy()
+        w[:, D_BOS] = 0.0
+        w[:, D_BOS] = desired - (w[:, D_ONE])
+        return w
+
+    # ---- weights --------------------------------------------------------------------------
+
+    def build(self) -> tuple[runtime.Transformer, list[dict[str, Any]]]:
+        layers = []
+        heads_of: list[list[Stored]] = [[] for _ in range(self.n_layers)]
+        mlps_of: list[list[Stored]] = [[] for _ in range(self.n_layers)]
+        for st in self.order:
+            if st.slot >= 0:
+                (heads_of if st.slot % 2 == 0 else mlps_of)[st.slot // 2].append(st)
+        for layer in range(self.n_layers):
+            heads = heads_of[layer]
+            d_head = max([max(st.node.head.q.rows + 1, st.dims) for st in heads], default=0)
+            hidden = sum(st.node.mlp.hidden for st in mlps_of[layer])
+            layers.append(runtime.LayerConfig(len(heads), d_head if heads else 0, hidden))
+        config = runtime.TransformerConfig(
+            vocab_size=len(self.vocab) + 1, max_seq_len=self.n + 1, d_model=self.d_model,
+            layers=layers, activation="relu", norm="none", causal=self.causal, attn_scale=1.0,
+            bias=True, d_out=self._out_rows(), pos_embedding=True, attn_impl="math")
+        model = runtime.Transformer(config)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.zero_()
+            self._embeddings(model)
+            plan = []
+            for layer in range(self.n_layers):
+                blocks = []
+                for h, st in enumerate(heads_of[layer]):
+                    self._head(model.blocks[layer].attn, h, layers[layer].d_head, st)
+                    blocks.append(self._describe(st, layer, "attention"))
+                offset = 0
+                for st in mlps_of[layer]:
+                    offset = self._mlp(model.blocks[layer].mlp, offset, st)
+                    blocks.append(self._describe(st, layer, "mlp"))
+                plan.append({"layer": layer, "heads": len(heads_of[layer]),
+                             "d_head": layers[layer].d_head, "mlp_hidden": layers[layer].d_mlp,
+                             "blocks": blocks})
+            w = self.weight(_out_lin(self.root) if self.root.enc == "cat"
+                            else self._numeric_out())
+            model.unembed.weight.copy_(torch.from_numpy(w))
+        return model, plan
+
+    def _out_rows(self) -> int:
+        return self.root.encdim if self.root.enc == "cat" else 1
+
+    def _numeric_out(self) -> Lin:
+        return _out_lin(self.root)
+
+    def _embeddings(self, model: runtime.Transformer) -> None:
+        tok = np.zeros((len(self.vocab) + 1, self.d_model))
+        pos = np.zeros((self.n + 1, self.d_model))
+        tok[:, D_ONE] = 1.0
+        tok[len(self.vocab), D_BOS] = 1.0
+        for st in self.order:
+            if st.slot != -1 or not st.dims:
+                continue
+            p = st.node
+            rows = p.table @ st.proj.T  # [domain, dims]
+            if p.kind == "tok":
+                tok[:len(self.vocab), st.start:st.start + st.dims] = rows
+            else:
+                pos[1:, st.start:st.start + st.dims] = rows
+        model.tok_emb.weight.copy_(torch.from_numpy(tok))
+        model.pos_emb.weight.copy_(torch.from_numpy(pos))
+
+    def _head(self, attn, h: int, d_head: int, st: Stored) -> None:
+        spec = st.node.head
+        delta = 0.5 if spec.bos == "half" else 1.0
+        beta = math.log((self.n + 2) * 2 * max(spec.vmax, 1.0) / LEAK) / delta
+        dq = spec.q.rows
+        offset = spec.threshold - 0.5 if spec.bos == "half" else spec.threshold
+        wq = np.zeros((d_head, self.d_model))
+        wk = np.zeros((d_head, self.d_model))
+        wq[:dq] = beta * self.weight(spec.q)
+        wq[dq, D_ONE] = beta * offset
+        wk[:dq] = self.weight(spec.k)
+        want_q = np.zeros(d_head)
+        want_q[dq] = beta * 4.0
+        want_k = np.zeros(d_head)
+        want_k[dq] = 1.0
+        wq = self.at_bos(wq, want_q)
+        wk = self.at_bos(wk, want_k)
+        wv = np.zeros((d_head, self.d_model))
+        if st.dims:
+            wv[:st.dims] = self.weight(spec.v.left(st.proj))
+        wv = self.at_bos(wv, np.zeros(d_head))
+        o = np.zeros((self.d_model, d_head))
+        o[st.start:st.start + st.dims, :st.dims] = np.eye(st.dims)
+        hw = attn.head(h)
+        hw.q.copy_(torch.from_numpy(wq))
+        hw.k.copy_(torch.from_numpy(wk))
+        hw.v.copy_(torch.from_numpy(wv))
+        hw.o.copy_(torch.from_numpy(o))
+
+    def _mlp(self, mlp, offset: int, st: Stored) -> int:
+        spec = st.node.mlp
+        wz = self.weight(spec.z)[0]
+        pts, outs = spec.points, spec.outs @ st.proj.T  # outs: [points, dims]
+        fc_rows, proj_cols = [], []
+        unit = np.zeros(self.d_model)
+        unit[D_ONE] = 1.0
+        fc_rows.append(unit)
+        proj_cols.append(outs[0])
+        for j in spec.changes():
+            mid = (pts[j - 1] + pts[j]) / 2
+            half = (pts[j] - pts[j - 1]) / 2
+            delta = outs[j] - outs[j - 1]
+            for shift, sign in ((0.5, 1.0), (-0.5, -1.0)):
+                row = wz / half
+                row[D_ONE] += -mid / half + shift
+                fc_rows.append(row)
+                proj_cols.append(sign * delta)
+        fc = np.array(fc_rows)
+        fc = self.at_bos(fc, -np.ones(len(fc)))
+        proj = np.zeros((self.d_model, len(fc)))
+        proj[st.start:st.start + st.dims] = np.array(proj_cols).T
+        n = len(fc)
+        mlp.fc.weight[offset:offset + n] = torch.from_numpy(fc)
+        mlp.proj.weight[:, offset:offset + n] = torch.from_numpy(proj)
+        return offset + n
+
+    def _describe(self, st: Stored, layer: int, sublayer: str) -> dict[str, Any]:
+        p = st.node
+        d: dict[str, Any] = {"node": p.label, "where": p.where(), "role": p.role,
+                             "dims": [st.start, st.start + st.dims]}
+        if sublayer == "attention":
+            sel = p.head.selector
+            d["selector"] = sel.label if sel is not None else ""
+            d["d_qk"] = p.head.q.rows + 1
+        else:
+            d["hidden"] = p.mlp.hidden
+        return d
+
+    def layout(self) -> list[dict[str, Any]]:
+        out = [{"node": "one", "kind": "constant", "dims": [D_ONE, D_ONE + 1]},
+               {"node": "bos", "kind": "bos", "dims": [D_BOS, D_BOS + 1]}]
+        for st in self.order:
+            p = st.node
+            entry: dict[str, Any] = {
+                "node": p.label, "id": p.id, "kind": p.kind, "encoding": p.enc,
+                "dims": [st.start, st.start + st.dims], "layer": st.slot // 2 if st.slot >= 0
+                else -1, "sublayer": "embedding" if st.slot < 0 else
+                ("attention" if st.slot % 2 == 0 else "mlp"),
+                "where": p.where(), "text": _text(p), "role": p.role,
+                "ir": p.ir.id if p.ir is not None and p.checks else None,
+                "proj": st.proj.tolist(), "base": p.base.tolist(),
+                "values": _jsonable(p.values) if p.enc == "cat" else None,
+            }
+            out.append(entry)
+        return out
+
+
+def _text(p: PNode) -> str:
+    if p.ir is None or p.ir.span is None or not p.ir.span.text:
+        return ""
+    return p.ir.span.text.splitlines()[0]
+
+
+def _jsonable(values):
+    if values is None:
+        return None
+    out = []
+    for v in values:
+        if isinstance(v, tuple):
+            out.append(list(v))
+        elif isinstance(v, int | float | str | bool) or v is None:
+            out.append(v)
+        else:
+            out.append(repr(v))
+    return out
+
+
+def output_codec(root: PNode) -> dict[str, Any]:
+    if root.enc == "cat":
+        return {"encoding": "categorical", "values": _jsonable(root.values)}
+    vals = root.values
+    if vals is not None and not all(is_numeric_like(v) for v in vals):
+        raise CompileError("a numeric output with non-numeric values", root.ir)
+    return {"encoding": "numerical", "values": _jsonable(vals)}

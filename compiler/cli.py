@@ -1,0 +1,147 @@
+"""`rasp compile`, `rasp exec` and `rasp verify` (loaded lazily by rasp.cli).
+
+User errors (a program that does not compile, a bad model file, a bad input) exit with status
+1 and one message on stderr; bad usage exits 2 (click); never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+
+from rasp.cli import fail
+from rasp.env import Environment, read_source
+from rasp.errors import RaspError
+from rasp.examples import parse_input_literal, parse_vocab, read_header
+
+
+def _spec(file: str, expr: str | None, vocab: str | None, max_len: int | None
+          ) -> tuple[str, list[Any], int]:
+    """-e/--vocab/--max-len, defaulting to the file's `# compile:` header."""
+    try:
+        header = read_header(file).compile
+    except RaspError as err:
+        fail(err)
+    if expr is None and header is not None:
+        expr = header.expr
+    vocab_list = parse_vocab(vocab) if vocab is not None else (header.vocab if header else None)
+    if max_len is None and header is not None:
+        max_len = header.max_len
+    missing = [name for name, v in (("-e", expr), ("--vocab", vocab_list), ("--max-len", max_len))
+               if not v]
+    if missing:
+        raise click.UsageError(f"{', '.join(missing)} needed (the file has no `# compile:` "
+                               "header giving them)")
+    return expr, vocab_list, max_len
+
+
+def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool = False):
+    import compiler
+
+    env = Environment()
+    try:
+        env.run(read_source(file), file)
+        return compiler.compile(env, expr, vocab=vocab, max_seq_len=max_len, causal=causal)
+    except RaspError as err:
+        fail(err)
+
+
+@click.command("compile")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-e", "--expr", help="The s-op to compile (default: the file's header).")
+@click.option("--vocab", help="Comma-separated tokens, e.g. a,b,c or 1,2,3.")
+@click.option("--max-len", type=click.IntRange(1, 4096), help="Longest input.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the model here.")
+@click.option("--causal", is_flag=True, help="Compile a causal model (needs causal selectors).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and stats as JSON.")
+def compile_command(file: str, expr: str | None, vocab: str | None, max_len: int | None,
+                    output: str | None, causal: bool, as_json: bool) -> None:
+    """Compile an s-op of FILE to transformer weights; print the layer-by-layer plan."""
+    expr, vocab_list, max_len = _spec(file, expr, vocab, max_len)
+    prog = _compile(file, expr, vocab_list, max_len, causal)
+    if output:
+        try:
+            prog.save(output)
+        except OSError as err:
+            fail(f"cannot write {output}: {err.strerror or err}")
+    if as_json:
+        m = prog.manifest
+        click.echo(json.dumps({"expr": expr, "stats": m["stats"], "plan": m["plan"],
+                               "output": m["output"], "compile_seconds": m["compile_seconds"],
+                               "file": output}))
+        return
+    click.echo(prog.plan_text())
+    if output:
+        click.echo(f"wrote {output}")
+
+
+@click.command("exec")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False))
+@click.option("-i", "--input", "inputs", multiple=True, required=True,
+              help="An input: plain text (one token per character) or a literal like "
+                   "'[3, 1, 2]' (repeatable).")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+def exec_command(model: str, inputs: tuple[str, ...], device: str, as_json: bool) -> None:
+    """Run a compiled MODEL file on inputs."""
+    import compiler
+    import runtime
+
+    try:
+        prog = compiler.load(model, device=device)
+    except (runtime.ModelFileError, ValueError) as err:
+        fail(str(err))
+    for text in inputs:
+        try:
+            x = parse_input_literal(text)
+            if isinstance(x, str) and isinstance(prog.vocab[0], int) and "," not in x:
+                x = [int(c) if c.isdigit() else c for c in x]
+            out = prog.run(x)
+        except (RaspError, ValueError) as err:
+            fail(str(err))
+        if as_json:
+            click.echo(json.dumps({"input": x, "output": out}))
+        else:
+            click.echo(f"{x!r} -> {out!r}")
+
+
+@click.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-e", "--expr", help="The s-op to compile (default: the file's header).")
+@click.option("--vocab", help="Comma-separated tokens.")
+@click.option("--max-len", type=click.IntRange(1, 4096), help="Longest input.")
+@click.option("--samples", type=click.IntRange(1), default=10_000, show_default=True,
+              help="Random inputs when there are too many to try all.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(file: str, expr: str | None, vocab: str | None, max_len: int | None, samples: int,
+           seed: int, as_json: bool) -> None:
+    """Compile FILE's s-op and compare the model with the interpreter on many inputs."""
+    from . import verify as check
+
+    expr, vocab_list, max_len = _spec(file, expr, vocab, max_len)
+    prog = _compile(file, expr, vocab_list, max_len)
+    inputs, exhaustive = check.inputs_for(vocab_list, max_len, samples=samples, seed=seed)
+    report = check.verify(prog, prog.node, inputs, exhaustive)
+    how = "all" if exhaustive else "sampled"
+    if as_json:
+        first = report.first
+        click.echo(json.dumps({
+            "expr": expr, "ok": report.ok, "checked": report.checked, "exhaustive": exhaustive,
+            "skipped": report.skipped, "mismatches": report.mismatches,
+            "first": None if first is None else {
+                "input": first.input, "expected": first.expected, "actual": first.actual,
+                "node": first.node, "where": first.where}}, default=repr))
+    elif report.ok:
+        click.echo(f"ok: {report.checked:,} inputs ({how}, lengths 1..{max_len}) give the "
+                   f"interpreter's output" + (f"; {report.skipped:,} inputs on which the "
+                                               "program raises skipped" if report.skipped
+                                               else ""))
+    if not report.ok:
+        if not as_json:
+            click.echo(f"error: {report.mismatches:,} of {report.checked:,} inputs differ; "
+                       f"{report.first.describe()}", err=True)
+        sys.exit(1)

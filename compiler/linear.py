@@ -1,0 +1,72 @@
+"""Linear read-outs: how a value's encoding is computed from what the residual stream stores.
+
+Every consumer (attention queries, keys and values, MLP inputs, the unembedding) reads the
+residual stream linearly. A `Lin` says which linear function of stored values it reads:
+`enc = sum(terms[src] @ enc(src))`, where `src` is a stored plan node, or the constant-1
+dimension `ONE`, or the BOS-indicator dimension `BOS`. Values computed by linear maps (a map of
+a one-hot, `a - b` of numbers) are never stored: their readers read through a `Lin`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ONE, BOS = -1, -2  # pseudo-sources: the constant-1 and the BOS-indicator dimensions
+
+
+@dataclass
+class Lin:
+    rows: int
+    terms: dict[int, np.ndarray] = field(default_factory=dict)  # src -> [rows, encdim(src)]
+
+    @staticmethod
+    def of(src: int, dim: int) -> Lin:
+        return Lin(dim, {src: np.eye(dim)})
+
+    @staticmethod
+    def const(values) -> Lin:
+        v = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+        return Lin(v.shape[0], {ONE: v})
+
+    def __add__(self, other: Lin) -> Lin:
+        assert self.rows == other.rows
+        terms = dict(self.terms)
+        for k, m in other.terms.items():
+            terms[k] = terms[k] + m if k in terms else m
+        return Lin(self.rows, terms)
+
+    def __sub__(self, other: Lin) -> Lin:
+        return self + other.scaled(-1.0)
+
+    def scaled(self, c: float) -> Lin:
+        return Lin(self.rows, {k: m * c for k, m in self.terms.items()})
+
+    def left(self, matrix: np.ndarray) -> Lin:
+        """matrix @ self."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        assert matrix.shape[1] == self.rows, (matrix.shape, self.rows)
+        return Lin(matrix.shape[0], {k: matrix @ m for k, m in self.terms.items()})
+
+    def stack(self, other: Lin) -> Lin:
+        """Rows of self, then rows of other."""
+        terms: dict[int, np.ndarray] = {}
+        for k in set(self.terms) | set(other.terms):
+            a = self.terms.get(k)
+            b = other.terms.get(k)
+            width = (a if a is not None else b).shape[1]
+            a = np.zeros((self.rows, width)) if a is None else a
+            b = np.zeros((other.rows, width)) if b is None else b
+            terms[k] = np.vstack([a, b])
+        return Lin(self.rows + other.rows, terms)
+
+    def sources(self) -> list[int]:
+        return [k for k in self.terms if k >= 0]
+
+
+def stack_all(lins: list[Lin]) -> Lin:
+    out = Lin(0)
+    for lin in lins:
+        out = out.stack(lin)
+    return out

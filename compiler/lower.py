@@ -1,0 +1,638 @@
+"""Stages 2-3: encodings and lowering. Turns the IR into plan nodes (see `plan`).
+
+- Functions of the tokens alone, or of the positions alone, are tables in the embedding.
+- A map of a one-hot value is linear (a matrix over the one-hot), and so is an affine map of a
+  number (`x + 1`, `a - b`): such values are never stored, their readers read through them.
+- Other elementwise expressions become one discretising MLP over the tuple of their inputs;
+  chains and trees of them are fused into one MLP while the input tuples stay few.
+- `aggregate` becomes an attention head: a mean of numbers, or of one-hots when at most one
+  key can be selected (or when the values are not numbers: averaging those is an error in the
+  program, so an input that would average them has no output to match).
+- `selector_width` and `length` become a head that also attends to BOS plus a small MLP.
+Encodings are chosen by what produces a value (a head averaging numbers gives a number, the
+rest give one-hots) and read by what uses it (through linear read-outs).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from rasp import ir
+
+from . import patterns
+from .errors import CompileError
+from .linear import BOS, ONE, Lin, stack_all
+from .plan import HeadSpec, MlpSpec, PNode
+from .values import Analysis, aggregate_values, distinct, is_number, is_numeric_like, vkey
+
+MLP_TUPLES = 4096  # input tuples one MLP may enumerate
+MAX_Z = float(2**16)  # discretised inputs must stay well inside float32's exact range
+ATTN_ERR = 1e-6  # relative error of a head's output (leakage is made far smaller)
+_MISSING = object()
+
+
+def structural_key(node: ir.IRNode, memo: dict[int, Any]) -> Any:
+    """Equal keys for structurally equal subgraphs (so they compile once)."""
+    got = memo.get(node.id)
+    if got is not None:
+        return got
+    kids = tuple(structural_key(c, memo) for c in node.children())
+    match node:
+        case ir.Tokens(conversion=c):
+            key = ("tokens", c)
+        case ir.Indices():
+            key = ("indices",)
+        case ir.Full(value=v):
+            key = ("full", type(v).__name__, repr(v))
+        case ir.Map():
+            key = ("map", node.op, type(node.const).__name__, repr(node.const), node.const_side)
+        case ir.SequenceMap():
+            key = ("seqmap", node.op)
+        case ir.Aggregate():
+            key = ("aggregate", type(node.default).__name__, repr(node.default))
+        case ir.Select():
+            key = ("select", node.op)
+        case ir.SelectorCombine():
+            key = ("combine", node.op)
+        case _:
+            key = (type(node).__name__, node.id)
+    key = key + kids
+    memo[node.id] = key
+    return key
+
+
+def evaluate(node: ir.IRNode, leaves: dict[int, Any], token: Any = _MISSING,
+             index: Any = _MISSING, memo: dict[int, Any] | None = None) -> Any:
+    """The value of an elementwise expression, given its leaves' values (raises like Python)."""
+    memo = {} if memo is None else memo
+    if node.id in leaves:
+        return leaves[node.id]
+    if node.id in memo:
+        return memo[node.id]
+    match node:
+        case ir.Full(value=v):
+            out = v
+        case ir.Tokens(conversion=c) if token is not _MISSING:
+            out = ir.TOKEN_CONVERSIONS[c](token)
+        case ir.Indices() if index is not _MISSING:
+            out = index
+        case ir.Map():
+            out = node.fn()(evaluate(node.child, leaves, token, index, memo))
+        case ir.SequenceMap():
+            out = node.fn()(*(evaluate(c, leaves, token, index, memo) for c in node.inputs))
+        case _:
+            raise KeyError(node.id)
+    memo[node.id] = out
+    return out
+
+
+def _safe(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Exception:  # noqa: BLE001 - a program that raises has no output to match there
+        return _MISSING
+
+
+class Lowerer:
+    def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None):
+        self.a = analysis
+        self.vocab = analysis.vocab
+        self.n = analysis.max_len
+        self.overrides = overrides or {}
+        self.memo: dict[Any, PNode] = {}
+        self.keys: dict[int, Any] = {}
+        self.foot: dict[int, frozenset[str]] = {}
+        self.cat_of: dict[int, PNode] = {}
+
+    # ---- read-outs ----------------------------------------------------------------------
+
+    @staticmethod
+    def read(p: PNode) -> Lin:
+        """enc(p) as a linear function of stored values."""
+        return p.lin if p.kind == "linear" else Lin.of(p.id, p.encdim)
+
+    def numeric(self, p: PNode, node: ir.IRNode | None = None) -> Lin:
+        """The value of p as one number."""
+        if p.enc == "num":
+            return self.read(p)
+        if not all(is_numeric_like(v) for v in p.values):
+            raise CompileError("its values are not all numbers", node or p.ir)
+        return self.read(p).left(np.array([[float(v) for v in p.values]]))
+
+    def onehot(self, p: PNode, node: ir.IRNode | None = None) -> tuple[PNode, Lin]:
+        """p as a one-hot (a numeric p is discretised by an MLP first)."""
+        if p.enc == "cat":
+            return p, self.read(p)
+        q = self.cat_of.get(p.id)
+        if q is None:
+            q = self.mlp([p], lambda v: v, p.label, p.ir or node, role="one-hot of")
+            self.cat_of[p.id] = q
+        return q, self.read(q)
+
+    # ---- nodes --------------------------------------------------------------------------
+
+    def footprint(self, node: ir.IRNode) -> frozenset[str]:
+        got = self.foot.get(node.id)
+        if got is not None:
+            return got
+        if patterns.match_width(node) is not None or isinstance(node, ir.Aggregate):
+            out = frozenset("A")
+        elif isinstance(node, ir.Tokens):
+            out = frozenset("T")
+        elif isinstance(node, ir.Indices):
+            out = frozenset("I")
+        else:
+            out = frozenset().union(*(self.footprint(c) for c in node.children()))
+        self.foot[node.id] = out
+        return out
+
+    def lower(self, node: ir.IRNode) -> PNode:
+        if isinstance(node, ir.Selector):
+            raise CompileError("a selector is not a value: compile an s-op", node)
+        key = structural_key(node, self.keys)
+        got = self.memo.get(key)
+        if got is not None:
+            return got
+        p = self._lower(node)
+        if p.ir is None:
+            p.ir = node
+        self.memo[key] = p
+        return p
+
+    def _lower(self, node: ir.IRNode) -> PNode:
+        width = patterns.match_width(node)
+        if width is not None:
+            return self.width(node, width[0])
+        if isinstance(node, ir.Aggregate):
+            return self.aggregate(node)
+        foot = self.footprint(node)
+        if not foot:
+            return self.constant(node)
+        if foot == {"T"}:
+            return self.embedded(node, "tok")
+        if foot == {"I"}:
+            return self.embedded(node, "pos")
+        return self.elementwise(node)
+
+    def constant(self, node: ir.IRNode) -> PNode:
+        value = _safe(evaluate, node, {})
+        if value is _MISSING:
+            raise CompileError("this constant expression raises an error", node)
+        return PNode("linear", "cat", [value], node.label, node, lin=Lin.const([1.0]),
+                     role="constant")
+
+    def embedded(self, node: ir.IRNode, kind: str) -> PNode:
+        domain = self.vocab if kind == "tok" else list(range(self.n))
+        outs = [_safe(evaluate, node, {}, t, _MISSING) if kind == "tok"
+                else _safe(evaluate, node, {}, _MISSING, i) for t in domain for i in [t]]
+        values = distinct(v for v in outs if v is not _MISSING)
+        if not values:
+            raise CompileError("it raises an error on every input", node)
+        index = {vkey(v): i for i, v in enumerate(values)}
+        table = np.zeros((len(domain), len(values)))
+        for r, v in enumerate(outs):
+            if v is not _MISSING:
+                table[r, index[vkey(v)]] = 1.0
+        p = PNode(kind, "cat", values, node.label, node, table=table, base=np.zeros(len(values)),
+                  role="token embedding" if kind == "tok" else "position embedding")
+        return p
+
+    # ---- elementwise ----------------------------------------------------------------------
+
+    def elementwise(self, node: ir.IRNode) -> PNode:
+        if isinstance(node, ir.Map):
+            child = self.lower(node.child)
+            fn = node.fn()
+            if child.enc == "cat":
+                return self.linear_map(node, child, fn)
+            affine = self.affine(node, child)
+            if affine is not None:
+                a, b = affine
+                lin = self.read(child).scaled(a) + Lin.const([b])
+                vals = self._map_values(fn, [child.values])
+                return PNode("linear", "num", vals, node.label, node, lin=lin,
+                             err=abs(a) * child.err, role="affine map")
+        elif isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2:
+            ins = [self.lower(c) for c in node.inputs]
+            if all(p.enc == "num" or all(is_number(v) for v in p.values) for p in ins):
+                sign = 1.0 if node.op == "+" else -1.0
+                lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
+                vals = self._map_values(node.fn(), [p.values for p in ins])
+                return PNode("linear", "num", vals, node.label, node, lin=lin,
+                             err=ins[0].err + ins[1].err, role="sum" if sign > 0 else "difference")
+        return self.fused(node)
+
+    @staticmethod
+    def _map_values(fn, sets) -> list[Any] | None:
+        if any(s is None for s in sets) or math.prod(len(s) for s in sets) > 200_000:
+            return None
+        outs = [_safe(fn, *args) for args in itertools.product(*sets)]
+        try:
+            return distinct(v for v in outs if v is not _MISSING)
+        except Exception:  # noqa: BLE001 - too many values
+            return None
+
+    def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:
+        outs = [_safe(fn, v) for v in child.values]
+        values = distinct(v for v in outs if v is not _MISSING)
+        if not values:
+            raise CompileError("it raises an error on every value it can receive", node)
+        index = {vkey(v): i for i, v in enumerate(values)}
+        m = np.zeros((len(values), len(child.values)))
+        for j, v in enumerate(outs):
+            if v is not _MISSING:
+                m[index[vkey(v)], j] = 1.0
+        return PNode("linear", "cat", values, node.label, node, lin=self.read(child).left(m),
+                     err=child.err, role="lookup (linear)")
+
+    def affine(self, node: ir.Map, child: PNode) -> tuple[float, float] | None:
+        """(a, b) when the map is x -> a*x + b on every value x can take."""
+        c = node.const
+        num_c = is_number(c)
+        cn = c if num_c else 0.0
+        structural = {
+            ("+", "right"): (1.0, cn), ("+", "left"): (1.0, cn), ("-", "right"): (1.0, -cn),
+            ("-", "left"): (-1.0, cn), ("*", "right"): (cn, 0.0), ("*", "left"): (cn, 0.0),
+            ("neg", None): (-1.0, 0.0), ("pos", None): (1.0, 0.0),
+        }
+        key = (node.op, node.const_side)
+        if key in structural and (num_c or node.const_side is None):
+            a, b = structural[key]
+            return float(a), float(b)
+        if key == ("/", "right") and num_c and c != 0:
+            return 1.0 / c, 0.0
+        vals = child.values
+        if vals is None or not vals or len(vals) > 100_000:
+            return None
+        fn = node.fn()
+        outs = [_safe(fn, v) for v in vals]
+        pts = [(float(v), float(o)) for v, o in zip(vals, outs, strict=True)
+               if o is not _MISSING and is_number(o)]
+        if len(pts) != len(vals):
+            return None
+        if len(pts) == 1:
+            return 0.0, pts[0][1]
+        (x0, y0), (x1, y1) = pts[0], pts[-1]
+        a = (y1 - y0) / (x1 - x0)
+        b = y0 - a * x0
+        if all(abs(a * x + b - y) <= 1e-12 * max(1.0, abs(y)) for x, y in pts):
+            return a, b
+        return None
+
+    def fused(self, node: ir.IRNode) -> PNode:
+        """One MLP for a tree of elementwise operations, over the tuple of its leaves."""
+        leaves = self.frontier(node)
+        ins = [self.lower(x) for x in leaves]
+        ids = [x.id for x in leaves]
+
+        def fn(*vals):
+            return evaluate(node, dict(zip(ids, vals, strict=True)))
+
+        return self.mlp(ins, fn, node.label, node, role="MLP")
+
+    def frontier(self, node: ir.IRNode) -> list[ir.IRNode]:
+        """Leaves of the largest elementwise tree under `node` whose leaf tuples stay few."""
+        def size(x: ir.IRNode) -> int:
+            vals = self.a.values.get(x.id)
+            return 10**9 if vals is None else max(1, len(vals))
+
+        def expandable(x: ir.IRNode) -> bool:
+            return (isinstance(x, ir.Map | ir.SequenceMap) and patterns.match_width(x) is None
+                    and "A" in self.footprint(x))
+
+        leaves = [c for c in node.children() if not isinstance(c, ir.Full)]
+        leaves = list({c.id: c for c in leaves}.values())
+        changed = True
+        while changed:
+            changed = False
+            for x in leaves:
+                if not expandable(x):
+                    continue
+                trial = [y for y in leaves if y is not x] + [
+                    c for c in x.children() if not isinstance(c, ir.Full)]
+                trial = list({c.id: c for c in trial}.values())
+                if math.prod(size(y) for y in trial) <= MLP_TUPLES:
+                    leaves, changed = trial, True
+                    break
+        return leaves
+
+    def mlp(self, ins: list[PNode], fn: Callable[..., Any], label: str, node: ir.IRNode | None,
+            role: str = "MLP") -> PNode:
+        """A discretising MLP computing fn over the tuples of its inputs' values."""
+        for p in ins:
+            if p.values is None:
+                raise CompileError(
+                    f"`{p.label}` can take too many values here to discretise (a mean over "
+                    f"up to {self.n} positions); a smaller --max-len may compile", node)
+        sizes = [len(p.values) for p in ins]
+        if math.prod(sizes) > MLP_TUPLES:
+            desc = " x ".join(f"{s} ({p.label})" for s, p in zip(sizes, ins, strict=True))
+            raise CompileError(f"its inputs take {desc} value combinations, more than an "
+                               f"MLP may enumerate ({MLP_TUPLES})", node)
+        # Each input as one number u with gaps >= 1; z mixes them in a mixed radix. Values
+        # equal as numbers (1, 1.0, True) are one point: the model cannot tell them apart.
+        us, lins, errs, groups = [], [], [], []
+        for p in ins:
+            if p.enc == "cat":
+                u = np.arange(len(p.values), dtype=np.float64)
+                lins.append(self.read(p).left(u[None, :]))
+                errs.append(p.err * len(p.values))
+                groups.append([[v] for v in p.values])
+            else:
+                by_float: dict[float, list[Any]] = {}
+                for v in p.values:
+                    by_float.setdefault(float(v), []).append(v)
+                x = np.array(sorted(by_float))
+                gap = float(np.diff(x).min()) if len(x) > 1 else 1.0
+                u = (x - x.min()) / gap
+                lins.append((self.read(p) - Lin.const([x.min()])).scaled(1.0 / gap))
+                errs.append(p.err / gap)
+                groups.append([by_float[f] for f in x])
+            us.append(u)
+        z = Lin.const([0.0])
+        radix, err_z = 1.0, 0.0
+        mult = []
+        for u, lin, e in zip(us, lins, errs, strict=True):
+            mult.append(radix)
+            z = z + lin.scaled(radix)
+            err_z += radix * e
+            radix = radix + radix * float(u.max())
+        if radix > MAX_Z:
+            raise CompileError("its inputs take too many values to tell apart in float32", node)
+        if err_z > 0.1:
+            raise CompileError("its inputs are too close together to tell apart after "
+                               "float32 rounding", node)
+        sizes = [len(u) for u in us]
+        tuples = list(itertools.product(*(range(s) for s in sizes)))
+        zs = np.array([sum(m * u[i] for m, u, i in zip(mult, us, t, strict=True))
+                       for t in tuples])
+        outs = [self._point(fn, [g[i] for g, i in zip(groups, t, strict=True)], node)
+                for t in tuples]
+        order = np.argsort(zs, kind="stable")
+        zs = zs[order]
+        outs = [outs[i] for i in order]
+        defined = [v for v in outs if v is not _MISSING]
+        if not defined:
+            raise CompileError("it raises an error on every value it can receive", node)
+        values = distinct(defined)
+        index = {vkey(v): i for i, v in enumerate(values)}
+        first = next(v for v in outs if v is not _MISSING)
+        table = np.zeros((len(outs), len(values)))
+        prev = first
+        for j, v in enumerate(outs):
+            prev = prev if v is _MISSING else v
+            table[j, index[vkey(prev)]] = 1.0
+        if len(values) == 1:
+            return PNode("linear", "cat", values, label, node, lin=Lin.const([1.0]),
+                         role="constant")
+        spec = MlpSpec(z, zs, table, err_z, list(ins))
+        return PNode("mlp", "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
+                     err=1e-6, role=role)
+
+    @staticmethod
+    def _point(fn: Callable[..., Any], choices: list[list[Any]], node) -> Any:
+        """fn at one input point; the values there that are equal as numbers must agree."""
+        outs = [_safe(fn, *args) for args in itertools.product(*choices)]
+        defined = [v for v in outs if v is not _MISSING]
+        if not defined:
+            return _MISSING
+        first = defined[0]
+        for v in defined[1:]:
+            if not (v == first) or isinstance(v, str) != isinstance(first, str):
+                raise CompileError(
+                    f"its result depends on whether an input is {choices!r} (equal numbers "
+                    "of different types), which the model cannot tell apart", node)
+        return first
+
+    # ---- attention ----------------------------------------------------------------------
+
+    def aggregate(self, node: ir.Aggregate) -> PNode:
+        q, k, threshold = self.selector(node.selector)
+        x = self.lower(node.sop)
+        info = self.a.selectors[node.selector.id]
+        d = node.default
+        numbers = x.enc == "num" or all(is_number(v) for v in x.values)
+        select_one = info.max_one or not numbers
+        want = self.overrides.get(node.name or "")
+        if want == "numerical" and not numbers:
+            raise CompileError("a numerical encoding needs numbers", node)
+        if want == "categorical" and not select_one:
+            raise CompileError("a categorical mean is exact only when at most one key is "
+                               "selected, which cannot be shown here", node)
+        numeric_default = d is None or is_numeric_like(d)
+        if select_one and (x.enc == "cat" and want != "numerical" or not numeric_default):
+            x, xin = self.onehot(x, node.sop)
+            values = distinct([*x.values, d])
+            index = {vkey(v): i for i, v in enumerate(values)}
+            emb = np.zeros((len(values), len(x.values)))
+            for j, v in enumerate(x.values):
+                emb[index[vkey(v)], j] = 1.0
+            base = np.zeros(len(values))
+            base[index[vkey(d)]] = 1.0
+            v = xin.left(emb) - Lin.const(base)
+            head = HeadSpec(q, k, threshold, "half", v, 1.0, node.selector)
+            return PNode("head", "cat", values, node.label, node, head=head, base=base,
+                         err=x.err + ATTN_ERR, role="attention (select one)")
+        if not numeric_default:
+            raise CompileError(f"a mean of numbers with the default {d!r} (not a number) "
+                               "cannot be encoded in one numeric dimension", node)
+        dnum = 0.0 if d is None else float(d)
+        v = self.numeric(x, node.sop) - Lin.const([dnum])
+        if x.values is not None:
+            xs = np.array([float(t) for t in x.values])
+            vmax = float(np.abs(xs - dnum).max()) if len(xs) else 1.0
+            values = aggregate_values(x.values, info, 0 if d is None else d, self.n)
+        else:
+            vmax, values = 1e6, None
+        head = HeadSpec(q, k, threshold, "half", v, max(vmax, 1.0), node.selector)
+        return PNode("head", "num", values, node.label, node, head=head, base=np.array([dnum]),
+                     err=x.err + ATTN_ERR * max(vmax, 1.0),
+                     role="attention (mean)" if not select_one else "attention (select one)")
+
+    def width(self, node: ir.IRNode, sel: ir.Selector) -> PNode:
+        """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight."""
+        q, k, threshold = self.selector(sel)
+        widths = self.a.values[node.id]
+        shares = [1.0 / (w + 1) for w in widths]
+        v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
+        head = HeadSpec(q, k, threshold, "equal", v, 1.0, sel)
+        share = PNode("head", "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
+                      base=np.array([1.0]), err=ATTN_ERR, role="attention (width, BOS share)",
+                      checks=False)
+        lookup = {s: w for s, w in zip(shares, widths, strict=True)}
+        return self.mlp([share], lambda s: lookup[s], node.label, node, role="MLP (width)")
+
+    # ---- selectors ----------------------------------------------------------------------
+
+    def selector(self, sel: ir.Selector) -> tuple[Lin, Lin, float]:
+        """q, k read-outs and T with q.k == T on selected pairs and <= T-1 elsewhere."""
+        atoms = _atoms(sel)
+        sides = {}
+        for at in atoms:
+            kp, klin = self.onehot(self.lower(at.keys), at)
+            qp, qlin = self.onehot(self.lower(at.queries), at)
+            sides[at.id] = (kp, klin, qp, qlin)
+        groups: dict[tuple[int, int], list[ir.Select]] = {}
+        for at in atoms:
+            kp, _, qp, _ = sides[at.id]
+            groups.setdefault((kp.id, qp.id), []).append(at)
+        tables = {}
+        for at in atoms:
+            kp, _, qp, _ = sides[at.id]
+            tables[at.id] = _table(at, kp.values, qp.values)
+        glist = list(groups.values())
+        if len(glist) == 1:
+            at0 = glist[0][0]
+            kp, klin, qp, qlin = sides[at0.id]
+            f = _combine(sel, {a.id: tables[a.id] for a in glist[0]})
+            q, k = _bilinear(f.astype(np.float64), qlin, klin)
+            return q, k, 1.0
+        found = _additive(sel, glist, tables)
+        if found is not None:
+            weights, threshold = found
+            qs, ks = [], []
+            for g, w in zip(glist, weights, strict=True):
+                _, klin, _, qlin = sides[g[0].id]
+                q, k = _bilinear(w, qlin, klin)
+                qs.append(q)
+                ks.append(k)
+            return stack_all(qs), stack_all(ks), threshold
+        return self.joint_selector(sel, atoms, sides)
+
+    def joint_selector(self, sel, atoms, sides) -> tuple[Lin, Lin, float]:
+        """One table over the joint values of every key-side and every query-side input."""
+        kps = list({sides[a.id][0].id: sides[a.id][0] for a in atoms}.values())
+        qps = list({sides[a.id][2].id: sides[a.id][2] for a in atoms}.values())
+
+        def joint(ps: list[PNode]) -> PNode:
+            if len(ps) == 1:
+                return ps[0]
+            label = "(" + ", ".join(p.label for p in ps) + ")"
+            p = self.mlp(ps, lambda *vs: tuple(vs), label, sel, role="MLP (joint one-hot)")
+            p.checks = False
+            return p
+
+        kj, qj = joint(kps), joint(qps)
+        kpos = {p.id: i for i, p in enumerate(kps)}
+        qpos = {p.id: i for i, p in enumerate(qps)}
+
+        def component(joint_node: PNode, parts: list[PNode], pos: dict, p: PNode, v):
+            return v if len(parts) == 1 else v[pos[p.id]]
+
+        cells = {}
+        for at in atoms:
+            kp, _, qp, _ = sides[at.id]
+            pred = at.predicate()
+            t = np.zeros((len(qj.values), len(kj.values)), dtype=bool)
+            for qi, qv in enumerate(qj.values):
+                qval = component(qj, qps, qpos, qp, qv)
+                for ki, kv in enumerate(kj.values):
+                    kval = component(kj, kps, kpos, kp, kv)
+                    r = _safe(pred, kval, qval)
+                    t[qi, ki] = r is not _MISSING and bool(r)
+            cells[at.id] = t
+        f = _combine(sel, cells)
+        q, k = _bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
+        return q, k, 1.0
+
+
+def _atoms(sel: ir.Selector) -> list[ir.Select]:
+    if isinstance(sel, ir.Select):
+        return [sel]
+    out: dict[int, ir.Select] = {}
+    for s in sel.inputs:
+        for a in _atoms(s):
+            out[a.id] = a
+    return list(out.values())
+
+
+def _table(at: ir.Select, keys: Sequence[Any], queries: Sequence[Any]) -> np.ndarray:
+    """[query value, key value] -> keys OP queries (False where Python raises)."""
+    pred = at.predicate()
+    t = np.zeros((len(queries), len(keys)), dtype=bool)
+    for qi, qv in enumerate(queries):
+        for ki, kv in enumerate(keys):
+            r = _safe(pred, kv, qv)
+            t[qi, ki] = r is not _MISSING and bool(r)
+    return t
+
+
+def _combine(sel: ir.Selector, truth: dict[int, np.ndarray]) -> np.ndarray:
+    if isinstance(sel, ir.Select):
+        return truth[sel.id]
+    parts = [_combine(s, truth) for s in sel.inputs]
+    if sel.op == "and":
+        return parts[0] & parts[1]
+    if sel.op == "or":
+        return parts[0] | parts[1]
+    return ~parts[0]
+
+
+def _bilinear(table: np.ndarray, qlin: Lin, klin: Lin) -> tuple[Lin, Lin]:
+    """q, k with q.k = table[query value, key value], of width min(distinct rows, columns)."""
+    cols, col_of = np.unique(table, axis=1, return_inverse=True)
+    rows, row_of = np.unique(table, axis=0, return_inverse=True)
+    col_of, row_of = np.ravel(col_of), np.ravel(row_of)
+    if cols.shape[1] <= rows.shape[0]:
+        kmat = np.zeros((cols.shape[1], table.shape[1]))
+        kmat[col_of, np.arange(table.shape[1])] = 1.0
+        qmat = cols.T  # [class, query value]
+    else:
+        qmat = np.zeros((rows.shape[0], table.shape[0]))
+        qmat[row_of, np.arange(table.shape[0])] = 1.0
+        kmat = rows  # [class, key value]
+    return qlin.left(qmat), klin.left(kmat)
+
+
+def _additive(sel: ir.Selector, groups: list[list[ir.Select]], tables: dict[int, np.ndarray]
+              ) -> tuple[list[np.ndarray], float] | None:
+    """Per-group integer scores whose sum is T exactly on selected pairs, <= T-1 elsewhere
+    (an `and` of selects on different values, say). None when none is found."""
+    states, state_of = [], []
+    for g in groups:
+        stack = np.stack([tables[a.id] for a in g], axis=-1)  # [q, k, atoms]
+        flat = stack.reshape(-1, len(g))
+        uniq, inv = np.unique(flat, axis=0, return_inverse=True)
+        states.append(uniq)
+        state_of.append(np.ravel(inv).reshape(stack.shape[:2]))
+    unknowns = sum(len(s) - 1 for s in states)
+    if unknowns > 7:
+        return None
+    combos = list(itertools.product(*(range(len(s)) for s in states)))
+    truth = {}
+    for gi, g in enumerate(groups):
+        for ai, a in enumerate(g):
+            truth[a.id] = np.array([states[gi][c[gi], ai] for c in combos], dtype=bool)
+    target = _combine(sel, truth)
+    choices = np.array(list(itertools.product((0, 1, -1, 2, -2), repeat=unknowns)),
+                        dtype=np.float64).reshape(-1, unknowns)
+    # sums[choice, combo]
+    sums = np.zeros((len(choices), len(combos)))
+    col = 0
+    for gi, s in enumerate(states):
+        idx = np.array([c[gi] for c in combos])
+        w = np.concatenate([np.zeros((len(choices), 1)), choices[:, col:col + len(s) - 1]], 1)
+        sums += w[:, idx]
+        col += len(s) - 1
+    if not target.any():
+        return None
+    t_sel = sums[:, target]
+    ok = np.all(t_sel == t_sel[:, :1], axis=1)
+    if (~target).any():
+        ok &= np.all(sums[:, ~target] <= t_sel[:, :1] - 1, axis=1)
+    hits = np.flatnonzero(ok)
+    if not len(hits):
+        return None
+    best = choices[hits[0]]
+    threshold = float(t_sel[hits[0], 0])
+    out, col = [], 0
+    for gi, s in enumerate(states):
+        w = np.concatenate([[0.0], best[col:col + len(s) - 1]])
+        col += len(s) - 1
+        out.append(w[state_of[gi]])
+    return out, threshold

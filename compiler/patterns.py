@@ -1,0 +1,92 @@
+"""Library idioms the compiler lowers as wholes: `selector_width(sel)` and `length`.
+
+The standard library writes both in RASP on top of aggregates (a position-0 trick and a
+`round(1 / ...)`); compiled literally they would need wide MLPs over fractions. Recognised by
+their IR shape, they become one attention head that also attends to the BOS token (weight
+1/(w+1)) followed by a small discretising MLP, which is exact by construction.
+"""
+
+from __future__ import annotations
+
+from rasp import ir
+
+
+def _is_full(node: ir.IRNode, value) -> bool:
+    return isinstance(node, ir.Full) and type(node.value) is type(value) and node.value == value
+
+
+def _is_index_indicator(node: ir.IRNode) -> bool:
+    """indicator(indices == 0)."""
+    return (isinstance(node, ir.Map) and node.op == "indicator"
+            and isinstance(node.child, ir.Map) and node.child.op == "=="
+            and isinstance(node.child.child, ir.Indices)
+            and node.child.const_side == "right" and type(node.child.const) is int
+            and node.child.const == 0)
+
+
+def _is_at0(node: ir.IRNode) -> bool:
+    """select(indices, 0, ==)."""
+    return (isinstance(node, ir.Select) and node.op == "=="
+            and isinstance(node.keys, ir.Indices) and _is_full(node.queries, 0))
+
+
+def _reciprocal_of(node: ir.IRNode) -> ir.IRNode | None:
+    """X in `1 / X`."""
+    if (isinstance(node, ir.Map) and node.op == "/" and node.const_side == "left"
+            and type(node.const) is int and node.const == 1):
+        return node.child
+    return None
+
+
+def match_width(node: ir.IRNode) -> tuple[ir.Selector, bool] | None:
+    """(selector, is_length) when `node` is the library's selector_width(sel) or length."""
+    if not (isinstance(node, ir.Map) and node.op == "round" and node.const_side is None):
+        return None
+    body = node.child
+    # length: round(1 / aggregate(full_s, indicator(indices == 0)))
+    share = _reciprocal_of(body)
+    if (isinstance(share, ir.Aggregate) and _is_full_selector(share.selector)
+            and _is_index_indicator(share.sop) and _zero(share.default)):
+        return share.selector, True
+    # selector_width: round(1 / share0 - 1 + chose0)
+    if not (isinstance(body, ir.SequenceMap) and body.op == "+" and len(body.inputs) == 2):
+        return None
+    minus, chose0 = body.inputs
+    if not (isinstance(minus, ir.Map) and minus.op == "-" and minus.const_side == "right"
+            and type(minus.const) is int and minus.const == 1):
+        return None
+    share0 = _reciprocal_of(minus.child)
+    if not (isinstance(share0, ir.Aggregate) and _is_index_indicator(share0.sop)
+            and _zero(share0.default)):
+        return None
+    with0 = share0.selector
+    if not (isinstance(with0, ir.SelectorCombine) and with0.op == "or"
+            and _is_at0(with0.inputs[1])):
+        return None
+    sel, at0 = with0.inputs
+    if not (isinstance(chose0, ir.Aggregate) and _is_full(chose0.sop, 1)
+            and _zero(chose0.default)):
+        return None
+    both = chose0.selector
+    if not (isinstance(both, ir.SelectorCombine) and both.op == "and"
+            and both.inputs[0] is sel and both.inputs[1] is at0):
+        return None
+    return sel, False
+
+
+def _zero(v) -> bool:
+    return type(v) is int and v == 0
+
+
+def _is_full_selector(sel: ir.IRNode) -> bool:
+    """select(c, c, ==) on two equal constants: every query selects every key."""
+    return (isinstance(sel, ir.Select) and isinstance(sel.keys, ir.Full)
+            and isinstance(sel.queries, ir.Full)
+            and _safe_pred(sel, sel.keys.value, sel.queries.value))
+
+
+def _safe_pred(sel: ir.Select, k, q) -> bool:
+    try:
+        return bool(sel.predicate()(k, q))
+    except Exception:  # noqa: BLE001 - a failing comparison is simply not "always true"
+        return False

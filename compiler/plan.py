@@ -1,0 +1,113 @@
+"""The plan graph: what the compiler lowers the IR to, before weights exist.
+
+A `PNode` is a value the model computes at every position. Stored nodes own residual
+dimensions: `tok`/`pos` (in the token / position embedding), `mlp` (an MLP's output) and
+`head` (an attention head's output). `linear` nodes are read through a `Lin` and own nothing.
+Encodings: `cat` is one-hot over `values`; `num` is one dimension holding the value.
+A stored node's dimensions hold `P @ (enc - base)` (P: the read-outs its readers need), so
+that they are zero at the BOS position, which every reader corrects for with the BOS dimension.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rasp import ir
+
+from .linear import Lin
+
+_ids = itertools.count()
+REGISTRY: dict[int, PNode] = {}  # cleared of a compile's nodes when it finishes
+
+
+def next_id() -> int:
+    """The id the next plan node will get (compile drops nodes from here on when done)."""
+    global _ids
+    n = next(_ids)
+    _ids = itertools.chain([n], _ids)
+    return n
+
+
+def release(first_id: int) -> None:
+    for k in [k for k in REGISTRY if k >= first_id]:
+        del REGISTRY[k]
+
+
+@dataclass
+class MlpSpec:
+    """A discretising MLP: z (one number read linearly) takes the values `points` (sorted, at
+    least 1 apart); the output encoding at points[j] is outs[j]; steps sit at the midpoints."""
+
+    z: Lin
+    points: np.ndarray
+    outs: np.ndarray  # [len(points), encdim]
+    err_z: float
+    inputs: list[PNode] = field(default_factory=list)
+
+    def changes(self) -> np.ndarray:
+        """Indices j >= 1 where the output changes between points[j-1] and points[j]."""
+        if len(self.points) < 2:
+            return np.zeros(0, dtype=np.int64)
+        diff = np.abs(np.diff(self.outs, axis=0)).max(axis=1) > 0
+        return np.flatnonzero(diff) + 1
+
+    @property
+    def hidden(self) -> int:
+        return 1 + 2 * len(self.changes())
+
+
+@dataclass
+class HeadSpec:
+    """Attention: q.k == T on selected keys and <= T-1 elsewhere; the BOS key scores T - 1/2
+    ('half': empty selections read BOS, which carries the default) or T ('equal': BOS counts
+    as one more selected key, as selector_width needs). `v`: what a key contributes, minus the
+    output's base (so BOS, which contributes 0, stands for the default)."""
+
+    q: Lin
+    k: Lin
+    threshold: float
+    bos: str
+    v: Lin
+    vmax: float
+    selector: ir.IRNode | None = None
+
+
+@dataclass(eq=False)
+class PNode:
+    kind: str  # 'tok' 'pos' 'linear' 'mlp' 'head'
+    enc: str  # 'cat' | 'num'
+    values: list[Any] | None
+    label: str
+    ir: ir.IRNode | None = None
+    lin: Lin | None = None
+    table: np.ndarray | None = None  # tok: [vocab, encdim]; pos: [max_len, encdim]
+    mlp: MlpSpec | None = None
+    head: HeadSpec | None = None
+    base: np.ndarray | None = None
+    err: float = 0.0
+    role: str = ""  # what it is, for the plan printout
+    checks: bool = True  # its value is its IR node's value (verify compares them)
+    id: int = field(default_factory=lambda: next(_ids))
+
+    def __post_init__(self) -> None:
+        REGISTRY[self.id] = self
+
+    @property
+    def encdim(self) -> int:
+        return len(self.values) if self.enc == "cat" else 1
+
+    @property
+    def stored(self) -> bool:
+        return self.kind != "linear"
+
+    def where(self) -> str:
+        return self.ir.where() if self.ir is not None else ""
+
+    def index_of(self) -> dict:
+        from .values import vkey
+
+        return {vkey(v): i for i, v in enumerate(self.values)}

@@ -1,0 +1,262 @@
+"""Stage 1: value sets. For a vocabulary and a maximum length, the finite set of values every
+s-op can take, by abstract interpretation of the IR (Python's own operators applied to every
+value, or every tuple of values, that can reach a node).
+
+Values are distinct by type and value (1, 1.0 and True differ), as in the interpreter. A set
+that would exceed `LIMIT` values is unknown (`None`); stages that need it finite refuse with a
+`CompileError` naming the expression. Selectors get a small summary: whether a query can
+select more than one key, and whether it always selects at least one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rasp import ir
+from rasp.interpreter import BOOL, FLOAT, INT, STR, type_class
+
+from . import patterns
+
+LIMIT = 50_000  # distinct values kept per s-op
+MEAN_SUMS_LIMIT = 400_000  # (count, sum) pairs enumerated for a numeric mean
+
+
+def vkey(v: Any) -> tuple[type, Any]:
+    """Identity of a value: by type and value (unhashable lists by repr)."""
+    try:
+        hash(v)
+        return (type(v), v)
+    except TypeError:
+        return (type(v), repr(v))
+
+
+def sort_key(v: Any) -> tuple:
+    c = type_class(v)
+    if c in (BOOL, INT, FLOAT):
+        return (0, float(v), c)
+    if c == STR:
+        return (1, 0.0, 0, v)
+    return (2, 0.0, 0, repr(v))
+
+
+def distinct(values: Iterable[Any]) -> list[Any]:
+    """Distinct values (by type and value), in a canonical order."""
+    seen: dict[tuple[type, Any], Any] = {}
+    for v in values:
+        seen.setdefault(vkey(v), v)
+        if len(seen) > LIMIT:
+            raise _TooMany
+    return sorted(seen.values(), key=sort_key)
+
+
+class _TooMany(Exception):
+    pass
+
+
+def is_number(v: Any) -> bool:
+    """int or float (not bool): the values a mean may average."""
+    return type_class(v) in (INT, FLOAT)
+
+
+def is_numeric_like(v: Any) -> bool:
+    """int, float or bool: values that fit one numeric residual dimension."""
+    return type_class(v) in (INT, FLOAT, BOOL)
+
+
+def apply_all(fn: Callable[..., Any], sets: Sequence[Sequence[Any]]) -> list[Any] | None:
+    """fn over the product of value sets, skipping inputs on which fn raises (a program that
+    raises on an input has no output there to match); None when too many."""
+    size = math.prod(len(s) for s in sets)
+    if size > 4 * LIMIT:
+        return None
+    import itertools
+
+    out = []
+    for args in itertools.product(*sets):
+        try:
+            out.append(fn(*args))
+        except Exception:  # noqa: BLE001 - Python's errors are the program's errors
+            continue
+    try:
+        return distinct(out)
+    except _TooMany:
+        return None
+
+
+@dataclass
+class SelectorInfo:
+    max_one: bool  # no query ever selects two or more keys
+    nonempty: bool  # every query selects at least one key
+
+
+@dataclass
+class Analysis:
+    vocab: list[Any]
+    max_len: int
+    values: dict[int, list[Any] | None]
+    selectors: dict[int, SelectorInfo]
+
+    def of(self, node: ir.IRNode) -> list[Any] | None:
+        return self.values[node.id]
+
+
+def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int) -> Analysis:
+    """Value sets of every s-op reachable from `roots` (selector summaries too)."""
+    a = Analysis(list(vocab), max_len, {}, {})
+    for node in walk(roots):
+        if isinstance(node, ir.Selector):
+            a.selectors[node.id] = _selector_info(node, a)
+        else:
+            a.values[node.id] = _values(node, a)
+    return a
+
+
+def children(node: ir.IRNode) -> tuple[ir.IRNode, ...]:
+    """The nodes a node's compiled form reads: a recognised selector_width reads only its
+    selector (its library internals are not compiled)."""
+    width = patterns.match_width(node)
+    if width is not None:
+        return (width[0],)
+    return node.children()
+
+
+def walk(roots: list[ir.IRNode]) -> list[ir.IRNode]:
+    """Nodes reachable through `children`, children first, each once."""
+    order: list[ir.IRNode] = []
+    seen: set[int] = set()
+    stack: list[tuple[ir.IRNode, bool]] = [(r, False) for r in reversed(roots)]
+    while stack:
+        node, expanded = stack.pop()
+        if node.id in seen:
+            continue
+        if expanded:
+            seen.add(node.id)
+            order.append(node)
+            continue
+        stack.append((node, True))
+        for child in reversed(children(node)):
+            if child.id not in seen:
+                stack.append((child, False))
+    return order
+
+
+def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:
+    n = a.max_len
+    width = patterns.match_width(node)
+    if width is not None:
+        sel, is_length = width
+        low = 1 if is_length or _all_true(sel, a) else 0
+        return list(range(low, n + 1))
+    match node:
+        case ir.Tokens(conversion=conv):
+            return apply_all(ir.TOKEN_CONVERSIONS[conv], [a.vocab])
+        case ir.Indices():
+            return list(range(n))
+        case ir.Full(value=v):
+            return [v]
+        case ir.Map():
+            child = a.values.get(node.child.id)
+            return None if child is None else apply_all(node.fn(), [child])
+        case ir.SequenceMap():
+            sets = [a.values.get(c.id) for c in node.inputs]
+            if any(s is None for s in sets):
+                return None
+            return apply_all(node.fn(), sets)
+        case ir.Aggregate():
+            return aggregate_values(a.values.get(node.sop.id), a.selectors[node.selector.id],
+                                    node.default, n)
+    raise TypeError(f"unknown s-op {type(node).__name__}")  # pragma: no cover
+
+
+def aggregate_values(xs: list[Any] | None, info: SelectorInfo, default: Any, n: int
+                     ) -> list[Any] | None:
+    """One selected key: its value; none: the default; two or more: a float mean (numbers
+    only: averaging anything else is an error in the program, so it has no value to match)."""
+    if xs is None:
+        return None
+    out = list(xs)
+    if not info.nonempty:
+        out.append(default)
+    if not info.max_one and xs and all(is_number(v) for v in xs):
+        means = mean_values(xs, n)
+        if means is None:
+            return None
+        out.extend(means)
+    try:
+        return distinct(out)
+    except _TooMany:
+        return None
+
+
+def mean_values(xs: list[Any], n: int) -> list[float] | None:
+    """Every mean of 2..n values drawn from xs (a superset for integer-valued xs)."""
+    nums = np.array([float(v) for v in xs])
+    if np.all(nums == np.round(nums)) and np.abs(nums).max() < 2**40:
+        ints = nums.astype(np.int64)
+        lo, hi = int(ints.min()), int(ints.max())
+        g = int(np.gcd.reduce(ints - lo)) if hi > lo else 1
+        span = (hi - lo) // g
+        if span * n * n // 2 > MEAN_SUMS_LIMIT:
+            return None
+        parts = []
+        for k in range(2, n + 1):
+            sums = k * lo + g * np.arange(k * span + 1, dtype=np.int64)
+            parts.append(sums.astype(np.float64) / k)
+        return [float(m) for m in np.unique(np.concatenate(parts))] if parts else []
+    if len(xs) == 2 and 0.0 in nums:  # {0, c}
+        c = float(nums[nums != 0][0])
+        parts = [np.arange(k + 1) * c / k for k in range(2, n + 1)]
+        return [float(m) for m in np.unique(np.concatenate(parts))] if parts else []
+    return None
+
+
+def position_injective(node: ir.IRNode, a: Analysis) -> bool:
+    """Distinct positions always hold distinct values: indices, or an injective map of them."""
+    if isinstance(node, ir.Indices):
+        return True
+    if isinstance(node, ir.Map) and position_injective(node.child, a):
+        child = a.values.get(node.child.id)
+        if child is None:
+            return False
+        fn = node.fn()
+        try:
+            outs = [vkey(fn(v)) for v in child]
+        except Exception:  # noqa: BLE001
+            return False
+        return len(set(outs)) == len(outs)
+    return False
+
+
+def _all_true(sel: ir.Selector, a: Analysis) -> bool:
+    if isinstance(sel, ir.Select):
+        ks, qs = a.values.get(sel.keys.id), a.values.get(sel.queries.id)
+        if ks is None or qs is None:
+            return False
+        pred = sel.predicate()
+        try:
+            return all(bool(pred(k, q)) for k in ks for q in qs)
+        except Exception:  # noqa: BLE001
+            return False
+    if isinstance(sel, ir.SelectorCombine) and sel.op == "and":
+        return all(_all_true(s, a) for s in sel.inputs)
+    if isinstance(sel, ir.SelectorCombine) and sel.op == "or":
+        return any(_all_true(s, a) for s in sel.inputs)
+    return False
+
+
+def _selector_info(sel: ir.Selector, a: Analysis) -> SelectorInfo:
+    nonempty = _all_true(sel, a)
+    if isinstance(sel, ir.Select):
+        one = sel.op == "==" and position_injective(sel.keys, a)
+        return SelectorInfo(one, nonempty)
+    infos = [a.selectors[s.id] for s in sel.inputs]
+    if sel.op == "and":
+        return SelectorInfo(any(i.max_one for i in infos), nonempty)
+    if sel.op == "or":
+        return SelectorInfo(False, nonempty or any(i.nonempty for i in infos))
+    return SelectorInfo(False, nonempty)

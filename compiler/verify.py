@@ -1,0 +1,195 @@
+"""Checking a compiled model against the interpreter, input by input.
+
+Every input up to the maximum length when there are at most `EXHAUSTIVE` of them, else at
+least `samples` distinct random inputs with long lengths over-represented (all inputs of the
+short lengths are included anyway). On a mismatch, each stored value in the final residual
+stream is compared with what the interpreter's value of its IR node implies, and the first
+(in layer order) that differs is named with its source location.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rasp import interpreter, ir
+from rasp.errors import RaspError
+
+from .program import CompiledProgram
+from .values import is_numeric_like, vkey
+
+EXHAUSTIVE = 100_000
+SAMPLES = 10_000
+
+
+def inputs_for(vocab: Sequence[Any], max_len: int, samples: int = SAMPLES, seed: int = 0,
+               limit: int = EXHAUSTIVE) -> tuple[list[list[Any]], bool]:
+    """(inputs, exhaustive)."""
+    import itertools
+
+    v = len(vocab)
+    counts = [v ** length for length in range(1, max_len + 1)]
+    if sum(counts) <= limit:
+        return [list(t) for n in range(1, max_len + 1)
+                for t in itertools.product(vocab, repeat=n)], True
+    out: list[list[Any]] = []
+    short = 0
+    while short < max_len and sum(counts[:short + 1]) <= samples // 4:
+        short += 1
+    for n in range(1, short + 1):
+        out.extend(list(t) for t in itertools.product(vocab, repeat=n))
+    rng = random.Random(seed)
+    lengths = list(range(short + 1, max_len + 1))
+    weights = [n * n for n in lengths]
+    seen: set[tuple] = set()
+    # Always the longest length, plus lengths drawn with weight n^2.
+    need = max(samples - len(out), 0)
+    tries = 0
+    while len(seen) < need and tries < 20 * need:
+        tries += 1
+        n = max_len if tries % 4 == 0 else rng.choices(lengths, weights)[0]
+        t = tuple(rng.choice(vocab) for _ in range(n))
+        if t not in seen:
+            seen.add(t)
+    out.extend(list(t) for t in seen)
+    return out, False
+
+
+def same(expected: Any, actual: Any) -> bool:
+    if isinstance(expected, str) or isinstance(actual, str) or expected is None:
+        return vkey(expected) == vkey(actual) if expected is None else expected == actual
+    if is_numeric_like(expected) and is_numeric_like(actual):
+        e, a = float(expected), float(actual)
+        return abs(e - a) <= 1e-6 * max(1.0, abs(e))
+    return expected == actual
+
+
+@dataclass
+class Mismatch:
+    input: list[Any]
+    expected: list[Any]
+    actual: list[Any]
+    node: str | None = None
+    where: str | None = None
+    node_expected: Any = None
+    node_actual: Any = None
+
+    def describe(self) -> str:
+        text = (f"input {self.input!r}: expected {self.expected!r}, the compiled model gives "
+                f"{self.actual!r}")
+        if self.node:
+            text += (f"\n  first differing value: `{self.node}` at {self.where}: expected "
+                     f"{self.node_expected!r}, the residual stream holds {self.node_actual!r}")
+        return text
+
+
+@dataclass
+class Report:
+    checked: int
+    exhaustive: bool
+    skipped: int  # inputs on which the program itself raises an error
+    mismatches: int
+    first: Mismatch | None = None
+    lengths: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.mismatches == 0
+
+
+def expected_outputs(node: ir.SOp, inputs: list[list[Any]]) -> list[list[Any] | None]:
+    """The interpreter's outputs (None where the program raises on that input)."""
+    out: list[list[Any] | None] = [None] * len(inputs)
+    by_len: dict[int, list[int]] = {}
+    for i, x in enumerate(inputs):
+        by_len.setdefault(len(x), []).append(i)
+    for members in by_len.values():
+        for start in range(0, len(members), 4096):
+            part = members[start:start + 4096]
+            try:
+                rows = interpreter.evaluate_batch(node, [inputs[i] for i in part])
+            except RaspError:
+                rows = []
+                for i in part:
+                    try:
+                        rows.append(interpreter.evaluate_batch(node, [inputs[i]])[0])
+                    except RaspError:
+                        rows.append(None)
+            for i, r in zip(part, rows, strict=True):
+                out[i] = r
+    return out
+
+
+def verify(prog: CompiledProgram, node: ir.SOp, inputs: list[list[Any]], exhaustive: bool
+           ) -> Report:
+    expected = expected_outputs(node, inputs)
+    actual = prog.run_batch(inputs)
+    skipped = sum(e is None for e in expected)
+    bad = [i for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+           if e is not None and not all(same(x, y) for x, y in zip(e, a, strict=True))]
+    report = Report(len(inputs) - skipped, exhaustive, skipped, len(bad),
+                    lengths=sorted({len(x) for x in inputs}))
+    if bad:
+        i = bad[0]
+        report.first = diagnose(prog, node, inputs[i], expected[i], actual[i])
+    return report
+
+
+def diagnose(prog: CompiledProgram, root: ir.SOp, x: list[Any], expected: list[Any],
+             actual: list[Any]) -> Mismatch:
+    """Name the first stored value whose residual dimensions disagree with the interpreter."""
+    mm = Mismatch(list(x), expected, actual)
+    resid = prog.forward([x], output="residual")[0][1:].double().numpy()  # [n, d_model]
+    nodes = {n.id: n for n in ir.walk([root])}
+    memo = interpreter.evaluate_nodes([root], [x])
+    for entry in prog.manifest["layout"]:
+        nid = entry.get("ir")
+        if nid is None or nid not in nodes or nid not in memo:
+            continue
+        col = memo[nid]
+        if not isinstance(col, interpreter.Column):
+            continue
+        want_vals = col.rows()[0]
+        proj = np.array(entry["proj"]).reshape(-1, len(entry["base"]))
+        start, end = entry["dims"]
+        if end == start:
+            continue
+        got = resid[:, start:end]
+        base = np.array(entry["base"])
+        want = np.zeros_like(got)
+        unknown = False
+        for pos, v in enumerate(want_vals):
+            if entry["encoding"] == "cat":
+                index = {vkey(_tuple(u)): j for j, u in enumerate(entry["values"])}
+                j = index.get(vkey(v))
+                if j is None:
+                    unknown = True
+                    break
+                enc = np.zeros(len(base))
+                enc[j] = 1.0
+            else:
+                enc = np.array([float(v)])
+            want[pos] = proj @ (enc - base)
+        tol = 1e-3 * max(1.0, float(np.abs(want).max()) if want.size else 1.0)
+        if unknown or np.abs(got - want).max() > tol:
+            mm.node, mm.where = entry["node"], entry["where"]
+            mm.node_expected = want_vals
+            mm.node_actual = _decode(entry, got, proj, base)
+            return mm
+    return mm
+
+
+def _tuple(u):
+    return tuple(u) if isinstance(u, list) else u
+
+
+def _decode(entry, got: np.ndarray, proj: np.ndarray, base: np.ndarray) -> list[Any]:
+    """Best-effort reading of a stored value from its residual dimensions."""
+    enc = got @ np.linalg.pinv(proj).T + base
+    if entry["encoding"] == "cat":
+        return [_tuple(entry["values"][int(j)]) for j in enc.argmax(axis=1)]
+    return [round(float(v), 6) for v in enc[:, 0]]
