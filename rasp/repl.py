@@ -9,6 +9,7 @@ highlighting and multi-line editing, and errors point at their column.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from enum import Enum
 from typing import Any, TextIO
 
 from . import ast, ir
-from .env import Echo, Environment, describe, normalise_input
+from .env import Echo, Environment, describe, normalise_input, resolve_load
 from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError
 from .format import format_applied, format_example_arg
 from .interpreter import evaluate_batch
@@ -249,18 +250,33 @@ class ReplSession:
         return []
 
     def show_load(self, echo: Echo, echoer: Echoer) -> None:
-        """A load lists the public names it defined (no examples), and the errors it met."""
+        """A load lists the public names it defined (no examples) and, in file order, the
+        errors it met (then nothing is deduplicated, as in the original)."""
         errors = list(self._load_errors)
+        top = resolve_load(echo.name, None)  # the file the environment read
+        nested = {resolve_load(e.name, top): e.statement.span.line
+                  for e in echo.value if e.kind == "load"}
+
+        def line_of(err: RaspError) -> float:
+            if err.path == top and err.line is not None:
+                return err.line
+            return nested.get(err.path, math.inf)
+
+        events: list[tuple[float, RaspError | tuple[str, Any]]] = [
+            (line, (name, value)) for line, name, value in
+            echoer.loaded(echo.value, dedupe=not errors)]
+        events += [(line_of(err), err) for err in errors]
         s = self.settings
         saved = s.sop_examples, s.selector_examples
         s.sop_examples = s.selector_examples = False
         try:
-            for name, value in echoer.loaded(echo.value, dedupe=not errors):
-                echoer.named(name, value)
+            for _line, event in sorted(events, key=lambda e: e[0]):
+                if isinstance(event, RaspError):
+                    echoer.lines += [t.rstrip("\n") for _style, t in self.error(event, "")]
+                else:
+                    echoer.named(*event)
         finally:
             s.sop_examples, s.selector_examples = saved
-        for err in errors:
-            echoer.lines += [text.rstrip("\n") for _style, text in self.error(err, "")]
 
     def draw(self, sop: ir.SOp, example: Any) -> list[str]:
         """`draw(sop)`: the graph goes to comp_flows/NAME(INPUT).pdf, the value is echoed."""
@@ -371,11 +387,16 @@ def run_piped(stdin: TextIO, stdout: TextIO, session: ReplSession | None = None)
     while not session.finished:
         stdout.write(session.prompt())
         stdout.flush()
-        line = stdin.readline()
-        if not line:
-            stdout.write("\n")  # the original prints an empty line at EOF
-            break
-        out = session.feed(line)
+        try:
+            line = stdin.readline()
+            if not line:
+                stdout.write("\n")  # the original prints an empty line at EOF
+                break
+            out = session.feed(line)
+        except KeyboardInterrupt:  # as the original: a newline, the pending input dropped
+            session.pending = ""
+            stdout.write("\n")
+            continue
         if out:
             stdout.write(text_of(out))
     stdout.flush()

@@ -197,3 +197,29 @@ def test_meta_commands():
     assert "set [s-op|selector] example" in text_of(session.run_meta(":help"))
     assert "unknown command :nope" in text_of(session.run_meta(":nope"))
     assert body(piped(":help\n1;\n")).endswith(">>     value: out =  1\n>> \n")
+
+
+def test_load_errors_are_listed_in_file_order(tmp_path, monkeypatch):
+    (tmp_path / "inner.rasp").write_text("i = 1;\nj = nosuch_inner;\n")
+    (tmp_path / "outer.rasp").write_text('a = 1;\nb = nosuch_outer;\nload "inner";\nc = 3;\n'
+                                         "a = 2;\n")
+    monkeypatch.chdir(tmp_path)
+    out = body(piped('load "outer";\n'))
+    assert out == (">>     value: a =  1\n"
+                   "\t\t!!ignoring input:\n\t Error: Undefined variable: nosuch_outer\n"
+                   "    value: i =  1\n"
+                   "\t\t!!ignoring input:\n\t Error: Undefined variable: nosuch_inner\n"
+                   "    value: c =  3\n    value: a =  2\n>> \n")
+
+
+def test_ctrl_c_in_piped_mode_drops_the_pending_statement():
+    class Interrupting(io.StringIO):
+        def readline(self, *args):
+            line = super().readline(*args)
+            if line == "!\n":
+                raise KeyboardInterrupt
+            return line
+
+    out = io.StringIO()
+    run_piped(Interrupting("x = [1,\n!\n2;\n"), out)
+    assert body(out.getvalue()) == ">> .. \n>>     value: out =  2\n>> \n"
