@@ -35,15 +35,16 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 def preset(name: str) -> TransformerConfig:
     """Model shapes the benchmarks use.
 
-    'gpt2-small': GPT-2 small (12 x 768, 12 heads, length 1024; 124M parameters with tied
-    embeddings, 163M here where the unembedding is its own matrix). 'compiled': a mid-size
+    'gpt2-small': GPT-2 small (12 x 768, 12 heads, length 1024, tied embeddings: 124M
+    parameters). 'compiled': a mid-size
     compiled RASP program (d_model 256, 4 layers, length 32, hard attention, no norm). 'tiny':
     a small causal LM for CPU training checks.
     """
     if name == "gpt2-small":
         return TransformerConfig(vocab_size=50304, max_seq_len=1024, d_model=768,
                                  layers=[LayerConfig(12, 64, 3072) for _ in range(12)],
-                                 activation="gelu", norm="layernorm", causal=True)
+                                 activation="gelu", norm="layernorm", causal=True,
+                                 tie_embeddings=True)
     if name == "tiny":
         return TransformerConfig(vocab_size=512, max_seq_len=128, d_model=128,
                                  layers=[LayerConfig(4, 32, 512) for _ in range(4)],

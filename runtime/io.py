@@ -49,7 +49,9 @@ def save(model: nn.Module, path: str | os.PathLike, manifest: dict[str, Any] | N
         "config": json.dumps(model.config.to_dict()),
         "manifest": manifest_json,
     }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    # Tied weights appear under both names; safetensors stores each name's own copy.
+    tensors = {k: v.detach().cpu().contiguous().clone()
+               for k, v in model.state_dict().items()}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, tmp, metadata=metadata)

@@ -78,6 +78,7 @@ class TransformerConfig:
     d_out: int | None = None
     pos_embedding: bool = True
     attn_impl: str = "sdpa"
+    tie_embeddings: bool = False  # unembed shares tok_emb's matrix (GPT-2); needs d_out unset
 
     def __post_init__(self) -> None:
         self.layers = [ly if isinstance(ly, LayerConfig) else LayerConfig(**ly)
@@ -88,6 +89,8 @@ class TransformerConfig:
                 raise ValueError(f"TransformerConfig.{name} must be a positive int, not {value!r}")
         if self.d_out is not None and (not isinstance(self.d_out, int) or self.d_out <= 0):
             raise ValueError(f"TransformerConfig.d_out must be a positive int, not {self.d_out!r}")
+        if self.tie_embeddings and self.out_features != self.vocab_size:
+            raise ValueError("tie_embeddings needs an unembedding over the vocabulary (no d_out)")
         for name, allowed in (("activation", ACTIVATIONS), ("norm", NORMS),
                               ("attn_impl", ATTN_IMPLS)):
             if getattr(self, name) not in allowed:
@@ -279,6 +282,8 @@ class Transformer(nn.Module):
         self.norm = make_norm(config.norm, D, config.bias)
         self.unembed = nn.Linear(D, config.out_features, bias=config.bias)
         self.apply(self._init_weights)
+        if config.tie_embeddings:
+            self.unembed.weight = self.tok_emb.weight
         # GPT-2's scaled init of the projections that write into the residual stream.
         std = 0.02 / math.sqrt(2 * max(1, len(config.layers)))
         for name, p in self.named_parameters():

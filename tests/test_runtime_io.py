@@ -158,3 +158,20 @@ def test_missing_tensor(tmp_path):
 def test_load_onto_cuda(saved):
     model, _ = load(saved, device="cuda")
     assert model.tok_emb.weight.device.type == "cuda"
+
+
+def test_tied_embeddings_round_trip(tmp_path):
+    """GPT-2-style tied weights save (each name its own copy) and load still tied."""
+    import torch
+
+    from runtime import LayerConfig, Transformer, TransformerConfig, load, save
+
+    config = TransformerConfig(vocab_size=11, max_seq_len=8, d_model=16,
+                               layers=[LayerConfig(2, 8, 32)], causal=True, tie_embeddings=True)
+    model = Transformer(config)
+    assert model.unembed.weight is model.tok_emb.weight
+    save(model, tmp_path / "tied.safetensors")
+    loaded, _ = load(tmp_path / "tied.safetensors")
+    assert loaded.unembed.weight is loaded.tok_emb.weight
+    idx = torch.randint(0, 11, (2, 8))
+    assert torch.equal(model(idx), loaded(idx))
