@@ -42,7 +42,8 @@ RASP statements end with ';' (def and for take none); a statement may span sever
   draw(sop [, input]);                 draw sop's computation graph to comp_flows/
   exit, quit                           leave (as does Ctrl-D)
   :help                                this text
-  :compile NAME                        compile NAME to a transformer and check it
+  :compile NAME [--plan]               compile NAME to a transformer and check it
+  :attn NAME                           each compiled head beside its RASP selector
 Keys: Tab completes names, Up/Down recall history, Ctrl-C cancels the pending input."""
 
 

@@ -1,87 +1,222 @@
-"""The REPL's compiler command, `:compile NAME`.
+"""The compiler as the REPL, `rasp show` and `rasp draw` see it.
 
-It needs the `compiler` package; without it (or before it exists) it says so and the REPL
-works as before. It compiles for the running example: its distinct tokens are the vocabulary
-and its length the maximum length, unless `--vocab` / `--max-len` say otherwise.
+`:compile NAME` compiles an s-op for the running example (its distinct tokens are the
+vocabulary, its length the maximum length, unless `--vocab` / `--max-len` say otherwise) and
+checks the model against the interpreter; `:attn NAME` sets each attention head's pattern beside
+the RASP selector it implements. Everything here needs the `compiler` package (and torch);
+without it the commands say so and nothing else changes.
 """
 
 from __future__ import annotations
 
 import importlib
+import math
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from .env import normalise_input
+from . import ir
+from .env import Environment, normalise_input
 from .errors import RaspError
 from .examples import parse_vocab
-from .format import format_example_arg, format_sequence
+from .format import format_example_arg, format_matrix, format_sequence
 
 if TYPE_CHECKING:
     from .repl import Output, ReplSession
 
 ERROR = "class:error"
+SUBLAYER_NAMES = {"attention": "attention", "mlp": "MLP", "embedding": "embedding"}
 
 
-def _compiler() -> Any | None:
+class NoCompiler(Exception):
+    """The compiler package is missing: a message for the user, not a failure of the program."""
+
+
+def compiler_module() -> Any:
     try:
         module = importlib.import_module("compiler")
     except ImportError:
-        return None
-    return module if hasattr(module, "compile") else None
+        module = None
+    if module is None or not hasattr(module, "compile"):
+        raise NoCompiler("the compiler is not installed in this raspc (no `compiler` package)")
+    return module
 
 
-def _parse(arg: str, example: Any) -> tuple[str, list[Any], int]:
+def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
+    """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError)."""
+    return compiler_module().compile(env, expr, vocab=vocab, max_seq_len=max_len)
+
+
+def placements(prog: Any) -> dict[int, dict[str, Any]]:
+    """IR node id → where the compiled model keeps that node's value (layout entry)."""
+    return {e["ir"]: e for e in prog.manifest["layout"] if e.get("ir") is not None}
+
+
+def placement_text(entry: dict[str, Any]) -> str:
+    """`layer 2 attention, categorical, 4 dims`: where a value lands and how wide it is."""
+    where = SUBLAYER_NAMES.get(entry["sublayer"], entry["sublayer"])
+    if entry["layer"] >= 0:
+        where = f"layer {entry['layer']} {where}"
+    encoding = {"cat": "categorical", "num": "numerical"}.get(entry["encoding"],
+                                                              entry["encoding"])
+    width = entry["dims"][1] - entry["dims"][0]
+    return f"{where}, {encoding}, {width} dim{'s' if width != 1 else ''}"
+
+
+def heads(prog: Any) -> list[tuple[int, int, dict[str, Any]]]:
+    """Every attention head as (layer, head index, its plan block)."""
+    found = []
+    for layer in prog.manifest["plan"]:
+        attention = [b for b in layer["blocks"] if "selector" in b]
+        found += [(layer["layer"], h, block) for h, block in enumerate(attention)]
+    return found
+
+
+def attention_weights(prog: Any, tokens: list[Any], layer: int, head: int) -> Any:
+    """The head's softmax attention [query, key] on BOS + tokens (numpy)."""
+    import torch
+
+    attn = prog.model.blocks[layer].attn
+    seen: dict[str, torch.Tensor] = {}
+    hook = attn.register_forward_hook(lambda _m, args, _out: seen.setdefault("x", args[0]))
+    try:
+        with torch.no_grad():
+            prog.model(torch.tensor([prog.encode(tokens)]))
+            x = seen["x"]
+            b, t, _ = x.shape
+            q, k, _v = attn.qkv(x).view(b, t, 3, attn.n_heads, attn.d_head).permute(2, 0, 3, 1, 4)
+            scores = (q @ k.transpose(-2, -1)) * attn.scale
+            if prog.manifest.get("causal"):
+                scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(),
+                                            float("-inf"))
+            return scores.softmax(dim=-1)[0, head].double().numpy()
+    finally:
+        hook.remove()
+
+
+def _weight(w: float) -> str:
+    if w >= 0.995:
+        return "  1"
+    if w < 0.005:
+        return "  ."
+    return f"{w:.2f}"[1:]
+
+
+def format_weights(tokens: list[Any], weights: Any) -> str:
+    """Compiled attention, rows = queries (BOS row dropped), columns = BOS then the keys."""
+    cols = ["§", *tokens]
+    width = max(3, *(len(str(c)) for c in cols))
+    lines = [" " * 4 + " ".join(str(c).rjust(width) for c in cols)]
+    for tok, row in zip(tokens, weights[1:], strict=True):
+        lines.append(f" {str(tok):>2} " + " ".join(_weight(w).rjust(width) for w in row))
+    return "\n".join(lines)
+
+
+def side_by_side(left: str, right: str, gap: int = 6) -> str:
+    left_lines, right_lines = left.split("\n"), right.split("\n")
+    width = max(len(line.expandtabs()) for line in left_lines) + gap
+    n = max(len(left_lines), len(right_lines))
+    left_lines += [""] * (n - len(left_lines))
+    right_lines += [""] * (n - len(right_lines))
+    return "\n".join((a.expandtabs().ljust(width) + b).rstrip()
+                     for a, b in zip(left_lines, right_lines, strict=True))
+
+
+def _parse(arg: str, example: Any) -> tuple[str, list[Any], int, bool]:
     words = shlex.split(arg)
-    if not words:
-        raise ValueError("give a name or an expression, e.g. :compile reverse")
     tokens = normalise_input(example)
     vocab: list[Any] = sorted(set(tokens), key=str)
-    max_len = len(tokens)
+    max_len, plan = len(tokens), False
     expr: list[str] = []
     it = iter(words)
     for w in it:
         if w == "--vocab":
             vocab = parse_vocab(next(it, ""))
         elif w == "--max-len":
-            max_len = int(next(it, "0"))
+            value = next(it, "")
+            if not value.isdigit():
+                raise ValueError(f"--max-len needs a number, got {value!r}")
+            max_len = int(value)
+        elif w == "--plan":
+            plan = True
         else:
             expr.append(w)
-    return " ".join(expr), vocab, max_len
+    if not expr:
+        raise ValueError("give an s-op: a name or an expression, e.g. :compile reverse")
+    return " ".join(expr), vocab, max_len, plan
+
+
+def _same(a: list[Any], b: list[Any]) -> bool:
+    def eq(x: Any, y: Any) -> bool:
+        if isinstance(x, int | float) and isinstance(y, int | float):
+            return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-6)
+        return x == y
+
+    return len(a) == len(b) and all(eq(x, y) for x, y in zip(a, b, strict=True))
 
 
 def register(session: ReplSession) -> None:
-    """Add `:compile` to the session's meta commands."""
+    """Add `:compile` and `:attn` to the session's meta commands."""
 
-    def compiled(arg: str):
-        compiler = _compiler()
-        if compiler is None:
-            raise ValueError("the compiler is not installed in this raspc (no `compiler` package)")
-        name, vocab, max_len = _parse(arg, session.settings.sop_example)
-        return name, compiler.compile(session.env, name, vocab=set(vocab), max_seq_len=max_len)
-
-    def guard(fn):
+    def guarded(fn):
         def run(arg: str) -> Output:
             try:
                 return [("", "\n".join(fn(arg)) + "\n")]
-            except (RaspError, ValueError) as err:
+            except (RaspError, ValueError, NoCompiler) as err:
                 message = err.message if isinstance(err, RaspError) else str(err)
                 return [(ERROR, f"!! {message}\n")]
         return run
 
+    def compiled(arg: str, example: Any) -> tuple[str, Any, bool]:
+        expr, vocab, max_len, plan = _parse(arg, example)
+        return expr, compile_expr(session.env, expr, vocab, max_len), plan
+
     def compile_command(arg: str) -> list[str]:
-        name, prog = compiled(arg)
         example = session.settings.sop_example
-        tokens = normalise_input(example)
-        want = session.env.evaluate(name, example)
-        got = prog.run(tokens)
+        expr, prog, plan = compiled(arg, example)
         stats = prog.stats
-        lines = [f"     compiled: {name}"]
-        lines += [f"\t{key:<11}{stats[key]:,}" for key in
-                  ("layers", "heads", "d_model", "mlp_hidden", "params") if key in stats]
-        verdict = "matches" if list(got) == list(want) else "DIFFERS FROM"
-        lines.append(f"\tmodel({format_example_arg(example)}) = {format_sequence(list(got))}")
-        lines.append(f"\t{verdict} the interpreter on the running example")
+        lines = [f"     compiled: {expr} (vocab {prog.vocab}, max length {prog.max_seq_len})"]
+        lines.append("\t" + ", ".join(f"{key} {stats[key]:,}" for key in
+                                      ("layers", "heads", "d_model", "mlp_hidden", "params")))
+        if plan:
+            lines += ["\t" + line for line in prog.plan_text().split("\n")]
+        want = session.env.evaluate(expr, example)
+        got = prog.run(example)
+        arg_text = format_example_arg(example)
+        lines.append(f"\tmodel({arg_text}) = {format_sequence(list(got))}")
+        if _same(list(got), list(want)):
+            lines.append("\tmatches the interpreter on the running example")
+        else:
+            lines.append(f"\tDIFFERS from the interpreter: {format_sequence(list(want))}")
         return lines
 
-    session.meta["compile"] = guard(compile_command)
+    def attn_command(arg: str) -> list[str]:
+        example = session.settings.selector_example
+        expr, vocab, max_len, _plan = _parse(arg, example)
+        if isinstance(session.env.expression(expr), ir.Selector):
+            expr = f"aggregate({expr}, indices)"  # a selector compiles inside an aggregate
+        prog = compile_expr(session.env, expr, vocab, max_len)
+        tokens = normalise_input(example)
+        nodes = {n.id: n for n in ir.walk(prog.node)}
+        where = placements(prog)
+        mine = [h for h in heads(prog) if where.get(prog.node.id, {}).get("dims") == h[2]["dims"]]
+        lines = []
+        for layer, head, block in mine or heads(prog):
+            entry = next((e for e in where.values() if e["dims"] == block["dims"]), None)
+            agg = nodes.get(entry["ir"]) if entry is not None else None
+            lines.append(f"     head {head} of layer {layer}: {block['node']} "
+                         f"<- {block['selector'] or '?'} ({block['role']}) on "
+                         f"{format_example_arg(example)}")
+            compiled_text = "compiled attention (§ = BOS)\n" + format_weights(
+                tokens, attention_weights(prog, tokens, layer, head))
+            if isinstance(agg, ir.Aggregate):
+                from .interpreter import evaluate_batch
 
+                rows = evaluate_batch(agg.selector, [tokens])[0]
+                rasp_text = f"RASP selector {agg.selector.label}\n" + format_matrix(
+                    tokens, rows, indent="")
+                compiled_text = side_by_side(rasp_text, compiled_text)
+            lines += ["     " + line for line in compiled_text.split("\n")]
+        return lines
+
+    session.meta["compile"] = guarded(compile_command)
+    session.meta["attn"] = guarded(attn_command)

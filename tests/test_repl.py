@@ -223,3 +223,23 @@ def test_ctrl_c_in_piped_mode_drops_the_pending_statement():
     out = io.StringIO()
     run_piped(Interrupting("x = [1,\n!\n2;\n"), out)
     assert body(out.getvalue()) == ">> .. \n>>     value: out =  2\n>> \n"
+
+
+def test_compile_and_attn_commands():
+    pytest.importorskip("compiler")
+    session = ReplSession(interactive=True)
+    session.run_text('set example "abc"')
+    session.run_text("flip = select(indices, length - indices - 1, ==);")
+    session.run_text("reverse = aggregate(flip, tokens);")
+    out = text_of(session.run_text(":compile reverse"))
+    assert "compiled: reverse (vocab ['a', 'b', 'c'], max length 3)" in out
+    assert "layers 3, heads 2" in out
+    assert 'model("abc") = [c, b, a] (strings)' in out
+    assert "matches the interpreter on the running example" in out
+    out = text_of(session.run_text(":attn reverse"))
+    assert "head 0 of layer 2: reverse <- flip" in out
+    assert "      a |     1                a   .   .   .   1\n" in out
+    out = text_of(session.run_text(":attn flip"))  # a selector: compiled inside an aggregate
+    assert "RASP selector flip" in out
+    assert "cannot compile" in text_of(session.run_text(":compile flip"))
+    assert "--max-len needs a number" in text_of(session.run_text(":compile reverse --max-len"))
