@@ -1,8 +1,10 @@
 """`rasp show FILE`: the program, highlighted, with what each top-level name turned out to be.
 
 After each statement that binds names comes one `#>` line per name: its kind (s-op, selector,
-function, value), its value type, and its value on the file's first example. The annotations are
-RASP comments, so the listing is still a runnable program.
+function, value), its value type, and its value on the file's first example; when the file's
+header says how to compile it (and the compiler is installed), also where the compiled model
+keeps each s-op: layer, sublayer, encoding and residual width. The annotations are RASP
+comments, so the listing is still a runnable program.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import click
 from pygments import highlight
 from pygments.formatters import HtmlFormatter, Terminal256Formatter
 
-from . import ir
+from . import ast, ir
 from .env import Echo, Environment, Function, read_source
 from .errors import RaspError
 from .format import format_example_arg, format_sequence, sequence_type
 from .lexer import RaspLexer
+from .repl_compile import placement_text
 
 DEFAULT_EXAMPLE = "hello"
 
@@ -51,7 +54,57 @@ def _bound(echo: Echo) -> list[tuple[str, Any]]:
     return []
 
 
-def annotate(env: Environment, name: str, value: Any, examples: list[Any]) -> Annotation:
+@dataclass
+class Compiled:
+    """Where the compiled header expression keeps each IR node (by id), and a summary line."""
+
+    placed: dict[int, dict[str, Any]]
+    nodes: set[int]  # every node of the compiled expression, placed or folded away
+    root: int  # the compiled expression's node
+    output_encoding: str
+    summary: str
+
+
+def compile_header(env: Environment, path: str, echoes: list[Echo]) -> Compiled | None:
+    """Compile the header's `# compile:` expression. When it is the right-hand side of a
+    top-level assignment, the name is compiled instead, so the file's own nodes are annotated."""
+    from .examples import read_header
+    from .repl_compile import NoCompiler, compile_expr, placements
+
+    spec = read_header(path).compile
+    if spec is None:
+        return None
+    expr = spec.expr
+    wanted = " ".join(expr.split())
+    for echo in echoes:
+        stmt = echo.statement
+        if (isinstance(stmt, ast.Assign) and len(stmt.names) == 1 and len(stmt.values) == 1
+                and " ".join(stmt.values[0].span.text.split()) == wanted):
+            expr = stmt.names[0]
+    try:
+        prog = compile_expr(env, expr, spec.vocab, spec.max_len)
+    except NoCompiler:
+        return None
+    except RaspError as err:
+        return Compiled({}, set(), -1, "",
+                        f"#> compile {spec.expr}: {err.message.splitlines()[0]}")
+    st = prog.stats
+    summary = (f"#> compiled {spec.expr} (vocab {','.join(map(str, spec.vocab))}, max length "
+               f"{spec.max_len}): {_count(st['layers'], 'layer')}, {_count(st['heads'], 'head')}"
+               f", d_model {st['d_model']}, MLP hidden {st['mlp_hidden']}, "
+               f"{st['params']:,} parameters")
+    encoding = prog.manifest["output"].get("encoding", "")
+    encoding = {"cat": "categorical", "num": "numerical"}.get(encoding, encoding)
+    return Compiled(placements(prog), {n.id for n in ir.walk(prog.node)}, prog.node.id,
+                    encoding, summary)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def annotate(env: Environment, name: str, value: Any, examples: list[Any],
+             compiled: Compiled | None = None) -> Annotation:
     """What `name` is, checked on the examples (an s-op's type is the union over them)."""
     if isinstance(value, Function):
         return Annotation(name, "function", "", value.signature())
@@ -67,21 +120,29 @@ def annotate(env: Environment, name: str, value: Any, examples: list[Any]) -> An
             n = len(results[0])
             return Annotation(name, kind, "", first + f"{selected} of {n}x{n} pairs selected")
         types = list(dict.fromkeys(sequence_type(r) for r in results))
-        values = format_sequence(results[0]).rsplit(" (", 1)[0]
-        return Annotation(name, kind, "/".join(types), first + values)
+        detail = first + format_sequence(results[0]).rsplit(" (", 1)[0]
+        if compiled is not None and value.id in compiled.placed:
+            detail += "; " + placement_text(compiled.placed[value.id])
+        elif compiled is not None and value.id == compiled.root:
+            detail += ("; the model's output, read out by the unembedding "
+                       f"({compiled.output_encoding})")
+        elif compiled is not None and value.id in compiled.nodes:
+            detail += "; folded into a later block (no residual dims of its own)"
+        return Annotation(name, kind, "/".join(types), detail)
     shown = format_example_arg(value) if isinstance(value, str) else repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return Annotation(name, "value", type(value).__name__, shown)
 
 
-def annotated_source(path: str) -> str:
+def annotated_source(path: str, compile: bool = True) -> str:
     """The program's text with `#>` annotation lines after each statement that binds names."""
     from .examples import read_header
 
     source = read_source(path)
     env = Environment()
     echoes = env.run(source, path)
+    compiled = compile_header(env, path, echoes) if compile else None
     header = read_header(path)
     examples = [ex.input for ex in header.examples] or [DEFAULT_EXAMPLE]
     notes: dict[int, list[str]] = {}
@@ -91,13 +152,15 @@ def annotated_source(path: str) -> str:
             continue
         for name, value in _bound(echo):
             notes.setdefault(span.end_line, []).append(
-                annotate(env, name, value, examples).line())
+                annotate(env, name, value, examples, compiled).line())
     lines = source.splitlines()
     out = []
     for number, text in enumerate(lines, start=1):
         out.append(text)
         indent = text[:len(text) - len(text.lstrip())]
         out += [indent + note for note in notes.get(number, [])]
+    if compiled is not None:
+        out.append(compiled.summary)
     return "\n".join(out) + "\n"
 
 
@@ -106,12 +169,15 @@ def annotated_source(path: str) -> str:
 @click.option("--html", "as_html", is_flag=True, help="Print a standalone HTML page.")
 @click.option("--color/--no-color", default=None,
               help="Terminal colours (default: when stdout is a terminal).")
-def show(file: str, as_html: bool, color: bool | None) -> None:
-    """Print FILE highlighted, each top-level name annotated with its kind and type."""
+@click.option("--compile/--no-compile", "compile_", default=True, show_default=True,
+              help="Compile the header's expression and say where each s-op lands.")
+def show(file: str, as_html: bool, color: bool | None, compile_: bool) -> None:
+    """Print FILE highlighted, each top-level name annotated with its kind, type and (compiled)
+    layer."""
     from .cli import fail
 
     try:
-        text = annotated_source(file)
+        text = annotated_source(file, compile_)
     except RaspError as err:
         fail(err)
     if as_html:

@@ -15,7 +15,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.rasp"))
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_show_every_example(path):
-    result = CliRunner().invoke(show, [str(path)])
+    result = CliRunner().invoke(show, [str(path), "--no-compile"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "\x1b" not in out  # plain when stdout is not a terminal
@@ -32,7 +32,7 @@ def test_annotation_lines(tmp_path):
                        'idx = indices;\nprevs = select(indices, indices, <);\n'
                        'def twice(x) {\n  return x + x;\n}\nn = 3;\nwords = ["a", "b"];\n'
                        'bad = tokens_int + 1;\n')
-    result = CliRunner().invoke(show, [str(program)])
+    result = CliRunner().invoke(show, [str(program), "--no-compile"])
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("#>")]
     assert notes == [
@@ -54,9 +54,9 @@ def test_types_over_several_examples():
 
 def test_html_and_colour(tmp_path):
     path = str(EXAMPLES[0])
-    html = CliRunner().invoke(show, [path, "--html"]).output
+    html = CliRunner().invoke(show, [path, "--html", "--no-compile"]).output
     assert html.lstrip().startswith("<!DOCTYPE html") and "#&gt;" in html
-    coloured = CliRunner().invoke(show, [path, "--color"]).output
+    coloured = CliRunner().invoke(show, [path, "--color", "--no-compile"]).output
     assert "\x1b[" in coloured
 
 
@@ -66,3 +66,25 @@ def test_errors_exit_1(tmp_path):
     result = CliRunner().invoke(show, [str(program)])
     assert result.exit_code == 1
     assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_compiled_layers():
+    pytest.importorskip("compiler")
+    out = CliRunner().invoke(show, [str(ROOT / "examples" / "reverse.rasp")]).output
+    assert ('#> reverse: s-op, strings; on "abc": [c, b, a]; layer 2 attention, categorical, '
+            "4 dims") in out
+    assert out.splitlines()[-1].startswith("#> compiled reverse (vocab a,b,c, max length 16): "
+                                           "3 layers, 2 heads, d_model ")
+    # The header compiles an expression that the file names: the name is annotated.
+    out = CliRunner().invoke(show, [str(ROOT / "examples" / "sort.rasp")]).output
+    assert "#> sorted_ints: s-op, ints; on [3, 1, 2]: [1, 2, 3]; layer " in out
+
+
+def test_compile_failure_is_a_note(tmp_path):
+    pytest.importorskip("compiler")
+    program = tmp_path / "sel.rasp"
+    program.write_text("# compile: prevs --vocab a,b --max-len 4\n"
+                       "prevs = select(indices, indices, <);\n")
+    result = CliRunner().invoke(show, [str(program)])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1].startswith("#> compile prevs: cannot compile")
