@@ -2,9 +2,9 @@
 
 Graphviz's `dot` lays the graph out when it is installed; otherwise networkx places the nodes
 in layers (inputs at the top, the result at the bottom) and matplotlib draws them, so drawing
-never depends on a program outside Python. Nodes are labelled with their name and source text,
-and coloured by what they become in a transformer (attention or MLP), or by compiled layer
-when a layer assignment is given.
+never depends on a program outside Python. Nodes are labelled with their name, source text and
+values on an example, and coloured by the layer the compiler puts them in (when the file's
+header says how to compile it), else by what they become: attention, MLP or input.
 """
 
 from __future__ import annotations
@@ -39,13 +39,18 @@ LAYER_COLOURS = ("#cfe2f3", "#f9cb9c", "#d9ead3", "#fff2cc", "#ead1dc", "#d0e0e3
                  "#d9d2e9")
 
 
+# Where the compiled model computes a node: (layer, sublayer); layer -1 is the embedding.
+Placement = tuple[int, str]
+
+
 @dataclass
 class GraphNode:
     id: int
     label: str
     kind: str  # 'input' 'mlp' 'selector' 'attention'
     selector: bool
-    layer: int | None = None
+    placement: Placement | None = None
+    compiled: bool = False  # colour by placement (unplaced nodes are folded into others)
 
 
 def kind_of(node: ir.IRNode) -> str:
@@ -95,17 +100,44 @@ def node_label(node: ir.IRNode, values: list[Any] | None = None) -> str:
 
 
 def build_graph(root: ir.IRNode, example: Any = None,
-                layers: dict[int, int] | None = None) -> nx.DiGraph:
-    """The DAG under `root`: an edge runs from each operand to the node that uses it."""
+                placed: dict[int, Placement] | None = None) -> nx.DiGraph:
+    """The DAG under `root`: an edge runs from each operand to the node that uses it.
+    `placed` (from the compiler) adds each node's layer to its label and colour."""
     values = _values(root, example) if example is not None else {}
+    placed = _with_selectors(root, placed) if placed is not None else None
     graph = nx.DiGraph()
     for node in ir.walk(root):
-        graph.add_node(node.id, info=GraphNode(
-            node.id, node_label(node, values.get(node.id)), kind_of(node),
-            isinstance(node, ir.Selector), (layers or {}).get(node.id)))
+        where = placed.get(node.id) if placed is not None else None
+        label = node_label(node, values.get(node.id))
+        if placed is not None:
+            label += "\n" + (_placement_text(where) if where else "(folded)")
+        graph.add_node(node.id, info=GraphNode(node.id, label, kind_of(node),
+                                               isinstance(node, ir.Selector), where,
+                                               placed is not None))
         for child in node.children():
             graph.add_edge(child.id, node.id)
     return graph
+
+
+def _with_selectors(root: ir.IRNode, placed: dict[int, Placement]) -> dict[int, Placement]:
+    """A selector is computed by the attention head of the aggregate that uses it."""
+    placed = dict(placed)
+    for node in ir.walk(root):
+        if isinstance(node, ir.Aggregate) and node.id in placed:
+            stack = [node.selector]
+            while stack:
+                sel = stack.pop()
+                if isinstance(sel, ir.Selector) and sel.id not in placed:
+                    placed[sel.id] = (placed[node.id][0], "attention")
+                    stack += list(sel.children())
+    return placed
+
+
+def _placement_text(where: Placement) -> str:
+    layer, sublayer = where
+    if layer < 0:
+        return "embedding"
+    return f"layer {layer} {'MLP' if sublayer == 'mlp' else sublayer}"
 
 
 def _values(root: ir.IRNode, example: Any) -> dict[int, list[Any]]:
@@ -118,19 +150,22 @@ def _values(root: ir.IRNode, example: Any) -> dict[int, list[Any]]:
 
 
 def _colour(info: GraphNode) -> str:
-    if info.layer is not None:
-        return LAYER_COLOURS[info.layer % len(LAYER_COLOURS)]
-    return KIND_COLOURS[info.kind]
+    if not info.compiled:
+        return KIND_COLOURS[info.kind]
+    if info.placement is None:
+        return "#ffffff"
+    layer = info.placement[0]
+    return KIND_COLOURS["input"] if layer < 0 else LAYER_COLOURS[layer % len(LAYER_COLOURS)]
 
 
 # ---- graphviz ------------------------------------------------------------------------------
 
 
-def to_dot(graph: nx.DiGraph) -> str:
+def to_dot(graph: nx.DiGraph, title: str = "") -> str:
     def quote(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
-    lines = ["digraph rasp {", "  rankdir=TB;",
+    lines = ["digraph rasp {", "  rankdir=TB;", f"  labelloc=t; label={quote(title)};",
              '  node [fontname="Helvetica", fontsize=11, style="filled,rounded"];']
     for nid, data in graph.nodes(data=True):
         info: GraphNode = data["info"]
@@ -142,9 +177,9 @@ def to_dot(graph: nx.DiGraph) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _render_dot(graph: nx.DiGraph, path: str, fmt: str, dot: str) -> bool:
+def _render_dot(graph: nx.DiGraph, path: str, fmt: str, dot: str, title: str) -> bool:
     with tempfile.NamedTemporaryFile("w", suffix=".dot", delete=False) as f:
-        f.write(to_dot(graph))
+        f.write(to_dot(graph, title))
     try:
         done = subprocess.run([dot, f"-T{fmt}", "-o", path, f.name], capture_output=True,
                               timeout=60)
@@ -188,7 +223,7 @@ def layered_positions(graph: nx.DiGraph) -> dict[int, tuple[float, float]]:
     return {nid: (x[nid], -depth[nid]) for nid in graph.nodes}
 
 
-def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str) -> None:
+def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str, title: str) -> None:
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
@@ -196,12 +231,13 @@ def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str) -> None:
     xs = [x for x, _ in pos.values()]
     ys = [y for _, y in pos.values()]
     width = max(4.0, 2.6 * (max(xs) - min(xs) + 1))
-    height = max(2.5, 1.3 * (max(ys) - min(ys) + 1))
+    height = max(2.5, 1.4 * (max(ys) - min(ys) + 1) + 0.6)
     fig = Figure(figsize=(width, height))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
+    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.9)
+    ax.text(min(xs) - 0.6, max(ys) + 0.75, title, ha="left", va="top", fontsize=9)
     boxes = {}
     for nid, data in graph.nodes(data=True):
         info: GraphNode = data["info"]
@@ -220,21 +256,57 @@ def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str) -> None:
 
 
 def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto",
-           layers: dict[int, int] | None = None) -> str:
+           placed: dict[int, Placement] | None = None, title: str | None = None) -> str:
     """Draw `root`'s graph to `path` (format from its extension). Returns the engine used."""
     fmt = os.path.splitext(path)[1].lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"cannot draw to {path!r}: use .svg, .png or .pdf")
-    graph = build_graph(root, example, layers)
+    graph = build_graph(root, example, placed)
+    if title is None:
+        title = root.label + (" (colour: layer)" if placed is not None else
+                              " (grey: input, blue: MLP, orange: attention)")
     dot = shutil.which("dot") if engine in ("auto", "dot") else None
     if engine == "dot" and dot is None:
         raise RuntimeError("graphviz's dot is not installed (try --engine matplotlib)")
-    if dot is not None and _render_dot(graph, path, fmt, dot):
+    if dot is not None and _render_dot(graph, path, fmt, dot, title):
         return "dot"
     if engine == "dot":
         raise RuntimeError("graphviz's dot failed to draw the graph")
-    _render_matplotlib(graph, path, fmt)
+    _render_matplotlib(graph, path, fmt, title)
     return "matplotlib"
+
+
+def _head_selectors(prog: Any) -> dict[int, Placement]:
+    """Selectors of heads the compiler built from a pattern (such as selector_width), known
+    only by their label in the plan."""
+    from .repl_compile import heads
+
+    by_label: dict[str, list[ir.IRNode]] = {}
+    for n in ir.walk(prog.node):
+        if isinstance(n, ir.Selector):
+            by_label.setdefault(n.label, []).append(n)
+    return {n.id: (layer, "attention") for layer, _h, block in heads(prog)
+            for n in by_label.get(block.get("selector", ""), [])}
+
+
+def compiled_placements(env: Any, expr: str, path: str) -> tuple[Any, str] | None:
+    """Compile `expr` with the file's `# compile:` vocabulary and length: (the compiled
+    program, a title), or None without a header or a compiler. CompileErrors propagate."""
+    from .examples import read_header
+    from .repl_compile import NoCompiler, compile_expr
+
+    spec = read_header(path).compile
+    if spec is None:
+        return None
+    try:
+        prog = compile_expr(env, expr, spec.vocab, spec.max_len)
+    except NoCompiler:
+        return None
+    st = prog.stats
+    title = (f"{expr}: compiled for vocab {','.join(map(str, spec.vocab))}, max length "
+             f"{spec.max_len}: {st['layers']} layers, {st['heads']} heads, d_model "
+             f"{st['d_model']} (colour: layer)")
+    return prog, title
 
 
 @click.command()
@@ -246,8 +318,10 @@ def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto"
                                              "(default: the header's first example).")
 @click.option("--engine", type=click.Choice(["auto", "dot", "matplotlib"]), default="auto",
               show_default=True, help="auto: graphviz's dot when installed, else matplotlib.")
+@click.option("--compile/--no-compile", "compile_", default=True, show_default=True,
+              help="Colour by compiled layer (needs the file's `# compile:` header).")
 def draw(file: str, expr: str | None, output: str | None, given: str | None,
-         engine: str) -> None:
+         engine: str, compile_: bool) -> None:
     """Draw the computation graph of an s-op in FILE."""
     from .cli import _default_exprs, fail, load_program
     from .examples import parse_input_literal, read_header
@@ -266,7 +340,17 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
         example = parse_input_literal(given) if given is not None else (
             header.examples[0].input if header.examples else None)
         output = output or "".join(c if c.isalnum() or c in "_-" else "_" for c in expr) + ".svg"
-        used = render(node, output, example, engine)
+        placed, title = None, None
+        compiled = compiled_placements(env, expr, file) if compile_ and isinstance(
+            node, ir.SOp) else None
+        if compiled is not None:
+            from .repl_compile import placements
+
+            prog, title = compiled
+            node = prog.node
+            placed = {i: (e["layer"], e["sublayer"]) for i, e in placements(prog).items()}
+            placed.update(_head_selectors(prog))
+        used = render(node, output, example, engine, placed, title)
     except RaspError as err:
         fail(err)
     except (ValueError, RuntimeError, OSError) as err:

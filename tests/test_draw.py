@@ -25,7 +25,7 @@ def no_dot(monkeypatch):
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_draw_every_example_without_dot(path, tmp_path, no_dot):
     out = tmp_path / f"{path.stem}.svg"
-    result = CliRunner().invoke(draw, [str(path), "-o", str(out)])
+    result = CliRunner().invoke(draw, [str(path), "-o", str(out), "--no-compile"])
     assert result.exit_code == 0, result.output
     assert "drawn with matplotlib" in result.output
     assert out.read_text().lstrip().startswith("<?xml")
@@ -35,7 +35,8 @@ def test_png_and_pdf(tmp_path, no_dot):
     path = str(ROOT / "examples" / "reverse.rasp")
     for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
         out = tmp_path / f"reverse.{ext}"
-        result = CliRunner().invoke(draw, [path, "-e", "reverse", "-o", str(out)])
+        result = CliRunner().invoke(draw, [path, "-e", "reverse", "-o", str(out),
+                                           "--no-compile"])
         assert result.exit_code == 0, result.output
         assert out.read_bytes().startswith(magic)
 
@@ -79,9 +80,10 @@ def test_fallback_when_dot_fails(tmp_path, monkeypatch):
 def test_user_errors(tmp_path, no_dot):
     path = str(ROOT / "examples" / "reverse.rasp")
     runner = CliRunner()
-    result = runner.invoke(draw, [path, "-o", str(tmp_path / "x.gif")])
+    result = runner.invoke(draw, [path, "-o", str(tmp_path / "x.gif"), "--no-compile"])
     assert result.exit_code == 1 and "use .svg, .png or .pdf" in result.output
-    result = runner.invoke(draw, [path, "--engine", "dot", "-o", str(tmp_path / "x.svg")])
+    result = runner.invoke(draw, [path, "--engine", "dot", "-o", str(tmp_path / "x.svg"),
+                                  "--no-compile"])
     assert result.exit_code == 1 and "dot is not installed" in result.output
     result = runner.invoke(draw, [path, "-e", "nosuch", "-o", str(tmp_path / "x.svg")])
     assert result.exit_code == 1 and "nosuch" in result.output
@@ -91,8 +93,18 @@ def test_user_errors(tmp_path, no_dot):
     assert result.exit_code == 1 and "not an s-op" in result.output
 
 
+def test_coloured_by_compiled_layer(tmp_path, no_dot):
+    pytest.importorskip("compiler")
+    out = tmp_path / "reverse.svg"
+    result = CliRunner().invoke(draw, [str(ROOT / "examples" / "reverse.rasp"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    svg = out.read_text()
+    assert "layer 2 attention" in svg and "embedding" in svg
+    assert "compiled for vocab a,b,c, max length 16: 3 layers, 2 heads" in svg
+
+
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
 def test_dot_when_installed(tmp_path):
     result = CliRunner().invoke(draw, [str(ROOT / "examples" / "sort.rasp"),
-                                       "-o", str(tmp_path / "sort.svg")])
+                                       "-o", str(tmp_path / "sort.svg"), "--no-compile"])
     assert result.exit_code == 0 and "drawn with dot" in result.output
