@@ -193,42 +193,65 @@ def _render_dot(graph: nx.DiGraph, path: str, fmt: str, dot: str, title: str) ->
 # ---- matplotlib ----------------------------------------------------------------------------
 
 
-def layered_positions(graph: nx.DiGraph) -> dict[int, tuple[float, float]]:
-    """Inputs on the top row; every node one row below its deepest operand."""
-    depth: dict[int, int] = {}
+Point = tuple[float, float]
+
+
+def layered_layout(graph: nx.DiGraph) -> tuple[dict[int, Point], dict[tuple[int, int],
+                                                                     list[Point]]]:
+    """A layered (Sugiyama-style) layout: inputs on the top row, every node one row below its
+    deepest operand. An edge that skips rows runs through a waypoint on each row it crosses,
+    ordered with the nodes, so it passes beside them rather than through them. Returns node
+    positions and each edge's polyline."""
+    depth: dict[Any, int] = {}
     for nid in nx.topological_sort(graph):
         depth[nid] = 1 + max((depth[p] for p in graph.predecessors(nid)), default=-1)
-    rows: dict[int, list[int]] = {}
-    for nid in graph.nodes:  # graph order is the walk's: operands first, stable
-        rows.setdefault(depth[nid], []).append(nid)
-    x: dict[int, float] = {}
+    aug = nx.DiGraph()
+    aug.add_nodes_from(graph.nodes)  # the walk's order: operands first, stable
+    waypoints: dict[tuple[int, int], list[Any]] = {}
+    for a, b in graph.edges:
+        prev, chain = a, []
+        for d in range(depth[a] + 1, depth[b]):
+            point = ("via", a, b, d)
+            depth[point] = d
+            aug.add_edge(prev, point)
+            prev = point
+            chain.append(point)
+        aug.add_edge(prev, b)
+        waypoints[(a, b)] = chain
+    rows: dict[int, list[Any]] = {}
+    for n in aug.nodes:
+        rows.setdefault(depth[n], []).append(n)
+    x: dict[Any, float] = {}
 
-    def place(members: list[int]) -> None:
-        for i, nid in enumerate(members):
-            x[nid] = i - (len(members) - 1) / 2
+    def place(members: list[Any]) -> None:
+        for i, n in enumerate(members):
+            x[n] = i - (len(members) - 1) / 2
 
-    def mean(nid: int, neighbours) -> float:
-        near = list(neighbours(nid))
-        return sum(x[n] for n in near) / len(near) if near else x[nid]
+    def mean(n: Any, neighbours) -> float:
+        near = list(neighbours(n))
+        return sum(x[m] for m in near) / len(near) if near else x[n]
 
     for members in rows.values():
         place(members)
-    for _sweep in range(3):  # order rows by their neighbours' mean place: fewer crossings
+    for _sweep in range(4):  # order rows by their neighbours' mean place: fewer crossings
         for d in sorted(rows)[1:]:
-            rows[d].sort(key=lambda n: mean(n, graph.predecessors))
+            rows[d].sort(key=lambda n: mean(n, aug.predecessors))
             place(rows[d])
         for d in sorted(rows, reverse=True)[1:]:
-            rows[d].sort(key=lambda n: mean(n, graph.successors))
+            rows[d].sort(key=lambda n: mean(n, aug.successors))
             place(rows[d])
-    return {nid: (x[nid], -depth[nid]) for nid in graph.nodes}
+    pos = {n: (x[n], float(-depth[n])) for n in aug.nodes}
+    paths = {edge: [pos[edge[0]], *(pos[p] for p in chain), pos[edge[1]]]
+             for edge, chain in waypoints.items()}
+    return {n: pos[n] for n in graph.nodes}, paths
 
 
 def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str, title: str) -> None:
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
-    pos = layered_positions(graph)
-    xs = [x for x, _ in pos.values()]
+    pos, paths = layered_layout(graph)
+    xs = [x for path in paths.values() for x, _ in path] + [x for x, _ in pos.values()]
     ys = [y for _, y in pos.values()]
     width = max(4.0, 2.6 * (max(xs) - min(xs) + 1))
     height = max(2.5, 1.4 * (max(ys) - min(ys) + 1) + 0.6)
@@ -246,10 +269,15 @@ def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str, title: str) -> No
                              family="DejaVu Sans", zorder=3,
                              bbox={"boxstyle": style, "facecolor": _colour(info),
                                    "edgecolor": "#555555"})
-    for a, b in graph.edges:
-        ax.annotate("", xy=pos[b], xytext=pos[a], zorder=1,
-                    arrowprops={"arrowstyle": "-|>", "color": "#555555", "shrinkA": 14,
-                                "shrinkB": 14, "patchA": boxes[a].get_bbox_patch(),
+    for (a, b), line in paths.items():
+        if len(line) > 2:  # through the waypoints, behind the boxes
+            ax.plot(*zip(*line[:-1], strict=True), color="#555555", linewidth=1, zorder=1)
+        start = boxes[a].get_bbox_patch() if len(line) == 2 else None
+        # Drawn after the boxes, so it is clipped to their (then known) outlines.
+        ax.annotate("", xy=line[-1], xytext=line[-2], zorder=4,
+                    arrowprops={"arrowstyle": "-|>", "color": "#555555",
+                                "shrinkA": 0 if start is None else 2,
+                                "shrinkB": 2, "patchA": start,
                                 "patchB": boxes[b].get_bbox_patch()})
     with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, searchable
         fig.savefig(path, format=fmt, dpi=120)

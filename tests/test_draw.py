@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from rasp import draw as draw_module
-from rasp.draw import build_graph, draw, layered_positions, node_label, render, to_dot
+from rasp.draw import build_graph, draw, layered_layout, node_label, render, to_dot
 from rasp.env import Environment
 
 ROOT = Path(__file__).parent.parent
@@ -49,9 +49,11 @@ def test_graph_labels_and_layers():
     labels = {data["info"].label for _n, data in graph.nodes(data=True)}
     assert "reverse\naggregate(flip, tokens)\n[c, b, a]" in labels
     assert "flip\nselect(indices, length - indices\n- 1, ==)" in labels
-    pos = layered_positions(graph)
-    for a, b in graph.edges:  # every operand sits above its user
+    pos, paths = layered_layout(graph)
+    for a, b in graph.edges:  # every operand sits above its user, its edge one row a step
         assert pos[a][1] > pos[b][1]
+        ys = [y for _x, y in paths[(a, b)]]
+        assert ys == [pos[a][1] - i for i in range(len(ys))] and ys[-1] == pos[b][1]
     kinds = {data["info"].kind for _n, data in graph.nodes(data=True)}
     assert kinds == {"input", "mlp", "selector", "attention"}
     dot = to_dot(graph)
