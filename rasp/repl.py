@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TextIO
 
-from . import ast, ir
-from .env import Echo, Environment, describe, normalise_input, resolve_load
+from . import ast, ir, repl_compile
+from .env import Applied, Echo, Environment, describe, normalise_input, resolve_load
 from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError
 from .format import format_applied, format_example_arg
 from .interpreter import evaluate_batch
+from .lexer import RaspLexer
 from .parser import parse_program, parse_statement
 from .repl_echo import Echoer, Settings, quoted
 
@@ -98,9 +99,8 @@ def _at_end(err: RaspSyntaxError, text: str) -> bool:
 
 
 def antlr_message(err: RaspSyntaxError, text: str) -> str:
-    """The original's parser error for a statement: the tokens read up to the offending one."""
-    from .lexer import RaspLexer
-
+    """The original's (ANTLR's) most common parser error: the tokens read, without spaces, up
+    to the offending one. Its other messages ("mismatched input ...") are not reproduced."""
     at = _offset(text, err.line, err.column)
     seen = []
     for pos, _tok, value in RaspLexer().get_tokens_unprocessed(text):
@@ -133,8 +133,6 @@ class ReplSession:
         self.env.checker = self._check
         self.env.on_load_error = self._load_errors.append
         self.meta: dict[str, Callable[[str], Output]] = {"help": lambda _arg: [("", HELP + "\n")]}
-        from . import repl_compile
-
         repl_compile.register(self)
 
     # ---- input ----------------------------------------------------------------------------
@@ -177,7 +175,10 @@ class ReplSession:
         if handler is None:
             known = ", ".join(f":{c}" for c in sorted(self.meta))
             return [(ERROR, f"unknown command :{command} (known: {known})\n")]
-        return handler(arg.strip())
+        try:
+            return handler(arg.strip())
+        except Exception as exc:  # a failing command must not end the session
+            return self.internal_error(exc)
 
     def run_parsed(self, parsed: Parsed, text: str) -> Output:
         if parsed.status in (Status.ERROR, Status.INCOMPLETE):
@@ -196,7 +197,9 @@ class ReplSession:
     # ---- statements -----------------------------------------------------------------------
 
     def run_statement(self, statement: ast.Node, text: str = "") -> Output:
-        """Execute one parsed statement; errors skip it and never change the session."""
+        """Execute one parsed statement; errors skip it and never change the session.
+
+        Like the original, any exception at all is reported and the session goes on."""
         self._load_errors.clear()
         try:
             echo = self.env.execute(statement)
@@ -204,13 +207,20 @@ class ReplSession:
                 return [("", line + "\n") for line in self.command(echo.value)]
         except RaspError as err:
             return self.error(err, text)
+        except Exception as exc:
+            return self.internal_error(exc)
         echoer = Echoer(self.settings, self._evaluate)
         try:
             self.show(echo, echoer)
         except RaspError as err:
-            out = [("", line + "\n") for line in echoer.lines]
-            return out + self.echo_error(err)
-        return [("", line + "\n") for line in echoer.lines]
+            return self._lines(echoer.lines) + self.echo_error(err)
+        except Exception as exc:
+            return self._lines(echoer.lines) + self.internal_error(exc)
+        return self._lines(echoer.lines)
+
+    @staticmethod
+    def _lines(lines: list[str]) -> Output:
+        return [("", line + "\n") for line in lines]
 
     def show(self, echo: Echo, echoer: Echoer) -> None:
         match echo.kind:
@@ -285,13 +295,15 @@ class ReplSession:
 
         example = self.settings.sop_example if example is None else example
         values = self._evaluate(sop, example)
-        path = os.path.join("comp_flows", f"{sop.label}({format_example_arg(example)}).pdf")
-        os.makedirs("comp_flows", exist_ok=True)
+        name = f"{sop.label}({format_example_arg(example)})".replace(os.sep, "_")
+        path = os.path.join("comp_flows", name[:200] + ".pdf")
         try:
+            os.makedirs("comp_flows", exist_ok=True)
             render(sop, path, example=example)
         except OSError as exc:
             raise RaspError(f"cannot write {path}: {exc.strerror or exc}") from None
-        result = format_applied(_applied(sop, example, values), self.settings.full_display)
+        applied = Applied(sop, normalise_input(example), values)
+        result = format_applied(applied, self.settings.full_display)
         lines = [result]
         if self.interactive:
             lines.append(f"\t(graph drawn to {path})")
@@ -335,6 +347,13 @@ class ReplSession:
         return [(ERROR, "\t!!statement executed, but result fails on evaluation:\n"
                         f"\t\t {err.message}\n")]
 
+    def internal_error(self, exc: Exception) -> Output:
+        """An exception that is not a RaspError: a bug in raspc, reported like the original
+        reports any exception, so that the session survives it."""
+        if self.interactive:
+            return [(ERROR, f"!! internal error ({type(exc).__name__}): {exc}\n")]
+        return [(ERROR, f"something went wrong: {exc}\n")]
+
     def syntax_error(self, err: RaspError, text: str) -> Output:
         if self.interactive:
             return self.located(err, text)
@@ -369,12 +388,6 @@ def _is_name_error(err: RaspError) -> bool:
     """The original's UndefinedVariable and ReservedName say `Error: ` first."""
     return isinstance(err, RaspNameError) and err.message.startswith(
         ("Undefined variable", "Cannot set reserved name"))
-
-
-def _applied(node: ir.IRNode, example: Any, values: Any):
-    from .env import Applied
-
-    return Applied(node, normalise_input(example), values)
 
 
 def text_of(output: Output) -> str:

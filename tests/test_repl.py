@@ -243,3 +243,16 @@ def test_compile_and_attn_commands():
     assert "RASP selector flip" in out
     assert "cannot compile" in text_of(session.run_text(":compile flip"))
     assert "--max-len needs a number" in text_of(session.run_text(":compile reverse --max-len"))
+
+
+def test_an_internal_error_does_not_end_the_session(monkeypatch):
+    session = ReplSession()
+
+    def broken(statement, path=None):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(session.env, "execute", broken)
+    out = body(piped("1;\n", session))
+    assert out == ">> something went wrong: boom\n>> \n"
+    session.interactive = True
+    assert text_of(session.run_text("1;")) == "!! internal error (ZeroDivisionError): boom\n"
