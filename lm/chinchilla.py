@@ -16,11 +16,15 @@ drop out of the work.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 HUBER_DELTA = 1e-3
+_BLOCK_ELEMENTS = 256 * 300  # [rows, runs] elements per block of the objective
 
 #: Hoffmann et al.'s grid of initialisations: 5 * 5 * 5 * 6 * 6 = 4,500 starts.
 DEFAULT_GRID: dict[str, tuple[float, ...]] = {
@@ -45,7 +49,6 @@ class ChinchillaFit:
     n_runs: int = 0
     n_starts: int = 0
     iterations: int = 0
-    extras: dict = field(default_factory=dict, compare=False)
 
     def predict(self, N, D):
         """Predicted loss for ``N`` parameters trained on ``D`` tokens (arrays broadcast)."""
@@ -90,47 +93,52 @@ class ChinchillaFit:
         }
 
 
-def huber(r: np.ndarray, delta: float = HUBER_DELTA) -> np.ndarray:
-    """Huber loss: quadratic within ``delta``, linear beyond (robust to outlier runs)."""
-    absr = np.abs(r)
-    return np.where(absr <= delta, 0.5 * r * r, delta * (absr - 0.5 * delta))
-
-
-def log_loss_prediction(theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray) -> np.ndarray:
-    """``LSE(a - alpha log N, b - beta log D, e)`` for parameter rows ``(a, b, e, alpha, beta)``."""
-    theta = np.atleast_2d(theta)
-    a, b, e, al, be = (theta[:, i : i + 1] for i in range(5))
-    t = np.stack(np.broadcast_arrays(a - al * log_n, b - be * log_d, e + 0 * log_n))
-    m = t.max(axis=0)
-    return m + np.log(np.exp(t - m).sum(axis=0))
+def _objective_block(
+    theta: torch.Tensor, log_n: torch.Tensor, log_d: torch.Tensor, log_l: torch.Tensor, delta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean Huber loss and its exact gradient for a block of starts ``theta`` ``[rows, 5]``."""
+    n_runs = log_n.shape[0]
+    a, b, e, al, be = theta.T.unsqueeze(-1)
+    t1 = a - al * log_n  # [rows, runs]
+    t2 = b - be * log_d
+    m = torch.maximum(torch.maximum(t1, t2), e)
+    w1 = torch.exp(t1 - m)
+    w2 = torch.exp(t2 - m)
+    w3 = torch.exp(e - m)
+    s = w1 + w2 + w3
+    r = m + torch.log(s) - log_l
+    absr = r.abs()
+    f = torch.where(absr <= delta, 0.5 * r * r, delta * (absr - 0.5 * delta)).sum(dim=1) / n_runs
+    # d huber / d r, divided by s so that psi * w_k chains through softmax weight k.
+    psi = r.clamp(-delta, delta) / (s * n_runs)
+    p1 = psi * w1
+    p2 = psi * w2
+    grad = torch.stack(
+        (p1.sum(dim=1), p2.sum(dim=1), (psi * w3).sum(dim=1), -(p1 @ log_n), -(p2 @ log_d)), dim=1
+    )
+    return f, grad
 
 
 def _objective(
-    theta: np.ndarray, log_n: np.ndarray, log_d: np.ndarray, log_l: np.ndarray, delta: float
+    theta: np.ndarray,
+    log_n: torch.Tensor,
+    log_d: torch.Tensor,
+    log_l: torch.Tensor,
+    delta: float,
+    pool: ThreadPoolExecutor,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean Huber loss per start and its exact gradient; ``theta`` is ``[S, 5]``."""
-    a, b, e, al, be = (theta[:, i : i + 1] for i in range(5))
-    t1 = a - al * log_n  # [S, R]
-    t2 = b - be * log_d
-    m = np.maximum(np.maximum(t1, t2), e)
-    w1 = np.exp(t1 - m)
-    w2 = np.exp(t2 - m)
-    w3 = np.exp(e - m)
-    s = w1 + w2 + w3
-    r = m + np.log(s) - log_l
-    absr = np.abs(r)
-    inside = absr <= delta
-    f = np.where(inside, 0.5 * r * r, delta * (absr - 0.5 * delta)).mean(axis=1)
-    # d huber / d r, divided by s so that psi * w_k is the chain through the softmax weight k.
-    psi = np.clip(r, -delta, delta) / (s * r.shape[1])
-    p1 = psi * w1
-    p2 = psi * w2
-    grad = np.empty_like(theta)
-    grad[:, 0] = p1.sum(axis=1)
-    grad[:, 1] = p2.sum(axis=1)
-    grad[:, 2] = (psi * w3).sum(axis=1)
-    grad[:, 3] = -(p1 @ log_n)
-    grad[:, 4] = -(p2 @ log_d)
+    """Mean Huber loss per start and its exact gradient; ``theta`` is ``[S, 5]``.
+
+    Blocks of rows small enough for the ``[rows, runs]`` temporaries to stay in cache go to a
+    pool of threads (torch releases the GIL), each op single-threaded: on a busy machine this
+    is many times faster than torch's own intra-op threads, which spin waiting for each other.
+    """
+    rows = max(1, _BLOCK_ELEMENTS // log_n.shape[0])
+    th = torch.from_numpy(theta)
+    blocks = [th[i : i + rows] for i in range(0, theta.shape[0], rows)]
+    parts = list(pool.map(lambda blk: _objective_block(blk, log_n, log_d, log_l, delta), blocks))
+    f = torch.cat([p[0] for p in parts]).numpy()
+    grad = torch.cat([p[1] for p in parts]).numpy()
     return f, grad
 
 
@@ -139,9 +147,9 @@ def _batched_lbfgs(
     fun,
     *,
     memory: int = 10,
-    max_iter: int = 1000,
+    max_iter: int = 500,
     gtol: float = 1e-10,
-    ftol: float = 1e-12,
+    ftol: float = 1e-10,
     c1: float = 1e-4,
     max_backtracks: int = 30,
     max_move: float = 2.0,
@@ -160,7 +168,6 @@ def _batched_lbfgs(
     rho = np.zeros((memory, n_rows))
     gamma = np.ones(n_rows)
     active = np.isfinite(f) & (np.abs(g).max(axis=1) > gtol)
-    first = np.ones(n_rows, dtype=bool)
     iteration = 0
     for iteration in range(1, max_iter + 1):  # noqa: B007 (reported to the caller)
         idx = np.flatnonzero(active)
@@ -186,7 +193,10 @@ def _batched_lbfgs(
             slope[bad] = -np.einsum("ij,ij->i", ga[bad], ga[bad])
             rho[:, idx[bad]] = 0.0
             gamma[idx[bad]] = 1.0
-        step = np.where(first[idx], np.minimum(1.0, 1.0 / np.abs(ga).sum(axis=1)), 1.0)
+        # Without a curvature pair (at the start, or where the Huber loss is linear and the
+        # gradient constant) the scale of a step is unknown: normalise it, as scipy does at first.
+        no_pair = ~(rho[:, idx] > 0).any(axis=0)
+        step = np.where(no_pair, 1.0 / np.maximum(np.abs(direction).sum(axis=1), 1e-300), 1.0)
         # Cap the move: in the Huber loss's linear region curvature vanishes and the quasi-Newton
         # step explodes; parameters are logs and exponents, so a few units is a long way.
         step = np.minimum(step, max_move / np.maximum(np.abs(direction).max(axis=1), 1e-300))
@@ -207,7 +217,8 @@ def _batched_lbfgs(
             if pending.size == 0:
                 break
             # Minimiser of the quadratic through f(0), f'(0) and f(step), kept in [0.1, 0.5] step.
-            curv = np.where(np.isfinite(ft), ft - f[idx[pending]] - slope[pending] * trial_step, np.inf)
+            curv = ft - f[idx[pending]] - slope[pending] * trial_step
+            curv = np.where(np.isfinite(curv), curv, np.inf)
             quad = -slope[pending] * trial_step**2 / (2.0 * np.maximum(curv, 1e-300))
             step[pending] = np.clip(quad, 0.1 * trial_step, 0.5 * trial_step)
         failed = np.zeros(idx.size, dtype=bool)
@@ -230,7 +241,6 @@ def _batched_lbfgs(
         x[idx[moved]] = x_new[moved]
         f[idx[moved]] = f_new[moved]
         g[idx[moved]] = g_new[moved]
-        first[idx[moved]] = False
         active[idx[done]] = False
     return x, f, iteration
 
@@ -249,7 +259,7 @@ def fit(
     *,
     delta: float = HUBER_DELTA,
     grid: dict[str, tuple[float, ...]] | None = None,
-    max_iter: int = 1000,
+    max_iter: int = 500,
 ) -> ChinchillaFit:
     """Fit ``L(N, D) = E + A/N^alpha + B/D^beta`` to runs with ``N`` parameters, ``D`` tokens.
 
@@ -263,11 +273,19 @@ def fit(
         raise ValueError(f"need at least 5 runs to fit 5 constants, got {N.size}")
     if (N <= 0).any() or (D <= 0).any() or (loss <= 0).any():
         raise ValueError("N, D and loss must all be positive")
-    log_n, log_d, log_l = np.log(N), np.log(D), np.log(loss)
+    log_n, log_d, log_l = (torch.from_numpy(np.log(v)) for v in (N, D, loss))
     starts = init_grid(grid)
-    x, f, iterations = _batched_lbfgs(
-        starts, lambda th: _objective(th, log_n, log_d, log_l, delta), max_iter=max_iter
-    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            x, f, iterations = _batched_lbfgs(
+                starts,
+                lambda th: _objective(th, log_n, log_d, log_l, delta, pool),
+                max_iter=max_iter,
+            )
+    finally:
+        torch.set_num_threads(threads)
     f = np.where(np.isfinite(f), f, np.inf)
     best = int(np.argmin(f))
     a, b, e, alpha, beta = x[best]
