@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -226,6 +227,7 @@ def test_ctrl_c_in_piped_mode_drops_the_pending_statement():
 
 
 def test_compile_and_attn_commands():
+    """The numbers are the compiler's (they improve as it does): check their shape only."""
     pytest.importorskip("compiler")
     session = ReplSession(interactive=True)
     session.run_text('set example "abc"')
@@ -233,12 +235,12 @@ def test_compile_and_attn_commands():
     session.run_text("reverse = aggregate(flip, tokens);")
     out = text_of(session.run_text(":compile reverse"))
     assert "compiled: reverse (vocab ['a', 'b', 'c'], max length 3)" in out
-    assert "layers 3, heads 2" in out
+    assert re.search(r"\tlayers \d+, heads \d+, d_model \d+, mlp_hidden \d+, params [\d,]+\n", out)
     assert 'model("abc") = [c, b, a] (strings)' in out
     assert "matches the interpreter on the running example" in out
     out = text_of(session.run_text(":attn reverse"))
-    assert "head 0 of layer 2: reverse <- flip" in out
-    assert "      a |     1                a   .   .   .   1\n" in out
+    assert re.search(r"head 0 of layer \d+: reverse <- flip", out)
+    assert re.search(r"      a \|     1 +a +\. +\. +\. +1\n", out)
     out = text_of(session.run_text(":attn flip"))  # a selector: compiled inside an aggregate
     assert "RASP selector flip" in out
     assert "cannot compile" in text_of(session.run_text(":compile flip"))

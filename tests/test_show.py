@@ -1,5 +1,6 @@
 """`rasp show`: every example is listed with an annotation per top-level name."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -69,15 +70,18 @@ def test_errors_exit_1(tmp_path):
 
 
 def test_compiled_layers():
+    """The numbers are the compiler's (they improve as it does): check their shape only."""
     pytest.importorskip("compiler")
     out = CliRunner().invoke(show, [str(ROOT / "examples" / "reverse.rasp")]).output
-    assert ('#> reverse: s-op, strings; on "abc": [c, b, a]; layer 2 attention, categorical, '
-            "4 dims") in out
-    assert out.splitlines()[-1].startswith("#> compiled reverse (vocab a,b,c, max length 16): "
-                                           "3 layers, 2 heads, d_model ")
+    assert re.search(r'#> reverse: s-op, strings; on "abc": \[c, b, a\]; (layer \d+ '
+                     r"(attention|MLP)|the model's output).*\n", out)
+    assert re.fullmatch(r"#> compiled reverse \(vocab a,b,c, max length 16\): \d+ layers?, "
+                        r"\d+ heads?, d_model \d+, MLP hidden \d+, [\d,]+ parameters",
+                        out.splitlines()[-1])
     # The header compiles an expression that the file names: the name is annotated.
     out = CliRunner().invoke(show, [str(ROOT / "examples" / "sort.rasp")]).output
-    assert "#> sorted_ints: s-op, ints; on [3, 1, 2]: [1, 2, 3]; layer " in out
+    assert re.search(r"#> sorted_ints: s-op, ints; on \[3, 1, 2\]: \[1, 2, 3\]; "
+                     r"(layer \d+|the model's output)", out)
 
 
 def test_compile_failure_is_a_note(tmp_path):
