@@ -1,0 +1,390 @@
+"""Train a causal ``runtime.Transformer`` on a RASP program's data: ``train(config) -> metrics``.
+
+AdamW with linear warm-up then cosine decay to the token budget, gradient clipping, loss on the
+output tokens only (or on whole sequences), bf16 autocast on CUDA, a tqdm bar with loss and
+tokens/s, and a checkpoint that a rerun resumes from. Under ``torchrun`` (``WORLD_SIZE`` > 1)
+the same function trains with DistributedDataParallel: every rank builds the same data, the
+global batch of each step is the same on every rank and each takes its slice, and the loss is
+normalised by the global count of scored tokens, so a run on k processes follows the loss curve
+of one process with the same global batch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lm.chinchilla import training_flops
+from lm.data import (
+    DataConfig,
+    Dataset,
+    Program,
+    ProgramSpec,
+    SequenceBatch,
+    Tokenizer,
+    make_dataset,
+    rasp_program,
+)
+from lm.perplexity import NGram, exact_match, model_perplexity
+from runtime import LayerConfig, Transformer, TransformerConfig
+from runtime.device import COMPILE_MODES, autocast, maybe_compile, pick_device
+
+
+@dataclass
+class ModelConfig:
+    """A uniform causal transformer: ``n_layers`` blocks of ``n_heads`` heads and an MLP."""
+
+    n_layers: int = 2
+    d_model: int = 64
+    n_heads: int = 4
+    d_mlp: int | None = None  # 4 * d_model when None
+    norm: str = "layernorm"
+    activation: str = "gelu"
+
+    def transformer(self, vocab_size: int, max_seq_len: int) -> TransformerConfig:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
+        d_head = self.d_model // self.n_heads
+        return TransformerConfig(
+            vocab_size=vocab_size,
+            max_seq_len=max_seq_len,
+            d_model=self.d_model,
+            layers=[
+                LayerConfig(self.n_heads, d_head, self.mlp_width) for _ in range(self.n_layers)
+            ],
+            activation=self.activation,
+            norm=self.norm,
+            causal=True,
+        )
+
+    @property
+    def mlp_width(self) -> int:
+        return 4 * self.d_model if self.d_mlp is None else self.d_mlp
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a run. Fields after ``seed`` only say how and where to run
+    it: they may change between a run and its resumption."""
+
+    program: str = ""  # path of the .rasp file (or a label when a program is passed in)
+    expr: str | None = None  # the s-op to learn; default from the file's header
+    vocab: list[Any] | None = None  # input tokens; default from the file's header
+    min_len: int = 1
+    max_len: int = 8
+    n_examples: int = 20_000
+    long_range: tuple[int, int] | None = None  # held-out input lengths for generalisation
+    model: ModelConfig = field(default_factory=ModelConfig)
+    tokens: int = 1_000_000  # training budget D: tokens processed (padding excluded)
+    batch_size: int = 64  # sequences per step, over all processes
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_fraction: float = 0.05
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    loss_on: str = "outputs"  # "outputs" (after SEP) or "all" (every token but BOS)
+    seed: int = 0
+    device: str | None = None
+    compile: str = "none"  # torch.compile mode, for GPUs
+    out: str | None = None  # checkpoint path; resumed from when it exists
+    resume: bool = True
+    checkpoint_every: int = 1000  # steps
+    max_steps: int | None = None  # stop this call after so many steps (a later call resumes)
+    progress: bool = True
+    eval_batch_size: int = 512
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = ModelConfig(**self.model)
+        if self.long_range is not None:
+            self.long_range = tuple(self.long_range)
+        if self.loss_on not in ("outputs", "all"):
+            raise ValueError(f"loss_on must be 'outputs' or 'all', not {self.loss_on!r}")
+        if self.tokens <= 0 or self.batch_size <= 0:
+            raise ValueError("tokens and batch_size must be positive")
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {COMPILE_MODES}, not {self.compile!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the run (a checkpoint must match them to be resumed)."""
+        names = [f.name for f in fields(self)]
+        return {k: v for k, v in asdict(self).items() if names.index(k) <= names.index("seed")}
+
+    def data_config(self, vocab: list[Any]) -> DataConfig:
+        return DataConfig(
+            vocab=vocab,
+            min_len=self.min_len,
+            max_len=self.max_len,
+            n_examples=self.n_examples,
+            long_range=self.long_range,
+            seed=self.seed,
+        )
+
+
+def load_data(config: TrainConfig, program: Program | None = None) -> Dataset:
+    """The run's dataset: the program file's interpreter unless ``program`` is given."""
+    if program is None:
+        spec = ProgramSpec.from_file(config.program, config.expr, config.vocab)
+        config.expr, config.vocab = spec.expr, spec.vocab
+        program = rasp_program(spec.path, spec.expr)
+    if config.vocab is None:
+        raise ValueError("a program passed in needs config.vocab")
+    return make_dataset(program, config.data_config(list(config.vocab)))
+
+
+def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``min_lr_ratio * lr`` at the last step."""
+    warmup = max(1, round(config.warmup_fraction * total_steps))
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    floor = config.min_lr_ratio * config.lr
+    return floor + 0.5 * (config.lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
+    """The global batch of ``step``: consecutive slices of one seeded permutation per epoch, a
+    pure function of the step so that a resumed run sees the same data as an unbroken one."""
+    start = step * batch_size
+    out = []
+    while len(out) < batch_size:
+        epoch, offset = divmod(start + len(out), n)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
+        out.extend(perm[offset : offset + batch_size - len(out)].tolist())
+    return torch.tensor(out)
+
+
+def _decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on matrices only; biases and norm gains are left alone."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_distributed(device: torch.device) -> _Dist:
+    """Join the process group that ``torchrun`` describes in the environment, if any."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size())
+
+
+def _device(config: TrainConfig) -> torch.device:
+    device = pick_device(config.device)
+    if device.type == "cuda" and "LOCAL_RANK" in os.environ and device.index is None:
+        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+        torch.cuda.set_device(device)
+    return device
+
+
+def parameter_counts(model: Transformer) -> dict[str, int]:
+    """``params`` (all) and ``params_non_embedding`` (the ``N`` of ``C ~= 6 N D``: lookups in
+    the token and position tables cost no multiply-adds)."""
+    return {"params": model.num_params(), "params_non_embedding": model.num_params(False)}
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write atomically, so an interrupted save leaves the previous checkpoint intact."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
+    """``(model, tokenizer, config, state)`` from a checkpoint written by ``train``."""
+    state = torch.load(path, map_location=device, weights_only=False)
+    model = Transformer(TransformerConfig.from_dict(state["transformer"])).to(device)
+    model.load_state_dict(state["model"])
+    return (
+        model.eval(),
+        Tokenizer.from_dict(state["tokenizer"]),
+        TrainConfig(**state["config"]),
+        state,
+    )
+
+
+def evaluate(
+    model: Transformer,
+    data: Dataset,
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int = 512,
+    ngram_order: int = 3,
+) -> dict[str, float]:
+    """Perplexities (validation, test), the n-gram baseline's, and exact match in distribution
+    (test) and on held-out longer inputs."""
+    metrics: dict[str, float] = {}
+    for split in ("val", "test"):
+        ppl = model_perplexity(model, data.tensors(split), batch_size=batch_size, device=device)
+        metrics.update(ppl.as_dict(prefix=f"{split}_"))
+    ngram = NGram(ngram_order, data.tokenizer.size).fit(data.tensors("train"))
+    metrics.update(ngram.perplexity(data.tensors("test")).as_dict(prefix=f"ngram{ngram_order}_"))
+    metrics["exact_match"] = exact_match(
+        model, data.splits["test"], data.tokenizer, batch_size=batch_size, device=device
+    )
+    if "long" in data.splits:
+        metrics["exact_match_long"] = exact_match(
+            model, data.splits["long"], data.tokenizer, batch_size=batch_size, device=device
+        )
+    return metrics
+
+
+def train(config: TrainConfig, program: Program | None = None) -> dict[str, Any]:
+    """Train to the token budget (resuming from ``config.out`` when it holds a checkpoint of
+    the same run) and return metrics: the loss curve, parameter and token counts, FLOPs, and
+    the evaluation on the held-out splits."""
+    device = _device(config)
+    ddp = _setup_distributed(device)
+    if config.batch_size < ddp.world:
+        raise ValueError(f"batch_size {config.batch_size} is smaller than {ddp.world} processes")
+    data = load_data(config, program)
+    train_set = data.tensors("train")
+    tconfig = config.model.transformer(data.tokenizer.size, data.max_seq_len)
+    torch.manual_seed(config.seed)
+    model = Transformer(tconfig).to(device)
+    optimizer = torch.optim.AdamW(
+        _decay_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.95)
+    )
+    mean_len = float(train_set.lengths.float().mean())
+    total_steps = max(1, math.ceil(config.tokens / (config.batch_size * mean_len)))
+    state: dict[str, Any] = {"step": 0, "tokens": 0, "flops": 0.0, "loss_curve": []}
+    if config.out and config.resume and Path(config.out).exists():
+        saved = torch.load(config.out, map_location=device, weights_only=False)
+        if TrainConfig(**saved["config"]).identity() != config.identity():
+            raise ValueError(
+                f"{config.out} holds a different run; pass another output path or do not resume"
+            )
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = {k: saved[k] for k in state}
+    net = maybe_compile(model, config.compile)
+    if ddp.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    def checkpoint() -> None:
+        if config.out and ddp.main:
+            save_checkpoint(
+                config.out,
+                {
+                    **state,
+                    "config": asdict(config),
+                    "transformer": tconfig.to_dict(),
+                    "tokenizer": data.tokenizer.to_dict(),
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                },
+            )
+
+    bar = tqdm(
+        total=total_steps,
+        initial=state["step"],
+        disable=not (config.progress and ddp.main),
+        desc=f"train {Path(config.program).stem or 'program'}",
+        dynamic_ncols=True,
+    )
+    started, tokens_at_start = time.perf_counter(), state["tokens"]
+    model.train()
+    stop_at = (
+        total_steps
+        if config.max_steps is None
+        else min(total_steps, state["step"] + config.max_steps)
+    )
+    while state["step"] < stop_at:
+        step = state["step"]
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, total_steps, config)
+        global_batch = train_set.select(
+            batch_indices(step, len(train_set), config.batch_size, config.seed)
+        )
+        n_scored = int(_scored(global_batch, config.loss_on).sum())
+        local = global_batch.select(torch.arange(ddp.rank, len(global_batch), ddp.world))
+        local_scored = _scored(local, config.loss_on)
+        with autocast(device):
+            logits = net(local.inputs.to(device))
+        token_nll = F.cross_entropy(
+            logits.float().transpose(1, 2), local.targets.to(device), reduction="none"
+        )
+        nll_sum = (token_nll * local_scored.to(device)).sum()
+        # DDP averages gradients over ranks: scale so that the average is the global mean.
+        (nll_sum * ddp.world / n_scored).backward()
+        if config.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        loss_sum = nll_sum.detach()
+        if ddp.world > 1:
+            dist.all_reduce(loss_sum)
+        loss = float(loss_sum) / n_scored
+        width = global_batch.inputs.shape[1]
+        state["tokens"] += global_batch.n_tokens()
+        state["flops"] += len(global_batch) * _flops_per_sequence(tconfig, width)
+        state["loss_curve"].append(loss)
+        state["step"] = step + 1
+        elapsed = time.perf_counter() - started
+        bar.set_postfix(
+            loss=f"{loss:.4f}", tok_s=f"{(state['tokens'] - tokens_at_start) / elapsed:.0f}"
+        )
+        bar.update(1)
+        if config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
+            checkpoint()
+    bar.close()
+    checkpoint()
+    metrics: dict[str, Any] = {
+        "steps": state["step"],
+        "total_steps": total_steps,
+        "tokens": state["tokens"],
+        "flops_6nd": 6.0 * model.num_params(False) * state["tokens"],
+        "flops_exact": state["flops"],
+        "final_train_loss": state["loss_curve"][-1] if state["loss_curve"] else math.nan,
+        "loss_curve": state["loss_curve"],
+        "layers": config.model.n_layers,
+        "d_model": config.model.d_model,
+        **parameter_counts(model),
+    }
+    if ddp.main:
+        metrics.update(evaluate(model, data, device=device, batch_size=config.eval_batch_size))
+    return metrics
+
+
+def _scored(batch: SequenceBatch, loss_on: str) -> torch.Tensor:
+    return batch.output_mask if loss_on == "outputs" else batch.target_mask
+
+
+def _flops_per_sequence(config: TransformerConfig, seq_len: int) -> float:
+    layer = config.layers[0]
+    return training_flops(
+        n_layers=len(config.layers),
+        d_model=config.d_model,
+        n_heads=layer.n_heads,
+        d_head=layer.d_head,
+        d_mlp=layer.d_mlp,
+        vocab_size=config.vocab_size,
+        seq_len=seq_len,
+    )
