@@ -10,7 +10,7 @@ comments, so the listing is still a runnable program.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
@@ -63,13 +63,14 @@ class Compiled:
     root: int  # the compiled expression's node
     output_encoding: str
     summary: str
+    head_layers: dict[str, list[int]] = field(default_factory=dict)  # selector label → layers
 
 
 def compile_header(env: Environment, path: str, echoes: list[Echo]) -> Compiled | None:
     """Compile the header's `# compile:` expression. When it is the right-hand side of a
     top-level assignment, the name is compiled instead, so the file's own nodes are annotated."""
     from .examples import read_header
-    from .repl_compile import NoCompiler, compile_expr, placements
+    from .repl_compile import NoCompiler, compile_expr, heads, placements
 
     spec = read_header(path).compile
     if spec is None:
@@ -95,8 +96,11 @@ def compile_header(env: Environment, path: str, echoes: list[Echo]) -> Compiled 
                f"{st['params']:,} parameters")
     encoding = prog.manifest["output"].get("encoding", "")
     encoding = {"cat": "categorical", "num": "numerical"}.get(encoding, encoding)
+    head_layers: dict[str, list[int]] = {}
+    for layer, _head, block in heads(prog):
+        head_layers.setdefault(block.get("selector", ""), []).append(layer)
     return Compiled(placements(prog), {n.id for n in ir.walk(prog.node)}, prog.node.id,
-                    encoding, summary)
+                    encoding, summary, head_layers)
 
 
 def _count(n: int, word: str) -> str:
@@ -118,7 +122,14 @@ def annotate(env: Environment, name: str, value: Any, examples: list[Any],
         if kind == "selector":
             selected = sum(sum(row) for row in results[0])
             n = len(results[0])
-            return Annotation(name, kind, "", first + f"{selected} of {n}x{n} pairs selected")
+            detail = first + f"{selected} of {n}x{n} pairs selected"
+            layers = compiled.head_layers.get(name) if compiled is not None else None
+            if layers:
+                distinct = sorted(set(layers))
+                where = ("layer " if len(distinct) == 1 else "layers ") + ", ".join(
+                    map(str, distinct))
+                detail += f"; attention pattern of {_count(len(layers), 'head')} in {where}"
+            return Annotation(name, kind, "", detail)
         types = list(dict.fromkeys(sequence_type(r) for r in results))
         detail = first + format_sequence(results[0]).rsplit(" (", 1)[0]
         if compiled is not None and value.id in compiled.placed:

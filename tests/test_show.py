@@ -75,6 +75,8 @@ def test_compiled_layers():
     out = CliRunner().invoke(show, [str(ROOT / "examples" / "reverse.rasp")]).output
     assert re.search(r'#> reverse: s-op, strings; on "abc": \[c, b, a\]; (layer \d+ '
                      r"(attention|MLP)|the model's output).*\n", out)
+    assert re.search(r'#> flip: selector; on "abc": 3 of 3x3 pairs selected; attention '
+                     r"pattern of 1 head in layer \d+\n", out)
     assert re.fullmatch(r"#> compiled reverse \(vocab a,b,c, max length 16\): \d+ layers?, "
                         r"\d+ heads?, d_model \d+, MLP hidden \d+, [\d,]+ parameters",
                         out.splitlines()[-1])
