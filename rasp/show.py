@@ -18,11 +18,13 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter, Terminal256Formatter
 
 from . import ast, ir
-from .env import Echo, Environment, Function, read_source
+from .env import Echo, Environment, Function, normalise_input, read_source
 from .errors import RaspError
+from .examples import read_header
 from .format import format_example_arg, format_sequence, sequence_type
+from .interpreter import evaluate_batch
 from .lexer import RaspLexer
-from .repl_compile import placement_text
+from .repl_compile import NoCompiler, compile_expr, heads, placement_text, placements
 
 DEFAULT_EXAMPLE = "hello"
 
@@ -69,9 +71,6 @@ class Compiled:
 def compile_header(env: Environment, path: str, echoes: list[Echo]) -> Compiled | None:
     """Compile the header's `# compile:` expression. When it is the right-hand side of a
     top-level assignment, the name is compiled instead, so the file's own nodes are annotated."""
-    from .examples import read_header
-    from .repl_compile import NoCompiler, compile_expr, heads, placements
-
     spec = read_header(path).compile
     if spec is None:
         return None
@@ -107,7 +106,7 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
-def annotate(env: Environment, name: str, value: Any, examples: list[Any],
+def annotate(name: str, value: Any, examples: list[Any],
              compiled: Compiled | None = None) -> Annotation:
     """What `name` is, checked on the examples (an s-op's type is the union over them)."""
     if isinstance(value, Function):
@@ -115,7 +114,7 @@ def annotate(env: Environment, name: str, value: Any, examples: list[Any],
     if isinstance(value, ir.IRNode):
         kind = "s-op" if isinstance(value, ir.SOp) else "selector"
         try:
-            results = [env.evaluate_batch(name, [x])[0] for x in examples]
+            results = evaluate_batch(value, [normalise_input(x) for x in examples])
         except RaspError as err:
             return Annotation(name, kind, "?", f"fails on the examples: {err.message}")
         first = f"on {format_example_arg(examples[0])}: "
@@ -148,8 +147,6 @@ def annotate(env: Environment, name: str, value: Any, examples: list[Any],
 
 def annotated_source(path: str, compile: bool = True) -> str:
     """The program's text with `#>` annotation lines after each statement that binds names."""
-    from .examples import read_header
-
     source = read_source(path)
     env = Environment()
     echoes = env.run(source, path)
@@ -163,7 +160,7 @@ def annotated_source(path: str, compile: bool = True) -> str:
             continue
         for name, value in _bound(echo):
             notes.setdefault(span.end_line, []).append(
-                annotate(env, name, value, examples, compiled).line())
+                annotate(name, value, examples, compiled).line())
     lines = source.splitlines()
     out = []
     for number, text in enumerate(lines, start=1):

@@ -32,7 +32,7 @@ def test_annotation_lines(tmp_path):
     program.write_text('# p: demo\n# example: "abc" -> [0, 1, 2]\n'
                        'idx = indices;\nprevs = select(indices, indices, <);\n'
                        'def twice(x) {\n  return x + x;\n}\nn = 3;\nwords = ["a", "b"];\n'
-                       'bad = tokens_int + 1;\n')
+                       'bad = tokens_int + 1;\nn = "rebound";\nidx = indices + 10;\n')
     result = CliRunner().invoke(show, [str(program), "--no-compile"])
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("#>")]
@@ -43,13 +43,15 @@ def test_annotation_lines(tmp_path):
         "#> n: value, int; 3",
         "#> words: value, list; ['a', 'b']",
         "#> bad: s-op, ?; fails on the examples: invalid literal for int() with base 10: 'a'",
+        '#> n: value, str; "rebound"',
+        '#> idx: s-op, ints; on "abc": [10, 11, 12]',
     ]
 
 
 def test_types_over_several_examples():
     env = Environment()
     env.run("half = aggregate(select(indices, 0, ==) or select(indices, 1, ==), indices);")
-    note = annotate(env, "half", env.expression("half"), ["a", "ab"])
+    note = annotate("half", env.expression("half"), ["a", "ab"])
     assert note.type == "ints/floats"
 
 
