@@ -80,7 +80,7 @@ def schedule(root: PNode) -> dict[int, Stored]:
         stored[pid] = Stored(p, slot)
         return slot
 
-    for s in _out_lin(root).sources():
+    for s in output_readout(root)[0].sources():
         visit(s)
     return stored
 
@@ -106,6 +106,7 @@ def _basis(rows: np.ndarray, dim: int) -> np.ndarray:
 class Builder:
     def __init__(self, root: PNode, vocab: list[Any], max_len: int, causal: bool):
         self.root, self.vocab, self.n, self.causal = root, vocab, max_len, causal
+        self.out_lin, self.codec = output_readout(root)
         self.stored = schedule(root)
         self._projections()
         self._layout()
@@ -118,7 +119,7 @@ class Builder:
                 if s >= 0:
                     req.setdefault(s, []).append(m)
 
-        need(_out_lin(self.root))
+        need(self.out_lin)
         for st in sorted(self.stored.values(), key=lambda s: -s.slot):
             p = st.node
             rows = req.get(p.id, [])
@@ -203,16 +204,11 @@ class Builder:
                 plan.append({"layer": layer, "heads": len(heads_of[layer]),
                              "d_head": layers[layer].d_head, "mlp_hidden": layers[layer].d_mlp,
                              "blocks": blocks})
-            w = self.weight(_out_lin(self.root) if self.root.enc == "cat"
-                            else self._numeric_out())
-            model.unembed.weight.copy_(torch.from_numpy(w))
+            model.unembed.weight.copy_(torch.from_numpy(self.weight(self.out_lin)))
         return model, plan
 
     def _out_rows(self) -> int:
-        return self.root.encdim if self.root.enc == "cat" else 1
-
-    def _numeric_out(self) -> Lin:
-        return _out_lin(self.root)
+        return self.out_lin.rows
 
     def _embeddings(self, model: runtime.Transformer) -> None:
         tok = np.zeros((len(self.vocab) + 1, self.d_model))
@@ -233,10 +229,10 @@ class Builder:
 
     def _head(self, attn, h: int, d_head: int, st: Stored) -> None:
         spec = st.node.head
-        delta = 0.5 if spec.bos == "half" else 1.0
+        delta = 0.5 if spec.bos == "half" else 1.0  # score gap around the BOS key
         beta = math.log((self.n + 2) * 2 * max(spec.vmax, 1.0) / LEAK) / delta
         dq = spec.q.rows
-        offset = spec.threshold - 0.5 if spec.bos == "half" else spec.threshold
+        offset = {"half": spec.threshold - 0.5, "equal": spec.threshold, "none": 0.0}[spec.bos]
         wq = np.zeros((d_head, self.d_model))
         wk = np.zeros((d_head, self.d_model))
         wq[:dq] = beta * self.weight(spec.q)
@@ -246,6 +242,8 @@ class Builder:
         want_q[dq] = beta * 4.0
         want_k = np.zeros(d_head)
         want_k[dq] = 1.0
+        if spec.bos == "none":
+            want_k[:dq] = spec.bos_k
         wq = self.at_bos(wq, want_q)
         wk = self.at_bos(wk, want_k)
         wv = np.zeros((d_head, self.d_model))
@@ -338,10 +336,17 @@ def _jsonable(values):
     return out
 
 
-def output_codec(root: PNode) -> dict[str, Any]:
-    if root.enc == "cat":
-        return {"encoding": "categorical", "values": _jsonable(root.values)}
+def output_readout(root: PNode) -> tuple[Lin, dict[str, Any]]:
+    """The unembedding's read-out and how to decode it: categorical outputs by argmax over
+    their one-hot; numbers (and one-hots of numbers that differ as floats) by value."""
+    lin = _out_lin(root)
     vals = root.values
-    if vals is not None and not all(is_numeric_like(v) for v in vals):
-        raise CompileError("a numeric output with non-numeric values", root.ir)
-    return {"encoding": "numerical", "values": _jsonable(vals)}
+    if root.enc == "num":
+        if vals is not None and not all(is_numeric_like(v) for v in vals):
+            raise CompileError("a numeric output with non-numeric values", root.ir)
+        return lin, {"encoding": "numerical", "values": _jsonable(vals)}
+    numeric = all(is_numeric_like(v) for v in vals) and len({float(v) for v in vals}) == len(vals)
+    if numeric and len(vals) > 1:
+        return lin.left(np.array([[float(v) for v in vals]])), {
+            "encoding": "numerical", "values": _jsonable(vals)}
+    return lin, {"encoding": "categorical", "values": _jsonable(vals)}

@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,7 @@ from .errors import CompileError
 from .linear import BOS, ONE, Lin, stack_all
 from .plan import HeadSpec, MlpSpec, PNode
 from .values import Analysis, aggregate_values, distinct, is_number, is_numeric_like, vkey
+from .values import walk as values_walk
 
 MLP_TUPLES = 4096  # input tuples one MLP may enumerate
 MAX_Z = float(2**16)  # discretised inputs must stay well inside float32's exact range
@@ -99,8 +101,10 @@ def _safe(fn: Callable[..., Any], *args: Any) -> Any:
 
 
 class Lowerer:
-    def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None):
+    def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None,
+                 causal: bool = False):
         self.a = analysis
+        self.causal = causal  # the model masks later keys (see `decide_causal`)
         self.vocab = analysis.vocab
         self.n = analysis.max_len
         self.overrides = overrides or {}
@@ -108,6 +112,19 @@ class Lowerer:
         self.keys: dict[int, Any] = {}
         self.foot: dict[int, frozenset[str]] = {}
         self.cat_of: dict[int, PNode] = {}
+
+    def decide_causal(self, root: ir.IRNode) -> bool:
+        """Use a causal mask when every head only looks at earlier positions through
+        `select(indices, indices, <=)`: the mask then replaces that (rank max_len) table."""
+        sels = []
+        for n in values_walk([root]):
+            width = patterns.match_width(n)
+            if width is not None:
+                sels.append(width[0])
+            elif isinstance(n, ir.Aggregate):
+                sels.append(n.selector)
+        self.causal = bool(sels) and all(causal_compatible(s) for s in sels)
+        return self.causal
 
     # ---- read-outs ----------------------------------------------------------------------
 
@@ -218,6 +235,9 @@ class Lowerer:
                 return PNode("linear", "num", vals, node.label, node, lin=lin,
                              err=abs(a) * child.err, role="affine map")
         elif isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2:
+            merged = self.merged_means(node)
+            if merged is not None:
+                return merged
             ins = [self.lower(c) for c in node.inputs]
             if all(p.enc == "num" or all(is_number(v) for v in p.values) for p in ins):
                 sign = 1.0 if node.op == "+" else -1.0
@@ -226,6 +246,36 @@ class Lowerer:
                 return PNode("linear", "num", vals, node.label, node, lin=lin,
                              err=ins[0].err + ins[1].err, role="sum" if sign > 0 else "difference")
         return self.fused(node)
+
+    def merged_means(self, node: ir.SequenceMap) -> PNode | None:
+        """aggregate(s, a) +/- aggregate(s, b) over one selector is aggregate(s, a +/- b): one
+        head, and value sets of means of a +/- b rather than sums of two sets of means."""
+        x, y = node.inputs
+        if not (isinstance(x, ir.Aggregate) and isinstance(y, ir.Aggregate)
+                and patterns.match_width(x) is None and patterns.match_width(y) is None):
+            return None
+        if structural_key(x.selector, self.keys) != structural_key(y.selector, self.keys):
+            return None
+        if not (is_number(x.default) and is_number(y.default)):
+            return None
+        px, py = self.lower(x.sop), self.lower(y.sop)
+        for p in (px, py):
+            if p.values is None or not all(is_number(v) for v in p.values):
+                return None
+        fn = node.fn()
+        d = fn(x.default, y.default)
+        values = self._map_values(fn, [px.values, py.values])
+        if values is None:
+            return None
+        sp = self.selector(x.selector)
+        info = self.a.selectors[x.selector.id]
+        sign = 1.0 if node.op == "+" else -1.0
+        v = self.numeric(px) + self.numeric(py).scaled(sign) - Lin.const([float(d)])
+        vmax = max(abs(float(t) - d) for t in values)
+        head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, max(vmax, 1.0), x.selector, sp.bos_k)
+        return PNode("head", "num", aggregate_values(values, info, d, self.n), node.label, node,
+                     head=head, base=np.array([float(d)]),
+                     err=px.err + py.err + ATTN_ERR * max(vmax, 1.0), role="attention (mean)")
 
     @staticmethod
     def _map_values(fn, sets) -> list[Any] | None:
@@ -412,7 +462,7 @@ class Lowerer:
     # ---- attention ----------------------------------------------------------------------
 
     def aggregate(self, node: ir.Aggregate) -> PNode:
-        q, k, threshold = self.selector(node.selector)
+        sp = self.selector(node.selector)
         x = self.lower(node.sop)
         info = self.a.selectors[node.selector.id]
         d = node.default
@@ -435,7 +485,7 @@ class Lowerer:
             base = np.zeros(len(values))
             base[index[vkey(d)]] = 1.0
             v = xin.left(emb) - Lin.const(base)
-            head = HeadSpec(q, k, threshold, "half", v, 1.0, node.selector)
+            head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, 1.0, node.selector, sp.bos_k)
             return PNode("head", "cat", values, node.label, node, head=head, base=base,
                          err=x.err + ATTN_ERR, role="attention (select one)")
         if not numeric_default:
@@ -449,34 +499,136 @@ class Lowerer:
             values = aggregate_values(x.values, info, 0 if d is None else d, self.n)
         else:
             vmax, values = 1e6, None
-        head = HeadSpec(q, k, threshold, "half", v, max(vmax, 1.0), node.selector)
+        head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, max(vmax, 1.0), node.selector,
+                        sp.bos_k)
         return PNode("head", "num", values, node.label, node, head=head, base=np.array([dnum]),
                      err=x.err + ATTN_ERR * max(vmax, 1.0),
                      role="attention (mean)" if not select_one else "attention (select one)")
 
     def width(self, node: ir.IRNode, sel: ir.Selector) -> PNode:
-        """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight."""
-        q, k, threshold = self.selector(sel)
+        """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight.
+        An `or` that no single table or sum of tables expresses is split instead:
+        width(a or b) = width(a) + width(b) - width(a and b) (the last is dropped when a and b
+        never meet), each part a head and an MLP in the same layer, summed linearly."""
         widths = self.a.values[node.id]
+        stripped = self.strip_causal(sel)
+        plan = None
+        if stripped is None or isinstance(stripped, ir.Select) and stripped.op == "==":
+            plan = self.selector(sel, need_threshold=True)
+        else:
+            plan = self.try_selector(stripped)
+        if plan is None and isinstance(stripped, ir.SelectorCombine) and stripped.op == "or":
+            a, b = stripped.inputs
+            both = ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
+            parts = [(1.0, a), (1.0, b)]
+            if not self.never(both):
+                parts.append((-1.0, both))
+            total = Lin.const([0.0])
+            for sign, part in parts:
+                w = self.width_of(part, node)
+                total = total + self.numeric(w).scaled(sign)
+            return PNode("linear", "num", list(widths), node.label, node, lin=total,
+                         role="sum of widths")
+        if plan is None:
+            plan = self.joint_selector(stripped, *self._sides(_atoms(stripped)))
         shares = [1.0 / (w + 1) for w in widths]
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
-        head = HeadSpec(q, k, threshold, "equal", v, 1.0, sel)
+        head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel)
         share = PNode("head", "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
                       base=np.array([1.0]), err=ATTN_ERR, role="attention (width, BOS share)",
                       checks=False)
         lookup = {s: w for s, w in zip(shares, widths, strict=True)}
         return self.mlp([share], lambda s: lookup[s], node.label, node, role="MLP (width)")
 
+    def width_of(self, sel: ir.Selector, whole: ir.IRNode) -> PNode:
+        """The width of a part of a split selector (memoised by structure)."""
+        key = ("width-part", structural_key(sel, self.keys))
+        got = self.memo.get(key)
+        if got is None:
+            part = ir.Map(op="round", child=None, span=sel.span, path=sel.path,
+                          name=f"selector_width({sel.label})")
+            self.a.values[part.id] = list(range(self.n + 1))
+            got = self.width(part, sel)
+            got.checks = False
+            self.memo[key] = got
+        return got
+
     # ---- selectors ----------------------------------------------------------------------
 
-    def selector(self, sel: ir.Selector) -> tuple[Lin, Lin, float]:
-        """q, k read-outs and T with q.k == T on selected pairs and <= T-1 elsewhere."""
-        atoms = _atoms(sel)
+    def selector(self, sel: ir.Selector, need_threshold: bool = False) -> SelPlan:
+        """q, k read-outs with q.k == T on selected pairs and <= T-1 elsewhere."""
+        sel = self.strip_causal(sel)
+        if sel is None:  # every key the causal mask lets through
+            return SelPlan(Lin.const([1.0]), Lin.const([1.0]), 1.0)
+        if isinstance(sel, ir.Select) and sel.op == "==":
+            quad = self.quadratic(sel, need_threshold)
+            if quad is not None:
+                return quad
+        plan = self.try_selector(sel)
+        if plan is None:
+            plan = self.joint_selector(sel, *self._sides(_atoms(sel)))
+        return plan
+
+    def strip_causal(self, sel: ir.Selector | None) -> ir.Selector | None:
+        """In a causal model, `select(indices, indices, <=)` is the mask itself: drop it."""
+        if not self.causal or sel is None:
+            return sel
+        if _is_upto(sel):
+            return None
+        if isinstance(sel, ir.SelectorCombine) and sel.op == "and":
+            a, b = (self.strip_causal(x) for x in sel.inputs)
+            if a is None or b is None:
+                return b if a is None else a
+            if a is sel.inputs[0] and b is sel.inputs[1]:
+                return sel
+            return ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
+        return sel
+
+    def quadratic(self, at: ir.Select, need_threshold: bool) -> SelPlan | None:
+        """keys == queries on numbers with 3 (or 2) dimensions instead of a one-hot table:
+        q.k = 1 - (k - q)^2 / gap^2, which is 1 on equal values and <= 0 on any others. Without
+        q^2 (a numeric query), q.k is shifted per query; fine when some key always matches."""
+        kp, qp = self.lower(at.keys), self.lower(at.queries)
+        if kp.enc != "cat" or kp.values is None or qp.values is None:
+            return None
+        if not all(is_number(v) for v in [*kp.values, *qp.values]):
+            return None
+        ks = np.array([float(v) for v in kp.values])
+        qs = np.array([float(v) for v in qp.values])
+        nonempty = self.a.selectors[at.id].nonempty
+        with_q2 = qp.enc == "cat"
+        if not with_q2 and (need_threshold or not nonempty):
+            return None
+        if min(len(ks), len(qs)) <= (3 if with_q2 else 2):
+            return None  # the one-hot table is as small
+        allv = np.unique(np.concatenate([ks, qs]))
+        gap = float(np.diff(allv).min()) if len(allv) > 1 else 1.0
+        scale = float(np.abs(allv).max() + gap) / gap
+        if scale * scale > 2**13:
+            return None  # float32 would blur the scores
+        g2 = gap * gap
+        krows = self.read(kp).left(np.stack([ks, -ks * ks / g2]))
+        qlin = self.numeric(qp)
+        qrows = qlin.scaled(2.0 / g2).stack(Lin.const([1.0]))
+        if with_q2:
+            qrows = qrows.stack(self.read(qp).left((1.0 - qs * qs / g2)[None, :]))
+            krows = krows.stack(Lin.const([1.0]))
+            return SelPlan(qrows, krows, 1.0)
+        kb = float(qs.min()) - gap
+        return SelPlan(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]))
+
+    def _sides(self, atoms: list[ir.Select]):
         sides = {}
         for at in atoms:
             kp, klin = self.onehot(self.lower(at.keys), at)
             qp, qlin = self.onehot(self.lower(at.queries), at)
             sides[at.id] = (kp, klin, qp, qlin)
+        return atoms, sides
+
+    def try_selector(self, sel: ir.Selector) -> SelPlan | None:
+        """One table when the selector reads one (keys, queries) pair; else per-pair tables
+        whose scores add up (`and` of different pairs); None when neither works."""
+        atoms, sides = self._sides(_atoms(sel))
         groups: dict[tuple[int, int], list[ir.Select]] = {}
         for at in atoms:
             kp, _, qp, _ = sides[at.id]
@@ -487,24 +639,46 @@ class Lowerer:
             tables[at.id] = _table(at, kp.values, qp.values)
         glist = list(groups.values())
         if len(glist) == 1:
-            at0 = glist[0][0]
-            kp, klin, qp, qlin = sides[at0.id]
+            _, klin, _, qlin = sides[glist[0][0].id]
             f = _combine(sel, {a.id: tables[a.id] for a in glist[0]})
             q, k = _bilinear(f.astype(np.float64), qlin, klin)
-            return q, k, 1.0
+            return SelPlan(q, k, 1.0)
         found = _additive(sel, glist, tables)
-        if found is not None:
-            weights, threshold = found
-            qs, ks = [], []
-            for g, w in zip(glist, weights, strict=True):
-                _, klin, _, qlin = sides[g[0].id]
-                q, k = _bilinear(w, qlin, klin)
-                qs.append(q)
-                ks.append(k)
-            return stack_all(qs), stack_all(ks), threshold
-        return self.joint_selector(sel, atoms, sides)
+        if found is None:
+            return None
+        weights, threshold = found
+        qs, ks = [], []
+        for g, w in zip(glist, weights, strict=True):
+            _, klin, _, qlin = sides[g[0].id]
+            q, k = _bilinear(w, qlin, klin)
+            qs.append(q)
+            ks.append(k)
+        return SelPlan(stack_all(qs), stack_all(ks), threshold)
 
-    def joint_selector(self, sel, atoms, sides) -> tuple[Lin, Lin, float]:
+    def never(self, sel: ir.Selector) -> bool:
+        """Whether the selector can never select anything (each pair of values judged apart)."""
+        atoms, sides = self._sides(_atoms(sel))
+        groups: dict[tuple[int, int], list[ir.Select]] = {}
+        for at in atoms:
+            kp, _, qp, _ = sides[at.id]
+            groups.setdefault((kp.id, qp.id), []).append(at)
+        tables = {at.id: _table(at, sides[at.id][0].values, sides[at.id][2].values)
+                  for at in atoms}
+        states = []
+        for g in groups.values():
+            flat = np.stack([tables[a.id] for a in g], axis=-1).reshape(-1, len(g))
+            states.append((g, np.unique(flat, axis=0)))
+        if math.prod(len(s) for _, s in states) > 4096:
+            return False
+        truth: dict[int, list[bool]] = {a.id: [] for a in atoms}
+        for combo in itertools.product(*(range(len(s)) for _, s in states)):
+            for (g, s), c in zip(states, combo, strict=True):
+                for ai, a in enumerate(g):
+                    truth[a.id].append(bool(s[c, ai]))
+        target = _combine(sel, {k: np.array(v, dtype=bool) for k, v in truth.items()})
+        return not target.any()
+
+    def joint_selector(self, sel, atoms, sides) -> SelPlan:
         """One table over the joint values of every key-side and every query-side input."""
         kps = list({sides[a.id][0].id: sides[a.id][0] for a in atoms}.values())
         qps = list({sides[a.id][2].id: sides[a.id][2] for a in atoms}.values())
@@ -520,25 +694,46 @@ class Lowerer:
         kj, qj = joint(kps), joint(qps)
         kpos = {p.id: i for i, p in enumerate(kps)}
         qpos = {p.id: i for i, p in enumerate(qps)}
-
-        def component(joint_node: PNode, parts: list[PNode], pos: dict, p: PNode, v):
-            return v if len(parts) == 1 else v[pos[p.id]]
-
         cells = {}
         for at in atoms:
             kp, _, qp, _ = sides[at.id]
             pred = at.predicate()
             t = np.zeros((len(qj.values), len(kj.values)), dtype=bool)
             for qi, qv in enumerate(qj.values):
-                qval = component(qj, qps, qpos, qp, qv)
+                qval = qv if len(qps) == 1 else qv[qpos[qp.id]]
                 for ki, kv in enumerate(kj.values):
-                    kval = component(kj, kps, kpos, kp, kv)
+                    kval = kv if len(kps) == 1 else kv[kpos[kp.id]]
                     r = _safe(pred, kval, qval)
                     t[qi, ki] = r is not _MISSING and bool(r)
             cells[at.id] = t
         f = _combine(sel, cells)
         q, k = _bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
-        return q, k, 1.0
+        return SelPlan(q, k, 1.0)
+
+
+@dataclass
+class SelPlan:
+    q: Lin
+    k: Lin
+    threshold: float
+    bos_k: np.ndarray | None = None  # set when selections are never empty (see HeadSpec)
+
+    @property
+    def bos(self) -> str:
+        return "none" if self.bos_k is not None else "half"
+
+
+def _is_upto(sel: ir.IRNode) -> bool:
+    return (isinstance(sel, ir.Select) and sel.op == "<=" and isinstance(sel.keys, ir.Indices)
+            and isinstance(sel.queries, ir.Indices))
+
+
+def causal_compatible(sel: ir.Selector) -> bool:
+    """select(indices, indices, <=), possibly `and`-ed with anything: a causal mask suffices."""
+    if _is_upto(sel):
+        return True
+    return (isinstance(sel, ir.SelectorCombine) and sel.op == "and"
+            and any(causal_compatible(s) for s in sel.inputs))
 
 
 def _atoms(sel: ir.Selector) -> list[ir.Select]:

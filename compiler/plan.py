@@ -64,8 +64,10 @@ class MlpSpec:
 class HeadSpec:
     """Attention: q.k == T on selected keys and <= T-1 elsewhere; the BOS key scores T - 1/2
     ('half': empty selections read BOS, which carries the default) or T ('equal': BOS counts
-    as one more selected key, as selector_width needs). `v`: what a key contributes, minus the
-    output's base (so BOS, which contributes 0, stands for the default)."""
+    as one more selected key, as selector_width needs); with 'none' (selections are never
+    empty) `bos_k` is the BOS key's vector, which scores at least 1 below the selected key.
+    `v`: what a key contributes, minus the output's base (so BOS, which contributes 0, stands
+    for the default)."""
 
     q: Lin
     k: Lin
@@ -74,6 +76,7 @@ class HeadSpec:
     v: Lin
     vmax: float
     selector: ir.IRNode | None = None
+    bos_k: np.ndarray | None = None  # 'none' mode: the BOS key's q.k read-out (never chosen)
 
 
 @dataclass(eq=False)

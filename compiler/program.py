@@ -19,7 +19,7 @@ from rasp.errors import RaspError
 
 from . import plan as plan_mod
 from . import values as values_mod
-from .assemble import Builder, output_codec
+from .assemble import Builder
 from .errors import CompileError
 from .lower import Lowerer
 from .values import vkey
@@ -57,10 +57,11 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
     first = plan_mod.next_id()
     try:
         lowerer = Lowerer(analysis, encodings)
-        root = lowerer.lower(node)
         if causal:
             _check_causal(node)
-        builder = Builder(root, vocab, max_seq_len, causal)
+        masked = lowerer.decide_causal(node) or causal
+        root = lowerer.lower(node)
+        builder = Builder(root, vocab, max_seq_len, masked)
         model, plan = builder.build()
         layout = builder.layout()
     finally:
@@ -68,8 +69,8 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
     stats = _stats(model, plan)
     manifest = {
         "format": FORMAT, "expr": name, "source": path, "vocab": list(vocab),
-        "bos": len(vocab), "max_seq_len": max_seq_len, "causal": causal,
-        "output": {**output_codec(root), "node": root.label, "where": root.where()},
+        "bos": len(vocab), "max_seq_len": max_seq_len, "causal": masked,
+        "output": {**builder.codec, "node": root.label, "where": root.where()},
         "layout": layout, "plan": plan, "stats": stats,
         "compile_seconds": round(time.perf_counter() - start, 4),
     }
