@@ -371,11 +371,15 @@ class ReplSession:
             source = err.source_line
         elif err.line is not None:
             source_lines = text.split("\n")
-            multi = len([x for x in source_lines if x.strip()]) > 1
-            lines.append(f"   at line {err.line}, column {err.column}" if multi
-                         else f"   at column {err.column}")
-            source = (err.source_line if err.source_line is not None
-                      else source_lines[err.line - 1] if err.line <= len(source_lines) else None)
+            source = source_lines[err.line - 1] if err.line <= len(source_lines) else None
+            if source is not None and (err.column or 1) > len(source.rstrip()) + 1:
+                source = None
+            if source is None:  # past this input: inside a function defined earlier
+                lines.append(f"   at line {err.line}, column {err.column} of an earlier input")
+            elif len([x for x in source_lines if x.strip()]) > 1:
+                lines.append(f"   at line {err.line}, column {err.column}")
+            else:
+                lines.append(f"   at column {err.column}")
         else:
             source = None
         if source is not None and err.column is not None:

@@ -258,3 +258,10 @@ def test_an_internal_error_does_not_end_the_session(monkeypatch):
     assert out == ">> something went wrong: boom\n>> \n"
     session.interactive = True
     assert text_of(session.run_text("1;")) == "!! internal error (ZeroDivisionError): boom\n"
+
+
+def test_interactive_error_inside_an_earlier_function():
+    session = ReplSession(interactive=True)
+    session.run_text("def f(x) {\n  y = x + nosuch;\n  return y;\n}")
+    assert text_of(session.run_text("f(1);")) == (
+        "!! error: Undefined variable: nosuch\n   at line 2, column 11 of an earlier input\n")
