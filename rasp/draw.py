@@ -378,6 +378,9 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
             node = prog.node
             placed = {i: (e["layer"], e["sublayer"]) for i, e in placements(prog).items()}
             placed.update(_head_selectors(prog))
+            for n in ir.walk(node):  # the input is always embedded
+                if isinstance(n, ir.Tokens | ir.Indices):
+                    placed.setdefault(n.id, (-1, "embedding"))
         used = render(node, output, example, engine, placed, title)
     except RaspError as err:
         fail(err)

@@ -133,6 +133,9 @@ def annotate(name: str, value: Any, examples: list[Any],
         detail = first + format_sequence(results[0]).rsplit(" (", 1)[0]
         if compiled is not None and value.id in compiled.placed:
             detail += "; " + placement_text(compiled.placed[value.id])
+        elif (compiled is not None and value.id in compiled.nodes
+              and isinstance(value, ir.Tokens | ir.Indices)):
+            detail += "; embedding"
         elif compiled is not None and value.id == compiled.root:
             detail += ("; the model's output, read out by the unembedding "
                        f"({compiled.output_encoding})")
