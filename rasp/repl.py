@@ -267,6 +267,7 @@ class ReplSession:
         top = resolve_load(echo.name, None)  # the file the environment read
         nested = {resolve_load(e.name, top): e.statement.span.line
                   for e in echo.value if e.kind == "load"}
+        self._name_loads(echo, None)
 
         def line_of(err: RaspError) -> float:
             if err.path == top and err.line is not None:
@@ -288,6 +289,13 @@ class ReplSession:
                     echoer.named(*event)
         finally:
             s.sop_examples, s.selector_examples = saved
+
+    def _name_loads(self, echo: Echo, current: str | None) -> None:
+        path = resolve_load(echo.name, current)
+        self.settings.load_names[path] = echo.name
+        for inner in echo.value:
+            if inner.kind == "load":
+                self._name_loads(inner, path)
 
     def draw(self, sop: ir.SOp, example: Any) -> list[str]:
         """`draw(sop)`: the graph goes to comp_flows/NAME(INPUT).pdf, the value is echoed."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pprint
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast, ir
@@ -21,7 +21,6 @@ from .format import (
     format_full_display,
     format_matrix,
     format_sequence,
-    function_header,
     is_flat,
 )
 
@@ -35,6 +34,9 @@ class Settings:
     full_display: bool = False
     sop_examples: bool = True
     selector_examples: bool = True
+    # A loaded file's path → the name it was loaded by (`load "lib/dyck";` → "lib/dyck"): the
+    # original calls a function's origin by that name.
+    load_names: dict[str, str] = field(default_factory=dict)
 
 
 def quoted(value: Any) -> str:
@@ -128,7 +130,8 @@ class Echoer:
                 self.lines.append(format_matrix(list(s.selector_example), rows,
                                                 indent=pref + " \t\t\t"))
         elif isinstance(val, Function):
-            self.lines.append(f"{pref} {extra}    {function_header(val)}")
+            origin = self.settings.load_names.get(val.path or "", val.origin)
+            self.lines.append(f"{pref} {extra}    {origin} function: {val.signature()}")
         elif isinstance(val, list | dict):
             self.container(name, val, pref, ntabs, extra)
         else:

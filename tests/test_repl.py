@@ -265,3 +265,11 @@ def test_interactive_error_inside_an_earlier_function():
     session.run_text("def f(x) {\n  y = x + nosuch;\n  return y;\n}")
     assert text_of(session.run_text("f(1);")) == (
         "!! error: Undefined variable: nosuch\n   at line 2, column 11 of an earlier input\n")
+
+
+def test_functions_are_named_after_the_load_path(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f.rasp").write_text("def f(a) {\n  return a;\n}\n")
+    monkeypatch.chdir(tmp_path)
+    assert body(piped('load "sub/f";\nf;\n')) == (
+        ">>      sub/f function: f(a)\n>>      sub/f function: f(a)\n>> \n")
