@@ -165,7 +165,8 @@ def to_dot(graph: nx.DiGraph, title: str = "") -> str:
     def quote(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
-    lines = ["digraph rasp {", "  rankdir=TB;", f"  labelloc=t; label={quote(title)};",
+    lines = ["digraph rasp {", "  rankdir=TB;", '  fontname="Helvetica";',
+             f"  labelloc=t; label={quote(title)};",
              '  node [fontname="Helvetica", fontsize=11, style="filled,rounded"];']
     for nid, data in graph.nodes(data=True):
         info: GraphNode = data["info"]
