@@ -49,10 +49,9 @@ class Tokenizer:
 
     @classmethod
     def build(cls, vocab: Sequence[Any], outputs: Sequence[Any] = ()) -> Tokenizer:
-        seen: dict[tuple[str, Any], Any] = {}
-        for value in itertools.chain(vocab, sorted(set(outputs) - set(vocab), key=_sort_key)):
-            seen.setdefault(_key(value), value)
-        return cls(list(seen.values()))
+        seen = {_key(v): v for v in vocab}
+        extra = {_key(v): v for v in outputs if _key(v) not in seen}
+        return cls([*seen.values(), *sorted(extra.values(), key=_sort_key)])
 
     @property
     def size(self) -> int:

@@ -94,6 +94,7 @@ class TrainConfig:
     loss_on: str = "outputs"  # "outputs" (after SEP) or "all" (every token but BOS)
     seed: int = 0
     device: str | None = None
+    threads: int | None = 1  # CPU intra-op threads (small models run fastest on one); None: torch's
     compile: str = "none"  # torch.compile mode, for GPUs
     out: str | None = None  # checkpoint path; resumed from when it exists
     resume: bool = True
@@ -259,6 +260,16 @@ def train(config: TrainConfig, program: Program | None = None) -> dict[str, Any]
     the same run) and return metrics: the loss curve, parameter and token counts, FLOPs, and
     the evaluation on the held-out splits."""
     device = _device(config)
+    threads = torch.get_num_threads()
+    if device.type == "cpu" and config.threads:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(config, program, device)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(config: TrainConfig, program: Program | None, device: torch.device) -> dict[str, Any]:
     ddp = _setup_distributed(device)
     if config.batch_size < ddp.world:
         raise ValueError(f"batch_size {config.batch_size} is smaller than {ddp.world} processes")
