@@ -28,7 +28,7 @@ from rasp import ir
 from . import patterns
 from .errors import CompileError
 from .linear import BOS, ONE, Lin, stack_all
-from .plan import HeadSpec, MlpSpec, PNode
+from .plan import REGISTRY, HeadSpec, MlpSpec, PNode
 from .values import Analysis, aggregate_values, distinct, is_number, is_numeric_like, vkey
 from .values import walk as values_walk
 
@@ -204,20 +204,35 @@ class Lowerer:
                      role="constant")
 
     def embedded(self, node: ir.IRNode, kind: str) -> PNode:
-        domain = self.vocab if kind == "tok" else list(range(self.n))
+        """A function of the token (or of the position) alone: a matrix over the one-hot of
+        the token (position), which the embedding holds; only the read-outs its readers need
+        get residual dimensions, shared by every such function."""
+        base = self.base_embedding(kind)
+        domain = base.values
         outs = [_safe(evaluate, node, {}, t, _MISSING) if kind == "tok"
-                else _safe(evaluate, node, {}, _MISSING, i) for t in domain for i in [t]]
+                else _safe(evaluate, node, {}, _MISSING, t) for t in domain]
         values = distinct(v for v in outs if v is not _MISSING)
         if not values:
             raise CompileError("it raises an error on every input", node)
         index = {vkey(v): i for i, v in enumerate(values)}
-        table = np.zeros((len(domain), len(values)))
+        m = np.zeros((len(values), len(domain)))
         for r, v in enumerate(outs):
             if v is not _MISSING:
-                table[r, index[vkey(v)]] = 1.0
-        p = PNode(kind, "cat", values, node.label, node, table=table, base=np.zeros(len(values)),
-                  role="token embedding" if kind == "tok" else "position embedding")
-        return p
+                m[index[vkey(v)], r] = 1.0
+        return PNode("linear", "cat", values, node.label, node, lin=self.read(base).left(m),
+                     role="token function" if kind == "tok" else "position function")
+
+    def base_embedding(self, kind: str) -> PNode:
+        key = ("embedding", kind)
+        got = self.memo.get(key)
+        if got is None:
+            domain = list(self.vocab) if kind == "tok" else list(range(self.n))
+            got = PNode(kind, "cat", domain, "tokens" if kind == "tok" else "indices",
+                        table=np.eye(len(domain)), base=np.zeros(len(domain)),
+                        role="token embedding" if kind == "tok" else "position embedding",
+                        checks=False)
+            self.memo[key] = got
+        return got
 
     # ---- elementwise ----------------------------------------------------------------------
 
@@ -348,12 +363,25 @@ class Lowerer:
     def frontier(self, node: ir.IRNode) -> list[ir.IRNode]:
         """Leaves of the largest elementwise tree under `node` whose leaf tuples stay few."""
         def size(x: ir.IRNode) -> int:
-            vals = self.a.values.get(x.id)
+            try:
+                vals = self.lower(x).values
+            except CompileError:
+                vals = None
             return 10**9 if vals is None else max(1, len(vals))
 
         def expandable(x: ir.IRNode) -> bool:
-            return (isinstance(x, ir.Map | ir.SequenceMap) and patterns.match_width(x) is None
-                    and "A" in self.footprint(x))
+            if not (isinstance(x, ir.Map | ir.SequenceMap) and patterns.match_width(x) is None
+                    and "A" in self.footprint(x)):
+                return False
+            try:
+                p = self.lower(x)
+            except CompileError:
+                return True
+            # Reading a head, or a linear function of heads and embeddings, costs nothing; an
+            # MLP's output (even read linearly) would cost a layer.
+            if p.kind == "linear":
+                return any(REGISTRY[s].kind == "mlp" for s in p.lin.sources())
+            return p.kind == "mlp"
 
         leaves = [c for c in node.children() if not isinstance(c, ir.Full)]
         leaves = list({c.id: c for c in leaves}.values())
