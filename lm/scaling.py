@@ -1,0 +1,407 @@
+"""Scaling sweeps: train a grid of model sizes x token budgets on a program, fit the Chinchilla
+law to the results, and report the compute-optimal size beside the compiled model's.
+
+Results go to ``OUT/results.jsonl``, one line per finished run, and each run checkpoints to
+``OUT/checkpoints/``, so an interrupted sweep picks up where it stopped: finished runs are read
+back, an unfinished one resumes from its checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from lm import chinchilla
+from lm.data import ProgramSpec
+from lm.train import ModelConfig, TrainConfig, train
+
+#: Fit targets: the validation NLL over output tokens, or over whole sequences.
+FIT_ON = {"outputs": "val_output_nll", "sequence": "val_sequence_nll"}
+EXACT = 0.99
+
+
+def parse_size(text: str) -> ModelConfig:
+    """``LxD`` (layers x d_model, one head per 16 dimensions) or ``LxDxH`` (H heads)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (2, 3) or min(parts) < 1:
+        raise ValueError(f"model size {text!r}: expected LAYERSxD_MODEL or LAYERSxD_MODELxHEADS")
+    layers, d_model = parts[:2]
+    heads = parts[2] if len(parts) == 3 else max(1, d_model // 16)
+    if d_model % heads:
+        raise ValueError(f"model size {text!r}: d_model is not a multiple of the head count")
+    return ModelConfig(n_layers=layers, d_model=d_model, n_heads=heads)
+
+
+def size_label(model: ModelConfig) -> str:
+    return f"{model.n_layers}x{model.d_model}x{model.n_heads}"
+
+
+@dataclass
+class SweepConfig:
+    """A grid of sizes x token budgets; ``base`` holds everything else about each run."""
+
+    base: TrainConfig
+    sizes: list[ModelConfig] = field(
+        default_factory=lambda: [parse_size(s) for s in ("2x8", "2x16", "2x32", "2x64")]
+    )
+    token_budgets: list[int] = field(
+        default_factory=lambda: [25_000, 50_000, 100_000, 200_000, 400_000]
+    )
+    out_dir: str = "runs/scale"
+    jobs: int = 1  # runs trained at once (processes)
+    fit_on: str = "outputs"
+
+    def __post_init__(self) -> None:
+        if self.fit_on not in FIT_ON:
+            raise ValueError(f"fit_on must be one of {sorted(FIT_ON)}, not {self.fit_on!r}")
+
+    def runs(self) -> list[tuple[str, TrainConfig]]:
+        """``(key, config)`` for every grid point, smallest compute first."""
+        grid = sorted(
+            ((m, d) for m in self.sizes for d in self.token_budgets),
+            key=lambda md: (md[0].n_layers * md[0].d_model ** 2 * md[1], md[1]),
+        )
+        out = []
+        for model, tokens in grid:
+            key = f"{size_label(model)}_D{tokens}_s{self.base.seed}"
+            ckpt = str(Path(self.out_dir) / "checkpoints" / f"{key}.pt")
+            out.append((key, replace(self.base, model=model, tokens=tokens, out=ckpt)))
+        return out
+
+
+def _run(key: str, config: TrainConfig) -> tuple[str, dict[str, Any]]:
+    metrics = train(config)
+    metrics.pop("loss_curve")
+    return key, {"key": key, "config": asdict(config), **metrics}
+
+
+def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Finished runs by key; a torn last line (an interrupted write) is ignored."""
+    results: dict[str, dict[str, Any]] = {}
+    path = Path(path)
+    if not path.exists():
+        return results
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        results[row["key"]] = row
+    return results
+
+
+def sweep(config: SweepConfig, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Train every grid point not already in ``results.jsonl``; return all grid results."""
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results_path = out / "results.jsonl"
+    done = read_results(results_path)
+    runs = config.runs()
+    todo = [(k, c) for k, c in runs if k not in done]
+    if len(todo) < len(runs):
+        log(f"{len(runs) - len(todo)} of {len(runs)} runs already in {results_path}")
+    quiet = config.jobs > 1 or not config.base.progress
+    todo = [(k, replace(c, progress=not quiet)) for k, c in todo]
+    bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not config.base.progress)
+
+    def record(key: str, row: dict[str, Any]) -> None:
+        done[key] = row
+        with open(results_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        bar.update(1)
+        bar.set_postfix_str(f"{key}: loss {row[FIT_ON[config.fit_on]]:.4g}")
+
+    if config.jobs > 1 and len(todo) > 1:
+        # Fresh interpreters (spawn): forked torch state is unsafe, and each run sets threads.
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=config.jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_run, k, c) for k, c in todo]
+            for future in as_completed(futures):
+                record(*future.result())
+    else:
+        for key, run_config in todo:
+            record(*_run(key, run_config))
+    bar.close()
+    return [done[k] for k, _ in runs]
+
+
+@dataclass
+class CompiledSize:
+    layers: int | None = None
+    heads: int | None = None
+    d_model: int | None = None
+    params: int | None = None
+    error: str | None = None
+
+
+def compiled_size(spec: ProgramSpec, max_len: int) -> CompiledSize:
+    """The compiler's model for the same program and input lengths (or why it has none)."""
+    import compiler
+    from compiler import CompileError
+    from rasp import RaspError
+
+    try:
+        prog = compiler.compile(spec.path, spec.expr, spec.vocab, max_len)
+    except (CompileError, RaspError) as err:
+        return CompiledSize(error=str(err).splitlines()[0])
+    stats = prog.stats
+    return CompiledSize(stats["layers"], stats["heads"], stats["d_model"], stats["params"])
+
+
+@dataclass
+class Report:
+    """What a sweep found about a program."""
+
+    program: str
+    expr: str
+    results: list[dict[str, Any]]
+    fit: chinchilla.ChinchillaFit | None
+    fit_on: str
+    budget: float
+    compiled: CompiledSize
+    fit_error: str | None = None
+
+    @property
+    def smallest_exact(self) -> dict[str, Any] | None:
+        """The run with the fewest parameters (then tokens) reaching >= 99% exact match."""
+        good = [r for r in self.results if r.get("exact_match", 0.0) >= EXACT]
+        return min(good, key=lambda r: (r["params"], r["tokens"])) if good else None
+
+    def as_dict(self) -> dict[str, Any]:
+        n_opt, d_opt = self.fit.optimal(self.budget) if self.fit else (None, None)
+        return {
+            "program": self.program,
+            "expr": self.expr,
+            "fit_on": self.fit_on,
+            "fit": self.fit.as_dict() if self.fit else None,
+            "fit_error": self.fit_error,
+            "budget_flops": self.budget,
+            "n_opt": n_opt,
+            "d_opt": d_opt,
+            "smallest_exact": _run_summary(self.smallest_exact) if self.smallest_exact else None,
+            "compiled": asdict(self.compiled),
+            "runs": [_run_summary(r) for r in self.results],
+        }
+
+    def text(self) -> str:
+        """The report as a table for the terminal (and the README)."""
+        key = FIT_ON[self.fit_on]
+        lines = [
+            f"program   {self.program} -e {self.expr}",
+            f"runs      {len(self.results)}; fitted loss: {key} (nats per token)",
+            "",
+            f"{'model':>9} {'N':>8} {'D':>9} {'C=6ND':>9} {'C exact':>9} {'loss':>9} "
+            f"{'out ppl':>8} {'3-gram':>7} {'exact':>6} {'long':>6}",
+        ]
+        for r in sorted(self.results, key=lambda r: (r["params_non_embedding"], r["tokens"])):
+            long = r.get("exact_match_long")
+            lines.append(
+                f"{r['layers']}x{r['d_model']:<7} {_si(r['params_non_embedding']):>8} "
+                f"{_si(r['tokens']):>9} {r['flops_6nd']:>9.2e} {r['flops_exact']:>9.2e} "
+                f"{r[key]:>9.4g} {r['val_output_ppl']:>8.4f} {r['ngram3_output_ppl']:>7.3f} "
+                f"{r['exact_match']:>6.1%} {'' if long is None else f'{long:.1%}':>6}"
+            )
+        lines.append("")
+        if self.fit:
+            f = self.fit
+            n_opt, d_opt = f.optimal(self.budget)
+            lines += [
+                f"fit       L(N, D) = {f.E:.4g} + {f.A:.4g}/N^{f.alpha:.3f} "
+                f"+ {f.B:.4g}/D^{f.beta:.3f}   (Huber objective {f.objective:.3g}, "
+                f"{f.n_starts} starts)",
+                f"optimum   N_opt = {f.G:.3g} (C/6)^{f.a:.3f},  "
+                f"D_opt = (C/6)^{f.b:.3f} / {f.G:.3g}",
+                f"budget    C = {self.budget:.3g} FLOPs: N_opt = {_si(n_opt)} parameters, "
+                f"D_opt = {_si(d_opt)} tokens, predicted loss {float(f.predict(n_opt, d_opt)):.4g}",
+            ]
+        else:
+            lines.append(f"fit       none: {self.fit_error}")
+        best = self.smallest_exact
+        if best:
+            lines.append(
+                f"learned   smallest model with >= {EXACT:.0%} exact match: {best['layers']} "
+                f"layers, d_model {best['d_model']}, N = {_si(best['params_non_embedding'])} "
+                f"({_si(best['params'])} with embeddings), after D = {_si(best['tokens'])} tokens"
+            )
+        else:
+            lines.append(f"learned   no run reached {EXACT:.0%} exact match")
+        c = self.compiled
+        if c.error:
+            lines.append(f"compiled  not compilable: {c.error}")
+        else:
+            lines.append(
+                f"compiled  {c.layers} layers, {c.heads} heads, d_model {c.d_model}, "
+                f"{_si(c.params)} parameters (exact by construction, no training)"
+            )
+        return "\n".join(lines)
+
+
+def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "key",
+        "layers",
+        "d_model",
+        "params",
+        "params_non_embedding",
+        "tokens",
+        "flops_6nd",
+        "flops_exact",
+        "val_output_nll",
+        "val_sequence_nll",
+        "exact_match",
+        "exact_match_long",
+    )
+    return {k: r[k] for k in keys if k in r}
+
+
+def _si(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def fit_results(
+    results: Iterable[dict[str, Any]], fit_on: str = "outputs"
+) -> chinchilla.ChinchillaFit:
+    """Fit the law to runs: ``N`` non-embedding parameters, ``D`` tokens, validation NLL."""
+    rows = [r for r in results if r.get(FIT_ON[fit_on], 0) > 0]
+    N = np.array([r["params_non_embedding"] for r in rows], dtype=float)
+    D = np.array([r["tokens"] for r in rows], dtype=float)
+    loss = np.array([r[FIT_ON[fit_on]] for r in rows], dtype=float)
+    return chinchilla.fit(N, D, loss)
+
+
+def report(
+    config: SweepConfig, results: list[dict[str, Any]], budget: float, *, compile_model: bool
+) -> Report:
+    spec = ProgramSpec.from_file(config.base.program, config.base.expr, config.base.vocab)
+    fit, error = None, None
+    try:
+        fit = fit_results(results, config.fit_on)
+    except ValueError as err:
+        error = str(err)
+    compiled = (
+        compiled_size(spec, config.base.max_len)
+        if compile_model
+        else CompiledSize(error="skipped (--no-compile)")
+    )
+    return Report(spec.path, spec.expr, results, fit, config.fit_on, budget, compiled, error)
+
+
+def plot(rep: Report, out_dir: str | Path) -> list[Path]:
+    """``loss.png`` (loss against N and against D, with the fitted law) and ``isoflop.png``
+    (predicted loss along lines of constant compute, and the compute-optimal frontier)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    key = FIT_ON[rep.fit_on]
+    rows = [r for r in rep.results if r.get(key, 0) > 0]
+    N = np.array([r["params_non_embedding"] for r in rows], dtype=float)
+    D = np.array([r["tokens"] for r in rows], dtype=float)
+    L = np.array([r[key] for r in rows], dtype=float)
+    name = Path(rep.program).stem
+    paths = []
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    for ax, x, group, xlabel, glabel in (
+        (axes[0], N, D, "parameters N (non-embedding)", "D"),
+        (axes[1], D, N, "training tokens D", "N"),
+    ):
+        levels = np.unique(group)
+        colours = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
+        for level, colour in zip(levels, colours, strict=True):
+            sel = group == level
+            order = np.argsort(x[sel])
+            ax.plot(x[sel][order], L[sel][order], "o", color=colour, label=f"{glabel}={_si(level)}")
+            if rep.fit:
+                grid = np.geomspace(x.min() / 1.5, x.max() * 1.5, 100)
+                pred = (
+                    rep.fit.predict(grid, level) if glabel == "D" else rep.fit.predict(level, grid)
+                )
+                ax.plot(grid, pred, "-", color=colour, alpha=0.7)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"{key} (nats)")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle(f"{name}: loss against N and D" + (" with the fitted law" if rep.fit else ""))
+    fig.tight_layout()
+    paths.append(out_dir / "loss.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    if rep.fit:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+        C_obs = 6 * N * D
+        budgets = np.geomspace(C_obs.min(), max(C_obs.max(), rep.budget), 6)
+        colours = plt.cm.plasma(np.linspace(0, 0.85, len(budgets)))
+        n_grid = np.geomspace(N.min() / 10, N.max() * 10, 300)
+        for C, colour in zip(budgets, colours, strict=True):
+            pred = rep.fit.predict(n_grid, C / (6 * n_grid))
+            ax.plot(n_grid, pred, color=colour, label=f"C={C:.2g}")
+            n_opt, d_opt = rep.fit.optimal(C)
+            ax.plot([n_opt], [rep.fit.predict(n_opt, d_opt)], "*", color=colour, ms=10)
+        ax.scatter(N, L, c=np.log10(C_obs), cmap="plasma", s=14, edgecolors="k", lw=0.3)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("parameters N")
+        ax.set_ylabel(f"predicted {key}")
+        ax.set_title("IsoFLOP curves (stars: optimum)")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+        c_grid = np.geomspace(C_obs.min() / 10, max(C_obs.max(), rep.budget) * 10, 100)
+        n_opt, d_opt = rep.fit.optimal(c_grid)
+        ax2.plot(c_grid, n_opt, label="N_opt (parameters)")
+        ax2.plot(c_grid, d_opt, label="D_opt (tokens)")
+        if rep.compiled.params:
+            ax2.axhline(rep.compiled.params, color="k", ls="--", lw=1, label="compiled model")
+        best = rep.smallest_exact
+        if best:
+            ax2.axhline(
+                best["params_non_embedding"],
+                color="g",
+                ls=":",
+                lw=1,
+                label=f"smallest >= {EXACT:.0%} exact",
+            )
+        ax2.axvline(rep.budget, color="grey", lw=0.8)
+        ax2.set_xscale("log")
+        ax2.set_yscale("log")
+        ax2.set_xlabel("compute C (FLOPs)")
+        ax2.set_title("compute-optimal allocation")
+        ax2.legend(fontsize=7)
+        ax2.grid(alpha=0.3, which="both")
+        fig.suptitle(f"{name}: Chinchilla fit")
+        fig.tight_layout()
+        paths.append(out_dir / "isoflop.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths
+
+
+def default_jobs() -> int:
+    """Two runs at once on a multi-core CPU (each trains on one thread); one on a GPU."""
+    import torch
+
+    return 1 if torch.cuda.is_available() else max(1, min(2, os.cpu_count() or 1))
