@@ -13,8 +13,6 @@ import math
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any, TextIO
 
 from . import ast, ir, repl_compile
@@ -22,9 +20,9 @@ from .env import Applied, Echo, Environment, describe, normalise_input, resolve_
 from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError
 from .format import format_applied, format_example_arg
 from .interpreter import evaluate_batch
-from .lexer import RaspLexer
-from .parser import parse_program, parse_statement
+from .repl_antlr import antlr_message
 from .repl_echo import Echoer, Settings, quoted
+from .repl_input import Parsed, Status, parse_input
 
 BANNER = "RASP 0.1"
 PROMPT = ">> "
@@ -46,69 +44,6 @@ RASP statements end with ';' (def and for take none); a statement may span sever
   :compile NAME [--plan]               compile NAME to a transformer and check it
   :attn NAME                           each compiled head beside its RASP selector
 Keys: Tab completes names, Up/Down recall history, Ctrl-C cancels the pending input."""
-
-
-class Status(Enum):
-    """What a (possibly partial) input is, for line joining and for the Enter key."""
-
-    COMPLETE = "complete"  # exactly one statement
-    INCOMPLETE = "incomplete"  # could still become a statement: read on
-    MULTIPLE = "multiple"  # more than one statement
-    ERROR = "error"  # can never parse
-
-
-@dataclass
-class Parsed:
-    status: Status
-    statements: list[ast.Node] = field(default_factory=list)
-    error: RaspSyntaxError | None = None
-
-
-def parse_input(text: str) -> Parsed:
-    """Classify input as the original's reader does: it reads on while the parser fails at the
-    end of the input (or inside a comment, which runs to the end of a joined line)."""
-    try:
-        return Parsed(Status.COMPLETE, [parse_statement(text)])
-    except RaspSyntaxError:
-        pass
-    try:
-        statements = parse_program(text)
-    except RaspSyntaxError as err:
-        if _at_end(err, text):
-            return Parsed(Status.INCOMPLETE, error=err)
-        return Parsed(Status.ERROR, error=err)
-    if not statements:
-        return Parsed(Status.INCOMPLETE)
-    return Parsed(Status.MULTIPLE, statements)
-
-
-def _offset(text: str, line: int | None, column: int | None) -> int | None:
-    if line is None or column is None:
-        return None
-    lines = text.split("\n")
-    if line > len(lines):
-        return len(text)
-    return sum(len(x) + 1 for x in lines[:line - 1]) + column - 1
-
-
-def _at_end(err: RaspSyntaxError, text: str) -> bool:
-    if err.message.startswith("unexpected end of input"):
-        return True
-    at = _offset(text, err.line, err.column)
-    return at is not None and text[at:at + 1] == "#"
-
-
-def antlr_message(err: RaspSyntaxError, text: str) -> str:
-    """The original's (ANTLR's) most common parser error: the tokens read, without spaces, up
-    to the offending one. Its other messages ("mismatched input ...") are not reproduced."""
-    at = _offset(text, err.line, err.column)
-    seen = []
-    for pos, _tok, value in RaspLexer().get_tokens_unprocessed(text):
-        if value.strip():
-            seen.append(value)
-        if at is not None and pos + len(value) > at:
-            break
-    return f"no viable alternative at input '{''.join(seen)}'"
 
 
 def def_depth(text: str) -> int:

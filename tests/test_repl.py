@@ -81,10 +81,32 @@ def test_parse_input_classification():
     assert parse_input("x = = 1;").status is Status.ERROR
 
 
-def test_syntax_error_is_reported_like_antlr():
-    assert body(piped("x = = 1;\n")) == (
-        ">> \t!! antlr exception: no viable alternative at input 'x==' \t-- ignoring input\n"
-        ">> \n")
+STATEMENT_SET = ("{'set', 's-op', 'selector', 'show', 'full seq display', 'examples', 'exit()', "
+                 "'exit', 'quit', 'quit()', 'load', 'draw', '(', 'def', '{', 'for', 'aggregate(', "
+                 "'[', 'not', '-', '+', 'round', 'indicator', 'select(', 'range(', 'zip(', 'len(', "
+                 "Float, PosInt, String, Comment, ID}")
+EXPRESSION_SET = ("{'(', '{', 'aggregate(', '[', 'not', '-', '+', 'round', 'indicator', "
+                  "'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, ID}")
+
+
+# What the original printed for these inputs (its test suite's transcripts).
+@pytest.mark.parametrize("stdin, message", [
+    ("if;", f"mismatched input 'if' expecting {STATEMENT_SET}"),
+    ("in 4;", f"extraneous input 'in' expecting {STATEMENT_SET}"),
+    ("tokens;;", "extraneous input ';' expecting {<EOF>, " + STATEMENT_SET[1:]),
+    ("not=3;", f"extraneous input '=' expecting {EXPRESSION_SET}"),
+    ("selector_width(tokens,tokens,==);", f"mismatched input '==' expecting {EXPRESSION_SET}"),
+    ("def=4;", "mismatched input '=' expecting ID"),
+    ("for in;", "missing ID at 'in'"),
+    ('tokens != "a";', "no viable alternative at input 'tokens!='"),
+])
+def test_syntax_errors_are_worded_like_antlr(stdin, message):
+    assert body(piped(stdin + "\n")) == (
+        f">> \t!! antlr exception: {message} \t-- ignoring input\n>> \n")
+
+
+def test_token_recognition_error():
+    assert "token recognition error at: '@'" in piped("x = 1 @ 2;\n")
 
 
 # ---- state survives errors ---------------------------------------------------------------------

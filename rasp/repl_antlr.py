@@ -1,0 +1,146 @@
+"""The original's syntax error messages (ANTLR's wording), for piped sessions.
+
+raspc parses with Lark, whose errors say what was expected in its own words. Piped sessions
+must print what the original printed, so this module rewrites a syntax error the way ANTLR's
+default error strategy words it, for the situations that cover most mistakes:
+
+- a token that cannot start a statement: `mismatched input 'if' expecting {...}`, or
+  `extraneous input 'in' expecting {...}` when the token after it could (ANTLR drops one token);
+- a token after a complete statement (`tokens;;`): the same, with `<EOF>` in the set;
+- a token where an expression or a name must come: `... expecting {'(', ...}` / `expecting ID`,
+  or `missing ID at 'in'` when the token would fit after a name;
+- a character no token starts with: `token recognition error at: '@'`;
+- anything else: `no viable alternative at input '<the tokens read, without spaces>'`.
+
+The interactive REPL prints raspc's own messages, with the column and a caret, instead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import RaspSyntaxError
+from .repl_input import Status, offset, parse_input
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<Comment>\#[^\r\n]*)
+  | (?P<String>"[^"\r\n]*")
+  | (?P<Float>[0-9]+\.[0-9]+)
+  | (?P<PosInt>[0-9]+)
+  | (?P<glued>(?:select|aggregate|range|zip|len)\(|exit\(\)|quit\(\)|full\ seq\ display|s-op)
+  | (?P<word>[A-Za-z_][A-Za-z_0-9]*)
+  | (?P<op>==|!=|<=|>=|[<>=+\-*/%^()\[\]{},;:])
+""", re.VERBOSE)
+
+KEYWORDS = frozenset("set selector example show examples on off exit quit load draw def for in "
+                     "return not and or if else round indicator".split())
+_EXPR_LITERALS = ("(", "{", "aggregate(", "[", "not", "-", "+", "round", "indicator", "select(",
+                  "range(", "zip(", "len(")
+_STMT_LITERALS = ("set", "s-op", "selector", "show", "full seq display", "examples", "exit()",
+                  "exit", "quit", "quit()", "load", "draw", "(", "def", "{", "for", "aggregate(",
+                  "[", "not", "-", "+", "round", "indicator", "select(", "range(", "zip(", "len(")
+
+
+# Tokens that can end an expression: after them an operator, `,` or `;` is due, not an operand.
+_VALUE_ENDS = frozenset(("ID", "PosInt", "Float", "String", ")", "]", "}"))
+
+
+def _set_text(literals: tuple[str, ...], kinds: tuple[str, ...], eof: bool = False) -> str:
+    items = (["<EOF>"] if eof else []) + [f"'{t}'" for t in literals] + list(kinds)
+    return "{" + ", ".join(items) + "}"
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What ANTLR expected where the error is: the tokens and how it prints them."""
+
+    literals: frozenset[str]
+    kinds: frozenset[str]
+    text: str
+
+
+STATEMENT = _Context(frozenset(_STMT_LITERALS), frozenset(("Float", "PosInt", "String",
+                                                           "Comment", "ID")),
+                     _set_text(_STMT_LITERALS, ("Float", "PosInt", "String", "Comment", "ID")))
+AFTER_STATEMENT = _Context(STATEMENT.literals, STATEMENT.kinds | {"<EOF>"},
+                           _set_text(_STMT_LITERALS, ("Float", "PosInt", "String", "Comment",
+                                                      "ID"), eof=True))
+EXPRESSION = _Context(frozenset(_EXPR_LITERALS), frozenset(("Float", "PosInt", "String", "ID")),
+                      _set_text(_EXPR_LITERALS, ("Float", "PosInt", "String", "ID")))
+NAME = _Context(frozenset(), frozenset(("ID",)), "ID")
+
+
+@dataclass(frozen=True)
+class Token:
+    start: int
+    end: int
+    kind: str  # a literal's own text, or Float, PosInt, String, Comment, ID, <EOF>
+    text: str
+
+
+def tokenize(text: str) -> tuple[list[Token], int | None]:
+    """ANTLR's tokens for `text` (as the original's lexer splits it), and the offset of the
+    first character no token starts with (None if there is none)."""
+    tokens, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            return tokens, pos
+        group, value = m.lastgroup, m.group(0)
+        if group == "word":
+            group = value if value in KEYWORDS else "ID"
+        elif group in ("glued", "op"):
+            group = value
+        if group != "ws":
+            tokens.append(Token(pos, m.end(), group, value))
+        pos = m.end()
+    return tokens, None
+
+
+def _fits(context: _Context, token: Token) -> bool:
+    return token.kind in context.literals or token.kind in context.kinds
+
+
+def _gets_further(text: str, past: int) -> bool:
+    """Whether `text` parses up to (at least) offset `past`."""
+    parsed = parse_input(text)
+    if parsed.status is not Status.ERROR or parsed.error is None:
+        return True
+    at = offset(text, parsed.error.line, parsed.error.column)
+    return at is not None and at >= past
+
+
+def antlr_message(err: RaspSyntaxError, text: str) -> str:
+    """The original's message for a statement that does not parse."""
+    tokens, bad_char = tokenize(text)
+    at = offset(text, err.line, err.column)
+    if bad_char is not None and (at is None or bad_char <= at):
+        return f"token recognition error at: '{text[bad_char]}'"
+    read = [t for t in tokens if at is None or t.start <= at]
+    fallback = f"no viable alternative at input '{''.join(t.text for t in read)}'"
+    if at is None or not err.message.startswith("unexpected ") or not read:
+        return fallback
+    i = len(read) - 1
+    bad = tokens[i]
+    after = tokens[i + 1] if i + 1 < len(tokens) else Token(len(text), len(text), "<EOF>", "")
+    before, rest = text[:bad.start], text[bad.end:]
+    if i == 0:
+        context = STATEMENT
+    elif parse_input(before).status is Status.COMPLETE:
+        context = AFTER_STATEMENT
+    elif tokens[i - 1].kind in _VALUE_ENDS:  # an operator or `;` was due: ANTLR's sets vary
+        return fallback
+    elif _gets_further(f"{before} (x) {rest}", len(before) + 5):
+        context = EXPRESSION
+    elif _gets_further(f"{before} x {rest}", len(before) + 3):
+        context = NAME
+    else:
+        return fallback
+    if _fits(context, after):
+        return f"extraneous input '{bad.text}' expecting {context.text}"
+    if context is NAME and _gets_further(f"{before} x {bad.text}{rest}",
+                                         len(before) + 3 + len(bad.text)):
+        return f"missing ID at '{bad.text}'"
+    return f"mismatched input '{bad.text}' expecting {context.text}"
