@@ -53,6 +53,7 @@ def save(model: nn.Module, path: str | os.PathLike, manifest: dict[str, Any] | N
     tensors = {k: v.detach().cpu().contiguous().clone()
                for k, v in model.state_dict().items()}
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, tmp, metadata=metadata)
     os.replace(tmp, path)
