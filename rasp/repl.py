@@ -25,6 +25,8 @@ from .repl_echo import Echoer, Settings, quoted
 from .repl_input import Parsed, Status, parse_input
 
 BANNER = "RASP 0.1"
+LIBRARY_PATH = "stdlib.rasp"  # how the environment names the standard library's file
+ORIGINAL_LIBRARY = "RASP_support/rasplib"
 PROMPT = ">> "
 ERROR = "class:error"
 
@@ -62,6 +64,8 @@ class ReplSession:
         self.interactive = interactive
         self.env = env or Environment()
         self.settings = Settings()
+        # The original loads its library as "RASP_support/rasplib" and names functions by it.
+        self.settings.load_names[LIBRARY_PATH] = "library" if interactive else ORIGINAL_LIBRARY
         self.pending = ""  # the joined lines of an unfinished statement (piped reading)
         self.finished = False  # `exit` was given
         self._load_errors: list[RaspError] = []

@@ -295,3 +295,10 @@ def test_functions_are_named_after_the_load_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert body(piped('load "sub/f";\nf;\n')) == (
         ">>      sub/f function: f(a)\n>>      sub/f function: f(a)\n>> \n")
+
+
+def test_library_functions_are_named_as_in_the_original():
+    assert body(piped("selector_width;\n")) == (
+        ">>      RASP_support/rasplib function: selector_width(sel)\n>> \n")
+    session = ReplSession(interactive=True)
+    assert text_of(session.run_text("sort;")) == "     library function: sort(seq, key)\n"
