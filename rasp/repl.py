@@ -200,34 +200,43 @@ class ReplSession:
         return []
 
     def show_load(self, echo: Echo, echoer: Echoer) -> None:
-        """A load lists the public names it defined (no examples) and, in file order, the
-        errors it met (then nothing is deduplicated, as in the original)."""
-        errors = list(self._load_errors)
-        top = resolve_load(echo.name, None)  # the file the environment read
-        nested = {resolve_load(e.name, top): e.statement.span.line
-                  for e in echo.value if e.kind == "load"}
+        """A load lists the public names it defined (no examples) and the errors it met, in the
+        order the statements ran, nested loads included; without errors, only the last binding
+        of each name is listed (as the original filters its output)."""
         self._name_loads(echo, None)
-
-        def line_of(err: RaspError) -> float:
-            if err.path == top and err.line is not None:
-                return err.line
-            return nested.get(err.path, math.inf)
-
-        events: list[tuple[float, RaspError | tuple[str, Any]]] = [
-            (line, (name, value)) for line, name, value in
-            echoer.loaded(echo.value, dedupe=not errors)]
-        events += [(line_of(err), err) for err in errors]
+        errors = list(self._load_errors)
+        events = self._load_events(echo.value, resolve_load(echo.name, None), errors)
+        events += [err for err in errors if not any(err is e for e in events)]
+        if not errors:
+            last = {event[0]: i for i, event in enumerate(events)}
+            events = [e for i, e in enumerate(events) if last[e[0]] == i]
         s = self.settings
         saved = s.sop_examples, s.selector_examples
         s.sop_examples = s.selector_examples = False
         try:
-            for _line, event in sorted(events, key=lambda e: e[0]):
+            for event in events:
                 if isinstance(event, RaspError):
                     echoer.lines += [t.rstrip("\n") for _style, t in self.error(event, "")]
                 else:
                     echoer.named(*event)
         finally:
             s.sop_examples, s.selector_examples = saved
+
+    def _load_events(self, echoes: list[Echo], path: str, errors: list[RaspError]
+                     ) -> list[Any]:
+        """A loaded file's (name, value) bindings and its errors, by line (a nested load's
+        events at the line of its `load`)."""
+        timed: list[tuple[float, Any]] = []
+        for e in echoes:
+            line = e.statement.span.line if e.statement is not None else 0
+            if e.kind == "load":
+                nested = self._load_events(e.value, resolve_load(e.name, path), errors)
+                timed += [(line, event) for event in nested]
+            else:
+                timed += [(line, binding) for binding in Echoer.public_names(e)]
+        timed += [(math.inf if err.line is None else err.line, err)
+                  for err in errors if err.path == path]
+        return [event for _line, event in sorted(timed, key=lambda t: t[0])]
 
     def _name_loads(self, echo: Echo, current: str | None) -> None:
         path = resolve_load(echo.name, current)

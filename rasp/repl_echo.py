@@ -89,28 +89,20 @@ class Echoer:
             case "function":
                 self.named(e.name, e.value)
 
-    def loaded(self, echoes: list[Echo], dedupe: bool) -> list[tuple[int, str, Any]]:
-        """The public names a `load` defined, as (line of the statement in the loaded file,
-        name, value), in order; deduped, only the last binding of each name is kept."""
-        found: list[tuple[int, str, Any]] = []
-        for e in echoes:
-            line = e.statement.span.line if e.statement is not None else 0
-            match e.kind:
-                case "load":
-                    found += [(line, n, v) for _l, n, v in self.loaded(e.value, dedupe=False)]
-                case "assign":
-                    names = e.name.split(", ")
-                    values = [e.value] if len(names) == 1 else e.value
-                    found += [(line, n, v) for n, v in zip(names, values, strict=True)]
-                case "function":
-                    found.append((line, e.name, e.value))
-                case "expr" if isinstance(getattr(e.statement, "expr", None), ast.Name):
-                    found.append((line, e.statement.expr.name, e.value))
-        found = [f for f in found if not f[1].startswith("_") and f[1] != "out"]
-        if dedupe:
-            last = {name: i for i, (_line, name, _v) in enumerate(found)}
-            found = [f for i, f in enumerate(found) if last[f[1]] == i]
-        return found
+    @staticmethod
+    def public_names(e: Echo) -> list[tuple[str, Any]]:
+        """The public names one statement of a loaded file bound (a load lists these)."""
+        found: list[tuple[str, Any]] = []
+        match e.kind:
+            case "assign":
+                names = e.name.split(", ")
+                values = [e.value] if len(names) == 1 else e.value
+                found = list(zip(names, values, strict=True))
+            case "function":
+                found = [(e.name, e.value)]
+            case "expr" if isinstance(getattr(e.statement, "expr", None), ast.Name):
+                found = [(e.statement.expr.name, e.value)]
+        return [(n, v) for n, v in found if not n.startswith("_") and n != "out"]
 
     def named(self, name: str | None, val: Any, ntabs: int = 0, extra: str = "") -> None:
         """The original's `print_named_val`, recursive for lists and dicts."""

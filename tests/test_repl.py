@@ -302,3 +302,20 @@ def test_library_functions_are_named_as_in_the_original():
         ">>      RASP_support/rasplib function: selector_width(sel)\n>> \n")
     session = ReplSession(interactive=True)
     assert text_of(session.run_text("sort;")) == "     library function: sort(seq, key)\n"
+
+
+def test_nested_loads_as_the_original_lists_them(tmp_path, monkeypatch):
+    """The original's own test of nested loads and private names (its transcript)."""
+    (tmp_path / "loadA.rasp").write_text(
+        'a=f; # fails: f is defined outside\na=3;\nload "loadB";\nc=b;\n'
+        "d=_b; # fails: private to loadB\n_a=4;\ne=_a;")
+    (tmp_path / "loadB.rasp").write_text("g=f;\nb=7;\n_b = 8;\n_c=a; # fails: a is loadA's\n")
+    monkeypatch.chdir(tmp_path)
+    err = "\t\t!!ignoring input:\n\t Error: Undefined variable: {}\n"
+    assert body(piped('f=10;\nload "loadA";\na;\nb;\nc;\nd;\ne;\nf;\n_a;\n_b;\n')) == (
+        ">>     value: f =  10\n>> " + err.format("f") + "    value: a =  3\n"
+        + err.format("f") + "    value: b =  7\n" + err.format("a") + "    value: c =  7\n"
+        + err.format("_b") + "    value: e =  4\n"
+        ">>     value: a =  3\n>>     value: b =  7\n>>     value: c =  7\n>> "
+        + err.format("d") + ">>     value: e =  4\n>>     value: f =  10\n>> "
+        + err.format("_a") + ">> " + err.format("_b") + ">> \n")
