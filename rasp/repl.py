@@ -5,6 +5,10 @@ it is easy to test. Two front ends drive it. `run_piped` reads stdin line by lin
 exactly what the original prints (prompts included), so sessions can be scripted and compared
 with the original's transcripts. On a terminal, `rasp.repl_prompt` adds history, completion,
 highlighting and multi-line editing, and errors point at their column.
+
+Helpers: `repl_input` decides when an input is a whole statement, `repl_echo` prints values as
+the original does, `repl_antlr` words syntax errors as the original's parser did, and
+`repl_compile` holds the compiler commands (`:compile`, `:attn`).
 """
 
 from __future__ import annotations
