@@ -234,13 +234,15 @@ class Environment:
         if self.checker is not None and isinstance(value, ir.IRNode):
             self.checker(value)
 
-    def _bind(self, scope: Scope, name: str, value: Any) -> None:
+    def _bind(self, scope: Scope, name: str, value: Any, rename: bool = True) -> None:
+        """Bind a name; an assigned s-op or selector takes the name (as in the original),
+        a parameter does not."""
         reserved = name in KEYWORD_NAMES or name in self.constants
         if not scope.in_function and name in self.library_names and scope is not self.base:
             reserved = True
         if reserved:
             raise RaspNameError(f"Cannot set reserved name: {name}")
-        if isinstance(value, ir.IRNode):
+        if rename and isinstance(value, ir.IRNode):
             value.name = name
         scope.set(name, value)
 
@@ -360,7 +362,7 @@ class Environment:
                                 f"is {fn.name} recursing without end?")
         scope = Scope(parent=fn.closure, in_function=True)
         for p, a in zip(fn.params, args, strict=True):
-            self._bind(scope, p, a)
+            self._bind(scope, p, a, rename=False)
         self._depth += 1
         try:
             self._run_in(fn.body, scope, fn.origin, fn.path)

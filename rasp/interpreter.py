@@ -65,17 +65,8 @@ class Column:
             if arr is not None and arr.dtype != object:
                 uniq, inverse = np.unique(arr, return_inverse=True)
                 return Column(inverse.reshape(len(rows), -1).astype(np.int64), uniq.tolist())
-        table: dict[tuple[type, Any], int] = {}
-        values: list[Any] = []
-        codes = np.empty(len(flat), dtype=np.int64)
-        for i, v in enumerate(flat):
-            k = _key(v)
-            c = table.get(k)
-            if c is None:
-                c = table[k] = len(values)
-                values.append(v)
-            codes[i] = c
-        return Column(codes.reshape(len(rows), -1), values)
+        remap, values = _dedupe(flat)
+        return Column(remap.reshape(len(rows), -1), values)
 
     @staticmethod
     def constant(value: Any, shape: tuple[int, int]) -> Column:
@@ -130,7 +121,29 @@ def _dedupe(outputs: list[Any]) -> tuple[np.ndarray, list[Any]]:
 
 
 def map_column(fn: Callable[..., Any], columns: Sequence[Column]) -> Column:
-    """Apply `fn` elementwise to zipped columns, once per distinct tuple of input values."""
+    """Apply `fn` elementwise to zipped columns, once per distinct tuple of input values.
+
+    If `fn` fails, it fails on the first failing position in reading order, as the original
+    (which maps position by position) does, so the error names the same value."""
+    try:
+        return _map_distinct(fn, columns)
+    except Exception:
+        _first_failure(fn, columns)
+        raise
+
+
+def _first_failure(fn: Callable[..., Any], columns: Sequence[Column]) -> None:
+    """Re-run `fn` on distinct inputs in order of first appearance; raises the first error."""
+    combined = np.zeros_like(columns[0].codes)
+    for col in columns:
+        combined = combined * len(col.values) + col.codes
+    _, first = np.unique(combined.ravel(), return_index=True)
+    for pos in np.sort(first):
+        b, i = divmod(int(pos), combined.shape[1])
+        fn(*(col.values[col.codes[b, i]] for col in columns))
+
+
+def _map_distinct(fn: Callable[..., Any], columns: Sequence[Column]) -> Column:
     if len(columns) == 1:
         col = columns[0]
         remap, values = _dedupe([fn(v) for v in col.values])

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .ast import Span
+from .errors import RaspTypeError
 
 _ids = itertools.count()
 
@@ -178,15 +179,20 @@ COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def _index(container: Any, key: Any) -> Any:
-    """`list[v]`, `"str"[v]`, `dict[v]` with the original's error texts."""
+    """`list[v]`, `"str"[v]`, `dict[v]` with the original's error texts (RASP errors there)."""
     if isinstance(container, dict):
-        if key not in container:
-            raise KeyError(f"index [ {_repr_atom(key)} ] not in dict.")
+        try:
+            found = key in container
+        except TypeError:
+            found = False
+        if not found:
+            raise RaspTypeError(f"index [ {_repr_atom(key)} ] not in dict.")
         return container[key]
     if not isinstance(key, int):
-        raise TypeError(f"list indices must be integers, got: {_repr_atom(key)}")
+        raise RaspTypeError(f"list indices must be integers, got: {_repr_atom(key)}")
     if not -len(container) <= key < len(container):
-        raise IndexError(f"index {key} out of range for list of length {len(container)}")
+        raise RaspTypeError(
+            f"index {key} out of range for list of length {len(container)}")
     return container[key]
 
 
