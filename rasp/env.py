@@ -247,12 +247,8 @@ class Environment:
         scope.set(name, value)
 
     def _for(self, stmt: ast.ForLoop, scope: Scope, origin: str, path: str | None) -> None:
-        source = self._eval(stmt.source, scope, path)
-        if isinstance(source, dict):
-            source = list(source)
-        if not isinstance(source, list):
-            raise RaspTypeError(
-                f"for loop needs to iterate over a list or dict, but got: {describe(source)}")
+        source = _iterable(self._eval(stmt.source, scope, path),
+                           "for loop needs to iterate over a list or dict, but got")
         for item in source:
             for name, v in zip(stmt.names, _unpack(stmt.names, [item]), strict=True):
                 self._bind(scope, name, v)
@@ -329,12 +325,8 @@ class Environment:
         raise RaspSyntaxError(f"unexpected expression {type(node).__name__}")  # pragma: no cover
 
     def _comprehension(self, node: ast.Comprehension, scope: Scope, path: str | None) -> Any:
-        source = self._eval(node.source, scope, path)
-        if isinstance(source, dict):
-            source = list(source)
-        if not isinstance(source, list):
-            raise RaspTypeError(
-                f"comprehension needs a list or dict to iterate over, got: {describe(source)}")
+        source = _iterable(self._eval(node.source, scope, path),
+                           "comprehension needs a list or dict to iterate over, got")
         inner = Scope(parent=scope, in_function=True)
         items = []
         for item in source:
@@ -505,6 +497,15 @@ def _unpack(names: list[str], values: list[Any]) -> list[Any]:
     if len(values) != len(names):
         raise RaspTypeError(f"expected {len(names)} values, but got: {len(values)}")
     return list(values)
+
+
+def _iterable(source: Any, complaint: str) -> list[Any]:
+    """What `for` and comprehensions iterate over: a list, or a dict's keys."""
+    if isinstance(source, dict):
+        return list(source)
+    if not isinstance(source, list):
+        raise RaspTypeError(f"{complaint}: {describe(source)}")
+    return source
 
 
 def _make_dict(pairs) -> dict:
