@@ -26,6 +26,8 @@ from .parser import parse_recovering
 LAZY_COMMANDS = {
     "show": ("rasp.show:show", "Show a program highlighted, each name with its kind and type."),
     "draw": ("rasp.draw:draw", "Draw the computation graph of an s-op (SVG or PNG)."),
+    "attention": ("rasp.attention_plot:attention",
+                  "Draw compiled attention patterns beside their RASP selectors (PNG)."),
     "compile": ("compiler.cli:compile_command", "Compile an s-op to transformer weights."),
     "verify": ("compiler.cli:verify", "Check a compiled model against the interpreter."),
     "exec": ("compiler.cli:exec_command", "Run a compiled model file on inputs."),

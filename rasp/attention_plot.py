@@ -1,0 +1,205 @@
+"""`rasp attention`: a program's RASP selectors beside the compiled heads' attention patterns.
+
+    rasp attention FILE -e NAME -i INPUT -o OUT.png
+
+Compiles the s-op (with the file's `# compile:` vocabulary and length, else the input's own
+tokens and length), runs the model on the input and draws one row per attention head: on the
+left the selector the head implements, evaluated by the interpreter; on the right the head's
+softmax weights, BOS column included. The compiled heads and their weights come from
+`repl_compile` (the REPL's `:attn` prints the same pairs as text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import click
+import numpy as np
+
+from . import ir
+from .env import Environment, normalise_input
+from .errors import RaspError
+from .format import format_example_arg
+
+SHARE = 0.01  # attention weight above which a key counts as attended
+
+
+@dataclass
+class HeadView:
+    """One compiled head on one input: what it computes, its selector and both matrices."""
+
+    layer: int
+    head: int
+    node: str  # the value the head writes (plan label)
+    role: str
+    selector_label: str
+    selector: Any  # [query][key] booleans from the interpreter, or None when not found
+    weights: np.ndarray  # [1 + n, 1 + n] softmax weights, BOS first (row 0 is BOS's query)
+
+    def matches(self) -> bool | None:
+        """Whether every query attends (weight > SHARE) to exactly its selected keys, or only
+        to BOS when it selects none. None without a selector to compare with."""
+        if self.selector is None:
+            return None
+        chosen = np.asarray(self.selector, dtype=bool)
+        attended = self.weights[1:, 1:] > SHARE
+        empty = ~chosen.any(axis=1)
+        return bool((attended == chosen).all() and (self.weights[1:, 0][empty] > 0.5).all())
+
+
+def selectors_by_label(node: ir.IRNode) -> dict[str, ir.Selector]:
+    """The selectors an s-op depends on, by the label the compiler's plan names them with."""
+    found: dict[str, ir.Selector] = {}
+    for n in ir.walk(node):
+        if isinstance(n, ir.Selector):
+            found.setdefault(n.label, n)
+    return found
+
+
+def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
+    """Every attention head of a compiled program on `tokens`, paired with its selector."""
+    from .interpreter import evaluate_batch
+    from .repl_compile import attention_weights, heads
+
+    by_label = selectors_by_label(prog.node)
+    views = []
+    for layer, h, block in heads(prog):
+        label = block.get("selector") or ""
+        sel = by_label.get(label)
+        matrix = evaluate_batch(sel, [tokens])[0] if sel is not None else None
+        views.append(HeadView(layer, h, block["node"], block["role"], label, matrix,
+                              attention_weights(prog, tokens, layer, h)))
+    return views
+
+
+def compile_for(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
+    """Compile `expr`; a selector compiles inside `aggregate(selector, indices)`."""
+    from .repl_compile import compile_expr
+
+    if isinstance(env.expression(expr), ir.Selector):
+        expr = f"aggregate({expr}, indices)"
+    return compile_expr(env, expr, vocab, max_len)
+
+
+def _matrix(ax: Any, values: np.ndarray, rows: list[str], cols: list[str], title: str,
+            annotate: bool) -> None:
+    ax.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(cols)), cols)
+    ax.set_yticks(range(len(rows)), rows)
+    ax.xaxis.tick_top()
+    ax.tick_params(length=0, labelsize=8)
+    ax.set_ylabel("query", fontsize=7)
+    ax.set_title(title, fontsize=8, pad=16)
+    for edge in ("top", "right", "bottom", "left"):
+        ax.spines[edge].set_visible(False)
+    if not annotate:
+        return
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            v = values[i, j]
+            if v >= 0.005:
+                text = "1" if v >= 0.995 else f"{v:.2f}".lstrip("0")
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if v > 0.6 else "black")
+
+
+def plot(views: list[HeadView], tokens: list[Any], path: str, title: str, dpi: int = 90) -> None:
+    """One row per head: the RASP selector (left) and the compiled weights (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [str(t) for t in tokens]
+    n = len(names)
+    cell = 0.34
+    side = max(2.6, cell * (n + 1) + 0.8)
+    height = max(2.4, cell * n + 1.8)
+    fig, axes = plt.subplots(len(views), 2, figsize=(2 * side, height * len(views) + 0.7),
+                             squeeze=False)
+    annotate = n <= 12
+    for (left, right), v in zip(axes, views, strict=True):
+        where = f"layer {v.layer}, head {v.head}"
+        if v.selector is not None:
+            _matrix(left, np.asarray(v.selector, dtype=float), names, names,
+                    f"RASP selector\n{_short(v.selector_label)}", annotate=False)
+        else:
+            left.axis("off")
+            left.text(0.5, 0.5, f"selector {v.selector_label!r}\nnot found", ha="center",
+                      va="center", fontsize=8)
+        _matrix(right, v.weights[1:], names, ["§", *names],
+                f"compiled {where}\n{_short(v.node)}", annotate)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+
+
+def _short(text: str, width: int = 34) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+@click.command("attention")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("-e", "--expr", help="The s-op (or selector) to compile. Default: the header's.")
+@click.option("-i", "--input", "given", help="The input: plain text (one token per character) "
+                                             "or a literal like '[3, 1, 2]'. Default: the "
+                                             "header's first example.")
+@click.option("--vocab", help="Comma-separated tokens (default: the header's, else the "
+                              "input's).")
+@click.option("--max-len", type=click.IntRange(1, 4096),
+              help="Longest input (default: the header's, else the input's length).")
+@click.option("-o", "--output", help="OUT.png (or .svg, .pdf). Default: NAME-attention.png.")
+@click.option("--dpi", type=click.IntRange(30, 600), default=90, show_default=True)
+def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
+              max_len: int | None, output: str | None, dpi: int) -> None:
+    """Draw each compiled attention head's pattern beside the RASP selector it implements."""
+    from .cli import fail, load_program
+    from .examples import parse_input_literal, parse_vocab, read_header
+    from .repl_compile import NoCompiler
+
+    env = load_program(file)
+    try:
+        header = read_header(file)
+        spec = header.compile
+        expr = expr or (spec.expr if spec else None)
+        if not expr:
+            fail(f"{file} has no `# compile:` header: give the s-op with -e")
+        if given is not None:
+            example = parse_input_literal(given)
+        elif header.examples:
+            example = header.examples[0].input
+        else:
+            fail(f"{file} has no example in its header: give an input with -i")
+        tokens = list(normalise_input(example))
+        if not tokens:
+            fail("the input is empty")
+        vocab_list = (parse_vocab(vocab) if vocab else spec.vocab if spec else
+                      sorted(set(tokens), key=str))
+        length = max_len or (spec.max_len if spec else len(tokens))
+        prog = compile_for(env, expr, vocab_list, length)
+        views = head_views(prog, tokens)
+        if not views:
+            fail(f"`{expr}` compiles to a model without attention heads")
+        output = output or "".join(c if c.isalnum() or c in "_-" else "_"
+                                   for c in expr) + "-attention.png"
+        st = prog.stats
+        title = (f"{_short(expr, 60)} on {format_example_arg(example)}\ncompiled for vocab "
+                 f"{','.join(map(str, vocab_list))}, max length {length}: {st['layers']} "
+                 f"layers, {st['heads']} heads (§ = BOS)")
+        plot(views, tokens, output, title, dpi)
+    except RaspError as err:
+        fail(err)
+    except NoCompiler as err:
+        fail(str(err))
+    except (ValueError, OSError) as err:
+        fail(str(err))
+    click.echo(f"{output}: {len(views)} head{'s' if len(views) != 1 else ''} on "
+               f"{format_example_arg(example)}")
+    for v in views:
+        verdict = {True: "matches the selector", False: "DIFFERS from the selector",
+                   None: "no selector to compare"}[v.matches()]
+        click.echo(f"  layer {v.layer} head {v.head}: {v.node} <- {v.selector_label} "
+                   f"({v.role}); {verdict}")
