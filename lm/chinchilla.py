@@ -174,17 +174,18 @@ def _batched_lbfgs(
         if idx.size == 0:
             break
         ga = g[idx]
-        # Two-loop recursion, newest pair first.
+        # Two-loop recursion over the stored pairs, newest first.
+        order = [(iteration - 2 - k) % memory for k in range(min(iteration - 1, memory))]
+        s_mem, y_mem, rho_mem = s_hist[order][:, idx], y_hist[order][:, idx], rho[order][:, idx]
         q = -ga
-        alphas = np.zeros((memory, idx.size))
-        order = [(iteration - 2 - k) % memory for k in range(memory)]
-        for k in order:
-            alphas[k] = rho[k, idx] * np.einsum("ij,ij->i", s_hist[k, idx], q)
-            q -= alphas[k, :, None] * y_hist[k, idx]
+        alphas = np.zeros((len(order), idx.size))
+        for k in range(len(order)):
+            alphas[k] = rho_mem[k] * (s_mem[k] * q).sum(axis=1)
+            q -= alphas[k, :, None] * y_mem[k]
         q *= gamma[idx, None]
-        for k in reversed(order):
-            beta = rho[k, idx] * np.einsum("ij,ij->i", y_hist[k, idx], q)
-            q += (alphas[k] - beta)[:, None] * s_hist[k, idx]
+        for k in reversed(range(len(order))):
+            beta = rho_mem[k] * (y_mem[k] * q).sum(axis=1)
+            q += (alphas[k] - beta)[:, None] * s_mem[k]
         direction = q
         slope = np.einsum("ij,ij->i", direction, ga)
         bad = ~(slope < 0) | ~np.isfinite(slope)

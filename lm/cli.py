@@ -18,6 +18,8 @@ from typing import Any
 
 import click
 
+from lm.scaling import DEFAULT_SIZES, DEFAULT_TOKENS, parse_size
+
 _SUFFIX = {"k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9, "t": 1e12}
 
 
@@ -53,6 +55,17 @@ class LengthRange(click.ParamType):
             return (int(lo), int(hi if sep else lo))
         except ValueError:
             self.fail(f"{value!r} is not a length range such as 9-12", param, ctx)
+
+
+def _parse_list(text: str, parse: Callable[[str], Any]) -> list[Any]:
+    """A comma-separated option; a bad item is a usage error (exit 2)."""
+    try:
+        items = [parse(t.strip()) for t in text.split(",") if t.strip()]
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    if not items:
+        raise click.BadParameter("the list is empty")
+    return items
 
 
 def _user_errors(fn: Callable) -> Callable:
@@ -308,15 +321,17 @@ def _rename_ngram(metrics: dict[str, Any], order: int) -> dict[str, Any]:
 )
 @click.option(
     "--sizes",
-    default="2x8,2x16,2x32,2x64",
+    default=DEFAULT_SIZES,
     show_default=True,
+    callback=lambda ctx, param, value: _parse_list(value, parse_size),
     help="Model sizes LAYERSxD_MODEL[xHEADS], comma-separated.",
 )
 @click.option(
     "--tokens",
     "token_list",
-    default="25k,50k,100k,200k,400k",
+    default=DEFAULT_TOKENS,
     show_default=True,
+    callback=lambda ctx, param, value: _parse_list(value, lambda t: int(parse_amount(t))),
     help="Token budgets D, comma-separated.",
 )
 @click.option(
@@ -348,10 +363,7 @@ def scale(**kw: Any) -> None:
     from lm import scaling
 
     base = _base_config(kw)
-    sizes = [scaling.parse_size(s) for s in kw["sizes"].split(",") if s.strip()]
-    tokens = [int(parse_amount(t)) for t in kw["token_list"].split(",") if t.strip()]
-    if not sizes or not tokens:
-        raise ValueError("need at least one model size and one token budget")
+    sizes, tokens = kw["sizes"], kw["token_list"]
     if len(sizes) * len(tokens) < 5:
         raise ValueError("the law has 5 constants: give at least 5 size x budget combinations")
     out = kw["out"] or str(Path("runs") / f"scale-{Path(kw['file']).stem}")

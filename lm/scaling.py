@@ -27,6 +27,9 @@ from lm.train import ModelConfig, TrainConfig, train
 #: Fit targets: the validation NLL over output tokens, or over whole sequences.
 FIT_ON = {"outputs": "val_output_nll", "sequence": "val_sequence_nll"}
 EXACT = 0.99
+#: A grid that finishes for reverse or hist in under 10 minutes on a 2-core CPU.
+DEFAULT_SIZES = "2x16,2x32,2x64,2x128"
+DEFAULT_TOKENS = "50k,100k,200k,400k,800k"
 
 
 def parse_size(text: str) -> ModelConfig:
@@ -54,10 +57,10 @@ class SweepConfig:
 
     base: TrainConfig
     sizes: list[ModelConfig] = field(
-        default_factory=lambda: [parse_size(s) for s in ("2x8", "2x16", "2x32", "2x64")]
+        default_factory=lambda: [parse_size(s) for s in DEFAULT_SIZES.split(",")]
     )
     token_budgets: list[int] = field(
-        default_factory=lambda: [25_000, 50_000, 100_000, 200_000, 400_000]
+        default_factory=lambda: [int(t.rstrip("k")) * 1000 for t in DEFAULT_TOKENS.split(",")]
     )
     out_dir: str = "runs/scale"
     jobs: int = 1  # runs trained at once (processes)
@@ -87,6 +90,13 @@ def _run(key: str, config: TrainConfig) -> tuple[str, dict[str, Any]]:
     return key, {"key": key, "config": asdict(config), **metrics}
 
 
+def _grid_free(config: TrainConfig) -> dict[str, Any]:
+    """What defines a run apart from its grid point (model size and token budget)."""
+    identity = config.identity()
+    del identity["model"], identity["tokens"]
+    return identity
+
+
 def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
     """Finished runs by key; a torn last line (an interrupted write) is ignored."""
     results: dict[str, dict[str, Any]] = {}
@@ -104,10 +114,19 @@ def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def sweep(config: SweepConfig, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Train every grid point not already in ``results.jsonl``; return all grid results."""
+    base = config.base
+    spec = ProgramSpec.from_file(base.program, base.expr, base.vocab)
+    config.base = replace(base, expr=spec.expr, vocab=spec.vocab)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results_path = out / "results.jsonl"
     done = read_results(results_path)
+    for row in done.values():
+        if _grid_free(TrainConfig(**row["config"])) != _grid_free(config.base):
+            raise ValueError(
+                f"{results_path} holds runs with other settings (data, schedule or seed); "
+                "use another output directory"
+            )
     runs = config.runs()
     todo = [(k, c) for k, c in runs if k not in done]
     if len(todo) < len(runs):
@@ -200,20 +219,23 @@ class Report:
     def text(self) -> str:
         """The report as a table for the terminal (and the README)."""
         key = FIT_ON[self.fit_on]
+        ngram = self.results[0]["ngram3_output_ppl"] if self.results else math.nan
         lines = [
             f"program   {self.program} -e {self.expr}",
-            f"runs      {len(self.results)}; fitted loss: {key} (nats per token)",
+            f"runs      {len(self.results)}; fitted loss: {key} (nats per token); "
+            f"3-gram baseline output perplexity {ngram:.3f} (floor 1)",
             "",
-            f"{'model':>9} {'N':>8} {'D':>9} {'C=6ND':>9} {'C exact':>9} {'loss':>9} "
-            f"{'out ppl':>8} {'3-gram':>7} {'exact':>6} {'long':>6}",
+            f"{'model':<9} {'N':>8} {'D':>8} {'C=6ND':>9} {'C exact':>9} {'loss':>9} "
+            f"{'out ppl':>8} {'exact':>7} {'long':>7}",
         ]
         for r in sorted(self.results, key=lambda r: (r["params_non_embedding"], r["tokens"])):
             long = r.get("exact_match_long")
             lines.append(
-                f"{r['layers']}x{r['d_model']:<7} {_si(r['params_non_embedding']):>8} "
-                f"{_si(r['tokens']):>9} {r['flops_6nd']:>9.2e} {r['flops_exact']:>9.2e} "
-                f"{r[key]:>9.4g} {r['val_output_ppl']:>8.4f} {r['ngram3_output_ppl']:>7.3f} "
-                f"{r['exact_match']:>6.1%} {'' if long is None else f'{long:.1%}':>6}"
+                f"{str(r['layers']) + 'x' + str(r['d_model']):<9} "
+                f"{_si(r['params_non_embedding']):>8} {_si(r['tokens']):>8} "
+                f"{r['flops_6nd']:>9.2e} {r['flops_exact']:>9.2e} {r[key]:>9.4g} "
+                f"{r['val_output_ppl']:>8.4f} {r['exact_match']:>7.1%} "
+                f"{'-' if long is None else f'{long:.1%}':>7}"
             )
         lines.append("")
         if self.fit:
@@ -339,8 +361,7 @@ def plot(rep: Report, out_dir: str | Path) -> list[Path]:
                     rep.fit.predict(grid, level) if glabel == "D" else rep.fit.predict(level, grid)
                 )
                 ax.plot(grid, pred, "-", color=colour, alpha=0.7)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        _log_axes(ax)
         ax.set_xlabel(xlabel)
         ax.set_ylabel(f"{key} (nats)")
         ax.legend(fontsize=7)
@@ -363,8 +384,8 @@ def plot(rep: Report, out_dir: str | Path) -> list[Path]:
             n_opt, d_opt = rep.fit.optimal(C)
             ax.plot([n_opt], [rep.fit.predict(n_opt, d_opt)], "*", color=colour, ms=10)
         ax.scatter(N, L, c=np.log10(C_obs), cmap="plasma", s=14, edgecolors="k", lw=0.3)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        _log_axes(ax)
+        ax.set_ylim(L.min() / 10, L.max() * 10)  # the curves climb far off on either side
         ax.set_xlabel("parameters N")
         ax.set_ylabel(f"predicted {key}")
         ax.set_title("IsoFLOP curves (stars: optimum)")
@@ -386,8 +407,7 @@ def plot(rep: Report, out_dir: str | Path) -> list[Path]:
                 label=f"smallest >= {EXACT:.0%} exact",
             )
         ax2.axvline(rep.budget, color="grey", lw=0.8)
-        ax2.set_xscale("log")
-        ax2.set_yscale("log")
+        _log_axes(ax2)
         ax2.set_xlabel("compute C (FLOPs)")
         ax2.set_title("compute-optimal allocation")
         ax2.legend(fontsize=7)
@@ -398,6 +418,16 @@ def plot(rep: Report, out_dir: str | Path) -> list[Path]:
         fig.savefig(paths[-1], dpi=120)
         plt.close(fig)
     return paths
+
+
+def _log_axes(ax) -> None:
+    """Log scales with labels on the decades only (minor labels overlap on short ranges)."""
+    from matplotlib.ticker import NullFormatter
+
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def default_jobs() -> int:

@@ -86,7 +86,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     tokens: int = 1_000_000  # training budget D: tokens processed (padding excluded)
     batch_size: int = 64  # sequences per step, over all processes
-    lr: float = 1e-3
+    lr: float = 3e-3
     min_lr_ratio: float = 0.1
     warmup_fraction: float = 0.05
     weight_decay: float = 0.1
