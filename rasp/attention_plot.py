@@ -136,6 +136,10 @@ def plot(views: list[HeadView], tokens: list[Any], path: str, title: str, dpi: i
     plt.close(fig)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"
+
+
 def _short(text: str, width: int = 34) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 1] + "…"
@@ -187,8 +191,8 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
                                    for c in expr) + "-attention.png"
         st = prog.stats
         title = (f"{_short(expr, 60)} on {format_example_arg(example)}\ncompiled for vocab "
-                 f"{','.join(map(str, vocab_list))}, max length {length}: {st['layers']} "
-                 f"layers, {st['heads']} heads (§ = BOS)")
+                 f"{','.join(map(str, vocab_list))}, max length {length}: "
+                 f"{_count(st['layers'], 'layer')}, {_count(st['heads'], 'head')} (§ = BOS)")
         plot(views, tokens, output, title, dpi)
     except RaspError as err:
         fail(err)
@@ -196,7 +200,7 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
         fail(str(err))
     except (ValueError, OSError) as err:
         fail(str(err))
-    click.echo(f"{output}: {len(views)} head{'s' if len(views) != 1 else ''} on "
+    click.echo(f"{output}: {_count(len(views), 'head')} on "
                f"{format_example_arg(example)}")
     for v in views:
         verdict = {True: "matches the selector", False: "DIFFERS from the selector",
