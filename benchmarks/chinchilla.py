@@ -1,6 +1,9 @@
 """Time the Chinchilla fit with Hoffmann's full grid of 4,500 starts on synthetic runs.
 
-Usage: python benchmarks/chinchilla.py [--runs 300] [--noise 0.005]
+Usage: python benchmarks/chinchilla.py [--runs 300] [--noise 0.005] [--scipy-starts 45]
+
+With ``--scipy-starts K`` it also times K of the starts fitted one at a time with scipy's
+L-BFGS-B and finite-difference gradients (the usual reproduction), and extrapolates to 4,500.
 """
 
 from __future__ import annotations
@@ -14,11 +17,29 @@ from lm import chinchilla
 from lm.chinchilla import ChinchillaFit
 
 
+def _scipy_seconds(starts: np.ndarray, log_n, log_d, log_l, delta: float) -> float:
+    from scipy.optimize import minimize
+    from scipy.special import logsumexp
+
+    def objective(p: np.ndarray) -> float:
+        a, b, e, alpha, beta = p
+        terms = [a - alpha * log_n, b - beta * log_d, np.full_like(log_n, e)]
+        r = logsumexp(terms, axis=0) - log_l
+        absr = np.abs(r)
+        return float(np.where(absr <= delta, 0.5 * r * r, delta * (absr - 0.5 * delta)).sum())
+
+    start = time.perf_counter()
+    for x0 in starts:
+        minimize(objective, x0, method="L-BFGS-B")
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300)
     parser.add_argument("--noise", type=float, default=0.005)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scipy-starts", type=int, default=0)
     args = parser.parse_args()
     law = ChinchillaFit(E=1.6934, A=406.4, B=410.7, alpha=0.33917, beta=0.28491)
     rng = np.random.default_rng(args.seed)
@@ -37,6 +58,15 @@ def main() -> None:
     print(
         f"fit  E={got.E:.4f} A={got.A:.1f} B={got.B:.1f} alpha={got.alpha:.4f} beta={got.beta:.4f}"
     )
+    if args.scipy_starts:
+        grid = chinchilla.init_grid()
+        picked = grid[rng.choice(len(grid), args.scipy_starts, replace=False)]
+        logs = (np.log(N), np.log(D), np.log(loss))
+        spent = _scipy_seconds(picked, *logs, chinchilla.HUBER_DELTA)
+        print(
+            f"scipy, one start at a time: {args.scipy_starts} starts in {spent:.1f} s, "
+            f"{spent / args.scipy_starts * len(grid) / 60:.0f} min for all {len(grid)}"
+        )
 
 
 if __name__ == "__main__":

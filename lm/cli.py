@@ -178,6 +178,14 @@ def _base_config(kw: dict[str, Any]) -> Any:
     )
 
 
+def _leave_process_group() -> None:
+    """Under torchrun, ``train`` joined a process group; leave it before the process exits."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
@@ -257,6 +265,7 @@ def train(**kw: Any) -> None:
         resume=not kw["no_resume"],
     )
     metrics = run_training(config)
+    _leave_process_group()
     if not _is_main_process():
         return
     metrics.pop("loss_curve")
@@ -358,7 +367,7 @@ def _rename_ngram(metrics: dict[str, Any], order: int) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_user_errors
 def scale(**kw: Any) -> None:
-    """Sweep model sizes x token budgets on FILE's program, fit L(N, D) = E + A/N^a + B/D^b,
+    """Sweep model sizes x token budgets on FILE's program, fit L = E + A/N^alpha + B/D^beta,
     and report the compute-optimal size beside the compiled model's. Resumable."""
     from lm import scaling
 

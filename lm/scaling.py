@@ -375,7 +375,7 @@ def plot(rep: Report, out_dir: str | Path) -> list[Path]:
     if rep.fit:
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
         C_obs = 6 * N * D
-        budgets = np.geomspace(C_obs.min(), max(C_obs.max(), rep.budget), 6)
+        budgets = np.geomspace(C_obs.min(), C_obs.max(), 6)  # the budget asked for: right
         colours = plt.cm.plasma(np.linspace(0, 0.85, len(budgets)))
         n_grid = np.geomspace(N.min() / 10, N.max() * 10, 300)
         for C, colour in zip(budgets, colours, strict=True):
