@@ -203,10 +203,10 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
         click.echo(f"{k:<{width}}  {v}")
 
 
-def _eval_rows(m: dict[str, Any]) -> list[tuple[str, str]]:
+def _eval_rows(m: dict[str, Any], ngram: int = 3) -> list[tuple[str, str]]:
     rows = []
     for split in ("val", "test", "ngram3"):
-        label = "3-gram (test)" if split == "ngram3" else split
+        label = f"{ngram}-gram (test)" if split == "ngram3" else split
         rows.append(
             (
                 f"{label} perplexity",
@@ -306,8 +306,10 @@ def eval_command(checkpoint: str, device: str | None, ngram: int, as_json: bool)
         f"checkpoint {checkpoint}: {config.program} -e {config.expr}, step {state['step']}, "
         f"{state['tokens']} tokens"
     )
-    for k, v in _eval_rows({**metrics, **_rename_ngram(metrics, ngram)}):
-        click.echo(f"{k:<22}{v}")
+    rows = _eval_rows({**metrics, **_rename_ngram(metrics, ngram)}, ngram)
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        click.echo(f"{k:<{width}}  {v}")
 
 
 def _rename_ngram(metrics: dict[str, Any], order: int) -> dict[str, Any]:
