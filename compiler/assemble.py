@@ -259,29 +259,46 @@ class Builder:
         hw.o.copy_(torch.from_numpy(o))
 
     def _mlp(self, mlp, offset: int, st: Stored) -> int:
+        """A constant unit plus, per change of the output, a clamped ramp (two ReLUs) at the
+        midpoint between the neighbouring input points. A ramp is exact (zero) on one side;
+        each ramp faces the side with fewer points so that the inexact side (where its two
+        ReLUs grow together) is short. The two ReLUs of a ramp share their weights and their
+        float32 biases differ by exactly 1, so their difference is exactly 1 when saturated."""
         spec = st.node.mlp
         wz = self.weight(spec.z)[0]
         pts, outs = spec.points, spec.outs @ st.proj.T  # outs: [points, dims]
-        fc_rows, proj_cols = [], []
-        unit = np.zeros(self.d_model)
-        unit[D_ONE] = 1.0
-        fc_rows.append(unit)
-        proj_cols.append(outs[0])
+        lo, hi = float(pts[0]), float(pts[-1])
+        rows, cols = [], []
+        const = outs[0].copy()
         for j in spec.changes():
             mid = (pts[j - 1] + pts[j]) / 2
             half = (pts[j] - pts[j - 1]) / 2
             delta = outs[j] - outs[j - 1]
-            for shift, sign in ((0.5, 1.0), (-0.5, -1.0)):
-                row = wz / half
-                row[D_ONE] += -mid / half + shift
-                fc_rows.append(row)
-                proj_cols.append(sign * delta)
-        fc = np.array(fc_rows)
+            up = (hi - mid) <= (mid - lo)  # ascending ramp: inexact above mid
+            sign = 1.0 if up else -1.0
+            if not up:  # f = f0 + delta * (1 - down): the 1 goes into the constant
+                const += delta
+            row = sign * wz / half
+            bias = np.float32(sign * -mid / half + 0.5)
+            for b, out_sign in ((bias, 1.0), (np.float32(bias - np.float32(1.0)), -1.0)):
+                rows.append((row.copy(), float(b)))
+                cols.append(out_sign * sign * delta)
+        fc = np.zeros((1 + len(rows), self.d_model), dtype=np.float64)
+        fc[0, D_ONE] = 1.0
+        for i, (r, b) in enumerate(rows, start=1):
+            fc[i] = r
         fc = self.at_bos(fc, -np.ones(len(fc)))
+        bias = np.zeros(len(fc), dtype=np.float32)
+        for i, (_, b) in enumerate(rows, start=1):
+            bias[i] = b
+        # The ONE column must not carry the biases (a float64 sum would round them apart):
+        # they go in the Linear's bias, and the BOS column cancels them at BOS.
+        fc[:, D_BOS] -= bias.astype(np.float64)
         proj = np.zeros((self.d_model, len(fc)))
-        proj[st.start:st.start + st.dims] = np.array(proj_cols).T
+        proj[st.start:st.start + st.dims] = np.array([const, *cols]).T
         n = len(fc)
         mlp.fc.weight[offset:offset + n] = torch.from_numpy(fc)
+        mlp.fc.bias[offset:offset + n] = torch.from_numpy(bias)
         mlp.proj.weight[:, offset:offset + n] = torch.from_numpy(proj)
         return offset + n
 

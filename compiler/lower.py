@@ -93,6 +93,11 @@ def evaluate(node: ir.IRNode, leaves: dict[int, Any], token: Any = _MISSING,
     return out
 
 
+def err_of(lin: Lin) -> float:
+    """Bound on the float32 error of a read-out (max over its rows)."""
+    return sum(REGISTRY[s].read_err(m) for s, m in lin.terms.items() if s >= 0)
+
+
 def _safe(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
@@ -290,7 +295,7 @@ class Lowerer:
         head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, max(vmax, 1.0), x.selector, sp.bos_k)
         return PNode("head", "num", aggregate_values(values, info, d, self.n), node.label, node,
                      head=head, base=np.array([float(d)]),
-                     err=px.err + py.err + ATTN_ERR * max(vmax, 1.0), role="attention (mean)")
+                     err=err_of(v) + ATTN_ERR * max(vmax, 1.0), role="attention (mean)")
 
     @staticmethod
     def _map_values(fn, sets) -> list[Any] | None:
@@ -419,7 +424,7 @@ class Lowerer:
             if p.enc == "cat":
                 u = np.arange(len(p.values), dtype=np.float64)
                 lins.append(self.read(p).left(u[None, :]))
-                errs.append(p.err * len(p.values))
+                errs.append(err_of(lins[-1]))
                 groups.append([[v] for v in p.values])
             else:
                 by_float: dict[float, list[Any]] = {}
@@ -429,48 +434,49 @@ class Lowerer:
                 gap = float(np.diff(x).min()) if len(x) > 1 else 1.0
                 u = (x - x.min()) / gap
                 lins.append((self.read(p) - Lin.const([x.min()])).scaled(1.0 / gap))
-                errs.append(p.err / gap)
+                errs.append(err_of(lins[-1]))
                 groups.append([by_float[f] for f in x])
             us.append(u)
-        z = Lin.const([0.0])
-        radix, err_z = 1.0, 0.0
-        mult = []
-        for u, lin, e in zip(us, lins, errs, strict=True):
-            mult.append(radix)
-            z = z + lin.scaled(radix)
-            err_z += radix * e
-            radix = radix + radix * float(u.max())
-        if radix > MAX_Z:
-            raise CompileError("its inputs take too many values to tell apart in float32", node)
-        if err_z > 0.1:
-            raise CompileError("its inputs are too close together to tell apart after "
-                               "float32 rounding", node)
         sizes = [len(u) for u in us]
         tuples = list(itertools.product(*(range(s) for s in sizes)))
-        zs = np.array([sum(m * u[i] for m, u, i in zip(mult, us, t, strict=True))
-                       for t in tuples])
         outs = [self._point(fn, [g[i] for g, i in zip(groups, t, strict=True)], node)
                 for t in tuples]
-        order = np.argsort(zs, kind="stable")
-        zs = zs[order]
-        outs = [outs[i] for i in order]
         defined = [v for v in outs if v is not _MISSING]
         if not defined:
             raise CompileError("it raises an error on every value it can receive", node)
         values = distinct(defined)
         index = {vkey(v): i for i, v in enumerate(values)}
-        first = next(v for v in outs if v is not _MISSING)
-        table = np.zeros((len(outs), len(values)))
-        prev = first
-        for j, v in enumerate(outs):
-            prev = prev if v is _MISSING else v
-            table[j, index[vkey(prev)]] = 1.0
+        codes = np.array([-1 if v is _MISSING else index[vkey(v)] for v in outs])
         if len(values) == 1:
             return PNode("linear", "cat", values, label, node, lin=Lin.const([1.0]),
                          role="constant")
+        idx = np.array(tuples, dtype=np.int64).reshape(len(tuples), len(ins))
+        best = None
+        orders = (itertools.permutations(range(len(ins))) if len(ins) <= 4
+                  else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])
+        for perm in orders:  # which input varies fastest: the one with the fewest steps
+            plan = _radix(perm, us, errs, idx, codes)
+            if best is None or plan[0] < best[0]:
+                best = plan
+        _, perm, mult, zs, filled, err_z = best
+        if zs[-1] > MAX_Z:
+            raise CompileError("its inputs take too many values to tell apart in float32", node)
+        z = Lin.const([0.0])
+        for i, m in zip(perm, mult, strict=True):
+            z = z + lins[i].scaled(m)
+        table = np.eye(len(values))[filled]
         spec = MlpSpec(z, zs, table, err_z, list(ins))
+        changes = spec.changes()
+        halves = (zs[changes] - zs[changes - 1]) / 2
+        if len(changes) and err_z > 0.2 * float(halves.min()):
+            raise CompileError("its inputs are too close together to tell apart after "
+                               "float32 rounding", node)
+        # Each ramp's ReLUs grow on its inexact side (the shorter one, see assemble) to `act`.
+        lo, hi = float(zs[0]), float(zs[-1])
+        mids = zs[changes] - halves
+        spec.act = np.minimum(hi - mids, mids - lo) / halves + 1.0
         return PNode("mlp", "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
-                     err=1e-6, role=role)
+                     role=role)
 
     @staticmethod
     def _point(fn: Callable[..., Any], choices: list[list[Any]], node) -> Any:
@@ -515,7 +521,7 @@ class Lowerer:
             v = xin.left(emb) - Lin.const(base)
             head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, 1.0, node.selector, sp.bos_k)
             return PNode("head", "cat", values, node.label, node, head=head, base=base,
-                         err=x.err + ATTN_ERR, role="attention (select one)")
+                         err=err_of(xin) + ATTN_ERR, role="attention (select one)")
         if not numeric_default:
             raise CompileError(f"a mean of numbers with the default {d!r} (not a number) "
                                "cannot be encoded in one numeric dimension", node)
@@ -530,7 +536,7 @@ class Lowerer:
         head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, max(vmax, 1.0), node.selector,
                         sp.bos_k)
         return PNode("head", "num", values, node.label, node, head=head, base=np.array([dnum]),
-                     err=x.err + ATTN_ERR * max(vmax, 1.0),
+                     err=err_of(v) + ATTN_ERR * max(vmax, 1.0),
                      role="attention (mean)" if not select_one else "attention (select one)")
 
     def width(self, node: ir.IRNode, sel: ir.Selector) -> PNode:
@@ -632,10 +638,13 @@ class Lowerer:
         allv = np.unique(np.concatenate([ks, qs]))
         gap = float(np.diff(allv).min()) if len(allv) > 1 else 1.0
         scale = float(np.abs(allv).max() + gap) / gap
-        if scale * scale > 2**13:
+        if scale * scale > 2**12:
             return None  # float32 would blur the scores
         g2 = gap * gap
         krows = self.read(kp).left(np.stack([ks, -ks * ks / g2]))
+        qmax = float(np.abs(qs).max())
+        if err_of(krows.left(np.array([[2 * qmax / g2, 1.0]]))) > 0.05:
+            return None  # the keys' own error would blur the scores
         qlin = self.numeric(qp)
         qrows = qlin.scaled(2.0 / g2).stack(Lin.const([1.0]))
         if with_q2:
@@ -762,6 +771,42 @@ def causal_compatible(sel: ir.Selector) -> bool:
         return True
     return (isinstance(sel, ir.SelectorCombine) and sel.op == "and"
             and any(causal_compatible(s) for s in sel.inputs))
+
+
+def _radix(perm, us, errs, idx, codes):
+    """Mix the inputs into one number z (perm[0] varies fastest), each input step >= 1 apart.
+    Returns (cost, perm, multipliers, sorted z, output codes along z, error of z)."""
+    mult, top, err_z = [], 0.0, 0.0
+    for n, i in enumerate(perm):
+        # Blocks of the faster inputs sit `pad` apart, wide enough for the error so far.
+        e = errs[i]
+        if n == 0:
+            m = 1.0
+        elif 10 * e >= 1:
+            m = float("inf")
+        else:
+            # (a quarter of the span below, so that steps between blocks are gentle ramps)
+            pad = max(1.0, 0.25 * top, 10 * (err_z + (top + 1) * e) / (1 - 10 * e))
+            m = top + pad
+        mult.append(m)
+        err_z += m * e
+        top += m * float(us[i].max())
+    radix = top + 1
+    if not np.isfinite(radix):
+        return (True, len(codes), radix), perm, mult, np.zeros(len(idx)), codes, err_z
+    zs = np.zeros(len(idx))
+    for i, m in zip(perm, mult, strict=True):
+        zs += m * us[i][idx[:, i]]
+    order = np.argsort(zs, kind="stable")
+    zs, c = zs[order], codes[order]
+    known = np.flatnonzero(c >= 0)
+    # Undefined points (the program raises there) take the value before them (or after).
+    fill = known[np.maximum(np.searchsorted(known, np.arange(len(c)), side="right") - 1, 0)]
+    c = c[fill]
+    steps = np.flatnonzero(np.diff(c) != 0) + 1
+    tight = float(((zs[steps] - zs[steps - 1]) / 2).min()) if len(steps) else 1.0
+    too_close = err_z > 0.2 * tight  # some step would blur after float32 rounding
+    return (too_close, len(steps), radix), perm, mult, zs, c, err_z
 
 
 def _atoms(sel: ir.Selector) -> list[ir.Select]:

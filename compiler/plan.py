@@ -47,6 +47,7 @@ class MlpSpec:
     outs: np.ndarray  # [len(points), encdim]
     err_z: float
     inputs: list[PNode] = field(default_factory=list)
+    act: np.ndarray | None = None  # per step: how large its ReLUs grow on their inexact side
 
     def changes(self) -> np.ndarray:
         """Indices j >= 1 where the output changes between points[j-1] and points[j]."""
@@ -109,6 +110,19 @@ class PNode:
 
     def where(self) -> str:
         return self.ir.where() if self.ir is not None else ""
+
+    def read_err(self, m: np.ndarray) -> float:
+        """Bound on the float32 error of the read-outs m @ enc (max over rows of m)."""
+        m = np.atleast_2d(m)
+        l1 = np.abs(m).sum(axis=1)
+        if self.kind == "mlp" and self.mlp.act is not None:
+            steps = self.mlp.changes()
+            deltas = self.mlp.outs[steps] - self.mlp.outs[steps - 1]  # [steps, encdim]
+            per_row = np.abs(deltas @ m.T).T @ self.mlp.act  # [rows]
+            return float((2.0**-22 * per_row + 1e-7 * l1).max())
+        if self.kind in ("tok", "pos"):
+            return float((1e-7 * l1).max())
+        return float((self.err * l1).max())
 
     def index_of(self) -> dict:
         from .values import vkey

@@ -179,7 +179,10 @@ class CompiledProgram:
         best = min((j for j in (i - 1, i) if 0 <= j < len(self._sorted)),
                    key=lambda j: abs(self._sorted[j] - x))
         v = float(self._sorted[best])
-        if abs(v - x) <= 1e-4 * max(1.0, abs(v)):
+        near = [abs(float(self._sorted[j]) - v) for j in (best - 1, best + 1)
+                if 0 <= j < len(self._sorted)]
+        tol = 0.45 * min(near) if near else 1e-4 * max(1.0, abs(v))
+        if abs(v - x) <= tol:
             return self._by_float[v]
         return x
 

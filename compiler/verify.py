@@ -64,7 +64,7 @@ def same(expected: Any, actual: Any) -> bool:
         return vkey(expected) == vkey(actual) if expected is None else expected == actual
     if is_numeric_like(expected) and is_numeric_like(actual):
         e, a = float(expected), float(actual)
-        return abs(e - a) <= 1e-6 * max(1.0, abs(e))
+        return abs(e - a) <= 1e-5 * max(1.0, abs(e))
     return expected == actual
 
 
