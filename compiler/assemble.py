@@ -285,7 +285,7 @@ class Builder:
                 cols.append(out_sign * sign * delta)
         fc = np.zeros((1 + len(rows), self.d_model), dtype=np.float64)
         fc[0, D_ONE] = 1.0
-        for i, (r, b) in enumerate(rows, start=1):
+        for i, (r, _b) in enumerate(rows, start=1):
             fc[i] = r
         fc = self.at_bos(fc, -np.ones(len(fc)))
         bias = np.zeros(len(fc), dtype=np.float32)
