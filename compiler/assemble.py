@@ -100,7 +100,7 @@ def _basis(rows: np.ndarray, dim: int) -> np.ndarray:
         if np.linalg.norm(v) > 1e-9 * max(1.0, np.linalg.norm(r)):
             chosen.append(r)
             ortho.append(v / np.linalg.norm(v))
-    return np.array(chosen)
+    return np.array(chosen) if chosen else np.zeros((0, dim))
 
 
 class Builder:
