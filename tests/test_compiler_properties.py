@@ -1,0 +1,106 @@
+"""Differential test: random well-typed RASP programs either compile to a model that matches the
+interpreter on every input up to the maximum length, or are refused with a CompileError."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import compiler
+import rasp
+from compiler import verify as check
+from compiler.errors import CompileError
+from rasp.errors import RaspError
+
+VOCAB = [0, 1, 2]
+MAX_LEN = 4
+
+CMP = ["==", "<", "<=", ">", ">=", "!="]
+
+
+@st.composite
+def num(draw, depth: int = 3) -> str:
+    """An integer- or float-valued s-op."""
+    leaves = ["tokens_int", "indices", "length"]
+    if depth <= 0:
+        return draw(st.sampled_from(leaves))
+    kind = draw(st.sampled_from(["leaf", "const", "binop", "ternary", "indicator", "width",
+                                 "mean", "mean"]))
+    sub = lambda: draw(num(depth - 1))  # noqa: E731
+    c = draw(st.integers(1, 3))
+    match kind:
+        case "leaf":
+            return draw(st.sampled_from(leaves))
+        case "const":
+            op = draw(st.sampled_from(["+", "-", "*", "%"]))
+            return f"({sub()} {op} {c})"
+        case "binop":
+            op = draw(st.sampled_from(["+", "-"]))
+            return f"({sub()} {op} {sub()})"
+        case "ternary":
+            return f"({sub()} if {draw(boolean(depth - 1))} else {sub()})"
+        case "indicator":
+            return f"indicator({draw(boolean(depth - 1))})"
+        case "width":
+            return f"selector_width({draw(selector(depth - 1))})"
+        case _:
+            default = draw(st.sampled_from(["", ", 0", ", -1"]))
+            return f"aggregate({draw(selector(depth - 1))}, {sub()}{default})"
+
+
+@st.composite
+def boolean(draw, depth: int = 2) -> str:
+    a = draw(num(max(depth - 1, 0)))
+    kind = draw(st.sampled_from(["cmp_const", "cmp", "not", "and"]))
+    if kind == "cmp_const" or depth <= 0:
+        op = draw(st.sampled_from(["==", "<", ">"]))
+        return f"({a} {op} {draw(st.integers(0, 3))})"
+    if kind == "cmp":
+        op = draw(st.sampled_from(["==", "<", ">"]))
+        return f"({a} {op} {draw(num(depth - 1))})"
+    if kind == "not":
+        return f"(not {draw(boolean(depth - 1))})"
+    return f"({draw(boolean(depth - 1))} and {draw(boolean(depth - 1))})"
+
+
+@st.composite
+def selector(draw, depth: int = 2) -> str:
+    kind = draw(st.sampled_from(["select", "select", "and", "or", "not"]))
+    if kind == "select" or depth <= 0:
+        k = draw(num(max(depth - 1, 0)))
+        q = draw(num(max(depth - 1, 0)))
+        return f"select({k}, {q}, {draw(st.sampled_from(CMP))})"
+    if kind == "not":
+        return f"(not {draw(selector(depth - 1))})"
+    return f"({draw(selector(depth - 1))} {kind} {draw(selector(depth - 1))})"
+
+
+@st.composite
+def program(draw) -> str:
+    kind = draw(st.sampled_from(["num", "num", "bool", "str"]))
+    if kind == "num":
+        return draw(num())
+    if kind == "bool":
+        return draw(boolean())
+    sel = draw(selector(1))
+    return draw(st.sampled_from([f'aggregate({sel}, tokens_str, "_")',
+                                 f'("p" if {draw(boolean(1))} else tokens_str)']))
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program())
+def test_random_programs_compile_exactly_or_are_refused(text):
+    env = rasp.Environment()
+    try:
+        node = env.expression(text)
+    except RaspError:
+        assume(False)
+    assume(isinstance(node, rasp.ir.SOp))
+    try:
+        prog = compiler.compile(env, text, vocab=VOCAB, max_seq_len=MAX_LEN)
+    except CompileError as err:
+        assert "cannot compile" in err.message
+        return
+    inputs, exhaustive = check.inputs_for(VOCAB, MAX_LEN)
+    report = check.verify(prog, prog.node, inputs, exhaustive)
+    assert report.ok, f"{text}: {report.first.describe()}"
