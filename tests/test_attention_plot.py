@@ -93,3 +93,31 @@ def test_user_errors_exit_1_with_one_line(args, message, tmp_path, monkeypatch):
 def test_listed_in_help():
     result = CliRunner().invoke(main, ["--help"])
     assert "attention" in result.output
+
+
+def test_without_a_header_the_input_gives_vocabulary_and_length(tmp_path):
+    program = tmp_path / "first.rasp"
+    program.write_text("y = tokens;\n")
+    out = tmp_path / "first.png"
+    args = [str(program), "-e", "aggregate(select(indices, 0, ==), tokens)", "-o", str(out)]
+    result = _run(*args)
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"error: {program} has no example in its header: give an "
+                                     "input with -i")
+    result = _run(*args, "-i", "xyz")
+    assert result.exit_code == 0, result.output
+    assert "<- select(indices, 0, ==) (attention (select one)); matches the selector" in \
+        result.output
+    assert out.read_bytes().startswith(PNG)
+    result = _run(str(program), "-i", "xyz", "-o", str(out))
+    assert result.exit_code == 1
+    assert "has no `# compile:` header: give the s-op with -e" in result.output
+
+
+def test_a_model_without_heads_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    result = _run("examples/sort.rasp", "-e", "tokens_int * 2", "-i", "[1, 2]", "-o",
+                  str(tmp_path / "x.png"))
+    assert result.exit_code == 1
+    assert result.output.strip() == "error: `tokens_int * 2` compiles to a model without " \
+        "attention heads"
