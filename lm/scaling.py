@@ -242,7 +242,7 @@ class Report:
             f = self.fit
             n_opt, d_opt = f.optimal(self.budget)
             lines += [
-                f"fit       L(N, D) = {f.E:.4g} + {f.A:.4g}/N^{f.alpha:.3f} "
+                f"fit       L(N, D) = {f.E:.4f} + {f.A:.4g}/N^{f.alpha:.3f} "
                 f"+ {f.B:.4g}/D^{f.beta:.3f}   (Huber objective {f.objective:.3g}, "
                 f"{f.n_starts} starts)",
                 f"optimum   N_opt = {f.G:.3g} (C/6)^{f.a:.3f},  "

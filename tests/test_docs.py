@@ -126,6 +126,7 @@ def test_python_and_doctests(page, monkeypatch):
         elif block.lang == "pycon":
             test = parser.get_doctest(block.body, namespace, page.name, str(page), block.line)
             runner.run(test, clear_globs=False)
+            namespace.update(test.globs)  # doctest ran on a copy: keep its names for later blocks
     assert runner.failures == 0, f"{runner.failures} doctest failure(s) in {page.name}"
 
 
