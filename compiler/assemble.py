@@ -107,6 +107,7 @@ class Builder:
     def __init__(self, root: PNode, vocab: list[Any], max_len: int, causal: bool):
         self.root, self.vocab, self.n, self.causal = root, vocab, max_len, causal
         self.out_lin, self.codec = output_readout(root)
+        _check_output_error(root, self.out_lin, self.codec)
         self.stored = schedule(root)
         self._projections()
         self._layout()
@@ -351,6 +352,26 @@ def _jsonable(values):
         else:
             out.append(repr(v))
     return out
+
+
+def _check_output_error(root: PNode, lin: Lin, codec: dict[str, Any]) -> None:
+    """The output must decode to the right value despite float32 error: argmax needs the
+    one-hot within 0.3; numbers need the error well below half the gap to the next value."""
+    from .lower import err_of
+
+    err = err_of(lin)
+    if codec["encoding"] == "categorical":
+        limit = 0.3
+    else:
+        vals = np.unique([float(v) for v in codec["values"] or []])
+        if len(vals) > 1:
+            limit = 0.45 * float(np.diff(vals).min())  # snapping to the nearest value
+        else:  # unknown values: verify compares numbers to 1e-5 of their size
+            scale = root.head.vmax if root.kind == "head" else 1.0
+            limit = 1e-5 * max(1.0, scale)
+    if err > limit:
+        raise CompileError(f"its float32 error (up to {err:.2g}) could change the decoded "
+                           f"output (values {limit / 0.45:.2g} apart)", root.ir)
 
 
 def output_readout(root: PNode) -> tuple[Lin, dict[str, Any]]:

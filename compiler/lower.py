@@ -34,7 +34,7 @@ from .values import walk as values_walk
 
 MLP_TUPLES = 4096  # input tuples one MLP may enumerate
 MAX_Z = float(2**16)  # discretised inputs must stay well inside float32's exact range
-ATTN_ERR = 1e-6  # relative error of a head's output (leakage is made far smaller)
+ATTN_ERR = 2.0**-22  # relative float32 error of a head's mean (leakage is made far smaller)
 _MISSING = object()
 
 

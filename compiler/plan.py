@@ -115,14 +115,17 @@ class PNode:
         """Bound on the float32 error of the read-outs m @ enc (max over rows of m)."""
         m = np.atleast_2d(m)
         l1 = np.abs(m).sum(axis=1)
+        # One-hots: the error is a little weight (or rounding) moved between values, so a
+        # read-out errs by at most twice its largest coefficient times that.
+        linf = 2 * np.abs(m).max(axis=1) if m.size else l1
         if self.kind == "mlp" and self.mlp.act is not None:
             steps = self.mlp.changes()
             deltas = self.mlp.outs[steps] - self.mlp.outs[steps - 1]  # [steps, encdim]
             per_row = np.abs(deltas @ m.T).T @ self.mlp.act  # [rows]
             return float((2.0**-22 * per_row + 1e-7 * l1).max())
-        if self.kind in ("tok", "pos"):
-            return float((1e-7 * l1).max())
-        return float((self.err * l1).max())
+        if self.kind in ("tok", "pos"):  # exact tables, rounded once to float32
+            return float((2.0**-24 * linf).max())
+        return float((self.err * (linf if self.enc == "cat" else l1)).max())
 
     def index_of(self) -> dict:
         from .values import vkey

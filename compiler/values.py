@@ -22,7 +22,7 @@ from rasp.interpreter import BOOL, FLOAT, INT, STR, type_class
 
 from . import patterns
 
-LIMIT = 50_000  # distinct values kept per s-op
+LIMIT = 100_000  # distinct values kept per s-op
 MEAN_SUMS_LIMIT = 400_000  # (count, sum) pairs enumerated for a numeric mean
 
 
