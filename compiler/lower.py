@@ -458,7 +458,10 @@ class Lowerer:
             plan = _radix(perm, us, errs, idx, codes)
             if best is None or plan[0] < best[0]:
                 best = plan
-        _, perm, mult, zs, filled, err_z = best
+        cost, perm, mult, zs, filled, err_z = best
+        if cost[0]:
+            raise CompileError("its inputs are too close together to tell apart after "
+                               "float32 rounding", node)
         if zs[-1] > MAX_Z:
             raise CompileError("its inputs take too many values to tell apart in float32", node)
         z = Lin.const([0.0])
@@ -623,8 +626,13 @@ class Lowerer:
         q.k = 1 - (k - q)^2 / gap^2, which is 1 on equal values and <= 0 on any others. Without
         q^2 (a numeric query), q.k is shifted per query; fine when some key always matches."""
         kp, qp = self.lower(at.keys), self.lower(at.queries)
-        if kp.enc != "cat" or kp.values is None or qp.values is None:
+        if kp.values is None or qp.values is None:
             return None
+        if kp.enc != "cat" and len(kp.values) > 3:  # k^2 needs a one-hot: discretise first
+            try:
+                kp, _ = self.onehot(kp, at)
+            except CompileError:
+                return None
         if not all(is_number(v) for v in [*kp.values, *qp.values]):
             return None
         ks = np.array([float(v) for v in kp.values])
