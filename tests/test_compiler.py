@@ -44,7 +44,8 @@ def compile_exact(source: str, expr: str, vocab, max_len: int = 4, **kw):
 
 
 def test_value_sets_follow_python_semantics():
-    env = env_with("x = tokens_int * 2; y = x + indices; s = aggregate(select(indices, indices, <=), tokens_int);")
+    env = env_with("x = tokens_int * 2; y = x + indices;"
+                   "s = aggregate(select(indices, indices, <=), tokens_int);")
     a = values.analyse([env.expression("y"), env.expression("s")], [1, 2], 3)
     assert a.of(env.expression("x")) == [2, 4]
     assert a.of(env.expression("y")) == [2, 3, 4, 5, 6]
