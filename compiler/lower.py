@@ -355,15 +355,31 @@ class Lowerer:
         return None
 
     def fused(self, node: ir.IRNode) -> PNode:
-        """One MLP for a tree of elementwise operations, over the tuple of its leaves."""
-        leaves = self.frontier(node)
-        ins = [self.lower(x) for x in leaves]
-        ids = [x.id for x in leaves]
+        """One MLP for a tree of elementwise operations, over the tuple of its leaves (or, if
+        that mix cannot be discretised exactly, over its direct inputs: one more layer)."""
+        direct = list({c.id: c for c in node.children() if not isinstance(c, ir.Full)}.values())
+        fused = self.frontier(node)
+        options = [fused, direct] if [x.id for x in fused] != [x.id for x in direct] else [direct]
+        made: list[PNode] = []
+        for leaves in options:
+            ins = [self.lower(x) for x in leaves]
+            ids = [x.id for x in leaves]
 
-        def fn(*vals):
-            return evaluate(node, dict(zip(ids, vals, strict=True)))
+            def fn(*vals, ids=ids):
+                return evaluate(node, dict(zip(ids, vals, strict=True)))
 
-        return self.mlp(ins, fn, node.label, node, role="MLP")
+            try:
+                p = self.mlp(ins, fn, node.label, node, role="MLP")
+            except CompileError:
+                if leaves is direct and not made:
+                    raise
+                continue
+            made.append(p)
+            if p.kind != "mlp" or p.read_err(np.eye(p.encdim)) < 1e-4:
+                break  # precise enough: keep the fewer layers
+        # Else the more precise one: a wide fused MLP's float32 error can make later steps
+        # impossible to tell apart.
+        return min(made, key=lambda p: p.read_err(np.eye(p.encdim)) if p.kind == "mlp" else 0)
 
     def frontier(self, node: ir.IRNode) -> list[ir.IRNode]:
         """Leaves of the largest elementwise tree under `node` whose leaf tuples stay few."""
