@@ -287,8 +287,8 @@ class Lowerer:
         values = self._map_values(fn, [px.values, py.values])
         if values is None:
             return None
-        sp = self.selector(x.selector)
         info = self.a.selectors[x.selector.id]
+        sp = self.selector(x.selector, equal_weights=not info.max_one)
         sign = 1.0 if node.op == "+" else -1.0
         v = self.numeric(px) + self.numeric(py).scaled(sign) - Lin.const([float(d)])
         vmax = max(abs(float(t) - d) for t in values)
@@ -515,12 +515,12 @@ class Lowerer:
     # ---- attention ----------------------------------------------------------------------
 
     def aggregate(self, node: ir.Aggregate) -> PNode:
-        sp = self.selector(node.selector)
         x = self.lower(node.sop)
         info = self.a.selectors[node.selector.id]
         d = node.default
         numbers = x.enc == "num" or all(is_number(v) for v in x.values)
         select_one = info.max_one or not numbers
+        sp = self.selector(node.selector, equal_weights=not select_one)
         want = self.overrides.get(node.name or "")
         if want == "numerical" and not numbers:
             raise CompileError("a numerical encoding needs numbers", node)
@@ -608,12 +608,15 @@ class Lowerer:
 
     # ---- selectors ----------------------------------------------------------------------
 
-    def selector(self, sel: ir.Selector, need_threshold: bool = False) -> SelPlan:
-        """q, k read-outs with q.k == T on selected pairs and <= T-1 elsewhere."""
+    def selector(self, sel: ir.Selector, need_threshold: bool = False,
+                 equal_weights: bool = True) -> SelPlan:
+        """q, k read-outs with q.k == T on selected pairs and <= T-1 elsewhere.
+        `equal_weights`: several selected keys must get exactly equal weights (a mean, a
+        width), so no scores computed from large cancelling terms (the quadratic form)."""
         sel = self.strip_causal(sel)
         if sel is None:  # every key the causal mask lets through
             return SelPlan(Lin.const([1.0]), Lin.const([1.0]), 1.0)
-        if isinstance(sel, ir.Select) and sel.op == "==":
+        if isinstance(sel, ir.Select) and sel.op == "==" and not equal_weights:
             quad = self.quadratic(sel, need_threshold)
             if quad is not None:
                 return quad
