@@ -135,7 +135,9 @@ class Builder:
 
     def _layout(self) -> None:
         start = 2
-        order = sorted(self.stored.values(), key=lambda s: (s.slot, s.node.id))
+        rank = {"tok": 0, "pos": 1}  # tokens, then positions, then sublayers in order
+        order = sorted(self.stored.values(),
+                       key=lambda s: (s.slot, rank.get(s.node.kind, 2), s.node.id))
         for st in order:
             st.start = start
             start += st.dims
