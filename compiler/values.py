@@ -127,22 +127,7 @@ def children(node: ir.IRNode) -> tuple[ir.IRNode, ...]:
 
 def walk(roots: list[ir.IRNode]) -> list[ir.IRNode]:
     """Nodes reachable through `children`, children first, each once."""
-    order: list[ir.IRNode] = []
-    seen: set[int] = set()
-    stack: list[tuple[ir.IRNode, bool]] = [(r, False) for r in reversed(roots)]
-    while stack:
-        node, expanded = stack.pop()
-        if node.id in seen:
-            continue
-        if expanded:
-            seen.add(node.id)
-            order.append(node)
-            continue
-        stack.append((node, True))
-        for child in reversed(children(node)):
-            if child.id not in seen:
-                stack.append((child, False))
-    return order
+    return list(ir.walk(roots, children))
 
 
 def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:

@@ -244,8 +244,13 @@ def elementwise_fn(op: str) -> Callable[..., Any]:
     return _ELEMENTWISE[op]
 
 
-def walk(roots: IRNode | list[IRNode]) -> Iterator[IRNode]:
-    """All nodes reachable from `roots`, children before parents, each once (iterative)."""
+def walk(roots: IRNode | list[IRNode],
+         children: Callable[[IRNode], tuple[IRNode, ...]] | None = None) -> Iterator[IRNode]:
+    """All nodes reachable from `roots`, children before parents, each once (iterative).
+
+    `children` says which nodes a node reads (default: its IR children); the compiler passes
+    its own, which skips the library internals of patterns it compiles whole."""
+    read = children or (lambda node: node.children())
     stack: list[tuple[IRNode, bool]] = [(r, False) for r in reversed(
         roots if isinstance(roots, list) else [roots])]
     seen: set[int] = set()
@@ -258,6 +263,6 @@ def walk(roots: IRNode | list[IRNode]) -> Iterator[IRNode]:
             yield node
             continue
         stack.append((node, True))
-        for child in reversed(node.children()):
+        for child in reversed(read(node)):
             if child.id not in seen:
                 stack.append((child, False))
