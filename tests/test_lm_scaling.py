@@ -103,7 +103,7 @@ def test_report_text_and_plots_with_a_known_fit(tmp_path):
     rep = scaling.Report("examples/reverse.rasp", "reverse", rows, law, "outputs", 1e12, compiled)
     text = rep.text()
     n_opt, d_opt = law.optimal(1e12)
-    assert "0.01 + 50/N^0.500 + 80/D^0.400" in text
+    assert "0.0100 + 50/N^0.500 + 80/D^0.400" in text
     assert f"N_opt = {scaling._si(n_opt)} parameters" in text
     assert "smallest model with >= 99% exact match: 2 layers, d_model 32" in text
     assert "compiled  2 layers, 2 heads, d_model 13, 999 parameters" in text
