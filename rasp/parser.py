@@ -259,22 +259,22 @@ def _to_ast(tree: Tree, text: str, path: str | None):
         raise
 
 
-def parse_program(text: str, path: str | None = None) -> list[ast.Node]:
-    """Parse a whole file (any number of statements)."""
+def _parse(text: str, start: str, path: str | None):
     try:
-        tree = _parser().parse(text, start="start")
+        tree = _parser().parse(text, start=start)
     except UnexpectedInput as err:
         raise _syntax_error(err, text, path) from None
     return _to_ast(tree, text, path)
 
 
+def parse_program(text: str, path: str | None = None) -> list[ast.Node]:
+    """Parse a whole file (any number of statements)."""
+    return _parse(text, "start", path)
+
+
 def parse_statement(text: str) -> ast.Node:
     """Parse exactly one statement, as the REPL reads it."""
-    try:
-        tree = _parser().parse(text, start="repl_input")
-    except UnexpectedInput as err:
-        raise _syntax_error(err, text, None) from None
-    return _to_ast(tree, text, None)
+    return _parse(text, "repl_input", None)
 
 
 def parse_expression(text: str) -> ast.Node:

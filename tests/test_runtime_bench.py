@@ -16,12 +16,7 @@ from runtime.device import device_spec, maybe_compile
 TINY = ["--device", "cpu", "--min-time", "0.01"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def invoke(args: list[str], tmp_path) -> tuple[str, dict]:
