@@ -11,7 +11,6 @@ So the BOS residual never changes and every stored value is exactly zero there.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +24,6 @@ from .linear import BOS, ONE, Lin
 from .plan import REGISTRY, PNode
 from .values import is_numeric_like
 
-LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
 D_ONE, D_BOS = 0, 1
 
 
@@ -232,8 +230,7 @@ class Builder:
 
     def _head(self, attn, h: int, d_head: int, st: Stored) -> None:
         spec = st.node.head
-        delta = 0.5 if spec.bos == "half" else 1.0  # score gap around the BOS key
-        beta = math.log((self.n + 2) * 2 * max(spec.vmax, 1.0) / LEAK) / delta
+        beta = spec.beta(self.n)
         dq = spec.q.rows
         offset = {"half": spec.threshold - 0.5, "equal": spec.threshold, "none": 0.0}[spec.bos]
         wq = np.zeros((d_head, self.d_model))

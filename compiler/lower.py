@@ -29,7 +29,16 @@ from . import patterns
 from .errors import CompileError
 from .linear import BOS, ONE, Lin, stack_all
 from .plan import REGISTRY, HeadSpec, MlpSpec, PNode
-from .values import Analysis, aggregate_values, distinct, is_number, is_numeric_like, vkey
+from .values import (
+    Analysis,
+    aggregate_values,
+    count_selector,
+    distinct,
+    is_number,
+    is_numeric_like,
+    selects_one_value,
+    vkey,
+)
 from .values import walk as values_walk
 
 MLP_TUPLES = 4096  # input tuples one MLP may enumerate
@@ -98,6 +107,59 @@ def err_of(lin: Lin) -> float:
     return sum(REGISTRY[s].read_err(m) for s, m in lin.terms.items() if s >= 0)
 
 
+def _vectors(lin: Lin, limit: int = 4096) -> np.ndarray | None:
+    """Every vector the read-out can take at a non-BOS position (as columns): one column of
+    each one-hot source's matrix, or each value of a numeric one, summed over sources. None
+    when there are more than `limit`, or a numeric source's values are unknown."""
+    out = lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, :1]
+    for s in lin.sources():
+        m, p = lin.terms[s], REGISTRY[s]
+        if p.enc == "cat":
+            cols = m
+        elif p.values is not None and all(is_numeric_like(v) for v in p.values):
+            cols = m[:, :1] * np.array([float(v) for v in p.values])[None, :]
+        else:
+            return None
+        cols = np.unique(cols, axis=1)
+        if out.shape[1] * cols.shape[1] > limit:
+            return None
+        out = (out[:, :, None] + cols[:, None, :]).reshape(lin.rows, -1)
+    return out
+
+
+def _bound(lin: Lin) -> np.ndarray:
+    """Per row, the largest magnitude the read-out can take at a non-BOS position."""
+    vecs = _vectors(lin)
+    if vecs is not None:
+        return np.abs(vecs).max(axis=1)
+    out = np.abs(lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, 0])
+    for s in lin.sources():
+        p = REGISTRY[s]
+        big = 1.0 if p.enc == "cat" else max(
+            (abs(float(v)) for v in p.values), default=0.0) if p.values is not None else np.inf
+        out = out + np.abs(lin.terms[s]).max(axis=1) * big
+    return out
+
+
+def score_err(q: Lin, k: Lin) -> float:
+    """Bound on the float32 error of q.k: q's error read against every key vector k can take
+    (and k's against every q), plus rounding of the products (a few units in the last place).
+    Per row when a side takes too many vectors to list."""
+    vq, vk = _vectors(q), _vectors(k)
+    if vq is not None and vk is not None:
+        # A sum of m nonzero products rounds by at most about m units in the last place.
+        terms = (vq != 0).astype(float).T @ (vk != 0).astype(float)
+        rnd = (2.0**-24 * (terms + 1) * (np.abs(vq).T @ np.abs(vk))).max()
+        return float(err_of(q.left(vk.T)) + err_of(k.left(vq.T)) + rnd)
+    qmax, kmax = _bound(q), _bound(k)
+    total = 0.0
+    for i in range(q.rows):
+        row = np.eye(q.rows)[i:i + 1]
+        total += (err_of(q.left(row)) * kmax[i] + qmax[i] * err_of(k.left(row))
+                  + 2.0**-21 * qmax[i] * kmax[i])
+    return float(total)
+
+
 def _safe(fn: Callable[..., Any], *args: Any) -> Any:
     try:
         return fn(*args)
@@ -124,8 +186,11 @@ class Lowerer:
         sels = []
         for n in values_walk([root]):
             width = patterns.match_width(n)
+            count = count_selector(n, self.a)
             if width is not None:
                 sels.append(width[0])
+            elif count is not None:
+                sels.append(count)
             elif isinstance(n, ir.Aggregate):
                 sels.append(n.selector)
         self.causal = bool(sels) and all(causal_compatible(s) for s in sels)
@@ -190,6 +255,9 @@ class Lowerer:
         width = patterns.match_width(node)
         if width is not None:
             return self.width(node, width[0])
+        count = count_selector(node, self.a)
+        if count is not None:
+            return self.width(node, count)
         if isinstance(node, ir.Aggregate):
             return self.aggregate(node)
         foot = self.footprint(node)
@@ -292,10 +360,11 @@ class Lowerer:
         sign = 1.0 if node.op == "+" else -1.0
         v = self.numeric(px) + self.numeric(py).scaled(sign) - Lin.const([float(d)])
         vmax = max(abs(float(t) - d) for t in values)
-        head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, max(vmax, 1.0), x.selector, sp.bos_k)
+        head = sp.head(v, max(vmax, 1.0), x.selector)
+        unequal = 0.0 if info.max_one else head.unequal_err(self.n)
         return PNode("head", "num", aggregate_values(values, info, d, self.n), node.label, node,
                      head=head, base=np.array([float(d)]),
-                     err=err_of(v) + ATTN_ERR * max(vmax, 1.0), role="attention (mean)")
+                     err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal, role="attention (mean)")
 
     @staticmethod
     def _map_values(fn, sets) -> list[Any] | None:
@@ -392,7 +461,7 @@ class Lowerer:
 
         def expandable(x: ir.IRNode) -> bool:
             if not (isinstance(x, ir.Map | ir.SequenceMap) and patterns.match_width(x) is None
-                    and "A" in self.footprint(x)):
+                    and count_selector(x, self.a) is None and "A" in self.footprint(x)):
                 return False
             try:
                 p = self.lower(x)
@@ -520,7 +589,9 @@ class Lowerer:
         d = node.default
         numbers = x.enc == "num" or all(is_number(v) for v in x.values)
         select_one = info.max_one or not numbers
-        sp = self.selector(node.selector, equal_weights=not select_one)
+        # Keys that all hold one value average to it whatever their weights.
+        one_value = not info.max_one and selects_one_value(node, self.a)
+        sp = self.selector(node.selector, equal_weights=not (select_one or one_value))
         want = self.overrides.get(node.name or "")
         if want == "numerical" and not numbers:
             raise CompileError("a numerical encoding needs numbers", node)
@@ -538,7 +609,7 @@ class Lowerer:
             base = np.zeros(len(values))
             base[index[vkey(d)]] = 1.0
             v = xin.left(emb) - Lin.const(base)
-            head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, 1.0, node.selector, sp.bos_k)
+            head = sp.head(v, 1.0, node.selector)
             return PNode("head", "cat", values, node.label, node, head=head, base=base,
                          err=err_of(xin) + ATTN_ERR, role="attention (select one)")
         if not numeric_default:
@@ -549,14 +620,15 @@ class Lowerer:
         if x.values is not None:
             xs = np.array([float(t) for t in x.values])
             vmax = float(np.abs(xs - dnum).max()) if len(xs) else 1.0
-            values = aggregate_values(x.values, info, 0 if d is None else d, self.n)
+            values = aggregate_values(x.values, info, 0 if d is None else d, self.n, one_value)
         else:
             vmax, values = 1e6, None
-        head = HeadSpec(sp.q, sp.k, sp.threshold, sp.bos, v, max(vmax, 1.0), node.selector,
-                        sp.bos_k)
+        head = sp.head(v, max(vmax, 1.0), node.selector)
+        unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
         return PNode("head", "num", values, node.label, node, head=head, base=np.array([dnum]),
-                     err=err_of(v) + ATTN_ERR * max(vmax, 1.0),
-                     role="attention (mean)" if not select_one else "attention (select one)")
+                     err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
+                     role="attention (select one)" if select_one else
+                     "attention (mean of one value)" if one_value else "attention (mean)")
 
     def width(self, node: ir.IRNode, sel: ir.Selector) -> PNode:
         """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight.
@@ -586,7 +658,8 @@ class Lowerer:
             plan = self.joint_selector(stripped, *self._sides(_atoms(stripped)))
         shares = [1.0 / (w + 1) for w in widths]
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
-        head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel)
+        head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
+                        score_err=plan.err)
         share = PNode("head", "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
                       base=np.array([1.0]), err=ATTN_ERR, role="attention (width, BOS share)",
                       checks=False)
@@ -629,7 +702,7 @@ class Lowerer:
         """In a causal model, `select(indices, indices, <=)` is the mask itself: drop it."""
         if not self.causal or sel is None:
             return sel
-        if _is_upto(sel):
+        if patterns.is_upto(sel):
             return None
         if isinstance(sel, ir.SelectorCombine) and sel.op == "and":
             a, b = (self.strip_causal(x) for x in sel.inputs)
@@ -664,22 +737,20 @@ class Lowerer:
             return None  # the one-hot table is as small
         allv = np.unique(np.concatenate([ks, qs]))
         gap = float(np.diff(allv).min()) if len(allv) > 1 else 1.0
-        scale = float(np.abs(allv).max() + gap) / gap
-        if scale * scale > 2**12:
-            return None  # float32 would blur the scores
         g2 = gap * gap
+        # Centred on the middle value: the squares, and their float32 error, stay small.
+        mid = float(allv[0] + allv[-1]) / 2
+        ks, qs = ks - mid, qs - mid
         krows = self.read(kp).left(np.stack([ks, -ks * ks / g2]))
-        qmax = float(np.abs(qs).max())
-        if err_of(krows.left(np.array([[2 * qmax / g2, 1.0]]))) > 0.05:
-            return None  # the keys' own error would blur the scores
-        qlin = self.numeric(qp)
-        qrows = qlin.scaled(2.0 / g2).stack(Lin.const([1.0]))
+        qrows = (self.numeric(qp) - Lin.const([mid])).scaled(2.0 / g2).stack(Lin.const([1.0]))
         if with_q2:
             qrows = qrows.stack(self.read(qp).left((1.0 - qs * qs / g2)[None, :]))
             krows = krows.stack(Lin.const([1.0]))
-            return SelPlan(qrows, krows, 1.0)
-        kb = float(qs.min()) - gap
-        return SelPlan(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]))
+            plan = SelPlan.of(qrows, krows, 1.0)
+        else:
+            kb = float(qs.min()) - gap
+            plan = SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]))
+        return plan if plan.err <= 0.1 else None  # else a one-hot table: exact, and wider
 
     def _sides(self, atoms: list[ir.Select]):
         sides = {}
@@ -706,7 +777,7 @@ class Lowerer:
             _, klin, _, qlin = sides[glist[0][0].id]
             f = _combine(sel, {a.id: tables[a.id] for a in glist[0]})
             q, k = _bilinear(f.astype(np.float64), qlin, klin)
-            return SelPlan(q, k, 1.0)
+            return SelPlan.of(q, k, 1.0)
         found = _additive(sel, glist, tables)
         if found is None:
             return None
@@ -717,7 +788,7 @@ class Lowerer:
             q, k = _bilinear(w, qlin, klin)
             qs.append(q)
             ks.append(k)
-        return SelPlan(stack_all(qs), stack_all(ks), threshold)
+        return SelPlan.of(stack_all(qs), stack_all(ks), threshold)
 
     def never(self, sel: ir.Selector) -> bool:
         """Whether the selector can never select anything (each pair of values judged apart)."""
@@ -772,7 +843,7 @@ class Lowerer:
             cells[at.id] = t
         f = _combine(sel, cells)
         q, k = _bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
-        return SelPlan(q, k, 1.0)
+        return SelPlan.of(q, k, 1.0)
 
 
 @dataclass
@@ -781,20 +852,22 @@ class SelPlan:
     k: Lin
     threshold: float
     bos_k: np.ndarray | None = None  # set when selections are never empty (see HeadSpec)
+    err: float = 0.0  # bound on the float32 error of q.k
 
-    @property
-    def bos(self) -> str:
-        return "none" if self.bos_k is not None else "half"
+    @staticmethod
+    def of(q: Lin, k: Lin, threshold: float, bos_k: np.ndarray | None = None) -> SelPlan:
+        return SelPlan(q, k, threshold, bos_k, score_err(q, k))
 
-
-def _is_upto(sel: ir.IRNode) -> bool:
-    return (isinstance(sel, ir.Select) and sel.op == "<=" and isinstance(sel.keys, ir.Indices)
-            and isinstance(sel.queries, ir.Indices))
+    def head(self, v: Lin, vmax: float, selector: ir.Selector) -> HeadSpec:
+        """The head that reads v from the keys this selects (BOS holds the default)."""
+        bos = "none" if self.bos_k is not None else "half"
+        return HeadSpec(self.q, self.k, self.threshold, bos, v, vmax, selector, self.bos_k,
+                        self.err)
 
 
 def causal_compatible(sel: ir.Selector) -> bool:
     """select(indices, indices, <=), possibly `and`-ed with anything: a causal mask suffices."""
-    if _is_upto(sel):
+    if patterns.is_upto(sel):
         return True
     return (isinstance(sel, ir.SelectorCombine) and sel.op == "and"
             and any(causal_compatible(s) for s in sel.inputs))

@@ -1,14 +1,21 @@
-"""Library idioms the compiler lowers as wholes: `selector_width(sel)` and `length`.
+"""Idioms the compiler lowers as wholes: `selector_width(sel)`, `length` and prefix counts.
 
-The standard library writes both in RASP on top of aggregates (a position-0 trick and a
-`round(1 / ...)`); compiled literally they would need wide MLPs over fractions. Recognised by
+The standard library writes the first two in RASP on top of aggregates (a position-0 trick and
+a `round(1 / ...)`); compiled literally they would need wide MLPs over fractions. Recognised by
 their IR shape, they become one attention head that also attends to the BOS token (weight
-1/(w+1)) followed by a small discretising MLP, which is exact by construction.
+1/(w+1)) followed by a small discretising MLP, which is exact by construction. A prefix count
+written as a fraction times the prefix length, `round(aggregate(select(indices, indices, <=),
+x) * (indices + 1))`, is the width of `select(x, 1, ==)` over the prefix when x is 0/1: the
+same head and MLP, rather than an MLP over every (fraction, length) pair.
 """
 
 from __future__ import annotations
 
+import weakref
+
 from rasp import ir
+
+_count_selectors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _is_full(node: ir.IRNode, value) -> bool:
@@ -72,6 +79,41 @@ def match_width(node: ir.IRNode) -> tuple[ir.Selector, bool] | None:
             and both.inputs[0] is sel and both.inputs[1] is at0):
         return None
     return sel, False
+
+
+def is_upto(sel: ir.IRNode) -> bool:
+    """select(indices, indices, <=): every position up to the query's."""
+    return (isinstance(sel, ir.Select) and sel.op == "<=" and isinstance(sel.keys, ir.Indices)
+            and isinstance(sel.queries, ir.Indices))
+
+
+def _is_index_plus_one(node: ir.IRNode) -> bool:
+    return (isinstance(node, ir.Map) and node.op == "+" and isinstance(node.child, ir.Indices)
+            and type(node.const) is int and node.const == 1)
+
+
+def match_count(node: ir.IRNode) -> tuple[ir.Selector, ir.IRNode] | None:
+    """(select(x, 1, ==) and upto, x) when `node` is round(aggregate(upto, x) * (indices + 1))
+    (in either order), upto = select(indices, indices, <=). It counts the positions up to the
+    query's where x is 1 when x is 0/1, which the caller checks. The selector is made once per
+    node, so that every stage sees the same one."""
+    if not (isinstance(node, ir.Map) and node.op == "round" and node.const_side is None):
+        return None
+    prod = node.child
+    if not (isinstance(prod, ir.SequenceMap) and prod.op == "*" and len(prod.inputs) == 2):
+        return None
+    for agg, length in (prod.inputs, prod.inputs[::-1]):
+        if (isinstance(agg, ir.Aggregate) and is_upto(agg.selector)
+                and _is_index_plus_one(length)):
+            sel = _count_selectors.get(node)
+            if sel is None:
+                where = {"span": agg.span, "path": agg.path}
+                one = ir.Select(keys=agg.sop, queries=ir.Full(value=1, **where), op="==",
+                                **where)
+                sel = ir.SelectorCombine(op="and", inputs=(one, agg.selector), **where)
+                _count_selectors[node] = sel
+            return sel, agg.sop
+    return None
 
 
 def _zero(v) -> bool:

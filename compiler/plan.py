@@ -11,6 +11,7 @@ that they are zero at the BOS position, which every reader corrects for with the
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ from rasp import ir
 
 from .linear import Lin
 
+LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
 _ids = itertools.count()
 REGISTRY: dict[int, PNode] = {}  # cleared of a compile's nodes when it finishes
 
@@ -78,6 +80,20 @@ class HeadSpec:
     vmax: float
     selector: ir.IRNode | None = None
     bos_k: np.ndarray | None = None  # 'none' mode: the BOS key's q.k read-out (never chosen)
+    score_err: float = 0.0  # bound on the float32 error of q.k: every margin shrinks by twice it
+
+    def beta(self, n: int) -> float:
+        """The softmax scale: keys scoring below the selected ones (by the gap around BOS,
+        less what float32 error takes from it) get at most LEAK of the weight in total."""
+        delta = (0.5 if self.bos == "half" else 1.0) - 2 * self.score_err
+        assert delta > 0.25, "scores this blurred are refused when lowering"
+        return math.log((n + 2) * 2 * max(self.vmax, 1.0) / LEAK) / delta
+
+    def unequal_err(self, n: int) -> float:
+        """Bound on the error of a mean over several selected keys whose scores, equal in
+        exact arithmetic, differ by up to twice `score_err` in float32 (so do their weights,
+        by a factor of up to exp(2 * beta * score_err))."""
+        return self.vmax * math.expm1(2 * self.beta(n) * self.score_err)
 
 
 @dataclass(eq=False)

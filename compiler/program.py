@@ -124,7 +124,7 @@ class CompiledProgram:
         self._out_values = out["values"]
         self._numeric = out["encoding"] == "numerical"
         if self._numeric and self._out_values:
-            self._sorted = np.array(sorted(float(v) for v in self._out_values))
+            self._sorted = np.unique([float(v) for v in self._out_values])
             self._by_float: dict[float, Any] = {}
             for v in self._out_values:  # prefer ints over floats of the same value
                 f = float(v)

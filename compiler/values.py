@@ -10,9 +10,10 @@ select more than one key, and whether it always selects at least one.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -74,8 +75,6 @@ def apply_all(fn: Callable[..., Any], sets: Sequence[Sequence[Any]]) -> list[Any
     size = math.prod(len(s) for s in sets)
     if size > 4 * LIMIT:
         return None
-    import itertools
-
     out = []
     for args in itertools.product(*sets):
         try:
@@ -100,6 +99,8 @@ class Analysis:
     max_len: int
     values: dict[int, list[Any] | None]
     selectors: dict[int, SelectorInfo]
+    determined: dict[tuple[int, int], bool] = field(default_factory=dict)  # `determines` memo
+    sources: dict[int, list[ir.IRNode]] = field(default_factory=dict)  # `_sources` memo
 
     def of(self, node: ir.IRNode) -> list[Any] | None:
         return self.values[node.id]
@@ -118,11 +119,25 @@ def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int) -> Analy
 
 def children(node: ir.IRNode) -> tuple[ir.IRNode, ...]:
     """The nodes a node's compiled form reads: a recognised selector_width reads only its
-    selector (its library internals are not compiled)."""
+    selector (its library internals are not compiled); a prefix count may read its selector."""
     width = patterns.match_width(node)
     if width is not None:
         return (width[0],)
+    count = patterns.match_count(node)
+    if count is not None:
+        return (count[0], *node.children())
     return node.children()
+
+
+def count_selector(node: ir.IRNode, a: Analysis) -> ir.Selector | None:
+    """The selector whose width a prefix count is (see `patterns.match_count`), when the
+    counted s-op is 0/1."""
+    count = patterns.match_count(node)
+    if count is None:
+        return None
+    vals = a.values.get(count[1].id)
+    ok = vals is not None and all(is_numeric_like(v) and float(v) in (0.0, 1.0) for v in vals)
+    return count[0] if ok else None
 
 
 def walk(roots: list[ir.IRNode]) -> list[ir.IRNode]:
@@ -137,6 +152,8 @@ def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:
         sel, is_length = width
         low = 1 if is_length or _all_true(sel, a) else 0
         return list(range(low, n + 1))
+    if count_selector(node, a) is not None:
+        return list(range(0, n + 1))
     match node:
         case ir.Tokens(conversion=conv):
             return apply_all(ir.TOKEN_CONVERSIONS[conv], [a.vocab])
@@ -154,20 +171,23 @@ def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:
             return apply_all(node.fn(), sets)
         case ir.Aggregate():
             return aggregate_values(a.values.get(node.sop.id), a.selectors[node.selector.id],
-                                    node.default, n)
+                                    node.default, n, selects_one_value(node, a))
     raise TypeError(f"unknown s-op {type(node).__name__}")  # pragma: no cover
 
 
-def aggregate_values(xs: list[Any] | None, info: SelectorInfo, default: Any, n: int
-                     ) -> list[Any] | None:
+def aggregate_values(xs: list[Any] | None, info: SelectorInfo, default: Any, n: int,
+                     one_value: bool = False) -> list[Any] | None:
     """One selected key: its value; none: the default; two or more: a float mean (numbers
-    only: averaging anything else is an error in the program, so it has no value to match)."""
+    only: averaging anything else is an error in the program, so it has no value to match),
+    which is one of the values as a float when the selected keys all hold one value."""
     if xs is None:
         return None
     out = list(xs)
     if not info.nonempty:
         out.append(default)
     if not info.max_one and xs and all(is_number(v) for v in xs):
+        if one_value:
+            return distinct([*out, *(float(v) for v in xs)])
         means = mean_values(xs, n)
         if means is None:
             return None
@@ -200,21 +220,119 @@ def mean_values(xs: list[Any], n: int) -> list[float] | None:
     return None
 
 
-def position_injective(node: ir.IRNode, a: Analysis) -> bool:
-    """Distinct positions always hold distinct values: indices, or an injective map of them."""
-    if isinstance(node, ir.Indices):
-        return True
-    if isinstance(node, ir.Map) and position_injective(node.child, a):
-        child = a.values.get(node.child.id)
-        if child is None:
-            return False
-        fn = node.fn()
-        try:
-            outs = [vkey(fn(v)) for v in child]
-        except Exception:  # noqa: BLE001
-            return False
+def _injective(fn: Callable[..., Any], sets: list[list[Any] | None]) -> bool:
+    """fn never maps two different input tuples (from these value sets) to equal results."""
+    if any(s is None for s in sets) or math.prod(len(s) for s in sets) > 10_000:
+        return False
+    try:
+        outs = [fn(*args) for args in itertools.product(*sets)]
         return len(set(outs)) == len(outs)
-    return False
+    except Exception:  # noqa: BLE001 - raising, or unhashable results: not shown injective
+        return False
+
+
+_POSITION = ir.Indices()  # `determines(x, _POSITION)`: x differs between any two positions
+
+
+def position_injective(node: ir.IRNode, a: Analysis) -> bool:
+    """Distinct positions always hold distinct values (indices, a map of them, a stable rank)."""
+    return determines(node, _POSITION, a)
+
+
+def _same(x: ir.IRNode, y: ir.IRNode) -> bool:
+    return (x is y or isinstance(x, ir.Indices) and isinstance(y, ir.Indices)
+            or isinstance(x, ir.Tokens) and isinstance(y, ir.Tokens)
+            and x.conversion == y.conversion)
+
+
+def _totally_ordered(values: list[Any] | None) -> bool:
+    """`<` orders the values strictly: numbers that differ as numbers, or strings."""
+    if not values:
+        return False
+    if all(isinstance(v, str) for v in values):
+        return True
+    return (all(is_numeric_like(v) for v in values)
+            and len({float(v) for v in values}) == len(values))
+
+
+def _order_keys(sel: ir.Selector, a: Analysis) -> list[ir.IRNode] | None:
+    """[X1, X2, ...] when `sel` selects the keys that come strictly before the query in the
+    lexicographic order of (X1, X2, ...): `select(X, X, <)` (or >), and
+    `select(X, X, <) or (select(X, X, ==) and ORDER)` for ties broken by ORDER."""
+    if isinstance(sel, ir.Select):
+        ok = (sel.op in ("<", ">") and _same(sel.keys, sel.queries)
+              and _totally_ordered(a.values.get(sel.keys.id)))
+        return [sel.keys] if ok else None
+    if not (isinstance(sel, ir.SelectorCombine) and sel.op == "or"):
+        return None
+    strict, ties = sel.inputs
+    first = _order_keys(strict, a)
+    if (first is None or len(first) != 1 or not isinstance(ties, ir.SelectorCombine)
+            or ties.op != "and"):
+        return None
+    equal, rest = ties.inputs
+    if not (isinstance(equal, ir.Select) and equal.op == "=="
+            and _same(equal.keys, first[0]) and _same(equal.queries, first[0])):
+        return None
+    after = _order_keys(rest, a)
+    return None if after is None else first + after
+
+
+def _sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
+    """S-ops that x determines within any one input: the inputs of an injective map, or the
+    keys of a rank: selector_width of a strict (lexicographic) order, or of select(X, X, <=)
+    or >=, is strictly monotone in the keys it orders by."""
+    got = a.sources.get(x.id)
+    if got is None:
+        got = a.sources[x.id] = _find_sources(x, a)
+    return got
+
+
+def _find_sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
+    width = patterns.match_width(x)
+    if width is not None:
+        sel, is_length = width
+        if is_length:
+            return []
+        if (isinstance(sel, ir.Select) and sel.op in ("<=", ">=")
+                and _same(sel.keys, sel.queries)
+                and _totally_ordered(a.values.get(sel.keys.id))):
+            return [sel.keys]
+        return _order_keys(sel, a) or []
+    if isinstance(x, ir.Map) and _injective(x.fn(), [a.values.get(x.child.id)]):
+        return [x.child]
+    if isinstance(x, ir.SequenceMap) and _injective(
+            x.fn(), [a.values.get(c.id) for c in x.inputs]):
+        return list(x.inputs)
+    return []
+
+
+def determines(x: ir.IRNode, y: ir.IRNode, a: Analysis) -> bool:
+    """Within any one input, positions holding equal values of x hold equal values of y."""
+    key = (x.id, y.id)
+    got = a.determined.get(key)
+    if got is None:
+        a.determined[key] = False  # a cycle of claims proves nothing
+        got = (_same(x, y) or isinstance(y, ir.Full)
+               or isinstance(y, ir.Map) and determines(x, y.child, a)
+               or isinstance(y, ir.SequenceMap) and all(determines(x, c, a) for c in y.inputs)
+               or any(determines(s, y, a) for s in _sources(x, a))
+               or y is not _POSITION and determines(x, _POSITION, a))
+        a.determined[key] = got
+    return got
+
+
+def selects_one_value(node: ir.Aggregate, a: Analysis) -> bool:
+    """Whether the keys one query selects always hold one value of the aggregated s-op, so
+    that their mean is that value whatever weights they get: `select(K, Q, ==)` (or an `and`
+    with it) where K determines the s-op and no two different values of K are equal."""
+    def one(sel: ir.Selector) -> bool:
+        if isinstance(sel, ir.SelectorCombine):
+            return sel.op == "and" and any(one(s) for s in sel.inputs)
+        keys = a.values.get(sel.keys.id)
+        return (sel.op == "==" and _totally_ordered(keys)
+                and determines(sel.keys, node.sop, a))
+    return one(node.selector)
 
 
 def _all_true(sel: ir.Selector, a: Analysis) -> bool:

@@ -63,6 +63,86 @@ def test_selector_summaries_and_relative_bounds():
     assert a.selectors[near.id].max_one and not a.selectors[near.id].nonempty
 
 
+def test_keys_that_determine_the_values_make_a_mean_one_value():
+    """select(K, Q, ==) selects keys with one value of K; if K determines the aggregated
+    s-op within the input (a function of it, or a rank of it), they hold one value too."""
+    env = env_with("rank = selector_width(select(tokens_int, tokens_int, <));"
+                   "same = selector_width(select(tokens_int, tokens_int, ==));"
+                   "at = select(rank, indices, ==);")
+    cases = {
+        "aggregate(at, tokens_int)": True,  # a rank is strictly monotone in what it ranks
+        "aggregate(at, tokens_int * 2 + 1)": True,
+        "aggregate(at, indices)": False,  # equal ranks may sit at different positions
+        "aggregate(select(same, indices, ==), tokens_int)": False,  # counts are not ranks
+        "aggregate(select(tokens_int, indices, ==), tokens_int % 2)": True,
+        "aggregate(select(tokens_int % 2, indices, ==), tokens_int)": False,
+        "aggregate(select(tokens_int, indices, <=), tokens_int)": False,  # not ==
+        "aggregate(at and select(indices, indices, <), tokens_int)": True,
+    }
+    nodes = {text: env.expression(text) for text in cases}
+    a = values.analyse(list(nodes.values()), [0, 1, 2], 4)
+    assert {t: values.selects_one_value(n, a) for t, n in nodes.items()} == cases
+    assert a.of(nodes["aggregate(at, tokens_int)"]) == [0, 0.0, 1, 1.0, 2, 2.0]
+    # A stable rank orders by (token, index): it differs between any two positions.
+    env.run("stable = selector_width(select(tokens_int, tokens_int, <) or "
+            "(select(tokens_int, tokens_int, ==) and select(indices, indices, <)));"
+            "moved = select(stable, indices, ==);")
+    a = values.analyse([env.expression("aggregate(moved, tokens_int)"),
+                        env.expression("aggregate(at, tokens_int)")], [0, 1, 2], 4)
+    assert values.position_injective(env.expression("stable"), a)
+    assert a.selectors[env.expression("moved").id].max_one
+    assert not values.position_injective(env.expression("rank"), a)
+
+
+def test_sort_unique_keeps_the_residual_narrow_and_exact_with_repeated_keys():
+    """Repeated tokens give repeated ranks, so a query can select several keys: their mean
+    is exact without equal weights, which lets == use the 3-dimensional quadratic score."""
+    src = "r = selector_width(select(tokens_int, tokens_int, <));" \
+          "s = aggregate(select(r, indices, ==), tokens_int);"
+    prog = compile_exact(src, "s", [0, 1, 2, 3, 4], 5)
+    assert prog.run([3, 3, 1]) == [1, 3, 0]  # 3.0, the mean of both 3s, decodes to 3
+    n = 32
+    big = compiler.compile(env_with(src), "s", vocab=list(range(n)), max_seq_len=n)
+    assert big.stats["d_model"] <= 0.5 * 133 and big.stats["params"] <= 0.25 * 81_000
+    assert big.run([0, 1, 1, 31]) == [0, 1, 0, 31]  # snapped to values, no float noise
+    inputs = [[1, 1, 1], [31] * n, [0] * n, list(range(n))[::-1], [5, 0] * (n // 2)]
+    assert check.verify(big, big.node, inputs, False).ok
+
+
+def test_prefix_counts_compile_as_widths():
+    """round(frac * (indices + 1)) of a 0/1 s-op counts ones so far: a width head and a small
+    MLP, not an MLP over every (fraction, index) pair, which at max_len 32 would not fit."""
+    src = 'c = round(aggregate(select(indices, indices, <=), indicator(tokens == "a"))' \
+          " * (indices + 1));"
+    prog = compile_exact(src, "c", ["a", "b"], 5)
+    assert prog.run("abaa") == [1, 1, 2, 3]
+    big = compiler.compile(env_with(src), "c", vocab=["a", "b"], max_seq_len=32)
+    roles = [b["role"] for layer in big.manifest["plan"] for b in layer["blocks"]]
+    assert roles == ["attention (width, BOS share)", "MLP (width)"]
+    inputs, _ = check.inputs_for(["a", "b"], 32, samples=300)
+    assert check.verify(big, big.node, inputs, False).ok
+    # Not 0/1: the general (fraction, index) MLP, still exact.
+    compile_exact("c = round(aggregate(select(indices, indices, <=), tokens_int) *"
+                  " (indices + 1));", "c", [0, 1, 2], 4)
+
+
+def test_float32_score_error_sharpens_heads_and_bounds_means():
+    """A head's softmax scale grows with the error bound of q.k, and a mean over several keys
+    counts how unequal that error can make their weights."""
+    from compiler.linear import Lin
+    from compiler.plan import HeadSpec
+
+    def head(err):
+        return HeadSpec(Lin.const([1.0]), Lin.const([1.0]), 1.0, "half", Lin.const([1.0]),
+                        4.0, score_err=err)
+
+    assert head(0.1).beta(32) > head(0.0).beta(32)
+    assert head(0.0).unequal_err(32) == 0.0 < head(1e-6).unequal_err(32) < 1e-3
+    prog = compiler.compile(env_with("m = aggregate(select(tokens, tokens, ==), indices);"), "m",
+                            vocab=["a", "b"], max_seq_len=8)
+    assert_exact(prog, ["a", "b"], 8)
+
+
 # ---- every example -----------------------------------------------------------------------
 
 
