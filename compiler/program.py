@@ -189,10 +189,11 @@ class CompiledProgram:
     def save(self, path: str | os.PathLike) -> None:
         runtime.save(self.model, path, self.manifest)
 
-    def plan_text(self) -> str:
+    def plan_text(self, columns: int | None = None) -> str:
+        """The layer-by-layer plan, cut to `columns` (default: the terminal's width)."""
         from .report import plan_text
 
-        return plan_text(self.manifest)
+        return plan_text(self.manifest, columns)
 
 
 def load(path: str | os.PathLike, device: str | None = None) -> CompiledProgram:

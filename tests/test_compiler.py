@@ -92,6 +92,13 @@ def test_keys_that_determine_the_values_make_a_mean_one_value():
     assert values.position_injective(env.expression("stable"), a)
     assert a.selectors[env.expression("moved").id].max_one
     assert not values.position_injective(env.expression("rank"), a)
+    # Compiled either way, every input of length <= 5 gives the interpreter's output.
+    for expr in ("aggregate(select(same, indices, ==), tokens_int)",
+                 "aggregate(select(selector_width(select(tokens_int, tokens_int, <=)), "
+                 "indices + 1, ==), tokens_int * 3)",
+                 "aggregate(at, indices)", "aggregate(select(stable, indices, ==), tokens_int)"):
+        prog = compiler.compile(env, expr, vocab=[0, 1, 2], max_seq_len=5)
+        assert_exact(prog, [0, 1, 2], 5)
 
 
 def test_sort_unique_keeps_the_residual_narrow_and_exact_with_repeated_keys():
@@ -333,6 +340,15 @@ def test_mismatch_names_the_first_differing_node(monkeypatch):
 
 
 # ---- CLI -----------------------------------------------------------------------------------
+
+
+def test_plan_fits_the_terminal(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    prog = compiler.compile("examples/dyck2.rasp", "dyck2", vocab=list("(){}"), max_seq_len=8)
+    text = prog.plan_text(80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" in text and "<- " in text and "examples/lib/dyck.rasp:" in text
+    assert "…" not in prog.plan_text(500)
 
 
 def test_cli_compile_exec_verify(tmp_path, monkeypatch):
