@@ -37,6 +37,7 @@ from .values import (
     is_number,
     is_numeric_like,
     selects_one_value,
+    structural_key,
     vkey,
 )
 from .values import walk as values_walk
@@ -45,36 +46,6 @@ MLP_TUPLES = 4096  # input tuples one MLP may enumerate
 MAX_Z = float(2**16)  # discretised inputs must stay well inside float32's exact range
 ATTN_ERR = 2.0**-22  # relative float32 error of a head's mean (leakage is made far smaller)
 _MISSING = object()
-
-
-def structural_key(node: ir.IRNode, memo: dict[int, Any]) -> Any:
-    """Equal keys for structurally equal subgraphs (so they compile once)."""
-    got = memo.get(node.id)
-    if got is not None:
-        return got
-    kids = tuple(structural_key(c, memo) for c in node.children())
-    match node:
-        case ir.Tokens(conversion=c):
-            key = ("tokens", c)
-        case ir.Indices():
-            key = ("indices",)
-        case ir.Full(value=v):
-            key = ("full", type(v).__name__, repr(v))
-        case ir.Map():
-            key = ("map", node.op, type(node.const).__name__, repr(node.const), node.const_side)
-        case ir.SequenceMap():
-            key = ("seqmap", node.op)
-        case ir.Aggregate():
-            key = ("aggregate", type(node.default).__name__, repr(node.default))
-        case ir.Select():
-            key = ("select", node.op)
-        case ir.SelectorCombine():
-            key = ("combine", node.op)
-        case _:
-            key = (type(node).__name__, node.id)
-    key = key + kids
-    memo[node.id] = key
-    return key
 
 
 def evaluate(node: ir.IRNode, leaves: dict[int, Any], token: Any = _MISSING,
@@ -176,7 +147,7 @@ class Lowerer:
         self.n = analysis.max_len
         self.overrides = overrides or {}
         self.memo: dict[Any, PNode] = {}
-        self.keys: dict[int, Any] = {}
+        self.keys = analysis.keys  # structural keys, shared with the analysis
         self.foot: dict[int, frozenset[str]] = {}
         self.cat_of: dict[int, PNode] = {}
 

@@ -101,6 +101,7 @@ class Analysis:
     selectors: dict[int, SelectorInfo]
     determined: dict[tuple[int, int], bool] = field(default_factory=dict)  # `determines` memo
     sources: dict[int, list[ir.IRNode]] = field(default_factory=dict)  # `_sources` memo
+    keys: dict[int, Any] = field(default_factory=dict)  # `structural_key` memo
 
     def of(self, node: ir.IRNode) -> list[Any] | None:
         return self.values[node.id]
@@ -239,10 +240,39 @@ def position_injective(node: ir.IRNode, a: Analysis) -> bool:
     return determines(node, _POSITION, a)
 
 
-def _same(x: ir.IRNode, y: ir.IRNode) -> bool:
-    return (x is y or isinstance(x, ir.Indices) and isinstance(y, ir.Indices)
-            or isinstance(x, ir.Tokens) and isinstance(y, ir.Tokens)
-            and x.conversion == y.conversion)
+def structural_key(node: ir.IRNode, memo: dict[int, Any]) -> Any:
+    """Equal keys for structurally equal subgraphs (so they compile once)."""
+    got = memo.get(node.id)
+    if got is not None:
+        return got
+    kids = tuple(structural_key(c, memo) for c in node.children())
+    match node:
+        case ir.Tokens(conversion=c):
+            key = ("tokens", c)
+        case ir.Indices():
+            key = ("indices",)
+        case ir.Full(value=v):
+            key = ("full", type(v).__name__, repr(v))
+        case ir.Map():
+            key = ("map", node.op, type(node.const).__name__, repr(node.const), node.const_side)
+        case ir.SequenceMap():
+            key = ("seqmap", node.op)
+        case ir.Aggregate():
+            key = ("aggregate", type(node.default).__name__, repr(node.default))
+        case ir.Select():
+            key = ("select", node.op)
+        case ir.SelectorCombine():
+            key = ("combine", node.op)
+        case _:
+            key = (type(node).__name__, node.id)
+    key = key + kids
+    memo[node.id] = key
+    return key
+
+
+def _same(x: ir.IRNode, y: ir.IRNode, a: Analysis) -> bool:
+    """The same computation (so the same value at every position)."""
+    return x is y or structural_key(x, a.keys) == structural_key(y, a.keys)
 
 
 def _totally_ordered(values: list[Any] | None) -> bool:
@@ -260,7 +290,7 @@ def _order_keys(sel: ir.Selector, a: Analysis) -> list[ir.IRNode] | None:
     lexicographic order of (X1, X2, ...): `select(X, X, <)` (or >), and
     `select(X, X, <) or (select(X, X, ==) and ORDER)` for ties broken by ORDER."""
     if isinstance(sel, ir.Select):
-        ok = (sel.op in ("<", ">") and _same(sel.keys, sel.queries)
+        ok = (sel.op in ("<", ">") and _same(sel.keys, sel.queries, a)
               and _totally_ordered(a.values.get(sel.keys.id)))
         return [sel.keys] if ok else None
     if not (isinstance(sel, ir.SelectorCombine) and sel.op == "or"):
@@ -272,7 +302,7 @@ def _order_keys(sel: ir.Selector, a: Analysis) -> list[ir.IRNode] | None:
         return None
     equal, rest = ties.inputs
     if not (isinstance(equal, ir.Select) and equal.op == "=="
-            and _same(equal.keys, first[0]) and _same(equal.queries, first[0])):
+            and _same(equal.keys, first[0], a) and _same(equal.queries, first[0], a)):
         return None
     after = _order_keys(rest, a)
     return None if after is None else first + after
@@ -295,7 +325,7 @@ def _find_sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
         if is_length:
             return []
         if (isinstance(sel, ir.Select) and sel.op in ("<=", ">=")
-                and _same(sel.keys, sel.queries)
+                and _same(sel.keys, sel.queries, a)
                 and _totally_ordered(a.values.get(sel.keys.id))):
             return [sel.keys]
         return _order_keys(sel, a) or []
@@ -313,7 +343,7 @@ def determines(x: ir.IRNode, y: ir.IRNode, a: Analysis) -> bool:
     got = a.determined.get(key)
     if got is None:
         a.determined[key] = False  # a cycle of claims proves nothing
-        got = (_same(x, y) or isinstance(y, ir.Full)
+        got = (_same(x, y, a) or isinstance(y, ir.Full)
                or isinstance(y, ir.Map) and determines(x, y.child, a)
                or isinstance(y, ir.SequenceMap) and all(determines(x, c, a) for c in y.inputs)
                or any(determines(s, y, a) for s in _sources(x, a))

@@ -78,6 +78,9 @@ def test_keys_that_determine_the_values_make_a_mean_one_value():
         "aggregate(select(tokens_int % 2, indices, ==), tokens_int)": False,
         "aggregate(select(tokens_int, indices, <=), tokens_int)": False,  # not ==
         "aggregate(at and select(indices, indices, <), tokens_int)": True,
+        # The same expression written twice is the same s-op.
+        "aggregate(select(selector_width(select(tokens_int + 1, tokens_int + 1, <)), indices,"
+        " ==), tokens_int)": True,
     }
     nodes = {text: env.expression(text) for text in cases}
     a = values.analyse(list(nodes.values()), [0, 1, 2], 4)

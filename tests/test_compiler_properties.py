@@ -25,7 +25,7 @@ def num(draw, depth: int = 3) -> str:
     if depth <= 0:
         return draw(st.sampled_from(leaves))
     kind = draw(st.sampled_from(["leaf", "const", "binop", "ternary", "indicator", "width",
-                                 "mean", "mean"]))
+                                 "mean", "mean", "rank", "by_rank", "count"]))
     sub = lambda: draw(num(depth - 1))  # noqa: E731
     c = draw(st.integers(1, 3))
     match kind:
@@ -43,6 +43,16 @@ def num(draw, depth: int = 3) -> str:
             return f"indicator({draw(boolean(depth - 1))})"
         case "width":
             return f"selector_width({draw(selector(depth - 1))})"
+        case "rank" | "by_rank":  # idioms the compiler reasons about (ranks, sorting)
+            x = sub()
+            op = draw(st.sampled_from(["<", "<=", ">", "=="]))
+            rank = f"selector_width(select({x}, {x}, {op}))"
+            if kind == "rank":
+                return rank
+            return f"aggregate(select({rank}, indices, ==), ({x}) * {c})"
+        case "count":
+            frac = f"aggregate(select(indices, indices, <=), indicator({draw(boolean(depth - 1))}))"
+            return f"round({frac} * (indices + 1))"
         case _:
             default = draw(st.sampled_from(["", ", 0", ", -1"]))
             return f"aggregate({draw(selector(depth - 1))}, {sub()}{default})"
@@ -87,7 +97,7 @@ def program(draw) -> str:
                                  f'("p" if {draw(boolean(1))} else tokens_str)']))
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program())
 def test_random_programs_compile_exactly_or_are_refused(text):
     env = rasp.Environment()
