@@ -21,7 +21,7 @@ import runtime
 
 from .errors import CompileError
 from .linear import BOS, ONE, Lin
-from .plan import REGISTRY, PNode
+from .plan import REGISTRY, PNode, err_of
 from .values import is_numeric_like
 
 D_ONE, D_BOS = 0, 1
@@ -356,8 +356,6 @@ def _jsonable(values):
 def _check_output_error(root: PNode, lin: Lin, codec: dict[str, Any]) -> None:
     """The output must decode to the right value despite float32 error: argmax needs the
     one-hot within 0.3; numbers need the error well below half the gap to the next value."""
-    from .lower import err_of
-
     err = err_of(lin)
     if codec["encoding"] == "categorical":
         limit = 0.3

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -28,7 +27,8 @@ from rasp import ir
 from . import patterns
 from .errors import CompileError
 from .linear import BOS, ONE, Lin, stack_all
-from .plan import REGISTRY, HeadSpec, MlpSpec, PNode
+from .plan import REGISTRY, HeadSpec, MlpSpec, PNode, err_of
+from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
 from .values import (
     Analysis,
     aggregate_values,
@@ -71,64 +71,6 @@ def evaluate(node: ir.IRNode, leaves: dict[int, Any], token: Any = _MISSING,
             raise KeyError(node.id)
     memo[node.id] = out
     return out
-
-
-def err_of(lin: Lin) -> float:
-    """Bound on the float32 error of a read-out (max over its rows)."""
-    return sum(REGISTRY[s].read_err(m) for s, m in lin.terms.items() if s >= 0)
-
-
-def _vectors(lin: Lin, limit: int = 4096) -> np.ndarray | None:
-    """Every vector the read-out can take at a non-BOS position (as columns): one column of
-    each one-hot source's matrix, or each value of a numeric one, summed over sources. None
-    when there are more than `limit`, or a numeric source's values are unknown."""
-    out = lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, :1]
-    for s in lin.sources():
-        m, p = lin.terms[s], REGISTRY[s]
-        if p.enc == "cat":
-            cols = m
-        elif p.values is not None and all(is_numeric_like(v) for v in p.values):
-            cols = m[:, :1] * np.array([float(v) for v in p.values])[None, :]
-        else:
-            return None
-        cols = np.unique(cols, axis=1)
-        if out.shape[1] * cols.shape[1] > limit:
-            return None
-        out = (out[:, :, None] + cols[:, None, :]).reshape(lin.rows, -1)
-    return out
-
-
-def _bound(lin: Lin) -> np.ndarray:
-    """Per row, the largest magnitude the read-out can take at a non-BOS position."""
-    vecs = _vectors(lin)
-    if vecs is not None:
-        return np.abs(vecs).max(axis=1)
-    out = np.abs(lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, 0])
-    for s in lin.sources():
-        p = REGISTRY[s]
-        big = 1.0 if p.enc == "cat" else max(
-            (abs(float(v)) for v in p.values), default=0.0) if p.values is not None else np.inf
-        out = out + np.abs(lin.terms[s]).max(axis=1) * big
-    return out
-
-
-def score_err(q: Lin, k: Lin) -> float:
-    """Bound on the float32 error of q.k: q's error read against every key vector k can take
-    (and k's against every q), plus rounding of the products (a few units in the last place).
-    Per row when a side takes too many vectors to list."""
-    vq, vk = _vectors(q), _vectors(k)
-    if vq is not None and vk is not None:
-        # A sum of m nonzero products rounds by at most about m units in the last place.
-        terms = (vq != 0).astype(float).T @ (vk != 0).astype(float)
-        rnd = (2.0**-24 * (terms + 1) * (np.abs(vq).T @ np.abs(vk))).max()
-        return float(err_of(q.left(vk.T)) + err_of(k.left(vq.T)) + rnd)
-    qmax, kmax = _bound(q), _bound(k)
-    total = 0.0
-    for i in range(q.rows):
-        row = np.eye(q.rows)[i:i + 1]
-        total += (err_of(q.left(row)) * kmax[i] + qmax[i] * err_of(k.left(row))
-                  + 2.0**-21 * qmax[i] * kmax[i])
-    return float(total)
 
 
 def _safe(fn: Callable[..., Any], *args: Any) -> Any:
@@ -626,7 +568,7 @@ class Lowerer:
             return PNode("linear", "num", list(widths), node.label, node, lin=total,
                          role="sum of widths")
         if plan is None:
-            plan = self.joint_selector(stripped, *self._sides(_atoms(stripped)))
+            plan = self.joint_selector(stripped, *self._sides(select_atoms(stripped)))
         shares = [1.0 / (w + 1) for w in widths]
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
         head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
@@ -666,7 +608,7 @@ class Lowerer:
                 return quad
         plan = self.try_selector(sel)
         if plan is None:
-            plan = self.joint_selector(sel, *self._sides(_atoms(sel)))
+            plan = self.joint_selector(sel, *self._sides(select_atoms(sel)))
         return plan
 
     def strip_causal(self, sel: ir.Selector | None) -> ir.Selector | None:
@@ -734,7 +676,7 @@ class Lowerer:
     def try_selector(self, sel: ir.Selector) -> SelPlan | None:
         """One table when the selector reads one (keys, queries) pair; else per-pair tables
         whose scores add up (`and` of different pairs); None when neither works."""
-        atoms, sides = self._sides(_atoms(sel))
+        atoms, sides = self._sides(select_atoms(sel))
         groups: dict[tuple[int, int], list[ir.Select]] = {}
         for at in atoms:
             kp, _, qp, _ = sides[at.id]
@@ -742,33 +684,33 @@ class Lowerer:
         tables = {}
         for at in atoms:
             kp, _, qp, _ = sides[at.id]
-            tables[at.id] = _table(at, kp.values, qp.values)
+            tables[at.id] = truth_table(at, kp.values, qp.values)
         glist = list(groups.values())
         if len(glist) == 1:
             _, klin, _, qlin = sides[glist[0][0].id]
-            f = _combine(sel, {a.id: tables[a.id] for a in glist[0]})
-            q, k = _bilinear(f.astype(np.float64), qlin, klin)
+            f = combine(sel, {a.id: tables[a.id] for a in glist[0]})
+            q, k = bilinear(f.astype(np.float64), qlin, klin)
             return SelPlan.of(q, k, 1.0)
-        found = _additive(sel, glist, tables)
+        found = additive_scores(sel, glist, tables)
         if found is None:
             return None
         weights, threshold = found
         qs, ks = [], []
         for g, w in zip(glist, weights, strict=True):
             _, klin, _, qlin = sides[g[0].id]
-            q, k = _bilinear(w, qlin, klin)
+            q, k = bilinear(w, qlin, klin)
             qs.append(q)
             ks.append(k)
         return SelPlan.of(stack_all(qs), stack_all(ks), threshold)
 
     def never(self, sel: ir.Selector) -> bool:
         """Whether the selector can never select anything (each pair of values judged apart)."""
-        atoms, sides = self._sides(_atoms(sel))
+        atoms, sides = self._sides(select_atoms(sel))
         groups: dict[tuple[int, int], list[ir.Select]] = {}
         for at in atoms:
             kp, _, qp, _ = sides[at.id]
             groups.setdefault((kp.id, qp.id), []).append(at)
-        tables = {at.id: _table(at, sides[at.id][0].values, sides[at.id][2].values)
+        tables = {at.id: truth_table(at, sides[at.id][0].values, sides[at.id][2].values)
                   for at in atoms}
         states = []
         for g in groups.values():
@@ -781,7 +723,7 @@ class Lowerer:
             for (g, s), c in zip(states, combo, strict=True):
                 for ai, a in enumerate(g):
                     truth[a.id].append(bool(s[c, ai]))
-        target = _combine(sel, {k: np.array(v, dtype=bool) for k, v in truth.items()})
+        target = combine(sel, {k: np.array(v, dtype=bool) for k, v in truth.items()})
         return not target.any()
 
     def joint_selector(self, sel, atoms, sides) -> SelPlan:
@@ -812,28 +754,9 @@ class Lowerer:
                     r = _safe(pred, kval, qval)
                     t[qi, ki] = r is not _MISSING and bool(r)
             cells[at.id] = t
-        f = _combine(sel, cells)
-        q, k = _bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
+        f = combine(sel, cells)
+        q, k = bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
         return SelPlan.of(q, k, 1.0)
-
-
-@dataclass
-class SelPlan:
-    q: Lin
-    k: Lin
-    threshold: float
-    bos_k: np.ndarray | None = None  # set when selections are never empty (see HeadSpec)
-    err: float = 0.0  # bound on the float32 error of q.k
-
-    @staticmethod
-    def of(q: Lin, k: Lin, threshold: float, bos_k: np.ndarray | None = None) -> SelPlan:
-        return SelPlan(q, k, threshold, bos_k, score_err(q, k))
-
-    def head(self, v: Lin, vmax: float, selector: ir.Selector) -> HeadSpec:
-        """The head that reads v from the keys this selects (BOS holds the default)."""
-        bos = "none" if self.bos_k is not None else "half"
-        return HeadSpec(self.q, self.k, self.threshold, bos, v, vmax, selector, self.bos_k,
-                        self.err)
 
 
 def causal_compatible(sel: ir.Selector) -> bool:
@@ -880,98 +803,3 @@ def _radix(perm, us, errs, idx, codes):
     return (too_close, len(steps), radix), perm, mult, zs, c, err_z
 
 
-def _atoms(sel: ir.Selector) -> list[ir.Select]:
-    if isinstance(sel, ir.Select):
-        return [sel]
-    out: dict[int, ir.Select] = {}
-    for s in sel.inputs:
-        for a in _atoms(s):
-            out[a.id] = a
-    return list(out.values())
-
-
-def _table(at: ir.Select, keys: Sequence[Any], queries: Sequence[Any]) -> np.ndarray:
-    """[query value, key value] -> keys OP queries (False where Python raises)."""
-    pred = at.predicate()
-    t = np.zeros((len(queries), len(keys)), dtype=bool)
-    for qi, qv in enumerate(queries):
-        for ki, kv in enumerate(keys):
-            r = _safe(pred, kv, qv)
-            t[qi, ki] = r is not _MISSING and bool(r)
-    return t
-
-
-def _combine(sel: ir.Selector, truth: dict[int, np.ndarray]) -> np.ndarray:
-    if isinstance(sel, ir.Select):
-        return truth[sel.id]
-    parts = [_combine(s, truth) for s in sel.inputs]
-    if sel.op == "and":
-        return parts[0] & parts[1]
-    if sel.op == "or":
-        return parts[0] | parts[1]
-    return ~parts[0]
-
-
-def _bilinear(table: np.ndarray, qlin: Lin, klin: Lin) -> tuple[Lin, Lin]:
-    """q, k with q.k = table[query value, key value], of width min(distinct rows, columns)."""
-    cols, col_of = np.unique(table, axis=1, return_inverse=True)
-    rows, row_of = np.unique(table, axis=0, return_inverse=True)
-    col_of, row_of = np.ravel(col_of), np.ravel(row_of)
-    if cols.shape[1] <= rows.shape[0]:
-        kmat = np.zeros((cols.shape[1], table.shape[1]))
-        kmat[col_of, np.arange(table.shape[1])] = 1.0
-        qmat = cols.T  # [class, query value]
-    else:
-        qmat = np.zeros((rows.shape[0], table.shape[0]))
-        qmat[row_of, np.arange(table.shape[0])] = 1.0
-        kmat = rows  # [class, key value]
-    return qlin.left(qmat), klin.left(kmat)
-
-
-def _additive(sel: ir.Selector, groups: list[list[ir.Select]], tables: dict[int, np.ndarray]
-              ) -> tuple[list[np.ndarray], float] | None:
-    """Per-group integer scores whose sum is T exactly on selected pairs, <= T-1 elsewhere
-    (an `and` of selects on different values, say). None when none is found."""
-    states, state_of = [], []
-    for g in groups:
-        stack = np.stack([tables[a.id] for a in g], axis=-1)  # [q, k, atoms]
-        flat = stack.reshape(-1, len(g))
-        uniq, inv = np.unique(flat, axis=0, return_inverse=True)
-        states.append(uniq)
-        state_of.append(np.ravel(inv).reshape(stack.shape[:2]))
-    unknowns = sum(len(s) - 1 for s in states)
-    if unknowns > 7:
-        return None
-    combos = list(itertools.product(*(range(len(s)) for s in states)))
-    truth = {}
-    for gi, g in enumerate(groups):
-        for ai, a in enumerate(g):
-            truth[a.id] = np.array([states[gi][c[gi], ai] for c in combos], dtype=bool)
-    target = _combine(sel, truth)
-    choices = np.array(list(itertools.product((0, 1, -1, 2, -2), repeat=unknowns)),
-                        dtype=np.float64).reshape(-1, unknowns)
-    # sums[choice, combo]
-    sums = np.zeros((len(choices), len(combos)))
-    col = 0
-    for gi, s in enumerate(states):
-        idx = np.array([c[gi] for c in combos])
-        w = np.concatenate([np.zeros((len(choices), 1)), choices[:, col:col + len(s) - 1]], 1)
-        sums += w[:, idx]
-        col += len(s) - 1
-    if not target.any():
-        return None
-    t_sel = sums[:, target]
-    ok = np.all(t_sel == t_sel[:, :1], axis=1)
-    if (~target).any():
-        ok &= np.all(sums[:, ~target] <= t_sel[:, :1] - 1, axis=1)
-    hits = np.flatnonzero(ok)
-    if not len(hits):
-        return None
-    best = choices[hits[0]]
-    threshold = float(t_sel[hits[0], 0])
-    out, col = [], 0
-    for gi, s in enumerate(states):
-        w = np.concatenate([[0.0], best[col:col + len(s) - 1]])
-        col += len(s) - 1
-        out.append(w[state_of[gi]])
-    return out, threshold

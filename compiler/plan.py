@@ -147,3 +147,8 @@ class PNode:
         from .values import vkey
 
         return {vkey(v): i for i, v in enumerate(self.values)}
+
+
+def err_of(lin: Lin) -> float:
+    """Bound on the float32 error of a read-out (max over its rows)."""
+    return sum(REGISTRY[s].read_err(m) for s, m in lin.terms.items() if s >= 0)
