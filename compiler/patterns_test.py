@@ -1,0 +1,35 @@
+"""Idioms compiled whole: selector_width at full length, prefix counts as widths."""
+
+from __future__ import annotations
+
+import os
+
+import compiler
+import rasp
+from compiler import verify as check
+from compiler.testing import ROOT, compile_exact, env_with
+
+
+def test_selector_width_at_full_length():
+    env = rasp.Environment()
+    env.run(open(os.path.join(ROOT, "examples", "hist.rasp")).read())
+    prog = compiler.compile(env, "hist", vocab=["a", "b", "c"], max_seq_len=24)
+    assert prog.run(["a"] * 24) == [24] * 24
+    assert prog.run(["a", "b"] * 12) == [12] * 24
+
+
+def test_prefix_counts_compile_as_widths():
+    """round(frac * (indices + 1)) of a 0/1 s-op counts ones so far: a width head and a small
+    MLP, not an MLP over every (fraction, index) pair, which at max_len 32 would not fit."""
+    src = 'c = round(aggregate(select(indices, indices, <=), indicator(tokens == "a"))' \
+          " * (indices + 1));"
+    prog = compile_exact(src, "c", ["a", "b"], 5)
+    assert prog.run("abaa") == [1, 1, 2, 3]
+    big = compiler.compile(env_with(src), "c", vocab=["a", "b"], max_seq_len=32)
+    roles = [b["role"] for layer in big.manifest["plan"] for b in layer["blocks"]]
+    assert roles == ["attention (width, BOS share)", "MLP (width)"]
+    inputs, _ = check.inputs_for(["a", "b"], 32, samples=300)
+    assert check.verify(big, big.node, inputs, False).ok
+    # Not 0/1: the general (fraction, index) MLP, still exact.
+    compile_exact("c = round(aggregate(select(indices, indices, <=), tokens_int) *"
+                  " (indices + 1));", "c", [0, 1, 2], 4)

@@ -1,0 +1,42 @@
+"""The API on every example: compiled, run and verified exactly; inputs checked."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+
+import compiler
+import rasp
+from compiler.errors import CompileError
+from compiler.testing import ROOT, assert_exact, env_with
+from rasp.examples import read_header
+
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.rasp")))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: os.path.basename(p))
+def test_examples_compile_and_verify_exactly(path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    header = read_header(path).compile
+    if header is None:
+        pytest.skip("no compile header")
+    env = rasp.Environment()
+    env.run(open(path).read(), os.path.relpath(path, ROOT))
+    vocab = header.vocab if len(header.vocab) <= 4 else header.vocab[:4]
+    for n in (1, 5):
+        try:
+            prog = compiler.compile(env, header.expr, vocab=vocab, max_seq_len=n)
+        except CompileError as err:  # refusing is allowed, a wrong model is not
+            assert err.line is not None and "cannot compile" in err.message
+            continue
+        assert_exact(prog, vocab, n)
+
+
+def test_run_rejects_unknown_tokens_and_long_inputs():
+    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b"], max_seq_len=3)
+    with pytest.raises(ValueError, match="vocabulary"):
+        prog.run("az")
+    with pytest.raises(ValueError, match="longer"):
+        prog.run("abab")

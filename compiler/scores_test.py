@@ -1,0 +1,53 @@
+"""Attention scores: composite selectors, the quadratic score for ==, the float32 bound of q.k."""
+
+from __future__ import annotations
+
+import pytest
+
+import compiler
+from compiler import verify as check
+from compiler.testing import assert_exact, compile_exact, env_with
+
+
+@pytest.mark.parametrize("sel", [
+    "select(tokens, tokens, ==) and select(indices, indices, <)",
+    "select(tokens, tokens, ==) or select(indices, 0, ==)",
+    "not select(tokens, tokens, ==)",
+    "select(tokens, tokens, <) or (select(tokens, tokens, ==) and select(indices, indices, <))",
+    "not (select(indices, indices, <) and select(tokens, \"a\", ==))",
+])
+def test_composite_selectors(sel):
+    compile_exact(f"s = {sel};", "selector_width(s)", ["a", "b", "c"], 4)
+    compile_exact(f"s = {sel};", "aggregate(s, indices + 1)", ["a", "b"], 4)
+
+
+def test_sort_unique_keeps_the_residual_narrow_and_exact_with_repeated_keys():
+    """Repeated tokens give repeated ranks, so a query can select several keys: their mean
+    is exact without equal weights, which lets == use the 3-dimensional quadratic score."""
+    src = "r = selector_width(select(tokens_int, tokens_int, <));" \
+          "s = aggregate(select(r, indices, ==), tokens_int);"
+    prog = compile_exact(src, "s", [0, 1, 2, 3, 4], 5)
+    assert prog.run([3, 3, 1]) == [1, 3, 0]  # 3.0, the mean of both 3s, decodes to 3
+    n = 32
+    big = compiler.compile(env_with(src), "s", vocab=list(range(n)), max_seq_len=n)
+    assert big.stats["d_model"] <= 0.5 * 133 and big.stats["params"] <= 0.25 * 81_000
+    assert big.run([0, 1, 1, 31]) == [0, 1, 0, 31]  # snapped to values, no float noise
+    inputs = [[1, 1, 1], [31] * n, [0] * n, list(range(n))[::-1], [5, 0] * (n // 2)]
+    assert check.verify(big, big.node, inputs, False).ok
+
+
+def test_float32_score_error_sharpens_heads_and_bounds_means():
+    """A head's softmax scale grows with the error bound of q.k, and a mean over several keys
+    counts how unequal that error can make their weights."""
+    from compiler.linear import Lin
+    from compiler.plan import HeadSpec
+
+    def head(err):
+        return HeadSpec(Lin.const([1.0]), Lin.const([1.0]), 1.0, "half", Lin.const([1.0]),
+                        4.0, score_err=err)
+
+    assert head(0.1).beta(32) > head(0.0).beta(32)
+    assert head(0.0).unequal_err(32) == 0.0 < head(1e-6).unequal_err(32) < 1e-3
+    prog = compiler.compile(env_with("m = aggregate(select(tokens, tokens, ==), indices);"), "m",
+                            vocab=["a", "b"], max_seq_len=8)
+    assert_exact(prog, ["a", "b"], 8)

@@ -1,0 +1,69 @@
+"""Stage 1, value sets: Python's semantics over every value that can reach a node, selector
+summaries, and which s-ops determine which."""
+
+from __future__ import annotations
+
+import compiler
+from compiler import values
+from compiler.testing import assert_exact, env_with
+
+
+def test_value_sets_follow_python_semantics():
+    env = env_with("x = tokens_int * 2; y = x + indices;"
+                   "s = aggregate(select(indices, indices, <=), tokens_int);")
+    a = values.analyse([env.expression("y"), env.expression("s")], [1, 2], 3)
+    assert a.of(env.expression("x")) == [2, 4]
+    assert a.of(env.expression("y")) == [2, 3, 4, 5, 6]
+    means = a.of(env.expression("s"))
+    assert 1.5 in means and 1 in means and 0 in means  # mean, single value, default
+
+
+def test_selector_summaries_and_relative_bounds():
+    env = env_with("flip = select(indices, length - indices - 1, ==); "
+                   "near = select(indices, indices + 1, ==);")
+    flip, near = env.expression("flip"), env.expression("near")
+    a = values.analyse([env.expression("aggregate(flip, tokens)"),
+                        env.expression("aggregate(near, tokens, \"_\")")], ["a"], 5)
+    assert a.selectors[flip.id].max_one and a.selectors[flip.id].nonempty
+    assert a.selectors[near.id].max_one and not a.selectors[near.id].nonempty
+
+
+def test_keys_that_determine_the_values_make_a_mean_one_value():
+    """select(K, Q, ==) selects keys with one value of K; if K determines the aggregated
+    s-op within the input (a function of it, or a rank of it), they hold one value too."""
+    env = env_with("rank = selector_width(select(tokens_int, tokens_int, <));"
+                   "same = selector_width(select(tokens_int, tokens_int, ==));"
+                   "at = select(rank, indices, ==);")
+    cases = {
+        "aggregate(at, tokens_int)": True,  # a rank is strictly monotone in what it ranks
+        "aggregate(at, tokens_int * 2 + 1)": True,
+        "aggregate(at, indices)": False,  # equal ranks may sit at different positions
+        "aggregate(select(same, indices, ==), tokens_int)": False,  # counts are not ranks
+        "aggregate(select(tokens_int, indices, ==), tokens_int % 2)": True,
+        "aggregate(select(tokens_int % 2, indices, ==), tokens_int)": False,
+        "aggregate(select(tokens_int, indices, <=), tokens_int)": False,  # not ==
+        "aggregate(at and select(indices, indices, <), tokens_int)": True,
+        # The same expression written twice is the same s-op.
+        "aggregate(select(selector_width(select(tokens_int + 1, tokens_int + 1, <)), indices,"
+        " ==), tokens_int)": True,
+    }
+    nodes = {text: env.expression(text) for text in cases}
+    a = values.analyse(list(nodes.values()), [0, 1, 2], 4)
+    assert {t: values.selects_one_value(n, a) for t, n in nodes.items()} == cases
+    assert a.of(nodes["aggregate(at, tokens_int)"]) == [0, 0.0, 1, 1.0, 2, 2.0]
+    # A stable rank orders by (token, index): it differs between any two positions.
+    env.run("stable = selector_width(select(tokens_int, tokens_int, <) or "
+            "(select(tokens_int, tokens_int, ==) and select(indices, indices, <)));"
+            "moved = select(stable, indices, ==);")
+    a = values.analyse([env.expression("aggregate(moved, tokens_int)"),
+                        env.expression("aggregate(at, tokens_int)")], [0, 1, 2], 4)
+    assert values.position_injective(env.expression("stable"), a)
+    assert a.selectors[env.expression("moved").id].max_one
+    assert not values.position_injective(env.expression("rank"), a)
+    # Compiled either way, every input of length <= 5 gives the interpreter's output.
+    for expr in ("aggregate(select(same, indices, ==), tokens_int)",
+                 "aggregate(select(selector_width(select(tokens_int, tokens_int, <=)), "
+                 "indices + 1, ==), tokens_int * 3)",
+                 "aggregate(at, indices)", "aggregate(select(stable, indices, ==), tokens_int)"):
+        prog = compiler.compile(env, expr, vocab=[0, 1, 2], max_seq_len=5)
+        assert_exact(prog, [0, 1, 2], 5)
