@@ -555,6 +555,8 @@ class Lowerer:
             plan = self.selector(sel, need_threshold=True)
         else:
             plan = self.try_selector(stripped)
+            if plan is not None and plan.err > 0.1:
+                plan = None  # too blurred in float32: split it, or one joint table
         if plan is None and isinstance(stripped, ir.SelectorCombine) and stripped.op == "or":
             a, b = stripped.inputs
             both = ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
@@ -569,6 +571,7 @@ class Lowerer:
                          role="sum of widths")
         if plan is None:
             plan = self.joint_selector(stripped, *self._sides(select_atoms(stripped)))
+        plan = sharp(plan, sel)
         shares = [1.0 / (w + 1) for w in widths]
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
         head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
@@ -609,7 +612,7 @@ class Lowerer:
         plan = self.try_selector(sel)
         if plan is None:
             plan = self.joint_selector(sel, *self._sides(select_atoms(sel)))
-        return plan
+        return sharp(plan, sel)
 
     def strip_causal(self, sel: ir.Selector | None) -> ir.Selector | None:
         """In a causal model, `select(indices, indices, <=)` is the mask itself: drop it."""
@@ -757,6 +760,15 @@ class Lowerer:
         f = combine(sel, cells)
         q, k = bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
         return SelPlan.of(q, k, 1.0)
+
+
+def sharp(plan: SelPlan, sel: ir.Selector) -> SelPlan:
+    """The plan, if float32 keeps its scores apart: selected pairs must stay well above the
+    BOS key (1/2 below them) and the rest (1 below)."""
+    if plan.err > 0.1:
+        raise CompileError(f"its attention scores could be off by {plan.err:.2g} in float32, "
+                           "too close to the margin between selected and other keys", sel)
+    return plan
 
 
 def causal_compatible(sel: ir.Selector) -> bool:

@@ -55,22 +55,24 @@ def _bound(lin: Lin) -> np.ndarray:
 
 
 def score_err(q: Lin, k: Lin) -> float:
-    """Bound on the float32 error of q.k: q's error read against every key vector k can take
-    (and k's against every q), plus rounding of the products (a few units in the last place).
-    Per row when a side takes too many vectors to list."""
+    """Bound on the float32 error of q.k: q's error read against every vector k can take, and
+    k's against every q, plus rounding of the products (about one unit in the last place per
+    nonzero product). A side with too many vectors to list is bounded row by row."""
     vq, vk = _vectors(q), _vectors(k)
+    qmax = np.abs(vq).max(axis=1) if vq is not None else _bound(q)
+    kmax = np.abs(vk).max(axis=1) if vk is not None else _bound(k)
+
+    def against(lin: Lin, others: np.ndarray | None, big: np.ndarray) -> float:
+        if others is not None:
+            return err_of(lin.left(others.T))
+        return sum(err_of(lin.left(np.eye(lin.rows)[i:i + 1])) * big[i] for i in range(lin.rows))
+
     if vq is not None and vk is not None:
-        # A sum of m nonzero products rounds by at most about m units in the last place.
         terms = (vq != 0).astype(float).T @ (vk != 0).astype(float)
-        rnd = (2.0**-24 * (terms + 1) * (np.abs(vq).T @ np.abs(vk))).max()
-        return float(err_of(q.left(vk.T)) + err_of(k.left(vq.T)) + rnd)
-    qmax, kmax = _bound(q), _bound(k)
-    total = 0.0
-    for i in range(q.rows):
-        row = np.eye(q.rows)[i:i + 1]
-        total += (err_of(q.left(row)) * kmax[i] + qmax[i] * err_of(k.left(row))
-                  + 2.0**-21 * qmax[i] * kmax[i])
-    return float(total)
+        rnd = float((2.0**-24 * (terms + 1) * (np.abs(vq).T @ np.abs(vk))).max())
+    else:
+        rnd = 2.0**-24 * (q.rows + 1) * float(qmax @ kmax)
+    return float(against(q, vk, kmax) + against(k, vq, qmax) + rnd)
 
 
 @dataclass
