@@ -110,7 +110,9 @@ def match_count(node: ir.IRNode) -> tuple[ir.Selector, ir.IRNode] | None:
                 where = {"span": agg.span, "path": agg.path}
                 one = ir.Select(keys=agg.sop, queries=ir.Full(value=1, **where), op="==",
                                 **where)
-                sel = ir.SelectorCombine(op="and", inputs=(one, agg.selector), **where)
+                sel = ir.SelectorCombine(
+                    op="and", inputs=(one, agg.selector), **where,
+                    name=f"select({agg.sop.label}, 1, ==) and {agg.selector.label}")
                 _count_selectors[node] = sel
             return sel, agg.sop
     return None
