@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import math
 import shlex
+import shutil
 from typing import TYPE_CHECKING, Any
 
 from . import ir
@@ -178,7 +179,8 @@ def register(session: ReplSession) -> None:
         lines.append("\t" + ", ".join(f"{key} {stats[key]:,}" for key in
                                       ("layers", "heads", "d_model", "mlp_hidden", "params")))
         if plan:
-            lines += ["\t" + line for line in prog.plan_text().split("\n")]
+            columns = shutil.get_terminal_size((80, 24)).columns - 8  # after the tab
+            lines += ["\t" + line for line in prog.plan_text(columns).split("\n")]
         want = session.env.evaluate(expr, example)
         got = prog.run(example)
         arg_text = format_example_arg(example)
