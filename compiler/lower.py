@@ -555,7 +555,7 @@ class Lowerer:
             plan = self.selector(sel, need_threshold=True)
         else:
             plan = self.try_selector(stripped)
-            if plan is not None and plan.err > 0.1:
+            if plan is not None and plan.blurred:
                 plan = None  # too blurred in float32: split it, or one joint table
         if plan is None and isinstance(stripped, ir.SelectorCombine) and stripped.op == "or":
             a, b = stripped.inputs
@@ -666,7 +666,7 @@ class Lowerer:
         else:
             kb = float(qs.min()) - gap
             plan = SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]))
-        return plan if plan.err <= 0.1 else None  # else a one-hot table: exact, and wider
+        return None if plan.blurred else plan  # else a one-hot table: exact, and wider
 
     def _sides(self, atoms: list[ir.Select]):
         sides = {}
@@ -748,24 +748,17 @@ class Lowerer:
         cells = {}
         for at in atoms:
             kp, _, qp, _ = sides[at.id]
-            pred = at.predicate()
-            t = np.zeros((len(qj.values), len(kj.values)), dtype=bool)
-            for qi, qv in enumerate(qj.values):
-                qval = qv if len(qps) == 1 else qv[qpos[qp.id]]
-                for ki, kv in enumerate(kj.values):
-                    kval = kv if len(kps) == 1 else kv[kpos[kp.id]]
-                    r = _safe(pred, kval, qval)
-                    t[qi, ki] = r is not _MISSING and bool(r)
-            cells[at.id] = t
+            kvals = [kv if len(kps) == 1 else kv[kpos[kp.id]] for kv in kj.values]
+            qvals = [qv if len(qps) == 1 else qv[qpos[qp.id]] for qv in qj.values]
+            cells[at.id] = truth_table(at, kvals, qvals)
         f = combine(sel, cells)
         q, k = bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
         return SelPlan.of(q, k, 1.0)
 
 
 def sharp(plan: SelPlan, sel: ir.Selector) -> SelPlan:
-    """The plan, if float32 keeps its scores apart: selected pairs must stay well above the
-    BOS key (1/2 below them) and the rest (1 below)."""
-    if plan.err > 0.1:
+    """The plan, if float32 keeps its scores apart (else a CompileError)."""
+    if plan.blurred:
         raise CompileError(f"its attention scores could be off by {plan.err:.2g} in float32, "
                            "too close to the margin between selected and other keys", sel)
     return plan

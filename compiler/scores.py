@@ -19,6 +19,8 @@ from .linear import ONE, Lin
 from .plan import REGISTRY, HeadSpec, err_of
 from .values import is_numeric_like
 
+MAX_SCORE_ERR = 0.1  # largest float32 error of q.k a head may have (HeadSpec.beta's margins)
+
 
 def _vectors(lin: Lin, limit: int = 4096) -> np.ndarray | None:
     """Every vector the read-out can take at a non-BOS position (as columns): one column of
@@ -84,6 +86,12 @@ class SelPlan:
     threshold: float
     bos_k: np.ndarray | None = None  # set when selections are never empty (see HeadSpec)
     err: float = 0.0  # bound on the float32 error of q.k
+
+    @property
+    def blurred(self) -> bool:
+        """Float32 could take more than a fifth of the 1/2 gap between the selected keys and
+        BOS (1 to the others) from the scores."""
+        return self.err > MAX_SCORE_ERR
 
     @staticmethod
     def of(q: Lin, k: Lin, threshold: float, bos_k: np.ndarray | None = None) -> SelPlan:
