@@ -180,11 +180,7 @@ def make_dataset(program: Program, config: DataConfig) -> Dataset:
     n_test = max(1, round(len(inputs) * config.test_fraction))
     if len(inputs) < n_val + n_test + 1:
         raise ValueError(f"only {len(inputs)} distinct inputs: too few to split")
-    parts = {
-        "val": inputs[:n_val],
-        "test": inputs[n_val : n_val + n_test],
-        "train": inputs[n_val + n_test :],
-    }
+    parts = split_by_length(inputs, {"val": n_val, "test": n_test}, rng)
     if config.long_range is not None:
         parts["long"] = sample_inputs(config.vocab, config.long_range, config.n_long, rng)
     splits = {}
@@ -193,6 +189,29 @@ def make_dataset(program: Program, config: DataConfig) -> Dataset:
         splits[name] = [Example(list(x), _plain(y)) for x, y in zip(xs, ys, strict=True)]
     outputs = {_key(v): v for split in splits.values() for e in split for v in e.output}
     return Dataset(config, Tokenizer.build(config.vocab, list(outputs.values())), splits)
+
+
+def split_by_length(
+    inputs: list[list[Any]], sizes: dict[str, int], rng: random.Random
+) -> dict[str, list[list[Any]]]:
+    """Held-out splits of the given sizes, stratified by input length; the rest is ``train``.
+
+    Rejection sampling finds short inputs first (there are few of them), so taking the first
+    inputs found as validation would fill it with short ones. Instead the inputs are shuffled,
+    ordered by length, and each held-out split takes evenly spaced positions of that order (a
+    systematic sample), so every split sees each length in the proportion of the whole.
+    """
+    order = sorted(rng.sample(inputs, len(inputs)), key=len)  # shuffled within each length
+    parts: dict[str, list[list[Any]]] = {}
+    for name, k in sizes.items():
+        step = len(order) / k
+        picked = {int((i + rng.random()) * step) for i in range(k)}
+        parts[name] = [order[i] for i in sorted(picked)]
+        order = [x for i, x in enumerate(order) if i not in picked]
+    parts["train"] = order
+    for xs in parts.values():
+        rng.shuffle(xs)
+    return parts
 
 
 def _plain(values: Sequence[Any]) -> list[Any]:

@@ -1,5 +1,7 @@
 """Program data: tokenizer, deterministic sampling, splits without leakage, held-out lengths."""
 
+from collections import Counter
+
 import pytest
 import torch
 
@@ -101,3 +103,21 @@ def test_real_interpreter_data(tmp_path):
     data = make_dataset(rasp_program(path, "rev"), DataConfig(vocab=["x", "y"], max_len=4))
     for e in data.splits["train"]:
         assert e.output == e.input[::-1]
+
+
+@pytest.mark.parametrize("vocab,max_len,n", [("abcd", 7, 3000), ("abc", 9, 5000), ("ab", 4, 30)])
+def test_split_lengths_follow_the_same_distribution(vocab, max_len, n):
+    """Sampled inputs are found short-first; every split must still hold each length in the
+    proportion of the whole (a systematic sample within 1-2 examples per length)."""
+    config = DataConfig(vocab=list(vocab), max_len=max_len, n_examples=n, seed=1)
+    data = make_dataset(fake_hist, config)
+    total = sum(len(s) for s in data.splits.values())
+    overall = Counter(len(e.input) for s in data.splits.values() for e in s)
+    for name, split in data.splits.items():
+        counts = Counter(len(e.input) for e in split)
+        for length, count in overall.items():
+            expected = len(split) * count / total
+            assert abs(counts[length] - expected) <= 2, (name, length, counts[length], expected)
+    # The short inputs (all of lengths 1-2 are found) are not concentrated in validation.
+    short = sum(1 for e in data.splits["val"] if len(e.input) <= 2) / len(data.splits["val"])
+    assert short <= 2 * sum(c for k, c in overall.items() if k <= 2) / total + 0.05
