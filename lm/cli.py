@@ -131,7 +131,7 @@ def _training_options(fn: Callable) -> Callable:
         ),
         click.option("--device", help="cpu, cuda, cuda:1 (default: CUDA when present)."),
         click.option(
-            "--compile",
+            "--torch-compile",
             "compile_mode",
             default="none",
             show_default=True,
@@ -172,7 +172,7 @@ def _base_config(kw: dict[str, Any]) -> Any:
         loss_on=kw["loss_on"],
         seed=kw["seed"],
         device=kw["device"],
-        compile=kw["compile_mode"],
+        torch_compile=kw["compile_mode"],
         threads=kw["threads"] or None,
         progress=not kw["quiet"],
     )
@@ -365,7 +365,12 @@ def _rename_ngram(metrics: dict[str, Any], order: int) -> dict[str, Any]:
     show_default=True,
     help="Fit the validation NLL of outputs or whole sequences.",
 )
-@click.option("--no-compile", is_flag=True, help="Do not compile the program for comparison.")
+@click.option(
+    "--compiled/--no-compiled",
+    default=True,
+    show_default=True,
+    help="Compile the program with the RASP compiler to compare its size.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_user_errors
 def scale(**kw: Any) -> None:
@@ -392,7 +397,7 @@ def scale(**kw: Any) -> None:
         else (lambda msg: click.echo(msg, err=True))
     )
     results = scaling.sweep(config, log=log)
-    rep = scaling.report(config, results, kw["budget"], compile_model=not kw["no_compile"])
+    rep = scaling.report(config, results, kw["budget"], compile_model=kw["compiled"])
     plots = scaling.plot(rep, out)
     (Path(out) / "report.json").write_text(json.dumps(rep.as_dict(), indent=2))
     (Path(out) / "report.txt").write_text(rep.text() + "\n")

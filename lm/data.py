@@ -9,6 +9,7 @@ length range gives a fourth split, ``long``, for length generalisation.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -219,19 +220,57 @@ def _plain(values: Sequence[Any]) -> list[Any]:
     return [v.item() if hasattr(v, "item") else v for v in values]
 
 
-def rasp_program(path: str | Path, expr: str) -> Program:
-    """The batched interpreter's function for s-op ``expr`` of the program at ``path``."""
+def rasp_program(
+    path: str | Path, expr: str, sources: dict[str, str] | None = None
+) -> Program:
+    """The batched interpreter's function for s-op ``expr`` of the program at ``path``, or of
+    ``sources`` (from ``program_sources``) when given: then no file of the program is read."""
+    import tempfile
+
     import rasp
 
     path = str(path)
     env = rasp.Environment()
-    env.run(Path(path).read_text(), path=path)
+    if sources is None:
+        env.run(Path(path).read_text(), path=path)
+    else:  # the saved files, laid out as they were beside the program
+        with tempfile.TemporaryDirectory() as tmp:
+            for rel, text in sources.items():
+                target = Path(tmp, rel).resolve()
+                if Path(tmp).resolve() not in target.parents:
+                    raise ValueError(f"program source path {rel!r} leaves its directory")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(text)
+            main = Path(tmp, Path(path).name)
+            env.run(main.read_text(), path=str(main))
     env.expression(expr)  # fail now, with the interpreter's message, on a bad name
 
     def run(inputs: list[list[Any]]) -> list[list[Any]]:
         return env.evaluate_batch(expr, inputs) if inputs else []
 
     return run
+
+
+def program_sources(path: str | Path) -> dict[str, str]:
+    """The program's text and that of every file it loads, by path relative to the program's
+    directory: what a checkpoint stores so the program can be rerun anywhere."""
+    from rasp import ast
+    from rasp.env import resolve_load
+    from rasp.parser import parse_program
+
+    root = Path(path).resolve().parent
+    found: dict[str, str] = {}
+    todo = [str(path)]
+    while todo:
+        file = todo.pop()
+        rel = os.path.relpath(Path(file).resolve(), root)
+        if rel in found:
+            continue
+        found[rel] = text = Path(file).read_text()
+        for stmt in parse_program(text, file):
+            if isinstance(stmt, ast.Load):
+                todo.append(resolve_load(stmt.path, file))
+    return found
 
 
 @dataclass

@@ -80,12 +80,14 @@ def model_perplexity(
     batch_size: int = 512,
     device: torch.device | str = "cpu",
 ) -> Perplexity:
-    """Exact NLL sums of a causal model over ``data`` (in float32, padding never scored)."""
+    """Exact NLL sums of a causal model over ``data`` (in the model's precision, at least
+    float32; padding never scored)."""
     model.eval()
     total = Perplexity(NLL(0.0, 0), NLL(0.0, 0))
     for start in range(0, len(data), batch_size):
         batch = data.select(torch.arange(start, min(start + batch_size, len(data))))
-        logits = model(batch.inputs.to(device)).float()
+        logits = model(batch.inputs.to(device))
+        logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
         token_nll = F.cross_entropy(
             logits.transpose(1, 2), batch.targets.to(device), reduction="none"
         ).cpu()

@@ -322,7 +322,7 @@ def report(
     compiled = (
         compiled_size(spec, config.base.max_len)
         if compile_model
-        else CompiledSize(error="skipped (--no-compile)")
+        else CompiledSize(error="skipped (--no-compiled)")
     )
     return Report(spec.path, spec.expr, results, fit, config.fit_on, budget, compiled, error)
 

@@ -11,6 +11,7 @@ of one process with the same global batch.
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
@@ -23,6 +24,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from lm import checkpoint as ckpt
 from lm.chinchilla import training_flops
 from lm.data import (
     DataConfig,
@@ -32,43 +34,15 @@ from lm.data import (
     SequenceBatch,
     Tokenizer,
     make_dataset,
+    program_sources,
     rasp_program,
 )
+from lm.model import ModelConfig, build_model
 from lm.perplexity import NGram, exact_match, model_perplexity
-from runtime import LayerConfig, Transformer, TransformerConfig
+from runtime import Transformer, TransformerConfig
 from runtime.device import COMPILE_MODES, autocast, maybe_compile, pick_device
 
-
-@dataclass
-class ModelConfig:
-    """A uniform causal transformer: ``n_layers`` blocks of ``n_heads`` heads and an MLP."""
-
-    n_layers: int = 2
-    d_model: int = 64
-    n_heads: int = 4
-    d_mlp: int | None = None  # 4 * d_model when None
-    norm: str = "layernorm"
-    activation: str = "gelu"
-
-    def transformer(self, vocab_size: int, max_seq_len: int) -> TransformerConfig:
-        if self.d_model % self.n_heads:
-            raise ValueError(f"d_model {self.d_model} is not a multiple of n_heads {self.n_heads}")
-        d_head = self.d_model // self.n_heads
-        return TransformerConfig(
-            vocab_size=vocab_size,
-            max_seq_len=max_seq_len,
-            d_model=self.d_model,
-            layers=[
-                LayerConfig(self.n_heads, d_head, self.mlp_width) for _ in range(self.n_layers)
-            ],
-            activation=self.activation,
-            norm=self.norm,
-            causal=True,
-        )
-
-    @property
-    def mlp_width(self) -> int:
-        return 4 * self.d_model if self.d_mlp is None else self.d_mlp
+__all__ = ["ModelConfig", "TrainConfig", "evaluate", "load_checkpoint", "load_data", "train"]
 
 
 @dataclass
@@ -95,10 +69,11 @@ class TrainConfig:
     seed: int = 0
     device: str | None = None
     threads: int | None = 1  # CPU intra-op threads (small models run fastest on one); None: torch's
-    compile: str = "none"  # torch.compile mode, for GPUs
+    torch_compile: str = "none"  # torch.compile mode, for GPUs
     out: str | None = None  # checkpoint path; resumed from when it exists
     resume: bool = True
     checkpoint_every: int = 1000  # steps
+    log_every: int = 25  # steps between reading the loss back from the device
     max_steps: int | None = None  # stop this call after so many steps (a later call resumes)
     progress: bool = True
     eval_batch_size: int = 512
@@ -112,8 +87,10 @@ class TrainConfig:
             raise ValueError(f"loss_on must be 'outputs' or 'all', not {self.loss_on!r}")
         if self.tokens <= 0 or self.batch_size <= 0:
             raise ValueError("tokens and batch_size must be positive")
-        if self.compile not in COMPILE_MODES:
-            raise ValueError(f"compile must be one of {COMPILE_MODES}, not {self.compile!r}")
+        if self.torch_compile not in COMPILE_MODES:
+            raise ValueError(
+                f"torch_compile must be one of {COMPILE_MODES}, not {self.torch_compile!r}"
+            )
 
     def identity(self) -> dict[str, Any]:
         """The fields that define the run (a checkpoint must match them to be resumed)."""
@@ -131,8 +108,15 @@ class TrainConfig:
         )
 
 
-def load_data(config: TrainConfig, program: Program | None = None) -> Dataset:
-    """The run's dataset: the program file's interpreter unless ``program`` is given."""
+def load_data(
+    config: TrainConfig, program: Program | None = None, sources: dict[str, str] | None = None
+) -> Dataset:
+    """The run's dataset: the program file's interpreter (or that of its saved ``sources``)
+    unless ``program`` is given."""
+    if program is None and sources is not None:
+        if config.expr is None or config.vocab is None:
+            raise ValueError("saved program sources need the config's expr and vocab")
+        program = rasp_program(config.program, config.expr, sources)
     if program is None:
         spec = ProgramSpec.from_file(config.program, config.expr, config.vocab)
         config.expr, config.vocab = spec.expr, spec.vocab
@@ -152,16 +136,25 @@ def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
     return floor + 0.5 * (config.lr - floor) * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def batch_indices(step: int, n: int, batch_size: int, seed: int) -> torch.Tensor:
+def batch_indices(
+    step: int, n: int, batch_size: int, seed: int, perms: dict[int, torch.Tensor] | None = None
+) -> torch.Tensor:
     """The global batch of ``step``: consecutive slices of one seeded permutation per epoch, a
-    pure function of the step so that a resumed run sees the same data as an unbroken one."""
+    pure function of the step so that a resumed run sees the same data as an unbroken one.
+    ``perms`` caches the permutations (one draw per epoch, not per step)."""
+    perms = {} if perms is None else perms
     start = step * batch_size
-    out = []
-    while len(out) < batch_size:
-        epoch, offset = divmod(start + len(out), n)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 100_003 + epoch))
-        out.extend(perm[offset : offset + batch_size - len(out)].tolist())
-    return torch.tensor(out)
+    parts, taken = [], 0
+    while taken < batch_size:
+        epoch, offset = divmod(start + taken, n)
+        if epoch not in perms:
+            gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+            perms.clear()  # epochs are visited in order: keep one
+            perms[epoch] = torch.randperm(n, generator=gen)
+        part = perms[epoch][offset : offset + batch_size - taken]
+        parts.append(part)
+        taken += len(part)
+    return torch.cat(parts)
 
 
 def _decay_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, Any]]:
@@ -194,9 +187,17 @@ def _setup_distributed(device: torch.device) -> _Dist:
 
 
 def _device(config: TrainConfig) -> torch.device:
+    """The configured device; under ``torchrun`` on CUDA, the GPU of this process's
+    ``LOCAL_RANK`` (a fixed index would put every rank on one GPU)."""
     device = pick_device(config.device)
-    if device.type == "cuda" and "LOCAL_RANK" in os.environ and device.index is None:
-        device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    if device.type == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if device.index is not None and device.index != local:
+            raise ValueError(
+                f"under torchrun each process uses the GPU of its LOCAL_RANK; pass --device cuda, "
+                f"not {config.device}"
+            )
+        device = torch.device("cuda", local)
         torch.cuda.set_device(device)
     return device
 
@@ -207,26 +208,20 @@ def parameter_counts(model: Transformer) -> dict[str, int]:
     return {"params": model.num_params(), "params_non_embedding": model.num_params(False)}
 
 
-def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write atomically, so an interrupted save leaves the previous checkpoint intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-
-
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
-    """``(model, tokenizer, config, state)`` from a checkpoint written by ``train``."""
-    state = torch.load(path, map_location=device, weights_only=False)
-    model = Transformer(TransformerConfig.from_dict(state["transformer"])).to(device)
-    model.load_state_dict(state["model"])
-    return (
-        model.eval(),
-        Tokenizer.from_dict(state["tokenizer"]),
-        TrainConfig(**state["config"]),
-        state,
-    )
+    """``(model, tokenizer, config, state)`` from a checkpoint written by ``train``; ``state``
+    holds the step, tokens, FLOPs, loss curve and the program's sources. Never unpickles."""
+    meta, tensors = ckpt.load(path)
+    try:
+        config = TrainConfig(**meta["config"])
+        model = build_model(
+            TransformerConfig.from_dict(meta["transformer"]), config.model.position
+        )
+        model.load_state_dict(ckpt.model_state(tensors))
+        tokenizer = Tokenizer.from_dict(meta["tokenizer"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise ckpt.CheckpointError(f"{path}: a damaged lm checkpoint ({err})") from None
+    return model.to(device).eval(), tokenizer, config, meta
 
 
 def evaluate(
@@ -237,21 +232,25 @@ def evaluate(
     batch_size: int = 512,
     ngram_order: int = 3,
 ) -> dict[str, float]:
-    """Perplexities (validation, test), the n-gram baseline's, and exact match in distribution
-    (test) and on held-out longer inputs."""
+    """Perplexities (validation, test, held-out lengths), the n-gram baseline's, and exact
+    match in distribution (test) and on held-out longer inputs, with the example counts.
+
+    The model is evaluated in float64: float32 log-probabilities cannot resolve an NLL below
+    about 1e-7 (a true 1.8e-6 reads 2.1e-6, and 1.2e-8 reads 0)."""
+    model = copy.deepcopy(model).double()
     metrics: dict[str, float] = {}
-    for split in ("val", "test"):
+    splits = ("val", "test", "long") if "long" in data.splits else ("val", "test")
+    for split in splits:
         ppl = model_perplexity(model, data.tensors(split), batch_size=batch_size, device=device)
         metrics.update(ppl.as_dict(prefix=f"{split}_"))
     ngram = NGram(ngram_order, data.tokenizer.size).fit(data.tensors("train"))
     metrics.update(ngram.perplexity(data.tensors("test")).as_dict(prefix=f"ngram{ngram_order}_"))
-    metrics["exact_match"] = exact_match(
-        model, data.splits["test"], data.tokenizer, batch_size=batch_size, device=device
-    )
-    if "long" in data.splits:
-        metrics["exact_match_long"] = exact_match(
-            model, data.splits["long"], data.tokenizer, batch_size=batch_size, device=device
-        )
+    for split, key in (("test", "exact_match"), ("long", "exact_match_long")):
+        if split in data.splits:
+            metrics[key] = exact_match(
+                model, data.splits[split], data.tokenizer, batch_size=batch_size, device=device
+            )
+            metrics[f"{split}_examples"] = len(data.splits[split])
     return metrics
 
 
@@ -269,15 +268,42 @@ def train(config: TrainConfig, program: Program | None = None) -> dict[str, Any]
         torch.set_num_threads(threads)
 
 
+@dataclass
+class _DeviceData:
+    """The training split, moved to the device once: ids, scored-target masks, and on the
+    host the per-sequence counts a step needs (so a step never reads back from the device)."""
+
+    ids: torch.Tensor
+    scored: torch.Tensor  # [n, T-1] targets that carry loss
+    lengths: torch.Tensor  # host
+    n_scored: torch.Tensor  # host, per sequence
+    flops: torch.Tensor  # host, exact training FLOPs per sequence at its own length
+
+    @classmethod
+    def build(cls, batch: SequenceBatch, loss_on: str, tconfig, device) -> _DeviceData:
+        scored = _scored(batch, loss_on)
+        per_len = {
+            n: _flops_per_sequence(tconfig, n - 1) for n in set(batch.lengths.tolist())
+        }
+        return cls(
+            batch.ids.to(device),
+            scored.to(device),
+            batch.lengths,
+            scored.sum(dim=1),
+            torch.tensor([per_len[n] for n in batch.lengths.tolist()], dtype=torch.float64),
+        )
+
+
 def _train(config: TrainConfig, program: Program | None, device: torch.device) -> dict[str, Any]:
     ddp = _setup_distributed(device)
     if config.batch_size < ddp.world:
         raise ValueError(f"batch_size {config.batch_size} is smaller than {ddp.world} processes")
     data = load_data(config, program)
+    sources = program_sources(config.program) if program is None else {}
     train_set = data.tensors("train")
     tconfig = config.model.transformer(data.tokenizer.size, data.max_seq_len)
     torch.manual_seed(config.seed)
-    model = Transformer(tconfig).to(device)
+    model = build_model(tconfig, config.model.position).to(device)
     optimizer = torch.optim.AdamW(
         _decay_groups(model, config.weight_decay), lr=config.lr, betas=(0.9, 0.95)
     )
@@ -285,15 +311,15 @@ def _train(config: TrainConfig, program: Program | None, device: torch.device) -
     total_steps = max(1, math.ceil(config.tokens / (config.batch_size * mean_len)))
     state: dict[str, Any] = {"step": 0, "tokens": 0, "flops": 0.0, "loss_curve": []}
     if config.out and config.resume and Path(config.out).exists():
-        saved = torch.load(config.out, map_location=device, weights_only=False)
-        if TrainConfig(**saved["config"]).identity() != config.identity():
+        meta, tensors = ckpt.load(config.out)
+        if TrainConfig(**meta["config"]).identity() != config.identity():
             raise ValueError(
                 f"{config.out} holds a different run; pass another output path or do not resume"
             )
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        state = {k: saved[k] for k in state}
-    net = maybe_compile(model, config.compile)
+        model.load_state_dict(ckpt.model_state(tensors))
+        optimizer.load_state_dict(ckpt.optimizer_state(meta, tensors))
+        state = {k: meta[k] for k in state}
+    net = maybe_compile(model, config.torch_compile)
     if ddp.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None
@@ -301,17 +327,14 @@ def _train(config: TrainConfig, program: Program | None, device: torch.device) -
 
     def checkpoint() -> None:
         if config.out and ddp.main:
-            save_checkpoint(
-                config.out,
-                {
-                    **state,
-                    "config": asdict(config),
-                    "transformer": tconfig.to_dict(),
-                    "tokenizer": data.tokenizer.to_dict(),
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                },
-            )
+            meta = {
+                **state,
+                "config": asdict(config),
+                "transformer": tconfig.to_dict(),
+                "tokenizer": data.tokenizer.to_dict(),
+                "sources": sources,
+            }
+            ckpt.save(config.out, meta, model, optimizer)
 
     bar = tqdm(
         total=total_steps,
@@ -320,6 +343,26 @@ def _train(config: TrainConfig, program: Program | None, device: torch.device) -
         desc=f"train {Path(config.program).stem or 'program'}",
         dynamic_ncols=True,
     )
+    # Static shapes (every batch padded to the longest sequence) let torch.compile and CUDA
+    # graphs reuse one kernel plan; on the CPU, trimming each batch to its longest is faster.
+    static = device.type != "cpu" or config.torch_compile != "none"
+    dev = _DeviceData.build(train_set, config.loss_on, tconfig, device)
+    perms: dict[int, torch.Tensor] = {}
+    pending: list[tuple[torch.Tensor, int]] = []  # (device loss sum, scored count) not yet read
+
+    def drain() -> None:
+        """Read the pending losses back from the device: the only host sync of the loop."""
+        if not pending:
+            return
+        sums = torch.stack([p[0] for p in pending]).tolist()
+        state["loss_curve"].extend(t / n for t, (_, n) in zip(sums, pending, strict=True))
+        pending.clear()
+        elapsed = time.perf_counter() - started
+        bar.set_postfix(
+            loss=f"{state['loss_curve'][-1]:.3g}",
+            tok_s=f"{(state['tokens'] - tokens_at_start) / max(elapsed, 1e-9):.0f}",
+        )
+
     started, tokens_at_start = time.perf_counter(), state["tokens"]
     model.train()
     stop_at = (
@@ -331,18 +374,17 @@ def _train(config: TrainConfig, program: Program | None, device: torch.device) -
         step = state["step"]
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, total_steps, config)
-        global_batch = train_set.select(
-            batch_indices(step, len(train_set), config.batch_size, config.seed)
-        )
-        n_scored = int(_scored(global_batch, config.loss_on).sum())
-        local = global_batch.select(torch.arange(ddp.rank, len(global_batch), ddp.world))
-        local_scored = _scored(local, config.loss_on)
+        index = batch_indices(step, len(train_set), config.batch_size, config.seed, perms)
+        n_scored = int(dev.n_scored[index].sum())
+        local = index[ddp.rank :: ddp.world]
+        width = dev.ids.shape[1] if static else int(dev.lengths[index].max())
+        if device.type == "cuda":
+            local = local.pin_memory().to(device, non_blocking=True)
+        ids = dev.ids[local, :width]
         with autocast(device):
-            logits = net(local.inputs.to(device))
-        token_nll = F.cross_entropy(
-            logits.float().transpose(1, 2), local.targets.to(device), reduction="none"
-        )
-        nll_sum = (token_nll * local_scored.to(device)).sum()
+            logits = net(ids[:, :-1])
+        token_nll = F.cross_entropy(logits.float().transpose(1, 2), ids[:, 1:], reduction="none")
+        nll_sum = (token_nll * dev.scored[local, : width - 1]).sum()
         # DDP averages gradients over ranks: scale so that the average is the global mean.
         (nll_sum * ddp.world / n_scored).backward()
         if config.grad_clip > 0:
@@ -352,19 +394,17 @@ def _train(config: TrainConfig, program: Program | None, device: torch.device) -
         loss_sum = nll_sum.detach()
         if ddp.world > 1:
             dist.all_reduce(loss_sum)
-        loss = float(loss_sum) / n_scored
-        width = global_batch.inputs.shape[1]
-        state["tokens"] += global_batch.n_tokens()
-        state["flops"] += len(global_batch) * _flops_per_sequence(tconfig, width)
-        state["loss_curve"].append(loss)
+        pending.append((loss_sum, n_scored))
+        state["tokens"] += int(dev.lengths[index].sum())
+        state["flops"] += float(dev.flops[index].sum())
         state["step"] = step + 1
-        elapsed = time.perf_counter() - started
-        bar.set_postfix(
-            loss=f"{loss:.4f}", tok_s=f"{(state['tokens'] - tokens_at_start) / elapsed:.0f}"
-        )
         bar.update(1)
+        if state["step"] % config.log_every == 0:
+            drain()
         if config.checkpoint_every and state["step"] % config.checkpoint_every == 0:
+            drain()
             checkpoint()
+    drain()
     bar.close()
     checkpoint()
     metrics: dict[str, Any] = {
@@ -377,6 +417,7 @@ def _train(config: TrainConfig, program: Program | None, device: torch.device) -
         "loss_curve": state["loss_curve"],
         "layers": config.model.n_layers,
         "d_model": config.model.d_model,
+        "position": config.model.position,
         **parameter_counts(model),
     }
     if ddp.main:
