@@ -1,0 +1,203 @@
+"""Compile one corpus configuration and judge it against the interpreter, in a child process.
+
+Shared by `tests/test_corpus.py` and `benchmarks/compiler_coverage.py`. Each configuration
+runs in a forked child with a wall-clock limit, so a compile that hangs, or one that dies in
+native code, costs its budget and yields a verdict of its own instead of stopping the run.
+
+Verdicts: `exact` (every checked input gives the interpreter's output, value AND type: a
+model that decodes 0 where the interpreter has 0.0 is `wrong`), `refused` (a CompileError),
+`wrong`, `timeout` (no verdict within the budget) and `error` (any other exception: the
+message names its type and the innermost frame).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CORPUS = Path(__file__).resolve().parent
+ROOT = CORPUS.parent.parent
+REFUSALS = CORPUS / "refusals.txt"
+VERDICTS = ("exact", "refused", "wrong", "timeout", "error")
+
+
+@dataclass(frozen=True)
+class Program:
+    name: str       # the file's stem
+    path: str       # relative to the repository root
+    expr: str       # what the header's `compile:` line compiles
+    vocab: tuple
+    lines: int
+
+
+@dataclass
+class Outcome:
+    verdict: str
+    message: str = ""
+    seconds: float = 0.0          # compile time (wall, in the child)
+    verify_seconds: float = 0.0
+    stats: dict[str, int] = field(default_factory=dict)
+    located: bool = False         # a refusal that names file:line:col
+    checked: int = 0              # inputs compared
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def programs() -> list[Program]:
+    """Every corpus program, by name."""
+    from rasp.examples import read_header
+
+    out = []
+    for path in sorted(CORPUS.glob("*.rasp")):
+        spec = read_header(str(path)).compile
+        assert spec is not None, f"{path.name}: no `# compile:` header"
+        text = path.read_text(encoding="utf-8")
+        out.append(Program(path.stem, str(path.relative_to(ROOT)), spec.expr, tuple(spec.vocab),
+                           text.count("\n") + 1))
+    return out
+
+
+def read_refusals(path: Path = REFUSALS) -> dict[tuple[str, int], str]:
+    """`program max_len reason...` lines: the configurations still refused, and how."""
+    out: dict[tuple[str, int], str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, n, reason = line.split(maxsplit=2)
+        out[(name, int(n))] = reason.strip()
+    return out
+
+
+def reason_of(message: str) -> str:
+    """The reason of a CompileError message, without `cannot compile `label`: `."""
+    head = message.split("\n", 1)[0]
+    if head.startswith("cannot compile `"):
+        rest = head[len("cannot compile `"):]
+        # the label may itself contain backquotes-free text with ': ' inside; cut at '`: '
+        cut = rest.find("`: ")
+        head = rest[cut + 3:] if cut >= 0 else rest
+    elif head.startswith("cannot compile "):
+        head = head[len("cannot compile "):]
+    return head
+
+
+def _type_class(v: Any) -> str:
+    if isinstance(v, bool):
+        return "bool"
+    if isinstance(v, int):
+        return "int"
+    if isinstance(v, float):
+        return "float"
+    return type(v).__name__
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """Equal values (numbers within float32 decoding tolerance) of the same type class."""
+    if _type_class(expected) != _type_class(actual):
+        return False
+    if isinstance(expected, (int, float)):
+        return abs(float(expected) - float(actual)) <= 1e-5 * max(1.0, abs(float(expected)))
+    return expected == actual
+
+
+def _diagnosis(check, prog, node, x, e, a) -> str:
+    try:
+        return check.diagnose(prog, node, x, e, a).describe()
+    except Exception:  # noqa: BLE001 - the plain mismatch is still the finding
+        return f"input {x!r}: expected {e!r}, the compiled model gives {a!r}"
+
+
+def _judge(prog, node, vocab: list, max_len: int, samples: int) -> Outcome:
+    from compiler import verify as check
+
+    inputs, exhaustive = check.inputs_for(vocab, max_len, samples=samples)
+    expected = check.expected_outputs(node, inputs)
+    actual = prog.run_batch(inputs)
+    checked = 0
+    for x, e, a in zip(inputs, expected, actual, strict=True):
+        if e is None:
+            continue
+        checked += 1
+        if all(_same(u, w) for u, w in zip(e, a, strict=True)):
+            continue
+        if all(_same(float(u), float(w)) if isinstance(u, (int, float))
+               and isinstance(w, (int, float)) else _same(u, w)
+               for u, w in zip(e, a, strict=True)):
+            return Outcome("wrong", f"input {x!r}: expected {e!r}, the compiled model gives "
+                           f"{a!r} (equal numbers, different types)", checked=checked)
+        return Outcome("wrong", _diagnosis(check, prog, node, x, e, a), checked=checked)
+    return Outcome("exact", f"{checked} inputs{' (all)' if exhaustive else ''}",
+                   checked=checked)
+
+
+def judge(program: Program, max_len: int, samples: int = 1000) -> Outcome:
+    """Compile and verify in THIS process (the child's side of `run`)."""
+    import torch
+
+    import compiler
+    import rasp
+    from rasp.env import read_source
+    from rasp.errors import RaspError
+
+    torch.set_num_threads(1)
+    os.chdir(ROOT)
+    env = rasp.Environment()
+    env.run(read_source(program.path), program.path)
+    start = time.perf_counter()
+    try:
+        prog = compiler.compile(env, program.expr, vocab=list(program.vocab),
+                                max_seq_len=max_len)
+    except compiler.CompileError as err:
+        return Outcome("refused", str(err), time.perf_counter() - start,
+                       located=err.line is not None and err.column is not None)
+    except RaspError as err:
+        return Outcome("error", f"{type(err).__name__}: {err}", time.perf_counter() - start)
+    compiled = time.perf_counter() - start
+    out = _judge(prog, prog.node, list(program.vocab), max_len, samples)
+    out.seconds, out.verify_seconds = compiled, time.perf_counter() - start - compiled
+    out.stats = prog.stats
+    return out
+
+
+def _child(conn, program: Program, max_len: int, samples: int) -> None:
+    try:
+        out = judge(program, max_len, samples)
+    except BaseException as err:  # noqa: BLE001 - a raw exception is the finding itself
+        frame = traceback.extract_tb(err.__traceback__)[-1]
+        where = f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
+        out = Outcome("error", f"{type(err).__name__} at {where}: {err}")
+    conn.send(out.to_json())
+    conn.close()
+
+
+def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) -> Outcome:
+    """Judge one configuration in a forked child; `timeout` if no verdict in `time_limit` s."""
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, program, max_len, samples), daemon=True)
+    start = time.perf_counter()
+    proc.start()
+    child.close()
+    try:
+        if parent.poll(time_limit):
+            try:
+                return Outcome(**parent.recv())
+            except EOFError:
+                pass
+        elif proc.is_alive():
+            return Outcome("timeout", f"no verdict after {time_limit:g} s",
+                           time.perf_counter() - start)
+        proc.join(5)
+        return Outcome("error", f"the child process died (exit code {proc.exitcode})",
+                       time.perf_counter() - start)
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+        parent.close()
