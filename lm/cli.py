@@ -146,6 +146,13 @@ def _training_options(fn: Callable) -> Callable:
             help="CPU threads per run (0: torch's default).",
         ),
         click.option("--seed", type=int, default=0, show_default=True),
+        click.option(
+            "--position",
+            type=click.Choice(["learned", "rope", "none"]),
+            default="learned",
+            show_default=True,
+            help="Positions: learned absolute embeddings, rotary (RoPE) or none (NoPE).",
+        ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
     ]
     for option in reversed(options):
@@ -257,9 +264,12 @@ def train(**kw: Any) -> None:
     from lm.train import ModelConfig
     from lm.train import train as run_training
 
+    model = ModelConfig(
+        n_layers=kw["layers"], d_model=kw["d_model"], n_heads=kw["heads"], position=kw["position"]
+    )
     config = replace(
         _base_config(kw),
-        model=ModelConfig(n_layers=kw["layers"], d_model=kw["d_model"], n_heads=kw["heads"]),
+        model=model,
         tokens=int(kw["tokens"]),
         out=kw["out"] or str(Path("runs") / f"{Path(kw['file']).stem}.pt"),
         resume=not kw["no_resume"],
@@ -338,6 +348,16 @@ def _rename_ngram(metrics: dict[str, Any], order: int) -> dict[str, Any]:
     help="Model sizes LAYERSxD_MODEL[xHEADS], comma-separated.",
 )
 @click.option(
+    "--seeds",
+    callback=lambda ctx, param, value: None if value is None else _parse_list(value, int),
+    help="Seeds per grid point (data split and initialisation), comma-separated, pooled in "
+    "the fit (default: --seed).",
+)
+@click.option(
+    "--address",
+    help="Ray cluster to run the sweep on (e.g. auto, ray://host:10001); default: this machine.",
+)
+@click.option(
     "--tokens",
     "token_list",
     default=DEFAULT_TOKENS,
@@ -379,7 +399,8 @@ def scale(**kw: Any) -> None:
     from lm import scaling
 
     base = _base_config(kw)
-    sizes, tokens = kw["sizes"], kw["token_list"]
+    sizes = [replace(m, position=kw["position"]) for m in kw["sizes"]]
+    tokens = kw["token_list"]
     if len(sizes) * len(tokens) < 5:
         raise ValueError("the law has 5 constants: give at least 5 size x budget combinations")
     out = kw["out"] or str(Path("runs") / f"scale-{Path(kw['file']).stem}")
@@ -387,7 +408,9 @@ def scale(**kw: Any) -> None:
         base=base,
         sizes=sizes,
         token_budgets=tokens,
+        seeds=kw["seeds"] or [base.seed],
         out_dir=out,
+        address=kw["address"],
         jobs=kw["jobs"] or scaling.default_jobs(),
         fit_on=kw["fit_on"],
     )

@@ -8,177 +8,67 @@ back, an unfinished one resumes from its checkpoint.
 
 from __future__ import annotations
 
-import json
 import math
-import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from lm import chinchilla
 from lm.data import ProgramSpec
-from lm.train import ModelConfig, TrainConfig, train
+from lm.sweep import (  # noqa: F401 (the sweep's API, re-exported)
+    DEFAULT_SIZES,
+    DEFAULT_TOKENS,
+    FIT_ON,
+    SweepConfig,
+    default_jobs,
+    parse_size,
+    read_results,
+    size_label,
+    sweep,
+)
 
-#: Fit targets: the validation NLL over output tokens, or over whole sequences.
-FIT_ON = {"outputs": "val_output_nll", "sequence": "val_sequence_nll"}
 EXACT = 0.99
-#: A grid that finishes for reverse or hist in under 10 minutes on a 2-core CPU.
-DEFAULT_SIZES = "2x16,2x32,2x64,2x128"
-DEFAULT_TOKENS = "50k,100k,200k,400k,800k"
-
-
-def parse_size(text: str) -> ModelConfig:
-    """``LxD`` (layers x d_model, one head per 16 dimensions) or ``LxDxH`` (H heads)."""
-    try:
-        parts = [int(p) for p in text.lower().split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (2, 3) or min(parts) < 1:
-        raise ValueError(f"model size {text!r}: expected LAYERSxD_MODEL or LAYERSxD_MODELxHEADS")
-    layers, d_model = parts[:2]
-    heads = parts[2] if len(parts) == 3 else max(1, d_model // 16)
-    if d_model % heads:
-        raise ValueError(f"model size {text!r}: d_model is not a multiple of the head count")
-    return ModelConfig(n_layers=layers, d_model=d_model, n_heads=heads)
-
-
-def size_label(model: ModelConfig) -> str:
-    return f"{model.n_layers}x{model.d_model}x{model.n_heads}"
-
-
-@dataclass
-class SweepConfig:
-    """A grid of sizes x token budgets; ``base`` holds everything else about each run."""
-
-    base: TrainConfig
-    sizes: list[ModelConfig] = field(
-        default_factory=lambda: [parse_size(s) for s in DEFAULT_SIZES.split(",")]
-    )
-    token_budgets: list[int] = field(
-        default_factory=lambda: [int(t.rstrip("k")) * 1000 for t in DEFAULT_TOKENS.split(",")]
-    )
-    out_dir: str = "runs/scale"
-    jobs: int = 1  # runs trained at once (processes)
-    fit_on: str = "outputs"
-
-    def __post_init__(self) -> None:
-        if self.fit_on not in FIT_ON:
-            raise ValueError(f"fit_on must be one of {sorted(FIT_ON)}, not {self.fit_on!r}")
-
-    def runs(self) -> list[tuple[str, TrainConfig]]:
-        """``(key, config)`` for every grid point, smallest compute first."""
-        grid = sorted(
-            ((m, d) for m in self.sizes for d in self.token_budgets),
-            key=lambda md: (md[0].n_layers * md[0].d_model ** 2 * md[1], md[1]),
-        )
-        out = []
-        for model, tokens in grid:
-            key = f"{size_label(model)}_D{tokens}_s{self.base.seed}"
-            ckpt = str(Path(self.out_dir) / "checkpoints" / f"{key}.pt")
-            out.append((key, replace(self.base, model=model, tokens=tokens, out=ckpt)))
-        return out
-
-
-def _run(key: str, config: TrainConfig) -> tuple[str, dict[str, Any]]:
-    metrics = train(config)
-    metrics.pop("loss_curve")
-    return key, {"key": key, "config": asdict(config), **metrics}
-
-
-def _grid_free(config: TrainConfig) -> dict[str, Any]:
-    """What defines a run apart from its grid point (model size and token budget)."""
-    identity = config.identity()
-    del identity["model"], identity["tokens"]
-    return identity
-
-
-def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Finished runs by key; a torn last line (an interrupted write) is ignored."""
-    results: dict[str, dict[str, Any]] = {}
-    path = Path(path)
-    if not path.exists():
-        return results
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        results[row["key"]] = row
-    return results
-
-
-def sweep(config: SweepConfig, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Train every grid point not already in ``results.jsonl``; return all grid results."""
-    base = config.base
-    spec = ProgramSpec.from_file(base.program, base.expr, base.vocab)
-    config.base = replace(base, expr=spec.expr, vocab=spec.vocab)
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    results_path = out / "results.jsonl"
-    done = read_results(results_path)
-    for row in done.values():
-        if _grid_free(TrainConfig(**row["config"])) != _grid_free(config.base):
-            raise ValueError(
-                f"{results_path} holds runs with other settings (data, schedule or seed); "
-                "use another output directory"
-            )
-    runs = config.runs()
-    todo = [(k, c) for k, c in runs if k not in done]
-    if len(todo) < len(runs):
-        log(f"{len(runs) - len(todo)} of {len(runs)} runs already in {results_path}")
-    quiet = config.jobs > 1 or not config.base.progress
-    todo = [(k, replace(c, progress=not quiet)) for k, c in todo]
-    bar = tqdm(total=len(todo), desc="sweep", unit="run", disable=not config.base.progress)
-
-    def record(key: str, row: dict[str, Any]) -> None:
-        done[key] = row
-        with open(results_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
-        bar.update(1)
-        bar.set_postfix_str(f"{key}: loss {row[FIT_ON[config.fit_on]]:.4g}")
-
-    if config.jobs > 1 and len(todo) > 1:
-        # Fresh interpreters (spawn): forked torch state is unsafe, and each run sets threads.
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=config.jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_run, k, c) for k, c in todo]
-            for future in as_completed(futures):
-                record(*future.result())
-    else:
-        for key, run_config in todo:
-            record(*_run(key, run_config))
-    bar.close()
-    return [done[k] for k, _ in runs]
 
 
 @dataclass
 class CompiledSize:
+    """The compiled model's shape, its parameters counted as for trained models: all of them,
+    and without the token and position tables (the ``N`` of ``C = 6ND``)."""
+
     layers: int | None = None
     heads: int | None = None
     d_model: int | None = None
     params: int | None = None
+    params_non_embedding: int | None = None
+    seconds: float | None = None
     error: str | None = None
 
 
 def compiled_size(spec: ProgramSpec, max_len: int) -> CompiledSize:
     """The compiler's model for the same program and input lengths (or why it has none)."""
+    import time
+
     import compiler
     from compiler import CompileError
     from rasp import RaspError
 
+    start = time.perf_counter()
     try:
         prog = compiler.compile(spec.path, spec.expr, spec.vocab, max_len)
     except (CompileError, RaspError) as err:
         return CompiledSize(error=str(err).splitlines()[0])
     stats = prog.stats
-    return CompiledSize(stats["layers"], stats["heads"], stats["d_model"], stats["params"])
+    return CompiledSize(
+        stats["layers"],
+        stats["heads"],
+        stats["d_model"],
+        prog.model.num_params(),
+        prog.model.num_params(False),
+        round(time.perf_counter() - start, 2),
+    )
 
 
 @dataclass
@@ -428,10 +318,3 @@ def _log_axes(ax) -> None:
     ax.set_yscale("log")
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.yaxis.set_minor_formatter(NullFormatter())
-
-
-def default_jobs() -> int:
-    """Two runs at once on a multi-core CPU (each trains on one thread); one on a GPU."""
-    import torch
-
-    return 1 if torch.cuda.is_available() else max(1, min(2, os.cpu_count() or 1))

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from lm import scaling
+from lm import sweep as sweep_mod
 from lm.chinchilla import ChinchillaFit
 from lm.cli import lm, parse_amount
 from lm.train import TrainConfig
@@ -50,7 +51,7 @@ def test_sweep_resumes(swept, monkeypatch):
     lines = (tmp_path / "results.jsonl").read_text().splitlines()
     assert len(lines) == 6 and all("val_output_nll" in json.loads(x) for x in lines)
     # A second sweep trains nothing: every run is read back.
-    monkeypatch.setattr(scaling, "train", lambda *_: pytest.fail("retrained a finished run"))
+    monkeypatch.setattr(sweep_mod, "train", lambda *_: pytest.fail("retrained a finished run"))
     config = _sweep_config(tmp_path)
     again = scaling.sweep(config, log=lambda _: None)
     assert [r["key"] for r in again] == [r["key"] for r in results]
@@ -142,7 +143,7 @@ def test_cli_train_eval_scale(tmp_path, swept, monkeypatch):
     metrics = json.loads(result.output)
     assert metrics["test_output_ppl"] >= 1 and 0 <= metrics["exact_match"] <= 1
     out, _ = swept  # the same grid and settings: the command reads the runs back
-    monkeypatch.setattr(scaling, "train", lambda *_: pytest.fail("retrained a finished run"))
+    monkeypatch.setattr(sweep_mod, "train", lambda *_: pytest.fail("retrained a finished run"))
     result = _invoke(
         "scale",
         REVERSE,
