@@ -580,11 +580,22 @@ def resolve_load(target: str, current: str | None) -> str:
     raise RaspNameError(f"could not find file: {name}")
 
 
+MAX_SOURCE_BYTES = 256 * 1024  # ~90x the standard library: beyond it, a wrong file, not a program
+
+
 def read_source(path: str) -> str:
-    """Read a program as UTF-8, turning OS and decoding problems into RaspErrors."""
+    """Read a program as UTF-8, turning OS and decoding problems into RaspErrors. Only a
+    regular file up to MAX_SOURCE_BYTES is read: a device or a FIFO would never end (or block)."""
     try:
+        if not os.path.isfile(path) and os.path.exists(path):
+            raise RaspNameError("not a regular file (a device or a pipe?), so not a program",
+                                path=path)
         with open(path, encoding="utf-8") as f:
-            return f.read()
+            text = f.read(MAX_SOURCE_BYTES + 1)
+        if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
+            raise RaspNameError(f"larger than {MAX_SOURCE_BYTES // 1024} KiB: too large to be a "
+                                "RASP program", path=path)
+        return text
     except UnicodeDecodeError as exc:
         raise RaspSyntaxError(f"{path} is not UTF-8 text (byte {exc.start}: "
                               f"{exc.object[exc.start:exc.start + 1]!r})", path=path) from None
