@@ -1,52 +1,91 @@
-"""Refresh the shown output of every ```console block in README.md and docs/*.md.
+"""Refresh the docs' shown output, and write the images they show.
 
     .venv/bin/python tests/update_docs.py [PAGE.md ...]
 
-Runs each `$ command` and writes what it printed under it, keeping lines that are exactly
-`...` (output too long or too variable to show, such as timings) where the output still
-matches. Review the diff before committing: the docs test then checks the same output.
+Runs every `$ command` of the ```console blocks of README.md and docs/*.md in the checkout
+itself (so the commands that write `docs/img/*.png` write the images the pages show), and
+every REPL session (```rasp blocks of `>> ` inputs), and writes what they printed under them.
+Shown output is kept where it still matches as the docs test compares it: lines that are
+exactly `...` (output too long or too variable to show, such as timings), and numbers within
+a block's `±N%` (numbers that vary by machine). The docs test runs the same blocks in a
+scratch copy and never writes here. Review the diff before committing.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_docs import FENCE, PAGES, _matches, _run  # noqa: E402
+from test_docs import (  # noqa: E402
+    FENCE,
+    PAGES,
+    PROMPT,
+    ROOT,
+    Block,
+    _matches,
+    _run,
+    _trimmed,
+    blocks,
+    console_commands,
+    repl_inputs,
+    run_repl,
+)
+
+from rasp.repl import ReplSession  # noqa: E402
 
 
-def refresh(body: str) -> str:
+def _kept(shown: list[str], actual: list[str], block: Block) -> list[str]:
+    actual = [line.rstrip() for line in actual]
+    return shown if _matches(_trimmed(shown), actual, block.tolerance) else actual
+
+
+def refresh_console(block: Block) -> str:
     out: list[str] = []
-    commands: list[tuple[str, list[str]]] = []
-    for line in body.splitlines():
-        if line.startswith("$ "):
-            commands.append((line, []))
-        elif commands:
-            commands[-1][1].append(line)
-    for command, shown in commands:
-        actual = [line.rstrip() for line in _run(command[2:]).rstrip("\n").splitlines()]
-        out.append(command)
-        out.extend(shown if "..." in shown and _matches(shown, actual) else actual)
+    for command, shown in console_commands(block.body):
+        out.append("$ " + command)
+        out.extend(_kept(shown, _run(command, ROOT).rstrip("\n").splitlines(), block))
     return "\n".join(out) + "\n"
 
 
+def refresh_session(block: Block, session: ReplSession) -> str:
+    out: list[str] = []
+    for text, shown in repl_inputs(block.body):
+        first, *more = text.split("\n")
+        out.append(PROMPT + first)
+        out.extend(".. " + line for line in more)
+        out.extend(_kept(shown, run_repl(session, text), block))
+    return "\n".join(line.rstrip() for line in out) + "\n"
+
+
+def refresh(page: Path) -> bool:
+    text = page.read_text()
+    session = ReplSession(interactive=True)
+    new, last = [], 0
+    for block, m in zip(blocks(page), FENCE.finditer(text), strict=True):
+        if block.lang == "console":
+            body = refresh_console(block)
+        elif block.is_repl:
+            body = refresh_session(block, session)
+        else:
+            continue
+        new += [text[last:m.start(4)], body]
+        last = m.end(4)
+    new.append(text[last:])
+    updated = "".join(new)
+    if updated != text:
+        page.write_text(updated)
+    return updated != text
+
+
 def main(paths: list[str]) -> None:
-    for page in [Path(p) for p in paths] or PAGES:
-        text = page.read_text()
-        new, last = [], 0
-        for m in FENCE.finditer(text):
-            if m.group(2) != "console":
-                continue
-            new.append(text[last:m.start(3)])
-            new.append(refresh(m.group(3)))
-            last = m.end(3)
-        new.append(text[last:])
-        updated = "".join(new)
-        if updated != text:
-            page.write_text(updated)
-            print(f"updated {page}")
+    os.chdir(ROOT)
+    os.environ["COLUMNS"] = "80"
+    for page in [Path(p).resolve() for p in paths] or PAGES:
+        if refresh(page):
+            print(f"updated {page.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
