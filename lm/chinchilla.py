@@ -49,6 +49,13 @@ class ChinchillaFit:
     n_runs: int = 0
     n_starts: int = 0
     iterations: int = 0
+    fixed_E: bool = False  # E held at 0 rather than fitted
+
+    @property
+    def theta(self) -> np.ndarray:
+        """``(a, b, e, alpha, beta)``, the fitted parametrisation."""
+        e = _E_ZERO if self.E <= 0 else np.log(self.E)
+        return np.array([np.log(self.A), np.log(self.B), e, self.alpha, self.beta])
 
     def predict(self, N, D):
         """Predicted loss for ``N`` parameters trained on ``D`` tokens (arrays broadcast)."""
@@ -90,13 +97,20 @@ class ChinchillaFit:
             "objective": self.objective,
             "n_runs": self.n_runs,
             "n_starts": self.n_starts,
+            "fixed_E": self.fixed_E,
         }
 
 
 def _objective_block(
-    theta: torch.Tensor, log_n: torch.Tensor, log_d: torch.Tensor, log_l: torch.Tensor, delta: float
+    theta: torch.Tensor,
+    log_n: torch.Tensor,
+    log_d: torch.Tensor,
+    log_l: torch.Tensor,
+    delta: float,
+    w: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean Huber loss and its exact gradient for a block of starts ``theta`` ``[rows, 5]``."""
+    """Mean Huber loss and its exact gradient for a block of starts ``theta`` ``[rows, 5]``;
+    ``w`` ``[rows, runs]`` weighs each run per row (a bootstrap resample's counts)."""
     n_runs = log_n.shape[0]
     a, b, e, al, be = theta.T.unsqueeze(-1)
     t1 = a - al * log_n  # [rows, runs]
@@ -108,9 +122,12 @@ def _objective_block(
     s = w1 + w2 + w3
     r = m + torch.log(s) - log_l
     absr = r.abs()
-    f = torch.where(absr <= delta, 0.5 * r * r, delta * (absr - 0.5 * delta)).sum(dim=1) / n_runs
+    huber = torch.where(absr <= delta, 0.5 * r * r, delta * (absr - 0.5 * delta))
     # d huber / d r, divided by s so that psi * w_k chains through softmax weight k.
     psi = r.clamp(-delta, delta) / (s * n_runs)
+    if w is not None:
+        huber, psi = huber * w, psi * w
+    f = huber.sum(dim=1) / n_runs
     p1 = psi * w1
     p2 = psi * w2
     grad = torch.stack(
@@ -126,8 +143,10 @@ def _objective(
     log_l: torch.Tensor,
     delta: float,
     pool: ThreadPoolExecutor,
+    weights: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean Huber loss per start and its exact gradient; ``theta`` is ``[S, 5]``.
+    """Mean Huber loss per start and its exact gradient; ``theta`` is ``[S, 5]`` (``weights``,
+    when given, ``[S, runs]``).
 
     Blocks of rows small enough for the ``[rows, runs]`` temporaries to stay in cache go to a
     pool of threads (torch releases the GIL), each op single-threaded: on a busy machine this
@@ -135,8 +154,13 @@ def _objective(
     """
     rows = max(1, _BLOCK_ELEMENTS // log_n.shape[0])
     th = torch.from_numpy(theta)
-    blocks = [th[i : i + rows] for i in range(0, theta.shape[0], rows)]
-    parts = list(pool.map(lambda blk: _objective_block(blk, log_n, log_d, log_l, delta), blocks))
+    blocks = [
+        (th[i : i + rows], None if weights is None else weights[i : i + rows])
+        for i in range(0, theta.shape[0], rows)
+    ]
+    parts = list(
+        pool.map(lambda blk: _objective_block(blk[0], log_n, log_d, log_l, delta, blk[1]), blocks)
+    )
     f = torch.cat([p[0] for p in parts]).numpy()
     grad = torch.cat([p[1] for p in parts]).numpy()
     return f, grad
@@ -156,13 +180,13 @@ def _batched_lbfgs(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Minimise independent problems, one per row of ``x``, with L-BFGS.
 
-    ``fun(x[idx]) -> (f, grad)`` evaluates any subset of rows. Each row has its own history,
+    ``fun(x[idx], idx) -> (f, grad)`` evaluates any subset of rows. Each row has its own history,
     step size and stopping test; a rejected curvature pair is stored with ``rho = 0``, which
     makes it a no-op in the two-loop recursion, so all rows can share one ring buffer.
     """
     x = np.array(x, dtype=float)
     n_rows, dim = x.shape
-    f, g = fun(x)
+    f, g = fun(x, np.arange(n_rows))
     s_hist = np.zeros((memory, n_rows, dim))
     y_hist = np.zeros((memory, n_rows, dim))
     rho = np.zeros((memory, n_rows))
@@ -208,7 +232,7 @@ def _batched_lbfgs(
         pending = np.arange(idx.size)
         for _ in range(max_backtracks):
             trial = x[idx[pending]] + step[pending, None] * direction[pending]
-            ft, gt = fun(trial)
+            ft, gt = fun(trial, idx[pending])
             ok = np.isfinite(ft) & (ft <= f[idx[pending]] + c1 * step[pending] * slope[pending])
             accepted = pending[ok]
             x_new[accepted] = trial[ok]
@@ -253,6 +277,74 @@ def init_grid(grid: dict[str, tuple[float, ...]] | None = None) -> np.ndarray:
     return np.array(list(rows), dtype=float)
 
 
+#: ``e`` when the floor is fixed at 0: exp(-60) ~ 1e-26, far below any loss float64 resolves.
+_E_ZERO = -60.0
+
+
+def _check(N, D, loss) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    N, D, loss = (np.asarray(v, dtype=float).ravel() for v in (N, D, loss))
+    if not (N.shape == D.shape == loss.shape):
+        raise ValueError("N, D and loss must have the same length")
+    if N.size < 5:
+        raise ValueError(f"need at least 5 runs to fit 5 constants, got {N.size}")
+    if (N <= 0).any() or (D <= 0).any() or (loss <= 0).any():
+        raise ValueError("N, D and loss must all be positive")
+    return N, D, loss
+
+
+def _minimise(
+    N,
+    D,
+    loss,
+    starts: np.ndarray,
+    delta: float,
+    max_iter: int,
+    fix_E0: bool,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Batched L-BFGS from every row of ``starts``; with ``fix_E0`` the ``e`` column is held
+    at ``_E_ZERO`` (its gradient is zeroed, so no step ever moves it)."""
+    log_n, log_d, log_l = (torch.from_numpy(np.log(v)) for v in (N, D, loss))
+    starts = np.array(starts, dtype=float)
+    mask = np.ones(5)
+    if fix_E0:
+        starts[:, 2] = _E_ZERO
+        mask[2] = 0.0
+    w_all = None if weights is None else torch.from_numpy(np.asarray(weights, dtype=float))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+
+            def fun(th: np.ndarray, idx: np.ndarray):
+                w = None if w_all is None else w_all[idx]
+                f, g = _objective(th, log_n, log_d, log_l, delta, pool, w)
+                return f, g * mask
+
+            x, f, iterations = _batched_lbfgs(starts, fun, max_iter=max_iter)
+    finally:
+        torch.set_num_threads(threads)
+    return x, np.where(np.isfinite(f), f, np.inf), iterations
+
+
+def _from_theta(
+    theta, objective: float, n_runs: int, n_starts: int, iterations: int, fix_E0: bool
+) -> ChinchillaFit:
+    a, b, e, alpha, beta = theta
+    return ChinchillaFit(
+        E=0.0 if fix_E0 else float(np.exp(e)),
+        A=float(np.exp(a)),
+        B=float(np.exp(b)),
+        alpha=float(alpha),
+        beta=float(beta),
+        objective=float(objective),
+        n_runs=n_runs,
+        n_starts=n_starts,
+        iterations=iterations,
+        fixed_E=fix_E0,
+    )
+
+
 def fit(
     N,
     D,
@@ -261,46 +353,22 @@ def fit(
     delta: float = HUBER_DELTA,
     grid: dict[str, tuple[float, ...]] | None = None,
     max_iter: int = 500,
+    fix_E0: bool = False,
 ) -> ChinchillaFit:
     """Fit ``L(N, D) = E + A/N^alpha + B/D^beta`` to runs with ``N`` parameters, ``D`` tokens.
 
-    Raises ``ValueError`` for fewer than five runs or non-positive values, since the law has
-    five constants and lives on logarithms.
+    ``fix_E0`` fits ``E = 0``: a deterministic program's outputs have entropy 0, and a free
+    ``E`` can absorb the curvature of a learning transition instead. Raises ``ValueError``
+    for fewer than five runs or non-positive values, since the law has five constants and
+    lives on logarithms.
     """
-    N, D, loss = (np.asarray(v, dtype=float).ravel() for v in (N, D, loss))
-    if not (N.shape == D.shape == loss.shape):
-        raise ValueError("N, D and loss must have the same length")
-    if N.size < 5:
-        raise ValueError(f"need at least 5 runs to fit 5 constants, got {N.size}")
-    if (N <= 0).any() or (D <= 0).any() or (loss <= 0).any():
-        raise ValueError("N, D and loss must all be positive")
-    log_n, log_d, log_l = (torch.from_numpy(np.log(v)) for v in (N, D, loss))
+    N, D, loss = _check(N, D, loss)
     starts = init_grid(grid)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            x, f, iterations = _batched_lbfgs(
-                starts,
-                lambda th: _objective(th, log_n, log_d, log_l, delta, pool),
-                max_iter=max_iter,
-            )
-    finally:
-        torch.set_num_threads(threads)
-    f = np.where(np.isfinite(f), f, np.inf)
+    if fix_E0:
+        starts = np.unique(np.where(np.arange(5) == 2, _E_ZERO, starts), axis=0)
+    x, f, iterations = _minimise(N, D, loss, starts, delta, max_iter, fix_E0)
     best = int(np.argmin(f))
-    a, b, e, alpha, beta = x[best]
-    return ChinchillaFit(
-        E=float(np.exp(e)),
-        A=float(np.exp(a)),
-        B=float(np.exp(b)),
-        alpha=float(alpha),
-        beta=float(beta),
-        objective=float(f[best]),
-        n_runs=int(N.size),
-        n_starts=int(starts.shape[0]),
-        iterations=iterations,
-    )
+    return _from_theta(x[best], f[best], int(N.size), int(starts.shape[0]), iterations, fix_E0)
 
 
 def training_flops(

@@ -79,7 +79,7 @@ class SweepConfig:
         """``(key, config)`` for every grid point and seed, smallest compute first."""
         grid = sorted(
             ((m, d, s) for m in self.sizes for d in self.token_budgets for s in self.seeds),
-            key=lambda mds: (mds[0].n_layers * mds[0].d_model**2 * mds[1], mds[1], mds[2]),
+            key=lambda mds: (mds[0].n_layers * mds[0].d_model ** 2 * mds[1], mds[1], mds[2]),
         )
         out = []
         for model, tokens, seed in grid:
