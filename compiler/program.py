@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Sequence
@@ -20,9 +21,10 @@ from rasp.errors import RaspError
 from . import plan as plan_mod
 from . import values as values_mod
 from .assemble import Builder
+from .budget import DEFAULT_LIMIT, Budget, Progress
 from .errors import CompileError
 from .lower import Lowerer
-from .values import vkey
+from .values import is_numeric_like, vkey
 
 FORMAT = "raspc-compiled"
 
@@ -37,11 +39,15 @@ def _environment(source: Environment | str | os.PathLike) -> tuple[Environment, 
 
 
 def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[Any],
-            max_seq_len: int, causal: bool = False, encodings: dict[str, str] | None = None
+            max_seq_len: int, causal: bool = False, encodings: dict[str, str] | None = None,
+            time_limit: float | None = DEFAULT_LIMIT, progress: Progress | None = None
             ) -> CompiledProgram:
     """Compile the s-op `name` (a name or any expression) for inputs over `vocab` of length
     1..max_seq_len. `encodings` overrides an aggregate's encoding by variable name
-    ('categorical' or 'numerical'). Raises CompileError (or a RaspError from the program)."""
+    ('categorical' or 'numerical'). Raises CompileError (or a RaspError from the program),
+    also once `time_limit` seconds have passed (None: no limit); `progress(stage, done,
+    total, seconds)` is called as nodes are done."""
+    budget = Budget(time_limit, progress)
     start = time.perf_counter()
     env, path = _environment(source)
     vocab = list(dict.fromkeys(vocab))
@@ -53,10 +59,10 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
     if not isinstance(node, ir.SOp):
         what = "a selector" if isinstance(node, ir.Selector) else f"not an s-op ({node!r})"
         raise CompileError(f"`{name}` is {what}: only s-ops compile")
-    analysis = values_mod.analyse([node], vocab, max_seq_len)
+    analysis = values_mod.analyse([node], vocab, max_seq_len, budget)
     first = plan_mod.next_id()
     try:
-        lowerer = Lowerer(analysis, encodings)
+        lowerer = Lowerer(analysis, encodings, budget=budget)
         if causal:
             _check_causal(node)
         masked = lowerer.decide_causal(node) or causal
@@ -111,8 +117,73 @@ def _stats(model: runtime.Transformer, plan: list[dict[str, Any]]) -> dict[str, 
     }
 
 
+def same_value(expected: Any, actual: Any) -> bool:
+    """The one rule for 'the model gave the interpreter's value': numbers (int, float, bool)
+    equal to 1e-5 of their size, everything else equal by type and value."""
+    if is_numeric_like(expected) and is_numeric_like(actual):
+        e, a = float(expected), float(actual)
+        return abs(e - a) <= 1e-5 * max(1.0, abs(e))
+    return vkey(expected) == vkey(actual)
+
+
+def same_output(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
+    """`same_value` at every position, and the same length."""
+    return len(expected) == len(actual) and all(map(same_value, expected, actual))
+
+
+class OutputCodec:
+    """Decodes the output slice of the logits in bulk: argmax over a categorical one-hot;
+    a numeric output snapped to the nearest value the program can produce when within 0.45
+    of the gap to its neighbours (else the raw number is returned, so a wrong model shows)."""
+
+    def __init__(self, output: dict[str, Any]):
+        values = output["values"] or []
+        self.numeric = output["encoding"] == "numerical"
+        self.values = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            self.values[i] = v
+        if not self.numeric or not values:
+            return
+        floats = np.array([float(v) for v in values])
+        self.sorted, first = np.unique(floats, return_index=True)
+        chosen = {}
+        for v, f in zip(values, floats.tolist(), strict=True):
+            if f not in chosen or isinstance(chosen[f], float):  # ints over equal floats
+                chosen[f] = v
+        self.by_sorted = np.empty(len(self.sorted), dtype=object)
+        for j, f in enumerate(self.sorted.tolist()):
+            self.by_sorted[j] = chosen[f]
+        gaps = np.diff(self.sorted)
+        near = np.minimum(np.r_[np.inf, gaps], np.r_[gaps, np.inf])
+        single = 1e-4 * np.maximum(1.0, np.abs(self.sorted))
+        self.tol = np.where(np.isfinite(near), 0.45 * near, single)
+
+    def decode(self, logits: np.ndarray) -> np.ndarray:
+        """Values [..., T] (an object array of Python values) from logits [..., T, W]."""
+        if not self.numeric:
+            return self.values[logits.argmax(axis=-1)]
+        x = logits[..., 0].astype(np.float64)
+        if not len(self.values):
+            return x.astype(object)
+        s = self.sorted
+        i = np.searchsorted(s, x).clip(1, len(s) - 1) if len(s) > 1 else np.zeros_like(
+            x, dtype=np.int64)
+        lo = i - 1 if len(s) > 1 else i
+        best = np.where(np.abs(s[i] - x) < np.abs(s[lo] - x), i, lo)
+        out = self.by_sorted[best]
+        off = ~(np.abs(s[best] - x) <= self.tol[best])
+        if off.any():
+            out[off] = x[off]
+        return out
+
+
 class CompiledProgram:
-    """A compiled RASP program: the transformer and how to encode inputs and decode outputs."""
+    """A compiled RASP program: the transformer and how to encode inputs and decode outputs.
+
+    `run_batch` is the fast path: every input encoded at once into one padded id array, one
+    pruned forward (`runtime.FastForward`) per chunk of similar lengths, outputs decoded in
+    bulk (`OutputCodec`), Python lists made only at the end.
+    """
 
     def __init__(self, model: runtime.Transformer, manifest: dict[str, Any]):
         self.model = model.eval()
@@ -120,16 +191,12 @@ class CompiledProgram:
         self.vocab = manifest["vocab"]
         self.max_seq_len = manifest["max_seq_len"]
         self._index = {vkey(t): i for i, t in enumerate(self.vocab)}
-        out = manifest["output"]
-        self._out_values = out["values"]
-        self._numeric = out["encoding"] == "numerical"
-        if self._numeric and self._out_values:
-            self._sorted = np.unique([float(v) for v in self._out_values])
-            self._by_float: dict[float, Any] = {}
-            for v in self._out_values:  # prefer ints over floats of the same value
-                f = float(v)
-                if f not in self._by_float or isinstance(self._by_float[f], float):
-                    self._by_float[f] = v
+        self._by_type: dict[type, dict[Any, int]] = {}
+        for i, t in enumerate(self.vocab):
+            self._by_type.setdefault(type(t), {})[t] = i
+        self.codec = OutputCodec(manifest["output"])
+        self._fast: runtime.FastForward | None = None
+        self._fast_key: tuple | None = None
         self.env: Environment | None = None
         self.node: ir.SOp | None = None
 
@@ -139,13 +206,7 @@ class CompiledProgram:
 
     def encode(self, tokens: Any) -> list[int]:
         """BOS then the token ids; a ValueError names a token outside the vocabulary."""
-        try:
-            seq = normalise_input(tokens)
-        except RaspError as err:
-            raise ValueError(err.message) from None
-        if len(seq) > self.max_seq_len:
-            raise ValueError(f"input of {len(seq)} tokens is longer than the compiled "
-                             f"max_seq_len {self.max_seq_len}")
+        seq = self._sequence(tokens)
         ids = [self.manifest["bos"]]
         for t in seq:
             i = self._index.get(vkey(t))
@@ -154,37 +215,72 @@ class CompiledProgram:
             ids.append(i)
         return ids
 
+    def _sequence(self, tokens: Any) -> str | list[Any]:
+        try:
+            seq = normalise_input(tokens)
+        except RaspError as err:
+            raise ValueError(err.message) from None
+        if len(seq) > self.max_seq_len:
+            raise ValueError(f"input of {len(seq)} tokens is longer than the compiled "
+                             f"max_seq_len {self.max_seq_len}")
+        return seq
+
+    def encode_batch(self, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids [N, 1 + longest], lengths [N] counting BOS): BOS first, right-padded with BOS.
+
+        Tokens of one type are looked up in one dict by value (C-speed `map`); mixed types
+        by their (type, value) identity, so 1, 1.0 and True stay different tokens."""
+        seqs = [self._sequence(x) for x in inputs]
+        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+        flat = list(itertools.chain.from_iterable(seqs))
+        types = set(map(type, flat))
+        table = self._by_type.get(types.pop()) if len(types) == 1 else None
+        try:
+            if table is not None:
+                ids = np.fromiter(map(table.__getitem__, flat), dtype=np.int64, count=len(flat))
+            else:
+                index = self._index
+                ids = np.fromiter((index[vkey(t)] for t in flat), dtype=np.int64,
+                                  count=len(flat))
+        except (KeyError, TypeError):
+            for x in seqs:
+                self.encode(x)  # raises, naming the token
+            raise
+        bos = self.manifest["bos"]
+        width = int(lengths.max()) if len(seqs) else 0
+        tokens = np.full((len(seqs), 1 + width), bos, dtype=np.int64)
+        tokens[:, 1:][np.arange(width)[None, :] < lengths[:, None]] = ids
+        return tokens, lengths + 1
+
+    def fast_forward(self) -> runtime.FastForward:
+        """The pruned forward of the current weights (rebuilt when a weight changed)."""
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device)
+                    for p in self.model.parameters())
+        if self._fast is None or key != self._fast_key:
+            self._fast, self._fast_key = runtime.FastForward(self.model), key
+        return self._fast
+
     def forward(self, inputs: Sequence[Any], output: str = "logits") -> list[torch.Tensor]:
-        seqs = [self.encode(x) for x in inputs]
-        return runtime.forward_batched(self.model, seqs, output=output)
+        """Per input, the model's logits (or final residual) at BOS and each token."""
+        tokens, lengths = self.encode_batch(inputs)
+        out = runtime.run_padded(self.fast_forward(), tokens, lengths, output)
+        return [torch.from_numpy(row[:n]) for row, n in zip(out, lengths, strict=True)]
 
     def run(self, tokens: Any) -> list[Any]:
         return self.run_batch([tokens])[0]
 
+    def run_arrays(self, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(outputs [N, longest] as an object array of Python values, lengths [N])."""
+        tokens, lengths = self.encode_batch(inputs)
+        cols = slice(0, 1) if self.codec.numeric else None
+        logits = runtime.run_padded(self.fast_forward(), tokens, lengths, columns=cols)
+        return self.codec.decode(logits[:, 1:]), lengths - 1
+
     def run_batch(self, inputs: Sequence[Any]) -> list[list[Any]]:
         if not inputs:
             return []
-        return [self.decode(t[1:].double().numpy()) for t in self.forward(inputs)]
-
-    def decode(self, logits: np.ndarray) -> list[Any]:
-        if not self._numeric:
-            return [self._out_values[i] for i in logits.argmax(axis=1)]
-        return [self._snap(float(x)) for x in logits[:, 0]]
-
-    def _snap(self, x: float) -> Any:
-        """A numeric output as the nearest value the program can produce (ints stay ints)."""
-        if not self._out_values:
-            return x
-        i = int(np.searchsorted(self._sorted, x))
-        best = min((j for j in (i - 1, i) if 0 <= j < len(self._sorted)),
-                   key=lambda j: abs(self._sorted[j] - x))
-        v = float(self._sorted[best])
-        near = [abs(float(self._sorted[j]) - v) for j in (best - 1, best + 1)
-                if 0 <= j < len(self._sorted)]
-        tol = 0.45 * min(near) if near else 1e-4 * max(1.0, abs(v))
-        if abs(v - x) <= tol:
-            return self._by_float[v]
-        return x
+        values, lengths = self.run_arrays(inputs)
+        return [row[:n].tolist() for row, n in zip(values, lengths.tolist(), strict=True)]
 
     def save(self, path: str | os.PathLike) -> None:
         runtime.save(self.model, path, self.manifest)

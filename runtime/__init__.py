@@ -2,10 +2,12 @@
 
 from runtime.batch import forward_batched
 from runtime.device import exact_fp32, pick_device
+from runtime.fast import FastForward, run_padded
 from runtime.io import ModelFileError, load, save
 from runtime.model import LayerConfig, Transformer, TransformerConfig
 
 __all__ = [
+    "FastForward",
     "LayerConfig",
     "ModelFileError",
     "Transformer",
@@ -14,5 +16,6 @@ __all__ = [
     "forward_batched",
     "load",
     "pick_device",
+    "run_padded",
     "save",
 ]

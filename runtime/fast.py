@@ -1,0 +1,305 @@
+"""An inference-only forward of a `Transformer`, shaped for compiled RASP models.
+
+A compiled model's layers hold heads of very different widths padded to the widest, dimensions
+whose query or key weights are all zero, MLP units whose output column is zero, and sublayers
+that are empty. `FastForward` drops exactly those (a dropped term would add an exact 0.0 to a
+sum) and runs what is left: one GEMM for every head's queries, keys and values together, each
+head's scores at its own width, one GEMM for the output projection. It reads the same weights
+as `Transformer.forward` and agrees with it up to the order of float additions.
+
+Inputs are right-padded token ids [B, T] with the number of real tokens per row; padding keys
+get no attention, and padding rows' outputs are meaningless (a position is its index, as in the
+model for right padding). float32 runs with TF32 off; a float64 model runs in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from runtime.device import exact_fp32
+from runtime.model import Transformer
+
+# Tokens per forward call: on a CPU, about what keeps a chunk's activations in cache
+# (measured: 8k tokens ran sort@32 and hist@64 1.3-1.5x faster than 64k); on a GPU, enough
+# to fill it while one head's scores (rows x T x T) stay under GPU_SCORES numbers.
+CPU_TOKENS = 8192
+GPU_SCORES = 1 << 28
+
+
+@dataclass
+class _Head:
+    q: slice  # its columns in the fused q/k/v output
+    k: slice
+    v: slice
+
+
+@dataclass
+class _Attention:
+    w: torch.Tensor  # [width, read]: every head's kept q rows, then k rows, then v rows
+    b: torch.Tensor | None
+    heads: list[_Head]
+    o: torch.Tensor  # [written, sum of value widths]
+    o_bias: torch.Tensor | None
+    scale: float
+    read: int  # it reads residual columns [0, read)
+    write: slice  # and writes these
+
+
+@dataclass
+class _Mlp:
+    fc: torch.Tensor  # [kept units, read]
+    fc_bias: torch.Tensor | None
+    proj: torch.Tensor  # [written, kept units]
+    proj_bias: torch.Tensor | None
+    gelu: bool
+    read: int
+    write: slice
+
+
+def _reads(w: torch.Tensor) -> int:
+    """How many leading residual columns weights w [out, D] read (up to the last nonzero)."""
+    cols = torch.nonzero(w.ne(0).any(dim=0))
+    return int(cols.max()) + 1 if len(cols) else 0
+
+
+def _writes(o: torch.Tensor, b: torch.Tensor | None) -> slice:
+    """The residual rows an output projection o [D, in] with bias b writes (first to last
+    nonzero; empty when it writes nothing)."""
+    rows = torch.nonzero(_nonzero(o, b))
+    return slice(int(rows.min()), int(rows.max()) + 1) if len(rows) else slice(0, 0)
+
+
+def _nonzero(*parts: torch.Tensor | None) -> torch.Tensor:
+    """Rows where any of the given row-aligned tensors (2-d weights or 1-d biases) is nonzero."""
+    keep = None
+    for p in parts:
+        if p is None:
+            continue
+        nz = p.ne(0).any(dim=1) if p.dim() == 2 else p.ne(0)
+        keep = nz if keep is None else keep | nz
+    return keep
+
+
+def _bias(b: torch.Tensor | None) -> torch.Tensor | None:
+    """None for an absent or all-zero bias (adding it would change nothing)."""
+    return None if b is None or not bool(b.ne(0).any()) else b
+
+
+def _attention(block_attn) -> _Attention | None:
+    w_rows: dict[str, list[torch.Tensor]] = {"q": [], "k": [], "v": []}
+    b_rows: dict[str, list[torch.Tensor]] = {"q": [], "k": [], "v": []}
+    heads, o_cols = [], []
+    has_bias = block_attn.qkv.bias is not None
+    for h in range(block_attn.n_heads):
+        hw = block_attn.head(h)
+        qb = hw.q_bias if has_bias else None
+        kb = hw.k_bias if has_bias else None
+        vb = hw.v_bias if has_bias else None
+        # A q.k term is zero when either side is; a value dimension counts only if its output
+        # column and its value are nonzero.
+        qk = _nonzero(hw.q, qb) & _nonzero(hw.k, kb)
+        v = _nonzero(hw.v, vb) & hw.o.ne(0).any(dim=0)
+        if not bool(v.any()):
+            continue  # the head adds exactly nothing
+        for name, w, b, keep in (("q", hw.q, qb, qk), ("k", hw.k, kb, qk), ("v", hw.v, vb, v)):
+            w_rows[name].append(w[keep])
+            if b is not None:
+                b_rows[name].append(b[keep])
+        o_cols.append(hw.o[:, v])
+        heads.append((int(qk.sum()), int(v.sum())))
+    proj_bias = _bias(block_attn.proj.bias)
+    o = torch.cat(o_cols, dim=1) if o_cols else block_attn.proj.weight[:, :0]
+    write = _writes(o, proj_bias)
+    if write.stop == write.start:
+        return None  # it adds exactly nothing
+    o = o[write].contiguous()
+    o_bias = None if proj_bias is None else proj_bias[write]
+    if not heads:  # only a constant bias
+        return _Attention(o[:, :0], None, [], o, o_bias, 1.0, 0, write)
+    w = torch.cat(w_rows["q"] + w_rows["k"] + w_rows["v"])
+    read = _reads(w)
+    w = w[:, :read].contiguous()
+    b = torch.cat(b_rows["q"] + b_rows["k"] + b_rows["v"]) if has_bias else None
+    n_q = sum(dq for dq, _ in heads)
+    spans, q0, v0 = [], 0, 2 * n_q
+    for dq, dv in heads:
+        spans.append(_Head(slice(q0, q0 + dq), slice(n_q + q0, n_q + q0 + dq),
+                           slice(v0, v0 + dv)))
+        q0, v0 = q0 + dq, v0 + dv
+    return _Attention(w, _bias(b), spans, o, o_bias, block_attn.scale, read, write)
+
+
+def _mlp(block_mlp, gelu: bool) -> _Mlp | None:
+    fc, proj = block_mlp.fc, block_mlp.proj
+    fb = fc.bias
+    keep = proj.weight.ne(0).any(dim=0) & _nonzero(fc.weight, fb)
+    proj_bias = _bias(proj.bias)
+    write = _writes(proj.weight[:, keep], proj_bias)
+    if write.stop == write.start:
+        return None
+    w = fc.weight[keep]
+    read = _reads(w)
+    return _Mlp(w[:, :read].contiguous(), None if fb is None else _bias(fb[keep]),
+                proj.weight[write][:, keep].contiguous(),
+                None if proj_bias is None else proj_bias[write], gelu, read, write)
+
+
+class FastForward:
+    """The pruned inference forward of a norm-free `Transformer` (see the module docstring)."""
+
+    def __init__(self, model: Transformer):
+        config = model.config
+        if config.norm != "none":
+            raise ValueError("FastForward runs norm-free models (compiled programs) only")
+        self.config = config
+        with torch.no_grad():
+            self.tok = model.tok_emb.weight.detach().clone()
+            self.pos = (model.pos_emb.weight.detach().clone() if model.pos_emb is not None
+                        else None)
+            self.layers: list[tuple[_Attention | None, _Mlp | None]] = []
+            for block in model.blocks:
+                attn = _attention(block.attn) if block.attn is not None else None
+                mlp = (_mlp(block.mlp, config.activation == "gelu") if block.mlp is not None
+                       else None)
+                if attn is not None or mlp is not None:
+                    self.layers.append((attn, mlp))
+            self.unembed = model.unembed.weight.detach().clone()
+            self.unembed_bias = _bias(model.unembed.bias)
+
+    @property
+    def device(self) -> torch.device:
+        return self.tok.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.tok.dtype
+
+    def to(self, device: torch.device | str) -> FastForward:
+        """Move every weight to `device` (in place); returns self."""
+        for name, value in vars(self).items():
+            if isinstance(value, torch.Tensor):
+                setattr(self, name, value.to(device))
+        for attn, mlp in self.layers:
+            for part in (attn, mlp):
+                if part is None:
+                    continue
+                for name, value in vars(part).items():
+                    if isinstance(value, torch.Tensor):
+                        setattr(part, name, value.to(device))
+        return self
+
+    def widths(self) -> list[tuple[list[tuple[int, int]], int]]:
+        """Per kept layer: each head's (q.k width, value width), and the MLP's kept units."""
+        return [([(h.q.stop - h.q.start, h.v.stop - h.v.start) for h in a.heads] if a else [],
+                 m.fc.shape[0] if m else 0) for a, m in self.layers]
+
+    def __call__(self, idx: torch.Tensor, lengths: torch.Tensor | None = None,
+                 output: str = "logits") -> torch.Tensor:
+        """Logits [B,T,d_out] (or the final residual [B,T,D]) for right-padded ids [B,T]."""
+        with torch.inference_mode(), exact_fp32():
+            return self._forward(idx, lengths, output)
+
+    def _forward(self, idx: torch.Tensor, lengths: torch.Tensor | None, output: str
+                 ) -> torch.Tensor:
+        B, T = idx.shape
+        if T > self.config.max_seq_len:
+            raise ValueError(f"sequence length {T} exceeds max_seq_len {self.config.max_seq_len}")
+        x = self.tok[idx]
+        if self.pos is not None:
+            x = x + self.pos[:T]
+        bias = self._score_bias(lengths, B, T)
+        for attn, mlp in self.layers:
+            if attn is not None:
+                x[..., attn.write] += self._attend(attn, x[..., :attn.read], bias)
+            if mlp is not None:
+                x[..., mlp.write] += self._mlp(mlp, x[..., :mlp.read])
+        if output == "residual":
+            return x
+        return F.linear(x, self.unembed, self.unembed_bias)
+
+    def _score_bias(self, lengths: torch.Tensor | None, B: int, T: int) -> torch.Tensor | None:
+        """Additive score mask [B or 1, T or 1, T]: -inf on padding keys and (causal) on later
+        keys. Padding rows still see the first key, so no softmax row is empty."""
+        bias = None
+        if lengths is not None and bool((lengths < T).any()):
+            keys = torch.arange(T, device=self.device)[None, :] >= lengths[:, None]  # [B,T]
+            bias = torch.zeros(B, 1, T, dtype=self.dtype, device=self.device)
+            bias.masked_fill_(keys[:, None, :], float("-inf"))
+        if self.config.causal:
+            later = torch.ones(T, T, dtype=torch.bool, device=self.device).triu(1)
+            causal = torch.zeros(1, T, T, dtype=self.dtype, device=self.device)
+            causal.masked_fill_(later[None], float("-inf"))
+            bias = causal if bias is None else bias + causal
+        return bias
+
+    @staticmethod
+    def _attend(a: _Attention, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        if not a.heads:
+            return a.o_bias
+        y = F.linear(x, a.w, a.b)  # [B,T,width]
+        outs = []
+        for h in a.heads:
+            scores = y[..., h.q] @ y[..., h.k].transpose(1, 2)  # [B,T,T]
+            if a.scale != 1.0:
+                scores = scores * a.scale
+            if bias is not None:
+                scores = scores + bias
+            outs.append(scores.softmax(dim=-1) @ y[..., h.v])
+        z = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
+        return F.linear(z, a.o, a.o_bias)
+
+    @staticmethod
+    def _mlp(m: _Mlp, x: torch.Tensor) -> torch.Tensor:
+        h = F.linear(x, m.fc, m.fc_bias)
+        h = F.gelu(h) if m.gelu else torch.relu_(h)
+        return F.linear(h, m.proj, m.proj_bias)
+
+
+def default_rows(device: torch.device, length: int) -> int:
+    """Sequences per forward call for padded length `length` (see CPU_TOKENS, GPU_SCORES)."""
+    if device.type == "cpu":
+        return max(1, CPU_TOKENS // length)
+    return max(1, GPU_SCORES // (length * length))
+
+
+def chunks(lengths: np.ndarray, rows: int) -> Iterator[tuple[np.ndarray, int]]:
+    """(row indices, padded length) per forward call of at most `rows` sequences: sorted by
+    length, so that a chunk pads to little more than its own longest sequence (length
+    buckets) and sequences of one length need no mask at all."""
+    order = np.argsort(lengths, kind="stable")
+    for start in range(0, len(order), rows):
+        part = order[start:start + rows]
+        yield part, int(lengths[part].max())
+
+
+def run_padded(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray,
+               output: str = "logits", rows: int | None = None,
+               columns: slice | None = None) -> np.ndarray:
+    """Run right-padded token ids [N, T] with `lengths` real tokens each, in chunks; returns
+    outputs [N, T, W] (W = d_out, d_model for 'residual', or the `columns` kept) as a numpy
+    array of the model's dtype, in input order; positions past a sequence's length hold
+    nothing meaningful."""
+    if tokens.ndim != 2 or len(lengths) != len(tokens):
+        raise ValueError("tokens must be [N, T] with one length per row")
+    N, T = tokens.shape
+    if N and (lengths.min() < 1 or lengths.max() > T):
+        raise ValueError("every length must be between 1 and the padded width")
+    width = fast.config.d_model if output == "residual" else fast.unembed.shape[0]
+    if columns is not None:
+        width = len(range(width)[columns])
+    dtype = np.float64 if fast.dtype == torch.float64 else np.float32
+    out = np.zeros((N, T, width), dtype=dtype)
+    ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64))
+    lens = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64))
+    for part, n in chunks(lengths, rows or default_rows(fast.device, T)):
+        sel = torch.from_numpy(part)
+        y = fast(ids[sel, :n].to(fast.device), lens[sel].to(fast.device), output)
+        if columns is not None:
+            y = y[..., columns]
+        out[part, :n] = y.cpu().numpy()
+    return out

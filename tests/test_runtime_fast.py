@@ -1,0 +1,203 @@
+"""The fast path (runtime.FastForward, bulk encode and decode) against the plain one.
+
+Three ways to run a compiled program must agree on every input: the fast path
+(`CompiledProgram.run_batch`), the plain path written out here (the `Transformer` module's own
+forward, one sequence at a time, decoded one value at a time), and the interpreter.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import compiler
+import rasp
+from compiler.errors import CompileError
+from compiler.program import OutputCodec, same_output, same_value
+from compiler.testing import ROOT, env_with
+from rasp import interpreter
+from rasp.examples import read_header
+from runtime import FastForward, LayerConfig, Transformer, TransformerConfig, run_padded
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+EXAMPLES = sorted(glob.glob(os.path.join(ROOT, "examples", "*.rasp")))
+
+
+def plain_run(prog: compiler.CompiledProgram, x) -> list:
+    """The reference: the module's forward on one sequence, each value decoded by itself."""
+    with torch.no_grad():
+        logits = prog.model(torch.tensor([prog.encode(x)]), attn_impl="math")[0, 1:].double()
+    out = prog.manifest["output"]
+    if out["encoding"] == "categorical":
+        return [out["values"][int(i)] for i in logits.argmax(dim=1)]
+    values = out["values"] or []
+    got = []
+    for v in logits[:, 0].tolist():
+        near = sorted(values, key=lambda u: (abs(float(u) - v), isinstance(u, float)))
+        got.append(near[0] if near and abs(float(near[0]) - v) < 0.45 else v)
+    return got
+
+
+def random_model(seed: int, causal: bool, bias: bool, activation: str) -> Transformer:
+    """A small model with the zero structure of a compiled one: some q/k/v rows, whole heads,
+    MLP units and sublayers zero."""
+    torch.manual_seed(seed)
+    layers = [LayerConfig(3, 5, 12), LayerConfig(2, 4, 0), LayerConfig(0, 0, 9),
+              LayerConfig(1, 3, 6)]
+    config = TransformerConfig(vocab_size=7, max_seq_len=9, d_model=10, layers=layers,
+                               causal=causal, bias=bias, activation=activation, attn_scale=2.0,
+                               d_out=4, attn_impl="math")
+    model = Transformer(config).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.5)
+        first = model.blocks[0]
+        h0, h2 = first.attn.head(0), first.attn.head(2)
+        h0.q[1:3] = 0  # q.k terms dropped
+        h2.v.zero_()  # a head that adds nothing
+        if bias:
+            h0.q_bias[1:3] = 0
+            h2.v_bias.zero_()
+        first.mlp.proj.weight[:, 4:8] = 0  # MLP units dropped
+        first.mlp.proj.weight[:3] = 0  # rows the MLP never writes
+        model.blocks[1].attn.proj.weight.zero_()  # an empty sublayer
+        if bias:
+            model.blocks[1].attn.proj.bias.zero_()
+        model.blocks[3].mlp.fc.weight[:, 6:] = 0  # columns the MLP never reads
+    return model
+
+
+@pytest.mark.parametrize("causal,bias,activation", [(False, True, "relu"), (True, True, "gelu"),
+                                                    (False, False, "relu")])
+def test_fast_forward_equals_the_module(causal, bias, activation):
+    model = random_model(0, causal, bias, activation)
+    fast = FastForward(model)
+    widths = fast.widths()
+    assert len(widths) == 3 and [w for w, _ in widths[0][0]] == [3, 5]  # pruned, one skipped
+    assert widths[0][1] == 8
+    gen = torch.Generator().manual_seed(1)
+    idx = torch.randint(0, 7, (6, 9), generator=gen)
+    lengths = torch.tensor([9, 1, 4, 9, 7, 2])
+    pad = torch.arange(9)[None, :] >= lengths[:, None]
+    with torch.no_grad():
+        want, resid = model(idx, pad, return_residual=True)
+    got = fast(idx, lengths)
+    for row, n in enumerate(lengths.tolist()):
+        assert torch.allclose(got[row, :n], want[row, :n], atol=1e-5)
+        assert torch.allclose(fast(idx, lengths, "residual")[row, :n], resid[row, :n],
+                              atol=1e-5)
+    tokens, lens = idx.numpy(), lengths.numpy()
+    out = run_padded(fast, tokens, lens, rows=2)  # chunked by length, in input order
+    for row, n in enumerate(lens):
+        assert np.allclose(out[row, :n], want[row, :n].numpy(), atol=1e-5)
+    assert run_padded(fast, tokens, lens, columns=slice(1, 3)).shape == (6, 9, 2)
+
+
+def test_fast_forward_float64_and_errors():
+    model = random_model(2, False, True, "relu").double()
+    fast = FastForward(model)
+    idx = torch.randint(0, 7, (2, 5))
+    assert fast(idx).dtype == torch.float64
+    with torch.no_grad():
+        assert torch.allclose(fast(idx), model(idx), atol=1e-12)
+    with pytest.raises(ValueError, match="max_seq_len"):
+        fast(torch.zeros(1, 10, dtype=torch.long))
+    normed = Transformer(TransformerConfig(5, 4, 8, [LayerConfig(1, 4, 4)], norm="layernorm"))
+    with pytest.raises(ValueError, match="norm-free"):
+        FastForward(normed)
+    with pytest.raises(ValueError, match="length"):
+        run_padded(fast, np.zeros((2, 3), dtype=np.int64), np.array([0, 3]))
+
+
+def test_fast_forward_follows_changed_weights():
+    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b"], max_seq_len=3)
+    assert prog.run("ab") == ["a", "b"]
+    first = prog.fast_forward()
+    assert prog.fast_forward() is first
+    with torch.no_grad():
+        prog.model.unembed.weight.neg_()
+    assert prog.fast_forward() is not first and prog.run("ab") == ["b", "a"]
+
+
+def _program(path: str, n: int):
+    header = read_header(path).compile
+    if header is None:
+        return None, None
+    env = rasp.Environment()
+    env.run(open(path).read(), os.path.relpath(path, ROOT))
+    vocab = header.vocab[:3]
+    try:
+        return compiler.compile(env, header.expr, vocab=vocab, max_seq_len=n), vocab
+    except CompileError:
+        return None, None
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: os.path.basename(p))
+def test_fast_path_equals_plain_path_and_interpreter(path, monkeypatch):
+    """Exhaustive up to length 4, sampled at the longest length, all in one ragged batch."""
+    monkeypatch.chdir(ROOT)
+    prog, vocab = _program(path, 7)
+    if prog is None:
+        pytest.skip("no compile header, or refused")
+    rng = random.Random(0)
+    inputs = [list(t) for n in range(1, 5) for t in itertools.product(vocab, repeat=n)]
+    inputs += [[rng.choice(vocab) for _ in range(rng.choice([6, 7]))] for _ in range(40)]
+    fast = prog.run_batch(inputs)
+    checked = 0
+    for x, got in zip(inputs, fast, strict=True):
+        try:
+            want = interpreter.evaluate_batch(prog.node, [x])[0]
+        except rasp.RaspError:
+            continue
+        plain = plain_run(prog, x)
+        assert got == plain or same_output(plain, got), (x, got, plain)
+        assert same_output(want, got), (x, want, got)
+        checked += 1
+    assert checked > len(inputs) // 2
+
+
+def test_codec_snaps_in_bulk():
+    codec = OutputCodec({"encoding": "numerical", "values": [0, 0.5, 1.0, 1, 3]})
+    logits = np.array([[[0.1], [0.4], [0.98], [2.2], [2.9], [-9.0]]], dtype=np.float32)
+    got = codec.decode(logits)[0].tolist()
+    assert got[:3] == [0, 0.5, 1] and isinstance(got[2], int)  # ints over equal floats
+    assert got[3] == pytest.approx(2.2) and isinstance(got[3], float)  # off every value
+    assert got[4:] == [3, pytest.approx(-9.0)]
+    one = OutputCodec({"encoding": "numerical", "values": [2]})
+    assert one.decode(np.array([[[2.00001], [2.1]]]))[0].tolist() == [2, pytest.approx(2.1)]
+    free = OutputCodec({"encoding": "numerical", "values": None})
+    assert free.decode(np.array([[[1.25]]]))[0].tolist() == [1.25]
+    cat = OutputCodec({"encoding": "categorical", "values": ["x", [1, 2], 3]})
+    assert cat.decode(np.array([[[0, 5, 1], [9, 0, 0]]]))[0].tolist() == [[1, 2], "x"]
+
+
+def test_same_value_is_one_rule():
+    assert same_value(1, 1.0) and same_value(0.3333333, 1 / 3) and same_value(True, 1)
+    assert not same_value(1, 1.01) and not same_value("1", 1) and not same_value(None, 0)
+    assert same_value(None, None) and same_value("a", "a")
+    assert same_output([1, "a"], [1.0, "a"]) and not same_output([1], [1, 2])
+
+
+def test_encode_batch_keeps_types_apart():
+    prog = compiler.compile(env_with(), "tokens", vocab=[1, True, 2.5, "a"], max_seq_len=4)
+    tokens, lengths = prog.encode_batch([[1, 1], [True], [2.5, "a", 1]])
+    bos = prog.manifest["bos"]
+    assert tokens.tolist() == [[bos, 0, 0, bos], [bos, 1, bos, bos], [bos, 2, 3, 0]]
+    assert lengths.tolist() == [3, 2, 4]
+    assert prog.run_batch([[True, 1], ["a"]]) == [[True, 1], ["a"]]
+    with pytest.raises(ValueError, match="token 1.0 is not in the vocabulary"):
+        prog.run_batch([[1], [1.0]])
+    ints = compiler.compile(env_with(), "tokens", vocab=[1, 2], max_seq_len=4)
+    with pytest.raises(ValueError, match="token True"):
+        ints.run_batch([[1, True]])
+    with pytest.raises(ValueError, match="longer"):
+        ints.run_batch([[1, 2, 1, 2, 1]])
+    with pytest.raises(ValueError, match="non-empty"):
+        ints.run_batch([[]])
