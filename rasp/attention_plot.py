@@ -161,12 +161,12 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
               max_len: int | None, output: str | None, dpi: int) -> None:
     """Draw each compiled attention head's pattern beside the RASP selector it implements."""
     from .cli import fail, load_program
-    from .examples import parse_input_literal, parse_vocab, read_header
+    from .examples import parse_input_literal, parse_vocab
     from .repl_compile import NoCompiler
 
-    env = load_program(file)
+    program = load_program(file)
+    env, header = program.env, program.header
     try:
-        header = read_header(file)
         spec = header.compile
         expr = expr or (spec.expr if spec else None)
         if not expr:

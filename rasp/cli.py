@@ -10,15 +10,16 @@ import importlib
 import importlib.util
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from . import ir
 from .env import Environment, normalise_input, read_source
 from .errors import RaspError
-from .examples import parse_input_literal, read_header
+from .examples import Header, parse_input_literal, read_header
 from .format import format_example_arg, format_matrix, format_sequence
 from .parser import parse_recovering
 
@@ -57,6 +58,22 @@ class LazyGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(sorted(rows))
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; runaway input that Python itself stops (a number past float range,
+        nesting past the recursion limit, an allocation past memory) ends in one line."""
+        try:
+            return super().invoke(ctx)
+        except OverflowError as exc:
+            fail(f"a number too large to compute with ({exc})")
+        except RecursionError:
+            fail("the input is nested too deeply to read (past Python's recursion limit)")
+        except MemoryError:
+            fail("out of memory: the input asks for more than this machine holds")
+        except RuntimeError as exc:
+            if "memory" not in str(exc):
+                raise
+            fail(f"out of memory: {str(exc).splitlines()[0]}")
+
     @staticmethod
     def _available() -> list[str]:
         """Commands whose module exists, found without importing it (torch is slow to import)."""
@@ -71,7 +88,7 @@ class LazyGroup(click.Group):
         return found
 
 
-def fail(err: RaspError | str) -> None:
+def fail(err: RaspError | str) -> NoReturn:
     """Print one clear message (with the source line and a caret when known) and exit 1."""
     click.echo(f"error: {err}", err=True)
     sys.exit(1)
@@ -96,31 +113,52 @@ def main(ctx: click.Context) -> None:
         run_repl()
 
 
-def load_program(path: str) -> Environment:
+@dataclass
+class Program:
+    """A program file read once (a second read of a pipe would block): its environment after
+    running it, its text and its header."""
+
+    path: str
+    env: Environment
+    source: str
+    header: Header
+
+
+def load_program(path: str) -> Program:
+    """Read, parse and run `path`; any error (header lines included) exits with one message."""
     env = Environment()
     try:
-        env.run(read_source(path), path)
+        source = read_source(path)
+        header = read_header(path, source)
+        env.run(source, path)
     except RaspError as err:
         fail(err)
-    return env
+    return Program(path, env, source, header)
 
 
-def _inputs_for(path: str, given: tuple[str, ...]) -> list[Any]:
+def _inputs_for(header: Header, given: tuple[str, ...]) -> list[Any]:
     if given:
         return [parse_input_literal(text) for text in given]
-    header = read_header(path)
     if header.examples:
         return [ex.input for ex in header.examples]
     return ["hello"]
 
 
-def _default_exprs(path: str, env: Environment) -> list[str]:
+def _default_exprs(header: Header, env: Environment) -> list[str]:
     """Without -e: the header's compiled name, else every s-op/selector the file defines."""
-    header = read_header(path)
     if header.compile is not None:
         return [header.compile.expr]
     return [name for name, v in env.top.vars.items()
             if isinstance(v, ir.IRNode) and name != "out"]
+
+
+def input_hint(header: Header) -> str:
+    """What inputs a program takes, from its header's first example, for errors on given
+    inputs (`-i abc` is three strings; a program of ints wants `-i '[3, 1, 2]'`)."""
+    if not header.examples:
+        return ""
+    first = format_example_arg(header.examples[0].input)
+    return f"\n(this program's examples take inputs like {first}: try -i '{first}')"
 
 
 @main.command()
@@ -134,12 +172,18 @@ def _default_exprs(path: str, env: Environment) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
 def run(file: str, exprs: tuple[str, ...], inputs: tuple[str, ...], as_json: bool) -> None:
     """Run a .rasp FILE and print its s-ops evaluated on inputs."""
-    env = load_program(file)
+    program = load_program(file)
+    env = program.env
     try:
-        values = _inputs_for(file, inputs)
-        names = list(exprs) or _default_exprs(file, env)
+        values = _inputs_for(program.header, inputs)
+        names = list(exprs) or _default_exprs(program.header, env)
         for expr in names:
-            outputs = env.evaluate_batch(expr, values)
+            try:
+                outputs = env.evaluate_batch(expr, values)
+            except RaspError as err:
+                if not inputs:
+                    raise
+                fail(f"{err}{input_hint(program.header)}")
             node = env.expression(expr)
             for x, out in zip(values, outputs, strict=True):
                 click.echo(_render(expr, node, x, out, as_json))
@@ -166,20 +210,27 @@ def _render(expr: str, node: Any, x: Any, out: Any, as_json: bool) -> str:
 def check(file: str) -> None:
     """Parse and run FILE, reporting every error found (exit status 1 if any)."""
     env = Environment()
+    errors: list[RaspError] = []
     try:
-        statements, syntax_errors = parse_recovering(read_source(file), file)
+        source = read_source(file)
+        statements, syntax_errors = parse_recovering(source, file)
     except RaspError as err:
         fail(err)
-    errors: list[RaspError] = list(syntax_errors)
+    try:
+        header: Header | None = read_header(file, source)
+    except RaspError as err:
+        header = None
+        errors.append(err)
+    errors += syntax_errors
     env.on_load_error = errors.append
     for stmt in statements:
         try:
             env.execute(stmt, file)
         except RaspError as err:
             errors.append(err)
-    if not errors:
-        for x in _inputs_for(file, ()):
-            for expr in _default_exprs(file, env):
+    if not errors and header is not None:
+        for x in _inputs_for(header, ()):
+            for expr in _default_exprs(header, env):
                 try:
                     env.evaluate(expr, x)
                 except RaspError as err:

@@ -318,13 +318,12 @@ def _head_selectors(prog: Any) -> dict[int, Placement]:
             for n in by_label.get(block.get("selector", ""), [])}
 
 
-def compiled_placements(env: Any, expr: str, path: str) -> tuple[Any, str] | None:
-    """Compile `expr` with the file's `# compile:` vocabulary and length: (the compiled
-    program, a title), or None without a header or a compiler. CompileErrors propagate."""
-    from .examples import read_header
+def compiled_placements(env: Any, expr: str, spec: Any) -> tuple[Any, str] | None:
+    """Compile `expr` with the file's `# compile:` vocabulary and length (`spec`): (the
+    compiled program, a title), or None without a header or a compiler. CompileErrors
+    propagate."""
     from .repl_compile import NoCompiler, compile_expr
 
-    spec = read_header(path).compile
     if spec is None:
         return None
     try:
@@ -353,13 +352,13 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
          engine: str, compile_: bool) -> None:
     """Draw the computation graph of an s-op in FILE."""
     from .cli import _default_exprs, fail, load_program
-    from .examples import parse_input_literal, read_header
+    from .examples import parse_input_literal
 
-    env = load_program(file)
+    program = load_program(file)
+    env, header = program.env, program.header
     try:
-        header = read_header(file)
         if expr is None:
-            candidates = _default_exprs(file, env)
+            candidates = _default_exprs(header, env)
             if not candidates:
                 fail(f"{file} defines no s-op to draw: give one with -e")
             expr = candidates[-1]
@@ -370,7 +369,7 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
             header.examples[0].input if header.examples else None)
         output = output or "".join(c if c.isalnum() or c in "_-" else "_" for c in expr) + ".svg"
         placed, title = None, None
-        compiled = compiled_placements(env, expr, file) if compile_ and isinstance(
+        compiled = compiled_placements(env, expr, header.compile) if compile_ and isinstance(
             node, ir.SOp) else None
         if compiled is not None:
             from .repl_compile import placements

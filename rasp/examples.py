@@ -16,6 +16,8 @@ from .env import read_source
 from .errors import RaspSyntaxError
 from .parser import parse_expression
 
+MAX_LEN = 4096  # the longest input a header (or a flag) may ask a compiled model to take
+
 
 @dataclass
 class CompileSpec:
@@ -71,22 +73,56 @@ def parse_input_literal(text: str) -> Any:
     return text
 
 
+class HeaderError(ValueError):
+    """A malformed header value; `at` is the text the caret should point at, when known."""
+
+    def __init__(self, message: str, at: str | None = None):
+        super().__init__(message)
+        self.at = at
+
+
+def parse_max_len(text: str) -> int:
+    """A `--max-len` value: a whole number from 1 to MAX_LEN (the compiled model holds one
+    position per unit, so a runaway value would ask for more memory than any machine has)."""
+    if not text.strip().isdigit():
+        raise HeaderError(f"--max-len needs a whole number, got {text!r}", text)
+    value = int(text)
+    if not 1 <= value <= MAX_LEN:
+        raise HeaderError(f"--max-len must be between 1 and {MAX_LEN}, got {value}", text)
+    return value
+
+
 def _parse_compile(rest: str) -> CompileSpec:
-    expr, _, opts = rest.partition(" --")
-    words = shlex.split("--" + opts) if opts else []
+    expr, _, opts = (" " + rest).partition(" --")
+    try:
+        words = shlex.split("--" + opts) if opts else []
+    except ValueError as exc:  # an unclosed quote
+        raise HeaderError(f"{str(exc).lower()}", '"' if '"' in opts else "'") from None
     options: dict[str, str] = {}
-    for i in range(0, len(words) - 1, 2):
-        options[words[i].lstrip("-")] = words[i + 1]
-    if "vocab" not in options or "max-len" not in options:
-        raise RaspSyntaxError(f"compile: header needs --vocab and --max-len: {rest!r}")
+    for i, word in enumerate(words):
+        if not word.startswith("--"):
+            continue
+        value = words[i + 1] if i + 1 < len(words) else ""
+        if value.startswith("--") or not value:
+            raise HeaderError(f"{word} needs a value", word)
+        options[word[2:]] = value
+    missing = [f"--{key}" for key in ("vocab", "max-len") if key not in options]
+    if not expr.strip() or missing:
+        raise HeaderError("needs 'NAME --vocab a,b,c --max-len N'"
+                         + (f" (no {' or '.join(missing)})" if missing else ""))
     vocab = parse_vocab(options.pop("vocab"))
-    return CompileSpec(expr.strip(), vocab, int(options.pop("max-len")), options)
+    if not vocab:
+        raise HeaderError("--vocab needs at least one token", "--vocab")
+    return CompileSpec(expr.strip(), vocab, parse_max_len(options.pop("max-len")), options)
 
 
-def read_header(path: str) -> Header:
-    """The leading `#` lines of a program; unknown lines are free-form comments."""
+def read_header(path: str, text: str | None = None) -> Header:
+    """The leading `#` lines of a program (`text`, when the caller has read it already);
+    unknown lines are free-form comments. A malformed `compile:` or `example:` line is a
+    RaspSyntaxError at that line."""
     header = Header()
-    for line in read_source(path).splitlines():
+    source = read_source(path) if text is None else text
+    for number, line in enumerate(source.splitlines(), start=1):
         if not line.startswith("#"):
             if line.strip():
                 break
@@ -96,13 +132,22 @@ def read_header(path: str) -> Header:
         key, rest = key.strip(), rest.strip()
         if not sep:
             continue
-        if key == "compile":
-            header.compile = _parse_compile(rest)
-        elif key == "example":
-            given, arrow, want = rest.partition("->")
-            if not arrow:
-                raise RaspSyntaxError(f"example: header needs 'INPUT -> OUTPUT': {rest!r}")
-            header.examples.append(Example(parse_input_literal(given), want.strip()))
-        elif header.name is None and " " not in key:
-            header.name, header.description = key, rest
+        column = line.index(rest) + 1 if rest else len(line) + 1
+        try:
+            if key == "compile":
+                header.compile = _parse_compile(rest)
+            elif key == "example":
+                given, arrow, want = rest.partition("->")
+                if not arrow:
+                    raise HeaderError("needs 'INPUT -> OUTPUT'")
+                header.examples.append(Example(parse_input_literal(given), want.strip()))
+            elif header.name is None and " " not in key:
+                header.name, header.description = key, rest
+        except (HeaderError, RaspSyntaxError) as exc:
+            message = exc.message if isinstance(exc, RaspSyntaxError) else str(exc)
+            at = getattr(exc, "at", None)
+            if at and at in line[column - 1:]:
+                column = line.index(at, column - 1) + 1
+            raise RaspSyntaxError(f"`# {key}:` line: {message}", number, column, path,
+                                  line) from None
     return header

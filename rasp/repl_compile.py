@@ -44,7 +44,12 @@ def compiler_module() -> Any:
 
 def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
     """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError)."""
-    return compiler_module().compile(env, expr, vocab=vocab, max_seq_len=max_len)
+    module = compiler_module()
+    try:
+        return module.compile(env, expr, vocab=vocab, max_seq_len=max_len)
+    except OverflowError as exc:  # a huge integer in a select or a map
+        raise RaspError(f"cannot compile {expr}: a value too large for the model's float "
+                        f"arithmetic ({exc})") from None
 
 
 def placements(prog: Any) -> dict[int, dict[str, Any]]:

@@ -1,0 +1,131 @@
+"""Bad input through every file-taking `rasp` command: one `error:` line (with the source line
+and a caret when there is one), exit status 1, within seconds; never a traceback or a hang.
+
+Commands run in-process through the `rasp` group (so its last-resort guard is exercised too),
+except the pipe and device cases, which run the real command with a timeout.
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from rasp.cli import main
+from rasp.examples import MAX_LEN
+
+ROOT = Path(__file__).resolve().parent.parent
+BIG = "1" + "0" * 400  # past float range: 10**400
+FILE_COMMANDS = ["run", "check", "show", "draw", "compile", "verify", "attention"]
+
+HEADERS = {
+    "max_len_word": ("# compile: y --vocab a,b --max-len abc", "--max-len needs a whole number",
+                     "abc"),
+    "unclosed_quote": ('# compile: y --vocab "a,b --max-len 4', "no closing quotation", '"'),
+    "no_arrow": ('# example: "ab"', "needs 'INPUT -> OUTPUT'", '"ab"'),
+    "vocab_no_value": ("# compile: y --vocab", "--vocab needs a value", "--vocab"),
+    "vocab_then_flag": ("# compile: y --vocab --max-len 4", "--vocab needs a value", "--vocab"),
+    "no_name": ("# compile: --vocab a --max-len 4", "needs 'NAME --vocab", "--vocab"),
+    "huge_max_len": ("# compile: y --vocab a,b --max-len 99999999",
+                     f"between 1 and {MAX_LEN}", "99999999"),
+    "bad_example": ("# example: [1, 2 -> [a]", "expected ']'", "["),
+}
+
+
+def invoke(args: list[str], tmp_path: Path) -> tuple[int, str, float]:
+    start = time.perf_counter()
+    result = CliRunner().invoke(main, args, catch_exceptions=True)
+    elapsed = time.perf_counter() - start
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"{args}: {type(result.exception).__name__}: {result.exception}")
+    return result.exit_code, result.output, elapsed
+
+
+@pytest.mark.parametrize("case", sorted(HEADERS))
+@pytest.mark.parametrize("command", FILE_COMMANDS)
+def test_malformed_header(case, command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line, message, at = HEADERS[case]
+    path = tmp_path / "prog.rasp"
+    path.write_text(f"# prog: a test\n{line}\ny = tokens;\n")
+    code, out, elapsed = invoke([command, str(path)], tmp_path)
+    assert code == 1, out
+    assert "Traceback" not in out
+    first = out.splitlines()[0]
+    assert first.startswith(f"error: {path}:2:") and message in first, out
+    # The source line, then a caret under the offending text.
+    source, caret = out.splitlines()[1:3]
+    assert source.strip() == line
+    assert source[caret.index("^"):].startswith(at), out
+    assert elapsed < 10
+
+
+@pytest.mark.parametrize("command", ["show", "draw", "compile", "verify", "attention"])
+def test_integer_past_float_range(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "big.rasp"
+    path.write_text("# big: a huge integer\n# compile: y --vocab 1,2 --max-len 4\n"
+                    f"# example: [1, 2] -> [1, 2]\ny = tokens_int + {BIG};\n")
+    code, out, _ = invoke([command, str(path)], tmp_path)
+    if command == "show":  # show reports the compile failure as an annotation, and succeeds
+        assert code == 0 and "#> compile y: cannot compile y: a value too large" in out
+        return
+    assert code == 1 and "too large" in out.splitlines()[0], out
+
+
+@pytest.mark.parametrize("command", FILE_COMMANDS)
+def test_oversized_program(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "big.rasp"
+    path.write_text("x = indices + 1;\n" * 40_000)  # 680 KB
+    code, out, elapsed = invoke([command, str(path)], tmp_path)
+    assert code == 1 and out == f"error: {path}: larger than 256 KiB: too large to be a RASP " \
+                                 "program\n"
+    assert elapsed < 5
+
+
+def _rasp(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rasp.cli", *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_and_device_are_refused_at_once(tmp_path):
+    fifo = tmp_path / "prog.rasp"
+    os.mkfifo(fifo)
+    for target in (str(fifo), "/dev/zero"):
+        if not os.path.exists(target):
+            continue
+        for command in ("run", "check"):
+            start = time.perf_counter()
+            done = _rasp(command, target)
+            assert done.returncode == 1
+            assert done.stderr == f"error: {target}: not a regular file (a device or a pipe?)," \
+                                  " so not a program\n"
+            assert time.perf_counter() - start < 20
+
+
+def test_wrong_input_kind_names_what_the_program_takes(tmp_path):
+    code, out, _ = invoke(["run", str(ROOT / "examples" / "sort.rasp"), "-i", "abc"], tmp_path)
+    assert code == 1
+    assert "invalid literal for int()" in out
+    assert out.rstrip().endswith("(this program's examples take inputs like [3, 1, 2]: "
+                                 "try -i '[3, 1, 2]')")
+
+
+def test_last_resort_guard_turns_recursion_into_one_line(monkeypatch, tmp_path):
+    """Python's own limits (recursion, memory, float range) end in one line from any
+    sub-command, even one this package does not define."""
+    import rasp.cli as cli
+
+    def deep() -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(cli, "read_source", lambda _path: deep())
+    code, out, _ = invoke(["run", str(ROOT / "examples" / "reverse.rasp")], tmp_path)
+    assert code == 1
+    assert out == "error: the input is nested too deeply to read (past Python's recursion " \
+                  "limit)\n"
