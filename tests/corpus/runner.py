@@ -7,7 +7,7 @@ native code, costs its budget and yields a verdict of its own instead of stoppin
 Verdicts: `exact` (every checked input gives the interpreter's output, value AND type: a
 model that decodes 0 where the interpreter has 0.0 is `wrong`), `refused` (a CompileError),
 `wrong`, `timeout` (no verdict within the budget) and `error` (any other exception: the
-message names its type and the innermost frame).
+message names its type and the innermost frame); `compiled` when asked not to verify.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ CORPUS = Path(__file__).resolve().parent
 ROOT = CORPUS.parent.parent
 REFUSALS = CORPUS / "refusals.txt"
 VERDICTS = ("exact", "refused", "wrong", "timeout", "error")
+WALL_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Outcome:
     verdict: str
     message: str = ""
     seconds: float = 0.0          # compile time (wall, in the child)
+    cpu_seconds: float = 0.0      # compile time (CPU of the child: steadier under load)
     verify_seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
     located: bool = False         # a refusal that names file:line:col
@@ -137,7 +139,8 @@ def _judge(prog, node, vocab: list, max_len: int, samples: int) -> Outcome:
 
 
 def judge(program: Program, max_len: int, samples: int = 1000) -> Outcome:
-    """Compile and verify in THIS process (the child's side of `run`)."""
+    """Compile and verify in THIS process (the child's side of `run`); `samples` 0 compiles
+    only."""
     import torch
 
     import compiler
@@ -149,18 +152,22 @@ def judge(program: Program, max_len: int, samples: int = 1000) -> Outcome:
     os.chdir(ROOT)
     env = rasp.Environment()
     env.run(read_source(program.path), program.path)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         prog = compiler.compile(env, program.expr, vocab=list(program.vocab),
                                 max_seq_len=max_len)
     except compiler.CompileError as err:
         return Outcome("refused", str(err), time.perf_counter() - start,
+                       time.process_time() - cpu,
                        located=err.line is not None and err.column is not None)
     except RaspError as err:
         return Outcome("error", f"{type(err).__name__}: {err}", time.perf_counter() - start)
-    compiled = time.perf_counter() - start
+    compiled, cpu = time.perf_counter() - start, time.process_time() - cpu
+    if samples <= 0:
+        return Outcome("compiled", "not verified", compiled, cpu, stats=prog.stats)
     out = _judge(prog, prog.node, list(program.vocab), max_len, samples)
-    out.seconds, out.verify_seconds = compiled, time.perf_counter() - start - compiled
+    out.seconds, out.cpu_seconds = compiled, cpu
+    out.verify_seconds = time.perf_counter() - start - compiled
     out.stats = prog.stats
     return out
 
@@ -176,8 +183,32 @@ def _child(conn, program: Program, max_len: int, samples: int) -> None:
     conn.close()
 
 
+def preload() -> None:
+    """Import the compiler (and torch) once in the parent, so that every forked child starts
+    with them loaded instead of paying seconds of imports per configuration. Nothing is
+    computed here, so no thread pool exists yet when the children fork."""
+    import torch  # noqa: F401
+
+    import compiler  # noqa: F401
+    import rasp  # noqa: F401
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a live process (Linux /proc), None where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) -> Outcome:
-    """Judge one configuration in a forked child; `timeout` if no verdict in `time_limit` s."""
+    """Judge one configuration in a forked child; `timeout` if no verdict in `time_limit` s.
+
+    The limit counts the child's CPU seconds where /proc tells them (so a loaded machine
+    does not turn slow compiles into timeouts), and wall-clock seconds otherwise; wall time
+    is capped at WALL_FACTOR times the limit either way. `samples` bounds the random inputs
+    checked (0: compile only, verdict `compiled`)."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, program, max_len, samples), daemon=True)
@@ -185,17 +216,22 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
     proc.start()
     child.close()
     try:
-        if parent.poll(time_limit):
-            try:
-                return Outcome(**parent.recv())
-            except EOFError:
-                pass
-        elif proc.is_alive():
-            return Outcome("timeout", f"no verdict after {time_limit:g} s",
+        while not parent.poll(0.25):
+            wall = time.perf_counter() - start
+            cpu = _cpu_seconds(proc.pid) if proc.is_alive() else None
+            if not proc.is_alive() and not parent.poll(0):
+                proc.join(5)
+                return Outcome("error", f"the child process died (exit code {proc.exitcode})",
+                               wall)
+            if (cpu if cpu is not None else wall) > time_limit or wall > WALL_FACTOR * time_limit:
+                return Outcome("timeout", f"no verdict after {time_limit:g} s"
+                               f" ({cpu or 0:.0f} s CPU, {wall:.0f} s wall)", wall)
+        try:
+            return Outcome(**parent.recv())
+        except EOFError:
+            proc.join(5)
+            return Outcome("error", f"the child process died (exit code {proc.exitcode})",
                            time.perf_counter() - start)
-        proc.join(5)
-        return Outcome("error", f"the child process died (exit code {proc.exitcode})",
-                       time.perf_counter() - start)
     finally:
         if proc.is_alive():
             proc.kill()

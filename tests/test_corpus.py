@@ -1,0 +1,103 @@
+"""Issue 15's acceptance corpus: RASP programs written elsewhere than `examples/` (the paper's
+style with an explicit BOS, Tracr's library style, RASP-L, long research-REPL programs).
+
+Every program's header examples hold in the interpreter, and every program compiles at
+max_len 5, 16 and 32 to a model that agrees with the interpreter on every checked input
+(value and type), each configuration within `TIME_LIMIT` seconds in a forked child. A
+refusal must be a `CompileError` that names file:line:col, and must be listed, with the
+first words of its reason, in tests/corpus/refusals.txt; a listed configuration that
+compiles fails too, so the list stays true. The long programs (over 300 lines) run at 5 and
+16 only: at 32 each costs tens of seconds, which the whole file's budget does not allow;
+`benchmarks/compiler_coverage.py` runs them at every length.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+import rasp
+from rasp.examples import read_header
+from rasp.format import format_sequence
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "corpus"))
+import runner  # noqa: E402
+
+LENGTHS = (5, 16, 32)
+LONG_LENGTHS = (5, 16)
+LONG_LINES = 300
+TIME_LIMIT = 30.0   # seconds per configuration, compile and verification together
+SAMPLES = 300       # random inputs per check where the inputs are too many to enumerate
+
+PROGRAMS = runner.programs()
+REFUSALS = runner.read_refusals()
+
+
+def _lengths(program: runner.Program) -> tuple[int, ...]:
+    return LONG_LENGTHS if program.lines > LONG_LINES else LENGTHS
+
+
+CONFIGS = [pytest.param(p, n, id=f"{p.name}-{n}",
+                        marks=[pytest.mark.slow] if p.lines > LONG_LINES else [])
+           for p in PROGRAMS for n in _lengths(p)]
+
+
+def test_corpus_is_big_enough():
+    names = [p.name for p in PROGRAMS]
+    assert len(names) >= 40
+    for style in ("paper_", "tracr_", "raspl_", "long_"):
+        assert any(n.startswith(style) for n in names), style
+    assert sum(LONG_LINES <= p.lines <= 1000 for p in PROGRAMS) >= 3
+    examples = {p.stem for p in (runner.ROOT / "examples").glob("*.rasp")}
+    assert not examples & set(names)
+
+
+def test_refusal_list_names_real_configurations():
+    by_name = {p.name: p for p in PROGRAMS}
+    for (name, n), reason in REFUSALS.items():
+        assert name in by_name, f"refusals.txt: no corpus program {name!r}"
+        assert n in _lengths(by_name[name]), f"refusals.txt: {name} is not tested at {n}"
+        assert reason, f"refusals.txt: {name} {n} needs the first words of its reason"
+
+
+@pytest.mark.parametrize("program", PROGRAMS, ids=[p.name for p in PROGRAMS])
+def test_header_examples_hold(program):
+    header = read_header(str(runner.ROOT / program.path))
+    assert header.name == program.name
+    assert len(header.examples) >= 2, "two examples at least"
+    assert 2 <= len(program.vocab) <= 13
+    env = rasp.Environment()
+    env.run_file(str(runner.ROOT / program.path))
+    for ex in header.examples:
+        assert set(ex.input) <= set(program.vocab), ex.input
+        printed = format_sequence(env.evaluate(program.expr, ex.input))
+        assert ex.output in (printed, printed.rsplit(" (", 1)[0]), (ex.input, printed)
+
+
+@pytest.fixture(scope="module")
+def loaded():
+    """The children fork with the compiler already imported."""
+    runner.preload()
+
+
+@pytest.mark.parametrize(("program", "max_len"), CONFIGS)
+def test_compiles_exactly_or_is_a_listed_refusal(loaded, program, max_len):
+    out = runner.run(program, max_len, TIME_LIMIT, SAMPLES)
+    listed = REFUSALS.get((program.name, max_len))
+    where = f"{program.path} at max_len {max_len}"
+    assert out.verdict != "timeout", f"{where}: no verdict within {TIME_LIMIT:g} s"
+    assert out.verdict != "error", f"{where}: raw exception: {out.message}"
+    assert out.verdict != "wrong", f"{where}: the compiled model is wrong: {out.message}"
+    if out.verdict == "refused":
+        assert out.located, f"{where}: a refusal without file:line:col: {out.message}"
+        reason = runner.reason_of(out.message)
+        assert listed is not None, (
+            f"{where}: newly refused (add `{program.name} {max_len} "
+            f"{' '.join(reason.split()[:6])}` to tests/corpus/refusals.txt if it must "
+            f"be): {out.message}")
+        assert reason.startswith(listed), f"{where}: refused for another reason: {reason}"
+    else:
+        assert listed is None, (f"{where}: compiles exactly now; remove it from "
+                                f"tests/corpus/refusals.txt")
