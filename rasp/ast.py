@@ -5,6 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+class SourceLines:
+    """A source text and where its lines start: spans find their whole line through it, so an
+    error's caret sits under the column it names (not under a snippet of the expression)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.starts = [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
+
+    def line(self, number: int) -> str | None:
+        if not 0 < number <= len(self.starts):
+            return None
+        start = self.starts[number - 1]
+        end = self.text.find("\n", start)
+        return self.text[start:] if end == -1 else self.text[start:end]
+
+
 @dataclass(frozen=True)
 class Span:
     line: int
@@ -12,6 +28,12 @@ class Span:
     end_line: int
     end_column: int
     text: str = field(default="", compare=False)  # the source text of the node
+    source: SourceLines | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def line_text(self) -> str | None:
+        """The whole first line of the node in its source (None when unknown)."""
+        return self.source.line(self.line) if self.source is not None else None
 
 
 @dataclass

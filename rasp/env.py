@@ -16,17 +16,18 @@ from importlib import resources
 from typing import Any
 
 from . import ast, ir
+from .build import DESC_CAP, Applied, Builder, Function, Names, describe, is_atom
 from .errors import RaspError, RaspEvalError, RaspNameError, RaspSyntaxError, RaspTypeError
-from .interpreter import evaluate_batch
-from .parser import parse_expression, parse_program
+from .interpreter import ExampleMemo, evaluate_batch
+from .parser import parse_expression, parse_program, read_statements
 
-MAX_CALL_DEPTH = 100
+MAX_CALL_DEPTH = 150  # the original recursed 108 deep before Python's own limit stopped it
+LIBRARY_PATH = "stdlib.rasp"
 MAX_LIST = 1_000_000
 
 CONSTANT_SOPS = ("tokens_str", "tokens_int", "tokens_float", "tokens_bool", "tokens_asis")
 KEYWORD_NAMES = frozenset(
     "if else not and or out def return range for in zip len get".split())
-ATOM_TYPES = (int, float, str, bool)
 
 
 @cache
@@ -34,47 +35,6 @@ def _stdlib() -> list[ast.Node]:
     """The standard library's statements, parsed once per process (the AST is never changed)."""
     return parse_program(resources.files("rasp").joinpath("stdlib.rasp").read_text(),
                          "stdlib.rasp")
-
-
-def is_atom(v: Any) -> bool:
-    return isinstance(v, ATOM_TYPES)
-
-
-def describe(v: Any) -> str:
-    """How a value appears inside error messages."""
-    if isinstance(v, ir.IRNode):
-        return v.label
-    if isinstance(v, Function):
-        return f"function {v.name}"
-    if isinstance(v, str):
-        return f'"{v}"'
-    return str(v)
-
-
-@dataclass
-class Function:
-    """A `def`: a closure over the scope it was defined in (free names bound at call time)."""
-
-    name: str
-    params: list[str]
-    body: list[ast.Node]
-    returns: list[ast.Node]
-    closure: Scope
-    origin: str  # 'console' or the file it was loaded from
-    path: str | None = None
-    span: ast.Span | None = None
-
-    def signature(self) -> str:
-        return f"{self.name}({', '.join(self.params)})"
-
-
-@dataclass
-class Applied:
-    """The result of applying an s-op or selector to an input: `reverse("abc")`."""
-
-    node: ir.IRNode
-    input: list[Any]
-    value: list[Any]  # a list of values, or of selector rows
 
 
 @dataclass
@@ -127,14 +87,27 @@ class Environment:
         self.constants["False"] = False
         self.base = Scope()
         self.library_names: frozenset[str] = frozenset()
-        # Called on every s-op/selector a statement produces (the REPL's running-example check).
+        self.display = Names()  # the original's names of s-ops and selectors (REPL echoes)
+        for name, value in self.constants.items():
+            if isinstance(value, ir.IRNode):
+                self.display.set(value, name)
+        # Values on the running examples, kept between statements (the REPL's checks and echoes).
+        self.examples = ExampleMemo()
+        # Called on every s-op/selector an expression produces (the REPL's running-example
+        # check: the original tries each one on the example as soon as it is made).
         self.checker: Callable[[Any], None] | None = None
         # Called with errors inside loaded files; the default stops at the first one.
         self.on_load_error: Callable[[RaspError], None] | None = None
+        # Called with the REPL commands of a loaded file (`set example`, `full seq display`).
+        self.on_command: Callable[[ast.ReplCommand], Any] | None = None
         self._depth = 0
-        self._run_in(_stdlib(), self.base, origin="stdlib", path="stdlib.rasp")
+        self._backup: Any = None  # the input of `f(x)` while `f` is evaluated (the original's)
+        self._run_in(_stdlib(), self.base, origin="stdlib", path=LIBRARY_PATH)
+        self.base.vars.pop("out", None)
         self.library_names = frozenset(self.base.vars) - {"tokens"}
         self.top = Scope(parent=self.base)
+        # The original's REPL starts by running `tokens = tokens_str;`, so `out` is that.
+        self.top.vars["out"] = self.constants["tokens_str"]
 
     # ---- public API -----------------------------------------------------------------------
 
@@ -168,6 +141,11 @@ class Environment:
         """`evaluate` on many inputs in one vectorised pass (ragged lengths allowed)."""
         return self._apply(self.expression(expr), list(inputs))
 
+    def on_example(self, node: ir.IRNode, example: Any) -> Any:
+        """`node` on one input, remembering the values of every node on it (the REPL's
+        running examples: each new statement then costs only its new nodes)."""
+        return self.examples.evaluate(node, normalise_input(example))
+
     def names(self) -> dict[str, Any]:
         """Every name visible at top level (constants, library, user), for completion."""
         found = dict(self.constants)
@@ -179,7 +157,10 @@ class Environment:
 
     def _run_in(self, statements: list[ast.Node], scope: Scope, origin: str,
                 path: str | None) -> list[Echo]:
-        return [self._exec(s, scope, origin, path) for s in statements]
+        echoes = []
+        for s in statements:  # a loop, not a comprehension: one frame less per call level
+            echoes.append(self._exec(s, scope, origin, path))
+        return echoes
 
     def _exec(self, stmt: ast.Node, scope: Scope, origin: str, path: str | None) -> Echo:
         try:
@@ -194,16 +175,14 @@ class Environment:
         match stmt:
             case ast.ExprStmt(expr=expr):
                 value = self._eval(expr, scope, path)
-                self._check(value)
-                scope.set("out", value)
                 return Echo("expr", "out", value, stmt)
             case ast.Assign(names=names, values=exprs):
                 values = [self._eval(e, scope, path) for e in exprs]
                 values = _unpack(names, values)
-                for v in values:
-                    self._check(v)
                 for name, v in zip(names, values, strict=True):
                     self._bind(scope, name, v)
+                    if isinstance(v, ir.IRNode):
+                        self.display.set(v, name)
                 shown = values[0] if len(names) == 1 else values
                 return Echo("assign", ", ".join(names), shown, stmt)
             case ast.FuncDef():
@@ -225,14 +204,31 @@ class Environment:
                 ex = self._eval(example, scope, path) if example is not None else None
                 return Echo("draw", value.label, (value, ex), stmt)
             case ast.ReplCommand():
+                if path is not None and self.on_command is not None:  # inside a loaded file
+                    self.on_command(stmt)
                 return Echo("command", stmt.command, stmt, stmt)
             case ast.Comment():
                 return Echo("none", statement=stmt)
         raise RaspSyntaxError(f"unexpected statement {type(stmt).__name__}")  # pragma: no cover
 
-    def _check(self, value: Any) -> None:
-        if self.checker is not None and isinstance(value, ir.IRNode):
+    def _check(self, value: ir.IRNode) -> None:
+        """The original's test of a new s-op or selector: it must run on the input of the call
+        being evaluated (`f(x)`: on x), else on the running example; the error is the one
+        on x when both fail."""
+        backup = self._backup
+        if backup is not None:
+            try:
+                self.on_example(value, backup)
+                return
+            except RaspError:
+                pass
+        try:
             self.checker(value)
+        except RaspError:
+            if backup is None:
+                raise
+            self.on_example(value, backup)  # raises the error on x
+            raise
 
     def _bind(self, scope: Scope, name: str, value: Any, rename: bool = True) -> None:
         """Bind a name; an assigned s-op or selector takes the name (as in the original),
@@ -257,71 +253,85 @@ class Environment:
     def _load(self, target: str, scope: Scope, path: str | None) -> list[Echo]:
         file = resolve_load(target, path)
         source = read_source(file)
-        statements = parse_program(source, file)
+        try:
+            statements: list[Any] = parse_program(source, file)
+        except RaspSyntaxError:
+            if self.on_load_error is None:
+                raise
+            statements = read_statements(source, file)  # report it, run the rest (original)
         file_scope = Scope(parent=self.base, exports=scope)
         echoes = []
-        checker, self.checker = self.checker, None  # examples are not run during a load
-        try:
-            for s in statements:
-                try:
-                    echoes.append(self._exec(s, file_scope, _file_origin(file), file))
-                except RaspError as err:
-                    if self.on_load_error is None:
-                        raise
-                    self.on_load_error(err)
-        finally:
-            self.checker = checker
+        for s in statements:
+            try:
+                if isinstance(s, RaspError):
+                    raise s
+                echoes.append(self._exec(s, file_scope, _file_origin(file), file))
+            except RaspError as err:
+                if self.on_load_error is None:
+                    raise
+                self.on_load_error(err)
         return echoes
 
     # ---- expressions ------------------------------------------------------------------------
 
     def _eval(self, node: ast.Node, scope: Scope, path: str | None) -> Any:
+        """An expression's value. As in the original, every s-op or selector made is tried on
+        the running example at once, and every value but an applied s-op becomes `out`."""
         try:
-            return self._eval_inner(node, scope, path)
+            value = self._value(node, scope, path)
+            if self.checker is not None and isinstance(value, ir.IRNode):
+                self._check(value)
         except RaspError as err:
             raise _locate(err, node.span, path) from None
+        if not isinstance(value, Applied):
+            scope.vars["out"] = value
+        return value
 
     def _lookup(self, name: str, scope: Scope) -> Any:
         if name in self.constants:
             return self.constants[name]
         return scope.lookup(name)
 
-    def _eval_inner(self, node: ast.Node, scope: Scope, path: str | None) -> Any:
-        ev = lambda n: self._eval(n, scope, path)  # noqa: E731
-        build = _Builder(self, node, path)
+    def _value(self, node: ast.Node, scope: Scope, path: str | None) -> Any:
+        ev = self._eval
+        build = Builder(self, node, path)
         match node:
             case ast.Name(name=name):
                 return self._lookup(name, scope)
             case ast.Const(value=value):
                 return value
             case ast.ListExpr(items=items):
-                return [ev(i) for i in items]
+                return [ev(i, scope, path) for i in items]
             case ast.DictExpr(pairs=pairs):
-                return _make_dict((ev(k), ev(v)) for k, v in pairs)
+                return _make_dict((ev(k, scope, path), ev(v, scope, path)) for k, v in pairs)
             case ast.Comprehension():
                 return self._comprehension(node, scope, path)
             case ast.UnaryOp(op=op, operand=operand):
-                return build.unary(op, ev(operand))
+                return build.unary(op, ev(operand, scope, path))
+            case ast.BinOp(op="in", left=left, right=right):
+                return build.contains(ev(left, scope, path), ev(right, scope, path), right)
             case ast.BinOp(op=op, left=left, right=right):
-                return build.binary(op, ev(left), ev(right))
+                return build.binary(op, ev(left, scope, path), ev(right, scope, path))
             case ast.Ternary(then=then, cond=cond, other=other):
-                c = ev(cond)
+                c = ev(cond, scope, path)
                 if isinstance(c, ir.SOp):
-                    return build.ternary(ev(then), c, ev(other))
+                    return build.ternary(ev(then, scope, path), c, ev(other, scope, path))
                 if isinstance(c, ir.Selector):
                     raise RaspTypeError("a selector cannot be the condition of a ternary")
-                return ev(then) if c else ev(other)
+                return ev(then, scope, path) if c else ev(other, scope, path)
             case ast.Index(target=target, index=index):
-                return build.index(ev(target), ev(index), scope)
-            case ast.Call(func=func, args=args):
-                return self._call(ev(func), [ev(a) for a in args], node, path)
+                return build.index(ev(target, scope, path), ev(index, scope, path),
+                                   _shown_name(target), _shown_name(index))
+            case ast.Call():
+                return self._call(node, scope, path)
             case ast.Select(keys=keys, queries=queries, op=op):
-                return build.select(ev(keys), ev(queries), op)
+                return build.select(ev(keys, scope, path), ev(queries, scope, path), op)
             case ast.Aggregate(selector=sel, sop=sop, default=default):
-                d = ev(default) if default is not None else 0
-                return build.aggregate(ev(sel), ev(sop), d)
+                selector, values = ev(sel, scope, path), ev(sop, scope, path)
+                d = ev(default, scope, path) if default is not None else 0
+                return build.aggregate(selector, values, d)
             case ast.Builtin(name=name, args=args):
-                return _builtin(name, [ev(a) for a in args])
+                return _builtin(name, [ev(a, scope, path) for a in args])
         raise RaspSyntaxError(f"unexpected expression {type(node).__name__}")  # pragma: no cover
 
     def _comprehension(self, node: ast.Comprehension, scope: Scope, path: str | None) -> Any:
@@ -332,20 +342,36 @@ class Environment:
         for item in source:
             for name, v in zip(node.names, _unpack(node.names, [item]), strict=True):
                 inner.vars[name] = v
-            elem = self._eval(node.elem, inner, path)
-            items.append(elem if node.key is None else (self._eval(node.key, inner, path), elem))
+            if node.key is None:
+                items.append(self._eval(node.elem, inner, path))
+            else:
+                key = self._eval(node.key, inner, path)
+                items.append((key, self._eval(node.elem, inner, path)))
         return items if node.key is None else _make_dict(items)
 
-    def _call(self, fn: Any, args: list[Any], node: ast.Node, path: str | None) -> Any:
+    def _call(self, node: ast.Call, scope: Scope, path: str | None) -> Any:
+        """`f(args)` or `sop(input)`. With one argument, the original evaluates it first and
+        checks what `f` names on it (so `tokens_int([1, 2])` passes with "hello" running)."""
+        args = node.args
+        backup = self._backup
+        first = self._eval(args[0], scope, path) if len(args) == 1 else None
+        if len(args) == 1:
+            self._backup = first
+        try:
+            fn = self._eval(node.func, scope, path)
+        finally:
+            self._backup = backup
+        values = [first] if len(args) == 1 else [self._eval(a, scope, path) for a in args]
         if isinstance(fn, Function):
-            return self._call_function(fn, args)
-        if isinstance(fn, ir.IRNode) and len(args) == 1:
-            return Applied(fn, list(normalise_input(args[0])), self._apply(fn, [args[0]])[0])
+            return self._call_function(fn, values, node, path)
+        if isinstance(fn, ir.IRNode) and len(values) == 1:
+            return Applied(fn, list(normalise_input(values[0])), self._apply(fn, values)[0])
         err = RaspTypeError(f"{describe(fn)} is not a function or an s-op: it cannot be called")
         err.kind = "notimpl"
         raise err
 
-    def _call_function(self, fn: Function, args: list[Any]) -> Any:
+    def _call_function(self, fn: Function, args: list[Any], node: ast.Node,
+                       path: str | None) -> Any:
         if len(args) != len(fn.params):
             raise RaspTypeError(f"wrong number of args for {fn.name}- expected: "
                                 f"{len(fn.params)}, got: {len(args)}.")
@@ -356,14 +382,23 @@ class Environment:
         for p, a in zip(fn.params, args, strict=True):
             self._bind(scope, p, a, rename=False)
         self._depth += 1
+        backup, self._backup = self._backup, None  # a function body checks on the example
         try:
             self._run_in(fn.body, scope, fn.origin, fn.path)
-            results = [self._eval(r, scope, fn.path) for r in fn.returns]
+            results = []
+            for r in fn.returns:
+                results.append(self._eval(r, scope, fn.path))
+        except RaspError as err:
+            raise _called_from(err, fn, node, path) from None
         finally:
             self._depth -= 1
+            self._backup = backup
         result = results[0] if len(results) == 1 else results
-        if isinstance(result, ir.IRNode) and result.name is None:
-            result.name = f"{fn.name}({', '.join(describe(a) for a in args)})"
+        if isinstance(result, ir.IRNode):
+            if result.name is None:
+                result.name = f"{fn.name}({', '.join(describe(a) for a in args)})"
+            self.display.set(result, f"{fn.name}(" + " , ".join(
+                self.display.desc(a, DESC_CAP) for a in args) + ")")
         return result
 
     def _apply(self, value: Any, inputs: list[Any]) -> list[Any]:
@@ -372,118 +407,23 @@ class Environment:
         return evaluate_batch(value, [normalise_input(x) for x in inputs])
 
 
-class _Builder:
-    """Builds IR nodes for operators, following the original's rules for mixing value kinds."""
-
-    def __init__(self, env: Environment, node: ast.Node, path: str | None):
-        self.env, self.span, self.path = env, node.span, path
-
-    def _mk(self, cls, **fields):
-        return cls(span=self.span, path=self.path, **fields)
-
-    def lift(self, v: Any) -> ir.SOp:
-        if isinstance(v, ir.SOp):
-            return v
-        if not is_atom(v):
-            raise RaspTypeError(f"expected an s-op or an atom, got: {describe(v)}")
-        return self._mk(ir.Full, value=v)
-
-    def unary(self, op: str, v: Any) -> Any:
-        name = {"-": "neg", "+": "pos"}.get(op, op)
-        if isinstance(v, ir.Selector):
-            if op == "not":
-                return self._mk(ir.SelectorCombine, op="not", inputs=(v,))
-            raise RaspTypeError(f"Cannot apply {op} to selector(s)")
-        if isinstance(v, ir.SOp):
-            return self._mk(ir.Map, op=name, child=v)
-        if op == "indicator":
-            raise RaspTypeError(f"indicator operator expects s-op, got: {describe(v)}")
-        return _python(ir.elementwise_fn(name), v)
-
-    def binary(self, op: str, a: Any, b: Any) -> Any:
-        sel_a, sel_b = isinstance(a, ir.Selector), isinstance(b, ir.Selector)
-        if op in ("and", "or"):
-            if sel_a and sel_b:
-                return self._mk(ir.SelectorCombine, op=op, inputs=(a, b))
-            if sel_a or sel_b:
-                raise RaspTypeError("Cannot apply and/or between selector and non-selector")
-        elif sel_a or sel_b:
-            raise RaspTypeError(f"Cannot apply {op} to selector(s)")
-        if op == "in":
-            return self._in(a, b)
-        sop_a, sop_b = isinstance(a, ir.SOp), isinstance(b, ir.SOp)
-        if sop_a and sop_b:
-            return self._mk(ir.SequenceMap, op=op, inputs=(a, b))
-        if sop_a:
-            return self._mk(ir.Map, op=op, child=a, const=b, const_side="right")
-        if sop_b:
-            return self._mk(ir.Map, op=op, child=b, const=a, const_side="left")
-        if op == "and":
-            return a and b
-        if op == "or":
-            return a or b
-        return _python(ir.elementwise_fn(op), a, b)
-
-    def _in(self, a: Any, b: Any) -> Any:
-        if isinstance(a, ir.SOp):
-            if not isinstance(b, list) or not all(is_atom(x) for x in b):
-                raise RaspTypeError(f"s-op in X: X must be a list of atoms, got: {describe(b)}")
-            return self._mk(ir.Map, op="in", child=a, const=list(b), const_side="right")
-        if isinstance(b, ir.SOp):
-            full_s = self.env.base.lookup("full_s")
-            hits = self._mk(ir.Map, op="indicator",
-                            child=self._mk(ir.Map, op="==", child=b, const=a, const_side="right"))
-            frac = self._mk(ir.Aggregate, selector=full_s, sop=hits, default=0)
-            return self._mk(ir.Map, op=">", child=frac, const=0, const_side="right")
-        return _python(lambda x, c: x in c, a, b)
-
-    def ternary(self, then: Any, cond: ir.SOp, other: Any) -> ir.SOp:
-        return self._mk(ir.SequenceMap, op="ternary",
-                        inputs=(self.lift(then), cond, self.lift(other)))
-
-    def index(self, target: Any, idx: Any, scope: Scope) -> Any:
-        if isinstance(target, ir.SOp):
-            if isinstance(idx, ir.IRNode) or not isinstance(idx, int) or isinstance(idx, bool):
-                raise RaspTypeError(f"index into sequence has to be integer, got: {describe(idx)}")
-            where: Any = idx
-            if idx < 0:
-                where = self._mk(ir.Map, op="+", child=self.env.base.lookup("length"),
-                                 const=idx, const_side="right")
-            sel = self.select(self.env.constants["indices"], where, "==")
-            return self._mk(ir.Aggregate, selector=sel, sop=target, default=0)
-        if isinstance(target, ir.Selector):
-            raise RaspTypeError("a selector cannot be indexed")
-        if isinstance(idx, ir.SOp):
-            if not isinstance(target, list | dict | str):
-                raise RaspTypeError(f"cannot index {describe(target)} with an s-op")
-            return self._mk(ir.Map, op="index", child=idx, const=target, const_side="right")
-        if not isinstance(target, list | dict | str):
-            raise RaspTypeError(f"cannot index into {describe(target)}")
-        return _python(lambda c, k: ir.elementwise_fn("index")(k, c), target, idx)
-
-    def select(self, keys: Any, queries: Any, op: str) -> ir.Select:
-        return self._mk(ir.Select, keys=self.lift(keys), queries=self.lift(queries), op=op)
-
-    def aggregate(self, sel: Any, sop: Any, default: Any) -> ir.Aggregate:
-        if not isinstance(sel, ir.Selector):
-            raise RaspTypeError(f"Expected selector, got: {describe(sel)}")
-        if not is_atom(default):
-            raise RaspTypeError(f"Expected atom, got: {describe(default)}")
-        return self._mk(ir.Aggregate, selector=sel, sop=self.lift(sop), default=default)
-
-
 # ---- helpers --------------------------------------------------------------------------------
 
 
-def _python(fn: Callable[..., Any], *args: Any) -> Any:
-    """Apply a Python operator to plain values; its errors are the user's."""
-    if any(isinstance(a, Function | Applied) for a in args):
-        raise RaspTypeError(f"cannot compute with {', '.join(describe(a) for a in args)}")
-    try:
-        return fn(*args)
-    except (ArithmeticError, TypeError, ValueError, IndexError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        raise RaspEvalError(str(message)) from None
+def _shown_name(node: ast.Node) -> str:
+    """How the original names an indexed value or an index: by its variable, else `out`."""
+    return node.name if isinstance(node, ast.Name) else "out"
+
+
+def _called_from(err: RaspError, fn: Function, node: ast.Node, path: str | None) -> RaspError:
+    """An error inside a function defined elsewhere (the library, a loaded file, an earlier
+    input) also says where the call is."""
+    span = node.span
+    if err.line is not None and span is not None and span.line and (
+            err.path != path or err.line < span.line or err.line > span.end_line):
+        where = f"{path or '<input>'}:{span.line}:{span.column}"
+        err.note(f"in {fn.name}, called from {where}: {span.text.splitlines()[0]}")
+    return err
 
 
 def _unpack(names: list[str], values: list[Any]) -> list[Any]:

@@ -26,6 +26,9 @@ class RaspError(Exception):
         self.column = column
         self.path = path
         self.source_line = source_line
+        # Where the user's program led here, when the error lies elsewhere (in the library, in
+        # a loaded file, in a function defined earlier): "called from <input>:1:5", outermost last.
+        self.notes: list[str] = []
 
     def located(self, line: int | None, column: int | None, path: str | None = None,
                 source_line: str | None = None) -> RaspError:
@@ -45,9 +48,20 @@ class RaspError(Exception):
         head = self.where()
         text = f"{head}: {self.message}" if head else self.message
         if self.source_line is not None and self.column is not None:
-            caret = " " * (self.column - 1) + "^"
-            text += f"\n    {self.source_line.rstrip()}\n    {caret}"
-        return text
+            text += f"\n    {self.source_line.rstrip()}\n    {self.caret()}"
+        return "\n".join([text, *(f"  {note}" for note in self.notes)])
+
+    def caret(self) -> str:
+        """A caret under the error's column of `source_line` (tabs kept, so it lines up)."""
+        column = self.column or 1
+        lead = (self.source_line or "")[:column - 1]
+        return "".join(c if c == "\t" else " " for c in lead).ljust(column - 1) + "^"
+
+    def note(self, text: str) -> RaspError:
+        """Add a line of context (once)."""
+        if text not in self.notes:
+            self.notes.append(text)
+        return self
 
 
 class RaspSyntaxError(RaspError):

@@ -198,8 +198,9 @@ def row_type(classes: np.ndarray) -> str:
     return "floats"
 
 
-def check_homogeneous(col: Column) -> None:
-    """Every sequence must be all str, all bool, all int, or int/float mixed (the original)."""
+def check_homogeneous(col: Column, tokens: bool = False) -> None:
+    """Every sequence must be all str, all bool, all int, or int/float mixed (the original).
+    `tokens`: the column is an input's (its values are printed as a list, not a tuple)."""
     classes = col.classes()
     kinds = set(classes.tolist())
     if OTHER not in kinds and (kinds == {STR} or STR not in kinds):
@@ -207,15 +208,17 @@ def check_homogeneous(col: Column) -> None:
     per_pos = classes[col.codes]
     for b in range(col.codes.shape[0]):
         row = set(per_pos[b].tolist())
+        if OTHER not in row and not (STR in row and len(row) > 1):
+            continue
+        # The original's maps and aggregates hold tuples of values, its inputs lists.
+        vals = [col.values[c] for c in col.codes[b]]
+        shown = vals if tokens else tuple(vals)
         if OTHER in row:
-            vals = [col.values[c] for c in col.codes[b]]
             raise RaspTypeError(
                 "attempted to create sequence with illegal val types (vals must be bool, "
-                f"float, int or string):\n\t\t {vals}")
-        if STR in row and len(row) > 1:
-            vals = tuple(col.values[c] for c in col.codes[b])
-            raise RaspTypeError(
-                f"attempted to create sequence with vals of different types:\n\t\t {vals}")
+                f"float, int or string):\n\t\t {shown}")
+        raise RaspTypeError(
+            f"attempted to create sequence with vals of different types:\n\t\t {shown}")
 
 
 _ORDER_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
@@ -293,41 +296,80 @@ def aggregate(sel: np.ndarray, col: Column, default: Any) -> Column:
 # ---- graph evaluation ---------------------------------------------------------------------------
 
 
-def _locate(err: RaspError, node: ir.IRNode) -> RaspError:
-    span = node.span
-    if span is not None and span.line:
-        err.located(span.line, span.column, node.path, span.text.splitlines()[0]
-                    if span.text else None)
+def _locate(err: RaspError, node: ir.IRNode, roots: list[ir.IRNode]) -> RaspError:
+    """Point the error at the failing node, or (a token conversion has no source) at the
+    nearest expression that reads it; inside the library or another file, also name the
+    nearest place in the program evaluated (`roots`' file) that uses it."""
+    if err.line is not None:
+        return err
+    chain = _users(node, roots)
+    at = next((n for n in chain if n.span is not None and n.span.line), None)
+    if at is None:
+        return err
+    err.located(at.span.line, at.span.column, at.path, at.span.line_text)
+    home = roots[0].path
+    if at.path != home:
+        user = next((n for n in chain if n.path == home and n.span is not None
+                     and n.span.line), None)
+        if user is not None:
+            err.note(f"used at {user.where()}: {user.span.text.splitlines()[0]}")
     return err
 
 
-def _python_error(exc: Exception, node: ir.IRNode) -> RaspError:
+def _users(node: ir.IRNode, roots: list[ir.IRNode]) -> list[ir.IRNode]:
+    """`node`, then the nodes that read it, nearest first (computed only when an error is
+    reported)."""
+    readers: dict[int, list[ir.IRNode]] = {}
+    for n in ir.walk(roots):
+        for child in n.children():
+            readers.setdefault(child.id, []).append(n)
+    chain, seen, frontier = [], {node.id}, [node]
+    while frontier:
+        chain += frontier
+        nxt = []
+        for n in frontier:
+            for r in readers.get(n.id, []):
+                if r.id not in seen:
+                    seen.add(r.id)
+                    nxt.append(r)
+        frontier = nxt
+    return chain
+
+
+def _python_error(exc: Exception, node: ir.IRNode, roots: list[ir.IRNode]) -> RaspError:
     message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
     err = RaspEvalError(str(message))
     err.detail = f"in `{node.label}`"
-    return _locate(err, node)
+    return _locate(err, node, roots)
 
 
-def evaluate_nodes(roots: list[ir.IRNode], inputs: Sequence[Sequence[Any]]
+def evaluate_nodes(roots: list[ir.IRNode], inputs: Sequence[Sequence[Any]],
+                   memo: dict[int, Column | np.ndarray] | None = None
                    ) -> dict[int, Column | np.ndarray]:
-    """Evaluate `roots` (and what they need) on equal-length inputs. Returns node id → value."""
+    """Evaluate `roots` (and what they need) on equal-length inputs. Returns node id → value.
+    `memo` holds values already known on these inputs: they are neither recomputed nor walked
+    through, and the new ones are added to it."""
     n = len(inputs[0])
     shape = (len(inputs), n)
     tokens = Column.from_rows(inputs)
-    memo: dict[int, Column | np.ndarray] = {}
-    for node in ir.walk(roots):
+    if memo is None:
+        memo = {}
+    known = memo
+    for node in ir.walk(roots, lambda nd: () if nd.id in known else nd.children()):
+        if node.id in memo:
+            continue
         try:
             value = _evaluate_one(node, memo, tokens, shape)
         except RaspError as err:
-            raise _locate(err, node) from None
+            raise _locate(err, node, roots) from None
         except (ArithmeticError, TypeError, ValueError, IndexError, KeyError,
                 AttributeError, OverflowError) as exc:
-            raise _python_error(exc, node) from None
+            raise _python_error(exc, node, roots) from None
         if isinstance(value, Column):
             try:
-                check_homogeneous(value)
+                check_homogeneous(value, isinstance(node, ir.Tokens | ir.Indices))
             except RaspError as err:
-                raise _locate(err, node) from None
+                raise _locate(err, node, roots) from None
         memo[node.id] = value
     return memo
 
@@ -401,3 +443,28 @@ def _which_input(part: list[int], inputs, node) -> str:
         except RaspError:
             return f" (on input #{i}: {list(inputs[i])!r})"
     return ""
+
+
+class ExampleMemo:
+    """Values of nodes on a few single inputs (the REPL's running examples), kept between
+    evaluations: a new s-op made from old ones costs only its own node, so a long session
+    stays linear in its length (the original memoises the same way)."""
+
+    KEEP = 4  # inputs remembered (the s-op example, the selector example, a call's input)
+
+    def __init__(self) -> None:
+        self._memos: dict[str, dict[int, Column | np.ndarray]] = {}
+
+    def evaluate(self, node: ir.IRNode, x: Sequence[Any]) -> Any:
+        """`node` on one (non-empty) input: a list of values, or a selector's rows."""
+        if len(x) ** 2 > MAX_SELECTOR_CELLS:
+            return evaluate_batch(node, [x])[0]  # it says whether the input is too long
+        key = repr(x)
+        memo = self._memos.pop(key, None)
+        if memo is None:
+            memo = {}
+            if len(self._memos) >= self.KEEP:
+                del self._memos[next(iter(self._memos))]
+        self._memos[key] = memo
+        value = evaluate_nodes([node], [x], memo)[node.id]
+        return value.rows()[0] if isinstance(value, Column) else value.tolist()[0]

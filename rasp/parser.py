@@ -81,26 +81,23 @@ def _syntax_error(err: UnexpectedInput, text: str, path: str | None) -> RaspSynt
     return RaspSyntaxError(message, line, column, path, source_line)
 
 
-def _span(meta, tree_text: str = "") -> ast.Span:
-    if getattr(meta, "empty", True):
-        return ast.Span(0, 0, 0, 0, tree_text)
-    return ast.Span(meta.line, meta.column, meta.end_line, meta.end_column, tree_text)
-
-
 @v_args(meta=True, inline=True)
 class _ToAst(Transformer):
     """Parse tree → AST dataclasses. Each method gets the rule's children."""
 
-    def __init__(self, text: str, path: str | None):
+    def __init__(self, text: str, path: str | None, offset: int = 0,
+                 lines: ast.SourceLines | None = None):
         super().__init__()
         self._text = text
         self._path = path
+        self._offset = offset  # lines before `text` in its file (a chunk of a loaded file)
+        self._lines = lines or ast.SourceLines(text)
 
     def _sp(self, meta) -> ast.Span:
         if getattr(meta, "empty", True):
             return ast.Span(0, 0, 0, 0)
-        return ast.Span(meta.line, meta.column, meta.end_line, meta.end_column,
-                        self._text[meta.start_pos:meta.end_pos])
+        return ast.Span(meta.line + self._offset, meta.column, meta.end_line + self._offset,
+                        meta.end_column, self._text[meta.start_pos:meta.end_pos], self._lines)
 
     # statements
     def start(self, meta, *items):
@@ -284,6 +281,49 @@ def parse_expression(text: str) -> ast.Node:
     if not isinstance(stmt, ast.ExprStmt):
         raise RaspSyntaxError(f"expected an expression, got {text!r}", 1, 1, None, text)
     return stmt.expr
+
+
+def read_statements(text: str, path: str | None = None) -> list[ast.Node | RaspSyntaxError]:
+    """A file read as the original REPL reads a loaded file: line by line, each statement ends
+    at the first line where the text read so far parses; a text that can no longer parse is
+    reported and skipped, and reading goes on after it (so later statements still run)."""
+    found: list[ast.Node | RaspSyntaxError] = []
+    lines = ast.SourceLines(text)
+    pending, first = "", 0
+    for number, line in enumerate(text.splitlines(keepends=True)):
+        if not pending:
+            first = number
+        pending += "" if line.strip().startswith("#") else line
+        try:
+            tree = _parser().parse(pending, start="start")
+        except UnexpectedInput as err:
+            if isinstance(err, UnexpectedEOF) or getattr(
+                    getattr(err, "token", None), "type", None) == "$END":
+                pending += " "
+                continue
+            error = _syntax_error(err, pending, path)
+            error.line = (error.line or 1) + first
+            error.source_line = lines.line(error.line)
+            found.append(error)
+            pending = ""
+            continue
+        try:
+            statements = _ToAst(pending, path, first, lines).transform(tree)
+        except Exception as err:  # lark wraps our errors (a '!=' outside select) in VisitError
+            inner = getattr(err, "orig_exc", err)
+            if not isinstance(inner, RaspSyntaxError):
+                raise
+            inner.line = (inner.line or 1) + first
+            inner.path, inner.source_line = path, lines.line(inner.line)
+            found.append(inner)
+            pending = ""
+            continue
+        if statements:
+            found += [s for s in statements if not isinstance(s, ast.Comment)]
+            pending = ""
+        else:
+            pending += " "
+    return found
 
 
 def parse_recovering(text: str, path: str | None = None,

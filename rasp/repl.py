@@ -23,7 +23,6 @@ from . import ast, ir, repl_compile
 from .env import Applied, Echo, Environment, describe, normalise_input, resolve_load
 from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError
 from .format import format_applied, format_example_arg
-from .interpreter import evaluate_batch
 from .repl_antlr import antlr_message
 from .repl_echo import Echoer, Settings, quoted
 from .repl_input import Parsed, Status, parse_input
@@ -75,6 +74,7 @@ class ReplSession:
         self._load_errors: list[RaspError] = []
         self.env.checker = self._check
         self.env.on_load_error = self._load_errors.append
+        self.env.on_command = self.command  # a loaded file's `set example`, `full seq display`
         self.meta: dict[str, Callable[[str], Output]] = {"help": lambda _arg: [("", HELP + "\n")]}
         repl_compile.register(self)
 
@@ -152,7 +152,7 @@ class ReplSession:
             return self.error(err, text)
         except Exception as exc:
             return self.internal_error(exc)
-        echoer = Echoer(self.settings, self._evaluate)
+        echoer = Echoer(self.settings, self._evaluate, self.env.display.of)
         try:
             self.show(echo, echoer)
         except RaspError as err:
@@ -272,7 +272,7 @@ class ReplSession:
     # ---- evaluation -----------------------------------------------------------------------
 
     def _evaluate(self, node: ir.IRNode, example: Any) -> Any:
-        return evaluate_batch(node, [normalise_input(example)])[0]
+        return self.env.on_example(node, example)
 
     def _check(self, node: ir.IRNode) -> None:
         """The running-example test that every new s-op or selector must pass (§8)."""

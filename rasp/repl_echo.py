@@ -67,9 +67,13 @@ class Echoer:
     as the original (which prints as it goes) does.
     """
 
-    def __init__(self, settings: Settings, evaluate: Callable[[ir.IRNode, Any], Any]):
+    def __init__(self, settings: Settings, evaluate: Callable[[ir.IRNode, Any], Any],
+                 name_of: Callable[[ir.IRNode], str] | None = None):
         self.settings = settings
         self.evaluate = evaluate
+        # The name an unnamed s-op or selector is shown by (the original's names, by default
+        # the node's label).
+        self.name_of = name_of or (lambda node: node.label)
         self.lines: list[str] = []
 
     def echo(self, e: Echo) -> None:
@@ -108,7 +112,7 @@ class Echoer:
         """The original's `print_named_val`, recursive for lists and dicts."""
         pref = "\t" * ntabs
         if name is None and isinstance(val, ir.IRNode):
-            name = val.label
+            name = self.name_of(val)
         s = self.settings
         if isinstance(val, ir.SOp):
             self.lines.append(f"{pref} {extra}    s-op: {name}")
