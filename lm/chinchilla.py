@@ -65,7 +65,10 @@ class ChinchillaFit:
 
     @property
     def G(self) -> float:
-        """``(alpha A / (beta B))^(1 / (alpha + beta))``, the scale of the optimal allocation."""
+        """``(alpha A / (beta B))^(1 / (alpha + beta))``, the scale of the optimal allocation
+        (NaN when an exponent is not positive: then no finite optimum exists)."""
+        if not (self.alpha > 0 and self.beta > 0):
+            return float("nan")
         return (self.alpha * self.A / (self.beta * self.B)) ** (1.0 / (self.alpha + self.beta))
 
     @property
@@ -321,7 +324,8 @@ def _minimise(
                 f, g = _objective(th, log_n, log_d, log_l, delta, pool, w)
                 return f, g * mask
 
-            x, f, iterations = _batched_lbfgs(starts, fun, max_iter=max_iter)
+            with np.errstate(over="ignore", invalid="ignore"):  # diverging starts drop out
+                x, f, iterations = _batched_lbfgs(starts, fun, max_iter=max_iter)
     finally:
         torch.set_num_threads(threads)
     return x, np.where(np.isfinite(f), f, np.inf), iterations

@@ -220,9 +220,7 @@ def _plain(values: Sequence[Any]) -> list[Any]:
     return [v.item() if hasattr(v, "item") else v for v in values]
 
 
-def rasp_program(
-    path: str | Path, expr: str, sources: dict[str, str] | None = None
-) -> Program:
+def rasp_program(path: str | Path, expr: str, sources: dict[str, str] | None = None) -> Program:
     """The batched interpreter's function for s-op ``expr`` of the program at ``path``, or of
     ``sources`` (from ``program_sources``) when given: then no file of the program is read."""
     import tempfile

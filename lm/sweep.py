@@ -171,17 +171,7 @@ def _ray_sweep(
     import ray
     import torch
 
-    started_here = not ray.is_initialized()
-    if started_here:
-        if config.address is None:
-            ray.init(
-                num_cpus=config.jobs,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
-        else:
-            ray.init(address=config.address, log_to_driver=False)
+    started_here = start_ray(config.jobs, config.address)
     try:
         cuda = (config.base.device or ("cuda" if torch.cuda.is_available() else "cpu")).startswith(
             "cuda"
@@ -198,6 +188,22 @@ def _ray_sweep(
     finally:
         if started_here:
             ray.shutdown()
+
+
+def start_ray(jobs: int, address: str | None = None) -> bool:
+    """Start Ray in this process with ``jobs`` CPUs (or join the cluster at ``address``) unless
+    it is running already; whether this call started it (and so should shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if address is None:
+        ray.init(
+            num_cpus=jobs, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
+    else:
+        ray.init(address=address, log_to_driver=False)
+    return True
 
 
 def default_jobs() -> int:

@@ -57,6 +57,7 @@ class TrainConfig:
     max_len: int = 8
     n_examples: int = 20_000
     long_range: tuple[int, int] | None = None  # held-out input lengths for generalisation
+    n_long: int = 1_000  # held-out longer inputs (at most)
     model: ModelConfig = field(default_factory=ModelConfig)
     tokens: int = 1_000_000  # training budget D: tokens processed (padding excluded)
     batch_size: int = 64  # sequences per step, over all processes
@@ -104,6 +105,7 @@ class TrainConfig:
             max_len=self.max_len,
             n_examples=self.n_examples,
             long_range=self.long_range,
+            n_long=self.n_long,
             seed=self.seed,
         )
 
@@ -214,9 +216,7 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
     meta, tensors = ckpt.load(path)
     try:
         config = TrainConfig(**meta["config"])
-        model = build_model(
-            TransformerConfig.from_dict(meta["transformer"]), config.model.position
-        )
+        model = build_model(TransformerConfig.from_dict(meta["transformer"]), config.model.position)
         model.load_state_dict(ckpt.model_state(tensors))
         tokenizer = Tokenizer.from_dict(meta["tokenizer"])
     except (KeyError, TypeError, RuntimeError) as err:
@@ -282,9 +282,7 @@ class _DeviceData:
     @classmethod
     def build(cls, batch: SequenceBatch, loss_on: str, tconfig, device) -> _DeviceData:
         scored = _scored(batch, loss_on)
-        per_len = {
-            n: _flops_per_sequence(tconfig, n - 1) for n in set(batch.lengths.tolist())
-        }
+        per_len = {n: _flops_per_sequence(tconfig, n - 1) for n in set(batch.lengths.tolist())}
         return cls(
             batch.ids.to(device),
             scored.to(device),

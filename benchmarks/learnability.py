@@ -1,0 +1,361 @@
+"""The learnability table: how big a trained transformer must be to learn each RASP program,
+against the size of the model the compiler writes for it.
+
+Usage: python benchmarks/learnability.py [--programs examples/sort.rasp,...] [--json]
+
+For every program in ``examples/`` (inputs over the header's vocabulary, lengths 1..max-len)
+it sweeps model sizes x token budgets x seeds (``lm.sweep``, Ray tasks), then reports:
+the smallest trained model reaching >= 99% exact match on held-out inputs (N, the D it needed
+and the compute 6ND, with 90% intervals from Wilson bounds on exact match), the least compute
+reaching it, the Chinchilla N_opt at a budget inside the swept compute (free fit and E = 0,
+90% bootstrap intervals), exact match on held-out longer inputs, and the compiled model's size
+counted the same way (with and without embeddings) with the ratio learned / compiled.
+
+Results go to ``benchmarks/results/learnability.json`` after each program (a rerun skips the
+programs already there with the same settings, and sweeps resume run by run), plots to
+``lm/figures/learnability/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from lm import chinchilla, frontier  # noqa: E402
+from lm.data import ProgramSpec  # noqa: E402
+from lm.scaling import compiled_size  # noqa: E402
+from lm.sweep import SweepConfig, default_jobs, parse_size, start_ray, sweep  # noqa: E402
+from lm.train import TrainConfig  # noqa: E402
+from lm.uncertainty import bootstrap  # noqa: E402
+
+#: Float64 evaluation resolves an NLL down to about this (logits of ~10 with eps 2e-16).
+RESOLUTION = 1e-13
+
+
+def machine() -> str:
+    """The CPU (or GPU) this ran on, in a few words."""
+    import os
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ""
+    return f"{cpu}, {os.cpu_count()} cores{gpu}; torch {torch.__version__}"
+
+
+def settings(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("sizes", "tokens", "seeds", "max_len", "examples", "long", "n_long", "position")
+    return {k: getattr(args, k) for k in keys}
+
+
+def _fit_block(rows: list[dict[str, Any]], budget: float, n_boot: int) -> dict[str, Any]:
+    """Free and E = 0 fits of the validation output NLL, each with bootstrap intervals."""
+    usable = [r for r in rows if r["val_output_nll"] > RESOLUTION]
+    out: dict[str, Any] = {
+        "runs_fitted": len(usable),
+        "runs_at_resolution": len(rows) - len(usable),
+        "budget_flops": budget,
+    }
+    if len(usable) < 5:
+        out["error"] = f"{len(usable)} runs above float64 resolution: too few to fit"
+        return out
+    N = [r["params_non_embedding"] for r in usable]
+    D = [r["tokens"] for r in usable]
+    L = [r["val_output_nll"] for r in usable]
+    for name, fix in (("free", False), ("E0", True)):
+        fit = chinchilla.fit(N, D, L, fix_E0=fix)
+        boot = bootstrap(N, D, L, fit, n_boot=n_boot)
+        n_int, d_int = boot.optimal(budget)
+        n_opt, d_opt = fit.optimal(budget)
+        out[name] = {
+            "fit": fit.as_dict(),
+            "intervals": {k: v.as_list() for k, v in boot.constants().items()},
+            "n_opt": n_opt,
+            "n_opt_interval": n_int.as_list(),
+            "d_opt": d_opt,
+            "d_opt_interval": d_int.as_list(),
+        }
+    return out
+
+
+def _long_block(rows: list[dict[str, Any]], N: float | None, D: float | None) -> dict | None:
+    """Exact match on held-out longer inputs (seeds pooled) and their output perplexity, for
+    the smallest model that learned the program, at the first budget reaching 99%."""
+    if N is None or D is None:
+        return None
+    at = [r for r in rows if r["params_non_embedding"] == N and "exact_match_long" in r]
+    budgets = sorted({r["config"]["tokens"] for r in at if r["config"]["tokens"] >= D * 0.999})
+    if not budgets:
+        budgets = sorted({r["config"]["tokens"] for r in at})[-1:]
+    if not budgets:
+        return None
+    sel = [r for r in at if r["config"]["tokens"] == budgets[0]]
+    total = sum(r["long_examples"] for r in sel)
+    correct = sum(round(r["exact_match_long"] * r["long_examples"]) for r in sel)
+    nll = sum(r["long_output_nll"] for r in sel) / len(sel)
+    return {
+        "tokens_budget": budgets[0],
+        "exact_match": correct / total,
+        "interval": list(frontier.wilson(correct, total)),
+        "output_ppl": math.exp(nll),
+    }
+
+
+def analyse(rows: list[dict[str, Any]], compiled, n_boot: int) -> dict[str, Any]:
+    points = frontier.pool(rows)
+    fr = frontier.frontier(points)
+    compute = [6.0 * p.N * p.D for p in points]
+    budget = max(compute)  # the largest swept compute: inside the data, not an extrapolation
+    learned = fr.smallest_N
+    with_emb = None
+    if learned is not None:
+        with_emb = next(r["params"] for r in rows if r["params_non_embedding"] == learned)
+    ratio = ratio_emb = None
+    if learned is not None and compiled.params_non_embedding:
+        ratio = learned / compiled.params_non_embedding
+        ratio_emb = with_emb / compiled.params
+    return {
+        "frontier": fr.as_dict(),
+        "points": [{**asdict(p), "interval": list(p.interval)} for p in points],
+        "swept_compute": [min(compute), max(compute)],
+        "learned_params": with_emb,
+        "ratio_non_embedding": ratio,
+        "ratio_with_embeddings": ratio_emb,
+        "chinchilla": _fit_block(rows, budget, n_boot),
+        "long": _long_block(rows, fr.smallest_N, fr.smallest_D),
+    }
+
+
+def run_program(path: str, args: argparse.Namespace, log) -> dict[str, Any]:
+    spec = ProgramSpec.from_file(path)
+    max_len = min(args.max_len, spec.max_len)
+    started = time.perf_counter()
+    compiled = compiled_size(spec, max_len)
+    base = TrainConfig(
+        program=path,
+        expr=spec.expr,
+        vocab=spec.vocab,
+        max_len=max_len,
+        n_examples=args.examples,
+        long_range=(max_len + 1, max_len + args.long) if args.long else None,
+        n_long=args.n_long,
+        progress=not args.json,
+    )
+    config = SweepConfig(
+        base=base,
+        sizes=[parse_size(s, args.position) for s in args.sizes.split(",")],
+        token_budgets=[int(float(t.rstrip("k")) * 1000) for t in args.tokens.split(",")],
+        seeds=[int(s) for s in args.seeds.split(",")],
+        out_dir=str(Path(args.runs_dir) / Path(path).stem),
+        jobs=args.jobs,
+    )
+    rows = sweep(config, log=log)
+    trained = time.perf_counter() - started
+    entry = {
+        "program": path,
+        "expr": spec.expr,
+        "vocab": spec.vocab,
+        "max_len": max_len,
+        "settings": settings(args),
+        "machine": machine(),
+        "compiled": asdict(compiled),
+        **analyse(rows, compiled, args.bootstrap),
+        "runs": len(rows),
+        "train_minutes": round(trained / 60, 2),
+    }
+    entry["minutes"] = round((time.perf_counter() - started) / 60, 2)
+    return entry
+
+
+def _si(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"{x / scale:.3g}{unit}"
+    return f"{x:.3g}"
+
+
+def _range(lo: float | None, hi: float | None, below: str = "<=", above: str = ">") -> str:
+    """``[lo, hi]``; an open end says the grid did not bound it."""
+    if lo is None and hi is None:
+        return ""
+    if lo is None:
+        return f"[{below}{_si(hi)}]"
+    if hi is None:
+        return f"[{above}{_si(lo)}]"
+    return f"[{_si(lo)}, {_si(hi)}]"
+
+
+def table(entries: list[dict[str, Any]]) -> str:
+    """The learnability table, two lines per program: the estimates, then their 90% intervals
+    (an open end, ``>x`` or ``<=x``, is a bound the grid did not close)."""
+    head = (
+        f"{'program':<13}{'learned N':>9}{'D':>7}{'C=6ND':>8}{'C min':>8}{'N_opt':>7}"
+        f"{'E=0':>7}{'compiled':>9}{'ratio':>6}{'long':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for e in entries:
+        fr, ch, comp, long = e["frontier"], e["chinchilla"], e["compiled"], e["long"]
+        N, D = fr["smallest_N"], fr["smallest_D"]
+        C = None if N is None else 6 * N * D
+        free, e0 = ch.get("free"), ch.get("E0")
+        ratio = e["ratio_non_embedding"]
+        lines.append(
+            f"{Path(e['program']).stem:<13}{_si(N) if N else 'none':>9}{_si(D):>7}{_si(C):>8}"
+            f"{_si(fr['C_min']):>8}{_si(free['n_opt']) if free else '-':>7}"
+            f"{_si(e0['n_opt']) if e0 else '-':>7}{_si(comp['params_non_embedding']):>9}"
+            f"{f'{ratio:.2g}x' if ratio else '-':>6}"
+            f"{format(long['exact_match'], '.0%') if long else '-':>6}"
+        )
+        N_range = _range(fr["smallest_N_lo"], fr["smallest_N_hi"])
+        D_range = _range(fr["smallest_D_lo"], fr["smallest_D_hi"])
+        C_range = _range(fr["C_min_lo"], fr["C_min_hi"])
+        n_range = _range(*free["n_opt_interval"]) if free else ""
+        e0_range = _range(*e0["n_opt_interval"]) if e0 else ""
+        lines.append(f"  90%: N {N_range}  D {D_range}  C min {C_range}"[:80])
+        lines.append(f"       N_opt {n_range}  E=0 {e0_range}"[:80])
+    return "\n".join(lines)
+
+
+def legend(entries: list[dict[str, Any]]) -> str:
+    """What the columns mean, and where and how the table was made (lines within 80)."""
+    if not entries:
+        return ""
+    e = entries[0]
+    s = e["settings"]
+    lines = [
+        f"machine: {e['machine']}",
+        f"grid: sizes {s['sizes']} x tokens {s['tokens']} x seeds {s['seeds']};",
+        f"  inputs of length 1..min(header, {s['max_len']}), up to {s['examples']} sampled",
+        "learned N: smallest size (non-embedding) whose runs, seeds pooled, reach >= 99%",
+        "  exact match on held-out inputs; D: tokens it needed (log-interpolated);",
+        "  C min: least 6ND reaching 99%; intervals from 90% Wilson bounds, open ends",
+        "  (>x, <=x) where the grid did not close them",
+        "N_opt, E=0: Chinchilla fit of validation output NLL (free E / E fixed at 0) at",
+        "  the largest swept compute (in range), 90% bootstrap intervals",
+        "compiled: the compiler's model, non-embedding parameters; ratio = learned N /",
+        f"  compiled N; long: exact match on lengths max+1..max+{s['long']} (learned model)",
+    ]
+    return "\n".join(lines)
+
+
+def plot(entry: dict[str, Any], out_dir: Path) -> Path:
+    """Tokens needed to reach 99% exact match against model size, and the compiled size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = [
+        frontier.Point(**{k: p[k] for k in ("N", "D", "correct", "total", "seeds")})
+        for p in entry["points"]
+    ]
+    needs = frontier.needs(points)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    top = max(p.D for p in points)
+    for n in needs:
+        if n.D is not None:
+            lo = n.D_lo if n.D_lo is not None else n.first_budget / 2
+            hi = n.D_hi if n.D_hi is not None else top * 2
+            ax.errorbar([n.N], [n.D], yerr=[[n.D - lo], [hi - n.D]], fmt="o", color="C0", capsize=3)
+        else:
+            ax.plot([n.N], [top], marker="^", color="C3", ls="none")
+    ax.plot([], [], "o", color="C0", label="tokens to reach 99% (90% interval)")
+    ax.plot([], [], "^", color="C3", label="not reached within the largest budget")
+    comp = entry["compiled"]
+    if comp.get("params_non_embedding"):
+        ax.axvline(
+            comp["params_non_embedding"],
+            color="k",
+            ls="--",
+            lw=1,
+            label="compiled model, non-embedding",
+        )
+        ax.axvline(comp["params"], color="k", ls=":", lw=1, label="compiled, with embeddings")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters N (non-embedding)")
+    ax.set_ylabel("training tokens D")
+    ax.set_title(f"{Path(entry['program']).stem}: learned vs compiled size")
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{Path(entry['program']).stem}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--programs", default=",".join(sorted(glob.glob("examples/*.rasp"))))
+    parser.add_argument("--sizes", default="2x16,2x32,2x64")
+    parser.add_argument("--tokens", default="50k,100k,200k,400k")
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--max-len", type=int, default=8)
+    parser.add_argument("--examples", type=int, default=10_000)
+    parser.add_argument("--long", type=int, default=2, help="held-out lengths above max-len")
+    parser.add_argument("--n-long", type=int, default=500)
+    parser.add_argument("--position", default="learned", choices=["learned", "rope", "none"])
+    parser.add_argument("--jobs", type=int, default=default_jobs())
+    parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--runs-dir", default="runs/learnability")
+    parser.add_argument("--out", default="benchmarks/results/learnability.json")
+    parser.add_argument("--plots", default="lm/figures/learnability")
+    parser.add_argument("--json", action="store_true", help="no progress; print the JSON")
+    parser.add_argument(
+        "--reanalyse", action="store_true", help="redo the analysis of programs already done"
+    )
+    args = parser.parse_args(argv)
+    log = (lambda _m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
+    out = Path(args.out)
+    saved = json.loads(out.read_text()) if out.exists() else {"programs": {}}
+    programs = [p for p in args.programs.split(",") if p]
+    if args.jobs > 1:
+        start_ray(args.jobs)  # once for all programs (a start takes seconds)
+    for i, path in enumerate(programs, 1):
+        old = saved["programs"].get(path)
+        if old and old.get("settings") == settings(args) and not args.reanalyse:
+            log(f"[{i}/{len(programs)}] {path}: in {out} already")
+            continue
+        log(f"[{i}/{len(programs)}] {path}")
+        entry = run_program(path, args, log)
+        plot(entry, Path(args.plots))
+        saved["programs"][path] = entry
+        saved["machine"] = entry["machine"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(saved, indent=1))
+        tmp.replace(out)
+        log(f"[{i}/{len(programs)}] {path}: {entry['minutes']} min")
+    entries = [saved["programs"][p] for p in programs if p in saved["programs"]]
+    if args.json:
+        print(json.dumps({"machine": saved.get("machine"), "programs": entries}))
+    else:
+        print(table(entries))
+        print()
+        print(legend(entries))
+
+
+if __name__ == "__main__":
+    main()
