@@ -491,10 +491,11 @@ def _file_origin(path: str) -> str:
 
 
 def normalise_input(x: Any) -> str | list[Any]:
-    """An input is a non-empty string (one token per character) or a non-empty list."""
+    """An input is a non-empty string (one token per character) or a non-empty list; a dict
+    is its keys (the original iterates it)."""
     if isinstance(x, str) and x:
         return x
-    if isinstance(x, list | tuple) and len(x) > 0:
+    if isinstance(x, list | tuple | dict) and len(x) > 0:
         return list(x)
     shown = "" if isinstance(x, str) else str(x)
     raise RaspTypeError(f"RASP sequences/selectors expect non-empty iterables, got: {shown}")

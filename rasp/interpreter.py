@@ -269,28 +269,53 @@ def _sparse_table(keys: Column, queries: Column, pred) -> np.ndarray:
 
 def aggregate(sel: np.ndarray, col: Column, default: Any) -> Column:
     """Mean over selected keys; one selected key passes its value through; none gives default."""
-    numeric = np.isin(col.classes(), (INT, FLOAT))
-    nums = np.array([float(v) if ok else 0.0 for v, ok in zip(col.values, numeric, strict=True)])
-    # One batched matmul gives each query's sum of selected values and its count of keys.
-    rhs = np.stack([nums[col.codes], np.ones(col.codes.shape)], axis=-1)  # [B, k, 2]
-    sums_counts = np.matmul(sel.astype(np.float64), rhs)  # [B, q, 2]
-    counts = sums_counts[..., 1].astype(np.int64)
+    counts = sel.sum(axis=-1)
     single_codes = np.take_along_axis(col.codes, sel.argmax(axis=-1), axis=-1)
     codes = np.where(counts == 1, single_codes, len(col.values))  # else: default's code
     values = [*col.values, default]
     multi = counts >= 2
     if multi.any():
-        bad = multi.any(axis=-1) & ~numeric[col.codes].all(axis=-1)
+        # The original averages only numbers: not strings, and not a sequence of bools only.
+        per_pos = col.classes()[col.codes]
+        numbers = np.isin(per_pos, (BOOL, INT, FLOAT)).all(axis=-1) & ~(per_pos == BOOL).all(
+            axis=-1)
+        bad = multi.any(axis=-1) & ~numbers
         if bad.any():
             b = int(np.argmax(bad))
             vals = [col.values[c] for c in col.codes[b]]
             raise RaspEvalError(
                 f"asked to average multiple values, but they are non-numbers: {vals}")
-        means = sums_counts[..., 0][multi] / counts[multi]
+        means = _means(sel, col, multi, counts)
         uniq, inverse = np.unique(means, return_inverse=True)
         codes[multi] = len(values) + inverse
         values += uniq.tolist()
     return compact(Column(codes, values))
+
+
+def _means(sel: np.ndarray, col: Column, multi: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The original's `sum(selected) * 1.0 / n` at the `multi` positions, bit for bit: Python
+    sums left to right, so the selected values are added one key at a time in float64 (which
+    is exact for ints while the sums stay below 2**53; larger ints take Python's own sum)."""
+    limit = 2 ** 53 // max(1, col.codes.shape[1])
+    nums = np.zeros(len(col.values))
+    for i, v in enumerate(col.values):
+        if type(v) in (int, bool) and abs(v) >= limit:
+            return _python_means(sel, col, multi)
+        if type(v) in (int, bool, float):
+            nums[i] = v
+    x = nums[col.codes]  # [B, k]
+    total = np.zeros(sel.shape[:2])
+    for k in range(sel.shape[2]):
+        total += np.where(sel[:, :, k], x[:, None, k], 0.0)
+    return total[multi] / counts[multi]
+
+
+def _python_means(sel: np.ndarray, col: Column, multi: np.ndarray) -> np.ndarray:
+    out = []
+    for b, q in zip(*np.nonzero(multi), strict=True):
+        vals = [col.values[c] for c, s in zip(col.codes[b], sel[b, q], strict=True) if s]
+        out.append(sum(vals) * 1.0 / len(vals))  # an int beyond float raises OverflowError
+    return np.array(out, dtype=np.float64)
 
 
 # ---- graph evaluation ---------------------------------------------------------------------------
