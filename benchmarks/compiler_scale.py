@@ -233,7 +233,7 @@ def main() -> int:
             print(f"{'shape':6} {'nodes':>6} {'verdict':9} {'CPU s':>8} {'d_model':>8} layers")
             for r in rows:
                 print(f"{r['shape']:6} {r['nodes']:>6} {r['verdict']:9} {r['cpu_seconds']:8.2f} "
-                      f"{r['d_model'] or '-':>8} {r['layers'] or '-':>6}")
+                      f"{r['d_model'] or '-':>8} {'-' if r['layers'] is None else r['layers']:>6}")
             for shape in ("chain", "tree"):
                 ok = [r for r in rows if r["shape"] == shape and r["d_model"]]
                 e_t = slope([r["nodes"] for r in ok], [r["cpu_seconds"] for r in ok])

@@ -118,7 +118,8 @@ def _diagnosis(check, prog, node, x, e, a) -> str:
 def _judge(prog, node, vocab: list, max_len: int, samples: int) -> Outcome:
     from compiler import verify as check
 
-    inputs, exhaustive = check.inputs_for(vocab, max_len, samples=samples)
+    # every input when there are at most 20 x samples of them, else `samples` drawn ones
+    inputs, exhaustive = check.inputs_for(vocab, max_len, samples=samples, limit=20 * samples)
     expected = check.expected_outputs(node, inputs)
     actual = prog.run_batch(inputs)
     checked = 0
