@@ -134,7 +134,12 @@ def same_output(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
 class OutputCodec:
     """Decodes the output slice of the logits in bulk: argmax over a categorical one-hot;
     a numeric output snapped to the nearest value the program can produce when within 0.45
-    of the gap to its neighbours (else the raw number is returned, so a wrong model shows)."""
+    of the gap to its neighbours (else the raw number is returned, so a wrong model shows).
+
+    Where the program can produce both 1 and 1.0, it decodes 1.0: such sets come from means,
+    and a mean over two or more keys is a float. A mean whose selection holds exactly one key
+    passes that key's int through in the interpreter; the model has no dimension that tells
+    these apart, so there the type (never the value) differs."""
 
     def __init__(self, output: dict[str, Any]):
         values = output["values"] or []
@@ -148,7 +153,7 @@ class OutputCodec:
         self.sorted, first = np.unique(floats, return_index=True)
         chosen = {}
         for v, f in zip(values, floats.tolist(), strict=True):
-            if f not in chosen or isinstance(chosen[f], float):  # ints over equal floats
+            if f not in chosen or isinstance(v, float):  # floats over equal ints
                 chosen[f] = v
         self.by_sorted = np.empty(len(self.sorted), dtype=object)
         for j, f in enumerate(self.sorted.tolist()):
@@ -295,6 +300,13 @@ class CompiledProgram:
 def load(path: str | os.PathLike, device: str | None = None) -> CompiledProgram:
     """Read a compiled model file (weights and manifest; nothing in it is executed)."""
     model, manifest = runtime.load(path, device=device or "cpu")
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise runtime.ModelFileError(f"{path}: a raspc model, but not a compiled RASP program")
-    return CompiledProgram(model, manifest)
+    vocab = manifest.get("vocab")
+    if not isinstance(vocab, list) or not vocab:
+        raise runtime.ModelFileError(f"{path}: damaged manifest: the vocabulary is empty")
+    try:
+        return CompiledProgram(model, manifest)
+    except (KeyError, TypeError, ValueError, IndexError) as err:
+        raise runtime.ModelFileError(f"{path}: damaged manifest ({type(err).__name__}: {err})"
+                                     ) from None
