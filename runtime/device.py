@@ -33,6 +33,8 @@ def pick_device(name: str | torch.device | None = None) -> torch.device:
         raise ValueError(f"unknown device {str(name)!r}: {err}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {str(name)!r} requested but CUDA is not available here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {str(name)!r} requested but MPS is not available here")
     return device
 
 

@@ -79,7 +79,7 @@ def read_header(path: str | os.PathLike) -> tuple[TransformerConfig, dict[str, A
                              f"{size - 8}")
     try:
         header = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ModelFileError(f"{path}: not a safetensors file (its header is not JSON)") from None
     meta = header.pop("__metadata__", None) or {}
     try:
@@ -98,6 +98,8 @@ def read_header(path: str | os.PathLike) -> tuple[TransformerConfig, dict[str, A
     try:
         config = TransformerConfig.from_dict(json.loads(meta["config"]))
         manifest = json.loads(meta.get("manifest", "{}"))
+    except RecursionError:
+        raise ModelFileError(f"{path}: invalid config or manifest: nested too deeply") from None
     except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(f"{path}: invalid config or manifest: {err}") from None
     return config, manifest

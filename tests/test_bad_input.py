@@ -129,3 +129,60 @@ def test_last_resort_guard_turns_recursion_into_one_line(monkeypatch, tmp_path):
     assert code == 1
     assert out == "error: the input is nested too deeply to read (past Python's recursion " \
                   "limit)\n"
+
+
+def _model_with(tmp_path: Path, name: str, edit) -> Path:
+    """A compiled reverse model whose metadata `edit` rewrote (header only; tensors kept)."""
+    import json
+    import struct
+
+    good = tmp_path / "reverse.safetensors"
+    if not good.exists():
+        code, out, _ = invoke(["compile", str(ROOT / "examples" / "reverse.rasp"), "-o",
+                               str(good)], tmp_path)
+        assert code == 0, out
+    raw = good.read_bytes()
+    n = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    edit(header["__metadata__"])
+    text = json.dumps(header).encode()
+    path = tmp_path / name
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+    return path
+
+
+def _set_vocab(value):
+    import json
+
+    def edit(meta):
+        manifest = json.loads(meta["manifest"])
+        manifest["vocab"] = value
+        meta["manifest"] = json.dumps(manifest)
+    return edit
+
+
+@pytest.mark.parametrize("name, edit, message", [
+    ("deep.safetensors", lambda m: m.update(manifest="[" * 100_000 + "]" * 100_000),
+     "invalid config or manifest: nested too deeply"),
+    ("deepcfg.safetensors", lambda m: m.update(config="[" * 100_000 + "]" * 100_000),
+     "invalid config or manifest: nested too deeply"),
+    ("empty.safetensors", _set_vocab([]), "damaged manifest: the vocabulary is empty"),
+    ("null.safetensors", _set_vocab(None), "damaged manifest: the vocabulary is empty"),
+    ("list.safetensors", lambda m: m.update(manifest="[1]"),
+     "a raspc model, but not a compiled RASP program"),
+])
+def test_damaged_model_file(name, edit, message, tmp_path):
+    path = _model_with(tmp_path, name, edit)
+    code, out, elapsed = invoke(["exec", str(path), "-i", "abc"], tmp_path)
+    assert code == 1 and out == f"error: {path}: {message}\n"
+    assert elapsed < 10
+
+
+def test_device_that_is_missing(tmp_path):
+    import torch
+
+    if torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    path = _model_with(tmp_path, "ok.safetensors", lambda m: None)
+    code, out, _ = invoke(["exec", str(path), "-i", "abc", "--device", "mps"], tmp_path)
+    assert code == 1 and out == "error: device 'mps' requested but MPS is not available here\n"
