@@ -210,23 +210,45 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
         click.echo(f"{k:<{width}}  {v}")
 
 
+def _num(x: float) -> str:
+    """Four decimals, or scientific notation where they would read 0.0000."""
+    return f"{x:.4f}" if x == 0 or abs(x) >= 1e-3 else f"{x:.3g}"
+
+
+def _exact(m: dict[str, Any], key: str, split: str, what: str) -> str:
+    from lm.frontier import wilson
+
+    n = m.get(f"{split}_examples")
+    if not n:
+        return f"{m[key]:.2%} ({what})"
+    k = round(m[key] * n)
+    lo, hi = wilson(k, n)
+    return f"{m[key]:.2%} ({k} of {n} {what}; 90% interval {lo:.1%}-{hi:.1%})"
+
+
 def _eval_rows(m: dict[str, Any], ngram: int = 3) -> list[tuple[str, str]]:
     rows = []
-    for split in ("val", "test", "ngram3"):
-        label = f"{ngram}-gram (test)" if split == "ngram3" else split
+    splits = ["val", "test", "ngram3"] + (["long"] if "long_output_ppl" in m else [])
+    for split in splits:
+        label = {"ngram3": f"{ngram}-gram (test)", "long": "long"}.get(split, split)
         rows.append(
             (
-                f"{label} perplexity",
-                f"outputs {m[f'{split}_output_ppl']:.4f} "
-                f"({m[f'{split}_output_bits']:.4f} bits, "
-                f"excess {m[f'{split}_output_excess_ppl']:.4f}); "
-                f"sequence {m[f'{split}_sequence_ppl']:.4f} "
-                f"({m[f'{split}_sequence_bits']:.4f} bits)",
+                f"{label} outputs",
+                f"perplexity {_num(m[f'{split}_output_ppl'])}, "
+                f"{_num(m[f'{split}_output_bits'])} bits, "
+                f"excess {_num(m[f'{split}_output_excess_ppl'])}",
             )
         )
-    rows.append(("exact match", f"{m['exact_match']:.2%} (test)"))
+        rows.append(
+            (
+                f"{label} sequence",
+                f"perplexity {_num(m[f'{split}_sequence_ppl'])}, "
+                f"{_num(m[f'{split}_sequence_bits'])} bits",
+            )
+        )
+    rows.append(("exact match", _exact(m, "exact_match", "test", "test inputs")))
     if "exact_match_long" in m:
-        rows.append(("exact match long", f"{m['exact_match_long']:.2%} (held-out lengths)"))
+        rows.append(("exact match long", _exact(m, "exact_match_long", "long", "longer inputs")))
     return rows
 
 
@@ -308,7 +330,8 @@ def eval_command(checkpoint: str, device: str | None, ngram: int, as_json: bool)
         raise ValueError(f"{checkpoint}: no such file")
     dev = pick_device(device)
     model, _, config, state = load_checkpoint(checkpoint, dev)
-    metrics = evaluate(model, load_data(config), device=dev, ngram_order=ngram)
+    data = load_data(config, sources=state.get("sources") or None)
+    metrics = evaluate(model, data, device=dev, ngram_order=ngram)
     if as_json:
         click.echo(json.dumps({"step": state["step"], "tokens": state["tokens"], **metrics}))
         return
