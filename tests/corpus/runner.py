@@ -77,16 +77,17 @@ def read_refusals(path: Path = REFUSALS) -> dict[tuple[str, int], str]:
 
 
 def reason_of(message: str) -> str:
-    """The reason of a CompileError message, without `cannot compile `label`: `."""
+    """The reason of a CompileError message: what follows `cannot compile `label`: ` on its
+    first line (the location before it and the quoted line after it are dropped)."""
     head = message.split("\n", 1)[0]
-    if head.startswith("cannot compile `"):
-        rest = head[len("cannot compile `"):]
-        # the label may itself contain backquotes-free text with ': ' inside; cut at '`: '
+    at = head.find("cannot compile ")
+    if at < 0:
+        return head
+    rest = head[at + len("cannot compile "):]
+    if rest.startswith("`"):
         cut = rest.find("`: ")
-        head = rest[cut + 3:] if cut >= 0 else rest
-    elif head.startswith("cannot compile "):
-        head = head[len("cannot compile "):]
-    return head
+        rest = rest[cut + 3:] if cut >= 0 else rest
+    return rest
 
 
 def _type_class(v: Any) -> str:
