@@ -1,10 +1,16 @@
 """The Chinchilla fitter recovers known laws, and its closed forms match Hoffmann et al."""
 
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from lm import chinchilla
 from lm.chinchilla import ChinchillaFit
+from lm.uncertainty import bootstrap
+
+DATA = Path(__file__).parent / "data"
 
 # Hoffmann et al. (2022), approach 3, unrounded.
 HOFFMANN = ChinchillaFit(E=1.6934, A=406.4, B=410.7, alpha=0.33917, beta=0.28491)
@@ -73,3 +79,71 @@ def test_exact_flops_exceed_six_nd_by_the_attention_terms():
     long = chinchilla.training_flops(seq_len=512, **kw) / 512
     assert short == pytest.approx(6 * n_params, rel=0.15)
     assert long > 1.5 * 6 * n_params  # attention's share grows with context
+
+
+def _epoch_runs():
+    rows = np.loadtxt(DATA / "epoch_chinchilla_fig4.csv", delimiter=",", comments="#", skiprows=4)
+    N, C, loss = rows.T
+    return N, C / (6 * N), loss
+
+
+def test_held_out_check_against_epochs_replication_in_under_30_s():
+    """Epoch AI refitted approach 3 to Hoffmann's figure-4 runs, leaving out the five with the
+    highest loss; the fitter must find their constants (4,500 starts) within 30 s."""
+    N, D, loss = _epoch_runs()
+    keep = loss < np.sort(loss)[-5]
+    started = time.perf_counter()
+    got = chinchilla.fit(N[keep], D[keep], loss[keep])
+    assert time.perf_counter() - started < 30
+    assert got.n_starts == 4500
+    assert got.E == pytest.approx(1.8172, rel=1e-3)
+    assert got.A == pytest.approx(477.8, rel=1e-3)
+    assert got.B == pytest.approx(2143.4, rel=1e-3)
+    assert got.alpha == pytest.approx(0.34731, abs=1e-4)
+    assert got.beta == pytest.approx(0.36717, abs=1e-4)
+
+
+def _grid_runs(law: ChinchillaFit, noise: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    N, D = (g.ravel() for g in np.meshgrid(np.geomspace(1e4, 1e7, 6), np.geomspace(1e5, 1e8, 8)))
+    return N, D, law.predict(N, D) * np.exp(rng.normal(0.0, noise, N.size))
+
+
+def test_fit_with_E_fixed_at_zero():
+    """A deterministic program's floor is 0: with E held there, the fit recovers the rest of
+    a law without a floor, and a free E is reported beside it, not instead of it."""
+    law = ChinchillaFit(E=0.0, A=2e3, B=5e4, alpha=0.6, beta=0.7)
+    N, D, loss = _grid_runs(law, noise=0.01)
+    zero = chinchilla.fit(N, D, loss, fix_E0=True)
+    assert zero.E == 0.0 and zero.fixed_E
+    assert zero.alpha == pytest.approx(0.6, abs=0.02)
+    assert zero.beta == pytest.approx(0.7, abs=0.02)
+    assert np.abs(zero.predict(N, D) / law.predict(N, D) - 1).max() < 0.03
+    free = chinchilla.fit(N, D, loss)
+    assert not free.fixed_E and free.objective <= zero.objective + 1e-12
+    # A law with a real floor is not fitted well with the floor forced to 0.
+    floored = ChinchillaFit(E=0.5, A=2e3, B=5e4, alpha=0.6, beta=0.7)
+    N, D, loss = _grid_runs(floored, noise=0.001)
+    assert (
+        chinchilla.fit(N, D, loss, fix_E0=True).objective
+        > 10 * chinchilla.fit(N, D, loss).objective
+    )
+
+
+def test_bootstrap_intervals_cover_a_known_law():
+    law = ChinchillaFit(E=0.3, A=400.0, B=3000.0, alpha=0.45, beta=0.5)
+    N, D, loss = _grid_runs(law, noise=0.01, seed=2)
+    fit = chinchilla.fit(N, D, loss)
+    boot = bootstrap(N, D, loss, fit, n_boot=100)
+    intervals = boot.constants()
+    for name in ("E", "A", "B", "alpha", "beta"):
+        lo, hi = intervals[name].lo, intervals[name].hi
+        assert lo <= getattr(law, name) <= hi, (name, lo, hi)
+        assert lo <= getattr(fit, name) <= hi
+    n_int, d_int = boot.optimal(1e14)
+    n_true, d_true = law.optimal(1e14)
+    assert n_int.lo <= n_true <= n_int.hi and d_int.lo <= d_true <= d_int.hi
+    # Less noise, narrower intervals.
+    N, D, quiet = _grid_runs(law, noise=0.002, seed=2)
+    tight = bootstrap(N, D, quiet, chinchilla.fit(N, D, quiet), n_boot=100).constants()
+    assert tight["alpha"].hi - tight["alpha"].lo < intervals["alpha"].hi - intervals["alpha"].lo
