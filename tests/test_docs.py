@@ -26,8 +26,9 @@ around the numbers must be equal. Every other block is compared exactly.
 
 Blocks run in a scratch copy of the checkout (symlinks to its files, with docs/img, out/ and
 runs/ of its own), so nothing they write lands in the checkout; the last test checks that no
-tracked file changed. `python tests/update_docs.py` runs the console blocks in the checkout
-itself: it refreshes the shown output and writes the images under docs/img.
+tracked page, image, example or data file changed. `python tests/update_docs.py` runs the
+console blocks in the checkout itself: it refreshes the shown output and writes the images
+under docs/img.
 """
 
 from __future__ import annotations
@@ -191,11 +192,17 @@ def workspace(tmp_path_factory) -> Path:
     return make_workspace(tmp_path_factory.mktemp("checkout") / "raspc")
 
 
+WATCHED = ("README.md", "docs", "examples", "benchmarks/results", "tests/data")
+
+
 def _tracked_files() -> dict[str, str] | None:
-    """The hash of every tracked file, or None outside a git checkout."""
+    """The hash of every tracked file that the docs' blocks read or write near (the pages,
+    their images, the examples and the data they load), or None outside a git checkout.
+    (`.ci/run` checks the whole checkout after the whole suite.)"""
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         return None
-    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True)
+    listed = subprocess.run(["git", "ls-files", "-z", "--", *WATCHED], cwd=ROOT,
+                            capture_output=True)
     if listed.returncode != 0:
         return None
     hashes = {}
@@ -299,16 +306,6 @@ def test_readme_main_job_runs():
     assert "sort(tokens_int, tokens_int)([3, 1, 2]) = [1, 2, 3] (ints)" in proc.stdout
 
 
-def test_running_the_docs_leaves_tracked_files_alone(tracked_before):
-    """Last in this module: every block above ran, and no tracked file changed."""
-    if tracked_before is None:
-        pytest.skip("not a git checkout")
-    after = _tracked_files()
-    changed = sorted(name for name in tracked_before.keys() | after.keys()
-                     if tracked_before.get(name) != after.get(name))
-    assert not changed, f"the docs' blocks changed tracked files: {changed}"
-
-
 # ---- the comparison itself -----------------------------------------------------------------
 
 
@@ -347,7 +344,8 @@ def test_markers_and_sessions_are_parsed(tmp_path):
 
 
 SPAN = re.compile(r'<span class="([\w-]+)">')
-RASP_BLOCK = re.compile(r'<div class="language-rasp highlight"><pre>.*?</pre></div>', re.DOTALL)
+RASP_BLOCK = re.compile(r'<div class="language-rasp highlight">'
+                        r'(?:<span class="filename">[^<]*</span>)?<pre>.*?</pre></div>', re.DOTALL)
 FETCHED = re.compile(r'<(?:script|img|iframe)[^>]*\ssrc="(https?:)?//|'
                      r'<link[^>]*\shref="(https?:)?//|url\((["\']?)(https?:)?//|@import')
 
@@ -379,7 +377,7 @@ def _coloured(css: str) -> set[str]:
     """The Pygments classes that a rule of `css` gives a colour."""
     classes: set[str] = set()
     for selectors, declarations in re.findall(r"([^{}]+)\{([^{}]*)\}", css):
-        if re.search(r"(^|;)color:", declarations):
+        if re.search(r"(^|;)\s*color:", declarations):
             classes.update(re.findall(r"\.highlight \.([\w-]+)\s*(?=,|$)", selectors))
     return classes
 
@@ -401,7 +399,7 @@ def test_site_colours_rasp_with_the_lexer_offline(site):
         assert len(built) == len(shown), f"{page.name}: {len(built)} of {len(shown)} rasp built"
         pages_with_rasp += bool(shown)
         for block, markup in zip(shown, built, strict=True):
-            classes = [c for c in SPAN.findall(markup) if c != "w"]
+            classes = [c for c in SPAN.findall(markup) if c not in ("w", "filename")]
             assert classes == _lexer_classes(block.body), f"{block.where}: not the rasp lexer's"
             assert {"nb", "o"} & set(classes), f"{block.where}: no builtin or operator"
             assert set(classes) <= coloured, f"{block.where}: uncoloured {set(classes) - coloured}"
@@ -410,3 +408,13 @@ def test_site_colours_rasp_with_the_lexer_offline(site):
     for scheme in ("default", "slate"):  # the colours the rules above refer to, in each scheme
         assert re.search(rf"\[data-md-color-scheme={scheme}\][^}}]*--md-code-hl-keyword-color",
                          css), f"the {scheme} scheme has no code colours"
+
+
+def test_running_the_docs_leaves_tracked_files_alone(tracked_before):
+    """Last in this module: every block above ran, and none of the watched files changed."""
+    if tracked_before is None:
+        pytest.skip("not a git checkout")
+    after = _tracked_files()
+    changed = sorted(name for name in tracked_before.keys() | after.keys()
+                     if tracked_before.get(name) != after.get(name))
+    assert not changed, f"the docs' blocks changed tracked files: {changed}"

@@ -7,8 +7,9 @@ itself (so the commands that write `docs/img/*.png` write the images the pages s
 every REPL session (```rasp blocks of `>> ` inputs), and writes what they printed under them.
 Shown output is kept where it still matches as the docs test compares it: lines that are
 exactly `...` (output too long or too variable to show, such as timings), and numbers within
-a block's `±N%` (numbers that vary by machine). The docs test runs the same blocks in a
-scratch copy and never writes here. Review the diff before committing.
+a block's `±N%` (numbers that vary by machine); output with a traceback is never written.
+The docs test runs the same blocks in a scratch copy and never writes here. Review the diff
+before committing.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ from rasp.repl import ReplSession  # noqa: E402
 
 def _kept(shown: list[str], actual: list[str], block: Block) -> list[str]:
     actual = [line.rstrip() for line in actual]
+    if any(line.startswith("Traceback (most recent call last)") for line in actual):
+        print(f"{block.where}: not updated, the command crashed:\n" + "\n".join(actual))
+        return shown
     return shown if _matches(_trimmed(shown), actual, block.tolerance) else actual
 
 
