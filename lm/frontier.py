@@ -5,9 +5,10 @@ and then jumps. A power law in loss describes that poorly; the question a reader
 "how many parameters and tokens does it take to get the program right?". For each model size
 ``N`` the runs (seeds pooled) give an exact-match curve over the token budgets ``D``; the ``D``
 it needs is where that curve crosses the target (interpolated in ``log D`` between the grid
-points that straddle it), and Wilson binomial intervals on each point bound the crossing: the
-upper bound of exact match crosses first (the least ``D`` consistent with the data), the lower
-bound last. The frontier is the least compute ``6 N D`` over the sizes.
+points that straddle it). Its interval comes from grid points and Wilson binomial bounds,
+with no assumption about the curve's shape between them: it lies above the last budget whose
+upper bound is still below the target, and at or below the first budget whose lower bound
+reaches it. The frontier is the least compute ``6 N D`` over the sizes.
 """
 
 from __future__ import annotations
@@ -91,9 +92,14 @@ class Need:
     D_lo: float | None
     D_hi: float | None
     first_budget: float
+    could: bool  # the Wilson upper bound reaches the target somewhere in the grid
 
     def compute(self, D: float | None) -> float | None:
         return None if D is None else 6.0 * self.N * D
+
+
+def _first(values: list[float], target: float) -> int | None:
+    return next((i for i, v in enumerate(values) if v >= target), None)
 
 
 def needs(points: list[Point], target: float = TARGET) -> list[Need]:
@@ -106,10 +112,14 @@ def needs(points: list[Point], target: float = TARGET) -> list[Need]:
         ps.sort(key=lambda p: p.D)
         ds = [p.D for p in ps]
         point = crossing(ds, [p.rate for p in ps], target)
-        early = crossing(ds, [p.interval[1] for p in ps], target)
-        late = crossing(ds, [p.interval[0] for p in ps], target)
-        lo = None if early is None or early <= ds[0] else early
-        out.append(Need(N, point, lo if point is not None else early, late, ds[0]))
+        early = _first([p.interval[1] for p in ps], target)
+        late = _first([p.interval[0] for p in ps], target)
+        if early is None:  # not even the upper bound reaches: beyond the grid
+            lo = ds[-1]
+        else:
+            lo = ds[early - 1] if early > 0 else None
+        hi = ds[late] if late is not None else None
+        out.append(Need(N, point, lo, hi, ds[0], early is not None))
     return out
 
 
@@ -138,11 +148,11 @@ class Frontier:
 def frontier(points: list[Point], target: float = TARGET) -> Frontier:
     ns = needs(points, target)
     reach = [n for n in ns if n.D is not None]
-    could = [n for n in ns if n.D is not None or n.D_lo is not None]
+    could = [n for n in ns if n.could]
     sure = [n for n in ns if n.D_hi is not None]
     small = reach[0] if reach else None
     best = min(reach, key=lambda n: n.N * n.D) if reach else None
-    c_lo = [6 * n.N * (n.D_lo if n.D_lo is not None else 0.0) for n in could]
+    c_lo = [6 * n.N * (n.D_lo if n.D_lo is not None else 0.0) for n in could]  # 0: <= grid
     c_hi = [6 * n.N * n.D_hi for n in sure]
     return Frontier(
         target,
