@@ -22,7 +22,8 @@ depend on the machine (trained models, fits on them: the CPU model changes the f
 marked per block: an info string with `±N%`, shown on the page as the block's title
 (```` ```console title="numbers vary by machine: ±25%" ````), lets every number in the block
 differ from the shown one by N% of it plus one unit of its last shown digit, while the text
-around the numbers must be equal. Every other block is compared exactly.
+around the numbers must be equal; `±N% or ±A` allows a difference of A where that is more
+(for numbers near 0, such as an excess perplexity). Every other block is compared exactly.
 
 Blocks run in a scratch copy of the checkout (symlinks to its files, with docs/img, out/ and
 runs/ of its own), so nothing they write lands in the checkout; the last test checks that no
@@ -52,13 +53,27 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"(<!-- not run: [^>]*-->\s*)?^```(\w+)([^\n]*)\n(.*?)^```\s*$",
                    re.MULTILINE | re.DOTALL)
-TOLERANCE = re.compile(r"±(\d+(?:\.\d+)?)%")
+TOLERANCE = re.compile(r"±(\d+(?:\.\d+)?)%(?: or ±(\d+(?:\.\d+)?))?")
 SOURCE = re.compile(r'title="([\w./-]+\.rasp)"')
 # A number standing alone (not inside a name like `1x8` or `d_model`): thousands separators,
 # a fraction, an exponent, and a unit suffix (k, M, G, %) are allowed.
 NUMBER = re.compile(r"(?<![\w.])(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[+-]?\d+)?)"
                     r"(?=[kMG%]?(?![\w.]))")
 PROMPT, MORE = ">> ", ".. "
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a shown number may be from the printed one: `rel` of it, or `abs` if larger."""
+
+    rel: float
+    abs: float = 0.0
+
+    @staticmethod
+    def parse(found: re.Match | None) -> Tolerance | None:
+        if found is None:
+            return None
+        return Tolerance(float(found.group(1)) / 100, float(found.group(2) or 0))
 
 
 @dataclass
@@ -68,7 +83,7 @@ class Block:
     lang: str
     body: str
     skip: bool
-    tolerance: float | None  # relative, from `±N%` in the info string
+    tolerance: Tolerance | None  # from `±N%` (or `±N% or ±A`) in the info string
     source: str | None  # the file a ```rasp block shows, from its title
 
     @property
@@ -86,7 +101,7 @@ def blocks(page: Path) -> list[Block]:
     for m in FENCE.finditer(text):
         tol, source = TOLERANCE.search(m.group(3)), SOURCE.search(m.group(3))
         found.append(Block(page, text.count("\n", 0, m.start(2)) + 1, m.group(2), m.group(4),
-                           m.group(1) is not None, float(tol.group(1)) / 100 if tol else None,
+                           m.group(1) is not None, Tolerance.parse(tol),
                            source.group(1) if source else None))
     return found
 
@@ -94,33 +109,33 @@ def blocks(page: Path) -> list[Block]:
 # ---- comparing output ----------------------------------------------------------------------
 
 
-def _close(shown: str, actual: str, rtol: float) -> bool:
-    """`actual` within `rtol` of `shown`, plus one unit of `shown`'s last digit."""
+def _close(shown: str, actual: str, tol: Tolerance) -> bool:
+    """`actual` within `tol` of `shown`, plus one unit of `shown`'s last digit."""
     mantissa, _, exponent = shown.replace(",", "").partition("e")
     decimals = len(mantissa.partition(".")[2])
     unit = 10.0 ** (int(exponent or 0) - decimals) if decimals or exponent else 0.0
     want, got = float(shown.replace(",", "")), float(actual.replace(",", ""))
-    return abs(got - want) <= rtol * abs(want) + unit
+    return abs(got - want) <= max(tol.rel * abs(want), tol.abs) + unit
 
 
-def same_line(expected: str, actual: str, rtol: float | None = None) -> bool:
+def same_line(expected: str, actual: str, tol: Tolerance | None = None) -> bool:
     expected, actual = expected.expandtabs().rstrip(), actual.expandtabs().rstrip()
-    if expected == actual or rtol is None:
+    if expected == actual or tol is None:
         return expected == actual
     want, got = NUMBER.split(expected), NUMBER.split(actual)  # text, number, text, ...
     return len(want) == len(got) and all(
-        (w == g) if i % 2 == 0 else _close(w, g, rtol)
+        (w == g) if i % 2 == 0 else _close(w, g, tol)
         for i, (w, g) in enumerate(zip(want, got, strict=True)))
 
 
-def _matches(expected: list[str], actual: list[str], rtol: float | None = None) -> bool:
+def _matches(expected: list[str], actual: list[str], tol: Tolerance | None = None) -> bool:
     """Line by line (see `same_line`), where a line `...` matches any number of lines."""
     if not expected:
         return not actual
     if expected[0] == "...":
-        return any(_matches(expected[1:], actual[i:], rtol) for i in range(len(actual) + 1))
-    return bool(actual) and same_line(expected[0], actual[0], rtol) and \
-        _matches(expected[1:], actual[1:], rtol)
+        return any(_matches(expected[1:], actual[i:], tol) for i in range(len(actual) + 1))
+    return bool(actual) and same_line(expected[0], actual[0], tol) and \
+        _matches(expected[1:], actual[1:], tol)
 
 
 def _trimmed(lines: list[str]) -> list[str]:
@@ -270,12 +285,12 @@ def test_bash(block, workspace):
 class _Checker(doctest.OutputChecker):
     """doctest's own comparison, then the block's number tolerance when it has one."""
 
-    rtol: float | None = None
+    tolerance: Tolerance | None = None
 
     def check_output(self, want: str, got: str, optionflags: int) -> bool:
         return super().check_output(want, got, optionflags) or (
-            self.rtol is not None and
-            _matches(want.rstrip("\n").splitlines(), got.rstrip("\n").splitlines(), self.rtol))
+            self.tolerance is not None and _matches(
+                want.rstrip("\n").splitlines(), got.rstrip("\n").splitlines(), self.tolerance))
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if any(
@@ -290,7 +305,7 @@ def test_python_and_doctests(page, workspace, monkeypatch):
         if block.lang == "python":
             exec(compile(block.body, block.where, "exec"), namespace)
         elif block.lang == "pycon":
-            checker.rtol = block.tolerance
+            checker.tolerance = block.tolerance
             test = parser.get_doctest(block.body, namespace, page.name, str(page), block.line)
             runner.run(test, clear_globs=False)
             namespace.update(test.globs)  # doctest ran on a copy: keep its names for later blocks
@@ -323,7 +338,15 @@ def test_readme_main_job_runs():
     ("a\tb  ", "a       b", None, True),                         # tabs, trailing blanks
 ])
 def test_numbers_compare_with_the_blocks_tolerance(shown, actual, rtol, same):
-    assert same_line(shown, actual, rtol) is same
+    assert same_line(shown, actual, None if rtol is None else Tolerance(rtol)) is same
+
+
+def test_an_absolute_tolerance_covers_numbers_near_zero():
+    tol = Tolerance.parse(TOLERANCE.search('title="numbers vary by machine: ±30% or ±0.01"'))
+    assert tol == Tolerance(0.3, 0.01)
+    assert same_line("excess 7.79e-05, 0.0453 bits", "excess 0.00312, 0.0521 bits", tol)
+    assert not same_line("excess 7.79e-05, 0.0453 bits", "excess 0.0312, 0.0521 bits", tol)
+    assert not same_line("perplexity 536.7593", "perplexity 736.7593", tol)
 
 
 def test_markers_and_sessions_are_parsed(tmp_path):
@@ -332,7 +355,8 @@ def test_markers_and_sessions_are_parsed(tmp_path):
                     '```rasp\n>> def f(x) {\n..     return x;\n.. }\n     console function: f(x)\n'
                     '>> set example "ab"\n```\n')
     shell, session = blocks(page)
-    assert (shell.line, shell.lang, shell.tolerance, shell.is_repl) == (3, "console", 0.25, False)
+    assert (shell.line, shell.lang, shell.is_repl) == (3, "console", False)
+    assert shell.tolerance == Tolerance(0.25)
     assert shell.source is None
     assert session.is_repl and session.tolerance is None
     assert repl_inputs(session.body) == [("def f(x) {\n    return x;\n}",
@@ -408,6 +432,14 @@ def test_site_colours_rasp_with_the_lexer_offline(site):
     for scheme in ("default", "slate"):  # the colours the rules above refer to, in each scheme
         assert re.search(rf"\[data-md-color-scheme={scheme}\][^}}]*--md-code-hl-keyword-color",
                          css), f"the {scheme} scheme has no code colours"
+
+
+def test_doctests_use_the_blocks_tolerance():
+    checker = _Checker()
+    shown, near, far = "long 1149.7391\n", "long 1281.5120\n", "long 1981.5120\n"
+    assert not checker.check_output(shown, near, 0)
+    checker.tolerance = Tolerance(0.3)
+    assert checker.check_output(shown, near, 0) and not checker.check_output(shown, far, 0)
 
 
 def test_running_the_docs_leaves_tracked_files_alone(tracked_before):
