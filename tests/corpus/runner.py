@@ -78,7 +78,8 @@ def read_refusals(path: Path = REFUSALS) -> dict[tuple[str, int], str]:
 
 def reason_of(message: str) -> str:
     """The reason of a CompileError message: what follows `cannot compile `label`: ` on its
-    first line (the location before it and the quoted line after it are dropped)."""
+    first line, the location before it, the quoted line after it and a reason's own leading
+    `expression` dropped (so the reason reads the same wherever the program is)."""
     head = message.split("\n", 1)[0]
     at = head.find("cannot compile ")
     if at < 0:
@@ -87,6 +88,8 @@ def reason_of(message: str) -> str:
     if rest.startswith("`"):
         cut = rest.find("`: ")
         rest = rest[cut + 3:] if cut >= 0 else rest
+    if rest.startswith("`") and "` " in rest:
+        rest = rest[rest.index("` ") + 2:]
     return rest
 
 
