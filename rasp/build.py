@@ -127,6 +127,8 @@ class Builder:
         if isinstance(v, ir.Selector):
             if op == "not":
                 return self._mk(ir.SelectorCombine, "plain select", op="not", inputs=(v,))
+            if op in ("-", "+"):  # Python's own error in the original
+                raise RaspEvalError(f"bad operand type for unary {op}: 'UnfinishedSelect'")
             raise RaspTypeError(f"Cannot apply {op} to selector(s)")
         if isinstance(v, ir.SOp):
             shown = f"I({self.names.of(v)})" if op == "indicator" else \
@@ -228,7 +230,8 @@ class Builder:
             return self._mk(ir.Map, f"{target_name}[{index_name}]", op="index", child=idx,
                             const=target, const_side="right")
         if not isinstance(target, list | dict | str):
-            raise RaspTypeError(f"cannot index into {describe(target)}")
+            raise RaspTypeError("can only index into a list, dict, string,or sequence, but "
+                                f"instead got: {self.names.desc(target)}")
         return python(lambda c, k: ir.elementwise_fn("index")(k, c), target, idx)
 
     def select(self, keys: Any, queries: Any, op: str) -> ir.Select:

@@ -21,7 +21,7 @@ from .errors import RaspError, RaspEvalError, RaspNameError, RaspSyntaxError, Ra
 from .interpreter import ExampleMemo, evaluate_batch
 from .parser import parse_expression, parse_program, read_statements
 
-MAX_CALL_DEPTH = 150  # the original recursed 108 deep before Python's own limit stopped it
+MAX_CALL_DEPTH = 120  # the original recursed 108 deep before Python's own limit stopped it
 LIBRARY_PATH = "stdlib.rasp"
 MAX_LIST = 1_000_000
 
@@ -168,7 +168,7 @@ class Environment:
         except RaspError as err:
             raise _locate(err, stmt.span, path) from None
         except RecursionError:
-            raise _locate(RaspEvalError("the program recurses too deeply"),
+            raise _locate(RaspEvalError("maximum recursion depth exceeded"),
                           stmt.span, path) from None
 
     def _exec_inner(self, stmt, scope: Scope, origin: str, path: str | None) -> Echo:
@@ -244,7 +244,7 @@ class Environment:
 
     def _for(self, stmt: ast.ForLoop, scope: Scope, origin: str, path: str | None) -> None:
         source = _iterable(self._eval(stmt.source, scope, path),
-                           "for loop needs to iterate over a list or dict, but got")
+                           "for loop needs to iterate over a list or dict, but got", str)
         for item in source:
             for name, v in zip(stmt.names, _unpack(stmt.names, [item]), strict=True):
                 self._bind(scope, name, v)
@@ -276,9 +276,27 @@ class Environment:
 
     def _eval(self, node: ast.Node, scope: Scope, path: str | None) -> Any:
         """An expression's value. As in the original, every s-op or selector made is tried on
-        the running example at once, and every value but an applied s-op becomes `out`."""
+        the running example at once, and every value but an applied s-op becomes `out`.
+        (One function, not two: each RASP call level costs few Python frames.)"""
+        ev = self._eval
         try:
-            value = self._value(node, scope, path)
+            match node:
+                case ast.Name(name=name):
+                    value = self._lookup(name, scope)
+                case ast.Const(value=value):
+                    pass
+                case ast.Call():
+                    value = self._call(node, scope, path)
+                case ast.BinOp(op="in", left=left, right=right):
+                    value = Builder(self, node, path).contains(
+                        ev(left, scope, path), ev(right, scope, path), right)
+                case ast.BinOp(op=op, left=left, right=right):
+                    value = Builder(self, node, path).binary(
+                        op, ev(left, scope, path), ev(right, scope, path))
+                case ast.Ternary():
+                    value = self._ternary(node, scope, path)
+                case _:
+                    value = self._compound(node, scope, path)
             if self.checker is not None and isinstance(value, ir.IRNode):
                 self._check(value)
         except RaspError as err:
@@ -292,51 +310,45 @@ class Environment:
             return self.constants[name]
         return scope.lookup(name)
 
-    def _value(self, node: ast.Node, scope: Scope, path: str | None) -> Any:
-        ev = self._eval
+    def _ternary(self, node: ast.Ternary, scope: Scope, path: str | None) -> Any:
+        c = self._eval(node.cond, scope, path)
+        if isinstance(c, ir.SOp):
+            return Builder(self, node, path).ternary(
+                self._eval(node.then, scope, path), c, self._eval(node.other, scope, path))
+        if isinstance(c, ir.Selector):
+            raise RaspTypeError("a selector cannot be the condition of a ternary")
+        return self._eval(node.then if c else node.other, scope, path)
+
+    def _compound(self, node: ast.Node, scope: Scope, path: str | None) -> Any:
+        def ev(n: ast.Node) -> Any:
+            return self._eval(n, scope, path)
+
         build = Builder(self, node, path)
         match node:
-            case ast.Name(name=name):
-                return self._lookup(name, scope)
-            case ast.Const(value=value):
-                return value
             case ast.ListExpr(items=items):
-                return [ev(i, scope, path) for i in items]
+                return [ev(i) for i in items]
             case ast.DictExpr(pairs=pairs):
-                return _make_dict((ev(k, scope, path), ev(v, scope, path)) for k, v in pairs)
+                return _make_dict(((ev(k), ev(v)) for k, v in pairs), self.display)
             case ast.Comprehension():
                 return self._comprehension(node, scope, path)
             case ast.UnaryOp(op=op, operand=operand):
-                return build.unary(op, ev(operand, scope, path))
-            case ast.BinOp(op="in", left=left, right=right):
-                return build.contains(ev(left, scope, path), ev(right, scope, path), right)
-            case ast.BinOp(op=op, left=left, right=right):
-                return build.binary(op, ev(left, scope, path), ev(right, scope, path))
-            case ast.Ternary(then=then, cond=cond, other=other):
-                c = ev(cond, scope, path)
-                if isinstance(c, ir.SOp):
-                    return build.ternary(ev(then, scope, path), c, ev(other, scope, path))
-                if isinstance(c, ir.Selector):
-                    raise RaspTypeError("a selector cannot be the condition of a ternary")
-                return ev(then, scope, path) if c else ev(other, scope, path)
+                return build.unary(op, ev(operand))
             case ast.Index(target=target, index=index):
-                return build.index(ev(target, scope, path), ev(index, scope, path),
-                                   _shown_name(target), _shown_name(index))
-            case ast.Call():
-                return self._call(node, scope, path)
+                return build.index(ev(target), ev(index), _shown_name(target), _shown_name(index))
             case ast.Select(keys=keys, queries=queries, op=op):
-                return build.select(ev(keys, scope, path), ev(queries, scope, path), op)
+                return build.select(ev(keys), ev(queries), op)
             case ast.Aggregate(selector=sel, sop=sop, default=default):
-                selector, values = ev(sel, scope, path), ev(sop, scope, path)
-                d = ev(default, scope, path) if default is not None else 0
-                return build.aggregate(selector, values, d)
+                selector, values = ev(sel), ev(sop)
+                return build.aggregate(selector, values, ev(default) if default is not None else 0)
             case ast.Builtin(name=name, args=args):
-                return _builtin(name, [ev(a, scope, path) for a in args])
+                return _builtin(name, [ev(a) for a in args], self.display)
         raise RaspSyntaxError(f"unexpected expression {type(node).__name__}")  # pragma: no cover
 
     def _comprehension(self, node: ast.Comprehension, scope: Scope, path: str | None) -> Any:
+        kind = "list" if node.key is None else "dict"
         source = _iterable(self._eval(node.source, scope, path),
-                           "comprehension needs a list or dict to iterate over, got")
+                           f"{kind} comprehension should have got a list or dict to loop over, "
+                           "but got", self.display.desc)
         inner = Scope(parent=scope, in_function=True)
         items = []
         for item in source:
@@ -347,7 +359,7 @@ class Environment:
             else:
                 key = self._eval(node.key, inner, path)
                 items.append((key, self._eval(node.elem, inner, path)))
-        return items if node.key is None else _make_dict(items)
+        return items if node.key is None else _make_dict(items, self.display)
 
     def _call(self, node: ast.Call, scope: Scope, path: str | None) -> Any:
         """`f(args)` or `sop(input)`. With one argument, the original evaluates it first and
@@ -361,10 +373,18 @@ class Environment:
             fn = self._eval(node.func, scope, path)
         finally:
             self._backup = backup
-        values = [first] if len(args) == 1 else [self._eval(a, scope, path) for a in args]
+        if len(args) == 1:
+            values = [first]
+            if not isinstance(first, Applied):  # the original evaluates it again: `out` is it
+                scope.vars["out"] = first
+        else:
+            values = [self._eval(a, scope, path) for a in args]
         if isinstance(fn, Function):
             return self._call_function(fn, values, node, path)
-        if isinstance(fn, ir.IRNode) and len(values) == 1:
+        if isinstance(fn, ir.IRNode):
+            if len(values) != 1:
+                raise RaspTypeError("wrong number of args for evaluate unfinished- expected: 1, "
+                                    f"got: {len(values)}.")
             return Applied(fn, list(normalise_input(values[0])), self._apply(fn, values)[0])
         err = RaspTypeError(f"{describe(fn)} is not a function or an s-op: it cannot be called")
         err.kind = "notimpl"
@@ -376,8 +396,7 @@ class Environment:
             raise RaspTypeError(f"wrong number of args for {fn.name}- expected: "
                                 f"{len(fn.params)}, got: {len(args)}.")
         if self._depth >= MAX_CALL_DEPTH:
-            raise RaspEvalError(f"too many nested calls (more than {MAX_CALL_DEPTH}): "
-                                f"is {fn.name} recursing without end?")
+            raise RaspEvalError("maximum recursion depth exceeded")
         scope = Scope(parent=fn.closure, in_function=True)
         for p, a in zip(fn.params, args, strict=True):
             self._bind(scope, p, a, rename=False)
@@ -439,42 +458,51 @@ def _unpack(names: list[str], values: list[Any]) -> list[Any]:
     return list(values)
 
 
-def _iterable(source: Any, complaint: str) -> list[Any]:
+def _iterable(source: Any, complaint: str, shown: Callable[[Any], str]) -> list[Any]:
     """What `for` and comprehensions iterate over: a list, or a dict's keys."""
     if isinstance(source, dict):
         return list(source)
     if not isinstance(source, list):
-        raise RaspTypeError(f"{complaint}: {describe(source)}")
+        raise RaspTypeError(f"{complaint}: {shown(source)}")
     return source
 
 
-def _make_dict(pairs) -> dict:
+def _make_dict(pairs, names: Names) -> dict:
     result = {}
     for k, v in pairs:
         if not is_atom(k):
-            raise RaspTypeError("dictionary keys can only be atoms")
+            raise RaspTypeError(
+                f"dictionary keys can only be atoms, but instead got: {names.desc(k)}")
         result[k] = v
     return result
 
 
-def _builtin(name: str, args: list[Any]) -> Any:
+def _builtin(name: str, args: list[Any], names: Names) -> Any:
+    """range, zip and len, with the original's checks and messages."""
     if name == "range":
-        if not 1 <= len(args) <= 3 or not all(isinstance(a, int) for a in args):
-            raise RaspTypeError(f"range expects all integer inputs, but got: {args}")
+        if not 1 <= len(args) <= 3:
+            raise RaspTypeError("wrong number of inputs to range, expected: 1, 2, or 3, got: "
+                                f"{len(args)}")
+        if not all(isinstance(a, int) for a in args):
+            raise RaspTypeError(f"range expects all integer inputs, but got: {names.desc(args)}")
         r = range(*args)
         if len(r) > MAX_LIST:
             raise RaspEvalError(f"range of {len(r):,} items is too long "
                                 f"(the limit is {MAX_LIST:,})")
         return list(r)
     if name == "zip":
-        if not all(isinstance(a, list) for a in args):
-            raise RaspTypeError("zip expects lists")
-        if len({len(a) for a in args}) > 1:
-            raise RaspTypeError("zip expects lists of equal length")
+        for i, a in enumerate(args):
+            if not isinstance(a, list):
+                raise RaspTypeError(f"attempting to zip lists, but {i + 1} -th element is not "
+                                    f"list: {names.desc(a)}")
+        for i, a in enumerate(args):
+            if len(a) != len(args[0]):
+                raise RaspTypeError(f"attempting to zip lists of length {len(args[0])} , but "
+                                    f"{i + 1} -th list has length {len(a)}")
         return [list(t) for t in zip(*args, strict=True)]
     (arg,) = args
     if not isinstance(arg, list):
-        raise RaspTypeError(f"attempting to compute length of non-list: {describe(arg)}")
+        raise RaspTypeError(f"attempting to compute length of non-list: {names.desc(arg)}")
     return len(arg)
 
 

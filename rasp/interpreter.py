@@ -235,14 +235,38 @@ def select(keys: Column, queries: Column, op: str) -> np.ndarray:
     if ranks is not None:
         k_rank, q_rank = ranks
         return _ORDER_OPS[op](k_rank[keys.codes][:, None, :], q_rank[queries.codes][:, :, None])
-    pred = ir.COMPARISONS[op]
+    pred = _AS_ORIGINAL[op]
     try:
         table = np.array([[bool(pred(kv, qv)) for qv in queries.values] for kv in keys.values],
                          dtype=bool).reshape(len(keys.values), len(queries.values))
     except TypeError:
-        table = _sparse_table(keys, queries, pred)
+        try:
+            table = _sparse_table(keys, queries, pred)
+        except TypeError:
+            _first_failing_pair(keys, queries, pred)
+            raise
     flat = keys.codes[:, None, :] * len(queries.values) + queries.codes[:, :, None]
     return table.ravel()[flat]
+
+
+# `key OP query` as the original computes it: from the query's side (`<` is `q > k`), so that a
+# comparison Python refuses fails with the original's message.
+_AS_ORIGINAL: dict[str, Callable[[Any, Any], Any]] = {
+    "==": lambda k, q: q == k,
+    "!=": lambda k, q: not (q == k),
+    "<": lambda k, q: q > k,
+    ">": lambda k, q: q < k,
+    "<=": lambda k, q: q >= k,
+    ">=": lambda k, q: q <= k,
+}
+
+
+def _first_failing_pair(keys: Column, queries: Column, pred) -> None:
+    """Raise the error of the first (input, query, key) in reading order that fails."""
+    for b in range(keys.codes.shape[0]):
+        for q in queries.codes[b]:
+            for k in keys.codes[b]:
+                pred(keys.values[k], queries.values[q])
 
 
 def _shared_ranks(a: list[Any], b: list[Any]) -> tuple[np.ndarray, np.ndarray] | None:

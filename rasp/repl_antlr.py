@@ -126,6 +126,8 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     bad = tokens[i]
     after = tokens[i + 1] if i + 1 < len(tokens) else Token(len(text), len(text), "<EOF>", "")
     before, rest = text[:bad.start], text[bad.end:]
+    if i > 0 and tokens[i - 1].kind in ("round", "indicator"):  # they take a parenthesis
+        return f"missing '(' at '{bad.text}'"
     if i == 0:
         context = STATEMENT
     elif parse_input(before).status is Status.COMPLETE:
