@@ -235,8 +235,13 @@ class CompiledProgram:
 
         Tokens of one type are looked up in one dict by value (C-speed `map`); mixed types
         by their (type, value) identity, so 1, 1.0 and True stay different tokens."""
-        seqs = [self._sequence(x) for x in inputs]
+        seqs = inputs
+        if not set(map(type, inputs)) <= {str, list, tuple}:
+            seqs = [self._sequence(x) for x in inputs]
         lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+        if len(seqs) and (lengths.min() == 0 or lengths.max() > self.max_seq_len):
+            bad = int(np.argmax((lengths == 0) | (lengths > self.max_seq_len)))
+            self._sequence(seqs[bad])  # raises, saying why
         flat = list(itertools.chain.from_iterable(seqs))
         types = set(map(type, flat))
         table = self._by_type.get(types.pop()) if len(types) == 1 else None

@@ -10,6 +10,7 @@ stream is compared with what the interpreter's value of its IR node implies, and
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,10 +88,25 @@ class Report:
     mismatches: int
     first: Mismatch | None = None
     lengths: list[int] = field(default_factory=list)
+    interpreter_s: float = 0.0  # wall seconds of each side over all the inputs
+    model_s: float = 0.0
+    interpreter_cpu_s: float = 0.0  # and process CPU seconds (steadier on a shared machine)
+    model_cpu_s: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.mismatches == 0
+
+    def throughput(self) -> str:
+        """Both sides' inputs per second (wall) and per CPU-second in this run."""
+        n = self.checked + self.skipped
+
+        def rate(seconds: float) -> str:
+            return f"{n / seconds:,.0f}" if seconds > 0 else "-"
+
+        return (f"inputs/s (per CPU-s): model {rate(self.model_s)} "
+                f"({rate(self.model_cpu_s)}), interpreter {rate(self.interpreter_s)} "
+                f"({rate(self.interpreter_cpu_s)})")
 
 
 def expected_outputs(node: ir.SOp, inputs: list[list[Any]]) -> list[list[Any] | None]:
@@ -118,13 +134,17 @@ def expected_outputs(node: ir.SOp, inputs: list[list[Any]]) -> list[list[Any] | 
 
 def verify(prog: CompiledProgram, node: ir.SOp, inputs: list[list[Any]], exhaustive: bool
            ) -> Report:
+    t0, c0 = time.perf_counter(), time.process_time()
     expected = expected_outputs(node, inputs)
+    t1, c1 = time.perf_counter(), time.process_time()
     actual = prog.run_batch(inputs)
+    t2, c2 = time.perf_counter(), time.process_time()
     skipped = sum(e is None for e in expected)
     bad = [i for i, (e, a) in enumerate(zip(expected, actual, strict=True))
            if e is not None and not same_output(e, a)]
     report = Report(len(inputs) - skipped, exhaustive, skipped, len(bad),
-                    lengths=sorted({len(x) for x in inputs}))
+                    lengths=sorted({len(x) for x in inputs}), interpreter_s=t1 - t0,
+                    model_s=t2 - t1, interpreter_cpu_s=c1 - c0, model_cpu_s=c2 - c1)
     if bad:
         i = bad[0]
         report.first = diagnose(prog, node, inputs[i], expected[i], actual[i])

@@ -52,6 +52,19 @@ def exact_fp32() -> Iterator[None]:
         torch.backends.cudnn.allow_tf32 = cudnn
 
 
+@contextlib.contextmanager
+def cpu_threads(n: int | None) -> Iterator[None]:
+    """Run torch's CPU ops on `n` intra-op threads (None: leave as is), then restore."""
+    before = torch.get_num_threads()
+    if n is not None and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 def autocast(device: torch.device,
              dtype: torch.dtype = torch.bfloat16) -> contextlib.AbstractContextManager:
     """Mixed-precision autocast for training on CUDA; a no-op on other devices.
