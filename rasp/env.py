@@ -440,7 +440,8 @@ def _called_from(err: RaspError, fn: Function, node: ast.Node, path: str | None)
     span = node.span
     if err.line is not None and span is not None and span.line and (
             err.path != path or err.line < span.line or err.line > span.end_line):
-        where = f"{path or '<input>'}:{span.line}:{span.column}"
+        where = (f"{path}:{span.line}:{span.column}" if path
+                 else f"line {span.line}, column {span.column}")
         err.note(f"in {fn.name}, called from {where}: {span.text.splitlines()[0]}")
     return err
 

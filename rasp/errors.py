@@ -52,16 +52,19 @@ class RaspError(Exception):
         return "\n".join([text, *(f"  {note}" for note in self.notes)])
 
     def caret(self) -> str:
-        """A caret under the error's column of `source_line` (tabs kept, so it lines up)."""
-        column = self.column or 1
-        lead = (self.source_line or "")[:column - 1]
-        return "".join(c if c == "\t" else " " for c in lead).ljust(column - 1) + "^"
+        return caret_under(self.source_line or "", self.column or 1)
 
     def note(self, text: str) -> RaspError:
         """Add a line of context (once)."""
         if text not in self.notes:
             self.notes.append(text)
         return self
+
+
+def caret_under(line: str, column: int) -> str:
+    """A caret under `column` of `line` (1-based), its tabs kept so that it lines up."""
+    lead = line[:column - 1]
+    return "".join(c if c == "\t" else " " for c in lead).ljust(column - 1) + "^"
 
 
 class RaspSyntaxError(RaspError):

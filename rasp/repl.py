@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from . import ast, ir, repl_compile
 from .env import Applied, Echo, Environment, describe, normalise_input, resolve_load
-from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError
+from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError, caret_under
 from .format import format_applied, format_example_arg
 from .repl_antlr import antlr_message
 from .repl_echo import Echoer, Settings, quoted
+from .repl_fit import Fit, fit
 from .repl_input import Parsed, Status, parse_input
 
 BANNER = "RASP 0.1"
@@ -37,18 +39,24 @@ ERROR = "class:error"
 Output = list[tuple[str, str]]
 
 HELP = """\
-RASP statements end with ';' (def and for take none); a statement may span several lines.
-  set [s-op|selector] example <expr>   the running example that every s-op is shown on
-  show [s-op|selector] example         print the running example(s)
-  [s-op|selector] examples on|off      show or hide examples in the echo
-  full seq display on|off              show s-op values as aligned input/output rows
-  load "path";                         run path.rasp and import its public names
-  draw(sop [, input]);                 draw sop's computation graph to comp_flows/
-  exit, quit                           leave (as does Ctrl-D)
-  :help                                this text
-  :compile NAME [--plan]               compile NAME to a transformer and check it
-  :attn NAME                           each compiled head beside its RASP selector
-Keys: Tab completes names, Up/Down recall history, Ctrl-C cancels the pending input."""
+Statements end with ';' (def and for take none) and may span several lines.
+  set [s-op|selector] example EXPR   the running example every s-op is shown on
+  show [s-op|selector] example       print the running example(s)
+  [s-op|selector] examples on|off    show or hide examples in the echo
+  full seq display on|off            s-op values as aligned input/output rows
+  load "path";                       run path.rasp, import its public names
+  draw(sop [, input]);               sop's graph to comp_flows/, by layer
+  exit, quit                         leave (as does Ctrl-D)
+  :help                              this text
+  :compile NAME [--plan]             compile NAME to a transformer, check it
+  :attn NAME                         each compiled head beside its selector
+      both take --vocab a,b,c and --max-len N (default: the running
+      example's tokens and length); NAME may be an expression, such as
+      :compile sort(tokens, tokens)
+  :cut on|off                        cut long output to the terminal (on)
+Keys: Tab completes names (file names after load "), Up/Down recall history,
+Ctrl-C cancels the pending input."""
+HELP_WORDS = ("help", "help;")  # typed without the colon, in a session that defines no `help`
 
 
 def def_depth(text: str) -> int:
@@ -70,12 +78,15 @@ class ReplSession:
         # The original loads its library as "RASP_support/rasplib" and names functions by it.
         self.settings.load_names[LIBRARY_PATH] = "library" if interactive else ORIGINAL_LIBRARY
         self.pending = ""  # the joined lines of an unfinished statement (piped reading)
+        self.progress: TextIO | None = None  # where slow commands tick (the terminal REPL's)
+        self.cut = interactive  # cut long output to the terminal (`:cut off` shows it all)
         self.finished = False  # `exit` was given
         self._load_errors: list[RaspError] = []
         self.env.checker = self._check
         self.env.on_load_error = self._load_errors.append
         self.env.on_command = self.command  # a loaded file's `set example`, `full seq display`
-        self.meta: dict[str, Callable[[str], Output]] = {"help": lambda _arg: [("", HELP + "\n")]}
+        self.meta: dict[str, Callable[[str], Output]] = {
+            "help": lambda _arg: [("", HELP + "\n")], "cut": self._cut_command}
         repl_compile.register(self)
 
     # ---- input ----------------------------------------------------------------------------
@@ -105,12 +116,34 @@ class ReplSession:
         return self.run_parsed(parsed, text)
 
     def run_text(self, text: str) -> Output:
-        """A whole input at once (the terminal front end's buffer, newlines kept)."""
+        """A whole input at once (the terminal front end's buffer, newlines kept), its output
+        cut to the terminal while `cut` is on (a meta command's may take three screens)."""
         if text.strip().startswith(":"):
-            return self.run_meta(text.strip())
-        if not text.strip():
+            out = self.run_meta(text.strip())
+        elif self.is_help(text):
+            out = [("", HELP + "\n")]
+        elif not text.strip():
             return []
-        return self.run_parsed(parse_input(text), text)
+        else:
+            out = self.run_parsed(parse_input(text), text)
+        if not self.cut:
+            return out
+        size = shutil.get_terminal_size((80, 24))
+        rows = max(10, size.lines - 2) * (3 if text.strip().startswith(":") else 1)
+        return fit(out, Fit(size.columns, rows))
+
+    def is_help(self, text: str) -> bool:
+        """`help` or `help;` typed on a terminal where no `help` is defined: the user wants
+        the REPL's help (the original waits for more input, or says the name is undefined)."""
+        return (self.interactive and "".join(text.split()) in HELP_WORDS
+                and "help" not in self.env.names())
+
+    def _cut_command(self, arg: str) -> Output:
+        if arg not in ("on", "off"):
+            return [(ERROR, "!! :cut on (cut long output to the terminal) or :cut off\n")]
+        self.cut = arg == "on"
+        return [("", "long output is cut to the terminal\n" if self.cut
+                 else "long output is shown whole\n")]
 
     def run_meta(self, line: str) -> Output:
         command, _, arg = line[1:].strip().partition(" ")
@@ -344,7 +377,8 @@ class ReplSession:
             source = None
         if source is not None and err.column is not None:
             lines.append(f"   {source.rstrip()}")
-            lines.append("   " + " " * (err.column - 1) + "^")
+            lines.append("   " + caret_under(source, err.column))
+        lines += [f"   {note}" for note in err.notes]  # e.g. where a library function was called
         return [(ERROR, "\n".join(lines) + "\n")]
 
 
@@ -389,7 +423,9 @@ def run_repl() -> None:
     if sys.stdin.isatty() and sys.stdout.isatty():
         from .repl_prompt import PromptRepl
 
-        PromptRepl(ReplSession(interactive=True), history_path()).run()
+        session = ReplSession(interactive=True)
+        session.progress = sys.stdout  # slow commands (:compile) tick on the terminal
+        PromptRepl(session, history_path()).run()
     else:
         run_piped(sys.stdin, sys.stdout)
 

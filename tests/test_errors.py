@@ -1,10 +1,13 @@
 """Bad input gives one clear RaspError (API) or one clean line with exit status 1 (CLI)."""
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
 import rasp
 from rasp.cli import main
+from rasp.repl import ReplSession, text_of
 
 
 @pytest.fixture
@@ -156,3 +159,57 @@ def test_check_passes_every_example():
     for path in sorted((Path(__file__).parent.parent / "examples").glob("*.rasp")):
         result = _cli(["check", str(path)])
         assert result.exit_code == 0, result.output
+
+
+# ---- where runtime errors point ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_cli_caret_sits_under_the_expression(tmp_path, command):
+    """The caret is under the failing expression in the whole source line (not under a
+    snippet of the expression), tabs kept."""
+    path = tmp_path / "bad.rasp"
+    path.write_text("a = 1;\n\tb, c = 1, tokens_int + 1;\n")
+    result = CliRunner().invoke(main, [command, str(path), "-e", "c"] if command == "run"
+                                else [command, str(path)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if "invalid literal for int()" in line)
+    assert f"{path}:2:12:" in lines[at]
+    source, caret = lines[at + 1], lines[at + 2]
+    assert source == "    \tb, c = 1, tokens_int + 1;"
+    assert caret == "    \t" + " " * 10 + "^"
+    assert source[caret.index("^"):].startswith("tokens_int")
+
+
+def test_cli_error_in_the_library_names_its_line_and_the_use(tmp_path):
+    path = tmp_path / "lib.rasp"
+    path.write_text("def g(s) {\n  return average(s) + 1;\n}\ny = g(tokens);\n")
+    result = CliRunner().invoke(main, ["run", str(path), "-e", "y", "-i", "abc"])
+    assert result.exit_code == 1
+    library = (Path(rasp.__file__).parent / "stdlib.rasp").read_text().splitlines()
+    line = next(i for i, text in enumerate(library, 1) if "aggregate(full_s, a)" in text)
+    assert f"stdlib.rasp:{line}:" in result.output
+    assert library[line - 1].rstrip() in result.output
+    assert f"used at {path}:2:10: average(s) + 1" in result.output
+
+
+def test_repl_error_in_a_library_function_says_file_line_and_call():
+    """Not "line 47 of an earlier input": the library's file and line, and the user's call."""
+    session = ReplSession(interactive=True)
+    out = text_of(session.run_text("x = 1 + average(tokens);"))
+    library = (Path(rasp.__file__).parent / "stdlib.rasp").read_text().splitlines()
+    line = next(i for i, text in enumerate(library, 1) if "aggregate(full_s, a)" in text)
+    assert f"at stdlib.rasp:{line}:" in out and "earlier input" not in out
+    assert library[line - 1].rstrip() in out
+    assert "in average, called from line 1, column 9: average(tokens)" in out
+    shown, caret = out.splitlines()[2:4]
+    assert shown[caret.index("^"):].startswith("aggregate(")
+
+
+def test_repl_error_in_an_earlier_function_says_where_it_was_called():
+    session = ReplSession(interactive=True)
+    session.run_text("def f(x) {\n  return x + tokens_int;\n}")
+    out = text_of(session.run_text("z = f(1);"))
+    assert "at line 2, column 14 of an earlier input" in out
+    assert "in f, called from line 1, column 5: f(1)" in out
