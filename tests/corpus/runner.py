@@ -122,8 +122,8 @@ def _diagnosis(check, prog, node, x, e, a) -> str:
 def _judge(prog, node, vocab: list, max_len: int, samples: int) -> Outcome:
     from compiler import verify as check
 
-    # every input when there are at most 20 x samples of them, else `samples` drawn ones
-    inputs, exhaustive = check.inputs_for(vocab, max_len, samples=samples, limit=20 * samples)
+    # every input when there are at most 4 x samples of them, else `samples` drawn ones
+    inputs, exhaustive = check.inputs_for(vocab, max_len, samples=samples, limit=4 * samples)
     expected = check.expected_outputs(node, inputs)
     actual = prog.run_batch(inputs)
     checked = 0
@@ -143,9 +143,10 @@ def _judge(prog, node, vocab: list, max_len: int, samples: int) -> Outcome:
                    checked=checked)
 
 
-def judge(program: Program, max_len: int, samples: int = 1000) -> Outcome:
+def judge(program: Program, max_len: int, samples: int = 1000,
+          compiled_hook=lambda: None) -> Outcome:
     """Compile and verify in THIS process (the child's side of `run`); `samples` 0 compiles
-    only."""
+    only. `compiled_hook` is called between the compile and the verification."""
     import torch
 
     import compiler
@@ -170,6 +171,7 @@ def judge(program: Program, max_len: int, samples: int = 1000) -> Outcome:
     compiled, cpu = time.perf_counter() - start, time.process_time() - cpu
     if samples <= 0:
         return Outcome("compiled", "not verified", compiled, cpu, stats=prog.stats)
+    compiled_hook()
     out = _judge(prog, prog.node, list(program.vocab), max_len, samples)
     out.seconds, out.cpu_seconds = compiled, cpu
     out.verify_seconds = time.perf_counter() - start - compiled
@@ -179,7 +181,7 @@ def judge(program: Program, max_len: int, samples: int = 1000) -> Outcome:
 
 def _child(conn, program: Program, max_len: int, samples: int) -> None:
     try:
-        out = judge(program, max_len, samples)
+        out = judge(program, max_len, samples, lambda: conn.send({"phase": "verify"}))
     except BaseException as err:  # noqa: BLE001 - a raw exception is the finding itself
         frame = traceback.extract_tb(err.__traceback__)[-1]
         where = f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
@@ -210,7 +212,8 @@ def _cpu_seconds(pid: int) -> float | None:
 def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) -> Outcome:
     """Judge one configuration in a forked child; `timeout` if no verdict in `time_limit` s.
 
-    The limit counts the child's CPU seconds where /proc tells them (so a loaded machine
+    The compile and the check against the interpreter have `time_limit` each. The limit
+    counts the child's CPU seconds where /proc tells them (so a loaded machine
     does not turn slow compiles into timeouts), and wall-clock seconds otherwise; wall time
     is capped at WALL_FACTOR times the limit either way. `samples` bounds the random inputs
     checked (0: compile only, verdict `compiled`)."""
@@ -218,25 +221,33 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, program, max_len, samples), daemon=True)
     start = time.perf_counter()
+    phase, phase_start, phase_cpu = "compile", start, 0.0
     proc.start()
     child.close()
     try:
-        while not parent.poll(0.25):
-            wall = time.perf_counter() - start
-            cpu = _cpu_seconds(proc.pid) if proc.is_alive() else None
-            if not proc.is_alive() and not parent.poll(0):
-                proc.join(5)
-                return Outcome("error", f"the child process died (exit code {proc.exitcode})",
-                               wall)
-            if (cpu if cpu is not None else wall) > time_limit or wall > WALL_FACTOR * time_limit:
-                return Outcome("timeout", f"no verdict after {time_limit:g} s"
-                               f" ({cpu or 0:.0f} s CPU, {wall:.0f} s wall)", wall)
-        try:
-            return Outcome(**parent.recv())
-        except EOFError:
-            proc.join(5)
-            return Outcome("error", f"the child process died (exit code {proc.exitcode})",
-                           time.perf_counter() - start)
+        while True:
+            if parent.poll(0.25):
+                try:
+                    msg = parent.recv()
+                except EOFError:
+                    break
+                if msg.get("phase") != "verify":
+                    return Outcome(**msg)
+                phase, phase_start = "verify", time.perf_counter()
+                phase_cpu = _cpu_seconds(proc.pid) or 0.0
+                continue
+            if not proc.is_alive():
+                break
+            wall = time.perf_counter() - phase_start
+            cpu = _cpu_seconds(proc.pid)
+            used = wall if cpu is None else cpu - phase_cpu
+            if used > time_limit or wall > WALL_FACTOR * time_limit:
+                what = "no verdict" if phase == "compile" else "compiled, but the check ran"
+                return Outcome("timeout", f"{what} after {time_limit:g} s ({used:.0f} s CPU, "
+                               f"{wall:.0f} s wall)", time.perf_counter() - start)
+        proc.join(5)
+        return Outcome("error", f"the child process died (exit code {proc.exitcode})",
+                       time.perf_counter() - start)
     finally:
         if proc.is_alive():
             proc.kill()
