@@ -241,7 +241,11 @@ class ReplSession:
         order the statements ran, nested loads included; without errors, only the last binding
         of each name is listed (as the original filters its output)."""
         self._name_loads(echo, None)
-        errors = list(self._load_errors)
+        # The original prints a loaded file's syntax errors as it reads them, before the list.
+        for err in self._load_errors:
+            if err.kind == "syntax":
+                echoer.lines += [t.rstrip("\n") for _style, t in self.error(err, "")]
+        errors = [err for err in self._load_errors if err.kind != "syntax"]
         events = self._load_events(echo.value, resolve_load(echo.name, None), errors)
         events += [err for err in errors if not any(err is e for e in events)]
         if not errors:

@@ -13,12 +13,17 @@ import importlib
 import math
 import shlex
 import shutil
-from typing import TYPE_CHECKING, Any
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import ir
-from .env import Environment, normalise_input
+from .env import Environment, Function, normalise_input
 from .errors import RaspError
-from .examples import parse_vocab
+from .examples import parse_max_len, parse_vocab
 from .format import format_example_arg, format_matrix, format_sequence
 
 if TYPE_CHECKING:
@@ -99,6 +104,17 @@ def attention_weights(prog: Any, tokens: list[Any], layer: int, head: int) -> An
         hook.remove()
 
 
+INDENT = "     "  # the original's echo indent, which :compile and :attn share
+
+
+def attn_tokens(tokens: list[Any], columns: int, lines: int) -> int:
+    """How many tokens of the example :attn can show: the compiled matrix (BOS column, one
+    column per token) within `columns`, and its rows within a screen of `lines`."""
+    width = max(3, *(len(str(t)) for t in tokens)) if tokens else 3
+    by_width = (columns - 4) // (width + 1) - 1
+    return max(1, min(len(tokens), by_width, lines - 6))
+
+
 def _weight(w: float) -> str:
     if w >= 0.995:
         return "  1"
@@ -138,10 +154,7 @@ def _parse(arg: str, example: Any) -> tuple[str, list[Any], int, bool]:
         if w == "--vocab":
             vocab = parse_vocab(next(it, ""))
         elif w == "--max-len":
-            value = next(it, "")
-            if not value.isdigit():
-                raise ValueError(f"--max-len needs a number, got {value!r}")
-            max_len = int(value)
+            max_len = parse_max_len(next(it, ""))
         elif w == "--plan":
             plan = True
         else:
@@ -149,6 +162,52 @@ def _parse(arg: str, example: Any) -> tuple[str, list[Any], int, bool]:
     if not expr:
         raise ValueError("give an s-op: a name or an expression, e.g. :compile reverse")
     return " ".join(expr), vocab, max_len, plan
+
+
+def check_compilable(env: Environment, expr: str, command: str) -> Any:
+    """`expr`'s value when it is an s-op or a selector; otherwise a one-line ValueError that
+    says how to call it (a function) or what it is (a plain value)."""
+    value = env.expression(expr)
+    if isinstance(value, Function):
+        call = f"{value.name}({', '.join('tokens' for _ in value.params)})"
+        raise ValueError(f"{expr} is a function, {value.signature()}: {command} a call of it, "
+                         f"e.g. :{command} {call}")
+    if not isinstance(value, ir.IRNode):
+        raise ValueError(f"{expr} is a {type(value).__name__}, not an s-op: only s-ops (and, "
+                         "for :attn, selectors) compile")
+    return value
+
+
+@contextmanager
+def ticking(stream: TextIO | None, text: str, delay: float = 1.0,
+            interval: float = 1.0) -> Iterator[None]:
+    """While the block runs longer than `delay` seconds, keep `text` and the seconds so far on
+    one terminal line of `stream` (erased at the end); nothing at all when `stream` is None."""
+    if stream is None:
+        yield
+        return
+    done = threading.Event()
+    start = time.monotonic()
+    shown = threading.Event()
+
+    def tick() -> None:
+        wait = delay
+        while not done.wait(wait):
+            stream.write(f"\r{text} {time.monotonic() - start:.0f} s")
+            stream.flush()
+            shown.set()
+            wait = interval
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+        if shown.is_set():
+            stream.write("\r\x1b[K")
+            stream.flush()
 
 
 def _same(a: list[Any], b: list[Any]) -> bool:
@@ -172,15 +231,32 @@ def register(session: ReplSession) -> None:
                 return [(ERROR, f"!! {message}\n")]
         return run
 
-    def compiled(arg: str, example: Any) -> tuple[str, Any, bool]:
+    def compiled(arg: str, example: Any, command: str) -> tuple[str, Any, bool, bool]:
+        """(expr, program, --plan given, vocab and length both from the running example)."""
         expr, vocab, max_len, plan = _parse(arg, example)
-        return expr, compile_expr(session.env, expr, vocab, max_len), plan
+        value = check_compilable(session.env, expr, command)
+        if command == "attn" and isinstance(value, ir.Selector):
+            expr = f"aggregate({expr}, indices)"  # a selector compiles inside an aggregate
+        elif not isinstance(value, ir.SOp):
+            raise ValueError(f"{expr} is a selector: compile an s-op that uses it, e.g. "
+                             f":compile aggregate({expr}, tokens), or see it with :attn {expr}")
+        words = shlex.split(arg)
+        defaults = "--vocab" not in words and "--max-len" not in words
+        width = shutil.get_terminal_size((80, 24)).columns
+        with ticking(session.progress, f"compiling {expr}"[:width - 8] + "…"):
+            prog = compile_expr(session.env, expr, vocab, max_len)
+        return expr, prog, plan, defaults
+
+    def vocab_line(prog: Any, defaults: bool) -> str:
+        vocab = ",".join(map(str, prog.vocab))
+        where = " from the running example (--vocab, --max-len)" if defaults else ""
+        return f"\tvocab {vocab}, max length {prog.max_seq_len}{where}"
 
     def compile_command(arg: str) -> list[str]:
         example = session.settings.sop_example
-        expr, prog, plan = compiled(arg, example)
+        expr, prog, plan, defaults = compiled(arg, example, "compile")
         stats = prog.stats
-        lines = [f"     compiled: {expr} (vocab {prog.vocab}, max length {prog.max_seq_len})"]
+        lines = [f"     compiled: {expr}", vocab_line(prog, defaults)]
         lines.append("\t" + ", ".join(f"{key} {stats[key]:,}" for key in
                                       ("layers", "heads", "d_model", "mlp_hidden", "params")))
         if plan:
@@ -198,32 +274,40 @@ def register(session: ReplSession) -> None:
 
     def attn_command(arg: str) -> list[str]:
         example = session.settings.selector_example
-        expr, vocab, max_len, _plan = _parse(arg, example)
-        if isinstance(session.env.expression(expr), ir.Selector):
-            expr = f"aggregate({expr}, indices)"  # a selector compiles inside an aggregate
-        prog = compile_expr(session.env, expr, vocab, max_len)
+        expr, prog, _plan, _defaults = compiled(arg, example, "attn")
         tokens = normalise_input(example)
         nodes = {n.id: n for n in ir.walk(prog.node)}
         where = placements(prog)
         mine = [h for h in heads(prog) if where.get(prog.node.id, {}).get("dims") == h[2]["dims"]]
+        size = shutil.get_terminal_size((80, 24))
+        columns = size.columns - len(INDENT)
+        n = attn_tokens(tokens, columns, size.lines) if session.cut else len(tokens)
+        shown = tokens[:n]
         lines = []
         for layer, head, block in mine or heads(prog):
             entry = next((e for e in where.values() if e["dims"] == block["dims"]), None)
             agg = nodes.get(entry["ir"]) if entry is not None else None
-            lines.append(f"     head {head} of layer {layer}: {block['node']} "
-                         f"<- {block['selector'] or '?'} ({block['role']}) on "
-                         f"{format_example_arg(example)}")
-            compiled_text = "compiled attention (§ = BOS)\n" + format_weights(
-                tokens, attention_weights(prog, tokens, layer, head))
+            title = (f"head {head} of layer {layer}: {block['node']} <- "
+                     f"{block['selector'] or '?'} ({block['role']}) on "
+                     f"{format_example_arg(example)}")
+            lines += textwrap.wrap(title, columns, subsequent_indent="    ",
+                                   break_on_hyphens=False) if session.cut else [title]
+            weights = attention_weights(prog, tokens, layer, head)[:n + 1, :n + 1]
+            text = "compiled attention (§ = BOS)\n" + format_weights(shown, weights)
             if isinstance(agg, ir.Aggregate):
                 from .interpreter import evaluate_batch
 
-                rows = evaluate_batch(agg.selector, [tokens])[0]
+                rows = [row[:n] for row in evaluate_batch(agg.selector, [tokens])[0][:n]]
                 rasp_text = f"RASP selector {agg.selector.label}\n" + format_matrix(
-                    tokens, rows, indent="")
-                compiled_text = side_by_side(rasp_text, compiled_text)
-            lines += ["     " + line for line in compiled_text.split("\n")]
-        return lines
+                    shown, rows, indent="")
+                text = side_by_side(rasp_text, text)
+                if session.cut and max(len(x) for x in text.split("\n")) > columns:
+                    text = rasp_text + "\n" + "compiled attention (§ = BOS)\n" + \
+                        format_weights(shown, weights)  # one above the other
+            lines += text.split("\n")
+        if n < len(tokens):
+            lines.append(f"(the first {n} of {len(tokens)} tokens: :cut off shows all)")
+        return [INDENT + line for line in lines]
 
     session.meta["compile"] = guarded(compile_command)
     session.meta["attn"] = guarded(attn_command)

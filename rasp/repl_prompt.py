@@ -31,6 +31,7 @@ from .repl import PROMPT, Output, ReplSession, Status, def_depth, parse_input
 
 STYLE = Style.from_dict({
     "error": "ansired",
+    "note": "italic",
     "prompt": "ansigreen",
     "continuation": "ansigreen",
 })
@@ -40,6 +41,26 @@ REPL_COMMANDS = ("set example", "show example", "examples on", "examples off",
                  "selector")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$")
 _META = re.compile(r"^\s*:(\w*)$")
+_LOAD = re.compile(r'\bload\s*"([^"]*)$')
+
+
+def path_completions(typed: str, cwd: str = ".") -> Iterator[tuple[str, str]]:
+    """What `load "typed` can continue with: folders (ending in /) and .rasp files named
+    without their extension, as `load` names them."""
+    folder, slash, stem = typed.rpartition("/")
+    where = os.path.join(cwd, os.path.expanduser(folder + slash or "."))
+    try:
+        entries = sorted(os.scandir(where), key=lambda e: e.name)
+    except OSError:
+        return
+    prefix = typed[:len(typed) - len(stem)]
+    for entry in entries:
+        if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem):
+            continue
+        if entry.is_dir():
+            yield prefix + entry.name + "/", "folder"
+        elif entry.name.endswith(".rasp"):
+            yield prefix + entry.name[:-len(".rasp")], "file"
 
 
 def _kind(value: object) -> str:
@@ -78,6 +99,13 @@ class RaspCompleter(Completer):
             for command in sorted(self.session.meta):
                 if command.startswith(meta.group(1)):
                     yield Completion(":" + command, -len(meta.group(0).lstrip()))
+            return
+        load = _LOAD.search(before)
+        if load is not None:
+            typed = load.group(1)
+            for path, kind in path_completions(typed):
+                yield Completion(path, -len(typed), display=path.rsplit("/", 1)[-1] or path,
+                                 display_meta=kind)
             return
         word = _WORD.search(before)
         if word is None:
@@ -132,7 +160,7 @@ class PromptRepl:
     def wants_more(self, text: str) -> bool:
         """Whether Enter should open a new line rather than run the input."""
         stripped = text.strip()
-        if not stripped or stripped.startswith(":"):
+        if not stripped or stripped.startswith(":") or self.session.is_help(text):
             return False
         return parse_input(text).status is Status.INCOMPLETE
 

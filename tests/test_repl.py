@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from rasp.repl import ReplSession, Status, parse_input, run_piped, text_of
+from rasp.repl import HELP, ReplSession, Status, parse_input, run_piped, text_of
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
@@ -256,7 +256,8 @@ def test_compile_and_attn_commands():
     session.run_text("flip = select(indices, length - indices - 1, ==);")
     session.run_text("reverse = aggregate(flip, tokens);")
     out = text_of(session.run_text(":compile reverse"))
-    assert "compiled: reverse (vocab ['a', 'b', 'c'], max length 3)" in out
+    assert "     compiled: reverse\n\tvocab a,b,c, max length 3 from the running example " \
+           "(--vocab, --max-len)\n" in out
     assert re.search(r"\tlayers \d+, heads \d+, d_model \d+, mlp_hidden \d+, params [\d,]+\n", out)
     assert 'model("abc") = [c, b, a] (strings)' in out
     assert "matches the interpreter on the running example" in out
@@ -265,8 +266,95 @@ def test_compile_and_attn_commands():
     assert re.search(r"      a \|     1 +a +\. +\. +\. +1\n", out)
     out = text_of(session.run_text(":attn flip"))  # a selector: compiled inside an aggregate
     assert "RASP selector flip" in out
-    assert "cannot compile" in text_of(session.run_text(":compile flip"))
-    assert "--max-len needs a number" in text_of(session.run_text(":compile reverse --max-len"))
+    assert text_of(session.run_text(":compile flip")) == (
+        "!! flip is a selector: compile an s-op that uses it, e.g. :compile aggregate(flip, "
+        "tokens), or see it with :attn flip\n")
+    assert "--max-len needs a whole number" in text_of(
+        session.run_text(":compile reverse --max-len"))
+    out = text_of(session.run_text(":compile reverse --vocab a,b,c,d --max-len 8"))
+    assert "\tvocab a,b,c,d, max length 8\n" in out
+
+
+@pytest.mark.parametrize("command", ["compile", "attn"])
+def test_compile_of_a_function_says_how_to_call_it(command):
+    """Not the interpreter's repr of the function (35 KB for sort): one line with a call."""
+    pytest.importorskip("compiler")
+    session = ReplSession(interactive=True)
+    signature = session.env.expression("sort").signature()  # the library's parameter names
+    out = text_of(session.run_text(f":{command} sort"))
+    assert out == (f"!! sort is a function, {signature}: {command} a call of it, e.g. "
+                   f":{command} sort(tokens, tokens)\n")
+    assert text_of(session.run_text(f":{command} 3")) == (
+        "!! 3 is a int, not an s-op: only s-ops (and, for :attn, selectors) compile\n")
+
+
+def test_compile_ticks_while_slow(monkeypatch):
+    """A compile over a second keeps a ticking line on the terminal, erased at the end."""
+    import io
+    import time
+
+    import rasp.repl_compile as rc
+
+    pytest.importorskip("compiler")
+    session = ReplSession(interactive=True)
+    session.progress = io.StringIO()
+    real = rc.compile_expr
+
+    def slow(*args):
+        time.sleep(1.6)
+        return real(*args)
+
+    monkeypatch.setattr(rc, "compile_expr", slow)
+    out = text_of(session.run_text(":compile length"))
+    assert "matches the interpreter" in out
+    ticks = session.progress.getvalue()
+    assert ticks.startswith("\rcompiling length… 1 s") and ticks.endswith("\r\x1b[K")
+
+
+def test_attn_fits_80_columns_and_cuts_long_examples(monkeypatch):
+    pytest.importorskip("compiler")
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
+    session = ReplSession(interactive=True)
+    session.run_text("reverse = aggregate(select(indices, length - indices - 1, ==), tokens);")
+    session.run_text('set example "hello world!"')
+    out = text_of(session.run_text(":attn reverse"))
+    assert "RASP selector" in out and "compiled attention" in out
+    assert max(len(line.expandtabs()) for line in out.splitlines()) <= 80
+    assert "(the first 12 of 12" not in out
+    session.run_text('set example "' + "ab" * 100 + '"')
+    out = text_of(session.run_text(":attn reverse"))
+    assert max(len(line.expandtabs()) for line in out.splitlines()) <= 80
+    assert len(out.splitlines()) <= 3 * 22
+    assert "of 200 tokens: :cut off shows all)" in out
+    session.run_text(":cut off")
+    out = text_of(session.run_text(":attn reverse"))
+    assert len(out.splitlines()) > 200
+
+
+def test_long_echo_is_cut_to_the_terminal(monkeypatch):
+    """A 200-token running example: the selector's top-left corner and one note."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LINES", "24")
+    session = ReplSession(interactive=True)
+    session.run_text('set example "' + "ab" * 100 + '"')
+    out = text_of(session.run_text("sel = select(indices, indices, <);"))
+    lines = out.splitlines()
+    assert len(lines) == 23 and max(len(line.expandtabs()) for line in lines) <= 80
+    assert lines[-1] == "(181 more lines, 20 lines cut at 80 columns: :cut off shows all)"
+    session.run_text(":cut off")
+    assert len(text_of(session.run_text("sel2 = select(indices, indices, <);")).splitlines()) > 200
+    piped = ReplSession()  # the piped REPL prints what the original prints, never cut
+    piped.run_text('set example "' + "ab" * 100 + '"')
+    assert len(text_of(piped.run_text("sel = select(indices, indices, <);")).splitlines()) > 200
+
+
+@pytest.mark.parametrize("text", ["help", "help;", "  help ;"])
+def test_bare_help_answers_with_the_help(text):
+    session = ReplSession(interactive=True)
+    assert text_of(session.run_text(text)) == HELP + "\n"
+    session.run_text("help = 3;")  # a user's own `help` is theirs
+    assert "3" in text_of(session.run_text("help;"))
 
 
 def test_an_internal_error_does_not_end_the_session(monkeypatch):
@@ -286,7 +374,8 @@ def test_interactive_error_inside_an_earlier_function():
     session = ReplSession(interactive=True)
     session.run_text("def f(x) {\n  y = x + nosuch;\n  return y;\n}")
     assert text_of(session.run_text("f(1);")) == (
-        "!! error: Undefined variable: nosuch\n   at line 2, column 11 of an earlier input\n")
+        "!! error: Undefined variable: nosuch\n   at line 2, column 11 of an earlier input\n"
+        "   in f, called from line 1, column 1: f(1)\n")
 
 
 def test_functions_are_named_after_the_load_path(tmp_path, monkeypatch):

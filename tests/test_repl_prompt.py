@@ -127,7 +127,7 @@ def test_completer_offers_names_keywords_and_commands():
     assert "indicator" in complete("ind") and "indices" in complete("ind")
     assert complete("full") == {"full_s": "library selector", "full seq display on": "REPL command",
                                 "full seq display off": "REPL command"}
-    assert set(complete(":c")) == {":compile"}
+    assert set(complete(":c")) == {":compile", ":cut"}
     assert complete("1 + ") == {}
 
 
