@@ -135,7 +135,7 @@ def by_size(tmp: Path, targets: list[int], limit: float) -> list[dict]:
     for shape in ("chain", "tree"):
         for target in targets:
             if shape == "chain":
-                k = max(1, round(target / 5.9))
+                k = max(1, round(target / 4.9))
                 src = chain_source(k)
             else:
                 k = max(1, round(math.log2(max(2, target / 6.5))))
