@@ -359,9 +359,17 @@ def _rename_ngram(metrics: dict[str, Any], order: int) -> dict[str, Any]:
 @click.option(
     "--budget",
     type=Amount(),
-    default="1e15",
+    default=None,
+    help="Compute budget C in FLOPs for N_opt and D_opt (default: the largest swept "
+    "compute; a budget outside the swept range is reported as an extrapolation).",
+)
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(0),
+    default=200,
     show_default=True,
-    help="Compute budget C in FLOPs for N_opt and D_opt.",
+    help="Bootstrap resamples for the fits' intervals (0: none).",
 )
 @click.option(
     "--sizes",
@@ -443,7 +451,10 @@ def scale(**kw: Any) -> None:
         else (lambda msg: click.echo(msg, err=True))
     )
     results = scaling.sweep(config, log=log)
-    rep = scaling.report(config, results, kw["budget"], compile_model=kw["compiled"])
+    rep = scaling.report(
+        config, results, kw["budget"], compile_model=kw["compiled"], n_boot=kw["n_boot"], log=log
+    )
+    log("plotting")
     plots = scaling.plot(rep, out)
     (Path(out) / "report.json").write_text(json.dumps(rep.as_dict(), indent=2))
     (Path(out) / "report.txt").write_text(rep.text() + "\n")

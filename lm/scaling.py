@@ -1,22 +1,24 @@
-"""Scaling sweeps: train a grid of model sizes x token budgets on a program, fit the Chinchilla
-law to the results, and report the compute-optimal size beside the compiled model's.
+"""Scaling reports: what a sweep (``lm.sweep``) says about a program.
 
-Results go to ``OUT/results.jsonl``, one line per finished run, and each run checkpoints to
-``OUT/checkpoints/``, so an interrupted sweep picks up where it stopped: finished runs are read
-back, an unfinished one resumes from its checkpoint.
+Two estimators, each with its uncertainty. The Chinchilla law ``L = E + A/N^alpha +
+B/D^beta`` fitted to the validation loss, twice: with ``E`` free and with ``E = 0`` (a
+deterministic program's floor), each with bootstrap intervals on the constants and on
+``N_opt``/``D_opt`` at the budget, which is marked as an extrapolation when it lies outside
+the swept compute. And the least training that reaches 99% exact match (``lm.frontier``),
+with Wilson intervals. Beside them, the compiled model's size, counted the same way.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lm import chinchilla
+from lm import chinchilla, frontier
 from lm.data import ProgramSpec
 from lm.sweep import (  # noqa: F401 (the sweep's API, re-exported)
     DEFAULT_SIZES,
@@ -29,8 +31,12 @@ from lm.sweep import (  # noqa: F401 (the sweep's API, re-exported)
     size_label,
     sweep,
 )
+from lm.uncertainty import Bootstrap, bootstrap
 
-EXACT = 0.99
+EXACT = frontier.TARGET
+#: Float64 evaluation resolves an NLL down to about this (logits of ~10, eps 2e-16); runs
+#: below it are reported as such and left out of the fit (the law lives on log loss).
+RESOLUTION = 1e-13
 
 
 @dataclass
@@ -73,16 +79,52 @@ def compiled_size(spec: ProgramSpec, max_len: int) -> CompiledSize:
 
 @dataclass
 class Report:
-    """What a sweep found about a program."""
+    """What a sweep found about a program: the runs, both fits and their bootstraps (keyed
+    ``free`` and ``E0``), the budget, and the compiled model's size."""
 
     program: str
     expr: str
     results: list[dict[str, Any]]
-    fit: chinchilla.ChinchillaFit | None
     fit_on: str
     budget: float
     compiled: CompiledSize
+    fits: dict[str, chinchilla.ChinchillaFit | None] = field(default_factory=dict)
+    boots: dict[str, Bootstrap | None] = field(default_factory=dict)
     fit_error: str | None = None
+
+    @property
+    def loss_key(self) -> str:
+        return FIT_ON[self.fit_on]
+
+    def fitted_rows(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r.get(self.loss_key, 0) > RESOLUTION]
+
+    def fitted_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = self.fitted_rows()
+        return tuple(
+            np.array([r[k] for r in rows], dtype=float)
+            for k in ("params_non_embedding", "tokens", self.loss_key)
+        )
+
+    @property
+    def swept_compute(self) -> tuple[float, float]:
+        c = [6.0 * r["params_non_embedding"] * r["tokens"] for r in self.results]
+        return (min(c), max(c)) if c else (math.nan, math.nan)
+
+    @property
+    def extrapolation(self) -> float | None:
+        """How far the budget lies outside the swept compute (a factor), or None inside."""
+        lo, hi = self.swept_compute
+        if self.budget > hi * (1 + 1e-9):
+            return self.budget / hi
+        if self.budget < lo * (1 - 1e-9):
+            return lo / self.budget
+        return None
+
+    @property
+    def frontier(self) -> frontier.Frontier | None:
+        rows = [r for r in self.results if "test_examples" in r]
+        return frontier.frontier(frontier.pool(rows)) if rows else None
 
     @property
     def smallest_exact(self) -> dict[str, Any] | None:
@@ -91,75 +133,173 @@ class Report:
         return min(good, key=lambda r: (r["params"], r["tokens"])) if good else None
 
     def as_dict(self) -> dict[str, Any]:
-        n_opt, d_opt = self.fit.optimal(self.budget) if self.fit else (None, None)
+        fits = {}
+        for name, fit in self.fits.items():
+            if fit is None:
+                continue
+            n_opt, d_opt = fit.optimal(self.budget)
+            entry = {"fit": fit.as_dict(), "n_opt": n_opt, "d_opt": d_opt}
+            boot = self.boots.get(name)
+            if boot is not None:
+                n_int, d_int = boot.optimal(self.budget)
+                entry["intervals"] = {k: v.as_list() for k, v in boot.constants().items()}
+                entry |= {"n_opt_interval": n_int.as_list(), "d_opt_interval": d_int.as_list()}
+            fits[name] = entry
+        fr = self.frontier
+        free = fits.get("free", {})
         return {
             "program": self.program,
             "expr": self.expr,
             "fit_on": self.fit_on,
-            "fit": self.fit.as_dict() if self.fit else None,
+            "fits": fits,
             "fit_error": self.fit_error,
             "budget_flops": self.budget,
-            "n_opt": n_opt,
-            "d_opt": d_opt,
+            "swept_compute": list(self.swept_compute),
+            "extrapolation": self.extrapolation,
+            "n_opt": free.get("n_opt"),
+            "d_opt": free.get("d_opt"),
+            "runs_below_resolution": len(self.results) - len(self.fitted_rows()),
+            "frontier": fr.as_dict() if fr else None,
             "smallest_exact": _run_summary(self.smallest_exact) if self.smallest_exact else None,
             "compiled": asdict(self.compiled),
             "runs": [_run_summary(r) for r in self.results],
         }
 
     def text(self) -> str:
-        """The report as a table for the terminal (and the README)."""
-        key = FIT_ON[self.fit_on]
-        ngram = self.results[0]["ngram3_output_ppl"] if self.results else math.nan
+        """The report for the terminal (and the README), within 80 columns."""
+        key = self.loss_key
+        ngram = self.results[0].get("ngram3_output_ppl", math.nan) if self.results else math.nan
+        seeds = sorted({_seed(r) for r in self.results})
         lines = [
             f"program   {self.program} -e {self.expr}",
-            f"runs      {len(self.results)}; fitted loss: {key} (nats per token); "
-            f"3-gram baseline output perplexity {ngram:.3f} (floor 1)",
+            f"runs      {len(self.results)} ({len(seeds)} seed{'s' * (len(seeds) > 1)}); "
+            f"fitted: {key} (nats/token)",
+            f"baseline  3-gram output perplexity {ngram:.3f} (floor 1)",
             "",
-            f"{'model':<9} {'N':>8} {'D':>8} {'C=6ND':>9} {'C exact':>9} {'loss':>9} "
-            f"{'out ppl':>8} {'exact':>7} {'long':>7}",
+            f"{'model':<8}{'N':>7}{'D':>7}{'seed':>5}{'C=6ND':>10}{'C exact':>10}"
+            f"{'loss':>10}{'exact':>8}{'long':>8}",
         ]
-        for r in sorted(self.results, key=lambda r: (r["params_non_embedding"], r["tokens"])):
+        for r in sorted(
+            self.results, key=lambda r: (r["params_non_embedding"], r["tokens"], _seed(r))
+        ):
             long = r.get("exact_match_long")
             lines.append(
-                f"{str(r['layers']) + 'x' + str(r['d_model']):<9} "
-                f"{_si(r['params_non_embedding']):>8} {_si(r['tokens']):>8} "
-                f"{r['flops_6nd']:>9.2e} {r['flops_exact']:>9.2e} {r[key]:>9.4g} "
-                f"{r['val_output_ppl']:>8.4f} {r['exact_match']:>7.1%} "
-                f"{'-' if long is None else f'{long:.1%}':>7}"
+                f"{str(r['layers']) + 'x' + str(r['d_model']):<8}"
+                f"{_si(r['params_non_embedding']):>7}{_si(r['tokens']):>7}{_seed(r):>5}"
+                f"{r['flops_6nd']:>10.3g}{r['flops_exact']:>10.3g}{_loss(r[key]):>10}"
+                f"{r['exact_match']:>8.1%}{'-' if long is None else f'{long:.1%}':>8}"
             )
         lines.append("")
-        if self.fit:
-            f = self.fit
-            n_opt, d_opt = f.optimal(self.budget)
-            lines += [
-                f"fit       L(N, D) = {f.E:.4f} + {f.A:.4g}/N^{f.alpha:.3f} "
-                f"+ {f.B:.4g}/D^{f.beta:.3f}   (Huber objective {f.objective:.3g}, "
-                f"{f.n_starts} starts)",
-                f"optimum   N_opt = {f.G:.3g} (C/6)^{f.a:.3f},  "
-                f"D_opt = (C/6)^{f.b:.3f} / {f.G:.3g}",
-                f"budget    C = {self.budget:.3g} FLOPs: N_opt = {_si(n_opt)} parameters, "
-                f"D_opt = {_si(d_opt)} tokens, predicted loss {float(f.predict(n_opt, d_opt)):.4g}",
-            ]
-        else:
-            lines.append(f"fit       none: {self.fit_error}")
-        best = self.smallest_exact
-        if best:
+        below = len(self.results) - len(self.fitted_rows())
+        if below:
             lines.append(
-                f"learned   smallest model with >= {EXACT:.0%} exact match: {best['layers']} "
-                f"layers, d_model {best['d_model']}, N = {_si(best['params_non_embedding'])} "
-                f"({_si(best['params'])} with embeddings), after D = {_si(best['tokens'])} tokens"
+                f"note      {below} run(s) below float64 resolution ({RESOLUTION:g}): not fitted"
             )
-        else:
-            lines.append(f"learned   no run reached {EXACT:.0%} exact match")
+        lines += self._fit_lines() + self._exact_lines() + self._compiled_lines()
+        return "\n".join(lines)
+
+    def _fit_lines(self) -> list[str]:
+        if not any(self.fits.values()):
+            return [f"fit       none: {self.fit_error}"]
+        lo, hi = self.swept_compute
+        where = (
+            f"extrapolation: {self.extrapolation:.3g}x outside {lo:.2g}-{hi:.2g}"
+            if self.extrapolation
+            else f"inside the swept {lo:.2g}-{hi:.2g}"
+        )
+        lines = [f"budget    C = {self.budget:.3g} FLOPs ({where})"]
+        min_loss = min(r[self.loss_key] for r in self.fitted_rows())
+        for name, label in (("free", "fit"), ("E0", "fit E=0")):
+            fit = self.fits.get(name)
+            if fit is None:
+                continue
+            ints = self.boots[name].constants() if self.boots.get(name) else {}
+            lines.append(
+                f"{label:<10}L = {_v(fit.E, ints.get('E'))} + {_v(fit.A, ints.get('A'))}"
+                f"/N^{_v(fit.alpha, ints.get('alpha'))}"
+            )
+            lines.append(
+                f"{'':<14}+ {_v(fit.B, ints.get('B'))}/D^{_v(fit.beta, ints.get('beta'))}"
+                + (f"  (Huber {fit.objective:.3g})" if math.isfinite(fit.objective) else "")
+            )
+            n_opt, d_opt = fit.optimal(self.budget)
+            n_int = d_int = None
+            if self.boots.get(name):
+                n_int, d_int = self.boots[name].optimal(self.budget)
+            pred = float(fit.predict(n_opt, d_opt)) if math.isfinite(n_opt) else math.nan
+            note = " (below every measured loss)" if pred < min_loss else ""
+            lines.append(
+                f"{'':<10}N_opt {_vs(n_opt, n_int)}, D_opt {_vs(d_opt, d_int)}, "
+                f"loss {pred:.3g}{note}"
+            )
+        return lines
+
+    def _exact_lines(self) -> list[str]:
+        fr = self.frontier
+        if fr is None or fr.smallest_N is None:
+            return [f"learned   no size reached {EXACT:.0%} exact match (seeds pooled)"]
+        with_emb = self._learned_params()
+        return [
+            f"learned   smallest N reaching {EXACT:.0%} exact match (seeds pooled): "
+            f"{_si(fr.smallest_N)}",
+            f"{'':<10}N {_span(fr.smallest_N_lo, fr.smallest_N_hi)} "
+            f"({_si(with_emb)} with embeddings), D {_si(fr.smallest_D)} "
+            f"{_span(fr.smallest_D_lo, fr.smallest_D_hi)}",
+            f"{'':<10}least compute: C {fr.C_min:.3g} {_span(fr.C_min_lo, fr.C_min_hi, 'e')} "
+            f"at N {_si(fr.C_min_N)}, D {_si(fr.C_min_D)}",
+        ]
+
+    def _compiled_lines(self) -> list[str]:
         c = self.compiled
         if c.error:
-            lines.append(f"compiled  not compilable: {c.error}")
-        else:
+            return [f"compiled  not compilable: {c.error}"]
+        line = (
+            f"compiled  {c.layers} layers, {c.heads} heads, d_model {c.d_model}: "
+            f"N {_si(c.params_non_embedding)} ({_si(c.params)} with embeddings)"
+        )
+        lines = [line]
+        fr = self.frontier
+        if fr and fr.smallest_N and c.params_non_embedding:
             lines.append(
-                f"compiled  {c.layers} layers, {c.heads} heads, d_model {c.d_model}, "
-                f"{_si(c.params)} parameters (exact by construction, no training)"
+                f"{'':<10}learned / compiled: {fr.smallest_N / c.params_non_embedding:.3g}x "
+                f"(non-embedding), {self._learned_params() / c.params:.3g}x (all)"
             )
-        return "\n".join(lines)
+        return lines
+
+    def _learned_params(self) -> int:
+        fr = self.frontier
+        return next(r["params"] for r in self.results if r["params_non_embedding"] == fr.smallest_N)
+
+
+def _seed(r: dict[str, Any]) -> int:
+    return int(r.get("config", {}).get("seed", 0))
+
+
+def _loss(x: float) -> str:
+    return f"<{RESOLUTION:g}" if x <= RESOLUTION else f"{x:.4g}"
+
+
+def _v(x: float, interval=None) -> str:
+    """A constant and its interval, compactly: ``0.33[0.2,0.4]``."""
+    text = f"{x:.3g}"
+    return text if interval is None else f"{text}[{interval.lo:.2g},{interval.hi:.2g}]"
+
+
+def _vs(x: float, interval=None) -> str:
+    text = _si(x)
+    return text if interval is None else f"{text} [{_si(interval.lo)}, {_si(interval.hi)}]"
+
+
+def _span(lo: float | None, hi: float | None, style: str = "si") -> str:
+    """A 90% interval; an open end (``>x``, ``<=x``) is one the grid did not close."""
+    f = _si if style == "si" else (lambda x: f"{x:.2g}")
+    if lo is None and hi is None:
+        return "[?]"
+    if lo is None:
+        return f"[<={f(hi)}]"
+    if hi is None:
+        return f"[>{f(lo)}]"
+    return f"[{f(lo)}, {f(hi)}]"
 
 
 def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
@@ -175,9 +315,14 @@ def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
         "val_output_nll",
         "val_sequence_nll",
         "exact_match",
+        "test_examples",
         "exact_match_long",
+        "long_examples",
+        "long_output_nll",
     )
-    return {k: r[k] for k in keys if k in r}
+    out = {k: r[k] for k in keys if k in r}
+    out["seed"] = _seed(r)
+    return out
 
 
 def _si(x: float | None) -> str:
@@ -189,132 +334,42 @@ def _si(x: float | None) -> str:
     return f"{x:.3g}"
 
 
-def fit_results(
-    results: Iterable[dict[str, Any]], fit_on: str = "outputs"
-) -> chinchilla.ChinchillaFit:
-    """Fit the law to runs: ``N`` non-embedding parameters, ``D`` tokens, validation NLL."""
-    rows = [r for r in results if r.get(FIT_ON[fit_on], 0) > 0]
-    N = np.array([r["params_non_embedding"] for r in rows], dtype=float)
-    D = np.array([r["tokens"] for r in rows], dtype=float)
-    loss = np.array([r[FIT_ON[fit_on]] for r in rows], dtype=float)
-    return chinchilla.fit(N, D, loss)
-
-
 def report(
-    config: SweepConfig, results: list[dict[str, Any]], budget: float, *, compile_model: bool
+    config: SweepConfig,
+    results: list[dict[str, Any]],
+    budget: float | None,
+    *,
+    compile_model: bool,
+    n_boot: int = 200,
+    log: Callable[[str], None] = lambda _m: None,
 ) -> Report:
+    """Fit both laws (and bootstrap them), find the frontier, compile the program. ``budget``
+    None: the largest swept compute, the largest budget that is not an extrapolation."""
     spec = ProgramSpec.from_file(config.base.program, config.base.expr, config.base.vocab)
-    fit, error = None, None
-    try:
-        fit = fit_results(results, config.fit_on)
-    except ValueError as err:
-        error = str(err)
     compiled = (
         compiled_size(spec, config.base.max_len)
         if compile_model
         else CompiledSize(error="skipped (--no-compiled)")
     )
-    return Report(spec.path, spec.expr, results, fit, config.fit_on, budget, compiled, error)
+    rep = Report(spec.path, spec.expr, results, config.fit_on, budget or 0.0, compiled)
+    if budget is None:
+        rep.budget = rep.swept_compute[1]
+    N, D, L = rep.fitted_arrays()
+    for name, fix in (("free", False), ("E0", True)):
+        try:
+            log(f"fit {name}: {len(L)} runs, Hoffmann's 4,500 starts")
+            rep.fits[name] = chinchilla.fit(N, D, L, fix_E0=fix)
+        except ValueError as err:
+            rep.fits[name], rep.fit_error = None, str(err)
+            continue
+        if n_boot:
+            log(f"fit {name}: bootstrap, {n_boot} resamples")
+            rep.boots[name] = bootstrap(N, D, L, rep.fits[name], n_boot=n_boot)
+    return rep
 
 
 def plot(rep: Report, out_dir: str | Path) -> list[Path]:
-    """``loss.png`` (loss against N and against D, with the fitted law) and ``isoflop.png``
-    (predicted loss along lines of constant compute, and the compute-optimal frontier)."""
-    import matplotlib
+    """``loss.png`` and ``isoflop.png`` (see ``lm.plots``)."""
+    from lm.plots import plot as write
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out_dir = Path(out_dir)
-    key = FIT_ON[rep.fit_on]
-    rows = [r for r in rep.results if r.get(key, 0) > 0]
-    N = np.array([r["params_non_embedding"] for r in rows], dtype=float)
-    D = np.array([r["tokens"] for r in rows], dtype=float)
-    L = np.array([r[key] for r in rows], dtype=float)
-    name = Path(rep.program).stem
-    paths = []
-
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, x, group, xlabel, glabel in (
-        (axes[0], N, D, "parameters N (non-embedding)", "D"),
-        (axes[1], D, N, "training tokens D", "N"),
-    ):
-        levels = np.unique(group)
-        colours = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
-        for level, colour in zip(levels, colours, strict=True):
-            sel = group == level
-            order = np.argsort(x[sel])
-            ax.plot(x[sel][order], L[sel][order], "o", color=colour, label=f"{glabel}={_si(level)}")
-            if rep.fit:
-                grid = np.geomspace(x.min() / 1.5, x.max() * 1.5, 100)
-                pred = (
-                    rep.fit.predict(grid, level) if glabel == "D" else rep.fit.predict(level, grid)
-                )
-                ax.plot(grid, pred, "-", color=colour, alpha=0.7)
-        _log_axes(ax)
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(f"{key} (nats)")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3, which="both")
-    fig.suptitle(f"{name}: loss against N and D" + (" with the fitted law" if rep.fit else ""))
-    fig.tight_layout()
-    paths.append(out_dir / "loss.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-
-    if rep.fit:
-        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
-        C_obs = 6 * N * D
-        budgets = np.geomspace(C_obs.min(), C_obs.max(), 6)  # the budget asked for: right
-        colours = plt.cm.plasma(np.linspace(0, 0.85, len(budgets)))
-        n_grid = np.geomspace(N.min() / 10, N.max() * 10, 300)
-        for C, colour in zip(budgets, colours, strict=True):
-            pred = rep.fit.predict(n_grid, C / (6 * n_grid))
-            ax.plot(n_grid, pred, color=colour, label=f"C={C:.2g}")
-            n_opt, d_opt = rep.fit.optimal(C)
-            ax.plot([n_opt], [rep.fit.predict(n_opt, d_opt)], "*", color=colour, ms=10)
-        ax.scatter(N, L, c=np.log10(C_obs), cmap="plasma", s=14, edgecolors="k", lw=0.3)
-        _log_axes(ax)
-        ax.set_ylim(L.min() / 10, L.max() * 10)  # the curves climb far off on either side
-        ax.set_xlabel("parameters N")
-        ax.set_ylabel(f"predicted {key}")
-        ax.set_title("IsoFLOP curves (stars: optimum)")
-        ax.legend(fontsize=7)
-        ax.grid(alpha=0.3, which="both")
-        c_grid = np.geomspace(C_obs.min() / 10, max(C_obs.max(), rep.budget) * 10, 100)
-        n_opt, d_opt = rep.fit.optimal(c_grid)
-        ax2.plot(c_grid, n_opt, label="N_opt (parameters)")
-        ax2.plot(c_grid, d_opt, label="D_opt (tokens)")
-        if rep.compiled.params:
-            ax2.axhline(rep.compiled.params, color="k", ls="--", lw=1, label="compiled model")
-        best = rep.smallest_exact
-        if best:
-            ax2.axhline(
-                best["params_non_embedding"],
-                color="g",
-                ls=":",
-                lw=1,
-                label=f"smallest >= {EXACT:.0%} exact",
-            )
-        ax2.axvline(rep.budget, color="grey", lw=0.8)
-        _log_axes(ax2)
-        ax2.set_xlabel("compute C (FLOPs)")
-        ax2.set_title("compute-optimal allocation")
-        ax2.legend(fontsize=7)
-        ax2.grid(alpha=0.3, which="both")
-        fig.suptitle(f"{name}: Chinchilla fit")
-        fig.tight_layout()
-        paths.append(out_dir / "isoflop.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-    return paths
-
-
-def _log_axes(ax) -> None:
-    """Log scales with labels on the decades only (minor labels overlap on short ranges)."""
-    from matplotlib.ticker import NullFormatter
-
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    return write(rep, out_dir)

@@ -72,13 +72,14 @@ def test_smallest_exact_model():
         {"params": 900, "tokens": 10, "exact_match": 1.0},
         {"params": 5000, "tokens": 10, "exact_match": 1.0},
     ]
-    rep = scaling.Report("p", "e", rows, None, "outputs", 1.0, scaling.CompiledSize())
+    rep = scaling.Report("p", "e", rows, "outputs", 1.0, scaling.CompiledSize())
     assert rep.smallest_exact == rows[2]
 
 
-def _row(layers, d_model, n, tokens, loss, exact):
+def _row(layers, d_model, n, tokens, loss, exact, seed=0):
     return {
-        "key": f"{layers}x{d_model}_D{tokens}",
+        "key": f"{layers}x{d_model}_D{tokens}_s{seed}",
+        "config": {"tokens": tokens, "seed": seed},
         "layers": layers,
         "d_model": d_model,
         "params": n + 100,
@@ -90,28 +91,63 @@ def _row(layers, d_model, n, tokens, loss, exact):
         "val_output_ppl": math.exp(loss),
         "ngram3_output_ppl": 3.5,
         "exact_match": exact,
+        "test_examples": 500,
     }
 
 
-def test_report_text_and_plots_with_a_known_fit(tmp_path):
-    law = ChinchillaFit(E=0.01, A=50.0, B=80.0, alpha=0.5, beta=0.4)
+def _report(law, budget, losses=None):
     rows = [
         _row(2, d, 12 * d * d, t, float(law.predict(12 * d * d, t)), 1.0 if d * t > 3e6 else 0.2)
         for d in (8, 16, 32)
         for t in (10_000, 100_000)
     ]
-    compiled = scaling.CompiledSize(layers=2, heads=2, d_model=13, params=999)
-    rep = scaling.Report("examples/reverse.rasp", "reverse", rows, law, "outputs", 1e12, compiled)
+    compiled = scaling.CompiledSize(
+        layers=2, heads=2, d_model=13, params=999, params_non_embedding=830
+    )
+    rep = scaling.Report("examples/reverse.rasp", "reverse", rows, "outputs", budget, compiled)
+    rep.fits = {"free": law, "E0": ChinchillaFit(E=0.0, A=50.0, B=80.0, alpha=0.5, beta=0.4)}
+    return rep
+
+
+def test_report_text_and_plots_with_a_known_fit(tmp_path):
+    law = ChinchillaFit(E=0.01, A=50.0, B=80.0, alpha=0.5, beta=0.4)
+    rep = _report(law, 1e12)
     text = rep.text()
     n_opt, d_opt = law.optimal(1e12)
-    assert "0.0100 + 50/N^0.500 + 80/D^0.400" in text
-    assert f"N_opt = {scaling._si(n_opt)} parameters" in text
-    assert "smallest model with >= 99% exact match: 2 layers, d_model 32" in text
-    assert "compiled  2 layers, 2 heads, d_model 13, 999 parameters" in text
-    assert len(text.splitlines()) == 4 + len(rows) + 1 + 5
+    assert "L = 0.01 + 50/N^0.5" in text and "+ 80/D^0.4" in text
+    assert f"N_opt {scaling._si(n_opt)}, D_opt {scaling._si(d_opt)}" in text
+    assert "extrapolation" in text  # 1e12 lies far above the largest run's 6ND
+    assert "smallest N reaching 99% exact match (seeds pooled): 12.3k" in text
+    assert "compiled  2 layers, 2 heads, d_model 13: N 830 (999 with embeddings)" in text
+    assert max(map(len, text.splitlines())) <= 80
     paths = scaling.plot(rep, tmp_path)
     assert [p.name for p in paths] == ["loss.png", "isoflop.png"]
     assert rep.as_dict()["d_opt"] == pytest.approx(d_opt)
+    inside = _report(law, None)
+    inside.budget = inside.swept_compute[1]
+    assert "inside the swept" in inside.text() and inside.extrapolation is None
+
+
+def _tick_labels(axis) -> list[str]:
+    lo, hi = sorted(axis.get_view_interval())
+    ticks = [t for t in axis.get_major_ticks() + axis.get_minor_ticks() if lo <= t.get_loc() <= hi]
+    return [t.label1.get_text() for t in ticks if t.label1.get_visible() and t.label1.get_text()]
+
+
+def test_plots_label_every_axis_also_within_one_decade():
+    """Losses between 0.2 and 0.5 span no power of ten: the y axis must still be labelled."""
+    from lm import plots
+
+    law = ChinchillaFit(E=0.2, A=5.0, B=8.0, alpha=0.5, beta=0.4)
+    rep = _report(law, 1e10)
+    for make in (plots.loss_figure, plots.isoflop_figure):
+        fig = make(rep)
+        fig.canvas.draw()
+        for ax in fig.axes:
+            assert ax.get_xlabel() and ax.get_ylabel(), (make.__name__, ax.get_title())
+            assert _tick_labels(ax.yaxis), (make.__name__, ax.get_title(), ax.get_ylim())
+            assert _tick_labels(ax.xaxis), (make.__name__, ax.get_title())
+        fig.clf()
 
 
 def _invoke(*args):
@@ -119,7 +155,7 @@ def _invoke(*args):
 
 
 def test_cli_train_eval_scale(tmp_path, swept, monkeypatch):
-    ckpt = str(tmp_path / "m.pt")
+    ckpt = str(tmp_path / "m.safetensors")
     common = ["--max-len", "4", "--examples", "200", "--batch-size", "16", "-q"]
     result = _invoke(
         "train",
@@ -159,15 +195,19 @@ def test_cli_train_eval_scale(tmp_path, swept, monkeypatch):
         str(out),
         "-j",
         "1",
+        "--bootstrap",
+        "5",
         *common,
     )
     assert result.exit_code == 0, result.output
-    assert "fit       L(N, D)" in result.output and "N_opt" in result.output
+    assert "fit       L = " in result.output and "fit E=0   L = " in result.output
+    assert "N_opt" in result.output and "extrapolation" in result.output
     assert "compiled  " in result.output and "learned   " in result.output
     for plot in ("loss.png", "isoflop.png"):
         assert (out / plot).stat().st_size > 10_000
     summary = json.loads((out / "report.json").read_text())
     assert summary["n_opt"] > 0 and len(summary["runs"]) == 6
+    assert len(summary["fits"]["free"]["n_opt_interval"]) == 2
     assert summary["compiled"]["params"] > 0 and summary["compiled"]["layers"] >= 1
     assert (out / "report.txt").read_text().startswith("program")
 
