@@ -72,7 +72,9 @@ def machine(device: torch.device, peak_tflops: float | None = None) -> dict[str,
 
 
 def measure(fn: Callable[[], Any], device: torch.device, min_time: float = 0.2) -> float:
-    """Median seconds per call of fn(), over repeated timed loops of about min_time in all."""
+    """Median seconds per call of fn(), over repeated timed loops of about min_time in all,
+    after a warm-up call. On CUDA the loops are timed with CUDA events (the GPU's own clock,
+    not the host's view of an asynchronous queue)."""
     synchronize(device)
     t0 = time.perf_counter()
     fn()  # warm-up, also a first estimate of the cost
@@ -82,10 +84,18 @@ def measure(fn: Callable[[], Any], device: torch.device, min_time: float = 0.2) 
     inner = max(1, round(min_time / repeats / first))
     samples = []
     for _ in range(repeats):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(inner):
+                fn()
+            end.record()
+            end.synchronize()
+            samples.append(start.elapsed_time(end) / 1e3 / inner)
+            continue
         t0 = time.perf_counter()
         for _ in range(inner):
             fn()
-        synchronize(device)
         samples.append((time.perf_counter() - t0) / inner)
     return statistics.median(samples)
 
@@ -210,9 +220,14 @@ def bench_forward(device: torch.device, config: TransformerConfig, seq_len: int,
 
 
 def train_flops_per_token(model: Transformer, seq_len: int) -> int:
-    """6 FLOPs per matmul parameter per token plus 12*H*Dh*T per layer for attention."""
+    """6 FLOPs per matmul parameter per token plus 12*H*Dh*T per layer for attention, as
+    nanoGPT counts MFU: embedding lookups cost nothing, but a tied token embedding is also
+    the LM head, a matmul, so it counts."""
     attn = sum(12 * ly.n_heads * ly.d_head * seq_len for ly in model.config.layers)
-    return 6 * model.num_params(embeddings=False) + attn
+    params = model.num_params(embeddings=False)
+    if model.config.tie_embeddings:
+        params += model.tok_emb.weight.numel()
+    return 6 * params + attn
 
 
 def bench_train(device: torch.device, config: TransformerConfig, batch: int, seq_len: int,

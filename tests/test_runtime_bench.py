@@ -75,7 +75,11 @@ def test_flop_counts_follow_the_conventions():
         model = B.Transformer(config)
     assert model.num_params() == pytest.approx(124e6, rel=0.01)  # tied, as GPT-2
     per_token = B.train_flops_per_token(model, 1024)
-    assert per_token == 6 * model.num_params(embeddings=False) + 12 * 12 * 768 * 1024
+    # nanoGPT's MFU: every parameter but the position embedding (the tied token embedding
+    # is the LM head), plus 12 * layers * d_model * T for attention.
+    n = model.num_params() - model.pos_emb.weight.numel()
+    assert per_token == 6 * n + 12 * 12 * 768 * 1024
+    assert 6 * n / (6 * model.num_params(embeddings=False)) == pytest.approx(1.45, abs=0.01)
     shapes = B.model_gemm_shapes(config, 8192)
     assert ("mlp-fc", 8192, 3072, 768) in shapes and ("unembed", 8192, 50304, 768) in shapes
 
