@@ -12,6 +12,7 @@ from functools import cache
 from importlib import resources
 
 from pygments.lexer import RegexLexer, bygroups, words
+from pygments.style import Style
 from pygments.token import (
     Comment,
     Keyword,
@@ -23,7 +24,7 @@ from pygments.token import (
     Whitespace,
 )
 
-__all__ = ["RaspLexer", "library_names"]
+__all__ = ["RaspLexer", "TerminalStyle", "library_names"]
 
 KEYWORDS = ("def", "return", "for", "in", "if", "else", "load", "draw")
 WORD_OPERATORS = ("not", "and", "or", "round", "indicator")
@@ -77,4 +78,23 @@ class RaspLexer(RegexLexer):
             (r"==|!=|<=|>=|[<>=+\-*/%^]", Operator),
             (r"[()\[\]{},;:]", Punctuation),
         ],
+    }
+
+
+class TerminalStyle(Style):
+    """Colours for terminals, dark or light: only the 8 ANSI colour names (no blue, whose
+    usual shade is unreadable on black) plus bold and italic, so the terminal's own palette,
+    made for its background, decides the shades. Used by `rasp show` and the REPL."""
+
+    name = "rasp-terminal"
+    styles = {
+        Comment: "italic",
+        Keyword: "bold ansimagenta",
+        Keyword.Pseudo: "ansimagenta",
+        Keyword.Constant: "ansimagenta",
+        Operator.Word: "bold ansimagenta",
+        Name.Builtin: "ansicyan",
+        Name.Function: "bold",
+        String: "ansigreen",
+        Number: "ansired",
     }

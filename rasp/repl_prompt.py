@@ -22,19 +22,21 @@ from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.output import Output as PtOutput
-from prompt_toolkit.styles import Style
+from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
 from . import ir
 from .env import Function
-from .lexer import KEYWORDS, PRIMITIVES, WORD_OPERATORS, RaspLexer
+from .lexer import KEYWORDS, PRIMITIVES, WORD_OPERATORS, RaspLexer, TerminalStyle
 from .repl import PROMPT, Output, ReplSession, Status, def_depth, parse_input
 
-STYLE = Style.from_dict({
+# The input's highlighting in the terminal's own colours (readable on dark and light), then
+# the REPL's classes.
+STYLE = merge_styles([style_from_pygments_cls(TerminalStyle), Style.from_dict({
     "error": "ansired",
     "note": "italic",
     "prompt": "ansigreen",
     "continuation": "ansigreen",
-})
+})])
 
 REPL_COMMANDS = ("set example", "show example", "examples on", "examples off",
                  "full seq display on", "full seq display off", "exit", "quit", "s-op",
@@ -145,6 +147,7 @@ class PromptRepl:
             completer=RaspCompleter(session),
             complete_while_typing=False,
             style=STYLE,
+            include_default_pygments_style=False,
             input=input,
             output=output,
         )

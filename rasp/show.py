@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import click
 from pygments import highlight
-from pygments.formatters import HtmlFormatter, Terminal256Formatter
+from pygments.formatters import HtmlFormatter, Terminal256Formatter, TerminalTrueColorFormatter
+from pygments.styles import get_all_styles, get_style_by_name
+from pygments.util import ClassNotFound
 
 from . import ast, ir
 from .env import Echo, Environment, Function, normalise_input, read_source
 from .errors import RaspError
-from .examples import read_header
+from .examples import Header, read_header
 from .format import format_example_arg, format_sequence, sequence_type
 from .interpreter import evaluate_batch
-from .lexer import RaspLexer
+from .lexer import RaspLexer, TerminalStyle
 from .repl_compile import NoCompiler, compile_expr, heads, placement_text, placements
 
 DEFAULT_EXAMPLE = "hello"
@@ -68,10 +71,10 @@ class Compiled:
     head_layers: dict[str, list[int]] = field(default_factory=dict)  # selector label → layers
 
 
-def compile_header(env: Environment, path: str, echoes: list[Echo]) -> Compiled | None:
+def compile_header(env: Environment, header: Header, echoes: list[Echo]) -> Compiled | None:
     """Compile the header's `# compile:` expression. When it is the right-hand side of a
     top-level assignment, the name is compiled instead, so the file's own nodes are annotated."""
-    spec = read_header(path).compile
+    spec = header.compile
     if spec is None:
         return None
     expr = spec.expr
@@ -117,7 +120,7 @@ def annotate(name: str, value: Any, examples: list[Any],
             results = evaluate_batch(value, [normalise_input(x) for x in examples])
         except RaspError as err:
             return Annotation(name, kind, "?", f"fails on the examples: {err.message}")
-        first = f"on {format_example_arg(examples[0])}: "
+        first = f"on {_cut(format_example_arg(examples[0]), 16)}: "
         if kind == "selector":
             selected = sum(sum(row) for row in results[0])
             n = len(results[0])
@@ -130,7 +133,7 @@ def annotate(name: str, value: Any, examples: list[Any],
                 detail += f"; attention pattern of {_count(len(layers), 'head')} in {where}"
             return Annotation(name, kind, "", detail)
         types = list(dict.fromkeys(sequence_type(r) for r in results))
-        detail = first + format_sequence(results[0]).rsplit(" (", 1)[0]
+        detail = first + _cut(format_sequence(results[0]).rsplit(" (", 1)[0], 40)
         if compiled is not None and value.id in compiled.placed:
             detail += "; " + placement_text(compiled.placed[value.id])
         elif (compiled is not None and value.id in compiled.nodes
@@ -143,18 +146,22 @@ def annotate(name: str, value: Any, examples: list[Any],
             detail += "; folded into a later block (no residual dims of its own)"
         return Annotation(name, kind, "/".join(types), detail)
     shown = format_example_arg(value) if isinstance(value, str) else repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return Annotation(name, "value", type(value).__name__, shown)
+    return Annotation(name, "value", type(value).__name__, _cut(shown))
 
 
-def annotated_source(path: str, compile: bool = True) -> str:
-    """The program's text with `#>` annotation lines after each statement that binds names."""
+def _cut(text: str, width: int = 60) -> str:
+    """A value as an annotation shows it: at most `width` characters."""
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def annotated_lines(path: str, layers: bool = True) -> list[tuple[int | None, str]]:
+    """The program's lines, each with its line number in the file, and after each statement
+    that binds names its `#>` annotation lines (numbered None: they are not in the file)."""
     source = read_source(path)
+    header = read_header(path, source)
     env = Environment()
     echoes = env.run(source, path)
-    compiled = compile_header(env, path, echoes) if compile else None
-    header = read_header(path)
+    compiled = compile_header(env, header, echoes) if layers else None
     examples = [ex.input for ex in header.examples] or [DEFAULT_EXAMPLE]
     notes: dict[int, list[str]] = {}
     for echo in echoes:
@@ -164,15 +171,64 @@ def annotated_source(path: str, compile: bool = True) -> str:
         for name, value in _bound(echo):
             notes.setdefault(span.end_line, []).append(
                 annotate(name, value, examples, compiled).line())
-    lines = source.splitlines()
-    out = []
-    for number, text in enumerate(lines, start=1):
-        out.append(text)
+    out: list[tuple[int | None, str]] = []
+    for number, text in enumerate(source.splitlines(), start=1):
+        out.append((number, text))
         indent = text[:len(text) - len(text.lstrip())]
-        out += [indent + note for note in notes.get(number, [])]
+        out += [(None, indent + note) for note in notes.get(number, [])]
     if compiled is not None:
-        out.append(compiled.summary)
-    return "\n".join(out) + "\n"
+        out.append((None, compiled.summary))
+    return out
+
+
+def annotated_source(path: str, layers: bool = True) -> str:
+    """The program's text with `#>` annotation lines after each statement that binds names."""
+    return "\n".join(text for _number, text in annotated_lines(path, layers)) + "\n"
+
+
+def html_page(lines: list[tuple[int | None, str]], title: str, style: str) -> str:
+    """A standalone UTF-8 page: the highlighted listing beside the file's own line numbers
+    (annotation lines get none, so line 7 of the file is numbered 7)."""
+    formatter = HtmlFormatter(style=style, nowrap=True)
+    body = highlight("\n".join(text for _n, text in lines), RaspLexer(), formatter)
+    code = body.rstrip("\n").split("\n")
+    numbers = "\n".join("" if n is None else str(n) for n, _text in lines)
+    css = formatter.get_style_defs(".highlight")
+    return f"""<!DOCTYPE html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>{escape(title)}</title>
+<style>
+body {{ font-family: sans-serif; }}
+.linenos pre {{ color: #888; text-align: right; padding-right: 0.8em; margin: 0; }}
+.highlight pre {{ margin: 0; }}
+{css}
+</style>
+</head>
+<body>
+<h2>{escape(title)}</h2>
+<table class="highlighttable"><tr>
+<td class="linenos"><pre>{numbers}</pre></td>
+<td class="code"><div class="highlight"><pre>{chr(10).join(code)}</pre></div></td>
+</tr></table>
+</body>
+</html>
+"""
+
+
+def _style(name: str | None, default: str) -> Any:
+    """A Pygments style by name (`rasp-terminal` is raspc's own), or a usage error."""
+    name = name or default
+    if name == TerminalStyle.name:
+        return TerminalStyle
+    try:
+        get_style_by_name(name)
+    except ClassNotFound:
+        known = ", ".join([TerminalStyle.name, *sorted(get_all_styles())])
+        raise click.BadParameter(f"no style {name!r}; known: {known}",
+                                 param_hint="--style") from None
+    return name
 
 
 @click.command()
@@ -180,22 +236,28 @@ def annotated_source(path: str, compile: bool = True) -> str:
 @click.option("--html", "as_html", is_flag=True, help="Print a standalone HTML page.")
 @click.option("--color/--no-color", default=None,
               help="Terminal colours (default: when stdout is a terminal).")
-@click.option("--compile/--no-compile", "compile_", default=True, show_default=True,
-              help="Compile the header's expression and say where each s-op lands.")
-def show(file: str, as_html: bool, color: bool | None, compile_: bool) -> None:
+@click.option("--style", help=f"A Pygments colour style: default {TerminalStyle.name} on a "
+                               "terminal (the terminal's own 8 colours, readable on dark and "
+                               "light backgrounds), friendly for --html.")
+@click.option("--layers/--no-layers", default=True, show_default=True,
+              help="Compile the header's expression and say which layer of the model "
+                   "computes each s-op.")
+def show(file: str, as_html: bool, color: bool | None, style: str | None, layers: bool) -> None:
     """Print FILE highlighted, each top-level name annotated with its kind, type and (compiled)
     layer."""
     from .cli import fail
 
+    chosen = _style(style, "friendly" if as_html else TerminalStyle.name)
     try:
-        text = annotated_source(file, compile_)
+        lines = annotated_lines(file, layers)
     except RaspError as err:
         fail(err)
+    text = "\n".join(line for _n, line in lines) + "\n"
     if as_html:
-        formatter = HtmlFormatter(full=True, title=file, style="friendly", linenos="table")
-        click.echo(highlight(text, RaspLexer(), formatter), nl=False)
+        click.echo(html_page(lines, file, chosen), nl=False)
     elif color if color is not None else sys.stdout.isatty():
-        click.echo(highlight(text, RaspLexer(), Terminal256Formatter(style="friendly")),
-                   nl=False, color=True)
+        formatter = (Terminal256Formatter(style=chosen) if chosen is TerminalStyle
+                     else TerminalTrueColorFormatter(style=chosen))
+        click.echo(highlight(text, RaspLexer(), formatter), nl=False, color=True)
     else:
         click.echo(text, nl=False)

@@ -155,3 +155,17 @@ def test_real_terminal(tmp_path):
         child.close(force=True)
     assert child.exitstatus == 0
     assert "x = indices + 1;" in (tmp_path / "h").read_text()
+
+
+def test_input_highlighting_uses_the_terminals_colours():
+    """Function names were #0000ff (invisible on black): every colour of the input's
+    highlighting is one of the terminal's named colours."""
+    from prompt_toolkit.styles import DEFAULT_ATTRS
+
+    from rasp.repl_prompt import STYLE
+
+    for cls in ("pygments.name.function", "pygments.name.builtin", "pygments.keyword",
+                "pygments.literal.string", "pygments.literal.number", "pygments.comment"):
+        attrs = STYLE.get_attrs_for_style_str(f"class:{cls}", DEFAULT_ATTRS)
+        assert attrs.color in ("", None) or attrs.color.startswith("ansi"), (cls, attrs.color)
+        assert attrs.color not in ("ansiblue", "ansiblack", "ansiwhite", "ansiyellow")

@@ -16,7 +16,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.rasp"))
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_show_every_example(path):
-    result = CliRunner().invoke(show, [str(path), "--no-compile"])
+    result = CliRunner().invoke(show, [str(path), "--no-layers"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "\x1b" not in out  # plain when stdout is not a terminal
@@ -33,7 +33,7 @@ def test_annotation_lines(tmp_path):
                        'idx = indices;\nprevs = select(indices, indices, <);\n'
                        'def twice(x) {\n  return x + x;\n}\nn = 3;\nwords = ["a", "b"];\n'
                        'bad = tokens_int + 1;\nn = "rebound";\nidx = indices + 10;\n')
-    result = CliRunner().invoke(show, [str(program), "--no-compile"])
+    result = CliRunner().invoke(show, [str(program), "--no-layers"])
     assert result.exit_code == 0, result.output
     notes = [line for line in result.output.splitlines() if line.startswith("#>")]
     assert notes == [
@@ -57,9 +57,9 @@ def test_types_over_several_examples():
 
 def test_html_and_colour(tmp_path):
     path = str(EXAMPLES[0])
-    html = CliRunner().invoke(show, [path, "--html", "--no-compile"]).output
+    html = CliRunner().invoke(show, [path, "--html", "--no-layers"]).output
     assert html.lstrip().startswith("<!DOCTYPE html") and "#&gt;" in html
-    coloured = CliRunner().invoke(show, [path, "--color", "--no-compile"]).output
+    coloured = CliRunner().invoke(show, [path, "--color", "--no-layers"]).output
     assert "\x1b[" in coloured
 
 
@@ -96,3 +96,55 @@ def test_compile_failure_is_a_note(tmp_path):
     result = CliRunner().invoke(show, [str(program)])
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].startswith("#> compile prevs: cannot compile")
+
+
+def test_html_numbers_lines_as_the_file_does():
+    """Annotation lines get no number, so every number is that line's number in the file;
+    the page says it is UTF-8 (it was `charset=None`)."""
+    path = ROOT / "examples" / "reverse.rasp"
+    html = CliRunner().invoke(show, [str(path), "--html", "--no-layers"]).output
+    assert '<meta charset="utf-8">' in html and "charset=None" not in html
+    numbers = re.search(r'<td class="linenos"><pre>(.*?)</pre>', html, re.S).group(1).split("\n")
+    code = re.search(r'<td class="code"><div class="highlight"><pre>(.*?)</pre>', html,
+                     re.S).group(1).split("\n")
+    assert len(numbers) == len(code)
+    source = path.read_text().splitlines()
+    for number, line in zip(numbers, code, strict=True):
+        plain = re.sub(r"<[^>]+>", "", line).replace("&gt;", ">").replace("&lt;", "<")
+        plain = plain.replace("&quot;", '"').replace("&#39;", "'").replace("&amp;", "&")
+        if number:
+            assert plain == source[int(number) - 1]
+        else:
+            assert plain.lstrip().startswith("#>")
+    assert [int(n) for n in numbers if n] == list(range(1, len(source) + 1))
+
+
+def test_terminal_colours_are_the_terminals_own():
+    """No fixed shade (dark green #005f00 vanishes on black, blue #0000ff too): the default
+    style uses the terminal's 8 named colours, so its palette suits its background."""
+    from pygments.style import Style as PygmentsStyle
+
+    from rasp.lexer import TerminalStyle
+
+    for token, spec in TerminalStyle.styles.items():
+        colours = [w for w in spec.split() if w not in ("bold", "italic", "underline")]
+        assert all(c.startswith("ansi") and c not in ("ansiblue", "ansiblack", "ansiwhite",
+                                                      "ansiyellow") for c in colours), token
+    assert issubclass(TerminalStyle, PygmentsStyle)
+    path = str(ROOT / "examples" / "hist.rasp")
+    out = CliRunner().invoke(show, [path, "--color", "--no-layers"]).output
+    assert not re.search(r"\x1b\[38;5;\d+m", out)  # only the 16 basic colour codes
+    assert "\x1b[36m" in out  # builtins in the terminal's cyan
+    out = CliRunner().invoke(show, [path, "--color", "--no-layers", "--style", "monokai"]).output
+    assert "\x1b[38;2;" in out  # a named Pygments style, in true colour
+    bad = CliRunner().invoke(show, [path, "--style", "nope"])
+    assert bad.exit_code == 2 and "no style 'nope'; known: rasp-terminal" in bad.output
+
+
+def test_long_values_are_cut_in_annotations(tmp_path):
+    program = tmp_path / "long.rasp"
+    program.write_text('# long: t\n# example: "' + "ab" * 50 + '" -> [a]\nx = indices * 1000;\n')
+    out = CliRunner().invoke(show, [str(program), "--no-layers"]).output
+    note = out.splitlines()[-1]
+    assert note.startswith("#> x: s-op, ints; on ") and note.endswith("...")
+    assert len(note) <= 80
