@@ -17,6 +17,8 @@ from rasp.env import Environment, read_source
 from rasp.errors import RaspError
 from rasp.examples import parse_input_literal, parse_vocab, read_header
 
+from .budget import DEFAULT_LIMIT
+
 
 def _spec(file: str, expr: str | None, vocab: str | None, max_len: int | None
           ) -> tuple[str, list[Any], int]:
@@ -38,15 +40,33 @@ def _spec(file: str, expr: str | None, vocab: str | None, max_len: int | None
     return expr, vocab_list, max_len
 
 
-def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool = False):
+def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool = False,
+             time_limit: float | None = None):
+    """Compile, showing progress on stderr after 2 s; Ctrl-C ends it with one line."""
     import compiler
+    from compiler.budget import StderrProgress
 
     env = Environment()
+    progress = StderrProgress()
     try:
         env.run(read_source(file), file)
-        return compiler.compile(env, expr, vocab=vocab, max_seq_len=max_len, causal=causal)
+        return compiler.compile(env, expr, vocab=vocab, max_seq_len=max_len, causal=causal,
+                                time_limit=time_limit, progress=progress)
     except RaspError as err:
+        progress.close()
         fail(err)
+    except KeyboardInterrupt:
+        progress.close()
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    finally:
+        progress.close()
+
+
+def _time_limit(f):
+    return click.option(
+        "--time-limit", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_LIMIT,
+        show_default=True, help="Seconds a compile may take before it is refused.")(f)
 
 
 @click.command("compile")
@@ -57,11 +77,12 @@ def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool 
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the model here.")
 @click.option("--causal", is_flag=True, help="Compile a causal model (needs causal selectors).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and stats as JSON.")
+@_time_limit
 def compile_command(file: str, expr: str | None, vocab: str | None, max_len: int | None,
-                    output: str | None, causal: bool, as_json: bool) -> None:
+                    output: str | None, causal: bool, as_json: bool, time_limit: float) -> None:
     """Compile an s-op of FILE to transformer weights; print the layer-by-layer plan."""
     expr, vocab_list, max_len = _spec(file, expr, vocab, max_len)
-    prog = _compile(file, expr, vocab_list, max_len, causal)
+    prog = _compile(file, expr, vocab_list, max_len, causal, time_limit)
     if output:
         try:
             prog.save(output)
@@ -117,13 +138,21 @@ def exec_command(model: str, inputs: tuple[str, ...], device: str, as_json: bool
               help="Random inputs when there are too many to try all.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--device", default="cpu", show_default=True, help="Where the model runs.")
+@_time_limit
 def verify(file: str, expr: str | None, vocab: str | None, max_len: int | None, samples: int,
-           seed: int, as_json: bool) -> None:
+           seed: int, as_json: bool, device: str, time_limit: float) -> None:
     """Compile FILE's s-op and compare the model with the interpreter on many inputs."""
+    import runtime
+
     from . import verify as check
 
     expr, vocab_list, max_len = _spec(file, expr, vocab, max_len)
-    prog = _compile(file, expr, vocab_list, max_len)
+    prog = _compile(file, expr, vocab_list, max_len, time_limit=time_limit)
+    try:
+        prog.model.to(runtime.pick_device(device))
+    except ValueError as err:
+        fail(str(err))
     inputs, exhaustive = check.inputs_for(vocab_list, max_len, samples=samples, seed=seed)
     report = check.verify(prog, prog.node, inputs, exhaustive)
     how = "all" if exhaustive else "sampled"
@@ -132,6 +161,8 @@ def verify(file: str, expr: str | None, vocab: str | None, max_len: int | None, 
         click.echo(json.dumps({
             "expr": expr, "ok": report.ok, "checked": report.checked, "exhaustive": exhaustive,
             "skipped": report.skipped, "mismatches": report.mismatches,
+            "model_s": report.model_s, "interpreter_s": report.interpreter_s,
+            "model_cpu_s": report.model_cpu_s, "interpreter_cpu_s": report.interpreter_cpu_s,
             "first": None if first is None else {
                 "input": first.input, "expected": first.expected, "actual": first.actual,
                 "node": first.node, "where": first.where}}, default=repr))
@@ -140,6 +171,7 @@ def verify(file: str, expr: str | None, vocab: str | None, max_len: int | None, 
                    f"interpreter's output" + (f"; {report.skipped:,} inputs on which the "
                                                "program raises skipped" if report.skipped
                                                else ""))
+        click.echo(f"throughput, {report.throughput()}")
     if not report.ok:
         if not as_json:
             click.echo(f"error: {report.mismatches:,} of {report.checked:,} inputs differ; "

@@ -25,10 +25,12 @@ import numpy as np
 from rasp import ir
 
 from . import patterns
+from .budget import Budget
 from .errors import CompileError
 from .linear import BOS, ONE, Lin, stack_all
 from .plan import REGISTRY, HeadSpec, MlpSpec, PNode, err_of
 from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
+from .tabulate import MISSING, Ambiguous, agree, apply, tabulate, tree_outputs
 from .values import (
     Analysis,
     aggregate_values,
@@ -37,61 +39,41 @@ from .values import (
     is_number,
     is_numeric_like,
     selects_one_value,
-    structural_key,
     vkey,
 )
+from .values import children as values_children
 from .values import walk as values_walk
 
 MLP_TUPLES = 4096  # input tuples one MLP may enumerate
+MAX_LEAVES = 12  # inputs one fused MLP may read (see `boundary`)
+MAX_FUSE_STEPS = 1000  # leaf moves while choosing what one MLP fuses
 MAX_Z = float(2**16)  # discretised inputs must stay well inside float32's exact range
 ATTN_ERR = 2.0**-22  # relative float32 error of a head's mean (leakage is made far smaller)
-_MISSING = object()
 
 
-def evaluate(node: ir.IRNode, leaves: dict[int, Any], token: Any = _MISSING,
-             index: Any = _MISSING, memo: dict[int, Any] | None = None) -> Any:
-    """The value of an elementwise expression, given its leaves' values (raises like Python)."""
-    memo = {} if memo is None else memo
-    if node.id in leaves:
-        return leaves[node.id]
-    if node.id in memo:
-        return memo[node.id]
-    match node:
-        case ir.Full(value=v):
-            out = v
-        case ir.Tokens(conversion=c) if token is not _MISSING:
-            out = ir.TOKEN_CONVERSIONS[c](token)
-        case ir.Indices() if index is not _MISSING:
-            out = index
-        case ir.Map():
-            out = node.fn()(evaluate(node.child, leaves, token, index, memo))
-        case ir.SequenceMap():
-            out = node.fn()(*(evaluate(c, leaves, token, index, memo) for c in node.inputs))
-        case _:
-            raise KeyError(node.id)
-    memo[node.id] = out
-    return out
-
-
-def _safe(fn: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception:  # noqa: BLE001 - a program that raises has no output to match there
-        return _MISSING
+def pointwise(fn: Callable[..., Any]) -> Callable[[list[list[list[Any]]]], list[Any]]:
+    """An MLP's outputs computed by calling fn at every point (see `Lowerer.mlp`)."""
+    def outputs(groups: list[list[list[Any]]]) -> list[Any]:
+        return [agree([apply(fn, args) for args in itertools.product(*choices)], choices)
+                for choices in itertools.product(*groups)]
+    return outputs
 
 
 class Lowerer:
     def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None,
-                 causal: bool = False):
+                 causal: bool = False, budget: Budget | None = None):
         self.a = analysis
+        self.budget = budget or Budget(limit=None)
         self.causal = causal  # the model masks later keys (see `decide_causal`)
         self.vocab = analysis.vocab
         self.n = analysis.max_len
         self.overrides = overrides or {}
-        self.memo: dict[Any, PNode] = {}
+        self.memo: dict[Any, PNode | CompileError] = {}
         self.keys = analysis.keys  # structural keys, shared with the analysis
         self.foot: dict[int, frozenset[str]] = {}
         self.cat_of: dict[int, PNode] = {}
+        self.tables: dict[tuple[int, ...], dict[int, Any]] = {}  # fused trees' columns
+        self.bounds: dict[int, list[ir.IRNode] | None] = {}  # see `boundary`
 
     def decide_causal(self, root: ir.IRNode) -> bool:
         """Use a causal mask when every head only looks at earlier positions through
@@ -130,7 +112,7 @@ class Lowerer:
             return p, self.read(p)
         q = self.cat_of.get(p.id)
         if q is None:
-            q = self.mlp([p], lambda v: v, p.label, p.ir or node, role="one-hot of")
+            q = self.mlp([p], pointwise(lambda v: v), p.label, p.ir or node, role="one-hot of")
             self.cat_of[p.id] = q
         return q, self.read(q)
 
@@ -152,17 +134,30 @@ class Lowerer:
         return out
 
     def lower(self, node: ir.IRNode) -> PNode:
+        """The plan node of an s-op (memoised by structure, failures too). Its inputs are
+        lowered first, children before parents, so recursion stays shallow however deep the
+        program, and no subexpression is lowered twice."""
         if isinstance(node, ir.Selector):
             raise CompileError("a selector is not a value: compile an s-op", node)
-        key = structural_key(node, self.keys)
-        got = self.memo.get(key)
-        if got is not None:
-            return got
-        p = self._lower(node)
-        if p.ir is None:
-            p.ir = node
-        self.memo[key] = p
-        return p
+        key = self.keys.of(node)
+        if key not in self.memo:
+            todo = list(ir.walk([node], lambda n: tuple(
+                c for c in values_children(n) if self.keys.of(c) not in self.memo)))
+            for i, n in enumerate(todo):
+                if isinstance(n, ir.Selector) or self.keys.of(n) in self.memo:
+                    continue
+                self.budget.tick("lowering", i, len(todo))
+                try:
+                    p = self._lower(n)
+                    if p.ir is None:
+                        p.ir = n
+                except CompileError as err:
+                    p = err
+                self.memo[self.keys.of(n)] = p
+        got = self.memo[key]
+        if isinstance(got, CompileError):
+            raise got.with_traceback(None)
+        return got
 
     def _lower(self, node: ir.IRNode) -> PNode:
         width = patterns.match_width(node)
@@ -183,8 +178,8 @@ class Lowerer:
         return self.elementwise(node)
 
     def constant(self, node: ir.IRNode) -> PNode:
-        value = _safe(evaluate, node, {})
-        if value is _MISSING:
+        value = tabulate(node, 1, {}).table[0]
+        if value is MISSING:
             raise CompileError("this constant expression raises an error", node)
         return PNode("linear", "cat", [value], node.label, node, lin=Lin.const([1.0]),
                      role="constant")
@@ -195,15 +190,16 @@ class Lowerer:
         get residual dimensions, shared by every such function."""
         base = self.base_embedding(kind)
         domain = base.values
-        outs = [_safe(evaluate, node, {}, t, _MISSING) if kind == "tok"
-                else _safe(evaluate, node, {}, _MISSING, t) for t in domain]
-        values = distinct(v for v in outs if v is not _MISSING)
+        col = (tabulate(node, len(domain), {}, token=domain) if kind == "tok"
+               else tabulate(node, len(domain), {}, index=domain))
+        outs = col.values()
+        values = distinct(v for v in outs if v is not MISSING)
         if not values:
             raise CompileError("it raises an error on every input", node)
         index = {vkey(v): i for i, v in enumerate(values)}
         m = np.zeros((len(values), len(domain)))
         for r, v in enumerate(outs):
-            if v is not _MISSING:
+            if v is not MISSING:
                 m[index[vkey(v)], r] = 1.0
         return PNode("linear", "cat", values, node.label, node, lin=self.read(base).left(m),
                      role="token function" if kind == "tok" else "position function")
@@ -255,7 +251,7 @@ class Lowerer:
         if not (isinstance(x, ir.Aggregate) and isinstance(y, ir.Aggregate)
                 and patterns.match_width(x) is None and patterns.match_width(y) is None):
             return None
-        if structural_key(x.selector, self.keys) != structural_key(y.selector, self.keys):
+        if self.keys.of(x.selector) != self.keys.of(y.selector):
             return None
         if not (is_number(x.default) and is_number(y.default)):
             return None
@@ -283,21 +279,21 @@ class Lowerer:
     def _map_values(fn, sets) -> list[Any] | None:
         if any(s is None for s in sets) or math.prod(len(s) for s in sets) > 200_000:
             return None
-        outs = [_safe(fn, *args) for args in itertools.product(*sets)]
+        outs = [apply(fn, args) for args in itertools.product(*sets)]
         try:
-            return distinct(v for v in outs if v is not _MISSING)
+            return distinct(v for v in outs if v is not MISSING)
         except Exception:  # noqa: BLE001 - too many values
             return None
 
     def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:
-        outs = [_safe(fn, v) for v in child.values]
-        values = distinct(v for v in outs if v is not _MISSING)
+        outs = [apply(fn, (v,)) for v in child.values]
+        values = distinct(v for v in outs if v is not MISSING)
         if not values:
             raise CompileError("it raises an error on every value it can receive", node)
         index = {vkey(v): i for i, v in enumerate(values)}
         m = np.zeros((len(values), len(child.values)))
         for j, v in enumerate(outs):
-            if v is not _MISSING:
+            if v is not MISSING:
                 m[index[vkey(v)], j] = 1.0
         return PNode("linear", "cat", values, node.label, node, lin=self.read(child).left(m),
                      err=child.err, role="lookup (linear)")
@@ -322,9 +318,9 @@ class Lowerer:
         if vals is None or not vals or len(vals) > 100_000:
             return None
         fn = node.fn()
-        outs = [_safe(fn, v) for v in vals]
+        outs = [apply(fn, (v,)) for v in vals]
         pts = [(float(v), float(o)) for v, o in zip(vals, outs, strict=True)
-               if o is not _MISSING and is_number(o)]
+               if o is not MISSING and is_number(o)]
         if len(pts) != len(vals):
             return None
         if len(pts) == 1:
@@ -339,21 +335,26 @@ class Lowerer:
     def fused(self, node: ir.IRNode) -> PNode:
         """One MLP for a tree of elementwise operations, over the tuple of its leaves (or, if
         that mix cannot be discretised exactly, over its direct inputs: one more layer)."""
-        direct = list({c.id: c for c in node.children() if not isinstance(c, ir.Full)}.values())
-        fused = self.frontier(node)
-        options = [fused, direct] if [x.id for x in fused] != [x.id for x in direct] else [direct]
+        direct = list({self.keys.of(c): c for c in node.children()
+                       if not isinstance(c, ir.Full)}.values())
+        options: dict[tuple[int, ...], list[ir.IRNode]] = {}
+        whole = self.boundary(node)  # the whole tree down to heads and embeddings
+        if whole is not None and self._tuples(whole) <= MLP_TUPLES:
+            options[tuple(self.keys.of(x) for x in whole)] = whole
+        for leaves in (self.frontier(node), direct):  # (the direct inputs: one more layer)
+            options.setdefault(tuple(sorted(self.keys.of(x) for x in leaves)), leaves)
         made: list[PNode] = []
-        for leaves in options:
-            ins = [self.lower(x) for x in leaves]
-            ids = [x.id for x in leaves]
+        for n, leaves in enumerate(options.values(), start=1):
 
-            def fn(*vals, ids=ids):
-                return evaluate(node, dict(zip(ids, vals, strict=True)))
+            def outputs(groups, leaves=leaves):
+                done = self.tables.setdefault(tuple(self.keys.of(x) for x in leaves), {})
+                return tree_outputs(node, leaves, groups, self.keys.of, done)
 
             try:
-                p = self.mlp(ins, fn, node.label, node, role="MLP")
+                ins = [self.lower(x) for x in leaves]
+                p = self.mlp(ins, outputs, node.label, node, role="MLP")
             except CompileError:
-                if leaves is direct and not made:
+                if n == len(options) and not made:
                     raise
                 continue
             made.append(p)
@@ -365,16 +366,9 @@ class Lowerer:
 
     def frontier(self, node: ir.IRNode) -> list[ir.IRNode]:
         """Leaves of the largest elementwise tree under `node` whose leaf tuples stay few."""
-        def size(x: ir.IRNode) -> int:
-            try:
-                vals = self.lower(x).values
-            except CompileError:
-                vals = None
-            return 10**9 if vals is None else max(1, len(vals))
 
         def expandable(x: ir.IRNode) -> bool:
-            if not (isinstance(x, ir.Map | ir.SequenceMap) and patterns.match_width(x) is None
-                    and count_selector(x, self.a) is None and "A" in self.footprint(x)):
+            if not self._fusable(x):
                 return False
             try:
                 p = self.lower(x)
@@ -386,25 +380,86 @@ class Lowerer:
                 return any(REGISTRY[s].kind == "mlp" for s in p.lin.sources())
             return p.kind == "mlp"
 
-        leaves = [c for c in node.children() if not isinstance(c, ir.Full)]
-        leaves = list({c.id: c for c in leaves}.values())
-        changed = True
-        while changed:
-            changed = False
-            for x in leaves:
-                if not expandable(x):
-                    continue
-                trial = [y for y in leaves if y is not x] + [
-                    c for c in x.children() if not isinstance(c, ir.Full)]
-                trial = list({c.id: c for c in trial}.values())
-                if math.prod(size(y) for y in trial) <= MLP_TUPLES:
-                    leaves, changed = trial, True
-                    break
+        def collapsible(x: ir.IRNode) -> bool:  # a map read linearly: fuse through it?
+            return isinstance(x, ir.Map) and self._fusable(x)
+
+        def uniq(xs: list[ir.IRNode]) -> list[ir.IRNode]:  # in a canonical order
+            found = {self.keys.of(c): c for c in xs if not isinstance(c, ir.Full)}
+            return [found[k] for k in sorted(found)]
+
+        tuples = self._tuples
+
+        leaves = uniq(list(node.children()))
+        for _ in range(MAX_FUSE_STEPS):  # each step moves a leaf deeper; cap for safety
+            trial = None
+            for x in leaves:  # an MLP absorbed: one layer less
+                if expandable(x):
+                    t = uniq([y for y in leaves if y is not x] + list(x.children()))
+                    if tuples(t) <= MLP_TUPLES:
+                        trial = t
+                        break
+            if trial is None:  # maps of one input replaced by that input: fewer tuples
+                groups: dict[int, list[ir.IRNode]] = {}
+                for x in leaves:
+                    if collapsible(x):
+                        groups.setdefault(self.keys.of(x.child), []).append(x)
+                now = tuples(leaves)
+                for group in groups.values():
+                    t = uniq([y for y in leaves if all(y is not g for g in group)]
+                             + [group[0].child])
+                    if tuples(t) < now:
+                        trial = t
+                        break
+            if trial is None:
+                break
+            leaves = trial
         return leaves
 
-    def mlp(self, ins: list[PNode], fn: Callable[..., Any], label: str, node: ir.IRNode | None,
-            role: str = "MLP") -> PNode:
-        """A discretising MLP computing fn over the tuples of its inputs' values."""
+    def _tuples(self, xs: list[ir.IRNode]) -> int:
+        """How many value tuples an MLP reading xs would enumerate."""
+        def size(x: ir.IRNode) -> int:
+            try:
+                vals = self.lower(x).values
+            except CompileError:
+                vals = None
+            return 10**9 if vals is None else max(1, len(vals))
+        return math.prod(size(y) for y in xs)
+
+    def boundary(self, node: ir.IRNode) -> list[ir.IRNode] | None:
+        """The heads and embedded values under node's elementwise tree (the leaves of the
+        largest MLP that could compute it); None when there are more than MAX_LEAVES."""
+        key = self.keys.of(node)
+        if key in self.bounds:
+            return self.bounds[key]
+        out: dict[int, ir.IRNode] | None = {}
+        for c in node.children():
+            if isinstance(c, ir.Full):
+                continue
+            if not self._fusable(c):
+                out[self.keys.of(c)] = c
+                continue
+            sub = self.boundary(c)
+            if sub is None:
+                out = None
+                break
+            out.update((self.keys.of(x), x) for x in sub)
+            if len(out) > MAX_LEAVES:
+                out = None
+                break
+        got = None if out is None else [out[k] for k in sorted(out)]
+        self.bounds[key] = got
+        return got
+
+    def _fusable(self, x: ir.IRNode) -> bool:
+        """An elementwise s-op that reads a head: an MLP may compute it from what it reads."""
+        return (isinstance(x, ir.Map | ir.SequenceMap) and patterns.match_width(x) is None
+                and count_selector(x, self.a) is None and "A" in self.footprint(x))
+
+    def mlp(self, ins: list[PNode], outputs: Callable[[list[list[list[Any]]]], list[Any]],
+            label: str, node: ir.IRNode | None, role: str = "MLP") -> PNode:
+        """A discretising MLP over the tuples of its inputs' values. `outputs(groups)` gives
+        its output at every point of the product of the inputs' groups (a group: values one
+        point stands for, equal as numbers), MISSING where the program raises."""
         for p in ins:
             if p.values is None:
                 raise CompileError(
@@ -437,14 +492,18 @@ class Lowerer:
             us.append(u)
         sizes = [len(u) for u in us]
         tuples = list(itertools.product(*(range(s) for s in sizes)))
-        outs = [self._point(fn, [g[i] for g, i in zip(groups, t, strict=True)], node)
-                for t in tuples]
-        defined = [v for v in outs if v is not _MISSING]
+        try:
+            outs = outputs(groups)
+        except Ambiguous as err:
+            raise CompileError(
+                f"its result depends on whether an input is {err.args[0]!r} (equal numbers "
+                "of different types), which the model cannot tell apart", node) from None
+        defined = [v for v in outs if v is not MISSING]
         if not defined:
             raise CompileError("it raises an error on every value it can receive", node)
         values = distinct(defined)
         index = {vkey(v): i for i, v in enumerate(values)}
-        codes = np.array([-1 if v is _MISSING else index[vkey(v)] for v in outs])
+        codes = np.array([-1 if v is MISSING else index[vkey(v)] for v in outs])
         if len(values) == 1:
             return PNode("linear", "cat", values, label, node, lin=Lin.const([1.0]),
                          role="constant")
@@ -478,21 +537,6 @@ class Lowerer:
         spec.act = np.minimum(hi - mids, mids - lo) / halves + 1.0
         return PNode("mlp", "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
                      role=role)
-
-    @staticmethod
-    def _point(fn: Callable[..., Any], choices: list[list[Any]], node) -> Any:
-        """fn at one input point; the values there that are equal as numbers must agree."""
-        outs = [_safe(fn, *args) for args in itertools.product(*choices)]
-        defined = [v for v in outs if v is not _MISSING]
-        if not defined:
-            return _MISSING
-        first = defined[0]
-        for v in defined[1:]:
-            if not (v == first) or isinstance(v, str) != isinstance(first, str):
-                raise CompileError(
-                    f"its result depends on whether an input is {choices!r} (equal numbers "
-                    "of different types), which the model cannot tell apart", node)
-        return first
 
     # ---- attention ----------------------------------------------------------------------
 
@@ -580,11 +624,12 @@ class Lowerer:
                       base=np.array([1.0]), err=ATTN_ERR, role="attention (width, BOS share)",
                       checks=False)
         lookup = {s: w for s, w in zip(shares, widths, strict=True)}
-        return self.mlp([share], lambda s: lookup[s], node.label, node, role="MLP (width)")
+        return self.mlp([share], pointwise(lambda s: lookup[s]), node.label, node,
+                        role="MLP (width)")
 
     def width_of(self, sel: ir.Selector, whole: ir.IRNode) -> PNode:
         """The width of a part of a split selector (memoised by structure)."""
-        key = ("width-part", structural_key(sel, self.keys))
+        key = ("width-part", self.keys.of(sel))
         got = self.memo.get(key)
         if got is None:
             part = ir.Map(op="round", child=None, span=sel.span, path=sel.path,
@@ -738,7 +783,8 @@ class Lowerer:
             if len(ps) == 1:
                 return ps[0]
             label = "(" + ", ".join(p.label for p in ps) + ")"
-            p = self.mlp(ps, lambda *vs: tuple(vs), label, sel, role="MLP (joint one-hot)")
+            p = self.mlp(ps, pointwise(lambda *vs: tuple(vs)), label, sel,
+                         role="MLP (joint one-hot)")
             p.checks = False
             return p
 

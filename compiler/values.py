@@ -22,6 +22,7 @@ from rasp import ir
 from rasp.interpreter import BOOL, FLOAT, INT, STR, type_class
 
 from . import patterns
+from .budget import Budget
 
 LIMIT = 100_000  # distinct values kept per s-op
 MEAN_SUMS_LIMIT = 400_000  # (count, sum) pairs enumerated for a numeric mean
@@ -101,16 +102,20 @@ class Analysis:
     selectors: dict[int, SelectorInfo]
     determined: dict[tuple[int, int], bool] = field(default_factory=dict)  # `determines` memo
     sources: dict[int, list[ir.IRNode]] = field(default_factory=dict)  # `_sources` memo
-    keys: dict[int, Any] = field(default_factory=dict)  # `structural_key` memo
+    keys: StructKeys = field(default_factory=lambda: StructKeys())  # 'the same s-op'
 
     def of(self, node: ir.IRNode) -> list[Any] | None:
         return self.values[node.id]
 
 
-def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int) -> Analysis:
+def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int,
+            budget: Budget | None = None) -> Analysis:
     """Value sets of every s-op reachable from `roots` (selector summaries too)."""
     a = Analysis(list(vocab), max_len, {}, {})
-    for node in walk(roots):
+    nodes = walk(roots)
+    for i, node in enumerate(nodes):
+        if budget is not None:
+            budget.tick("value sets", i, len(nodes))
         if isinstance(node, ir.Selector):
             a.selectors[node.id] = _selector_info(node, a)
         else:
@@ -240,39 +245,53 @@ def position_injective(node: ir.IRNode, a: Analysis) -> bool:
     return determines(node, _POSITION, a)
 
 
-def structural_key(node: ir.IRNode, memo: dict[int, Any]) -> Any:
-    """Equal keys for structurally equal subgraphs (so they compile once)."""
-    got = memo.get(node.id)
-    if got is not None:
-        return got
-    kids = tuple(structural_key(c, memo) for c in node.children())
+class StructKeys:
+    """Hash-consing of IR structure: each distinct subgraph (up to node identity) gets a small
+    integer, so that keys hash and compare in constant time. A key built of nested tuples
+    would be hashed along the subgraph's tree expansion, exponential in a DAG's depth."""
+
+    def __init__(self) -> None:
+        self.by_node: dict[int, int] = {}  # node id -> key
+        self.table: dict[tuple, int] = {}  # (local shape, child keys...) -> key
+
+    def of(self, node: ir.IRNode) -> int:
+        got = self.by_node.get(node.id)
+        if got is not None:
+            return got
+        todo = ir.walk([node], lambda n: tuple(c for c in n.children()
+                                               if c.id not in self.by_node))
+        for n in todo:  # children first, each node once: linear in distinct nodes
+            shape = _shape(n) + tuple(self.by_node[c.id] for c in n.children())
+            self.by_node[n.id] = self.table.setdefault(shape, len(self.table))
+        return self.by_node[node.id]
+
+
+def _shape(node: ir.IRNode) -> tuple:
+    """What a node is, apart from its children."""
     match node:
         case ir.Tokens(conversion=c):
-            key = ("tokens", c)
+            return ("tokens", c)
         case ir.Indices():
-            key = ("indices",)
+            return ("indices",)
         case ir.Full(value=v):
-            key = ("full", type(v).__name__, repr(v))
+            return ("full", type(v).__name__, repr(v))
         case ir.Map():
-            key = ("map", node.op, type(node.const).__name__, repr(node.const), node.const_side)
+            return ("map", node.op, type(node.const).__name__, repr(node.const),
+                    node.const_side)
         case ir.SequenceMap():
-            key = ("seqmap", node.op)
+            return ("seqmap", node.op)
         case ir.Aggregate():
-            key = ("aggregate", type(node.default).__name__, repr(node.default))
+            return ("aggregate", type(node.default).__name__, repr(node.default))
         case ir.Select():
-            key = ("select", node.op)
+            return ("select", node.op)
         case ir.SelectorCombine():
-            key = ("combine", node.op)
-        case _:
-            key = (type(node).__name__, node.id)
-    key = key + kids
-    memo[node.id] = key
-    return key
+            return ("combine", node.op)
+    return (type(node).__name__, node.id)
 
 
 def _same(x: ir.IRNode, y: ir.IRNode, a: Analysis) -> bool:
     """The same computation (so the same value at every position)."""
-    return x is y or structural_key(x, a.keys) == structural_key(y, a.keys)
+    return x is y or a.keys.of(x) == a.keys.of(y)
 
 
 def _totally_ordered(values: list[Any] | None) -> bool:

@@ -1,0 +1,81 @@
+"""Bounded time: long and deep programs get their verdict quickly, a compile past its time
+limit is a CompileError, and progress is reported (see `budget`)."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+import compiler
+from compiler.budget import Budget, StderrProgress
+from compiler.errors import CompileError
+from compiler.testing import CHAIN_VOCAB, assert_exact, chain_program, dag_program, env_with
+from compiler.values import StructKeys
+
+
+def _cpu(fn):
+    start = time.process_time()
+    out = fn()
+    return out, time.process_time() - start
+
+
+@pytest.mark.slow
+def test_a_thousand_line_program_of_conditional_reassignments_gets_a_verdict_fast():
+    source = chain_program(450)
+    assert source.count("\n") > 900
+    env = env_with(source)
+    prog, cpu = _cpu(lambda: compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_seq_len=8))
+    assert cpu < 30, cpu
+    assert_exact(prog, CHAIN_VOCAB, 4)
+
+
+def test_a_dag_with_an_astronomical_tree_expansion_compiles_in_linear_time():
+    env = env_with(dag_program(36))  # about 2**36 paths from the top to the tokens
+    prog, cpu = _cpu(lambda: compiler.compile(env, "a36", vocab=[0, 1, 2], max_seq_len=8))
+    assert cpu < 20, cpu
+    assert_exact(prog, [0, 1, 2], 4)
+
+
+def test_structural_keys_are_shared_by_equal_subgraphs_and_cheap_on_deep_dags():
+    env = env_with(dag_program(60) + "c = (a0 + b0) % 3;")
+    keys = StructKeys()
+    _, cpu = _cpu(lambda: keys.of(env.expression("a60")))
+    assert cpu < 1.0
+    assert keys.of(env.expression("a1")) == keys.of(env.expression("c"))
+    assert keys.of(env.expression("a1")) != keys.of(env.expression("b1"))
+
+
+def test_the_time_limit_ends_a_compile_with_a_compile_error():
+    env = env_with(chain_program(60, dict_size=10))
+    with pytest.raises(CompileError, match="time limit of 0.01 s"):
+        compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_seq_len=8, time_limit=0.01)
+
+
+def test_progress_names_the_stage_and_nodes_done():
+    seen = []
+    env = env_with(chain_program(5, dict_size=10))
+    compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_seq_len=4,
+                     progress=lambda *a: seen.append(a))
+    stages = {s for s, *_ in seen}
+    assert {"value sets", "lowering"} <= stages
+    assert all(0 <= done <= total for _, done, total, _ in seen)
+
+
+def test_stderr_progress_waits_then_writes_one_line_and_clears_it():
+    out = io.StringIO()
+    show = StderrProgress(after=2.0, every=0.5, stream=out)
+    show("lowering", 1, 10, 1.0)
+    assert out.getvalue() == ""
+    show("lowering", 2, 10, 2.5)
+    show("lowering", 3, 10, 2.6)  # too soon after the last
+    assert out.getvalue().count("compiling:") == 1 and "2/10" in out.getvalue()
+    show.close()
+    assert out.getvalue().endswith("\r\x1b[K")
+
+
+def test_a_budget_without_a_limit_never_refuses():
+    Budget(limit=None, start=0.0).tick("lowering", 0, 1)
+    with pytest.raises(CompileError, match="time limit"):
+        Budget(limit=1.0, start=0.0).tick("lowering", 0, 1)
