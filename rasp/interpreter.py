@@ -317,21 +317,45 @@ def aggregate(sel: np.ndarray, col: Column, default: Any) -> Column:
 
 
 def _means(sel: np.ndarray, col: Column, multi: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """The original's `sum(selected) * 1.0 / n` at the `multi` positions, bit for bit: Python
-    sums left to right, so the selected values are added one key at a time in float64 (which
-    is exact for ints while the sums stay below 2**53; larger ints take Python's own sum)."""
+    """The original's `sum(selected) * 1.0 / n` at the `multi` positions, bit for bit. Python
+    sums left to right, so the selected values are accumulated one key at a time in float64 -
+    unless every partial sum is exact whatever the order (ints, halves, ... below 2**53): then
+    one matmul gives the same bits. Ints too large for that take Python's own sum."""
     limit = 2 ** 53 // max(1, col.codes.shape[1])
     nums = np.zeros(len(col.values))
+    has_float = False
     for i, v in enumerate(col.values):
         if type(v) in (int, bool) and abs(v) >= limit:
             return _python_means(sel, col, multi)
         if type(v) in (int, bool, float):
             nums[i] = v
-    x = nums[col.codes]  # [B, k]
-    total = np.zeros(sel.shape[:2])
-    for k in range(sel.shape[2]):
-        total += np.where(sel[:, :, k], x[:, None, k], 0.0)
-    return total[multi] / counts[multi]
+            has_float = has_float or type(v) is float
+    rows = np.flatnonzero(multi.any(axis=-1))
+    x = nums[col.codes[rows]]  # [R, k]
+    picked = sel[rows]
+    if not has_float or _sums_exact(nums, limit):
+        total = np.matmul(picked.astype(np.float64), x[:, :, None])[..., 0]
+    else:
+        total = np.empty(picked.shape[:2])
+        step = max(1, (1 << 22) // max(1, picked.shape[1] * picked.shape[2]))
+        for start in range(0, len(rows), step):  # accumulate is sequential, left to right
+            part = np.where(picked[start:start + step], x[start:start + step, None, :], 0.0)
+            with np.errstate(invalid="ignore"):  # inf + -inf is nan, as in Python
+                total[start:start + step] = np.add.accumulate(part, axis=-1)[..., -1]
+    total += 0.0  # Python's sum starts from 0: a sum of -0.0s is 0.0
+    return total[multi[rows]] / counts[rows][multi[rows]]
+
+
+def _sums_exact(nums: np.ndarray, limit: int) -> bool:
+    """Whether every sum of up to k of these values is exact in float64: all are multiples of
+    one power of two 2**-e (e <= 16) with scaled magnitudes below `limit` (= 2**53 / k)."""
+    if not np.isfinite(nums).all() or (np.signbit(nums) & (nums == 0)).any():
+        return False  # inf and nan propagate by order; -0.0 sums to 0.0 from Python's start
+    for e in (0, 1, 2, 4, 8, 16):
+        scaled = nums * float(2 ** e)
+        if (scaled == np.round(scaled)).all():
+            return bool(np.abs(scaled).max(initial=0.0) < limit)
+    return False
 
 
 def _python_means(sel: np.ndarray, col: Column, multi: np.ndarray) -> np.ndarray:

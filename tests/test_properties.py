@@ -1,9 +1,15 @@
-"""Property tests: a vectorised batch means the same as each input alone."""
+"""Property tests: a vectorised batch means the same as each input alone; means are the
+original's sums."""
+
+import math
 
 import hypothesis.strategies as st
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 
 import rasp
+from rasp.interpreter import Column, aggregate
 
 ENV = rasp.Environment()
 ENV.run("ints = tokens_int;")
@@ -53,3 +59,44 @@ def test_histogram_counts(word):
     assert ENV.evaluate("selector_width(select(tokens, tokens, ==))", word) == \
         [word.count(c) for c in word]
     assert ENV.evaluate("length", word) == [len(word)] * len(word)
+
+
+# ---- means: the original's `sum(selected) * 1.0 / n`, bit for bit -----------------------------
+
+numbers = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=True, width=64),
+    st.sampled_from([0.0, -0.0, 0.5, 0.1, 1e16, -1e16]),
+    st.integers(min_value=-(2 ** 60), max_value=2 ** 60),
+    st.integers(min_value=-10 ** 30, max_value=10 ** 30),
+    st.booleans(),
+)
+
+
+def _same_bits(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return (a != a and b != b) or (a == b and math.copysign(1, a) == math.copysign(1, b))
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(numbers, min_size=2, max_size=10).filter(
+    lambda xs: not all(type(x) is bool for x in xs)), st.data())
+def test_means_are_pythons_left_to_right_sums(values, data):
+    n = len(values)
+    mask = data.draw(st.lists(st.lists(st.booleans(), min_size=n, max_size=n), min_size=n,
+                              max_size=n))
+    sel = np.array([mask])
+    def mean(row):  # the original's, query by query
+        picked = [v for v, s in zip(values, row, strict=True) if s]
+        if len(picked) <= 1:
+            return picked[0] if picked else 0
+        return sum(picked) * 1.0 / len(picked)
+
+    try:
+        want = [mean(row) for row in mask]
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            aggregate(sel, Column.from_rows([values]), 0)
+        return
+    got = aggregate(sel, Column.from_rows([values]), 0).rows()[0]
+    assert all(_same_bits(g, w) for g, w in zip(got, want, strict=True)), (got, want)
