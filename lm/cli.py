@@ -201,7 +201,11 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
     rows = [
         ("steps", f"{metrics['steps']} of {metrics['total_steps']}"),
         ("parameters", f"{metrics['params']} ({metrics['params_non_embedding']} non-embedding)"),
-        ("tokens", f"{metrics['tokens']}"),
+        (
+            "tokens",
+            f"{metrics['tokens']} ({metrics['epochs']:.3g} epochs; "
+            f"{metrics['scored_fraction']:.0%} of tokens carry loss)",
+        ),
         ("FLOPs", f"{metrics['flops_6nd']:.3g} (6ND), {metrics['flops_exact']:.3g} (exact)"),
     ]
     rows += _eval_rows(metrics)

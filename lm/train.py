@@ -411,6 +411,10 @@ def _train(config: TrainConfig, program: Program | None, device: torch.device) -
         "tokens": state["tokens"],
         "flops_6nd": 6.0 * model.num_params(False) * state["tokens"],
         "flops_exact": state["flops"],
+        # D counts every token a step reads: repeats of the training set, and inputs as well
+        # as the outputs that carry the loss.
+        "epochs": state["tokens"] / int(dev.lengths.sum()),
+        "scored_fraction": float(dev.n_scored.sum()) / int(dev.lengths.sum()),
         "final_train_loss": state["loss_curve"][-1] if state["loss_curve"] else math.nan,
         "loss_curve": state["loss_curve"],
         "layers": config.model.n_layers,

@@ -89,12 +89,13 @@ def _epoch_runs():
 
 def test_held_out_check_against_epochs_replication_in_under_30_s():
     """Epoch AI refitted approach 3 to Hoffmann's figure-4 runs, leaving out the five with the
-    highest loss; the fitter must find their constants (4,500 starts) within 30 s."""
+    highest loss; the fitter must find their constants (4,500 starts) within 30 CPU seconds
+    (CPU time of this process, all threads: other jobs on the machine do not count)."""
     N, D, loss = _epoch_runs()
     keep = loss < np.sort(loss)[-5]
-    started = time.perf_counter()
+    started = time.process_time()
     got = chinchilla.fit(N[keep], D[keep], loss[keep])
-    assert time.perf_counter() - started < 30
+    assert time.process_time() - started < 30
     assert got.n_starts == 4500
     assert got.E == pytest.approx(1.8172, rel=1e-3)
     assert got.A == pytest.approx(477.8, rel=1e-3)
