@@ -1,8 +1,11 @@
 """The language's rules: precedence, scoping, load, loops, comprehensions, builtins."""
 
+import io
+
 import pytest
 
 import rasp
+from rasp.repl import run_piped
 
 
 @pytest.fixture
@@ -135,3 +138,64 @@ def test_keywords_with_parenthesis(env):
         env.run("s = select (indices, indices, ==);")
     with pytest.raises(rasp.RaspSyntaxError):
         env.run("s-op;")
+
+
+# ---- as the original RASP behaves (outputs computed by running it) ------------------------------
+
+
+def _piped(stdin: str) -> str:
+    out = io.StringIO()
+    run_piped(io.StringIO(stdin), out)
+    return out.getvalue().split("\n", 2)[2]  # without the banner
+
+
+EXPRESSION_SET = ("{'(', '{', 'aggregate(', '[', 'not', '-', '+', 'round', 'indicator', "
+                  "'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, ID}")
+
+
+@pytest.mark.parametrize("builtin", ["zip", "range"])
+def test_zip_and_range_need_an_argument(builtin):
+    assert _piped(f"{builtin}();\n") == (f">> \t!! antlr exception: mismatched input ')' "
+                                         f"expecting {EXPRESSION_SET} \t-- ignoring input\n>> \n")
+
+
+def test_a_loaded_file_goes_on_after_a_syntax_error(tmp_path, monkeypatch):
+    """The original reports the broken statement and still runs the later ones; a statement
+    that fails on the running example binds nothing (`tokens` stays strings)."""
+    (tmp_path / "broken.rasp").write_text(
+        "a = 1;\nb = (1 +;\nc = 3;\nx = indices + 1;\ntokens = tokens_int;\nd = x;\n")
+    monkeypatch.chdir(tmp_path)
+    out = _piped('load "broken";\na;\nc;\nd;\ntokens;\nb;\n')
+    listing, rest = out.split("\n>> ", 1)
+    assert listing.startswith(">> \t!! antlr exception: broken.rasp:2:9:")
+    assert listing.endswith("    value: a =  1\n    value: c =  3\n     s-op: x\n"
+                            "something went wrong: invalid literal for int() with base 10: 'h'\n"
+                            "     s-op: d")
+    assert rest == (
+        "    value: a =  1\n>>     value: c =  3\n"
+        '>>      s-op: d\n \t Example: d("hello") = [1, 2, 3, 4, 5] (ints)\n'
+        '>>      s-op: tokens\n \t Example: tokens("hello") = [h, e, l, l, o] (strings)\n'
+        ">> \t\t!!ignoring input:\n\t Error: Undefined variable: b\n>> \n")
+
+
+def test_an_aggregate_of_one_huge_int_passes_it_through(env):
+    big = 10 ** 400
+    assert env.evaluate("aggregate(select(indices, 0, ==), tokens_int)", [big, 1]) == [big, big]
+    with pytest.raises(rasp.RaspError, match="int too large to convert to float"):
+        env.evaluate("aggregate(full_s, tokens_int)", [big, 1])  # the mean: Python's error
+
+
+def test_recursion_as_deep_as_the_original():
+    define = "def r(n) {\n return 0 if n == 0 else 1 + r(n - 1);\n}\n"
+    assert _piped(define + "r(108);\n").endswith(">>     value: out =  108\n>> \n")
+    assert _piped(define + "r(5000);\n").endswith(
+        ">> something went wrong: maximum recursion depth exceeded\n>> \n")
+
+
+def test_the_running_example_check_reaches_arguments_and_lists():
+    """Every s-op made is tried on the example at once: inside calls, lists and dicts."""
+    define = "def f(a) {\n return 1;\n}\n"
+    for stdin in ("f(indices / 0);\n", "x = [1, indices / 0];\n", 'x = {"k": indices / 0};\n'):
+        assert "something went wrong: division by zero" in _piped(define + stdin)
+    # the input of a call is tried first: tokens_int fails on "hello", not on [1, 2]
+    assert _piped("tokens_int([1, 2]);\n") == ">> \t =  [1, 2] (ints)\n>> \n"
