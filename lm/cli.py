@@ -115,6 +115,13 @@ def _training_options(fn: Callable) -> Callable:
             help="Held-out input lengths for length generalisation, e.g. 9-12.",
         ),
         click.option(
+            "--long-examples",
+            type=click.IntRange(1),
+            default=1000,
+            show_default=True,
+            help="Held-out longer inputs (at most).",
+        ),
+        click.option(
             "--batch-size",
             type=click.IntRange(1),
             default=64,
@@ -174,6 +181,7 @@ def _base_config(kw: dict[str, Any]) -> Any:
         max_len=kw["max_len"],
         n_examples=kw["examples"],
         long_range=kw["long_lengths"],
+        n_long=kw["long_examples"],
         batch_size=kw["batch_size"],
         lr=kw["lr"],
         loss_on=kw["loss_on"],
@@ -277,7 +285,7 @@ def lm() -> None:
     "-o",
     "--out",
     type=click.Path(dir_okay=False),
-    help="Checkpoint (default: runs/NAME.pt); resumed from when it exists.",
+    help="Checkpoint (default: runs/NAME.safetensors); resumed from when it exists.",
 )
 @click.option("--no-resume", is_flag=True, help="Start afresh even if the checkpoint exists.")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
@@ -297,7 +305,7 @@ def train(**kw: Any) -> None:
         _base_config(kw),
         model=model,
         tokens=int(kw["tokens"]),
-        out=kw["out"] or str(Path("runs") / f"{Path(kw['file']).stem}.pt"),
+        out=kw["out"] or str(Path("runs") / f"{Path(kw['file']).stem}.safetensors"),
         resume=not kw["no_resume"],
     )
     metrics = run_training(config)
