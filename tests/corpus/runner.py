@@ -144,9 +144,13 @@ def _judge(prog, node, vocab: list, max_len: int, samples: int) -> Outcome:
 
 
 def judge(program: Program, max_len: int, samples: int = 1000,
-          compiled_hook=lambda: None) -> Outcome:
+          compiled_hook=lambda: None, wall_limit: float | None = None) -> Outcome:
     """Compile and verify in THIS process (the child's side of `run`); `samples` 0 compiles
-    only. `compiled_hook` is called between the compile and the verification."""
+    only. `compiled_hook` is called between the compile and the verification. The compiler's
+    own (wall-clock) limit is set to `wall_limit`; a refusal for running out of it counts as
+    `timeout`."""
+    import inspect
+
     import torch
 
     import compiler
@@ -159,11 +163,15 @@ def judge(program: Program, max_len: int, samples: int = 1000,
     env = rasp.Environment()
     env.run(read_source(program.path), program.path)
     start, cpu = time.perf_counter(), time.process_time()
+    options = {}
+    if "time_limit" in inspect.signature(compiler.compile).parameters:
+        options["time_limit"] = wall_limit
     try:
         prog = compiler.compile(env, program.expr, vocab=list(program.vocab),
-                                max_seq_len=max_len)
+                                max_seq_len=max_len, **options)
     except compiler.CompileError as err:
-        return Outcome("refused", str(err), time.perf_counter() - start,
+        verdict = "timeout" if reason_of(err.message).startswith("in time") else "refused"
+        return Outcome(verdict, str(err), time.perf_counter() - start,
                        time.process_time() - cpu,
                        located=err.line is not None and err.column is not None)
     except RaspError as err:
@@ -179,9 +187,10 @@ def judge(program: Program, max_len: int, samples: int = 1000,
     return out
 
 
-def _child(conn, program: Program, max_len: int, samples: int) -> None:
+def _child(conn, program: Program, max_len: int, samples: int, wall_limit: float) -> None:
     try:
-        out = judge(program, max_len, samples, lambda: conn.send({"phase": "verify"}))
+        out = judge(program, max_len, samples, lambda: conn.send({"phase": "verify"}),
+                    wall_limit)
     except BaseException as err:  # noqa: BLE001 - a raw exception is the finding itself
         frame = traceback.extract_tb(err.__traceback__)[-1]
         where = f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
@@ -219,7 +228,8 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
     checked (0: compile only, verdict `compiled`)."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, program, max_len, samples), daemon=True)
+    proc = ctx.Process(target=_child, daemon=True,
+                       args=(child, program, max_len, samples, WALL_FACTOR * time_limit))
     start = time.perf_counter()
     phase, phase_start, phase_cpu = "compile", start, 0.0
     proc.start()
