@@ -156,8 +156,10 @@ def summary(results: dict[str, Any]) -> list[str]:
         line = f"{name}: raspc d_model {r['d_model']}, {r['layers']} layers"
         tracr = res.get("tracr")
         if tracr:
-            line += (f"; Tracr d_model {tracr['d_model']}, {tracr['layers']} layers, its "
-                     f"outputs {tracr['correct']:.1%} correct")
+            line += (f"; Tracr d_model {tracr['d_model']}, {tracr['layers']} layers, "
+                     f"{tracr['correct']:.1%} of its outputs correct"
+                     + (f" ({tracr['correct_positions']:.1%} of positions)"
+                        if "correct_positions" in tracr else ""))
         if r["back_to_back_wall"] and tracr and tracr["back_to_back_wall"]:
             b2b = results["back_to_back"]
             line += (f"; batch {b2b} wall: raspc e2e {r['back_to_back_wall'] * 1e3:.1f} ms, "
@@ -210,8 +212,13 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"tracr {name}: compiling and running (this takes a while)")
             tracr = run_tracr(python, name, inputs, batches, args.min_cpu, b2b)
             got = tracr.pop("outputs")
-            tracr["correct"] = sum(same_output(e, a) for e, a in zip(expected, got,
-                                                                     strict=False)) / len(got)
+            pairs = list(zip(expected, got, strict=False))
+            tracr["correct"] = sum(same_output(e, a) for e, a in pairs) / len(pairs)
+            tracr["correct_positions"] = sum(
+                same_output([u], [w]) for e, a in pairs for u, w in zip(e, a, strict=False)
+            ) / sum(len(e) for e, _ in pairs)
+            tracr["sample"] = [{"input": x, "expected": e, "tracr": a}
+                               for x, (e, a) in zip(inputs[:2], pairs[:2], strict=True)]
             res["tracr"] = tracr
         results["programs"][name] = res
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
