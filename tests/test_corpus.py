@@ -35,12 +35,20 @@ PROGRAMS = runner.programs()
 REFUSALS = runner.read_refusals()
 
 
+# the heaviest short configurations (5-30 s each on a loaded 2-core machine)
+HEAVY = {("tracr_sort_freq", 32), ("raspl_mode", 32), ("tracr_sort", 32)}
+
+
 def _lengths(program: runner.Program) -> tuple[int, ...]:
     return LONG_LENGTHS if program.lines > LONG_LINES else LENGTHS
 
 
+def _slow(program: runner.Program, n: int) -> bool:
+    return program.lines > LONG_LINES or (program.name, n) in HEAVY
+
+
 CONFIGS = [pytest.param(p, n, id=f"{p.name}-{n}",
-                        marks=[pytest.mark.slow] if p.lines > LONG_LINES else [])
+                        marks=[pytest.mark.slow] if _slow(p, n) else [])
            for p in PROGRAMS for n in _lengths(p)]
 
 
