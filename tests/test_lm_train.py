@@ -103,3 +103,29 @@ def test_ddp_two_gloo_processes_match_one(monkeypatch):
     assert curves[0] == pytest.approx(curves[1], rel=1e-6)  # ranks agree on the global loss
     assert len(curves[0]) == len(single)
     assert curves[0] == pytest.approx(single, rel=1e-3, abs=1e-4)
+
+
+def test_torchrun_ranks_take_the_gpu_of_their_local_rank(monkeypatch):
+    """Under torchrun every process must use its own GPU, not the index given on the command
+    line (which would put every rank on one GPU)."""
+    from lm import train as train_mod
+
+    monkeypatch.setattr(train_mod, "pick_device", lambda name: torch.device(name or "cuda"))
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: None)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert train_mod._device(_small(device="cuda")) == torch.device("cuda", 3)
+    assert train_mod._device(_small(device="cuda:3")) == torch.device("cuda", 3)
+    with pytest.raises(ValueError, match="LOCAL_RANK"):
+        train_mod._device(_small(device="cuda:0"))
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert train_mod._device(_small(device="cuda:1")) == torch.device("cuda", 1)
+
+
+def test_losses_read_back_in_batches_match_a_read_every_step():
+    """The loop reads losses from the device every log_every steps (no sync per step): the
+    curve must be the same as reading each step's loss at once."""
+    config = _small(tokens=3000, n_examples=200, model=ModelConfig(1, 16, 2))
+    every = train(replace(config, log_every=1))["loss_curve"]
+    batched = train(replace(config, log_every=7))["loss_curve"]
+    assert len(every) == len(batched) > 7 and every == batched
