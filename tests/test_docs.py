@@ -442,6 +442,17 @@ def test_doctests_use_the_blocks_tolerance():
     assert checker.check_output(shown, near, 0) and not checker.check_output(shown, far, 0)
 
 
+def test_the_scratch_copy_keeps_writes_out_of_the_checkout(tmp_path):
+    copy = make_workspace(tmp_path / "raspc")
+    assert (copy / "examples" / "reverse.rasp").read_text() == \
+        (ROOT / "examples" / "reverse.rasp").read_text()
+    assert not (copy / "docs" / "img").is_symlink() and not any((copy / "docs" / "img").iterdir())
+    assert not any((copy / name).exists() for name in ("out", "runs", ".git"))
+    out = _run("mkdir -p out && echo x > out/f && echo y > docs/img/g.png && ls out docs/img", copy)
+    assert out.split() == ["docs/img:", "g.png", "out:", "f"]
+    assert not (ROOT / "docs" / "img" / "g.png").exists()
+
+
 def test_running_the_docs_leaves_tracked_files_alone(tracked_before):
     """Last in this module: every block above ran, and none of the watched files changed."""
     if tracked_before is None:
