@@ -20,7 +20,7 @@ class CompileError(RaspError):
         if node is not None:
             span = node.span
             if span is not None and span.line:
-                text = span.text.splitlines()[0] if span.text else None
-                self.located(span.line, span.column, node.path, text)
+                # the whole source line, so that the caret sits under the expression's start
+                self.located(span.line, span.column, node.path, span.line_text)
             elif node.path:
                 self.path = node.path

@@ -319,10 +319,11 @@ class Lowerer:
             return None
         fn = node.fn()
         outs = [apply(fn, (v,)) for v in vals]
-        pts = [(float(v), float(o)) for v, o in zip(vals, outs, strict=True)
-               if o is not MISSING and is_number(o)]
-        if len(pts) != len(vals):
-            return None
+        by_x: dict[float, float] = {}  # equal numbers (5, 5.0) are one point to the model
+        for v, o in zip(vals, outs, strict=True):
+            if o is MISSING or not is_number(o) or by_x.setdefault(float(v), float(o)) != float(o):
+                return None
+        pts = sorted(by_x.items())
         if len(pts) == 1:
             return 0.0, pts[0][1]
         (x0, y0), (x1, y1) = pts[0], pts[-1]

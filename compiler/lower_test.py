@@ -100,3 +100,21 @@ def test_too_many_values_is_a_compile_error():
 def test_a_program_that_always_raises_is_refused():
     with pytest.raises(CompileError, match="raises"):
         compiler.compile(env_with(), "tokens_int + 1", vocab=["a", "b"], max_seq_len=3)
+
+
+def test_constant_selector_parts_and_one_valued_numbers_compile():
+    # an `and` whose parts are constant at length 1 (no free score to choose)
+    compile_exact("", "aggregate(select(indices, 0, ==) and select(indices, indices, ==), tokens)",
+                  ["a", "b"], 1)
+    # a mean over one token value: 5 and 5.0 are one point, the map is constant there
+    compile_exact("", "round(aggregate(select(1, 1, ==), tokens_int))", [5], 4)
+
+
+def test_refusal_carets_sit_under_the_expression():
+    env = env_with("x = 1;\nm = aggregate(select(indices, indices, <=), tokens_int, \"no\");\n")
+    with pytest.raises(CompileError) as e:
+        compiler.compile(env, "m", vocab=[1, 2], max_seq_len=3)
+    err = e.value
+    assert err.source_line.startswith("m = aggregate(")
+    assert err.source_line[err.column - 1:].startswith("aggregate(")
+    assert str(err).splitlines()[-1].index("^") == 4 + err.column - 1

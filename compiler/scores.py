@@ -176,7 +176,7 @@ def additive_scores(sel: ir.Selector, groups: list[list[ir.Select]], tables: dic
             truth[a.id] = np.array([states[gi][c[gi], ai] for c in combos], dtype=bool)
     target = combine(sel, truth)
     choices = np.array(list(itertools.product((0, 1, -1, 2, -2), repeat=unknowns)),
-                        dtype=np.float64).reshape(-1, unknowns)
+                       dtype=np.float64).reshape(5**unknowns, unknowns)
     # sums[choice, combo]
     sums = np.zeros((len(choices), len(combos)))
     col = 0
