@@ -509,7 +509,8 @@ def _builtin(name: str, args: list[Any], names: Names) -> Any:
 
 def _locate(err: RaspError, span: ast.Span | None, path: str | None) -> RaspError:
     if span is not None and span.line:
-        err.located(span.line, span.column, path, None)
+        # The whole line, from a file (a REPL input is shown from the input the REPL holds).
+        err.located(span.line, span.column, path, span.line_text if path else None)
     elif path and err.path is None and err.line is None:
         err.path = path
     return err
