@@ -49,19 +49,15 @@ class CompiledSize:
     d_model: int | None = None
     params: int | None = None
     params_non_embedding: int | None = None
-    seconds: float | None = None
     error: str | None = None
 
 
 def compiled_size(spec: ProgramSpec, max_len: int) -> CompiledSize:
     """The compiler's model for the same program and input lengths (or why it has none)."""
-    import time
-
     import compiler
     from compiler import CompileError
     from rasp import RaspError
 
-    start = time.perf_counter()
     try:
         prog = compiler.compile(spec.path, spec.expr, spec.vocab, max_len)
     except (CompileError, RaspError) as err:
@@ -73,7 +69,6 @@ def compiled_size(spec: ProgramSpec, max_len: int) -> CompiledSize:
         stats["d_model"],
         prog.model.num_params(),
         prog.model.num_params(False),
-        round(time.perf_counter() - start, 2),
     )
 
 
@@ -152,6 +147,7 @@ class Report:
             "expr": self.expr,
             "fit_on": self.fit_on,
             "fits": fits,
+            "fit": fits["free"]["fit"] if "free" in fits else None,  # the free fit, as before
             "fit_error": self.fit_error,
             "budget_flops": self.budget,
             "swept_compute": list(self.swept_compute),
