@@ -9,6 +9,7 @@ errors). Selectors are boolean arrays `[batch, query, key]`; aggregation is a ba
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -524,9 +525,11 @@ class ExampleMemo:
     stays linear in its length (the original memoises the same way)."""
 
     KEEP = 4  # inputs remembered (the s-op example, the selector example, a call's input)
+    MAX_CELLS = 1 << 25  # values and selector cells kept per input; beyond, it starts afresh
 
     def __init__(self) -> None:
         self._memos: dict[str, dict[int, Column | np.ndarray]] = {}
+        self._cells: dict[str, int] = {}
 
     def evaluate(self, node: ir.IRNode, x: Sequence[Any]) -> Any:
         """`node` on one (non-empty) input: a list of values, or a selector's rows."""
@@ -539,5 +542,12 @@ class ExampleMemo:
             if len(self._memos) >= self.KEEP:
                 del self._memos[next(iter(self._memos))]
         self._memos[key] = memo
+        before = len(memo)
         value = evaluate_nodes([node], [x], memo)[node.id]
+        added = itertools.islice(reversed(memo.values()), len(memo) - before)
+        self._cells[key] = self._cells.get(key, 0) + sum(
+            v.codes.size if isinstance(v, Column) else v.size for v in added)
+        if self._cells[key] > self.MAX_CELLS:  # a long session on a long example: bound it
+            memo.clear()
+            self._cells[key] = 0
         return value.rows()[0] if isinstance(value, Column) else value.tolist()[0]

@@ -77,3 +77,13 @@ def test_a_long_session_evaluates_each_node_once(monkeypatch):
     for _ in range(300):
         session.feed("s = s + 1;\n")
     assert calls <= 300 * 3  # the new node and its constant, not the whole chain (45,000)
+
+
+def test_the_remembered_values_are_bounded(monkeypatch):
+    monkeypatch.setattr(interpreter.ExampleMemo, "MAX_CELLS", 200)
+    session = ReplSession()
+    session.feed("s = indices;\n")
+    for _ in range(100):
+        out = session.feed("s = s + 1;\n")
+    assert out[-1][1] == ' \t Example: s("hello") = [100, 101, 102, 103, 104] (ints)\n'
+    assert all(len(memo) <= 200 for memo in session.env.examples._memos.values())
