@@ -27,6 +27,7 @@ from .format import small_str
 
 FORMATS = ("svg", "png", "pdf")
 MAX_TEXT = 32  # characters of source text per label line
+LIBRARY_FILE = "stdlib.rasp"  # the path the environment gives the standard library's nodes
 
 # Colours by node kind: inputs grey, elementwise (MLP) blue, selectors and attention orange.
 KIND_COLOURS = {
@@ -35,6 +36,9 @@ KIND_COLOURS = {
     "selector": "#fde9c9",
     "attention": "#f9cb9c",
 }
+KIND_NAMES = {"input": "input", "mlp": "MLP (elementwise)", "selector": "selector",
+              "attention": "attention (aggregate)"}
+FOLDED = "#ffffff"  # compiled, but folded into a later block
 LAYER_COLOURS = ("#cfe2f3", "#f9cb9c", "#d9ead3", "#fff2cc", "#ead1dc", "#d0e0e3", "#f4cccc",
                  "#d9d2e9")
 
@@ -51,6 +55,7 @@ class GraphNode:
     selector: bool
     placement: Placement | None = None
     compiled: bool = False  # colour by placement (unplaced nodes are folded into others)
+    hidden: int = 0  # library steps folded into this node (drawn without internals)
 
 
 def kind_of(node: ir.IRNode) -> str:
@@ -85,10 +90,11 @@ def _operation(node: ir.IRNode) -> str:
     return type(node).__name__.lower()
 
 
-def node_label(node: ir.IRNode, values: list[Any] | None = None) -> str:
-    """The name, then the source text it was written as (when it adds anything), then values."""
+def node_label(node: ir.IRNode, values: list[Any] | None = None, brief: bool = False) -> str:
+    """The name, then the source text it was written as (when it adds anything, and not for
+    a `brief` label, whose text would be a library's inside), then values."""
     text = _short(node.span.text) if node.span is not None and node.span.text else ""
-    if isinstance(node, ir.Full):  # a lifted atom: its span is the expression around it
+    if isinstance(node, ir.Full) or (brief and node.name):  # a lifted atom's span is around it
         text = ""
     lines = [node.name or text or _operation(node)]
     if node.name and text and text != node.name:
@@ -99,24 +105,73 @@ def node_label(node: ir.IRNode, values: list[Any] | None = None) -> str:
     return "\n".join(lines)
 
 
+def is_internal(node: ir.IRNode, root: ir.IRNode) -> bool:
+    """A step inside a standard-library function (`at0`, `share0`, ...), not the user's."""
+    return node is not root and node.path == LIBRARY_FILE
+
+
+def visible_inputs(root: ir.IRNode, internals: bool) -> dict[int, tuple[list[ir.IRNode], int]]:
+    """For each node drawn: the drawn nodes it reads (through hidden library steps, when
+    `internals` is False) and how many hidden steps it stands for."""
+    found: dict[int, tuple[list[ir.IRNode], int]] = {}
+    for node in ir.walk(root):
+        if not internals and is_internal(node, root):
+            continue
+        inputs: dict[int, ir.IRNode] = {}
+        hidden: set[int] = set()
+        stack = list(node.children())
+        while stack:
+            child = stack.pop()
+            if internals or not is_internal(child, root):
+                inputs.setdefault(child.id, child)
+            elif child.id not in hidden:
+                hidden.add(child.id)
+                stack += list(child.children())
+        found[node.id] = (list(inputs.values()), len(hidden))
+    return found
+
+
 def build_graph(root: ir.IRNode, example: Any = None,
-                placed: dict[int, Placement] | None = None) -> nx.DiGraph:
+                placed: dict[int, Placement] | None = None,
+                internals: bool = True) -> nx.DiGraph:
     """The DAG under `root`: an edge runs from each operand to the node that uses it.
-    `placed` (from the compiler) adds each node's layer to its label and colour."""
+    `placed` (from the compiler) adds each node's layer to its label and colour. Without
+    `internals`, the steps inside library functions are folded into the node that uses them
+    (`selector_width` is one node, not twelve)."""
     values = _values(root, example) if example is not None else {}
     placed = _with_selectors(root, placed) if placed is not None else None
     graph = nx.DiGraph()
+    shown = visible_inputs(root, internals)
     for node in ir.walk(root):
+        if node.id not in shown:
+            continue
+        inputs, hidden = shown[node.id]
         where = placed.get(node.id) if placed is not None else None
-        label = node_label(node, values.get(node.id))
+        label = node_label(node, values.get(node.id), brief=hidden > 0)
+        if hidden:
+            label += f"\n(+{hidden} library step{'s' if hidden != 1 else ''})"
         if placed is not None:
             label += "\n" + (_placement_text(where) if where else "(folded)")
         graph.add_node(node.id, info=GraphNode(node.id, label, kind_of(node),
                                                isinstance(node, ir.Selector), where,
-                                               placed is not None))
-        for child in node.children():
+                                               placed is not None, hidden))
+        for child in inputs:
             graph.add_edge(child.id, node.id)
     return graph
+
+
+def legend(graph: nx.DiGraph) -> list[tuple[str, str]]:
+    """(colour, meaning) for each colour the graph uses, in a fixed order."""
+    infos = [data["info"] for _n, data in graph.nodes(data=True)]
+    if infos and infos[0].compiled:
+        layers = sorted({i.placement[0] for i in infos if i.placement is not None})
+        entries = [(_colour_of_layer(layer), "embedding" if layer < 0 else f"layer {layer}")
+                   for layer in layers]
+        if any(i.placement is None for i in infos):
+            entries.append((FOLDED, "folded into a later block"))
+        return entries
+    kinds = {i.kind for i in infos}
+    return [(KIND_COLOURS[k], KIND_NAMES[k]) for k in KIND_COLOURS if k in kinds]
 
 
 def _with_selectors(root: ir.IRNode, placed: dict[int, Placement]) -> dict[int, Placement]:
@@ -149,13 +204,16 @@ def _values(root: ir.IRNode, example: Any) -> dict[int, list[Any]]:
             if isinstance(v, Column)}
 
 
+def _colour_of_layer(layer: int) -> str:
+    return KIND_COLOURS["input"] if layer < 0 else LAYER_COLOURS[layer % len(LAYER_COLOURS)]
+
+
 def _colour(info: GraphNode) -> str:
     if not info.compiled:
         return KIND_COLOURS[info.kind]
     if info.placement is None:
-        return "#ffffff"
-    layer = info.placement[0]
-    return KIND_COLOURS["input"] if layer < 0 else LAYER_COLOURS[layer % len(LAYER_COLOURS)]
+        return FOLDED
+    return _colour_of_layer(info.placement[0])
 
 
 # ---- graphviz ------------------------------------------------------------------------------
@@ -174,6 +232,13 @@ def to_dot(graph: nx.DiGraph, title: str = "") -> str:
         lines.append(f"  n{nid} [label={quote(info.label)}, shape={shape}, "
                      f"fillcolor={quote(_colour(info))}];")
     lines += [f"  n{a} -> n{b};" for a, b in graph.edges]
+    keys = legend(graph)
+    if keys:
+        rows = "".join(f'<TR><TD BGCOLOR="{colour}" WIDTH="18"></TD><TD ALIGN="LEFT">'
+                       f"{meaning}</TD></TR>" for colour, meaning in keys)
+        lines += ["  subgraph cluster_legend {", '    label="colour"; fontsize=10;',
+                  '    legend [shape=plaintext, style="", label=<<TABLE BORDER="0" '
+                  f'CELLSPACING="2">{rows}</TABLE>>];', "  }"]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -255,13 +320,17 @@ def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str, title: str) -> No
     xs = [x for path in paths.values() for x, _ in path] + [x for x, _ in pos.values()]
     ys = [y for _, y in pos.values()]
     width = max(4.0, 2.6 * (max(xs) - min(xs) + 1))
-    height = max(2.5, 1.4 * (max(ys) - min(ys) + 1) + 0.6)
+    keys = legend(graph)
+    below = 0.3 * len(keys) + 0.4 if keys else 0.0  # room for the legend under the graph
+    title = textwrap.fill(title, max(30, int(width * 11)))  # ~11 characters an inch at 9 pt
+    above = 0.25 * title.count("\n")
+    height = max(2.5, 1.4 * (max(ys) - min(ys) + 1 + below + above) + 0.6)
     fig = Figure(figsize=(width, height))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     ax.set_xlim(min(xs) - 0.7, max(xs) + 0.7)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.9)
-    ax.text(min(xs) - 0.6, max(ys) + 0.75, title, ha="left", va="top", fontsize=9)
+    ax.set_ylim(min(ys) - 0.6 - below, max(ys) + 0.9 + above)
+    ax.text(min(xs) - 0.6, max(ys) + 0.75 + above, title, ha="left", va="top", fontsize=9)
     boxes = {}
     for nid, data in graph.nodes(data=True):
         info: GraphNode = data["info"]
@@ -280,29 +349,38 @@ def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str, title: str) -> No
                                 "shrinkA": 0 if start is None else 2,
                                 "shrinkB": 2, "patchA": start,
                                 "patchB": boxes[b].get_bbox_patch()})
+    if keys:
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(facecolor=c, edgecolor="#555555", label=m) for c, m in keys],
+                  loc="lower left", fontsize=8, title="colour", title_fontsize=8,
+                  frameon=False)
     with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, searchable
         fig.savefig(path, format=fmt, dpi=120)
 
 
 def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto",
-           placed: dict[int, Placement] | None = None, title: str | None = None) -> str:
-    """Draw `root`'s graph to `path` (format from its extension). Returns the engine used."""
+           placed: dict[int, Placement] | None = None, title: str | None = None,
+           internals: bool = False) -> nx.DiGraph:
+    """Draw `root`'s graph to `path` (format from its extension). Returns the graph drawn,
+    its `engine` attribute naming the engine used."""
     fmt = os.path.splitext(path)[1].lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"cannot draw to {path!r}: use .svg, .png or .pdf")
-    graph = build_graph(root, example, placed)
+    graph = build_graph(root, example, placed, internals)
     if title is None:
-        title = root.label + (" (colour: layer)" if placed is not None else
-                              " (grey: input, blue: MLP, orange: attention)")
+        title = root.label
     dot = shutil.which("dot") if engine in ("auto", "dot") else None
     if engine == "dot" and dot is None:
         raise RuntimeError("graphviz's dot is not installed (try --engine matplotlib)")
     if dot is not None and _render_dot(graph, path, fmt, dot, title):
-        return "dot"
+        graph.graph["engine"] = "dot"
+        return graph
     if engine == "dot":
         raise RuntimeError("graphviz's dot failed to draw the graph")
     _render_matplotlib(graph, path, fmt, title)
-    return "matplotlib"
+    graph.graph["engine"] = "matplotlib"
+    return graph
 
 
 def _head_selectors(prog: Any) -> dict[int, Placement]:
@@ -332,9 +410,27 @@ def compiled_placements(env: Any, expr: str, spec: Any) -> tuple[Any, str] | Non
         return None
     st = prog.stats
     title = (f"{expr}: compiled for vocab {','.join(map(str, spec.vocab))}, max length "
-             f"{spec.max_len}: {st['layers']} layers, {st['heads']} heads, d_model "
-             f"{st['d_model']} (colour: layer)")
+             f"{spec.max_len}: {_count(st['layers'], 'layer')}, {_count(st['heads'], 'head')}, "
+             "d_model "
+             f"{st['d_model']}")
     return prog, title
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def layer_placements(prog: Any) -> dict[int, Placement]:
+    """Where a compiled program computes each node: layout entries, heads' selectors, and
+    the always-embedded input."""
+    from .repl_compile import placements
+
+    placed = {i: (e["layer"], e["sublayer"]) for i, e in placements(prog).items()}
+    placed.update(_head_selectors(prog))
+    for n in ir.walk(prog.node):
+        if isinstance(n, ir.Tokens | ir.Indices):
+            placed.setdefault(n.id, (-1, "embedding"))
+    return placed
 
 
 @click.command()
@@ -346,10 +442,14 @@ def compiled_placements(env: Any, expr: str, spec: Any) -> tuple[Any, str] | Non
                                              "(default: the header's first example).")
 @click.option("--engine", type=click.Choice(["auto", "dot", "matplotlib"]), default="auto",
               show_default=True, help="auto: graphviz's dot when installed, else matplotlib.")
-@click.option("--compile/--no-compile", "compile_", default=True, show_default=True,
-              help="Colour by compiled layer (needs the file's `# compile:` header).")
+@click.option("--layers/--no-layers", default=True, show_default=True,
+              help="Compile (with the file's `# compile:` header) and colour each node by the "
+                   "layer that computes it; else colour by kind.")
+@click.option("--internals", is_flag=True,
+              help="Draw the steps inside library functions too (selector_width's at0, "
+                   "share0, ...); by default each call is one node.")
 def draw(file: str, expr: str | None, output: str | None, given: str | None,
-         engine: str, compile_: bool) -> None:
+         engine: str, layers: bool, internals: bool) -> None:
     """Draw the computation graph of an s-op in FILE."""
     from .cli import _default_exprs, fail, load_program
     from .examples import parse_input_literal
@@ -369,21 +469,18 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
             header.examples[0].input if header.examples else None)
         output = output or "".join(c if c.isalnum() or c in "_-" else "_" for c in expr) + ".svg"
         placed, title = None, None
-        compiled = compiled_placements(env, expr, header.compile) if compile_ and isinstance(
+        compiled = compiled_placements(env, expr, header.compile) if layers and isinstance(
             node, ir.SOp) else None
         if compiled is not None:
-            from .repl_compile import placements
-
             prog, title = compiled
             node = prog.node
-            placed = {i: (e["layer"], e["sublayer"]) for i, e in placements(prog).items()}
-            placed.update(_head_selectors(prog))
-            for n in ir.walk(node):  # the input is always embedded
-                if isinstance(n, ir.Tokens | ir.Indices):
-                    placed.setdefault(n.id, (-1, "embedding"))
-        used = render(node, output, example, engine, placed, title)
+            placed = layer_placements(prog)
+        graph = render(node, output, example, engine, placed, title, internals)
     except RaspError as err:
         fail(err)
     except (ValueError, RuntimeError, OSError) as err:
         fail(str(err))
-    click.echo(f"{output}: {len(list(ir.walk(node)))} nodes, drawn with {used}")
+    hidden = len(list(ir.walk(node))) - graph.number_of_nodes()
+    note = f" ({hidden} library steps folded in: --internals draws them)" if hidden else ""
+    click.echo(f"{output}: {graph.number_of_nodes()} nodes, drawn with "
+               f"{graph.graph['engine']}{note}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -287,23 +288,34 @@ class ReplSession:
                 self._name_loads(inner, path)
 
     def draw(self, sop: ir.SOp, example: Any) -> list[str]:
-        """`draw(sop)`: the graph goes to comp_flows/NAME(INPUT).pdf, the value is echoed."""
-        from .draw import render
+        """`draw(sop)`: the graph goes to comp_flows/NAME_INPUT.pdf (a name safe in any
+        shell), the value is echoed. On a terminal the s-op is compiled for the running
+        example and coloured by layer; otherwise (or when it does not compile) by kind."""
+        from .draw import layer_placements, render
 
         example = self.settings.sop_example if example is None else example
         values = self._evaluate(sop, example)
-        name = f"{sop.label}({format_example_arg(example)})".replace(os.sep, "_")
-        path = os.path.join("comp_flows", name[:200] + ".pdf")
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sop.label} {format_example_arg(example)}")
+        path = os.path.join("comp_flows", name.strip("_.")[:100] + ".pdf")
+        note = ""
+        node, placed, title = sop, None, None
+        if self.interactive:
+            try:
+                prog = repl_compile.compile_for_drawing(self, sop, example)
+                node, placed = prog.node, layer_placements(prog)
+                title = f"{sop.label}: compiled for the running example"
+            except (RaspError, repl_compile.NoCompiler) as err:
+                note = f"; coloured by kind: {str(err).splitlines()[0]}"
         try:
             os.makedirs("comp_flows", exist_ok=True)
-            render(sop, path, example=example)
+            render(node, path, example=example, placed=placed, title=title)
         except OSError as exc:
             raise RaspError(f"cannot write {path}: {exc.strerror or exc}") from None
         applied = Applied(sop, normalise_input(example), values)
         result = format_applied(applied, self.settings.full_display)
         lines = [result]
         if self.interactive:
-            lines.append(f"\t(graph drawn to {path})")
+            lines.append(f"\t(graph drawn to {path}{note})")
         return lines
 
     # ---- evaluation -----------------------------------------------------------------------

@@ -57,6 +57,19 @@ def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int) ->
                         f"arithmetic ({exc})") from None
 
 
+def compile_for_drawing(session: ReplSession, sop: ir.SOp, example: Any) -> Any:
+    """`sop` compiled for the running example's tokens and length (by a top-level name bound
+    to it, else its text), ticking while slow."""
+    env = session.env
+    name = next((n for n, v in env.top.vars.items() if v is sop), sop.label)
+    tokens = normalise_input(example)
+    with ticking(session.progress, f"compiling {name} to colour it by layer…"):
+        prog = compile_expr(env, name, sorted(set(tokens), key=str), max(1, len(tokens)))
+    if not isinstance(prog.node, ir.SOp):
+        raise RaspError(f"{name} did not compile to an s-op")
+    return prog
+
+
 def placements(prog: Any) -> dict[int, dict[str, Any]]:
     """IR node id → where the compiled model keeps that node's value (layout entry)."""
     return {e["ir"]: e for e in prog.manifest["layout"] if e.get("ir") is not None}

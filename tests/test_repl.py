@@ -183,7 +183,7 @@ def test_draw_writes_the_graph_and_echoes_the_value(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert body(piped('x = indices + 1;\ndraw(x, "ab");\n')).endswith(
         ">> \t =  [1, 2] (ints)\n>> \n")
-    drawn = tmp_path / "comp_flows" / 'x("ab").pdf'
+    drawn = tmp_path / "comp_flows" / "x_ab.pdf"  # no quotes or parentheses in the name
     assert drawn.read_bytes().startswith(b"%PDF")
 
 
