@@ -11,6 +11,7 @@ softmax weights, BOS column included. The compiled heads and their weights come 
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,33 @@ def selectors_by_label(node: ir.IRNode) -> dict[str, ir.Selector]:
     return found
 
 
+def head_selector(block: dict[str, Any], root: ir.IRNode,
+                  by_label: dict[str, ir.Selector]) -> ir.Selector | None:
+    """The selector a plan block's head implements: by IR id when the manifest gives one,
+    else a selector of the program with that label, else the label read as a RASP expression
+    over the program's named nodes (a prefix count's head attends with a selector the
+    compiler built, such as `select(opens, 1, ==) and upto`, which no node of the program is).
+    """
+    nodes = {n.id: n for n in ir.walk(root)}
+    found = nodes.get(block.get("selector_ir", -1))
+    if isinstance(found, ir.Selector):
+        return found
+    label = block.get("selector") or ""
+    if label in by_label:
+        return by_label[label]
+    if not label:
+        return None
+    scope = Environment()
+    for n in nodes.values():
+        if n.name and n.name not in scope.top.vars:
+            scope.top.vars[n.name] = n
+    try:
+        built = scope.expression(label)
+    except RaspError:
+        return None
+    return built if isinstance(built, ir.Selector) else None
+
+
 def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
     """Every attention head of a compiled program on `tokens`, paired with its selector."""
     from .interpreter import evaluate_batch
@@ -66,7 +94,7 @@ def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
     views = []
     for layer, h, block in heads(prog):
         label = block.get("selector") or ""
-        sel = by_label.get(label)
+        sel = head_selector(block, prog.node, by_label)
         matrix = evaluate_batch(sel, [tokens])[0] if sel is not None else None
         views.append(HeadView(layer, h, block["node"], block["role"], label, matrix,
                               attention_weights(prog, tokens, layer, h)))
@@ -83,57 +111,71 @@ def compile_for(env: Environment, expr: str, vocab: list[Any], max_len: int) -> 
 
 
 def _matrix(ax: Any, values: np.ndarray, rows: list[str], cols: list[str], title: str,
-            annotate: bool) -> None:
-    ax.imshow(values, cmap="Blues", vmin=0.0, vmax=1.0)
+            annotate: bool, scale: bool) -> Any:
+    """One panel; `scale`: colours span 0 to the panel's largest weight (a head that spreads
+    over 30 keys is not near-white), else 0..1 (a selector's booleans). Returns the image."""
+    top = float(values.max()) if scale and values.size and values.max() > 0 else 1.0
+    image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=top)
     ax.set_xticks(range(len(cols)), cols)
     ax.set_yticks(range(len(rows)), rows)
     ax.xaxis.tick_top()
+    ax.xaxis.set_label_position("top")
     ax.tick_params(length=0, labelsize=8)
     ax.set_ylabel("query", fontsize=7)
-    ax.set_title(title, fontsize=8, pad=16)
+    ax.set_xlabel("key", fontsize=7)
+    ax.set_title(title, fontsize=8, pad=6)
     for edge in ("top", "right", "bottom", "left"):
         ax.spines[edge].set_visible(False)
     if not annotate:
-        return
+        return image
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
             v = values[i, j]
             if v >= 0.005:
                 text = "1" if v >= 0.995 else f"{v:.2f}".lstrip("0")
                 ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if v > 0.6 else "black")
+                        color="white" if v > 0.6 * top else "black")
+    return image
 
 
-def plot(views: list[HeadView], tokens: list[Any], path: str, title: str, dpi: int = 90) -> None:
-    """One row per head: the RASP selector (left) and the compiled weights (right)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def figure(views: list[HeadView], tokens: list[Any], title: str) -> Any:
+    """One row per head: the RASP selector (left) and the compiled weights (right, with a
+    colour bar of its own scale). A matplotlib Figure, without pyplot's global state."""
+    from matplotlib.figure import Figure
 
     names = [str(t) for t in tokens]
     n = len(names)
     cell = 0.34
     side = max(2.6, cell * (n + 1) + 0.8)
     height = max(2.4, cell * n + 1.8)
-    fig, axes = plt.subplots(len(views), 2, figsize=(2 * side, height * len(views) + 0.7),
-                             squeeze=False)
+    title = "\n".join(textwrap.fill(line, int(2.2 * side * 10)) for line in title.split("\n"))
+    fig = Figure(figsize=(2.2 * side, height * len(views) + 0.5 + 0.2 * title.count("\n")))
+    axes = fig.subplots(len(views), 2, squeeze=False)
     annotate = n <= 12
+    chars = max(24, int(side * 13))  # characters of 8 pt text across one panel
     for (left, right), v in zip(axes, views, strict=True):
         where = f"layer {v.layer}, head {v.head}"
         if v.selector is not None:
             _matrix(left, np.asarray(v.selector, dtype=float), names, names,
-                    f"RASP selector\n{_short(v.selector_label)}", annotate=False)
+                    "RASP selector\n" + _wrap(v.selector_label, chars), annotate=False,
+                    scale=False)
         else:
             left.axis("off")
-            left.text(0.5, 0.5, f"selector {v.selector_label!r}\nnot found", ha="center",
-                      va="center", fontsize=8)
-        _matrix(right, v.weights[1:], names, ["§", *names],
-                f"compiled {where}\n{_short(v.node)}", annotate)
+            left.text(0.5, 0.5, "selector\n" + _wrap(v.selector_label, chars) +
+                      "\nnot in the program", ha="center", va="center", fontsize=8)
+        image = _matrix(right, v.weights[1:], names, ["§", *names],
+                        f"compiled {where}\n" + _wrap(v.node, chars), annotate, scale=True)
+        bar = fig.colorbar(image, ax=right, fraction=0.046, pad=0.04)
+        bar.ax.tick_params(labelsize=7)
+        bar.set_label("attention weight", fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
+    return fig
+
+
+def plot(views: list[HeadView], tokens: list[Any], path: str, title: str, dpi: int = 90) -> None:
+    """`figure`, saved to `path` (PNG, SVG or PDF by its extension)."""
+    figure(views, tokens, title).savefig(path, dpi=dpi)
 
 
 def _count(n: int, noun: str) -> str:
@@ -143,6 +185,12 @@ def _count(n: int, noun: str) -> str:
 def _short(text: str, width: int = 34) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _wrap(text: str, width: int, lines: int = 3) -> str:
+    """A title over a panel: whole words on at most `lines` lines of `width` characters."""
+    return "\n".join(textwrap.wrap(" ".join(text.split()), width, max_lines=lines,
+                                   placeholder=" …", break_on_hyphens=False))
 
 
 @click.command("attention")

@@ -121,3 +121,80 @@ def test_a_model_without_heads_is_an_error(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert result.output.strip() == "error: `tokens_int * 2` compiles to a model without " \
         "attention heads"
+
+
+def _views(path: str, given: str, max_len: int | None = None):
+    import compiler
+    from rasp.attention_plot import head_views
+    from rasp.examples import read_header
+
+    env = rasp.Environment()
+    env.run((ROOT / path).read_text(), str(ROOT / path))
+    spec = read_header(str(ROOT / path)).compile
+    prog = compiler.compile(env, spec.expr, spec.vocab, max_len or spec.max_len)
+    return head_views(prog, list(given))
+
+
+def test_prefix_count_heads_find_their_selector(monkeypatch):
+    """dyck2's prefix counts attend with `select(opens, 1, ==) and upto`, a selector the
+    compiler built: it was drawn as "not found"; now it is evaluated and compared."""
+    monkeypatch.chdir(ROOT)
+    views = _views("examples/dyck2.rasp", "({})")
+    assert any(" and upto" in v.selector_label for v in views)
+    assert all(v.selector is not None for v in views)
+    assert all(v.matches() for v in views)
+
+
+def _text_inside(fig) -> None:
+    """Every text of the figure (titles, tick labels) lies inside it: nothing is cut."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    box = fig.bbox
+    renderer = canvas.get_renderer()
+    for text in fig.findobj(match=lambda a: hasattr(a, "get_text") and hasattr(
+            a, "get_window_extent")):
+        if not text.get_visible() or not text.get_text():
+            continue
+        ext = text.get_window_extent(renderer)
+        assert ext.x0 >= box.x0 - 1 and ext.x1 <= box.x1 + 1, text.get_text()
+        assert ext.y0 >= box.y0 - 1 and ext.y1 <= box.y1 + 1, text.get_text()
+
+
+def test_figure_scale_colour_bar_axes_and_titles(monkeypatch):
+    """30 tokens: the compiled panel's colours span the data (0 to its largest weight, not a
+    fixed 0..1 that left it near-white), with a colour bar; keys and queries are labelled on
+    both panels; tick labels are the tokens; every title fits in the figure."""
+    from rasp.attention_plot import figure
+
+    monkeypatch.chdir(ROOT)
+    tokens = list("abc" * 10)
+    views = _views("examples/hist.rasp", "abc" * 10, max_len=30)
+    fig = figure(views, tokens, "hist on " + "abc" * 10 + "\ncompiled for vocab a,b,c, max "
+                 "length 30: 1 layer, 1 head (§ = BOS)")
+    selector_ax, compiled_ax, bar_ax = fig.axes
+    low, high = compiled_ax.images[0].get_clim()
+    assert low == 0 and high == pytest.approx(views[0].weights[1:].max())
+    assert high < 0.5
+    assert bar_ax.get_ylabel() == "attention weight"
+    for ax in (selector_ax, compiled_ax):
+        assert ax.get_xlabel() == "key" and ax.get_ylabel() == "query"
+        assert [t.get_text() for t in ax.get_yticklabels()] == tokens
+    assert [t.get_text() for t in compiled_ax.get_xticklabels()] == ["§", *tokens]
+    _text_inside(fig)
+
+
+def test_long_titles_wrap_inside_the_figure(monkeypatch):
+    from rasp.attention_plot import figure
+
+    monkeypatch.chdir(ROOT)
+    views = _views("examples/dyck2.rasp", "({})")
+    long = max(views, key=lambda v: len(v.node))
+    assert len(long.node) > 40
+    fig = figure(views, list("({})"), "dyck2 on \"({})\"\ncompiled for vocab (,),{,}, max "
+                 "length 12: 7 layers, 5 heads (§ = BOS)")
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert any(" ".join(long.node.split()) in " ".join(t.split()) for t in titles)
+    assert not any("…" in t for t in titles)  # wrapped whole, not cut mid-expression
+    _text_inside(fig)
