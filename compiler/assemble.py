@@ -21,7 +21,7 @@ import runtime
 
 from .errors import CompileError
 from .linear import BOS, ONE, Lin
-from .plan import REGISTRY, PNode, err_of
+from .plan import PNode, err_of
 from .values import is_numeric_like
 
 D_ONE, D_BOS = 0, 1
@@ -56,8 +56,8 @@ def _deps(p: PNode) -> list[Lin]:
 
 def _out_lin(root: PNode) -> Lin:
     if root.enc == "cat":
-        return root.lin if root.kind == "linear" else Lin.of(root.id, root.encdim)
-    return root.lin if root.kind == "linear" else Lin.of(root.id, 1)
+        return root.lin if root.kind == "linear" else Lin.of(root, root.encdim)
+    return root.lin if root.kind == "linear" else Lin.of(root, 1)
 
 
 def schedule(root: PNode) -> dict[int, Stored]:
@@ -68,7 +68,7 @@ def schedule(root: PNode) -> dict[int, Stored]:
         got = stored.get(pid)
         if got is not None:
             return got.slot
-        p = REGISTRY[pid]
+        p = pid
         if p.kind in ("tok", "pos"):
             slot = -1
         else:
@@ -115,13 +115,13 @@ class Builder:
 
         def need(lin: Lin) -> None:
             for s, m in lin.terms.items():
-                if s >= 0:
+                if not isinstance(s, int):
                     req.setdefault(s, []).append(m)
 
         need(self.out_lin)
         for st in sorted(self.stored.values(), key=lambda s: -s.slot):
             p = st.node
-            rows = req.get(p.id, [])
+            rows = req.get(p, [])
             st.proj = _basis(np.vstack(rows) if rows else np.zeros((0, p.encdim)), p.encdim)
             st.pinv = np.linalg.pinv(st.proj) if st.dims else np.zeros((p.encdim, 0))
             if p.kind == "mlp":

@@ -2,14 +2,16 @@
 
 Every consumer (attention queries, keys and values, MLP inputs, the unembedding) reads the
 residual stream linearly. A `Lin` says which linear function of stored values it reads:
-`enc = sum(terms[src] @ enc(src))`, where `src` is a stored plan node, or the constant-1
-dimension `ONE`, or the BOS-indicator dimension `BOS`. Values computed by linear maps (a map of
-a one-hot, `a - b` of numbers) are never stored: their readers read through a `Lin`.
+`enc = sum(terms[src] @ enc(src))`, where `src` is a stored plan node (the object itself: no
+registry), or the constant-1 dimension `ONE`, or the BOS-indicator dimension `BOS` (ints).
+Values computed by linear maps (a map of a one-hot, `a - b` of numbers) are never stored:
+their readers read through a `Lin`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -19,10 +21,10 @@ ONE, BOS = -1, -2  # pseudo-sources: the constant-1 and the BOS-indicator dimens
 @dataclass
 class Lin:
     rows: int
-    terms: dict[int, np.ndarray] = field(default_factory=dict)  # src -> [rows, encdim(src)]
+    terms: dict[Any, np.ndarray] = field(default_factory=dict)  # src -> [rows, encdim(src)]
 
     @staticmethod
-    def of(src: int, dim: int) -> Lin:
+    def of(src: Any, dim: int) -> Lin:
         return Lin(dim, {src: np.eye(dim)})
 
     @staticmethod
@@ -61,8 +63,12 @@ class Lin:
             terms[k] = np.vstack([a, b])
         return Lin(self.rows + other.rows, terms)
 
-    def sources(self) -> list[int]:
-        return [k for k in self.terms if k >= 0]
+    def sources(self) -> list[Any]:
+        """The stored plan nodes read (not ONE or BOS)."""
+        return [k for k in self.terms if not isinstance(k, int)]
+
+    def sources_terms(self) -> list[tuple[Any, np.ndarray]]:
+        return [(k, m) for k, m in self.terms.items() if not isinstance(k, int)]
 
 
 def stack_all(lins: list[Lin]) -> Lin:

@@ -28,7 +28,7 @@ from . import patterns
 from .budget import Budget
 from .errors import CompileError
 from .linear import BOS, ONE, Lin, stack_all
-from .plan import REGISTRY, HeadSpec, MlpSpec, PNode, err_of
+from .plan import HeadSpec, MlpSpec, PNode, err_of
 from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
 from .tabulate import MISSING, Ambiguous, agree, apply, tabulate, tree_outputs
 from .values import (
@@ -72,14 +72,18 @@ class Lowerer:
         self.keys = analysis.keys  # structural keys, shared with the analysis
         self.foot: dict[int, frozenset[str]] = {}
         self.cat_of: dict[int, PNode] = {}
+        self.ids = itertools.count()  # plan node ids, in creation order (layout order)
         self.tables: dict[tuple[int, ...], dict[int, Any]] = {}  # fused trees' columns
         self.bounds: dict[int, list[ir.IRNode] | None] = {}  # see `boundary`
+
+    def pnode(self, *args: Any, **kw: Any) -> PNode:
+        return PNode(*args, id=next(self.ids), **kw)
 
     def decide_causal(self, root: ir.IRNode) -> bool:
         """Use a causal mask when every head only looks at earlier positions through
         `select(indices, indices, <=)`: the mask then replaces that (rank max_len) table."""
         sels = []
-        for n in values_walk([root]):
+        for n in values_walk([root], self.a.counts):
             width = patterns.match_width(n)
             count = count_selector(n, self.a)
             if width is not None:
@@ -96,7 +100,7 @@ class Lowerer:
     @staticmethod
     def read(p: PNode) -> Lin:
         """enc(p) as a linear function of stored values."""
-        return p.lin if p.kind == "linear" else Lin.of(p.id, p.encdim)
+        return p.lin if p.kind == "linear" else Lin.of(p, p.encdim)
 
     def numeric(self, p: PNode, node: ir.IRNode | None = None) -> Lin:
         """The value of p as one number."""
@@ -142,7 +146,8 @@ class Lowerer:
         key = self.keys.of(node)
         if key not in self.memo:
             todo = list(ir.walk([node], lambda n: tuple(
-                c for c in values_children(n) if self.keys.of(c) not in self.memo)))
+                c for c in values_children(n, self.a.counts)
+                if self.keys.of(c) not in self.memo)))
             for i, n in enumerate(todo):
                 if isinstance(n, ir.Selector) or self.keys.of(n) in self.memo:
                     continue
@@ -181,7 +186,7 @@ class Lowerer:
         value = tabulate(node, 1, {}).table[0]
         if value is MISSING:
             raise CompileError("this constant expression raises an error", node)
-        return PNode("linear", "cat", [value], node.label, node, lin=Lin.const([1.0]),
+        return self.pnode("linear", "cat", [value], node.label, node, lin=Lin.const([1.0]),
                      role="constant")
 
     def embedded(self, node: ir.IRNode, kind: str) -> PNode:
@@ -201,7 +206,7 @@ class Lowerer:
         for r, v in enumerate(outs):
             if v is not MISSING:
                 m[index[vkey(v)], r] = 1.0
-        return PNode("linear", "cat", values, node.label, node, lin=self.read(base).left(m),
+        return self.pnode("linear", "cat", values, node.label, node, lin=self.read(base).left(m),
                      role="token function" if kind == "tok" else "position function")
 
     def base_embedding(self, kind: str) -> PNode:
@@ -209,7 +214,7 @@ class Lowerer:
         got = self.memo.get(key)
         if got is None:
             domain = list(self.vocab) if kind == "tok" else list(range(self.n))
-            got = PNode(kind, "cat", domain, "tokens" if kind == "tok" else "indices",
+            got = self.pnode(kind, "cat", domain, "tokens" if kind == "tok" else "indices",
                         table=np.eye(len(domain)), base=np.zeros(len(domain)),
                         role="token embedding" if kind == "tok" else "position embedding",
                         checks=False)
@@ -229,7 +234,7 @@ class Lowerer:
                 a, b = affine
                 lin = self.read(child).scaled(a) + Lin.const([b])
                 vals = self._map_values(fn, [child.values])
-                return PNode("linear", "num", vals, node.label, node, lin=lin,
+                return self.pnode("linear", "num", vals, node.label, node, lin=lin,
                              err=abs(a) * child.err, role="affine map")
         elif isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2:
             merged = self.merged_means(node)
@@ -240,7 +245,7 @@ class Lowerer:
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
                 vals = self._map_values(node.fn(), [p.values for p in ins])
-                return PNode("linear", "num", vals, node.label, node, lin=lin,
+                return self.pnode("linear", "num", vals, node.label, node, lin=lin,
                              err=ins[0].err + ins[1].err, role="sum" if sign > 0 else "difference")
         return self.fused(node)
 
@@ -271,8 +276,8 @@ class Lowerer:
         vmax = max(abs(float(t) - d) for t in values)
         head = sp.head(v, max(vmax, 1.0), x.selector)
         unequal = 0.0 if info.max_one else head.unequal_err(self.n)
-        return PNode("head", "num", aggregate_values(values, info, d, self.n), node.label, node,
-                     head=head, base=np.array([float(d)]),
+        return self.pnode("head", "num", aggregate_values(values, info, d, self.n), node.label,
+                          node, head=head, base=np.array([float(d)]),
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal, role="attention (mean)")
 
     @staticmethod
@@ -295,7 +300,7 @@ class Lowerer:
         for j, v in enumerate(outs):
             if v is not MISSING:
                 m[index[vkey(v)], j] = 1.0
-        return PNode("linear", "cat", values, node.label, node, lin=self.read(child).left(m),
+        return self.pnode("linear", "cat", values, node.label, node, lin=self.read(child).left(m),
                      err=child.err, role="lookup (linear)")
 
     def affine(self, node: ir.Map, child: PNode) -> tuple[float, float] | None:
@@ -378,7 +383,7 @@ class Lowerer:
             # Reading a head, or a linear function of heads and embeddings, costs nothing; an
             # MLP's output (even read linearly) would cost a layer.
             if p.kind == "linear":
-                return any(REGISTRY[s].kind == "mlp" for s in p.lin.sources())
+                return any(s.kind == "mlp" for s in p.lin.sources())
             return p.kind == "mlp"
 
         def collapsible(x: ir.IRNode) -> bool:  # a map read linearly: fuse through it?
@@ -506,7 +511,7 @@ class Lowerer:
         index = {vkey(v): i for i, v in enumerate(values)}
         codes = np.array([-1 if v is MISSING else index[vkey(v)] for v in outs])
         if len(values) == 1:
-            return PNode("linear", "cat", values, label, node, lin=Lin.const([1.0]),
+            return self.pnode("linear", "cat", values, label, node, lin=Lin.const([1.0]),
                          role="constant")
         idx = np.array(tuples, dtype=np.int64).reshape(len(tuples), len(ins))
         best = None
@@ -536,7 +541,7 @@ class Lowerer:
         lo, hi = float(zs[0]), float(zs[-1])
         mids = zs[changes] - halves
         spec.act = np.minimum(hi - mids, mids - lo) / halves + 1.0
-        return PNode("mlp", "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
+        return self.pnode("mlp", "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
                      role=role)
 
     # ---- attention ----------------------------------------------------------------------
@@ -568,7 +573,7 @@ class Lowerer:
             base[index[vkey(d)]] = 1.0
             v = xin.left(emb) - Lin.const(base)
             head = sp.head(v, 1.0, node.selector)
-            return PNode("head", "cat", values, node.label, node, head=head, base=base,
+            return self.pnode("head", "cat", values, node.label, node, head=head, base=base,
                          err=err_of(xin) + ATTN_ERR, role="attention (select one)")
         if not numeric_default:
             raise CompileError(f"a mean of numbers with the default {d!r} (not a number) "
@@ -583,17 +588,18 @@ class Lowerer:
             vmax, values = 1e6, None
         head = sp.head(v, max(vmax, 1.0), node.selector)
         unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
-        return PNode("head", "num", values, node.label, node, head=head, base=np.array([dnum]),
+        return self.pnode("head", "num", values, node.label, node, head=head, base=np.array([dnum]),
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
                      role="attention (select one)" if select_one else
                      "attention (mean of one value)" if one_value else "attention (mean)")
 
-    def width(self, node: ir.IRNode, sel: ir.Selector) -> PNode:
+    def width(self, node: ir.IRNode, sel: ir.Selector, widths: list[int] | None = None
+              ) -> PNode:
         """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight.
         An `or` that no single table or sum of tables expresses is split instead:
         width(a or b) = width(a) + width(b) - width(a and b) (the last is dropped when a and b
         never meet), each part a head and an MLP in the same layer, summed linearly."""
-        widths = self.a.values[node.id]
+        widths = self.a.values[node.id] if widths is None else widths
         stripped = self.strip_causal(sel)
         plan = None
         if stripped is None or isinstance(stripped, ir.Select) and stripped.op == "==":
@@ -612,7 +618,7 @@ class Lowerer:
             for sign, part in parts:
                 w = self.width_of(part, node)
                 total = total + self.numeric(w).scaled(sign)
-            return PNode("linear", "num", list(widths), node.label, node, lin=total,
+            return self.pnode("linear", "num", list(widths), node.label, node, lin=total,
                          role="sum of widths")
         if plan is None:
             plan = self.joint_selector(stripped, *self._sides(select_atoms(stripped)))
@@ -621,7 +627,7 @@ class Lowerer:
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
         head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
                         score_err=plan.err)
-        share = PNode("head", "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
+        share = self.pnode("head", "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
                       base=np.array([1.0]), err=ATTN_ERR, role="attention (width, BOS share)",
                       checks=False)
         lookup = {s: w for s, w in zip(shares, widths, strict=True)}
@@ -635,8 +641,7 @@ class Lowerer:
         if got is None:
             part = ir.Map(op="round", child=None, span=sel.span, path=sel.path,
                           name=f"selector_width({sel.label})")
-            self.a.values[part.id] = list(range(self.n + 1))
-            got = self.width(part, sel)
+            got = self.width(part, sel, list(range(self.n + 1)))
             got.checks = False
             self.memo[key] = got
         return got

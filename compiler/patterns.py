@@ -11,11 +11,7 @@ same head and MLP, rather than an MLP over every (fraction, length) pair.
 
 from __future__ import annotations
 
-import weakref
-
 from rasp import ir
-
-_count_selectors: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _is_full(node: ir.IRNode, value) -> bool:
@@ -92,11 +88,10 @@ def _is_index_plus_one(node: ir.IRNode) -> bool:
             and type(node.const) is int and node.const == 1)
 
 
-def match_count(node: ir.IRNode) -> tuple[ir.Selector, ir.IRNode] | None:
-    """(select(x, 1, ==) and upto, x) when `node` is round(aggregate(upto, x) * (indices + 1))
-    (in either order), upto = select(indices, indices, <=). It counts the positions up to the
-    query's where x is 1 when x is 0/1, which the caller checks. The selector is made once per
-    node, so that every stage sees the same one."""
+def match_count(node: ir.IRNode) -> ir.Aggregate | None:
+    """The aggregate of round(aggregate(upto, x) * (indices + 1)) (in either order), upto =
+    select(indices, indices, <=): the count of positions up to the query's where x is 1,
+    when x is 0/1 (which the caller checks). See `count_selector`."""
     if not (isinstance(node, ir.Map) and node.op == "round" and node.const_side is None):
         return None
     prod = node.child
@@ -105,17 +100,17 @@ def match_count(node: ir.IRNode) -> tuple[ir.Selector, ir.IRNode] | None:
     for agg, length in (prod.inputs, prod.inputs[::-1]):
         if (isinstance(agg, ir.Aggregate) and is_upto(agg.selector)
                 and _is_index_plus_one(length)):
-            sel = _count_selectors.get(node)
-            if sel is None:
-                where = {"span": agg.span, "path": agg.path}
-                one = ir.Select(keys=agg.sop, queries=ir.Full(value=1, **where), op="==",
-                                **where)
-                sel = ir.SelectorCombine(
-                    op="and", inputs=(one, agg.selector), **where,
-                    name=f"select({agg.sop.label}, 1, ==) and {agg.selector.label}")
-                _count_selectors[node] = sel
-            return sel, agg.sop
+            return agg
     return None
+
+
+def count_selector(agg: ir.Aggregate) -> ir.Selector:
+    """`select(x, 1, ==) and upto`: the selector whose width a prefix count is (a new node:
+    callers make it once per compile, so that every stage sees the same one)."""
+    where = {"span": agg.span, "path": agg.path}
+    one = ir.Select(keys=agg.sop, queries=ir.Full(value=1, **where), op="==", **where)
+    return ir.SelectorCombine(op="and", inputs=(one, agg.selector), **where,
+                              name=f"select({agg.sop.label}, 1, ==) and {agg.selector.label}")
 
 
 def _zero(v) -> bool:

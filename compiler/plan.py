@@ -10,7 +10,6 @@ that they are zero at the BOS position, which every reader corrects for with the
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,21 +21,6 @@ from rasp import ir
 from .linear import Lin
 
 LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
-_ids = itertools.count()
-REGISTRY: dict[int, PNode] = {}  # cleared of a compile's nodes when it finishes
-
-
-def next_id() -> int:
-    """The id the next plan node will get (compile drops nodes from here on when done)."""
-    global _ids
-    n = next(_ids)
-    _ids = itertools.chain([n], _ids)
-    return n
-
-
-def release(first_id: int) -> None:
-    for k in [k for k in REGISTRY if k >= first_id]:
-        del REGISTRY[k]
 
 
 @dataclass
@@ -111,10 +95,7 @@ class PNode:
     err: float = 0.0
     role: str = ""  # what it is, for the plan printout
     checks: bool = True  # its value is its IR node's value (verify compares them)
-    id: int = field(default_factory=lambda: next(_ids))
-
-    def __post_init__(self) -> None:
-        REGISTRY[self.id] = self
+    id: int = 0  # creation order within its compile (the residual layout's tie-break)
 
     @property
     def encdim(self) -> int:
@@ -151,4 +132,4 @@ class PNode:
 
 def err_of(lin: Lin) -> float:
     """Bound on the float32 error of a read-out (max over its rows)."""
-    return sum(REGISTRY[s].read_err(m) for s, m in lin.terms.items() if s >= 0)
+    return sum(s.read_err(m) for s, m in lin.sources_terms())

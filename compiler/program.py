@@ -18,7 +18,6 @@ from rasp import ir
 from rasp.env import Environment, normalise_input, read_source
 from rasp.errors import RaspError
 
-from . import plan as plan_mod
 from . import values as values_mod
 from .assemble import Builder
 from .budget import DEFAULT_LIMIT, Budget, Progress
@@ -60,18 +59,14 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
         what = "a selector" if isinstance(node, ir.Selector) else f"not an s-op ({node!r})"
         raise CompileError(f"`{name}` is {what}: only s-ops compile")
     analysis = values_mod.analyse([node], vocab, max_seq_len, budget)
-    first = plan_mod.next_id()
-    try:
-        lowerer = Lowerer(analysis, encodings, budget=budget)
-        if causal:
-            _check_causal(node)
-        masked = lowerer.decide_causal(node) or causal
-        root = lowerer.lower(node)
-        builder = Builder(root, vocab, max_seq_len, masked)
-        model, plan = builder.build()
-        layout = builder.layout()
-    finally:
-        plan_mod.release(first)
+    lowerer = Lowerer(analysis, encodings, budget=budget)
+    if causal:
+        _check_causal(node)
+    masked = lowerer.decide_causal(node) or causal
+    root = lowerer.lower(node)
+    builder = Builder(root, vocab, max_seq_len, masked)
+    model, plan = builder.build()
+    layout = builder.layout()
     stats = _stats(model, plan)
     manifest = {
         "format": FORMAT, "expr": name, "source": path, "vocab": list(vocab),

@@ -16,7 +16,7 @@ import numpy as np
 from rasp import ir
 
 from .linear import ONE, Lin
-from .plan import REGISTRY, HeadSpec, err_of
+from .plan import HeadSpec, err_of
 from .values import is_numeric_like
 
 MAX_SCORE_ERR = 0.1  # largest float32 error of q.k a head may have (HeadSpec.beta's margins)
@@ -28,7 +28,7 @@ def _vectors(lin: Lin, limit: int = 4096) -> np.ndarray | None:
     when there are more than `limit`, or a numeric source's values are unknown."""
     out = lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, :1]
     for s in lin.sources():
-        m, p = lin.terms[s], REGISTRY[s]
+        m, p = lin.terms[s], s
         if p.enc == "cat":
             cols = m
         elif p.values is not None and all(is_numeric_like(v) for v in p.values):
@@ -49,7 +49,7 @@ def _bound(lin: Lin) -> np.ndarray:
         return np.abs(vecs).max(axis=1)
     out = np.abs(lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, 0])
     for s in lin.sources():
-        p = REGISTRY[s]
+        p = s
         big = 1.0 if p.enc == "cat" else max(
             (abs(float(v)) for v in p.values), default=0.0) if p.values is not None else np.inf
         out = out + np.abs(lin.terms[s]).max(axis=1) * big

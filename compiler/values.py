@@ -103,6 +103,7 @@ class Analysis:
     determined: dict[tuple[int, int], bool] = field(default_factory=dict)  # `determines` memo
     sources: dict[int, list[ir.IRNode]] = field(default_factory=dict)  # `_sources` memo
     keys: StructKeys = field(default_factory=lambda: StructKeys())  # 'the same s-op'
+    counts: dict[int, ir.Selector] = field(default_factory=dict)  # prefix counts' selectors
 
     def of(self, node: ir.IRNode) -> list[Any] | None:
         return self.values[node.id]
@@ -112,7 +113,7 @@ def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int,
             budget: Budget | None = None) -> Analysis:
     """Value sets of every s-op reachable from `roots` (selector summaries too)."""
     a = Analysis(list(vocab), max_len, {}, {})
-    nodes = walk(roots)
+    nodes = walk(roots, a.counts)
     for i, node in enumerate(nodes):
         if budget is not None:
             budget.tick("value sets", i, len(nodes))
@@ -123,32 +124,42 @@ def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int,
     return a
 
 
-def children(node: ir.IRNode) -> tuple[ir.IRNode, ...]:
+def children(node: ir.IRNode, counts: dict[int, ir.Selector] | None = None
+             ) -> tuple[ir.IRNode, ...]:
     """The nodes a node's compiled form reads: a recognised selector_width reads only its
-    selector (its library internals are not compiled); a prefix count may read its selector."""
+    selector (its library internals are not compiled); a prefix count may read its selector
+    (made once per node in `counts`, the compile's own)."""
     width = patterns.match_width(node)
     if width is not None:
         return (width[0],)
-    count = patterns.match_count(node)
-    if count is not None:
-        return (count[0], *node.children())
+    if patterns.match_count(node) is not None:
+        return (_count_sel(node, counts), *node.children())
     return node.children()
+
+
+def _count_sel(node: ir.IRNode, counts: dict[int, ir.Selector] | None) -> ir.Selector:
+    counts = {} if counts is None else counts
+    got = counts.get(node.id)
+    if got is None:
+        got = counts[node.id] = patterns.count_selector(patterns.match_count(node))
+    return got
 
 
 def count_selector(node: ir.IRNode, a: Analysis) -> ir.Selector | None:
     """The selector whose width a prefix count is (see `patterns.match_count`), when the
     counted s-op is 0/1."""
-    count = patterns.match_count(node)
-    if count is None:
+    agg = patterns.match_count(node)
+    if agg is None:
         return None
-    vals = a.values.get(count[1].id)
+    vals = a.values.get(agg.sop.id)
     ok = vals is not None and all(is_numeric_like(v) and float(v) in (0.0, 1.0) for v in vals)
-    return count[0] if ok else None
+    return _count_sel(node, a.counts) if ok else None
 
 
-def walk(roots: list[ir.IRNode]) -> list[ir.IRNode]:
+def walk(roots: list[ir.IRNode], counts: dict[int, ir.Selector] | None = None
+         ) -> list[ir.IRNode]:
     """Nodes reachable through `children`, children first, each once."""
-    return list(ir.walk(roots, children))
+    return list(ir.walk(roots, lambda n: children(n, counts)))
 
 
 def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:
