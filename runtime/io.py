@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,13 @@ def save(model: nn.Module, path: str | os.PathLike, manifest: dict[str, Any] | N
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, tmp, metadata=metadata)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+    except SafetensorError as err:  # an I/O failure, as an OSError with the system's words
+        found = re.search(r"I/O error: (.*?) \(os error (\d+)\)", str(err))
+        if found is None:
+            raise OSError(str(err)) from None
+        raise OSError(int(found.group(2)), found.group(1), str(path)) from None
     os.replace(tmp, path)
 
 

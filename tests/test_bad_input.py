@@ -186,3 +186,15 @@ def test_device_that_is_missing(tmp_path):
     path = _model_with(tmp_path, "ok.safetensors", lambda m: None)
     code, out, _ = invoke(["exec", str(path), "-i", "abc", "--device", "mps"], tmp_path)
     assert code == 1 and out == "error: device 'mps' requested but MPS is not available here\n"
+
+
+def test_compile_into_an_unwritable_place(tmp_path, monkeypatch):
+    """It was a raw SafetensorError; now the system's reason in one line. (Runs as root too:
+    /sys refuses new files to everyone.)"""
+    target = "/sys/raspc-test.safetensors"
+    if not os.path.isdir("/sys/kernel"):
+        pytest.skip("needs Linux's sysfs")
+    code, out, _ = invoke(["compile", str(ROOT / "examples" / "reverse.rasp"), "-o", target],
+                          tmp_path)
+    assert code == 1
+    assert out.startswith(f"error: cannot write {target}: ") and len(out.splitlines()) == 1
