@@ -96,13 +96,16 @@ def _fit_block(rows: list[dict[str, Any]], budget: float, n_boot: int) -> dict[s
     return out
 
 
-def _long_block(rows: list[dict[str, Any]], N: float | None, D: float | None) -> dict | None:
+def _best(points: list[frontier.Point]) -> frontier.Point:
+    """The grid point with the highest pooled exact match (the smallest, then cheapest)."""
+    return max(points, key=lambda p: (p.rate, -p.N, -p.D))
+
+
+def _long_block(rows: list[dict[str, Any]], N: float, D: float) -> dict[str, Any] | None:
     """Exact match on held-out longer inputs (seeds pooled) and their output perplexity, for
-    the smallest model that learned the program, at the first budget reaching 99%."""
-    if N is None or D is None:
-        return None
+    size ``N`` at the first budget of at least ``D``."""
     at = [r for r in rows if r["params_non_embedding"] == N and "exact_match_long" in r]
-    budgets = sorted({r["config"]["tokens"] for r in at if r["config"]["tokens"] >= D * 0.999})
+    budgets = sorted({r["config"]["tokens"] for r in at if r["tokens"] >= D * 0.999})
     if not budgets:
         budgets = sorted({r["config"]["tokens"] for r in at})[-1:]
     if not budgets:
@@ -112,6 +115,7 @@ def _long_block(rows: list[dict[str, Any]], N: float | None, D: float | None) ->
     correct = sum(round(r["exact_match_long"] * r["long_examples"]) for r in sel)
     nll = sum(r["long_output_nll"] for r in sel) / len(sel)
     return {
+        "N": N,
         "tokens_budget": budgets[0],
         "exact_match": correct / total,
         "interval": list(frontier.wilson(correct, total)),
@@ -125,6 +129,7 @@ def analyse(rows: list[dict[str, Any]], compiled, n_boot: int) -> dict[str, Any]
     compute = [6.0 * p.N * p.D for p in points]
     budget = max(compute)  # the largest swept compute: inside the data, not an extrapolation
     learned = fr.smallest_N
+    best = _best(points)
     with_emb = None
     if learned is not None:
         with_emb = next(r["params"] for r in rows if r["params_non_embedding"] == learned)
@@ -139,8 +144,10 @@ def analyse(rows: list[dict[str, Any]], compiled, n_boot: int) -> dict[str, Any]
         "learned_params": with_emb,
         "ratio_non_embedding": ratio,
         "ratio_with_embeddings": ratio_emb,
+        "best": {**asdict(best), "interval": list(best.interval)},
         "chinchilla": _fit_block(rows, budget, n_boot),
-        "long": _long_block(rows, fr.smallest_N, fr.smallest_D),
+        # Longer inputs: the smallest model that learned the program, else the best one.
+        "long": _long_block(rows, learned or best.N, fr.smallest_D or best.D),
     }
 
 
@@ -206,34 +213,51 @@ def _range(lo: float | None, hi: float | None, below: str = "<=", above: str = "
 
 
 def table(entries: list[dict[str, Any]]) -> str:
-    """The learnability table, two lines per program: the estimates, then their 90% intervals
-    (an open end, ``>x`` or ``<=x``, is a bound the grid did not close)."""
+    """The learnability table, three lines per program: the estimates, then their 90%
+    intervals (an open end, ``>x`` or ``<=x``, is a bound the grid did not close)."""
     head = (
-        f"{'program':<13}{'learned N':>9}{'D':>7}{'C=6ND':>8}{'C min':>8}{'N_opt':>7}"
+        f"{'program':<13}{'learned N':>9}{'D':>7}{'C min':>8}{'best':>6}{'N_opt':>7}"
         f"{'E=0':>7}{'compiled':>9}{'ratio':>6}{'long':>6}"
     )
     lines = [head, "-" * len(head)]
     for e in entries:
         fr, ch, comp, long = e["frontier"], e["chinchilla"], e["compiled"], e["long"]
         N, D = fr["smallest_N"], fr["smallest_D"]
-        C = None if N is None else 6 * N * D
         free, e0 = ch.get("free"), ch.get("E0")
         ratio = e["ratio_non_embedding"]
+        best = e["best"]["correct"] / e["best"]["total"]
         lines.append(
-            f"{Path(e['program']).stem:<13}{_si(N) if N else 'none':>9}{_si(D):>7}{_si(C):>8}"
-            f"{_si(fr['C_min']):>8}{_si(free['n_opt']) if free else '-':>7}"
+            f"{Path(e['program']).stem:<13}{_si(N) if N else 'none':>9}{_si(D):>7}"
+            f"{_si(fr['C_min']):>8}{_pct(best):>6}{_si(free['n_opt']) if free else '-':>7}"
             f"{_si(e0['n_opt']) if e0 else '-':>7}{_si(comp['params_non_embedding']):>9}"
-            f"{f'{ratio:.2g}x' if ratio else '-':>6}"
-            f"{format(long['exact_match'], '.0%') if long else '-':>6}"
+            f"{_times(ratio):>6}"
+            f"{_pct(long['exact_match']) if long else '-':>6}"
         )
-        N_range = _range(fr["smallest_N_lo"], fr["smallest_N_hi"])
-        D_range = _range(fr["smallest_D_lo"], fr["smallest_D_hi"])
-        C_range = _range(fr["C_min_lo"], fr["C_min_hi"])
-        n_range = _range(*free["n_opt_interval"]) if free else ""
-        e0_range = _range(*e0["n_opt_interval"]) if e0 else ""
-        lines.append(f"  90%: N {N_range}  D {D_range}  C min {C_range}"[:80])
-        lines.append(f"       N_opt {n_range}  E=0 {e0_range}"[:80])
+        if N:
+            N_range = _range(fr["smallest_N_lo"], fr["smallest_N_hi"])
+            D_range = _range(fr["smallest_D_lo"], fr["smallest_D_hi"])
+            C_range = _range(fr["C_min_lo"], fr["C_min_hi"])
+            lines.append(f"  90%: N {N_range}  D {D_range}  C min {C_range}"[:80])
+        else:
+            b = e["best"]
+            lines.append(
+                f"  best: {_pct(best)} [{_pct(b['interval'][0])}, {_pct(b['interval'][1])}] "
+                f"at N {_si(b['N'])}, D {_si(b['D'])}"
+            )
+        n_range = _range(*free["n_opt_interval"]) if free else "-"
+        e0_range = _range(*e0["n_opt_interval"]) if e0 else "-"
+        lines.append(f"  90%: N_opt {n_range}  E=0 {e0_range}"[:80])
     return "\n".join(lines)
+
+
+def _times(ratio: float | None) -> str:
+    if not ratio:
+        return "-"
+    return f"{ratio:.0f}x" if ratio >= 10 else f"{ratio:.2g}x"
+
+
+def _pct(x: float) -> str:
+    return f"{x:.1%}" if 0.99 <= x < 1 else f"{x:.0%}"
 
 
 def legend(entries: list[dict[str, Any]]) -> str:
@@ -248,12 +272,14 @@ def legend(entries: list[dict[str, Any]]) -> str:
         f"  inputs of length 1..min(header, {s['max_len']}), up to {s['examples']} sampled",
         "learned N: smallest size (non-embedding) whose runs, seeds pooled, reach >= 99%",
         "  exact match on held-out inputs; D: tokens it needed (log-interpolated);",
-        "  C min: least 6ND reaching 99%; intervals from 90% Wilson bounds, open ends",
-        "  (>x, <=x) where the grid did not close them",
+        "  C min: least 6ND reaching 99%; intervals from 90% Wilson bounds at the grid",
+        "  points around the crossing, open (>x, <=x) where the grid did not close them;",
+        "  best: the highest exact match of any grid point (seeds pooled)",
         "N_opt, E=0: Chinchilla fit of validation output NLL (free E / E fixed at 0) at",
         "  the largest swept compute (in range), 90% bootstrap intervals",
         "compiled: the compiler's model, non-embedding parameters; ratio = learned N /",
-        f"  compiled N; long: exact match on lengths max+1..max+{s['long']} (learned model)",
+        f"  compiled N; long: exact match on lengths max+1..max+{s['long']} (the learned",
+        "  model, else the best)",
     ]
     return "\n".join(lines)
 
