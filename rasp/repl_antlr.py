@@ -133,7 +133,7 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     elif parse_input(before).status is Status.COMPLETE:
         context = AFTER_STATEMENT
     elif tokens[i - 1].kind in _VALUE_ENDS:  # an operator or `;` was due: ANTLR's sets vary
-        return fallback
+        return _missing_closer(text, tokens, i) or fallback
     elif _gets_further(f"{before} (x) {rest}", len(before) + 5):
         context = EXPRESSION
     elif _gets_further(f"{before} x {rest}", len(before) + 3):
@@ -146,3 +146,22 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
                                          len(before) + 3 + len(bad.text)):
         return f"missing ID at '{bad.text}'"
     return f"mismatched input '{bad.text}' expecting {context.text}"
+
+
+def _missing_closer(text: str, tokens: list[Token], i: int) -> str | None:
+    """`missing ')' at ';'`: ANTLR inserts the closing bracket of the innermost open `(` or `[`
+    when that lets it go on (`x = (1 + 2;`)."""
+    stack: list[str] = []
+    for t in tokens[:i]:
+        if t.kind in ("(", "[", "{") or t.kind.endswith("("):
+            stack.append(t.kind)
+        elif t.kind in (")", "]", "}") and stack:
+            stack.pop()
+    if not stack or stack[-1] == "{":
+        return None
+    closer = "]" if stack[-1] == "[" else ")"
+    bad = tokens[i]
+    if _gets_further(f"{text[:bad.start]}{closer} {text[bad.start:]}", bad.start + 2):
+        return f"missing '{closer}' at '{bad.text}'"
+    return None
+

@@ -199,3 +199,12 @@ def test_the_running_example_check_reaches_arguments_and_lists():
         assert "something went wrong: division by zero" in _piped(define + stdin)
     # the input of a call is tried first: tokens_int fails on "hello", not on [1, 2]
     assert _piped("tokens_int([1, 2]);\n") == ">> \t =  [1, 2] (ints)\n>> \n"
+
+
+@pytest.mark.parametrize(("stdin", "message"), [  # the original's messages (its parser's)
+    ("x = (1 + 2;", "missing ')' at ';'"), ("x = round(3;", "missing ')' at ';'"),
+    ("x = [1, 2;", "missing ']' at ';'"), ("x = len([1];", "missing ')' at ';'"),
+    ("x = ((1);", "missing ')' at ';'"), ("round 3;", "missing '(' at '3'"),
+])
+def test_a_missing_bracket_is_named(stdin, message):
+    assert _piped(stdin + "\n") == f">> \t!! antlr exception: {message} \t-- ignoring input\n>> \n"
