@@ -197,11 +197,16 @@ class Environment:
                 loaded = self._load(target, scope, path)
                 return Echo("load", target, loaded, stmt)
             case ast.Draw(expr=expr, example=example):
-                value = self._eval(expr, scope, path)
+                # The s-op is checked on the input it is drawn on (the original's backup).
+                ex = self._eval(example, scope, path) if example is not None else None
+                backup, self._backup = self._backup, ex
+                try:
+                    value = self._eval(expr, scope, path)
+                finally:
+                    self._backup = backup
                 if not isinstance(value, ir.SOp):
                     raise RaspTypeError(
                         f"draw expects unfinished sequence, got: {describe(value)}")
-                ex = self._eval(example, scope, path) if example is not None else None
                 return Echo("draw", value.label, (value, ex), stmt)
             case ast.ReplCommand():
                 if path is not None and self.on_command is not None:  # inside a loaded file
