@@ -101,10 +101,10 @@ def _best(points: list[frontier.Point]) -> frontier.Point:
     return max(points, key=lambda p: (p.rate, -p.N, -p.D))
 
 
-def _long_block(rows: list[dict[str, Any]], N: float, D: float) -> dict[str, Any] | None:
+def _long_block(rows: list[dict[str, Any]], size: str, D: float) -> dict[str, Any] | None:
     """Exact match on held-out longer inputs (seeds pooled) and their output perplexity, for
-    size ``N`` at the first budget of at least ``D``."""
-    at = [r for r in rows if r["params_non_embedding"] == N and "exact_match_long" in r]
+    model ``size`` at the first budget of at least ``D``."""
+    at = [r for r in rows if frontier.size_key(r) == size and "exact_match_long" in r]
     budgets = sorted({r["config"]["tokens"] for r in at if r["tokens"] >= D * 0.999})
     if not budgets:
         budgets = sorted({r["config"]["tokens"] for r in at})[-1:]
@@ -115,7 +115,7 @@ def _long_block(rows: list[dict[str, Any]], N: float, D: float) -> dict[str, Any
     correct = sum(round(r["exact_match_long"] * r["long_examples"]) for r in sel)
     nll = sum(r["long_output_nll"] for r in sel) / len(sel)
     return {
-        "N": N,
+        "size": size,
         "tokens_budget": budgets[0],
         "exact_match": correct / total,
         "interval": list(frontier.wilson(correct, total)),
@@ -131,8 +131,10 @@ def analyse(rows: list[dict[str, Any]], compiled, n_boot: int) -> dict[str, Any]
     learned = fr.smallest_N
     best = _best(points)
     with_emb = None
+    size = best.size
     if learned is not None:
-        with_emb = next(r["params"] for r in rows if r["params_non_embedding"] == learned)
+        at = next(p for p in points if p.N == learned)
+        with_emb, size = at.params, at.size
     ratio = ratio_emb = None
     if learned is not None and compiled.params_non_embedding:
         ratio = learned / compiled.params_non_embedding
@@ -147,7 +149,7 @@ def analyse(rows: list[dict[str, Any]], compiled, n_boot: int) -> dict[str, Any]
         "best": {**asdict(best), "interval": list(best.interval)},
         "chinchilla": _fit_block(rows, budget, n_boot),
         # Longer inputs: the smallest model that learned the program, else the best one.
-        "long": _long_block(rows, learned or best.N, fr.smallest_D or best.D),
+        "long": _long_block(rows, size, fr.smallest_D or best.D),
     }
 
 

@@ -43,6 +43,8 @@ class Point:
     correct: int
     total: int
     seeds: int
+    params: float = 0.0  # with embeddings
+    size: str = ""  # layers x d_model x heads
 
     @property
     def rate(self) -> float:
@@ -53,19 +55,35 @@ class Point:
         return wilson(self.correct, self.total)
 
 
-def pool(rows: Iterable[dict[str, Any]], n_key: str = "params_non_embedding") -> list[Point]:
-    """Pool seeds: the test inputs of every seed of a grid point, counted together."""
-    groups: dict[tuple[float, int], list[dict[str, Any]]] = defaultdict(list)
+def size_key(row: dict[str, Any]) -> str:
+    """A run's model shape: the grid's size, whatever vocabulary its seed's data gave it."""
+    m = row.get("config", {}).get("model")
+    if m is None:
+        return str(row["params_non_embedding"])
+    return f"{m['n_layers']}x{m['d_model']}x{m['n_heads']}"
+
+
+def pool(rows: Iterable[dict[str, Any]]) -> list[Point]:
+    """Pool seeds: the test inputs of every seed of a grid point, counted together.
+
+    Seeds of one size may differ by a few parameters (their data can hold different output
+    values, so the unembedding differs): a size's ``N`` is the mean over its runs."""
+    rows = list(rows)
+    by_size: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         budget = r["config"]["tokens"] if "config" in r else r["tokens"]
-        groups[float(r[n_key]), int(budget)].append(r)
+        by_size[size_key(r)].append(r)
+        groups[size_key(r), int(budget)].append(r)
+    mean_n = {k: sum(r["params_non_embedding"] for r in rs) / len(rs) for k, rs in by_size.items()}
+    mean_p = {k: sum(r.get("params", 0) for r in rs) / len(rs) for k, rs in by_size.items()}
     points = []
-    for (N, _), rs in sorted(groups.items()):
+    for (size, _), rs in groups.items():
         total = sum(int(r["test_examples"]) for r in rs)
         correct = sum(round(r["exact_match"] * r["test_examples"]) for r in rs)
         D = sum(r["tokens"] for r in rs) / len(rs)  # tokens processed (the budget, or a step more)
-        points.append(Point(N, D, correct, total, len(rs)))
-    return points
+        points.append(Point(mean_n[size], D, correct, total, len(rs), mean_p[size], size))
+    return sorted(points, key=lambda p: (p.N, p.D))
 
 
 def crossing(ds: list[float], values: list[float], target: float = TARGET) -> float | None:

@@ -264,7 +264,8 @@ class Report:
 
     def _learned_params(self) -> int:
         fr = self.frontier
-        return next(r["params"] for r in self.results if r["params_non_embedding"] == fr.smallest_N)
+        rows = [r for r in self.results if "test_examples" in r]
+        return next(p.params for p in frontier.pool(rows) if p.N == fr.smallest_N)
 
 
 def _seed(r: dict[str, Any]) -> int:

@@ -94,3 +94,15 @@ def test_intervals_on_sampled_runs_cover_the_truth_and_shrink_with_more_inputs()
             assert need.D_lo <= _true_need(need.N) <= need.D_hi
         widths.append(sum(math.log(n.D_hi / n.D_lo) for n in needs))
     assert widths[1] < widths[0]
+
+
+def test_seeds_of_one_size_pool_even_when_their_vocabularies_differ():
+    """Two seeds may see different output values, so their unembeddings (and N) differ by a
+    few parameters: they are still one size of the grid."""
+    rows = _runs([1e4], [1e5, 2e5], seeds=(0, 1), n_test=100)
+    for r in rows:
+        r["config"]["model"] = {"n_layers": 2, "d_model": 32, "n_heads": 2}
+        r["params_non_embedding"] += 33 * r["seed"]
+    points = frontier.pool(rows)
+    assert len(points) == 2 and {p.size for p in points} == {"2x32x2"}
+    assert all(p.total == 200 and p.N == 1e4 + 16.5 for p in points)
