@@ -183,8 +183,7 @@ def check_compilable(env: Environment, expr: str, command: str) -> Any:
     value = env.expression(expr)
     if isinstance(value, Function):
         call = f"{value.name}({', '.join('tokens' for _ in value.params)})"
-        raise ValueError(f"{expr} is a function, {value.signature()}: {command} a call of it, "
-                         f"e.g. :{command} {call}")
+        raise ValueError(f"{value.signature()} is a function: try :{command} {call}")
     if not isinstance(value, ir.IRNode):
         raise ValueError(f"{expr} is a {type(value).__name__}, not an s-op: only s-ops (and, "
                          "for :attn, selectors) compile")
@@ -260,16 +259,18 @@ def register(session: ReplSession) -> None:
             prog = compile_expr(session.env, expr, vocab, max_len)
         return expr, prog, plan, defaults
 
-    def vocab_line(prog: Any, defaults: bool) -> str:
+    def vocab_lines(prog: Any, defaults: bool) -> list[str]:
         vocab = ",".join(map(str, prog.vocab))
-        where = " from the running example (--vocab, --max-len)" if defaults else ""
-        return f"\tvocab {vocab}, max length {prog.max_seq_len}{where}"
+        lines = [f"\tvocab {vocab}, max length {prog.max_seq_len}"]
+        if defaults:
+            lines.append("\t(the running example's; --vocab a,b --max-len N to change)")
+        return lines
 
     def compile_command(arg: str) -> list[str]:
         example = session.settings.sop_example
         expr, prog, plan, defaults = compiled(arg, example, "compile")
         stats = prog.stats
-        lines = [f"     compiled: {expr}", vocab_line(prog, defaults)]
+        lines = [f"     compiled: {expr}", *vocab_lines(prog, defaults)]
         lines.append("\t" + ", ".join(f"{key} {stats[key]:,}" for key in
                                       ("layers", "heads", "d_model", "mlp_hidden", "params")))
         if plan:

@@ -256,8 +256,8 @@ def test_compile_and_attn_commands():
     session.run_text("flip = select(indices, length - indices - 1, ==);")
     session.run_text("reverse = aggregate(flip, tokens);")
     out = text_of(session.run_text(":compile reverse"))
-    assert "     compiled: reverse\n\tvocab a,b,c, max length 3 from the running example " \
-           "(--vocab, --max-len)\n" in out
+    assert "     compiled: reverse\n\tvocab a,b,c, max length 3\n\t(the running example's; " \
+           "--vocab a,b --max-len N to change)\n" in out
     assert re.search(r"\tlayers \d+, heads \d+, d_model \d+, mlp_hidden \d+, params [\d,]+\n", out)
     assert 'model("abc") = [c, b, a] (strings)' in out
     assert "matches the interpreter on the running example" in out
@@ -272,7 +272,7 @@ def test_compile_and_attn_commands():
     assert "--max-len needs a whole number" in text_of(
         session.run_text(":compile reverse --max-len"))
     out = text_of(session.run_text(":compile reverse --vocab a,b,c,d --max-len 8"))
-    assert "\tvocab a,b,c,d, max length 8\n" in out
+    assert "\tvocab a,b,c,d, max length 8\n\tlayers" in out
 
 
 @pytest.mark.parametrize("command", ["compile", "attn"])
@@ -282,8 +282,7 @@ def test_compile_of_a_function_says_how_to_call_it(command):
     session = ReplSession(interactive=True)
     signature = session.env.expression("sort").signature()  # the library's parameter names
     out = text_of(session.run_text(f":{command} sort"))
-    assert out == (f"!! sort is a function, {signature}: {command} a call of it, e.g. "
-                   f":{command} sort(tokens, tokens)\n")
+    assert out == f"!! {signature} is a function: try :{command} sort(tokens, tokens)\n"
     assert text_of(session.run_text(f":{command} 3")) == (
         "!! 3 is a int, not an s-op: only s-ops (and, for :attn, selectors) compile\n")
 

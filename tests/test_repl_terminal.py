@@ -76,7 +76,8 @@ def test_tab_after_load_completes_file_names(repl):
 def test_compile_of_a_function_is_one_line(repl, command):
     pytest.importorskip("compiler")
     lines = [x for x in answer(repl, f":{command} sort") if x.strip()]
-    assert len(lines) <= 3, lines  # the echo of the input, the message (wrapped once at most)
+    assert len(lines) == 2, lines  # the echo of the input, then one line of 80 columns at most
+    assert len(lines[1]) <= 80
     assert f":{command} sort(tokens, tokens)" in "".join(lines)
 
 
