@@ -154,6 +154,8 @@ class OutputCodec:
         for j, f in enumerate(self.sorted.tolist()):
             self.by_sorted[j] = chosen[f]
         gaps = np.diff(self.sorted)
+        # Consecutive integers (counts, positions, sorted ints) snap by rounding.
+        self.consecutive = bool(len(gaps) and (gaps == 1).all() and self.sorted[0] % 1 == 0)
         near = np.minimum(np.r_[np.inf, gaps], np.r_[gaps, np.inf])
         single = 1e-4 * np.maximum(1.0, np.abs(self.sorted))
         self.tol = np.where(np.isfinite(near), 0.45 * near, single)
@@ -166,10 +168,14 @@ class OutputCodec:
         if not len(self.values):
             return x.astype(object)
         s = self.sorted
-        i = np.searchsorted(s, x).clip(1, len(s) - 1) if len(s) > 1 else np.zeros_like(
-            x, dtype=np.int64)
-        lo = i - 1 if len(s) > 1 else i
-        best = np.where(np.abs(s[i] - x) < np.abs(s[lo] - x), i, lo)
+        if self.consecutive:
+            r = np.nan_to_num(np.rint(x - s[0]), nan=0.0)
+            best = r.clip(0, len(s) - 1).astype(np.int64)
+        else:
+            i = np.searchsorted(s, x).clip(1, len(s) - 1) if len(s) > 1 else np.zeros_like(
+                x, dtype=np.int64)
+            lo = i - 1 if len(s) > 1 else i
+            best = np.where(np.abs(s[i] - x) < np.abs(s[lo] - x), i, lo)
         out = self.by_sorted[best]
         off = ~(np.abs(s[best] - x) <= self.tol[best])
         if off.any():
@@ -194,6 +200,12 @@ class CompiledProgram:
         self._by_type: dict[type, dict[Any, int]] = {}
         for i, t in enumerate(self.vocab):
             self._by_type.setdefault(type(t), {})[t] = i
+        chars = {t: i for t, i in self._by_type.get(str, {}).items() if len(t) == 1}
+        self._char_ids: np.ndarray | None = None  # code point -> id (-1: not a token)
+        if chars:
+            self._char_ids = np.full(max(map(ord, chars)) + 2, -1, dtype=np.int64)
+            for t, i in chars.items():
+                self._char_ids[ord(t)] = i
         self.codec = OutputCodec(manifest["output"])
         self._fast: runtime.FastForward | None = None
         self._fast_key: tuple | None = None
@@ -237,6 +249,27 @@ class CompiledProgram:
         if len(seqs) and (lengths.min() == 0 or lengths.max() > self.max_seq_len):
             bad = int(np.argmax((lengths == 0) | (lengths > self.max_seq_len)))
             self._sequence(seqs[bad])  # raises, saying why
+        if self._char_ids is not None and set(map(type, seqs)) == {str}:
+            ids = self._encode_text(seqs)
+        else:
+            ids = self._encode_tokens(seqs)
+        bos = self.manifest["bos"]
+        width = int(lengths.max()) if len(seqs) else 0
+        tokens = np.full((len(seqs), 1 + width), bos, dtype=np.int64)
+        tokens[:, 1:][np.arange(width)[None, :] < lengths[:, None]] = ids
+        return tokens, lengths + 1
+
+    def _encode_text(self, texts: list[str]) -> np.ndarray:
+        """Ids of every character of plain-text inputs: one array lookup over code points."""
+        points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        lut = self._char_ids
+        ids = lut[np.minimum(points, len(lut) - 1)]
+        if (ids < 0).any():
+            for x in texts:
+                self.encode(x)  # raises, naming the token
+        return ids
+
+    def _encode_tokens(self, seqs: Sequence[Any]) -> np.ndarray:
         flat = list(itertools.chain.from_iterable(seqs))
         types = set(map(type, flat))
         table = self._by_type.get(types.pop()) if len(types) == 1 else None
@@ -251,11 +284,7 @@ class CompiledProgram:
             for x in seqs:
                 self.encode(x)  # raises, naming the token
             raise
-        bos = self.manifest["bos"]
-        width = int(lengths.max()) if len(seqs) else 0
-        tokens = np.full((len(seqs), 1 + width), bos, dtype=np.int64)
-        tokens[:, 1:][np.arange(width)[None, :] < lengths[:, None]] = ids
-        return tokens, lengths + 1
+        return ids
 
     def fast_forward(self) -> runtime.FastForward:
         """The pruned forward of the current weights (rebuilt when a weight changed)."""

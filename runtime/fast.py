@@ -14,7 +14,6 @@ model for right padding). float32 runs with TF32 off; a float64 model runs in fl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,29 +204,35 @@ class FastForward:
                  m.fc.shape[0] if m else 0) for a, m in self.layers]
 
     def __call__(self, idx: torch.Tensor, lengths: torch.Tensor | None = None,
-                 output: str = "logits") -> torch.Tensor:
-        """Logits [B,T,d_out] (or the final residual [B,T,D]) for right-padded ids [B,T]."""
+                 output: str = "logits", columns: slice | None = None) -> torch.Tensor:
+        """Logits [B,T,d_out] (only `columns` of them if given) or the final residual [B,T,D]
+        for right-padded ids [B,T]."""
         threads = self.threads if self.device.type == "cpu" else None
         with torch.inference_mode(), exact_fp32(), cpu_threads(threads):
-            return self._forward(idx, lengths, output)
+            return self._forward(idx, lengths, output, columns)
 
-    def _forward(self, idx: torch.Tensor, lengths: torch.Tensor | None, output: str
-                 ) -> torch.Tensor:
+    def _forward(self, idx: torch.Tensor, lengths: torch.Tensor | None, output: str,
+                 columns: slice | None) -> torch.Tensor:
         B, T = idx.shape
         if T > self.config.max_seq_len:
             raise ValueError(f"sequence length {T} exceeds max_seq_len {self.config.max_seq_len}")
-        x = self.tok[idx]
+        # The residual as [B*T, D]: two-dimensional GEMMs take their bias in the same call.
+        x = F.embedding(idx, self.tok)
         if self.pos is not None:
-            x = x + self.pos[:T]
+            x += self.pos[:T]
+        x = x.view(B * T, -1)
         bias = self._score_bias(lengths, B, T)
         for attn, mlp in self.layers:
             if attn is not None:
-                x[..., attn.write] += self._attend(attn, x[..., :attn.read], bias)
+                x[:, attn.write] += self._attend(attn, x[:, :attn.read], bias, B, T)
             if mlp is not None:
-                x[..., mlp.write] += self._mlp(mlp, x[..., :mlp.read])
+                x[:, mlp.write] += self._mlp(mlp, x[:, :mlp.read])
         if output == "residual":
-            return x
-        return F.linear(x, self.unembed, self.unembed_bias)
+            return x.view(B, T, -1)
+        w, b = self.unembed, self.unembed_bias
+        if columns is not None:
+            w, b = w[columns], None if b is None else b[columns]
+        return F.linear(x, w, b).view(B, T, -1)
 
     def _score_bias(self, lengths: torch.Tensor | None, B: int, T: int) -> torch.Tensor | None:
         """Additive score mask [B or 1, T or 1, T]: -inf on padding keys and (causal) on later
@@ -245,20 +250,21 @@ class FastForward:
         return bias
 
     @staticmethod
-    def _attend(a: _Attention, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    def _attend(a: _Attention, x: torch.Tensor, bias: torch.Tensor | None, B: int, T: int
+                ) -> torch.Tensor:
         if not a.heads:
             return a.o_bias
-        y = F.linear(x, a.w, a.b)  # [B,T,width]
+        y = F.linear(x, a.w, a.b).view(B, T, -1)  # [B,T,width]
         outs = []
         for h in a.heads:
             scores = y[..., h.q] @ y[..., h.k].transpose(1, 2)  # [B,T,T]
             if a.scale != 1.0:
-                scores = scores * a.scale
+                scores *= a.scale
             if bias is not None:
-                scores = scores + bias
+                scores += bias
             outs.append(scores.softmax(dim=-1) @ y[..., h.v])
         z = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
-        return F.linear(z, a.o, a.o_bias)
+        return F.linear(z.view(B * T, -1), a.o, a.o_bias)
 
     @staticmethod
     def _mlp(m: _Mlp, x: torch.Tensor) -> torch.Tensor:
@@ -274,23 +280,17 @@ def default_rows(device: torch.device, length: int) -> int:
     return max(1, GPU_SCORES // (length * length))
 
 
-def chunks(lengths: np.ndarray, rows: int) -> Iterator[tuple[np.ndarray, int]]:
-    """(row indices, padded length) per forward call of at most `rows` sequences: sorted by
-    length, so that a chunk pads to little more than its own longest sequence (length
-    buckets) and sequences of one length need no mask at all."""
-    order = np.argsort(lengths, kind="stable")
-    for start in range(0, len(order), rows):
-        part = order[start:start + rows]
-        yield part, int(lengths[part].max())
-
-
 def run_padded(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray,
                output: str = "logits", rows: int | None = None,
                columns: slice | None = None) -> np.ndarray:
     """Run right-padded token ids [N, T] with `lengths` real tokens each, in chunks; returns
     outputs [N, T, W] (W = d_out, d_model for 'residual', or the `columns` kept) as a numpy
     array of the model's dtype, in input order; positions past a sequence's length hold
-    nothing meaningful."""
+    nothing meaningful.
+
+    Sequences are sorted by length once and cut into chunks of at most `rows`, so that a
+    chunk pads only to its own longest sequence (length buckets) and one of equal lengths
+    needs no mask at all."""
     if tokens.ndim != 2 or len(lengths) != len(tokens):
         raise ValueError("tokens must be [N, T] with one length per row")
     N, T = tokens.shape
@@ -300,13 +300,22 @@ def run_padded(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray,
     if columns is not None:
         width = len(range(width)[columns])
     dtype = np.float64 if fast.dtype == torch.float64 else np.float32
-    out = np.zeros((N, T, width), dtype=dtype)
-    ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64))
-    lens = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64))
-    for part, n in chunks(lengths, rows or default_rows(fast.device, T)):
-        sel = torch.from_numpy(part)
-        y = fast(ids[sel, :n].to(fast.device), lens[sel].to(fast.device), output)
-        if columns is not None:
-            y = y[..., columns]
-        out[part, :n] = y.cpu().numpy()
-    return out
+    order = np.argsort(lengths, kind="stable")
+    sorted_lengths = lengths[order]
+    same_order = bool((order == np.arange(N)).all())
+    ids = torch.from_numpy(np.ascontiguousarray(tokens if same_order else tokens[order],
+                                                dtype=np.int64)).to(fast.device)
+    lens = torch.from_numpy(np.ascontiguousarray(sorted_lengths, dtype=np.int64)).to(
+        fast.device)
+    out = np.empty((N, T, width), dtype=dtype)
+    size = rows or default_rows(fast.device, T)
+    for start in range(0, N, size):
+        end = min(N, start + size)
+        n = int(sorted_lengths[end - 1])
+        y = fast(ids[start:end, :n], lens[start:end], output, columns)
+        out[start:end, :n] = y.cpu().numpy()
+    if same_order:
+        return out
+    unsorted = np.empty_like(out)
+    unsorted[order] = out
+    return unsorted

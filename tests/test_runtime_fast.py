@@ -11,6 +11,7 @@ import glob
 import itertools
 import os
 import random
+import re
 
 import numpy as np
 import pytest
@@ -177,6 +178,12 @@ def test_codec_snaps_in_bulk():
     assert got[:3] == [0, 0.5, 1.0] and isinstance(got[2], float)  # floats over equal ints
     assert got[3] == pytest.approx(1.8) and isinstance(got[3], float)  # off every value
     assert got[4:] == [3, pytest.approx(-9.0)]
+    counts = OutputCodec({"encoding": "numerical", "values": [3, 1, 2, 0]})
+    assert counts.consecutive and not codec.consecutive
+    x = np.array([[[-0.6], [0.2], [1.5], [2.6], [3.4], [9.0], [np.nan], [-5.0]]])
+    got = counts.decode(x)[0].tolist()
+    assert got[:5] == [-0.6, 0, 1.5, 3, 3] and [type(v) for v in got[1:5:3]] == [int, int]
+    assert got[5] == 9.0 and np.isnan(got[6]) and got[7] == -5.0
     one = OutputCodec({"encoding": "numerical", "values": [2]})
     assert one.decode(np.array([[[2.00001], [2.1]]]))[0].tolist() == [2, pytest.approx(2.1)]
     free = OutputCodec({"encoding": "numerical", "values": None})
@@ -208,3 +215,13 @@ def test_encode_batch_keeps_types_apart():
         ints.run_batch([[1, 2, 1, 2, 1]])
     with pytest.raises(ValueError, match="non-empty"):
         ints.run_batch([[]])
+
+
+def test_text_inputs_encode_through_one_lookup():
+    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b", "é"], max_seq_len=4)
+    tokens, lengths = prog.encode_batch(["ab", "é", "bbaa"])
+    assert tokens[:, 1:].tolist() == [[0, 1, 3, 3], [2, 3, 3, 3], [1, 1, 0, 0]]
+    assert prog.run_batch(["ab", ["é", "a"]]) == [["a", "b"], ["é", "a"]]
+    for bad in ("c", "\U0001f600", "\x00"):
+        with pytest.raises(ValueError, match=re.escape(f"token {bad!r} is not in the")):
+            prog.run_batch(["ab", "a" + bad])
