@@ -42,15 +42,19 @@ def _reciprocal_of(node: ir.IRNode) -> ir.IRNode | None:
 
 
 def match_width(node: ir.IRNode) -> tuple[ir.Selector, bool] | None:
-    """(selector, is_length) when `node` is the library's selector_width(sel) or length."""
+    """(selector, is_length) when `node` is the library's selector_width(sel) or length, or
+    a width written as the reciprocal of key 0's share."""
     if not (isinstance(node, ir.Map) and node.op == "round" and node.const_side is None):
         return None
     body = node.child
-    # length: round(1 / aggregate(full_s, indicator(indices == 0)))
+    # round(1 / aggregate(sel, indicator(indices == 0))): key 0's share of the mean is
+    # 1/width(sel) when sel selects it (else 1/0 raises: no output to match). With a full
+    # selector that is `length`; the paper writes widths so, with `sel or select(indices,
+    # 0, ==)`.
     share = _reciprocal_of(body)
-    if (isinstance(share, ir.Aggregate) and _is_full_selector(share.selector)
-            and _is_index_indicator(share.sop) and _zero(share.default)):
-        return share.selector, True
+    if (isinstance(share, ir.Aggregate) and _is_index_indicator(share.sop)
+            and _zero(share.default)):
+        return share.selector, _is_full_selector(share.selector)
     # selector_width: round(1 / share0 - 1 + chose0)
     if not (isinstance(body, ir.SequenceMap) and body.op == "+" and len(body.inputs) == 2):
         return None

@@ -33,3 +33,11 @@ def test_prefix_counts_compile_as_widths():
     # Not 0/1: the general (fraction, index) MLP, still exact.
     compile_exact("c = round(aggregate(select(indices, indices, <=), tokens_int) *"
                   " (indices + 1));", "c", [0, 1, 2], 4)
+
+
+def test_a_width_written_as_key_0s_reciprocal_share_is_a_width():
+    # the paper's style: position 0 joins every row; round(1 / its share) is the width
+    prog = compile_exact("def w(sel) { sel = sel or select(indices, 0, ==);"
+                         " return round(1 / aggregate(sel, indicator(indices == 0))) - 1; }"
+                         "h = w(select(tokens, tokens, ==));", "h", ["a", "b"], 6)
+    assert prog.stats["layers"] == 1
