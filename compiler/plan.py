@@ -130,6 +130,11 @@ class PNode:
         return {vkey(v): i for i, v in enumerate(self.values)}
 
 
+def read(p: PNode) -> Lin:
+    """enc(p) as a linear function of stored values."""
+    return p.lin if p.kind == "linear" else Lin.of(p, p.encdim)
+
+
 def err_of(lin: Lin) -> float:
     """Bound on the float32 error of a read-out (max over its rows)."""
     return sum(s.read_err(m) for s, m in lin.sources_terms())

@@ -1,0 +1,160 @@
+"""Discretising MLPs: a function of a few inputs' values, as one hidden layer of ReLU ramps.
+
+Each input becomes one number u (its one-hot index, or its value over the smallest gap) and
+z mixes them in a mixed radix, blocks far enough apart for the inputs' float32 error; the
+output changes only at steps between two values z can take, each a ramp of two ReLUs (see
+`assemble`). Refused (a CompileError) when the value tuples are too many, or float32 could
+blur a step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rasp import ir
+
+from .errors import CompileError
+from .linear import Lin
+from .plan import MlpSpec, PNode, err_of, read
+from .tabulate import MISSING, Ambiguous, agree, apply
+from .values import distinct, vkey
+
+MLP_TUPLES = 4096  # input tuples one MLP may enumerate
+MAX_Z = float(2**16)  # discretised inputs must stay well inside float32's exact range
+
+Outputs = Callable[[list[list[list[Any]]]], list[Any]]  # groups -> output at every point
+
+
+def pointwise(fn: Callable[..., Any]) -> Callable[[list[list[list[Any]]]], list[Any]]:
+    """An MLP's outputs computed by calling fn at every point (see `discretise`)."""
+    def outputs(groups: list[list[list[Any]]]) -> list[Any]:
+        return [agree([apply(fn, args) for args in itertools.product(*choices)], choices)
+                for choices in itertools.product(*groups)]
+    return outputs
+
+
+def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode | None,
+           role: str, max_len: int, new: Callable[..., PNode]) -> PNode:
+    """A discretising MLP over the tuples of its inputs' values. `outputs(groups)` gives
+    its output at every point of the product of the inputs' groups (a group: values one
+    point stands for, equal as numbers), MISSING where the program raises."""
+    for p in ins:
+        if p.values is None:
+            raise CompileError(
+                f"`{p.label}` can take too many values here to discretise (a mean over "
+                f"up to {max_len} positions); a smaller --max-len may compile", node)
+    sizes = [len(p.values) for p in ins]
+    if math.prod(sizes) > MLP_TUPLES:
+        desc = " x ".join(f"{s} ({p.label})" for s, p in zip(sizes, ins, strict=True))
+        raise CompileError(f"its inputs take {desc} value combinations, more than an "
+                           f"MLP may enumerate ({MLP_TUPLES})", node)
+    # Each input as one number u with gaps >= 1; z mixes them in a mixed radix. Values
+    # equal as numbers (1, 1.0, True) are one point: the model cannot tell them apart.
+    us, lins, errs, groups = [], [], [], []
+    for p in ins:
+        if p.enc == "cat":
+            u = np.arange(len(p.values), dtype=np.float64)
+            lins.append(read(p).left(u[None, :]))
+            errs.append(err_of(lins[-1]))
+            groups.append([[v] for v in p.values])
+        else:
+            by_float: dict[float, list[Any]] = {}
+            for v in p.values:
+                by_float.setdefault(float(v), []).append(v)
+            x = np.array(sorted(by_float))
+            gap = float(np.diff(x).min()) if len(x) > 1 else 1.0
+            u = (x - x.min()) / gap
+            lins.append((read(p) - Lin.const([x.min()])).scaled(1.0 / gap))
+            errs.append(err_of(lins[-1]))
+            groups.append([by_float[f] for f in x])
+        us.append(u)
+    sizes = [len(u) for u in us]
+    tuples = list(itertools.product(*(range(s) for s in sizes)))
+    try:
+        outs = outputs(groups)
+    except Ambiguous as err:
+        raise CompileError(
+            f"its result depends on whether an input is {err.args[0]!r} (equal numbers "
+            "of different types), which the model cannot tell apart", node) from None
+    defined = [v for v in outs if v is not MISSING]
+    if not defined:
+        raise CompileError("it raises an error on every value it can receive", node)
+    values = distinct(defined)
+    index = {vkey(v): i for i, v in enumerate(values)}
+    codes = np.array([-1 if v is MISSING else index[vkey(v)] for v in outs])
+    if len(values) == 1:
+        return new("linear", "cat", values, label, node, lin=Lin.const([1.0]),
+                     role="constant")
+    idx = np.array(tuples, dtype=np.int64).reshape(len(tuples), len(ins))
+    best = None
+    orders = (itertools.permutations(range(len(ins))) if len(ins) <= 4
+              else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])
+    for perm in orders:  # which input varies fastest: the one with the fewest steps
+        plan = _radix(perm, us, errs, idx, codes)
+        if best is None or plan[0] < best[0]:
+            best = plan
+    cost, perm, mult, zs, filled, err_z = best
+    if cost[0]:
+        raise CompileError("its inputs are too close together to tell apart after "
+                           "float32 rounding", node)
+    if zs[-1] > MAX_Z:
+        raise CompileError("its inputs take too many values to tell apart in float32", node)
+    z = Lin.const([0.0])
+    for i, m in zip(perm, mult, strict=True):
+        z = z + lins[i].scaled(m)
+    table = np.eye(len(values))[filled]
+    spec = MlpSpec(z, zs, table, err_z, list(ins))
+    changes = spec.changes()
+    halves = (zs[changes] - zs[changes - 1]) / 2
+    if len(changes) and err_z > 0.2 * float(halves.min()):
+        raise CompileError("its inputs are too close together to tell apart after "
+                           "float32 rounding", node)
+    # Each ramp's ReLUs grow on its inexact side (the shorter one, see assemble) to `act`.
+    lo, hi = float(zs[0]), float(zs[-1])
+    mids = zs[changes] - halves
+    spec.act = np.minimum(hi - mids, mids - lo) / halves + 1.0
+    return new("mlp", "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
+                 role=role)
+
+
+def _radix(perm, us, errs, idx, codes):
+    """Mix the inputs into one number z (perm[0] varies fastest), each input step >= 1 apart.
+    Returns (cost, perm, multipliers, sorted z, output codes along z, error of z)."""
+    mult, top, err_z = [], 0.0, 0.0
+    for n, i in enumerate(perm):
+        # Blocks of the faster inputs sit `pad` apart, wide enough for the error so far.
+        e = errs[i]
+        if n == 0:
+            m = 1.0
+        elif 10 * e >= 1:
+            m = float("inf")
+        else:
+            # (a quarter of the span below, so that steps between blocks are gentle ramps)
+            pad = max(1.0, 0.25 * top, 10 * (err_z + (top + 1) * e) / (1 - 10 * e))
+            m = top + pad
+        mult.append(m)
+        err_z += m * e
+        top += m * float(us[i].max())
+    radix = top + 1
+    if not np.isfinite(radix):
+        return (True, len(codes), radix), perm, mult, np.zeros(len(idx)), codes, err_z
+    zs = np.zeros(len(idx))
+    for i, m in zip(perm, mult, strict=True):
+        zs += m * us[i][idx[:, i]]
+    order = np.argsort(zs, kind="stable")
+    zs, c = zs[order], codes[order]
+    known = np.flatnonzero(c >= 0)
+    # Undefined points (the program raises there) take the value before them (or after).
+    fill = known[np.maximum(np.searchsorted(known, np.arange(len(c)), side="right") - 1, 0)]
+    c = c[fill]
+    steps = np.flatnonzero(np.diff(c) != 0) + 1
+    tight = float(((zs[steps] - zs[steps - 1]) / 2).min()) if len(steps) else 1.0
+    too_close = err_z > 0.2 * tight  # some step would blur after float32 rounding
+    return (too_close, len(steps), radix), perm, mult, zs, c, err_z
+
+

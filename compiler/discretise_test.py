@@ -1,0 +1,68 @@
+"""Discretising MLPs built from hand-made plan nodes (no IR, no lowering)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from compiler.discretise import MLP_TUPLES, discretise, pointwise
+from compiler.errors import CompileError
+from compiler.plan import PNode
+
+
+def _maker():
+    ids = itertools.count()
+    return lambda *a, **k: PNode(*a, id=next(ids), **k)
+
+
+def _tokens(values, new):
+    return new("tok", "cat", list(values), "tokens", table=np.eye(len(values)),
+               base=np.zeros(len(values)))
+
+
+def _number(values, new):
+    return new("head", "num", list(values), "mean", base=np.zeros(1))
+
+
+def test_steps_sit_between_the_points_where_the_output_changes():
+    new = _maker()
+    x = _tokens([0, 1, 2, 3], new)
+    p = discretise([x], pointwise(lambda v: v // 2), "half", None, "MLP", 4, new)
+    assert p.kind == "mlp" and p.values == [0, 1]
+    spec = p.mlp
+    assert spec.points.tolist() == [0, 1, 2, 3]
+    assert spec.outs.argmax(axis=1).tolist() == [0, 0, 1, 1]
+    assert spec.changes().tolist() == [2] and spec.hidden == 3
+
+
+def test_two_inputs_mix_in_a_radix_with_every_tuple_apart():
+    new = _maker()
+    a, b = _tokens(["x", "y"], new), _number([0.0, 0.5, 1.0], new)
+    p = discretise([a, b], pointwise(lambda s, v: s if v > 0.25 else "-"), "f", None, "MLP", 4,
+                   new)
+    assert sorted(p.values) == ["-", "x", "y"]
+    assert len(np.unique(p.mlp.points)) == 6  # 2 x 3 tuples, distinct z
+    assert np.diff(p.mlp.points).min() >= 1.0
+
+
+def test_a_constant_result_needs_no_mlp():
+    new = _maker()
+    p = discretise([_tokens([1, 2], new)], pointwise(lambda v: 7), "k", None, "MLP", 4, new)
+    assert p.kind == "linear" and p.values == [7]
+
+
+def test_refusals_name_the_reason():
+    new = _maker()
+    big = _tokens(list(range(MLP_TUPLES + 1)), new)
+    with pytest.raises(CompileError, match="more than an MLP may enumerate"):
+        discretise([big], pointwise(lambda v: v), "f", None, "MLP", 4, new)
+    with pytest.raises(CompileError, match="too many values here"):
+        discretise([new("head", "num", None, "m")], pointwise(lambda v: v), "f", None, "MLP",
+                   8, new)
+    with pytest.raises(CompileError, match="equal numbers of different types"):
+        discretise([_number([1, 1.0, 2], new)], pointwise(lambda v: type(v).__name__), "t",
+                   None, "MLP", 4, new)
+    with pytest.raises(CompileError, match="raises an error on every value"):
+        discretise([_tokens([0], new)], pointwise(lambda v: 1 / v), "r", None, "MLP", 4, new)

@@ -1,0 +1,157 @@
+"""Fusion: which elementwise subtree one MLP computes. The whole tree down to heads and
+embeddings when its input tuples stay few (one MLP layer), else a frontier grown greedily
+(absorbing MLPs saves layers; collapsing maps of one input saves tuples), else the direct
+inputs; the first precise enough wins (a wide MLP's float32 error can blur later steps).
+Polynomial: boundaries memoised per node, a bounded number of leaf moves, and the columns
+of a tree over the same leaves tabulated once."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from rasp import ir
+
+from . import patterns
+from .discretise import MLP_TUPLES
+from .errors import CompileError
+from .plan import PNode
+from .tabulate import tree_outputs
+from .values import count_selector
+
+MAX_LEAVES = 12  # inputs one fused MLP may read (see `boundary`)
+MAX_FUSE_STEPS = 1000  # leaf moves while choosing what one MLP fuses
+
+
+class Fusion:
+    """Mixed into `lower.Lowerer` (uses its lower, mlp, keys, footprint and memos)."""
+
+    a: Any
+    keys: Any
+    tables: dict
+    bounds: dict
+
+    def fused(self, node: ir.IRNode) -> PNode:
+        """One MLP for a tree of elementwise operations, over the tuple of its leaves (or, if
+        that mix cannot be discretised exactly, over its direct inputs: one more layer)."""
+        direct = list({self.keys.of(c): c for c in node.children()
+                       if not isinstance(c, ir.Full)}.values())
+        options: dict[tuple[int, ...], list[ir.IRNode]] = {}
+        whole = self.boundary(node)  # the whole tree down to heads and embeddings
+        if whole is not None and self._tuples(whole) <= MLP_TUPLES:
+            options[tuple(self.keys.of(x) for x in whole)] = whole
+        for leaves in (self.frontier(node), direct):  # (the direct inputs: one more layer)
+            options.setdefault(tuple(sorted(self.keys.of(x) for x in leaves)), leaves)
+        made: list[PNode] = []
+        for n, leaves in enumerate(options.values(), start=1):
+
+            def outputs(groups, leaves=leaves):
+                done = self.tables.setdefault(tuple(self.keys.of(x) for x in leaves), {})
+                return tree_outputs(node, leaves, groups, self.keys.of, done)
+
+            try:
+                ins = [self.lower(x) for x in leaves]
+                p = self.mlp(ins, outputs, node.label, node, role="MLP")
+            except CompileError:
+                if n == len(options) and not made:
+                    raise
+                continue
+            made.append(p)
+            if p.kind != "mlp" or p.read_err(np.eye(p.encdim)) < 1e-4:
+                break  # precise enough: keep the fewer layers
+        # Else the more precise one: a wide fused MLP's float32 error can make later steps
+        # impossible to tell apart.
+        return min(made, key=lambda p: p.read_err(np.eye(p.encdim)) if p.kind == "mlp" else 0)
+
+    def frontier(self, node: ir.IRNode) -> list[ir.IRNode]:
+        """Leaves of the largest elementwise tree under `node` whose leaf tuples stay few."""
+
+        def expandable(x: ir.IRNode) -> bool:
+            if not self._fusable(x):
+                return False
+            try:
+                p = self.lower(x)
+            except CompileError:
+                return True
+            # Reading a head, or a linear function of heads and embeddings, costs nothing; an
+            # MLP's output (even read linearly) would cost a layer.
+            if p.kind == "linear":
+                return any(s.kind == "mlp" for s in p.lin.sources())
+            return p.kind == "mlp"
+
+        def collapsible(x: ir.IRNode) -> bool:  # a map read linearly: fuse through it?
+            return isinstance(x, ir.Map) and self._fusable(x)
+
+        def uniq(xs: list[ir.IRNode]) -> list[ir.IRNode]:  # in a canonical order
+            found = {self.keys.of(c): c for c in xs if not isinstance(c, ir.Full)}
+            return [found[k] for k in sorted(found)]
+
+        tuples = self._tuples
+
+        leaves = uniq(list(node.children()))
+        for _ in range(MAX_FUSE_STEPS):  # each step moves a leaf deeper; cap for safety
+            trial = None
+            for x in leaves:  # an MLP absorbed: one layer less
+                if expandable(x):
+                    t = uniq([y for y in leaves if y is not x] + list(x.children()))
+                    if tuples(t) <= MLP_TUPLES:
+                        trial = t
+                        break
+            if trial is None:  # maps of one input replaced by that input: fewer tuples
+                groups: dict[int, list[ir.IRNode]] = {}
+                for x in leaves:
+                    if collapsible(x):
+                        groups.setdefault(self.keys.of(x.child), []).append(x)
+                now = tuples(leaves)
+                for group in groups.values():
+                    t = uniq([y for y in leaves if all(y is not g for g in group)]
+                             + [group[0].child])
+                    if tuples(t) < now:
+                        trial = t
+                        break
+            if trial is None:
+                break
+            leaves = trial
+        return leaves
+
+    def _tuples(self, xs: list[ir.IRNode]) -> int:
+        """How many value tuples an MLP reading xs would enumerate."""
+        def size(x: ir.IRNode) -> int:
+            try:
+                vals = self.lower(x).values
+            except CompileError:
+                vals = None
+            return 10**9 if vals is None else max(1, len(vals))
+        return math.prod(size(y) for y in xs)
+
+    def boundary(self, node: ir.IRNode) -> list[ir.IRNode] | None:
+        """The heads and embedded values under node's elementwise tree (the leaves of the
+        largest MLP that could compute it); None when there are more than MAX_LEAVES."""
+        key = self.keys.of(node)
+        if key in self.bounds:
+            return self.bounds[key]
+        out: dict[int, ir.IRNode] | None = {}
+        for c in node.children():
+            if isinstance(c, ir.Full):
+                continue
+            if not self._fusable(c):
+                out[self.keys.of(c)] = c
+                continue
+            sub = self.boundary(c)
+            if sub is None:
+                out = None
+                break
+            out.update((self.keys.of(x), x) for x in sub)
+            if len(out) > MAX_LEAVES:
+                out = None
+                break
+        got = None if out is None else [out[k] for k in sorted(out)]
+        self.bounds[key] = got
+        return got
+
+    def _fusable(self, x: ir.IRNode) -> bool:
+        """An elementwise s-op that reads a head: an MLP may compute it from what it reads."""
+        return (isinstance(x, ir.Map | ir.SequenceMap) and patterns.match_width(x) is None
+                and count_selector(x, self.a) is None and "A" in self.footprint(x))

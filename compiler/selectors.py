@@ -1,0 +1,205 @@
+"""Selectors as attention scores: q and k read-outs whose dot product is a threshold on the
+pairs a selector selects and at least 1 lower elsewhere (see `scores`): one table per
+(keys, queries) pair, per-pair tables that add up, a quadratic form for equality of numbers,
+or one joint table over every input; the causal mask stands for `select(indices, indices,
+<=)` when every head allows it."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+
+from rasp import ir
+
+from . import patterns
+from .discretise import pointwise
+from .errors import CompileError
+from .linear import Lin, stack_all
+from .plan import PNode
+from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
+from .values import is_number
+
+
+class Selectors:
+    """Mixed into `lower.Lowerer` (uses its lower, onehot, read, mlp and analysis)."""
+
+    a: Any
+    causal: bool
+
+    def selector(self, sel: ir.Selector, need_threshold: bool = False,
+                 equal_weights: bool = True) -> SelPlan:
+        """q, k read-outs with q.k == T on selected pairs and <= T-1 elsewhere.
+        `equal_weights`: several selected keys must get exactly equal weights (a mean, a
+        width), so no scores computed from large cancelling terms (the quadratic form)."""
+        sel = self.strip_causal(sel)
+        if sel is None:  # every key the causal mask lets through
+            return SelPlan(Lin.const([1.0]), Lin.const([1.0]), 1.0)
+        if isinstance(sel, ir.Select) and sel.op == "==" and not equal_weights:
+            quad = self.quadratic(sel, need_threshold)
+            if quad is not None:
+                return quad
+        plan = self.try_selector(sel)
+        if plan is None:
+            plan = self.joint_selector(sel, *self._sides(select_atoms(sel)))
+        return sharp(plan, sel)
+
+    def strip_causal(self, sel: ir.Selector | None) -> ir.Selector | None:
+        """In a causal model, `select(indices, indices, <=)` is the mask itself: drop it."""
+        if not self.causal or sel is None:
+            return sel
+        if patterns.is_upto(sel):
+            return None
+        if isinstance(sel, ir.SelectorCombine) and sel.op == "and":
+            a, b = (self.strip_causal(x) for x in sel.inputs)
+            if a is None or b is None:
+                return b if a is None else a
+            if a is sel.inputs[0] and b is sel.inputs[1]:
+                return sel
+            return ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
+        return sel
+
+    def quadratic(self, at: ir.Select, need_threshold: bool) -> SelPlan | None:
+        """keys == queries on numbers with 3 (or 2) dimensions instead of a one-hot table:
+        q.k = 1 - (k - q)^2 / gap^2, which is 1 on equal values and <= 0 on any others. Without
+        q^2 (a numeric query), q.k is shifted per query; fine when some key always matches."""
+        kp, qp = self.lower(at.keys), self.lower(at.queries)
+        if kp.values is None or qp.values is None:
+            return None
+        if kp.enc != "cat" and len(kp.values) > 3:  # k^2 needs a one-hot: discretise first
+            try:
+                kp, _ = self.onehot(kp, at)
+            except CompileError:
+                return None
+        if not all(is_number(v) for v in [*kp.values, *qp.values]):
+            return None
+        ks = np.array([float(v) for v in kp.values])
+        qs = np.array([float(v) for v in qp.values])
+        nonempty = self.a.selectors[at.id].nonempty
+        with_q2 = qp.enc == "cat"
+        if not with_q2 and (need_threshold or not nonempty):
+            return None
+        if min(len(ks), len(qs)) <= (3 if with_q2 else 2):
+            return None  # the one-hot table is as small
+        allv = np.unique(np.concatenate([ks, qs]))
+        gap = float(np.diff(allv).min()) if len(allv) > 1 else 1.0
+        g2 = gap * gap
+        # Centred on the middle value: the squares, and their float32 error, stay small.
+        mid = float(allv[0] + allv[-1]) / 2
+        ks, qs = ks - mid, qs - mid
+        krows = self.read(kp).left(np.stack([ks, -ks * ks / g2]))
+        qrows = (self.numeric(qp) - Lin.const([mid])).scaled(2.0 / g2).stack(Lin.const([1.0]))
+        if with_q2:
+            qrows = qrows.stack(self.read(qp).left((1.0 - qs * qs / g2)[None, :]))
+            krows = krows.stack(Lin.const([1.0]))
+            plan = SelPlan.of(qrows, krows, 1.0)
+        else:
+            kb = float(qs.min()) - gap
+            plan = SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]))
+        return None if plan.blurred else plan  # else a one-hot table: exact, and wider
+
+    def _sides(self, atoms: list[ir.Select]):
+        sides = {}
+        for at in atoms:
+            kp, klin = self.onehot(self.lower(at.keys), at)
+            qp, qlin = self.onehot(self.lower(at.queries), at)
+            sides[at.id] = (kp, klin, qp, qlin)
+        return atoms, sides
+
+    def try_selector(self, sel: ir.Selector) -> SelPlan | None:
+        """One table when the selector reads one (keys, queries) pair; else per-pair tables
+        whose scores add up (`and` of different pairs); None when neither works."""
+        atoms, sides = self._sides(select_atoms(sel))
+        groups: dict[tuple[int, int], list[ir.Select]] = {}
+        for at in atoms:
+            kp, _, qp, _ = sides[at.id]
+            groups.setdefault((kp.id, qp.id), []).append(at)
+        tables = {}
+        for at in atoms:
+            kp, _, qp, _ = sides[at.id]
+            tables[at.id] = truth_table(at, kp.values, qp.values)
+        glist = list(groups.values())
+        if len(glist) == 1:
+            _, klin, _, qlin = sides[glist[0][0].id]
+            f = combine(sel, {a.id: tables[a.id] for a in glist[0]})
+            q, k = bilinear(f.astype(np.float64), qlin, klin)
+            return SelPlan.of(q, k, 1.0)
+        found = additive_scores(sel, glist, tables)
+        if found is None:
+            return None
+        weights, threshold = found
+        qs, ks = [], []
+        for g, w in zip(glist, weights, strict=True):
+            _, klin, _, qlin = sides[g[0].id]
+            q, k = bilinear(w, qlin, klin)
+            qs.append(q)
+            ks.append(k)
+        return SelPlan.of(stack_all(qs), stack_all(ks), threshold)
+
+    def never(self, sel: ir.Selector) -> bool:
+        """Whether the selector can never select anything (each pair of values judged apart)."""
+        atoms, sides = self._sides(select_atoms(sel))
+        groups: dict[tuple[int, int], list[ir.Select]] = {}
+        for at in atoms:
+            kp, _, qp, _ = sides[at.id]
+            groups.setdefault((kp.id, qp.id), []).append(at)
+        tables = {at.id: truth_table(at, sides[at.id][0].values, sides[at.id][2].values)
+                  for at in atoms}
+        states = []
+        for g in groups.values():
+            flat = np.stack([tables[a.id] for a in g], axis=-1).reshape(-1, len(g))
+            states.append((g, np.unique(flat, axis=0)))
+        if math.prod(len(s) for _, s in states) > 4096:
+            return False
+        truth: dict[int, list[bool]] = {a.id: [] for a in atoms}
+        for combo in itertools.product(*(range(len(s)) for _, s in states)):
+            for (g, s), c in zip(states, combo, strict=True):
+                for ai, a in enumerate(g):
+                    truth[a.id].append(bool(s[c, ai]))
+        target = combine(sel, {k: np.array(v, dtype=bool) for k, v in truth.items()})
+        return not target.any()
+
+    def joint_selector(self, sel, atoms, sides) -> SelPlan:
+        """One table over the joint values of every key-side and every query-side input."""
+        kps = list({sides[a.id][0].id: sides[a.id][0] for a in atoms}.values())
+        qps = list({sides[a.id][2].id: sides[a.id][2] for a in atoms}.values())
+
+        def joint(ps: list[PNode]) -> PNode:
+            if len(ps) == 1:
+                return ps[0]
+            label = "(" + ", ".join(p.label for p in ps) + ")"
+            p = self.mlp(ps, pointwise(lambda *vs: tuple(vs)), label, sel,
+                         role="MLP (joint one-hot)")
+            p.checks = False
+            return p
+
+        kj, qj = joint(kps), joint(qps)
+        kpos = {p.id: i for i, p in enumerate(kps)}
+        qpos = {p.id: i for i, p in enumerate(qps)}
+        cells = {}
+        for at in atoms:
+            kp, _, qp, _ = sides[at.id]
+            kvals = [kv if len(kps) == 1 else kv[kpos[kp.id]] for kv in kj.values]
+            qvals = [qv if len(qps) == 1 else qv[qpos[qp.id]] for qv in qj.values]
+            cells[at.id] = truth_table(at, kvals, qvals)
+        f = combine(sel, cells)
+        q, k = bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
+        return SelPlan.of(q, k, 1.0)
+
+
+def sharp(plan: SelPlan, sel: ir.Selector) -> SelPlan:
+    """The plan, if float32 keeps its scores apart (else a CompileError)."""
+    if plan.blurred:
+        raise CompileError(f"its attention scores could be off by {plan.err:.2g} in float32, "
+                           "too close to the margin between selected and other keys", sel)
+    return plan
+
+
+def causal_compatible(sel: ir.Selector) -> bool:
+    """select(indices, indices, <=), possibly `and`-ed with anything: a causal mask suffices."""
+    if patterns.is_upto(sel):
+        return True
+    return (isinstance(sel, ir.SelectorCombine) and sel.op == "and"
+            and any(causal_compatible(s) for s in sel.inputs))
