@@ -11,8 +11,8 @@ import pytest
 import compiler
 from compiler.budget import Budget, StderrProgress
 from compiler.errors import CompileError
+from compiler.structure import StructKeys
 from compiler.testing import CHAIN_VOCAB, assert_exact, chain_program, dag_program, env_with
-from compiler.values import StructKeys
 
 
 def _cpu(fn):

@@ -22,7 +22,9 @@ from rasp import ir
 from rasp.interpreter import BOOL, FLOAT, INT, STR, type_class
 
 from . import patterns
+from .bounds import selects_a_position
 from .budget import Budget
+from .structure import StructKeys
 
 LIMIT = 100_000  # distinct values kept per s-op
 MEAN_SUMS_LIMIT = 400_000  # (count, sum) pairs enumerated for a numeric mean
@@ -256,50 +258,6 @@ def position_injective(node: ir.IRNode, a: Analysis) -> bool:
     return determines(node, _POSITION, a)
 
 
-class StructKeys:
-    """Hash-consing of IR structure: each distinct subgraph (up to node identity) gets a small
-    integer, so that keys hash and compare in constant time. A key built of nested tuples
-    would be hashed along the subgraph's tree expansion, exponential in a DAG's depth."""
-
-    def __init__(self) -> None:
-        self.by_node: dict[int, int] = {}  # node id -> key
-        self.table: dict[tuple, int] = {}  # (local shape, child keys...) -> key
-
-    def of(self, node: ir.IRNode) -> int:
-        got = self.by_node.get(node.id)
-        if got is not None:
-            return got
-        todo = ir.walk([node], lambda n: tuple(c for c in n.children()
-                                               if c.id not in self.by_node))
-        for n in todo:  # children first, each node once: linear in distinct nodes
-            shape = _shape(n) + tuple(self.by_node[c.id] for c in n.children())
-            self.by_node[n.id] = self.table.setdefault(shape, len(self.table))
-        return self.by_node[node.id]
-
-
-def _shape(node: ir.IRNode) -> tuple:
-    """What a node is, apart from its children."""
-    match node:
-        case ir.Tokens(conversion=c):
-            return ("tokens", c)
-        case ir.Indices():
-            return ("indices",)
-        case ir.Full(value=v):
-            return ("full", type(v).__name__, repr(v))
-        case ir.Map():
-            return ("map", node.op, type(node.const).__name__, repr(node.const),
-                    node.const_side)
-        case ir.SequenceMap():
-            return ("seqmap", node.op)
-        case ir.Aggregate():
-            return ("aggregate", type(node.default).__name__, repr(node.default))
-        case ir.Select():
-            return ("select", node.op)
-        case ir.SelectorCombine():
-            return ("combine", node.op)
-    return (type(node).__name__, node.id)
-
-
 def _same(x: ir.IRNode, y: ir.IRNode, a: Analysis) -> bool:
     """The same computation (so the same value at every position)."""
     return x is y or a.keys.of(x) == a.keys.of(y)
@@ -425,60 +383,3 @@ def _selector_info(sel: ir.Selector, a: Analysis) -> SelectorInfo:
     if sel.op == "or":
         return SelectorInfo(False, nonempty or any(i.nonempty for i in infos))
     return SelectorInfo(False, nonempty)
-
-
-# ---- positions relative to the length ----------------------------------------------------------
-# A bound is (c, m): the number c + m * length. Enough to see that `length - indices - 1` or
-# `length - 1` always names a position that exists, so `select(indices, that, ==)` always
-# selects exactly one key.
-
-Bound = tuple[float, float]
-
-
-def relative_bounds(node: ir.IRNode, a: Analysis) -> tuple[Bound, Bound] | None:
-    """(lowest, highest) value of an integer s-op as bounds in terms of the length."""
-    width = patterns.match_width(node)
-    if width is not None and width[1]:
-        return (0.0, 1.0), (0.0, 1.0)
-    match node:
-        case ir.Indices():
-            return (0.0, 0.0), (-1.0, 1.0)
-        case ir.Full(value=v) if type(v) is int:
-            return (float(v), 0.0), (float(v), 0.0)
-        case ir.Map(op=op, const=c, const_side=side):
-            inner = relative_bounds(node.child, a)
-            if inner is None:
-                return None
-            (lc, lm), (hc, hm) = inner
-            if op == "neg":
-                return (-hc, -hm), (-lc, -lm)
-            if type(c) is not int:
-                return None
-            if op == "+":
-                return (lc + c, lm), (hc + c, hm)
-            if op == "-" and side == "right":
-                return (lc - c, lm), (hc - c, hm)
-            if op == "-" and side == "left":
-                return (c - hc, -hm), (c - lc, -lm)
-            return None
-        case ir.SequenceMap(op="+" | "-" as op) if len(node.inputs) == 2:
-            x, y = (relative_bounds(i, a) for i in node.inputs)
-            if x is None or y is None:
-                return None
-            (xl, xh), (yl, yh) = x, y
-            if op == "+":
-                return (xl[0] + yl[0], xl[1] + yl[1]), (xh[0] + yh[0], xh[1] + yh[1])
-            return (xl[0] - yh[0], xl[1] - yh[1]), (xh[0] - yl[0], xh[1] - yl[1])
-    return None
-
-
-def selects_a_position(node: ir.IRNode, a: Analysis) -> bool:
-    """Whether an s-op always holds an integer in 0..length-1."""
-    vals = a.values.get(node.id)
-    if vals is None or not all(type(v) is int for v in vals):
-        return False
-    b = relative_bounds(node, a)
-    if b is None:
-        return False
-    (lc, lm), (hc, hm) = b
-    return all(lc + lm * n >= 0 and hc + hm * n <= n - 1 for n in (1, a.max_len))

@@ -1,0 +1,65 @@
+"""Positions relative to the length. A bound is (c, m): the number c + m * length. Enough to
+see that `length - indices - 1` or `length - 1` always names a position that exists, so that
+`select(indices, that, ==)` always selects exactly one key."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rasp import ir
+
+from . import patterns
+
+if TYPE_CHECKING:
+    from .values import Analysis
+
+Bound = tuple[float, float]
+
+
+def relative_bounds(node: ir.IRNode, a: Analysis) -> tuple[Bound, Bound] | None:
+    """(lowest, highest) value of an integer s-op as bounds in terms of the length."""
+    width = patterns.match_width(node)
+    if width is not None and width[1]:
+        return (0.0, 1.0), (0.0, 1.0)
+    match node:
+        case ir.Indices():
+            return (0.0, 0.0), (-1.0, 1.0)
+        case ir.Full(value=v) if type(v) is int:
+            return (float(v), 0.0), (float(v), 0.0)
+        case ir.Map(op=op, const=c, const_side=side):
+            inner = relative_bounds(node.child, a)
+            if inner is None:
+                return None
+            (lc, lm), (hc, hm) = inner
+            if op == "neg":
+                return (-hc, -hm), (-lc, -lm)
+            if type(c) is not int:
+                return None
+            if op == "+":
+                return (lc + c, lm), (hc + c, hm)
+            if op == "-" and side == "right":
+                return (lc - c, lm), (hc - c, hm)
+            if op == "-" and side == "left":
+                return (c - hc, -hm), (c - lc, -lm)
+            return None
+        case ir.SequenceMap(op="+" | "-" as op) if len(node.inputs) == 2:
+            x, y = (relative_bounds(i, a) for i in node.inputs)
+            if x is None or y is None:
+                return None
+            (xl, xh), (yl, yh) = x, y
+            if op == "+":
+                return (xl[0] + yl[0], xl[1] + yl[1]), (xh[0] + yh[0], xh[1] + yh[1])
+            return (xl[0] - yh[0], xl[1] - yh[1]), (xh[0] - yl[0], xh[1] - yl[1])
+    return None
+
+
+def selects_a_position(node: ir.IRNode, a: Analysis) -> bool:
+    """Whether an s-op always holds an integer in 0..length-1."""
+    vals = a.values.get(node.id)
+    if vals is None or not all(type(v) is int for v in vals):
+        return False
+    b = relative_bounds(node, a)
+    if b is None:
+        return False
+    (lc, lm), (hc, hm) = b
+    return all(lc + lm * n >= 0 and hc + hm * n <= n - 1 for n in (1, a.max_len))
