@@ -105,35 +105,57 @@ def node_label(node: ir.IRNode, values: list[Any] | None = None, brief: bool = F
     return "\n".join(lines)
 
 
-def is_internal(node: ir.IRNode, root: ir.IRNode) -> bool:
-    """A step inside a standard-library function (`at0`, `share0`, ...), not the user's."""
-    return node is not root and node.path == LIBRARY_FILE
+@dataclass(frozen=True)
+class TopLevel:
+    """The ids of nodes bound to top-level names: the user's (always drawn) and the
+    library's (`length`: drawn where the user's code reads it, hidden inside the library)."""
+
+    user: frozenset[int] = frozenset()
+    library: frozenset[int] = frozenset()
 
 
-def visible_inputs(root: ir.IRNode, internals: bool) -> dict[int, tuple[list[ir.IRNode], int]]:
+def top_level(env: Any) -> TopLevel:
+    def ids(scope: Any) -> frozenset[int]:
+        return frozenset(v.id for v in scope.vars.values() if isinstance(v, ir.IRNode))
+
+    return TopLevel(ids(env.top), ids(env.base))
+
+
+def visible_inputs(root: ir.IRNode, internals: bool, names: TopLevel = TopLevel()
+                   ) -> dict[int, tuple[list[ir.IRNode], int]]:
     """For each node drawn: the drawn nodes it reads (through hidden library steps, when
-    `internals` is False) and how many hidden steps it stands for."""
+    `internals` is False) and how many hidden steps it stands for. A hidden step is a node
+    the standard library built inside a function (`at0`, `share0`, ...), or a library value
+    that only the library reads (`full_s` inside `length`)."""
+    def shown(node: ir.IRNode, read_by_library: bool) -> bool:
+        if internals or node.path != LIBRARY_FILE or node.id in names.user:
+            return True
+        return node.id in names.library and not read_by_library
+
     found: dict[int, tuple[list[ir.IRNode], int]] = {}
-    for node in ir.walk(root):
-        if not internals and is_internal(node, root):
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.id in found:
             continue
         inputs: dict[int, ir.IRNode] = {}
-        hidden: set[int] = set()
-        stack = list(node.children())
-        while stack:
-            child = stack.pop()
-            if internals or not is_internal(child, root):
+        folded: set[int] = set()
+        pending = [(child, node.path == LIBRARY_FILE) for child in node.children()]
+        while pending:
+            child, by_library = pending.pop()
+            if shown(child, by_library):
                 inputs.setdefault(child.id, child)
-            elif child.id not in hidden:
-                hidden.add(child.id)
-                stack += list(child.children())
-        found[node.id] = (list(inputs.values()), len(hidden))
+            elif child.id not in folded:
+                folded.add(child.id)
+                pending += [(grandchild, True) for grandchild in child.children()]
+        found[node.id] = (list(inputs.values()), len(folded))
+        stack += inputs.values()
     return found
 
 
 def build_graph(root: ir.IRNode, example: Any = None,
                 placed: dict[int, Placement] | None = None,
-                internals: bool = True) -> nx.DiGraph:
+                internals: bool = True, names: TopLevel = TopLevel()) -> nx.DiGraph:
     """The DAG under `root`: an edge runs from each operand to the node that uses it.
     `placed` (from the compiler) adds each node's layer to its label and colour. Without
     `internals`, the steps inside library functions are folded into the node that uses them
@@ -141,7 +163,7 @@ def build_graph(root: ir.IRNode, example: Any = None,
     values = _values(root, example) if example is not None else {}
     placed = _with_selectors(root, placed) if placed is not None else None
     graph = nx.DiGraph()
-    shown = visible_inputs(root, internals)
+    shown = visible_inputs(root, internals, names)
     for node in ir.walk(root):
         if node.id not in shown:
             continue
@@ -361,13 +383,13 @@ def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str, title: str) -> No
 
 def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto",
            placed: dict[int, Placement] | None = None, title: str | None = None,
-           internals: bool = False) -> nx.DiGraph:
+           internals: bool = False, names: TopLevel = TopLevel()) -> nx.DiGraph:
     """Draw `root`'s graph to `path` (format from its extension). Returns the graph drawn,
     its `engine` attribute naming the engine used."""
     fmt = os.path.splitext(path)[1].lstrip(".").lower()
     if fmt not in FORMATS:
         raise ValueError(f"cannot draw to {path!r}: use .svg, .png or .pdf")
-    graph = build_graph(root, example, placed, internals)
+    graph = build_graph(root, example, placed, internals, names)
     if title is None:
         title = root.label
     dot = shutil.which("dot") if engine in ("auto", "dot") else None
@@ -475,7 +497,8 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
             prog, title = compiled
             node = prog.node
             placed = layer_placements(prog)
-        graph = render(node, output, example, engine, placed, title, internals)
+        graph = render(node, output, example, engine, placed, title, internals,
+                       top_level(env))
     except RaspError as err:
         fail(err)
     except (ValueError, RuntimeError, OSError) as err:

@@ -291,7 +291,7 @@ class ReplSession:
         """`draw(sop)`: the graph goes to comp_flows/NAME_INPUT.pdf (a name safe in any
         shell), the value is echoed. On a terminal the s-op is compiled for the running
         example and coloured by layer; otherwise (or when it does not compile) by kind."""
-        from .draw import layer_placements, render
+        from .draw import layer_placements, render, top_level
 
         example = self.settings.sop_example if example is None else example
         values = self._evaluate(sop, example)
@@ -308,7 +308,8 @@ class ReplSession:
                 note = f"; coloured by kind: {str(err).splitlines()[0]}"
         try:
             os.makedirs("comp_flows", exist_ok=True)
-            render(node, path, example=example, placed=placed, title=title)
+            render(node, path, example=example, placed=placed, title=title,
+                   names=top_level(self.env))
         except OSError as exc:
             raise RaspError(f"cannot write {path}: {exc.strerror or exc}") from None
         applied = Applied(sop, normalise_input(example), values)

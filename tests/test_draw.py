@@ -177,7 +177,7 @@ def test_repl_draw_writes_a_safe_name_coloured_by_layer(tmp_path, monkeypatch):
     seen = {}
 
     def record(node, path, example=None, engine="auto", placed=None, title=None,
-               internals=False):
+               internals=False, names=None):
         seen.update(path=path, placed=placed)
         open(path, "wb").close()
 
@@ -190,3 +190,19 @@ def test_repl_draw_writes_a_safe_name_coloured_by_layer(tmp_path, monkeypatch):
     assert seen["placed"] and "(graph drawn to comp_flows/x_hello.pdf)" in out
     layers = {where[0] for where in seen["placed"].values()}
     assert -1 in layers and max(layers) >= 0
+
+
+def test_a_library_value_the_user_reads_is_one_node(tmp_path, no_dot):
+    """reverse reads the library's `length`: drawn as one node (its insides, `full_s`
+    included, folded into it); a name the user binds to a library call's result stays."""
+    from rasp.draw import top_level
+
+    env = Environment()
+    env.run("flip = select(indices, length - indices - 1, ==);\n"
+            "reverse = aggregate(flip, tokens);\nh = selector_width(flip);\ny = h + 1;")
+    graph = build_graph(env.expression("reverse"), internals=False, names=top_level(env))
+    names = {data["info"].label.split("\n")[0] for _n, data in graph.nodes(data=True)}
+    assert "length" in names and "full_s" not in names
+    graph = build_graph(env.expression("y"), internals=False, names=top_level(env))
+    names = {data["info"].label.split("\n")[0] for _n, data in graph.nodes(data=True)}
+    assert {"h", "y", "flip"} <= names and not any(n.endswith("0") for n in names)
