@@ -504,6 +504,6 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
     except (ValueError, RuntimeError, OSError) as err:
         fail(str(err))
     hidden = len(list(ir.walk(node))) - graph.number_of_nodes()
-    note = f" ({hidden} library steps folded in: --internals draws them)" if hidden else ""
-    click.echo(f"{output}: {graph.number_of_nodes()} nodes, drawn with "
-               f"{graph.graph['engine']}{note}")
+    click.echo(f"{output}: {graph.number_of_nodes()} nodes, drawn with {graph.graph['engine']}")
+    if hidden:
+        click.echo(f"({hidden} library steps folded into their calls: --internals draws them)")

@@ -122,8 +122,8 @@ def test_library_internals_are_folded_by_default(tmp_path, no_dot):
     assert result.exit_code == 0, result.output
     svg = out.read_text()
     assert "share0" not in svg and "at0" not in svg and "library steps" in svg
-    assert re.search(r"\d+ nodes, drawn with matplotlib \(\d+ library steps folded in: "
-                     r"--internals draws them\)", result.output)
+    assert re.search(r"\d+ nodes, drawn with matplotlib\n\(\d+ library steps folded into "
+                     r"their calls: --internals draws them\)\n", result.output)
     shown = int(result.output.split(": ")[1].split()[0])
     assert shown <= 5
     result = CliRunner().invoke(draw, [path, "-o", str(out), "--no-layers", "--internals"])
