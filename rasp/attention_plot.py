@@ -148,7 +148,7 @@ def figure(views: list[HeadView], tokens: list[Any], title: str) -> Any:
     cell = 0.34
     side = max(2.6, cell * (n + 1) + 0.8)
     height = max(2.4, cell * n + 1.8)
-    title = "\n".join(textwrap.fill(line, int(2.2 * side * 10)) for line in title.split("\n"))
+    title = "\n".join(textwrap.fill(line, int(2.2 * side * 12)) for line in title.split("\n"))
     fig = Figure(figsize=(2.2 * side, height * len(views) + 0.5 + 0.2 * title.count("\n")))
     axes = fig.subplots(len(views), 2, squeeze=False)
     annotate = n <= 12
