@@ -247,8 +247,11 @@ def main() -> int:
                                       "verdict": out.verdict, "seconds": round(out.seconds, 2),
                                       "cpu_seconds": round(out.cpu_seconds, 2),
                                       "message": out.message[:300]}
-            print(f"\n1,000-line program ({prog.lines} lines): {out.verdict} in "
-                  f"{out.seconds:.1f} s {out.message[:60]}")
+            print(f"\n1,000-line program ({prog.lines} lines, "
+                  f"{result['long_program']['nodes']} nodes): {out.verdict} in "
+                  f"{out.seconds:.1f} s ({out.cpu_seconds:.1f} s CPU)")
+            if out.verdict != "compiled":
+                print(f"  {runner.reason_of(out.message)[:76]}")
         if "length" not in skip:
             curves = by_length(names, lengths, args.time_limit, args.samples)
             result["length"] = {"lengths": [lengths[0], lengths[-1], len(lengths)],
