@@ -150,22 +150,22 @@ def table(results: dict[str, Any], wide: bool) -> str:
 
 
 def summary(results: dict[str, Any]) -> list[str]:
+    """Per program: both models' sizes, Tracr's correctness, the back-to-back wall times."""
     out = []
     for name, res in results["programs"].items():
-        r = res["raspc"]
-        line = f"{name}: raspc d_model {r['d_model']}, {r['layers']} layers"
-        tracr = res.get("tracr")
+        r, tracr = res["raspc"], res.get("tracr")
+        line = f"{name}@{PROGRAMS[name][1]}: raspc d_model {r['d_model']}, {r['layers']} layers"
         if tracr:
-            line += (f"; Tracr d_model {tracr['d_model']}, {tracr['layers']} layers, "
-                     f"{tracr['correct']:.1%} of its outputs correct"
-                     + (f" ({tracr['correct_positions']:.1%} of positions)"
-                        if "correct_positions" in tracr else ""))
-        if r["back_to_back_wall"] and tracr and tracr["back_to_back_wall"]:
-            b2b = results["back_to_back"]
-            line += (f"; batch {b2b} wall: raspc e2e {r['back_to_back_wall'] * 1e3:.1f} ms, "
-                     f"Tracr forward {tracr['back_to_back_wall'] * 1e3:.1f} ms "
-                     f"({tracr['back_to_back_wall'] / r['back_to_back_wall']:.1f}x)")
+            line += f"; Tracr d_model {tracr['d_model']}, {tracr['layers']} layers"
         out.append(line)
+        if tracr:
+            out.append(f"  Tracr's outputs: {tracr['correct']:.1%} of sequences correct"
+                       + (f", {tracr['correct_positions']:.1%} of positions"
+                          if "correct_positions" in tracr else ""))
+        if r["back_to_back_wall"] and tracr and tracr.get("back_to_back_wall"):
+            t, w = tracr["back_to_back_wall"], r["back_to_back_wall"]
+            out.append(f"  batch {results['back_to_back']}, wall per batch: raspc e2e "
+                       f"{w * 1e3:.1f} ms, Tracr forward {t * 1e3:.1f} ms ({t / w:.1f}x)")
     return out
 
 
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=1))  # kept as each finishes
     m = results["machine"]
-    print(f"{m['cpu']}, one thread, load average {m['loadavg']:.1f}")
+    print(f"{m['cpu']}, load average {m['loadavg']:.1f}")
     print("Sequences per CPU-second (ratio: raspc e2e / Tracr e2e)")
     print(table(results, args.wide))
     print("\n".join(summary(results)))
