@@ -474,4 +474,6 @@ def scale(**kw: Any) -> None:
         click.echo(json.dumps(rep.as_dict()))
         return
     click.echo(rep.text())
-    click.echo(f"\nresults {Path(out) / 'results.jsonl'}; plots " + ", ".join(map(str, plots)))
+    click.echo(f"\nresults   {Path(out) / 'results.jsonl'}")
+    for path in plots:
+        click.echo(f"plot      {path}")

@@ -209,25 +209,28 @@ class Report:
             fit = self.fits.get(name)
             if fit is None:
                 continue
-            ints = self.boots[name].constants() if self.boots.get(name) else {}
+            boot = self.boots.get(name)
+            ints = boot.constants() if boot else {}
+            huber = f" (Huber {fit.objective:.2g})" if math.isfinite(fit.objective) else ""
+            law = "A/N^alpha + B/D^beta" if fit.fixed_E else "E + A/N^alpha + B/D^beta"
             lines.append(
-                f"{label:<10}L = {_v(fit.E, ints.get('E'))} + {_v(fit.A, ints.get('A'))}"
-                f"/N^{_v(fit.alpha, ints.get('alpha'))}"
+                f"{label:<10}L = {law}{huber}"
+                + (f", {len(boot.theta)} resamples:" if boot else ":")
             )
             lines.append(
-                f"{'':<14}+ {_v(fit.B, ints.get('B'))}/D^{_v(fit.beta, ints.get('beta'))}"
-                + (f"  (Huber {fit.objective:.3g})" if math.isfinite(fit.objective) else "")
+                f"{'':<10}A {_v(fit.A, ints.get('A'))}  alpha {_v(fit.alpha, ints.get('alpha'))}"
             )
+            lines.append(
+                f"{'':<10}B {_v(fit.B, ints.get('B'))}  beta {_v(fit.beta, ints.get('beta'))}"
+            )
+            if not fit.fixed_E:
+                lines.append(f"{'':<10}E {_v(fit.E, ints.get('E'))}")
             n_opt, d_opt = fit.optimal(self.budget)
-            n_int = d_int = None
-            if self.boots.get(name):
-                n_int, d_int = self.boots[name].optimal(self.budget)
+            n_int, d_int = boot.optimal(self.budget) if boot else (None, None)
+            lines.append(f"{'':<10}N_opt {_vs(n_opt, n_int)}, D_opt {_vs(d_opt, d_int)}")
             pred = float(fit.predict(n_opt, d_opt)) if math.isfinite(n_opt) else math.nan
             note = " (below every measured loss)" if pred < min_loss else ""
-            lines.append(
-                f"{'':<10}N_opt {_vs(n_opt, n_int)}, D_opt {_vs(d_opt, d_int)}, "
-                f"loss {pred:.3g}{note}"
-            )
+            lines.append(f"{'':<10}predicted loss at the optimum {pred:.3g}{note}")
         return lines
 
     def _exact_lines(self) -> list[str]:
@@ -277,9 +280,9 @@ def _loss(x: float) -> str:
 
 
 def _v(x: float, interval=None) -> str:
-    """A constant and its interval, compactly: ``0.33[0.2,0.4]``."""
+    """A constant and its 90% interval: ``0.33 [0.2, 0.4]``."""
     text = f"{x:.3g}"
-    return text if interval is None else f"{text}[{interval.lo:.2g},{interval.hi:.2g}]"
+    return text if interval is None else f"{text} [{interval.lo:.2g}, {interval.hi:.2g}]"
 
 
 def _vs(x: float, interval=None) -> str:

@@ -105,7 +105,10 @@ def _report(law, budget, losses=None):
         layers=2, heads=2, d_model=13, params=999, params_non_embedding=830
     )
     rep = scaling.Report("examples/reverse.rasp", "reverse", rows, "outputs", budget, compiled)
-    rep.fits = {"free": law, "E0": ChinchillaFit(E=0.0, A=50.0, B=80.0, alpha=0.5, beta=0.4)}
+    rep.fits = {
+        "free": law,
+        "E0": ChinchillaFit(E=0.0, A=50.0, B=80.0, alpha=0.5, beta=0.4, fixed_E=True),
+    }
     return rep
 
 
@@ -114,7 +117,8 @@ def test_report_text_and_plots_with_a_known_fit(tmp_path):
     rep = _report(law, 1e12)
     text = rep.text()
     n_opt, d_opt = law.optimal(1e12)
-    assert "L = 0.01 + 50/N^0.5" in text and "+ 80/D^0.4" in text
+    assert "A 50  alpha 0.5" in text and "B 80  beta 0.4" in text and "E 0.01" in text
+    assert "fit E=0   L = A/N^alpha + B/D^beta" in text
     assert f"N_opt {scaling._si(n_opt)}, D_opt {scaling._si(d_opt)}" in text
     assert "extrapolation" in text  # 1e12 lies far above the largest run's 6ND
     assert "smallest N reaching 99% exact match (seeds pooled): 12.3k" in text
@@ -201,6 +205,8 @@ def test_cli_train_eval_scale(tmp_path, swept, monkeypatch):
     )
     assert result.exit_code == 0, result.output
     assert "fit       L = " in result.output and "fit E=0   L = " in result.output
+    report_lines = [x for x in result.output.splitlines() if not x.startswith(("results", "plot"))]
+    assert max(map(len, report_lines)) <= 80
     assert "N_opt" in result.output and "extrapolation" in result.output
     assert "compiled  " in result.output and "learned   " in result.output
     for plot in ("loss.png", "isoflop.png"):
