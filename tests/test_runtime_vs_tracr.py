@@ -40,6 +40,7 @@ def test_without_tracr(tmp_path, capsys, restore_threads):
     assert all(r["e2e"]["cpu"] > 0 and r["bare"]["reps"] >= 1 for r in rows)
 
 
+@pytest.mark.slow
 def test_with_tracr(tmp_path, capsys, restore_threads):
     vs = script()
     python = vs.tracr_python(None)
