@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import shutil
 import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from . import ast, ir, repl_compile
-from .env import Applied, Echo, Environment, describe, normalise_input, resolve_load
+from .env import Echo, Environment, describe, resolve_load
 from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError, caret_under
-from .format import format_applied, format_example_arg
 from .repl_antlr import antlr_message
 from .repl_echo import Echoer, Settings, quoted
 from .repl_fit import Fit, fit
@@ -204,7 +202,7 @@ class ReplSession:
             case "load":
                 self.show_load(echo, echoer)
             case "draw":
-                echoer.lines += self.draw(*echo.value)
+                echoer.lines += repl_compile.draw(self, *echo.value)
             case _:
                 echoer.echo(echo)
 
@@ -286,38 +284,6 @@ class ReplSession:
         for inner in echo.value:
             if inner.kind == "load":
                 self._name_loads(inner, path)
-
-    def draw(self, sop: ir.SOp, example: Any) -> list[str]:
-        """`draw(sop)`: the graph goes to comp_flows/NAME_INPUT.pdf (a name safe in any
-        shell), the value is echoed. On a terminal the s-op is compiled for the running
-        example and coloured by layer; otherwise (or when it does not compile) by kind."""
-        from .draw import layer_placements, render, top_level
-
-        example = self.settings.sop_example if example is None else example
-        values = self._evaluate(sop, example)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sop.label} {format_example_arg(example)}")
-        path = os.path.join("comp_flows", name.strip("_.")[:100] + ".pdf")
-        note = ""
-        node, placed, title = sop, None, None
-        if self.interactive:
-            try:
-                prog = repl_compile.compile_for_drawing(self, sop, example)
-                node, placed = prog.node, layer_placements(prog)
-                title = f"{sop.label}: compiled for the running example"
-            except (RaspError, repl_compile.NoCompiler) as err:
-                note = f"; coloured by kind: {str(err).splitlines()[0]}"
-        try:
-            os.makedirs("comp_flows", exist_ok=True)
-            render(node, path, example=example, placed=placed, title=title,
-                   names=top_level(self.env))
-        except OSError as exc:
-            raise RaspError(f"cannot write {path}: {exc.strerror or exc}") from None
-        applied = Applied(sop, normalise_input(example), values)
-        result = format_applied(applied, self.settings.full_display)
-        lines = [result]
-        if self.interactive:
-            lines.append(f"\t(graph drawn to {path}{note})")
-        return lines
 
     # ---- evaluation -----------------------------------------------------------------------
 

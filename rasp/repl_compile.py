@@ -3,14 +3,17 @@
 `:compile NAME` compiles an s-op for the running example (its distinct tokens are the
 vocabulary, its length the maximum length, unless `--vocab` / `--max-len` say otherwise) and
 checks the model against the interpreter; `:attn NAME` sets each attention head's pattern beside
-the RASP selector it implements. Everything here needs the `compiler` package (and torch);
-without it the commands say so and nothing else changes.
+the RASP selector it implements; the REPL's `draw(x);` compiles `x` the same way to colour
+its graph by layer. Everything here needs the `compiler` package (and torch); without it the
+commands say so (and `draw` colours by kind) and nothing else changes.
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import os
+import re
 import shlex
 import shutil
 import textwrap
@@ -21,10 +24,10 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import ir
-from .env import Environment, Function, normalise_input
+from .env import Applied, Environment, Function, normalise_input
 from .errors import RaspError
 from .examples import parse_max_len, parse_vocab
-from .format import format_example_arg, format_matrix, format_sequence
+from .format import format_applied, format_example_arg, format_matrix, format_sequence
 
 if TYPE_CHECKING:
     from .repl import Output, ReplSession
@@ -68,6 +71,40 @@ def compile_for_drawing(session: ReplSession, sop: ir.SOp, example: Any) -> Any:
     if not isinstance(prog.node, ir.SOp):
         raise RaspError(f"{name} did not compile to an s-op")
     return prog
+
+
+def draw(session: ReplSession, sop: ir.SOp, example: Any) -> list[str]:
+    """`draw(sop)`: the graph goes to comp_flows/NAME_INPUT.pdf (a name safe in any
+    shell), the value is echoed. On a terminal the s-op is compiled for the running
+    example and coloured by layer; otherwise (or when it does not compile) by kind."""
+    from .draw import layer_placements, render
+    from .graph import top_level
+
+    example = session.settings.sop_example if example is None else example
+    values = session.env.on_example(sop, example)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{sop.label} {format_example_arg(example)}")
+    path = os.path.join("comp_flows", name.strip("_.")[:100] + ".pdf")
+    note = ""
+    node, placed, title = sop, None, None
+    if session.interactive:
+        try:
+            prog = compile_for_drawing(session, sop, example)
+            node, placed = prog.node, layer_placements(prog)
+            title = f"{sop.label}: compiled for the running example"
+        except (RaspError, NoCompiler) as err:
+            note = f"; coloured by kind: {str(err).splitlines()[0]}"
+    try:
+        os.makedirs("comp_flows", exist_ok=True)
+        render(node, path, example=example, placed=placed, title=title,
+               names=top_level(session.env))
+    except OSError as exc:
+        raise RaspError(f"cannot write {path}: {exc.strerror or exc}") from None
+    applied = Applied(sop, normalise_input(example), values)
+    result = format_applied(applied, session.settings.full_display)
+    lines = [result]
+    if session.interactive:
+        lines.append(f"\t(graph drawn to {path}{note})")
+    return lines
 
 
 def placements(prog: Any) -> dict[int, dict[str, Any]]:

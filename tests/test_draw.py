@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from rasp import draw as draw_module
-from rasp.draw import build_graph, draw, layered_layout, node_label, render, to_dot
+from rasp.draw import draw, render, to_dot
 from rasp.env import Environment
+from rasp.graph import build_graph, layered_layout, node_label
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.rasp"))
@@ -195,7 +196,7 @@ def test_repl_draw_writes_a_safe_name_coloured_by_layer(tmp_path, monkeypatch):
 def test_a_library_value_the_user_reads_is_one_node(tmp_path, no_dot):
     """reverse reads the library's `length`: drawn as one node (its insides, `full_s`
     included, folded into it); a name the user binds to a library call's result stays."""
-    from rasp.draw import top_level
+    from rasp.graph import top_level
 
     env = Environment()
     env.run("flip = select(indices, length - indices - 1, ==);\n"
