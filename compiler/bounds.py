@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rasp import ir
 
-from . import patterns
+from .normalise import Width
 
 if TYPE_CHECKING:
     from .values import Analysis
@@ -18,8 +18,7 @@ Bound = tuple[float, float]
 
 def relative_bounds(node: ir.IRNode, a: Analysis) -> tuple[Bound, Bound] | None:
     """(lowest, highest) value of an integer s-op as bounds in terms of the length."""
-    width = patterns.match_width(node)
-    if width is not None and width[1]:
+    if isinstance(node, Width) and node.is_length:
         return (0.0, 1.0), (0.0, 1.0)
     match node:
         case ir.Indices():

@@ -21,7 +21,7 @@ from rasp import ir
 from .errors import CompileError
 from .linear import Lin
 from .plan import MlpSpec, PNode, err_of, read
-from .tabulate import MISSING, Ambiguous, agree, apply
+from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
 
 MLP_TUPLES = 4096  # input tuples one MLP may enumerate
@@ -74,7 +74,6 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
             groups.append([by_float[f] for f in x])
         us.append(u)
     sizes = [len(u) for u in us]
-    tuples = list(itertools.product(*(range(s) for s in sizes)))
     try:
         outs = outputs(groups)
     except Ambiguous as err:
@@ -84,13 +83,16 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     defined = [v for v in outs if v is not MISSING]
     if not defined:
         raise CompileError("it raises an error on every value it can receive", node)
-    values = distinct(defined)
+    objects = {id(v): v for v in defined}  # outputs are mostly a few objects, repeated
+    values = distinct(objects.values())
     index = {vkey(v): i for i, v in enumerate(values)}
-    codes = np.array([-1 if v is MISSING else index[vkey(v)] for v in outs])
+    code_of = {i: index[vkey(v)] for i, v in objects.items()}
+    code_of[id(MISSING)] = -1
+    codes = np.array([code_of[id(v)] for v in outs])
     if len(values) == 1:
         return new("linear", "cat", values, label, node, lin=Lin.const([1.0]),
                      role="constant")
-    idx = np.array(tuples, dtype=np.int64).reshape(len(tuples), len(ins))
+    idx = product_rows(sizes)
     best = None
     orders = (itertools.permutations(range(len(ins))) if len(ins) <= 4
               else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])

@@ -14,12 +14,10 @@ import numpy as np
 
 from rasp import ir
 
-from . import patterns
 from .discretise import MLP_TUPLES
 from .errors import CompileError
 from .plan import PNode
 from .tabulate import tree_outputs
-from .values import count_selector
 
 MAX_LEAVES = 12  # inputs one fused MLP may read (see `boundary`)
 MAX_FUSE_STEPS = 1000  # leaf moves while choosing what one MLP fuses
@@ -32,6 +30,7 @@ class Fusion:
     keys: Any
     tables: dict
     bounds: dict
+    sizes: dict[int, int]  # values an s-op takes (see `_tuples`)
 
     def fused(self, node: ir.IRNode) -> PNode:
         """One MLP for a tree of elementwise operations, over the tuple of its leaves (or, if
@@ -118,13 +117,18 @@ class Fusion:
 
     def _tuples(self, xs: list[ir.IRNode]) -> int:
         """How many value tuples an MLP reading xs would enumerate."""
-        def size(x: ir.IRNode) -> int:
+        return math.prod(self._size(y) for y in xs)
+
+    def _size(self, x: ir.IRNode) -> int:
+        key = self.keys.of(x)
+        got = self.sizes.get(key)
+        if got is None:
             try:
                 vals = self.lower(x).values
             except CompileError:
                 vals = None
-            return 10**9 if vals is None else max(1, len(vals))
-        return math.prod(size(y) for y in xs)
+            got = self.sizes[key] = 10**9 if vals is None else max(1, len(vals))
+        return got
 
     def boundary(self, node: ir.IRNode) -> list[ir.IRNode] | None:
         """The heads and embedded values under node's elementwise tree (the leaves of the
@@ -153,5 +157,4 @@ class Fusion:
 
     def _fusable(self, x: ir.IRNode) -> bool:
         """An elementwise s-op that reads a head: an MLP may compute it from what it reads."""
-        return (isinstance(x, ir.Map | ir.SequenceMap) and patterns.match_width(x) is None
-                and count_selector(x, self.a) is None and "A" in self.footprint(x))
+        return isinstance(x, ir.Map | ir.SequenceMap) and "A" in self.footprint(x)

@@ -25,12 +25,12 @@ import numpy as np
 
 from rasp import ir
 
-from . import patterns
 from .budget import Budget
 from .discretise import Outputs, discretise, pointwise
 from .errors import CompileError
 from .fusion import Fusion
 from .linear import BOS, ONE, Lin
+from .normalise import PrefixCount, Width
 from .plan import HeadSpec, PNode, err_of, read
 from .scores import select_atoms
 from .selectors import Selectors, causal_compatible, sharp
@@ -45,7 +45,6 @@ from .values import (
     selects_one_value,
     vkey,
 )
-from .values import children as values_children
 from .values import walk as values_walk
 
 ATTN_ERR = 2.0**-22  # relative float32 error of a head's mean (leakage is made far smaller)
@@ -69,6 +68,7 @@ class Lowerer(Fusion, Selectors):
         self.ids = itertools.count()  # plan node ids, in creation order (layout order)
         self.tables: dict[tuple[int, ...], dict[int, Any]] = {}  # fused trees' columns
         self.bounds: dict[int, list[ir.IRNode] | None] = {}  # see `boundary`
+        self.sizes: dict[int, int] = {}  # see `_tuples`
 
     def pnode(self, *args: Any, **kw: Any) -> PNode:
         return PNode(*args, id=next(self.ids), **kw)
@@ -77,11 +77,10 @@ class Lowerer(Fusion, Selectors):
         """Use a causal mask when every head only looks at earlier positions through
         `select(indices, indices, <=)`: the mask then replaces that (rank max_len) table."""
         sels = []
-        for n in values_walk([root], self.a.counts):
-            width = patterns.match_width(n)
+        for n in values_walk([root]):
             count = count_selector(n, self.a)
-            if width is not None:
-                sels.append(width[0])
+            if isinstance(n, Width):
+                sels.append(n.selector)
             elif count is not None:
                 sels.append(count)
             elif isinstance(n, ir.Aggregate):
@@ -117,7 +116,7 @@ class Lowerer(Fusion, Selectors):
         got = self.foot.get(node.id)
         if got is not None:
             return got
-        if patterns.match_width(node) is not None or isinstance(node, ir.Aggregate):
+        if isinstance(node, Width | ir.Aggregate):
             out = frozenset("A")
         elif isinstance(node, ir.Tokens):
             out = frozenset("T")
@@ -137,7 +136,7 @@ class Lowerer(Fusion, Selectors):
         key = self.keys.of(node)
         if key not in self.memo:
             todo = list(ir.walk([node], lambda n: tuple(
-                c for c in values_children(n, self.a.counts)
+                c for c in self._reads(n)
                 if self.keys.of(c) not in self.memo)))
             for i, n in enumerate(todo):
                 if isinstance(n, ir.Selector) or self.keys.of(n) in self.memo:
@@ -155,13 +154,19 @@ class Lowerer(Fusion, Selectors):
             raise got.with_traceback(None)
         return got
 
+    def _reads(self, node: ir.IRNode) -> tuple[ir.IRNode, ...]:
+        """The nodes whose plan nodes node's own lowering reads."""
+        if isinstance(node, PrefixCount):
+            count = count_selector(node, self.a)
+            return (count,) if count is not None else (node.fallback,)
+        return node.children()
+
     def _lower(self, node: ir.IRNode) -> PNode:
-        width = patterns.match_width(node)
-        if width is not None:
-            return self.width(node, width[0])
-        count = count_selector(node, self.a)
-        if count is not None:
-            return self.width(node, count)
+        if isinstance(node, Width):
+            return self.width(node, node.selector)
+        if isinstance(node, PrefixCount):
+            count = count_selector(node, self.a)
+            return self.width(node, count) if count else self.lower(node.fallback)
         if isinstance(node, ir.Aggregate):
             return self.aggregate(node)
         foot = self.footprint(node)
@@ -244,8 +249,7 @@ class Lowerer(Fusion, Selectors):
         """aggregate(s, a) +/- aggregate(s, b) over one selector is aggregate(s, a +/- b): one
         head, and value sets of means of a +/- b rather than sums of two sets of means."""
         x, y = node.inputs
-        if not (isinstance(x, ir.Aggregate) and isinstance(y, ir.Aggregate)
-                and patterns.match_width(x) is None and patterns.match_width(y) is None):
+        if not (isinstance(x, ir.Aggregate) and isinstance(y, ir.Aggregate)):
             return None
         if self.keys.of(x.selector) != self.keys.of(y.selector):
             return None

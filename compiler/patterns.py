@@ -95,7 +95,7 @@ def _is_index_plus_one(node: ir.IRNode) -> bool:
 def match_count(node: ir.IRNode) -> ir.Aggregate | None:
     """The aggregate of round(aggregate(upto, x) * (indices + 1)) (in either order), upto =
     select(indices, indices, <=): the count of positions up to the query's where x is 1,
-    when x is 0/1 (which the caller checks). See `count_selector`."""
+    when x is 0/1 (which the value sets decide; see `normalise.PrefixCount`)."""
     if not (isinstance(node, ir.Map) and node.op == "round" and node.const_side is None):
         return None
     prod = node.child
@@ -106,15 +106,6 @@ def match_count(node: ir.IRNode) -> ir.Aggregate | None:
                 and _is_index_plus_one(length)):
             return agg
     return None
-
-
-def count_selector(agg: ir.Aggregate) -> ir.Selector:
-    """`select(x, 1, ==) and upto`: the selector whose width a prefix count is (a new node:
-    callers make it once per compile, so that every stage sees the same one)."""
-    where = {"span": agg.span, "path": agg.path}
-    one = ir.Select(keys=agg.sop, queries=ir.Full(value=1, **where), op="==", **where)
-    return ir.SelectorCombine(op="and", inputs=(one, agg.selector), **where,
-                              name=f"select({agg.sop.label}, 1, ==) and {agg.selector.label}")
 
 
 def _zero(v) -> bool:

@@ -23,6 +23,7 @@ from .assemble import Builder
 from .budget import DEFAULT_LIMIT, Budget, Progress
 from .errors import CompileError
 from .lower import Lowerer
+from .normalise import Width, normalise
 from .values import is_numeric_like, vkey
 
 FORMAT = "raspc-compiled"
@@ -58,12 +59,13 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
     if not isinstance(node, ir.SOp):
         what = "a selector" if isinstance(node, ir.Selector) else f"not an s-op ({node!r})"
         raise CompileError(f"`{name}` is {what}: only s-ops compile")
-    analysis = values_mod.analyse([node], vocab, max_seq_len, budget)
+    normal = normalise(node)
+    analysis = values_mod.analyse([normal], vocab, max_seq_len, budget)
     lowerer = Lowerer(analysis, encodings, budget=budget)
     if causal:
-        _check_causal(node)
-    masked = lowerer.decide_causal(node) or causal
-    root = lowerer.lower(node)
+        _check_causal(normal)
+    masked = lowerer.decide_causal(normal) or causal
+    root = lowerer.lower(normal)
     builder = Builder(root, vocab, max_seq_len, masked)
     model, plan = builder.build()
     layout = builder.layout()
@@ -83,10 +85,8 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
 def _check_causal(node: ir.SOp) -> None:
     """A causal model is exact only if no query ever needs a later key."""
     for n in values_mod.walk([node]):
-        if isinstance(n, ir.Aggregate) or values_mod.patterns.match_width(n):
-            sel = n.selector if isinstance(n, ir.Aggregate) else values_mod.patterns.match_width(
-                n)[0]
-            if not _causal_selector(sel):
+        if isinstance(n, ir.Aggregate | Width):
+            if not _causal_selector(n.selector):
                 raise CompileError("a causal model cannot compute this: its selector may "
                                    "select later positions", n)
 

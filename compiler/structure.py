@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rasp import ir
 
+from .normalise import PrefixCount, Width
+
 
 class StructKeys:
     """Hash-consing of IR structure: each distinct subgraph (up to node identity) gets a small
@@ -46,4 +48,8 @@ def _shape(node: ir.IRNode) -> tuple:
             return ("select", node.op)
         case ir.SelectorCombine():
             return ("combine", node.op)
+        case Width():
+            return ("width", node.is_length)
+        case PrefixCount():
+            return ("prefix count",)
     return (type(node).__name__, node.id)

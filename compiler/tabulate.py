@@ -110,10 +110,12 @@ def _combos(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.n
 
 def product_rows(sizes: Sequence[int]) -> np.ndarray:
     """[rows, inputs]: every tuple of indices, the last input varying fastest."""
-    idx = np.zeros((1, 0), dtype=np.int64)
-    for s in sizes:
-        idx = np.concatenate([np.repeat(idx, s, axis=0),
-                              np.tile(np.arange(s, dtype=np.int64), len(idx))[:, None]], axis=1)
+    idx = np.zeros((math.prod(sizes), len(sizes)), dtype=np.int64)
+    wide = [i for i, s in enumerate(sizes) if s > 1]  # inputs of one value stay 0
+    step = len(idx)
+    for i in wide:  # mixed radix: input i repeats each value `step` times, then cycles
+        step //= sizes[i]
+        idx[:, i] = (np.arange(len(idx)) // step) % sizes[i]
     return idx
 
 

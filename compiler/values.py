@@ -21,9 +21,9 @@ import numpy as np
 from rasp import ir
 from rasp.interpreter import BOOL, FLOAT, INT, STR, type_class
 
-from . import patterns
 from .bounds import selects_a_position
 from .budget import Budget
+from .normalise import PrefixCount, Width
 from .structure import StructKeys
 
 LIMIT = 100_000  # distinct values kept per s-op
@@ -105,7 +105,6 @@ class Analysis:
     determined: dict[tuple[int, int], bool] = field(default_factory=dict)  # `determines` memo
     sources: dict[int, list[ir.IRNode]] = field(default_factory=dict)  # `_sources` memo
     keys: StructKeys = field(default_factory=lambda: StructKeys())  # 'the same s-op'
-    counts: dict[int, ir.Selector] = field(default_factory=dict)  # prefix counts' selectors
 
     def of(self, node: ir.IRNode) -> list[Any] | None:
         return self.values[node.id]
@@ -115,7 +114,7 @@ def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int,
             budget: Budget | None = None) -> Analysis:
     """Value sets of every s-op reachable from `roots` (selector summaries too)."""
     a = Analysis(list(vocab), max_len, {}, {})
-    nodes = walk(roots, a.counts)
+    nodes = walk(roots)
     for i, node in enumerate(nodes):
         if budget is not None:
             budget.tick("value sets", i, len(nodes))
@@ -126,54 +125,30 @@ def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int,
     return a
 
 
-def children(node: ir.IRNode, counts: dict[int, ir.Selector] | None = None
-             ) -> tuple[ir.IRNode, ...]:
-    """The nodes a node's compiled form reads: a recognised selector_width reads only its
-    selector (its library internals are not compiled); a prefix count may read its selector
-    (made once per node in `counts`, the compile's own)."""
-    width = patterns.match_width(node)
-    if width is not None:
-        return (width[0],)
-    if patterns.match_count(node) is not None:
-        return (_count_sel(node, counts), *node.children())
-    return node.children()
-
-
-def _count_sel(node: ir.IRNode, counts: dict[int, ir.Selector] | None) -> ir.Selector:
-    counts = {} if counts is None else counts
-    got = counts.get(node.id)
-    if got is None:
-        got = counts[node.id] = patterns.count_selector(patterns.match_count(node))
-    return got
-
-
 def count_selector(node: ir.IRNode, a: Analysis) -> ir.Selector | None:
-    """The selector whose width a prefix count is (see `patterns.match_count`), when the
-    counted s-op is 0/1."""
-    agg = patterns.match_count(node)
-    if agg is None:
+    """The selector whose width a prefix count is, when the counted s-op is 0/1."""
+    if not isinstance(node, PrefixCount):
         return None
-    vals = a.values.get(agg.sop.id)
+    vals = a.values.get(node.counted.id)
     ok = vals is not None and all(is_numeric_like(v) and float(v) in (0.0, 1.0) for v in vals)
-    return _count_sel(node, a.counts) if ok else None
+    return node.selector if ok else None
 
 
-def walk(roots: list[ir.IRNode], counts: dict[int, ir.Selector] | None = None
-         ) -> list[ir.IRNode]:
-    """Nodes reachable through `children`, children first, each once."""
-    return list(ir.walk(roots, lambda n: children(n, counts)))
+def walk(roots: list[ir.IRNode]) -> list[ir.IRNode]:
+    """Nodes reachable from roots, children first, each once."""
+    return list(ir.walk(roots))
 
 
 def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:
     n = a.max_len
-    width = patterns.match_width(node)
-    if width is not None:
-        sel, is_length = width
-        low = 1 if is_length or _all_true(sel, a) else 0
-        return list(range(low, n + 1))
-    if count_selector(node, a) is not None:
-        return list(range(0, n + 1))
     match node:
+        case Width(selector=sel, is_length=is_length):
+            low = 1 if is_length or _all_true(sel, a) else 0
+            return list(range(low, n + 1))
+        case PrefixCount():
+            if count_selector(node, a) is not None:
+                return list(range(0, n + 1))
+            return a.values.get(node.fallback.id)
         case ir.Tokens(conversion=conv):
             return apply_all(ir.TOKEN_CONVERSIONS[conv], [a.vocab])
         case ir.Indices():
@@ -307,10 +282,9 @@ def _sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
 
 
 def _find_sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
-    width = patterns.match_width(x)
-    if width is not None:
-        sel, is_length = width
-        if is_length:
+    if isinstance(x, Width):
+        sel = x.selector
+        if x.is_length:
             return []
         if (isinstance(sel, ir.Select) and sel.op in ("<=", ">=")
                 and _same(sel.keys, sel.queries, a)

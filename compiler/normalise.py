@@ -1,0 +1,100 @@
+"""Stage 0: normalise. Idioms the library and the paper write in RASP become explicit nodes
+once, so that later stages read node kinds instead of matching shapes:
+
+- `Width(sel)`: selector_width(sel), `length` (is_length), and a width written as the
+  reciprocal of key 0's share (see `patterns.match_width`);
+- `PrefixCount`: round(aggregate(upto, x) * (indices + 1)), the width of `select(x, 1, ==)
+  and upto` when x is 0/1 (which the value sets decide), else its `fallback` as written.
+
+The program's graph is not changed: rewritten nodes are new, and a node whose inputs were
+rewritten is copied with the same id (it stands for the same value of the program, which
+is what `verify` compares); everything else is shared.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rasp import ir
+
+from . import patterns
+
+
+@dataclasses.dataclass(eq=False)
+class Width(ir.SOp):
+    """How many keys each query selects (BOS-share head plus a small MLP when lowered)."""
+
+    selector: ir.Selector | None = None
+    is_length: bool = False  # the selector selects every key: this is `length`
+
+    def children(self) -> tuple[ir.IRNode, ...]:
+        return (self.selector,)
+
+
+@dataclasses.dataclass(eq=False)
+class PrefixCount(ir.SOp):
+    """The ones of a 0/1 `counted` up to each position: the width of `selector`."""
+
+    selector: ir.Selector | None = None
+    counted: ir.SOp | None = None
+    fallback: ir.SOp | None = None  # the expression as written, for a counted s-op not 0/1
+
+    def children(self) -> tuple[ir.IRNode, ...]:
+        return (self.selector, self.counted, self.fallback)
+
+
+def _reads(node: ir.IRNode) -> tuple[ir.IRNode, ...]:
+    """What a node's normal form is built from (a width's library internals are dropped)."""
+    width = patterns.match_width(node)
+    if width is not None:
+        return (width[0],)
+    return node.children()
+
+
+def normalise(root: ir.SOp) -> ir.SOp:
+    """The normal form of an s-op (the program's own nodes where nothing changes)."""
+    new: dict[int, ir.IRNode] = {}
+    for n in ir.walk([root], _reads):
+        new[n.id] = _normal(n, new)
+    return new[root.id]
+
+
+def _normal(n: ir.IRNode, new: dict[int, ir.IRNode]) -> ir.IRNode:
+    where = {"span": n.span, "path": n.path, "name": n.name, "id": n.id}
+    width = patterns.match_width(n)
+    if width is not None:
+        return Width(selector=new[width[0].id], is_length=width[1], **where)
+    copy = _copy(n, new)
+    agg = patterns.match_count(n)
+    if agg is not None:
+        sop, sel = new[agg.sop.id], new[agg.selector.id]
+        at = {"span": agg.span, "path": agg.path}
+        ones = ir.Select(keys=sop, queries=ir.Full(value=1, **at), op="==", **at)
+        counts = ir.SelectorCombine(op="and", inputs=(ones, sel), **at,
+                                    name=f"select({sop.label}, 1, ==) and {sel.label}")
+        fallback = dataclasses.replace(copy, id=_fresh_id())
+        return PrefixCount(selector=counts, counted=sop, fallback=fallback, **where)
+    return copy
+
+
+def _fresh_id() -> int:
+    return ir.IRNode().id  # the IR hands out ids only with nodes
+
+
+def _copy(n: ir.IRNode, new: dict[int, ir.IRNode]) -> ir.IRNode:
+    """n over its inputs' normal forms (n itself when they are its own inputs)."""
+    kids = n.children()
+    if all(new[c.id] is c for c in kids):
+        return n
+    match n:
+        case ir.Map():
+            return dataclasses.replace(n, child=new[n.child.id])
+        case ir.SequenceMap():
+            return dataclasses.replace(n, inputs=tuple(new[c.id] for c in n.inputs))
+        case ir.Aggregate():
+            return dataclasses.replace(n, selector=new[n.selector.id], sop=new[n.sop.id])
+        case ir.Select():
+            return dataclasses.replace(n, keys=new[n.keys.id], queries=new[n.queries.id])
+        case ir.SelectorCombine():
+            return dataclasses.replace(n, inputs=tuple(new[c.id] for c in n.inputs))
+    raise TypeError(f"unknown IR node {type(n).__name__}")  # pragma: no cover

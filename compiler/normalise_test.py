@@ -1,0 +1,43 @@
+"""Stage 0, normalise: idioms become node kinds; the program's own graph is left as it was."""
+
+from __future__ import annotations
+
+from compiler.normalise import PrefixCount, Width, normalise
+from compiler.testing import env_with
+from rasp import ir
+
+
+def test_widths_and_length_become_width_nodes_with_the_program_s_ids():
+    env = env_with("w = selector_width(select(tokens, tokens, ==)); y = w + length;")
+    y = env.expression("y")
+    n = normalise(y)
+    assert isinstance(n, ir.SequenceMap) and n is not y and n.id == y.id
+    w, length = n.inputs
+    assert isinstance(w, Width) and not w.is_length and w.id == env.expression("w").id
+    assert isinstance(length, Width) and length.is_length
+    assert isinstance(w.selector, ir.Select) and isinstance(w.selector.keys, ir.Tokens)
+    assert isinstance(y.inputs[0], ir.Map)  # the program's graph is untouched
+
+
+def test_the_paper_s_reciprocal_share_is_a_width():
+    env = env_with("s = select(tokens, tokens, ==) or select(indices, 0, ==);"
+                   "w = round(1 / aggregate(s, indicator(indices == 0)));")
+    n = normalise(env.expression("w"))
+    assert isinstance(n, Width) and n.selector is env.expression("s")
+
+
+def test_prefix_counts_keep_what_they_count_and_the_expression_as_written():
+    env = env_with("x = indicator(tokens == \"a\");"
+                   "c = round(aggregate(select(indices, indices, <=), x) * (indices + 1));")
+    c = env.expression("c")
+    n = normalise(c)
+    assert isinstance(n, PrefixCount) and n.id == c.id
+    assert n.counted is env.expression("x")
+    assert isinstance(n.selector, ir.SelectorCombine) and n.selector.op == "and"
+    assert isinstance(n.fallback, ir.Map) and n.fallback.op == "round" and n.fallback.id != c.id
+
+
+def test_nothing_to_rewrite_is_the_same_graph():
+    env = env_with("z = aggregate(select(indices, indices, <), tokens_int + 1);")
+    z = env.expression("z")
+    assert normalise(z) is z
