@@ -176,7 +176,7 @@ class Report:
             f"{'loss':>10}{'exact':>8}{'long':>8}",
         ]
         for r in sorted(
-            self.results, key=lambda r: (r["params_non_embedding"], r["tokens"], _seed(r))
+            self.results, key=lambda r: (r["params_non_embedding"], _budget(r), _seed(r))
         ):
             long = r.get("exact_match_long")
             lines.append(
@@ -236,7 +236,16 @@ class Report:
     def _exact_lines(self) -> list[str]:
         fr = self.frontier
         if fr is None or fr.smallest_N is None:
-            return [f"learned   no size reached {EXACT:.0%} exact match (seeds pooled)"]
+            lines = [f"learned   no size reached {EXACT:.0%} exact match (seeds pooled)"]
+            rows = [r for r in self.results if "test_examples" in r]
+            if rows:
+                best = max(frontier.pool(rows), key=lambda p: (p.rate, -p.N, -p.D))
+                lo, hi = best.interval
+                lines.append(
+                    f"{'':<10}best {best.rate:.1%} [{lo:.1%}, {hi:.1%}] at N {_si(best.N)}, "
+                    f"D {_si(best.D)}"
+                )
+            return lines
         with_emb = self._learned_params()
         return [
             f"learned   smallest N reaching {EXACT:.0%} exact match (seeds pooled): "
@@ -269,6 +278,10 @@ class Report:
         fr = self.frontier
         rows = [r for r in self.results if "test_examples" in r]
         return next(p.params for p in frontier.pool(rows) if p.N == fr.smallest_N)
+
+
+def _budget(r: dict[str, Any]) -> int:
+    return int(r.get("config", {}).get("tokens", r["tokens"]))
 
 
 def _seed(r: dict[str, Any]) -> int:
