@@ -270,6 +270,8 @@ def legend(entries: list[dict[str, Any]]) -> str:
     s = e["settings"]
     lines = [
         f"machine: {e['machine']}",
+        f"time: {sum(x['minutes'] for x in entries):.0f} min for {len(entries)} programs "
+        f"({sum(x['train_minutes'] for x in entries):.0f} of them training)",
         f"grid: sizes {s['sizes']} x tokens {s['tokens']} x seeds {s['seeds']};",
         f"  inputs of length 1..min(header, {s['max_len']}), up to {s['examples']} sampled",
         "learned N: smallest size (non-embedding) whose runs, seeds pooled, reach >= 99%",
@@ -368,6 +370,10 @@ def main(argv: list[str] | None = None) -> None:
             continue
         log(f"[{i}/{len(programs)}] {path}")
         entry = run_program(path, args, log)
+        if old and args.reanalyse and old.get("settings") == settings(args):
+            # The runs were trained before: keep how long that took.
+            entry["analysis_minutes"] = entry["minutes"]
+            entry["train_minutes"], entry["minutes"] = old["train_minutes"], old["minutes"]
         plot(entry, Path(args.plots))
         saved["programs"][path] = entry
         saved["machine"] = entry["machine"]
