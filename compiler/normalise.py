@@ -4,7 +4,8 @@ once, so that later stages read node kinds instead of matching shapes:
 - `Width(sel)`: selector_width(sel), `length` (is_length), and a width written as the
   reciprocal of key 0's share (see `patterns.match_width`);
 - `PrefixCount`: round(aggregate(upto, x) * (indices + 1)), the width of `select(x, 1, ==)
-  and upto` when x is 0/1 (which the value sets decide), else its `fallback` as written.
+  and upto` when x is 0/1 (which the value sets decide), else its `fallback` as written;
+  the library's `count`, round(length * aggregate(full_s, x)), likewise over full_s.
 
 The program's graph is not changed: rewritten nodes are new, and a node whose inputs were
 rewritten is copied with the same id (it stands for the same value of the program, which

@@ -93,17 +93,23 @@ def _is_index_plus_one(node: ir.IRNode) -> bool:
 
 
 def match_count(node: ir.IRNode) -> ir.Aggregate | None:
-    """The aggregate of round(aggregate(upto, x) * (indices + 1)) (in either order), upto =
-    select(indices, indices, <=): the count of positions up to the query's where x is 1,
-    when x is 0/1 (which the value sets decide; see `normalise.PrefixCount`)."""
+    """The aggregate of round(aggregate(sel, x) * size) (in either order) when size is how
+    many keys sel selects: indices + 1 for upto = select(indices, indices, <=) (a prefix
+    count), `length` for a full selector (the library's `count`). It counts the selected
+    positions where x is 1, when x is 0/1 (which the value sets decide; see
+    `normalise.PrefixCount`)."""
     if not (isinstance(node, ir.Map) and node.op == "round" and node.const_side is None):
         return None
     prod = node.child
     if not (isinstance(prod, ir.SequenceMap) and prod.op == "*" and len(prod.inputs) == 2):
         return None
-    for agg, length in (prod.inputs, prod.inputs[::-1]):
-        if (isinstance(agg, ir.Aggregate) and is_upto(agg.selector)
-                and _is_index_plus_one(length)):
+    for agg, size in (prod.inputs, prod.inputs[::-1]):
+        if not isinstance(agg, ir.Aggregate):
+            continue
+        if is_upto(agg.selector) and _is_index_plus_one(size):
+            return agg
+        width = match_width(size)
+        if _is_full_selector(agg.selector) and width is not None and width[1]:
             return agg
     return None
 

@@ -41,3 +41,12 @@ def test_a_width_written_as_key_0s_reciprocal_share_is_a_width():
                          " return round(1 / aggregate(sel, indicator(indices == 0))) - 1; }"
                          "h = w(select(tokens, tokens, ==));", "h", ["a", "b"], 6)
     assert prog.stats["layers"] == 1
+
+
+def test_the_library_count_is_a_width_over_every_key():
+    prog = compile_exact('n = count(tokens, "a");', "n", ["a", "b"], 6)
+    assert [b["role"] for layer in prog.manifest["plan"] for b in layer["blocks"]] == [
+        "attention (width, BOS share)", "MLP (width)"]
+    big = compiler.compile(env_with('n = count(tokens, "a");'), "n", vocab=["a", "b"],
+                           max_seq_len=64)
+    assert big.run("ab" * 32) == [32] * 64
