@@ -103,11 +103,11 @@ def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
 
 def compile_for(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
     """Compile `expr`; a selector compiles inside `aggregate(selector, indices)`."""
-    from .repl_compile import compile_expr
+    from .repl_compile import compile_ticking
 
     if isinstance(env.expression(expr), ir.Selector):
         expr = f"aggregate({expr}, indices)"
-    return compile_expr(env, expr, vocab, max_len)
+    return compile_ticking(env, expr, vocab, max_len)
 
 
 def _matrix(ax: Any, values: np.ndarray, rows: list[str], cols: list[str], title: str,

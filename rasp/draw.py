@@ -165,12 +165,12 @@ def compiled_placements(env: Any, expr: str, spec: Any) -> tuple[Any, str] | Non
     """Compile `expr` with the file's `# compile:` vocabulary and length (`spec`): (the
     compiled program, a title), or None without a header or a compiler. CompileErrors
     propagate."""
-    from .repl_compile import NoCompiler, compile_expr
+    from .repl_compile import NoCompiler, compile_ticking
 
     if spec is None:
         return None
     try:
-        prog = compile_expr(env, expr, spec.vocab, spec.max_len)
+        prog = compile_ticking(env, expr, spec.vocab, spec.max_len)
     except NoCompiler:
         return None
     st = prog.stats

@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 import textwrap
 import threading
 import time
@@ -50,11 +51,13 @@ def compiler_module() -> Any:
     return module
 
 
-def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
-    """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError)."""
+def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
+                 progress: Any = None) -> Any:
+    """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError);
+    `progress(stage, done, total, seconds)` is the compiler's progress callback."""
     module = compiler_module()
     try:
-        return module.compile(env, expr, vocab=vocab, max_seq_len=max_len)
+        return module.compile(env, expr, vocab=vocab, max_seq_len=max_len, progress=progress)
     except OverflowError as exc:  # a huge integer in a select or a map
         raise RaspError(f"cannot compile {expr}: a value too large for the model's float "
                         f"arithmetic ({exc})") from None
@@ -66,8 +69,9 @@ def compile_for_drawing(session: ReplSession, sop: ir.SOp, example: Any) -> Any:
     env = session.env
     name = next((n for n, v in env.top.vars.items() if v is sop), sop.label)
     tokens = normalise_input(example)
-    with ticking(session.progress, f"compiling {name} to colour it by layer…"):
-        prog = compile_expr(env, name, sorted(set(tokens), key=str), max(1, len(tokens)))
+    with ticking(session.progress, f"compiling {name} to colour it by layer…") as ticker:
+        prog = compile_expr(env, name, sorted(set(tokens), key=str), max(1, len(tokens)),
+                            ticker.update)
     if not isinstance(prog.node, ir.SOp):
         raise RaspError(f"{name} did not compile to an s-op")
     return prog
@@ -227,22 +231,38 @@ def check_compilable(env: Environment, expr: str, command: str) -> Any:
     return value
 
 
+class Ticker:
+    """What `ticking` shows: the compiler's latest stage, given by its progress callback."""
+
+    def __init__(self) -> None:
+        self.detail = ""
+
+    def update(self, stage: str, done: int, total: int, _seconds: float) -> None:
+        self.detail = f"{stage} {done}/{total}"
+
+
 @contextmanager
 def ticking(stream: TextIO | None, text: str, delay: float = 1.0,
-            interval: float = 1.0) -> Iterator[None]:
-    """While the block runs longer than `delay` seconds, keep `text` and the seconds so far on
-    one terminal line of `stream` (erased at the end); nothing at all when `stream` is None."""
+            interval: float = 1.0) -> Iterator[Ticker]:
+    """While the block runs longer than `delay` seconds, keep `text`, the seconds so far and
+    the ticker's stage on one terminal line of `stream` (erased at the end); nothing at all
+    when `stream` is None. The block passes `ticker.update` to the compiler as `progress`."""
+    ticker = Ticker()
     if stream is None:
-        yield
+        yield ticker
         return
     done = threading.Event()
     start = time.monotonic()
     shown = threading.Event()
+    width = shutil.get_terminal_size((80, 24)).columns - 1
 
     def tick() -> None:
         wait = delay
         while not done.wait(wait):
-            stream.write(f"\r{text} {time.monotonic() - start:.0f} s")
+            line = f"{text} {time.monotonic() - start:.0f} s"
+            if ticker.detail:
+                line += f" ({ticker.detail})"
+            stream.write("\r" + line[:width] + "\x1b[K")
             stream.flush()
             shown.set()
             wait = interval
@@ -250,13 +270,21 @@ def ticking(stream: TextIO | None, text: str, delay: float = 1.0,
     thread = threading.Thread(target=tick, daemon=True)
     thread.start()
     try:
-        yield
+        yield ticker
     finally:
         done.set()
         thread.join()
         if shown.is_set():
             stream.write("\r\x1b[K")
             stream.flush()
+
+
+def compile_ticking(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
+    """`compile_expr` for the command-line tools (show, draw, attention): a compile over a
+    second ticks on stderr when it is a terminal."""
+    stream = sys.stderr if sys.stderr.isatty() else None
+    with ticking(stream, f"compiling {' '.join(expr.split())[:40]}…") as ticker:
+        return compile_expr(env, expr, vocab, max_len, ticker.update)
 
 
 def _same(a: list[Any], b: list[Any]) -> bool:
@@ -292,8 +320,8 @@ def register(session: ReplSession) -> None:
         words = shlex.split(arg)
         defaults = "--vocab" not in words and "--max-len" not in words
         width = shutil.get_terminal_size((80, 24)).columns
-        with ticking(session.progress, f"compiling {expr}"[:width - 8] + "…"):
-            prog = compile_expr(session.env, expr, vocab, max_len)
+        with ticking(session.progress, f"compiling {expr}"[:width // 2] + "…") as ticker:
+            prog = compile_expr(session.env, expr, vocab, max_len, ticker.update)
         return expr, prog, plan, defaults
 
     def vocab_lines(prog: Any, defaults: bool) -> list[str]:

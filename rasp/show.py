@@ -27,7 +27,7 @@ from .examples import Header, read_header
 from .format import format_example_arg, format_sequence, sequence_type
 from .interpreter import evaluate_batch
 from .lexer import RaspLexer, TerminalStyle
-from .repl_compile import NoCompiler, compile_expr, heads, placement_text, placements
+from .repl_compile import NoCompiler, compile_ticking, heads, placement_text, placements
 
 DEFAULT_EXAMPLE = "hello"
 
@@ -85,7 +85,7 @@ def compile_header(env: Environment, header: Header, echoes: list[Echo]) -> Comp
                 and " ".join(stmt.values[0].span.text.split()) == wanted):
             expr = stmt.names[0]
     try:
-        prog = compile_expr(env, expr, spec.vocab, spec.max_len)
+        prog = compile_ticking(env, expr, spec.vocab, spec.max_len)
     except NoCompiler:
         return None
     except RaspError as err:

@@ -407,3 +407,21 @@ def test_nested_loads_as_the_original_lists_them(tmp_path, monkeypatch):
         ">>     value: a =  3\n>>     value: b =  7\n>>     value: c =  7\n>> "
         + err.format("d") + ">>     value: e =  4\n>>     value: f =  10\n>> "
         + err.format("_a") + ">> " + err.format("_b") + ">> \n")
+
+
+def test_ticker_shows_the_compilers_stage():
+    import io
+    import time
+
+    from rasp.repl_compile import ticking
+
+    stream = io.StringIO()
+    with ticking(stream, "compiling x…", delay=0.05, interval=0.05) as ticker:
+        ticker.update("lower", 3, 10, 0.1)
+        time.sleep(0.3)
+    shown = stream.getvalue()
+    assert "\rcompiling x… 0 s (lower 3/10)\x1b[K" in shown and shown.endswith("\r\x1b[K")
+    quiet = io.StringIO()
+    with ticking(quiet, "compiling y…", delay=5):
+        pass  # a quick compile leaves nothing on the terminal
+    assert quiet.getvalue() == ""
