@@ -8,8 +8,9 @@
    else x;`, a shift every 20 steps) and `tree` (a balanced tree of ternaries over shifted
    tokens). Each is compiled at max_len 8 in a forked child with a time limit.
 2. max_len: every example of `examples/` at every max_len in the range (16 → 512 step 1 by
-   default); a "cliff" is a step where d_model grows by more than 25% (and 4 dims) from
-   one max_len to the next; at 256 and 512 each example is also verified (sampled inputs).
+   default); a "cliff" is a step where d_model grows 25% (and 4 dims) faster than max_len
+   from one point to the next; "no model" is the first max_len without a model; at 256 and
+   512 each example is also verified (sampled inputs).
 3. The verdict time of a generated 1,000-line program (a dictionary of 300 entries and
    900 conditional reassignments over five words) at max_len 8.
 
@@ -173,7 +174,7 @@ def by_length(names: list[str], lengths: list[int], limit: float, samples: int) 
                            "d_model": res.stats.get("d_model"),
                            "params": res.stats.get("params"),
                            "message": "" if res.verdict in ("compiled", "exact")
-                           else res.message[:200]})
+                           else runner.reason_of(res.message)[:200]})
             print(f"  {name:14} max_len {n:>3}: {res.verdict:8} {res.seconds:6.2f} s "
                   f"d_model {res.stats.get('d_model', '-')}", file=sys.stderr, flush=True)
         out[name] = summarise(points)
@@ -182,16 +183,18 @@ def by_length(names: list[str], lengths: list[int], limit: float, samples: int) 
 
 def summarise(points: list[dict]) -> dict:
     ok = [p for p in points if p["d_model"]]
+    # growth faster than linear in max_len by a quarter, at least 4 dims, is a cliff
     cliffs = [{"from": a["max_len"], "to": b["max_len"], "d_model": [a["d_model"], b["d_model"]]}
               for a, b in zip(ok, ok[1:], strict=False)
-              if b["d_model"] > 1.25 * a["d_model"] and b["d_model"] - a["d_model"] > 4]
+              if b["d_model"] > 1.25 * a["d_model"] * b["max_len"] / a["max_len"]
+              and b["d_model"] - a["d_model"] > 4]
     exact_at = {str(n): next((p["verdict"] for p in points if p["max_len"] == n), None)
                 for n in (256, 512)}
     return {"points": points, "cliffs": cliffs, "verified": exact_at,
             "exp_time": slope([p["max_len"] for p in ok], [p["cpu_seconds"] for p in ok]),
             "exp_d_model": slope([p["max_len"] for p in ok], [p["d_model"] for p in ok]),
-            "refused": [p["max_len"] for p in points if p["verdict"] not in
-                        ("compiled", "exact")]}
+            "first_refused": next((p["max_len"] for p in points
+                                   if p["verdict"] not in ("compiled", "exact", "wrong")), None)}
 
 
 def _ranges(text: str) -> list[int]:
@@ -257,13 +260,14 @@ def main() -> int:
             result["length"] = {"lengths": [lengths[0], lengths[-1], len(lengths)],
                                 "examples": curves}
             print(f"\nmax_len {lengths[0]} → {lengths[-1]} ({len(lengths)} steps)")
-            print(f"{'example':14} {'d@16':>5} {'d@max':>6} {'exp d':>6} {'exp t':>6} "
-                  f"{'cliffs':>6} {'256':>8} {'512':>8}")
+            print(f"{'example':14} {'d@lo':>5} {'d@last':>6} {'exp d':>6} {'exp t':>6} "
+                  f"{'cliffs':>6} {'no model':>8} {'256':>8} {'512':>8}")
             for name, c in curves.items():
                 ds = [p["d_model"] for p in c["points"] if p["d_model"]]
                 print(f"{name:14} {ds[0] if ds else '-':>5} {ds[-1] if ds else '-':>6} "
                       f"{_fmt(c['exp_d_model']):>6} {_fmt(c['exp_time']):>6} "
-                      f"{len(c['cliffs']):>6} {c['verified']['256'] or '-':>8} "
+                      f"{len(c['cliffs']):>6} {c['first_refused'] or '-':>8} "
+                      f"{c['verified']['256'] or '-':>8} "
                       f"{c['verified']['512'] or '-':>8}")
                 for cl in c["cliffs"]:
                     print(f"  cliff {cl['from']} → {cl['to']}: d_model {cl['d_model'][0]} → "
