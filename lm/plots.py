@@ -23,9 +23,9 @@ def _si(x: float) -> str:
 
 
 def log_axes(ax) -> None:
-    """Log scales; minor ticks labelled only where fewer than two decades are in view (with
-    two or more, the decade labels suffice and minor ones would overlap)."""
-    from matplotlib.ticker import LogFormatterSciNotation, NullFormatter
+    """Log scales; minor ticks (2 and 5 times a power of ten) labelled only where fewer than
+    two decades are in view (with two or more, the decade labels suffice)."""
+    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -34,10 +34,25 @@ def log_axes(ax) -> None:
         decades = math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) + 1 if lo > 0 else 2
         if decades >= 2:
             axis.set_minor_formatter(NullFormatter())
-        else:
+        else:  # label minor ticks at 2 and 5 times each power of ten
+            axis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
             axis.set_minor_formatter(
-                LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(3, 3))
+                LogFormatterSciNotation(labelOnlyBase=False, minor_thresholds=(10, 10))
             )
+
+
+def _levels(rep: Report) -> tuple[np.ndarray, np.ndarray]:
+    """Each fitted run's size (the mean N of its seeds) and token budget: the groups of the
+    loss plot (seeds of one size may differ by a few parameters, budgets by a step)."""
+    from lm.frontier import size_key
+
+    rows = rep.fitted_rows()
+    by_size: dict[str, list[float]] = {}
+    for r in rows:
+        by_size.setdefault(size_key(r), []).append(r["params_non_embedding"])
+    sizes = np.array([np.mean(by_size[size_key(r)]) for r in rows])
+    budgets = np.array([r.get("config", {}).get("tokens", r["tokens"]) for r in rows], float)
+    return sizes, budgets
 
 
 def loss_figure(rep: Report):
@@ -47,11 +62,12 @@ def loss_figure(rep: Report):
     import matplotlib.pyplot as plt
 
     N, D, L = rep.fitted_arrays()
+    sizes, budgets = _levels(rep)
     fit = rep.fits.get("free")
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, x, group, xlabel, glabel in (
-        (axes[0], N, D, "parameters N (non-embedding)", "D"),
-        (axes[1], D, N, "training tokens D", "N"),
+        (axes[0], N, budgets, "parameters N (non-embedding)", "D"),
+        (axes[1], D, sizes, "training tokens D", "N"),
     ):
         levels = np.unique(group)
         colours = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
