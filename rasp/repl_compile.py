@@ -197,7 +197,7 @@ def side_by_side(left: str, right: str, gap: int = 6) -> str:
                      for a, b in zip(left_lines, right_lines, strict=True))
 
 
-def _parse(arg: str, example: Any) -> tuple[str, list[Any], int, bool]:
+def _parse(arg: str, example: Any, command: str = "compile") -> tuple[str, list[Any], int, bool]:
     words = shlex.split(arg)
     tokens = normalise_input(example)
     vocab: list[Any] = sorted(set(tokens), key=str)
@@ -207,6 +207,8 @@ def _parse(arg: str, example: Any) -> tuple[str, list[Any], int, bool]:
     for w in it:
         if w == "--vocab":
             vocab = parse_vocab(next(it, ""))
+            if not vocab:
+                raise ValueError("--vocab needs at least one token, e.g. --vocab a,b,c")
         elif w == "--max-len":
             max_len = parse_max_len(next(it, ""))
         elif w == "--plan":
@@ -214,7 +216,7 @@ def _parse(arg: str, example: Any) -> tuple[str, list[Any], int, bool]:
         else:
             expr.append(w)
     if not expr:
-        raise ValueError("give an s-op: a name or an expression, e.g. :compile reverse")
+        raise ValueError(f"give an s-op: a name or an expression, e.g. :{command} reverse")
     return " ".join(expr), vocab, max_len, plan
 
 
@@ -310,7 +312,7 @@ def register(session: ReplSession) -> None:
 
     def compiled(arg: str, example: Any, command: str) -> tuple[str, Any, bool, bool]:
         """(expr, program, --plan given, vocab and length both from the running example)."""
-        expr, vocab, max_len, plan = _parse(arg, example)
+        expr, vocab, max_len, plan = _parse(arg, example, command)
         value = check_compilable(session.env, expr, command)
         if command == "attn" and isinstance(value, ir.Selector):
             expr = f"aggregate({expr}, indices)"  # a selector compiles inside an aggregate

@@ -425,3 +425,13 @@ def test_ticker_shows_the_compilers_stage():
     with ticking(quiet, "compiling y…", delay=5):
         pass  # a quick compile leaves nothing on the terminal
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize("typed, message", [
+    (":attn", "!! give an s-op: a name or an expression, e.g. :attn reverse\n"),
+    (":compile tokens --vocab ,", "!! --vocab needs at least one token, e.g. --vocab a,b,c\n"),
+    (":compile tokens --max-len 99999", "!! --max-len must be between 1 and 4096, got 99999\n"),
+    (":cut maybe", "!! :cut on (cut long output to the terminal) or :cut off\n"),
+])
+def test_meta_command_usage_errors(typed, message):
+    assert text_of(ReplSession(interactive=True).run_text(typed)) == message
