@@ -66,7 +66,7 @@ def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool 
 def _time_limit(f):
     return click.option(
         "--time-limit", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_LIMIT,
-        show_default=True, help="Seconds a compile may take before it is refused.")(f)
+        show_default=True, help="CPU seconds a compile may take before it is refused.")(f)
 
 
 @click.command("compile")
