@@ -9,7 +9,9 @@ comments, so the listing is still a runnable program.
 
 from __future__ import annotations
 
+import re
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
@@ -30,6 +32,23 @@ from .lexer import RaspLexer, TerminalStyle
 from .repl_compile import NoCompiler, compile_ticking, heads, placement_text, placements
 
 DEFAULT_EXAMPLE = "hello"
+WIDTH = 80  # annotation lines wrap to fit a terminal
+
+
+def wrap_note(note: str, width: int) -> list[str]:
+    """An annotation as `#>` lines of at most `width` columns (continuations indented), so
+    the listing fits a terminal and stays a program (every line a comment)."""
+    width = max(width, 40)
+    lines = [""]
+    for chunk in re.split(r"(?<=[;,:]) ", note):  # break between items, not inside one
+        joined = f"{lines[-1]} {chunk}" if lines[-1] else chunk
+        if len(joined) <= width or not lines[-1]:
+            lines[-1] = joined
+        else:
+            lines.append("#>   " + chunk)
+    return [part for line in lines for part in textwrap.wrap(
+        line, width, subsequent_indent="#>   ", break_long_words=False,
+        break_on_hyphens=False)]
 
 
 @dataclass
@@ -175,9 +194,10 @@ def annotated_lines(path: str, layers: bool = True) -> list[tuple[int | None, st
     for number, text in enumerate(source.splitlines(), start=1):
         out.append((number, text))
         indent = text[:len(text) - len(text.lstrip())]
-        out += [(None, indent + note) for note in notes.get(number, [])]
+        out += [(None, indent + part) for note in notes.get(number, [])
+                for part in wrap_note(note, WIDTH - len(indent.expandtabs()))]
     if compiled is not None:
-        out.append((None, compiled.summary))
+        out += [(None, part) for part in wrap_note(compiled.summary, WIDTH)]
     return out
 
 

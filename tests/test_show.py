@@ -14,6 +14,11 @@ ROOT = Path(__file__).parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.rasp"))
 
 
+def joined(out: str) -> str:
+    """The listing with each wrapped annotation on one line again."""
+    return out.replace("\n#>   ", " ")
+
+
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_show_every_example(path):
     result = CliRunner().invoke(show, [str(path), "--no-layers"])
@@ -35,7 +40,7 @@ def test_annotation_lines(tmp_path):
                        'bad = tokens_int + 1;\nn = "rebound";\nidx = indices + 10;\n')
     result = CliRunner().invoke(show, [str(program), "--no-layers"])
     assert result.exit_code == 0, result.output
-    notes = [line for line in result.output.splitlines() if line.startswith("#>")]
+    notes = [line for line in joined(result.output).splitlines() if line.startswith("#>")]
     assert notes == [
         '#> idx: s-op, ints; on "abc": [0, 1, 2]',
         '#> prevs: selector; on "abc": 3 of 3x3 pairs selected',
@@ -74,7 +79,7 @@ def test_errors_exit_1(tmp_path):
 def test_compiled_layers():
     """The numbers are the compiler's (they improve as it does): check their shape only."""
     pytest.importorskip("compiler")
-    out = CliRunner().invoke(show, [str(ROOT / "examples" / "reverse.rasp")]).output
+    out = joined(CliRunner().invoke(show, [str(ROOT / "examples" / "reverse.rasp")]).output)
     assert re.search(r'#> reverse: s-op, strings; on "abc": \[c, b, a\]; (layer \d+ '
                      r"(attention|MLP)|the model's output).*\n", out)
     assert re.search(r'#> flip: selector; on "abc": 3 of 3x3 pairs selected; attention '
@@ -83,7 +88,7 @@ def test_compiled_layers():
                         r"\d+ heads?, d_model \d+, MLP hidden \d+, [\d,]+ parameters",
                         out.splitlines()[-1])
     # The header compiles an expression that the file names: the name is annotated.
-    out = CliRunner().invoke(show, [str(ROOT / "examples" / "sort.rasp")]).output
+    out = joined(CliRunner().invoke(show, [str(ROOT / "examples" / "sort.rasp")]).output)
     assert re.search(r"#> sorted_ints: s-op, ints; on \[3, 1, 2\]: \[1, 2, 3\]; "
                      r"(layer \d+|the model's output)", out)
 
@@ -95,7 +100,7 @@ def test_compile_failure_is_a_note(tmp_path):
                        "prevs = select(indices, indices, <);\n")
     result = CliRunner().invoke(show, [str(program)])
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1].startswith("#> compile prevs: cannot compile")
+    assert joined(result.output).splitlines()[-1].startswith("#> compile prevs: cannot compile")
 
 
 def test_html_numbers_lines_as_the_file_does():
@@ -148,3 +153,17 @@ def test_long_values_are_cut_in_annotations(tmp_path):
     note = out.splitlines()[-1]
     assert note.startswith("#> x: s-op, ints; on ") and note.endswith("...")
     assert len(note) <= 80
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_listing_fits_80_columns(path):
+    """Annotations wrap onto `#>` continuation lines between items, never inside a number."""
+    out = CliRunner().invoke(show, [str(path), "--no-layers"]).output
+    source = path.read_text().splitlines()
+    for line in out.splitlines():
+        assert len(line.expandtabs()) <= 80 or line in source, line
+    if path.stem == "reverse":
+        pytest.importorskip("compiler")
+        out = CliRunner().invoke(show, [str(path)]).output
+        assert max(len(line) for line in out.splitlines()) <= 80
+        assert re.search(r"\n#>   (d_model \d+, )?MLP hidden \d+", out)
