@@ -360,6 +360,9 @@ def register(session: ReplSession) -> None:
         nodes = {n.id: n for n in ir.walk(prog.node)}
         where = placements(prog)
         mine = [h for h in heads(prog) if where.get(prog.node.id, {}).get("dims") == h[2]["dims"]]
+        from .attention_plot import head_selector, selectors_by_label
+
+        by_label = selectors_by_label(prog.node)
         size = shutil.get_terminal_size((80, 24))
         columns = size.columns - len(INDENT)
         n = attn_tokens(tokens, columns, size.lines) if session.cut else len(tokens)
@@ -375,11 +378,13 @@ def register(session: ReplSession) -> None:
                                    break_on_hyphens=False) if session.cut else [title]
             weights = attention_weights(prog, tokens, layer, head)[:n + 1, :n + 1]
             text = "compiled attention (§ = BOS)\n" + format_weights(shown, weights)
-            if isinstance(agg, ir.Aggregate):
+            sel = (agg.selector if isinstance(agg, ir.Aggregate)
+                   else head_selector(block, prog.node, by_label))  # e.g. a prefix count's
+            if sel is not None:
                 from .interpreter import evaluate_batch
 
-                rows = [row[:n] for row in evaluate_batch(agg.selector, [tokens])[0][:n]]
-                rasp_text = f"RASP selector {agg.selector.label}\n" + format_matrix(
+                rows = [row[:n] for row in evaluate_batch(sel, [tokens])[0][:n]]
+                rasp_text = f"RASP selector {sel.label}\n" + format_matrix(
                     shown, rows, indent="")
                 text = side_by_side(rasp_text, text)
                 if session.cut and max(len(x) for x in text.split("\n")) > columns:

@@ -435,3 +435,17 @@ def test_ticker_shows_the_compilers_stage():
 ])
 def test_meta_command_usage_errors(typed, message):
     assert text_of(ReplSession(interactive=True).run_text(typed)) == message
+
+
+def test_attn_shows_the_selector_of_a_prefix_count(monkeypatch):
+    """dyck2's prefix-count heads attend with a selector the compiler built: :attn shows it
+    beside (or above) the compiled weights, as it does for aggregates."""
+    pytest.importorskip("compiler")
+    monkeypatch.chdir(ROOT)
+    session = ReplSession(interactive=True)
+    session.run_text('load "examples/dyck2";')
+    session.run_text('set example "({})"')
+    out = text_of(session.run_text(":attn dyck2"))
+    heads = out.count("compiled attention (§ = BOS)")
+    assert heads >= 3 and out.count("RASP selector ") == heads
+    assert "RASP selector select(opens, 1, ==) and upto" in out
