@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from .plan import MlpSpec, PNode, err_of, read
 from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
 
-MLP_TUPLES = 4096  # input tuples one MLP may enumerate
+MLP_TUPLES = 16384  # input tuples one MLP may enumerate
 MAX_Z = float(2**16)  # discretised inputs must stay well inside float32's exact range
 
 Outputs = Callable[[list[list[list[Any]]]], list[Any]]  # groups -> output at every point
@@ -98,10 +99,10 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
               else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])
     for perm in orders:  # which input varies fastest: the one with the fewest steps
         plan = _radix(perm, us, errs, idx, codes)
-        if best is None or plan[0] < best[0]:
+        if best is None or plan.cost < best.cost:
             best = plan
-    cost, perm, mult, zs, filled, err_z = best
-    if cost[0]:
+    perm, mult, zs, filled, err_z = best.perm, best.mult, best.zs, best.codes, best.err_z
+    if best.cost[0]:
         raise CompileError("its inputs are too close together to tell apart after "
                            "float32 rounding", node)
     if zs[-1] > MAX_Z:
@@ -124,9 +125,20 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
                  role=role)
 
 
-def _radix(perm, us, errs, idx, codes):
-    """Mix the inputs into one number z (perm[0] varies fastest), each input step >= 1 apart.
-    Returns (cost, perm, multipliers, sorted z, output codes along z, error of z)."""
+@dataclass
+class Radix:
+    """One way to mix the inputs into z: the order, the multipliers, and what it gives."""
+
+    cost: tuple[bool, int, float]  # (some step blurred, steps, z's range): smaller is better
+    perm: tuple[int, ...]  # perm[0] varies fastest
+    mult: list[float]
+    zs: np.ndarray  # sorted values of z
+    codes: np.ndarray  # the output code at each, filled where the program raises
+    err_z: float  # bound on z's float32 error
+
+
+def _radix(perm, us, errs, idx, codes) -> Radix:
+    """Mix the inputs into one number z (perm[0] varies fastest), each input step >= 1 apart."""
     mult, top, err_z = [], 0.0, 0.0
     for n, i in enumerate(perm):
         # Blocks of the faster inputs sit `pad` apart, wide enough for the error so far.
@@ -144,7 +156,7 @@ def _radix(perm, us, errs, idx, codes):
         top += m * float(us[i].max())
     radix = top + 1
     if not np.isfinite(radix):
-        return (True, len(codes), radix), perm, mult, np.zeros(len(idx)), codes, err_z
+        return Radix((True, len(codes), radix), perm, mult, np.zeros(len(idx)), codes, err_z)
     zs = np.zeros(len(idx))
     for i, m in zip(perm, mult, strict=True):
         zs += m * us[i][idx[:, i]]
@@ -157,6 +169,6 @@ def _radix(perm, us, errs, idx, codes):
     steps = np.flatnonzero(np.diff(c) != 0) + 1
     tight = float(((zs[steps] - zs[steps - 1]) / 2).min()) if len(steps) else 1.0
     too_close = err_z > 0.2 * tight  # some step would blur after float32 rounding
-    return (too_close, len(steps), radix), perm, mult, zs, c, err_z
+    return Radix((too_close, len(steps), radix), perm, mult, zs, c, err_z)
 
 

@@ -14,11 +14,11 @@ import numpy as np
 
 from rasp import ir
 
-from .discretise import MLP_TUPLES
 from .errors import CompileError
 from .plan import PNode
 from .tabulate import tree_outputs
 
+FUSE_TUPLES = 4096  # input tuples of a fused MLP (a direct one may have MLP_TUPLES)
 MAX_LEAVES = 12  # inputs one fused MLP may read (see `boundary`)
 MAX_FUSE_STEPS = 1000  # leaf moves while choosing what one MLP fuses
 
@@ -39,7 +39,7 @@ class Fusion:
                        if not isinstance(c, ir.Full)}.values())
         options: dict[tuple[int, ...], list[ir.IRNode]] = {}
         whole = self.boundary(node)  # the whole tree down to heads and embeddings
-        if whole is not None and self._tuples(whole) <= MLP_TUPLES:
+        if whole is not None and self._tuples(whole) <= FUSE_TUPLES:
             options[tuple(self.keys.of(x) for x in whole)] = whole
         for leaves in (self.frontier(node), direct):  # (the direct inputs: one more layer)
             options.setdefault(tuple(sorted(self.keys.of(x) for x in leaves)), leaves)
@@ -95,7 +95,7 @@ class Fusion:
             for x in leaves:  # an MLP absorbed: one layer less
                 if expandable(x):
                     t = uniq([y for y in leaves if y is not x] + list(x.children()))
-                    if tuples(t) <= MLP_TUPLES:
+                    if tuples(t) <= FUSE_TUPLES:
                         trial = t
                         break
             if trial is None:  # maps of one input replaced by that input: fewer tuples

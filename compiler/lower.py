@@ -32,7 +32,6 @@ from .fusion import Fusion
 from .linear import BOS, ONE, Lin
 from .normalise import PrefixCount, Width
 from .plan import HeadSpec, PNode, err_of, read
-from .scores import select_atoms
 from .selectors import Selectors, causal_compatible, sharp
 from .tabulate import MISSING, apply, tabulate
 from .values import (
@@ -415,7 +414,7 @@ class Lowerer(Fusion, Selectors):
             return self.pnode("linear", "num", list(widths), node.label, node, lin=total,
                          role="sum of widths")
         if plan is None:
-            plan = self.joint_selector(stripped, *self._sides(select_atoms(stripped)))
+            plan = self.joint_selector(stripped)
         plan = sharp(plan, sel)
         shares = [1.0 / (w + 1) for w in widths]
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})

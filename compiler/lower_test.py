@@ -118,3 +118,12 @@ def test_refusal_carets_sit_under_the_expression():
     assert err.source_line.startswith("m = aggregate(")
     assert err.source_line[err.column - 1:].startswith("aggregate(")
     assert str(err).splitlines()[-1].index("^") == 4 + err.column - 1
+
+
+def test_an_mlp_may_enumerate_more_tuples_than_a_fused_one():
+    # 65 x 65 tuples: more than fusion takes (4,096), fewer than one MLP may (16,384)
+    env = env_with('x = selector_width(select(tokens, "a", ==));'
+                   'y = selector_width(select(tokens, "b", ==)); z = x > y;')
+    prog = compiler.compile(env, "z", vocab=["a", "b"], max_seq_len=64)
+    assert prog.run("ab" * 20 + "a") == [True] * 41
+    assert prog.run("b" * 64) == [False] * 64

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,24 @@ from .linear import Lin, stack_all
 from .plan import PNode
 from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
 from .values import is_number
+
+
+@dataclass
+class Side:
+    """A select's keys and queries, as one-hot plan nodes and their read-outs."""
+
+    keys: PNode
+    klin: Lin
+    queries: PNode
+    qlin: Lin
+
+
+@dataclass
+class Pairs:
+    atoms: list[ir.Select]
+    sides: dict[int, Side]  # by select id
+    groups: list[list[ir.Select]]  # selects comparing the same (keys, queries) pair
+    tables: dict[int, np.ndarray]  # by select id: [query value, key value] -> selected
 
 
 class Selectors:
@@ -43,7 +62,7 @@ class Selectors:
                 return quad
         plan = self.try_selector(sel)
         if plan is None:
-            plan = self.joint_selector(sel, *self._sides(select_atoms(sel)))
+            plan = self.joint_selector(sel)
         return sharp(plan, sel)
 
     def strip_causal(self, sel: ir.Selector | None) -> ir.Selector | None:
@@ -100,31 +119,36 @@ class Selectors:
             plan = SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]))
         return None if plan.blurred else plan  # else a one-hot table: exact, and wider
 
-    def _sides(self, atoms: list[ir.Select]):
+    def _sides(self, atoms: list[ir.Select]) -> dict[int, Side]:
+        """Each select's keys and queries as one-hots."""
         sides = {}
         for at in atoms:
             kp, klin = self.onehot(self.lower(at.keys), at)
             qp, qlin = self.onehot(self.lower(at.queries), at)
-            sides[at.id] = (kp, klin, qp, qlin)
-        return atoms, sides
+            sides[at.id] = Side(kp, klin, qp, qlin)
+        return sides
+
+    def _pairs(self, sel: ir.Selector) -> Pairs:
+        """The selects of a selector grouped by the (keys, queries) pair they compare, with
+        their truth tables over that pair's values."""
+        atoms = select_atoms(sel)
+        sides = self._sides(atoms)
+        groups: dict[tuple[int, int], list[ir.Select]] = {}
+        for at in atoms:
+            groups.setdefault((sides[at.id].keys.id, sides[at.id].queries.id), []).append(at)
+        tables = {at.id: truth_table(at, sides[at.id].keys.values, sides[at.id].queries.values)
+                  for at in atoms}
+        return Pairs(atoms, sides, list(groups.values()), tables)
 
     def try_selector(self, sel: ir.Selector) -> SelPlan | None:
         """One table when the selector reads one (keys, queries) pair; else per-pair tables
         whose scores add up (`and` of different pairs); None when neither works."""
-        atoms, sides = self._sides(select_atoms(sel))
-        groups: dict[tuple[int, int], list[ir.Select]] = {}
-        for at in atoms:
-            kp, _, qp, _ = sides[at.id]
-            groups.setdefault((kp.id, qp.id), []).append(at)
-        tables = {}
-        for at in atoms:
-            kp, _, qp, _ = sides[at.id]
-            tables[at.id] = truth_table(at, kp.values, qp.values)
-        glist = list(groups.values())
+        pairs = self._pairs(sel)
+        sides, glist, tables = pairs.sides, pairs.groups, pairs.tables
         if len(glist) == 1:
-            _, klin, _, qlin = sides[glist[0][0].id]
+            side = sides[glist[0][0].id]
             f = combine(sel, {a.id: tables[a.id] for a in glist[0]})
-            q, k = bilinear(f.astype(np.float64), qlin, klin)
+            q, k = bilinear(f.astype(np.float64), side.qlin, side.klin)
             return SelPlan.of(q, k, 1.0)
         found = additive_scores(sel, glist, tables)
         if found is None:
@@ -132,23 +156,18 @@ class Selectors:
         weights, threshold = found
         qs, ks = [], []
         for g, w in zip(glist, weights, strict=True):
-            _, klin, _, qlin = sides[g[0].id]
-            q, k = bilinear(w, qlin, klin)
+            side = sides[g[0].id]
+            q, k = bilinear(w, side.qlin, side.klin)
             qs.append(q)
             ks.append(k)
         return SelPlan.of(stack_all(qs), stack_all(ks), threshold)
 
     def never(self, sel: ir.Selector) -> bool:
         """Whether the selector can never select anything (each pair of values judged apart)."""
-        atoms, sides = self._sides(select_atoms(sel))
-        groups: dict[tuple[int, int], list[ir.Select]] = {}
-        for at in atoms:
-            kp, _, qp, _ = sides[at.id]
-            groups.setdefault((kp.id, qp.id), []).append(at)
-        tables = {at.id: truth_table(at, sides[at.id][0].values, sides[at.id][2].values)
-                  for at in atoms}
+        pairs = self._pairs(sel)
+        atoms, tables = pairs.atoms, pairs.tables
         states = []
-        for g in groups.values():
+        for g in pairs.groups:
             flat = np.stack([tables[a.id] for a in g], axis=-1).reshape(-1, len(g))
             states.append((g, np.unique(flat, axis=0)))
         if math.prod(len(s) for _, s in states) > 4096:
@@ -161,10 +180,12 @@ class Selectors:
         target = combine(sel, {k: np.array(v, dtype=bool) for k, v in truth.items()})
         return not target.any()
 
-    def joint_selector(self, sel, atoms, sides) -> SelPlan:
+    def joint_selector(self, sel: ir.Selector) -> SelPlan:
         """One table over the joint values of every key-side and every query-side input."""
-        kps = list({sides[a.id][0].id: sides[a.id][0] for a in atoms}.values())
-        qps = list({sides[a.id][2].id: sides[a.id][2] for a in atoms}.values())
+        atoms = select_atoms(sel)
+        sides = self._sides(atoms)
+        kps = list({sides[a.id].keys.id: sides[a.id].keys for a in atoms}.values())
+        qps = list({sides[a.id].queries.id: sides[a.id].queries for a in atoms}.values())
 
         def joint(ps: list[PNode]) -> PNode:
             if len(ps) == 1:
@@ -180,7 +201,7 @@ class Selectors:
         qpos = {p.id: i for i, p in enumerate(qps)}
         cells = {}
         for at in atoms:
-            kp, _, qp, _ = sides[at.id]
+            kp, qp = sides[at.id].keys, sides[at.id].queries
             kvals = [kv if len(kps) == 1 else kv[kpos[kp.id]] for kv in kj.values]
             qvals = [qv if len(qps) == 1 else qv[qpos[qp.id]] for qv in qj.values]
             cells[at.id] = truth_table(at, kvals, qvals)
