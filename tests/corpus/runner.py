@@ -1,12 +1,14 @@
 """Compile one corpus configuration and judge it against the interpreter, in a child process.
 
-Shared by `tests/test_corpus.py` and `benchmarks/compiler_coverage.py`. Each configuration
-runs in a forked child with a wall-clock limit, so a compile that hangs, or one that dies in
-native code, costs its budget and yields a verdict of its own instead of stopping the run.
+Shared by `tests/test_corpus.py` and `benchmarks/compiler_coverage.py` / `compiler_scale.py`.
+Each configuration runs in a forked child with a time limit (CPU seconds, see `run`), so a
+compile that hangs, or one that dies in native code, costs its budget and yields a verdict
+of its own instead of stopping the run.
 
 Verdicts: `exact` (every checked input gives the interpreter's output, value AND type: a
 model that decodes 0 where the interpreter has 0.0 is `wrong`), `refused` (a CompileError),
-`wrong`, `timeout` (no verdict within the budget) and `error` (any other exception: the
+`wrong`, `timeout` (no verdict within the budget, or the compiler's own "cannot compile in
+time") and `error` (any other exception: the
 message names its type and the innermost frame); `compiled` when asked not to verify.
 """
 
