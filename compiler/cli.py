@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
-from rasp.cli import fail
 from rasp.env import Environment, read_source
 from rasp.errors import RaspError
 from rasp.examples import parse_input_literal, parse_vocab, read_header
+from rasp.fail import fail
 
 from .budget import DEFAULT_LIMIT
 

@@ -12,7 +12,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
@@ -20,6 +20,7 @@ from . import ir
 from .env import Environment, normalise_input, read_source
 from .errors import RaspError
 from .examples import Header, parse_input_literal, read_header
+from .fail import fail
 from .format import format_example_arg, format_matrix, format_sequence
 from .parser import parse_recovering
 
@@ -86,12 +87,6 @@ class LazyGroup(click.Group):
             if (Path(spec.origin).parent / (rest.replace(".", "/") + ".py")).is_file():
                 found.append(name)
         return found
-
-
-def fail(err: RaspError | str) -> NoReturn:
-    """Print one clear message (with the source line and a caret when known) and exit 1."""
-    click.echo(f"error: {err}", err=True)
-    sys.exit(1)
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True,

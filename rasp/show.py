@@ -265,7 +265,7 @@ def _style(name: str | None, default: str) -> Any:
 def show(file: str, as_html: bool, color: bool | None, style: str | None, layers: bool) -> None:
     """Print FILE highlighted, each top-level name annotated with its kind, type and (compiled)
     layer."""
-    from .cli import fail
+    from .fail import fail
 
     chosen = _style(style, "friendly" if as_html else TerminalStyle.name)
     try:
