@@ -1,6 +1,5 @@
 """raspc runtime: the PyTorch transformer that executes compiled RASP programs and trained LMs."""
 
-from runtime.batch import forward_batched
 from runtime.device import exact_fp32, pick_device
 from runtime.fast import FastForward, run_padded
 from runtime.io import ModelFileError, load, save
@@ -13,7 +12,6 @@ __all__ = [
     "Transformer",
     "TransformerConfig",
     "exact_fp32",
-    "forward_batched",
     "load",
     "pick_device",
     "run_padded",

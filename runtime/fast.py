@@ -296,10 +296,10 @@ def default_rows(device: torch.device, length: int) -> int:
 def run_padded(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray,
                output: str = "logits", rows: int | None = None,
                columns: slice | None = None) -> np.ndarray:
-    """Run right-padded token ids [N, T] with `lengths` real tokens each, in chunks; returns
-    outputs [N, T, W] (W = d_out, d_model for 'residual', or the `columns` kept) as a numpy
-    array of the model's dtype, in input order; positions past a sequence's length hold
-    nothing meaningful.
+    """Run right-padded token ids [N, T] (padding too must be valid ids) with `lengths` real
+    tokens each, in chunks; returns outputs [N, T, W] (W = d_out, d_model for 'residual', or
+    the `columns` kept) as a numpy array of the model's dtype, in input order; positions past
+    a sequence's length hold nothing meaningful.
 
     Sequences are sorted by length once and cut into chunks of at most `rows`, so that a
     chunk pads only to its own longest sequence (length buckets) and one of equal lengths
@@ -309,6 +309,11 @@ def run_padded(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray,
     N, T = tokens.shape
     if N and (lengths.min() < 1 or lengths.max() > T):
         raise ValueError("every length must be between 1 and the padded width")
+    vocab = fast.tok.shape[0]
+    if N and (tokens.min() < 0 or tokens.max() >= vocab):
+        row, col = np.argwhere((tokens < 0) | (tokens >= vocab))[0]
+        raise ValueError(f"sequence {row} has token id {tokens[row, col]} at position {col}, "
+                         f"outside the vocabulary [0, {vocab})")
     width = fast.config.d_model if output == "residual" else fast.unembed.shape[0]
     if columns is not None:
         width = len(range(width)[columns])

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from runtime import LayerConfig, Transformer, TransformerConfig, forward_batched
+from runtime import LayerConfig, Transformer, TransformerConfig
 from runtime.device import autocast, exact_fp32, pick_device
 from runtime.model import KVCache
 
@@ -314,38 +314,6 @@ def test_generation_needs_a_vocabulary_unembedding():
         make_model().generate(tokens(1, 2), 2, temperature=0.0)
 
 
-# --- batched forward --------------------------------------------------------------------------
-
-def test_forward_batched_equals_one_by_one():
-    model = make_model(causal=False)
-    seqs = [tokens(1, n, seed=n)[0].tolist() for n in (5, 3, 5, 1, 8, 3, 3)]
-    alone = [model(torch.tensor([s]))[0].detach() for s in seqs]
-    for strategy in ("group", "pad"):
-        out = forward_batched(model, seqs, batch_size=2, strategy=strategy)
-        assert [o.shape for o in out] == [(len(s), 13) for s in seqs]
-        for o, a in zip(out, alone, strict=True):
-            torch.testing.assert_close(o, a, atol=1e-5, rtol=1e-5)
-    res = forward_batched(model, seqs, output="residual")
-    assert [r.shape for r in res] == [(len(s), 32) for s in seqs]
-
-
-@pytest.mark.parametrize("seqs, match", [
-    ([[1, 2], []], "sequence 1 .* empty"),
-    ([[1] * 25], "longer than max_seq_len"),
-    ([[1, 2], [3, 13]], "sequence 1 has token id 13"),
-    ([[-1]], "token id -1"),
-])
-def test_forward_batched_rejects_bad_input(seqs, match):
-    with pytest.raises(ValueError, match=match):
-        forward_batched(make_model(), seqs)
-
-
-def test_forward_batched_rejects_bad_options():
-    for kw in ({"output": "probs"}, {"strategy": "sort"}, {"batch_size": 0}):
-        with pytest.raises(ValueError):
-            forward_batched(make_model(), [[1]], **kw)
-
-
 # --- devices ----------------------------------------------------------------------------------
 
 def test_pick_device(monkeypatch):
@@ -420,13 +388,3 @@ def test_cuda_compiled_model_matches_eager():
         torch.testing.assert_close(maybe_compile(model, "default")(idx), model(idx),
                                    atol=1e-5, rtol=1e-5)
 
-
-@cuda
-def test_cuda_batched_forward_matches_cpu():
-    model = make_model(causal=False)
-    seqs = [tokens(1, n, seed=n)[0].tolist() for n in (5, 3, 5, 1, 8)]
-    cpu = forward_batched(model, seqs)
-    gpu = forward_batched(model, seqs, device="cuda")
-    for a, b in zip(gpu, cpu, strict=True):
-        assert a.device.type == "cpu"
-        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -118,6 +118,10 @@ def test_fast_forward_float64_and_errors():
         FastForward(normed)
     with pytest.raises(ValueError, match="length"):
         run_padded(fast, np.zeros((2, 3), dtype=np.int64), np.array([0, 3]))
+    with pytest.raises(ValueError, match="sequence 1 has token id 7 at position 2"):
+        run_padded(fast, np.array([[1, 2, 3], [1, 2, 7]]), np.array([3, 3]))
+    with pytest.raises(ValueError, match="tokens must be"):
+        run_padded(fast, np.zeros(3, dtype=np.int64), np.array([3]))
 
 
 def test_fast_forward_follows_changed_weights():
