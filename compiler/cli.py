@@ -15,7 +15,7 @@ import click
 from rasp.env import Environment, read_source
 from rasp.errors import RaspError
 from rasp.examples import parse_input_literal, parse_vocab, read_header
-from rasp.fail import fail
+from rasp.command import fail
 
 from .budget import DEFAULT_LIMIT
 

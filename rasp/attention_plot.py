@@ -19,9 +19,13 @@ import click
 import numpy as np
 
 from . import ir
+from .command import fail, load_program
+from .compiled import NoCompiler, attention_weights, compile_ticking, heads
 from .env import Environment, normalise_input
 from .errors import RaspError
+from .examples import compile_spec, parse_input_literal, parse_vocab
 from .format import format_example_arg
+from .interpreter import evaluate_batch
 
 SHARE = 0.01  # attention weight above which a key counts as attended
 
@@ -87,9 +91,6 @@ def head_selector(block: dict[str, Any], root: ir.IRNode,
 
 def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
     """Every attention head of a compiled program on `tokens`, paired with its selector."""
-    from .interpreter import evaluate_batch
-    from .repl_compile import attention_weights, heads
-
     by_label = selectors_by_label(prog.node)
     views = []
     for layer, h, block in heads(prog):
@@ -103,8 +104,6 @@ def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
 
 def compile_for(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
     """Compile `expr`; a selector compiles inside `aggregate(selector, indices)`."""
-    from .repl_compile import compile_ticking
-
     if isinstance(env.expression(expr), ir.Selector):
         expr = f"aggregate({expr}, indices)"
     return compile_ticking(env, expr, vocab, max_len)
@@ -208,16 +207,10 @@ def _wrap(text: str, width: int, lines: int = 3) -> str:
 def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
               max_len: int | None, output: str | None, dpi: int) -> None:
     """Draw each compiled attention head's pattern beside the RASP selector it implements."""
-    from .cli import fail, load_program
-    from .examples import parse_input_literal, parse_vocab
-    from .repl_compile import NoCompiler
-
     program = load_program(file)
     env, header = program.env, program.header
     try:
-        spec = header.compile
-        expr = expr or (spec.expr if spec else None)
-        if not expr:
+        if not (expr or header.compile):
             fail(f"{file} has no `# compile:` header: give the s-op with -e")
         if given is not None:
             example = parse_input_literal(given)
@@ -228,9 +221,9 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
         tokens = list(normalise_input(example))
         if not tokens:
             fail("the input is empty")
-        vocab_list = (parse_vocab(vocab) if vocab else spec.vocab if spec else
-                      sorted(set(tokens), key=str))
-        length = max_len or (spec.max_len if spec else len(tokens))
+        spec = compile_spec(header, expr, parse_vocab(vocab) if vocab else None, max_len,
+                            example)
+        expr, vocab_list, length = spec.expr, spec.vocab, spec.max_len
         prog = compile_for(env, expr, vocab_list, length)
         views = head_views(prog, tokens)
         if not views:
@@ -246,7 +239,7 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
         fail(err)
     except NoCompiler as err:
         fail(str(err))
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError) as err:  # SpecMissing among them
         fail(str(err))
     click.echo(f"{output}: {_count(len(views), 'head')} on "
                f"{format_example_arg(example)}")

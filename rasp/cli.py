@@ -10,17 +10,16 @@ import importlib
 import importlib.util
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from . import ir
+from .command import fail, load_program
 from .env import Environment, normalise_input, read_source
 from .errors import RaspError
-from .examples import Header, parse_input_literal, read_header
-from .fail import fail
+from .examples import Header, default_exprs, parse_input_literal, read_header
 from .format import format_example_arg, format_matrix, format_sequence
 from .parser import parse_recovering
 
@@ -103,32 +102,9 @@ def main(ctx: click.Context) -> None:
     rasp compile FILE -e NAME    compile to transformer weights
     """
     if ctx.invoked_subcommand is None:
-        from .repl import run_repl
+        from .repl_main import run_repl
 
         run_repl()
-
-
-@dataclass
-class Program:
-    """A program file read once (a second read of a pipe would block): its environment after
-    running it, its text and its header."""
-
-    path: str
-    env: Environment
-    source: str
-    header: Header
-
-
-def load_program(path: str) -> Program:
-    """Read, parse and run `path`; any error (header lines included) exits with one message."""
-    env = Environment()
-    try:
-        source = read_source(path)
-        header = read_header(path, source)
-        env.run(source, path)
-    except RaspError as err:
-        fail(err)
-    return Program(path, env, source, header)
 
 
 def _inputs_for(header: Header, given: tuple[str, ...]) -> list[Any]:
@@ -137,14 +113,6 @@ def _inputs_for(header: Header, given: tuple[str, ...]) -> list[Any]:
     if header.examples:
         return [ex.input for ex in header.examples]
     return ["hello"]
-
-
-def _default_exprs(header: Header, env: Environment) -> list[str]:
-    """Without -e: the header's compiled name, else every s-op/selector the file defines."""
-    if header.compile is not None:
-        return [header.compile.expr]
-    return [name for name, v in env.top.vars.items()
-            if isinstance(v, ir.IRNode) and name != "out"]
 
 
 def input_hint(header: Header) -> str:
@@ -171,7 +139,7 @@ def run(file: str, exprs: tuple[str, ...], inputs: tuple[str, ...], as_json: boo
     env = program.env
     try:
         values = _inputs_for(program.header, inputs)
-        names = list(exprs) or _default_exprs(program.header, env)
+        names = list(exprs) or program.default_exprs()
         for expr in names:
             try:
                 outputs = env.evaluate_batch(expr, values)
@@ -225,7 +193,7 @@ def check(file: str) -> None:
             errors.append(err)
     if not errors and header is not None:
         for x in _inputs_for(header, ()):
-            for expr in _default_exprs(header, env):
+            for expr in default_exprs(header, env):
                 try:
                     env.evaluate(expr, x)
                 except RaspError as err:

@@ -20,7 +20,10 @@ import click
 import networkx as nx
 
 from . import ir
+from .command import fail, load_program
+from .compiled import NoCompiler, compile_ticking, heads, placements
 from .errors import RaspError
+from .examples import Header, SpecMissing, compile_spec, parse_input_literal
 from .graph import (
     NO_NAMES,
     GraphNode,
@@ -151,8 +154,6 @@ def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto"
 def _head_selectors(prog: Any) -> dict[int, Placement]:
     """Selectors of heads the compiler built from a pattern (such as selector_width), known
     only by their label in the plan."""
-    from .repl_compile import heads
-
     by_label: dict[str, list[ir.IRNode]] = {}
     for n in ir.walk(prog.node):
         if isinstance(n, ir.Selector):
@@ -161,13 +162,12 @@ def _head_selectors(prog: Any) -> dict[int, Placement]:
             for n in by_label.get(block.get("selector", ""), [])}
 
 
-def compiled_placements(env: Any, expr: str, spec: Any) -> tuple[Any, str] | None:
-    """Compile `expr` with the file's `# compile:` vocabulary and length (`spec`): (the
-    compiled program, a title), or None without a header or a compiler. CompileErrors
-    propagate."""
-    from .repl_compile import NoCompiler, compile_ticking
-
-    if spec is None:
+def compiled_placements(env: Any, expr: str, header: Header) -> tuple[Any, str] | None:
+    """Compile `expr` with the file's `# compile:` vocabulary and length: (the compiled
+    program, a title), or None without a header or a compiler. CompileErrors propagate."""
+    try:
+        spec = compile_spec(header, expr)
+    except SpecMissing:
         return None
     try:
         prog = compile_ticking(env, expr, spec.vocab, spec.max_len)
@@ -188,8 +188,6 @@ def _count(n: int, word: str) -> str:
 def layer_placements(prog: Any) -> dict[int, Placement]:
     """Where a compiled program computes each node: layout entries, heads' selectors, and
     the always-embedded input."""
-    from .repl_compile import placements
-
     placed = {i: (e["layer"], e["sublayer"]) for i, e in placements(prog).items()}
     placed.update(_head_selectors(prog))
     for n in ir.walk(prog.node):
@@ -216,14 +214,11 @@ def layer_placements(prog: Any) -> dict[int, Placement]:
 def draw(file: str, expr: str | None, output: str | None, given: str | None,
          engine: str, layers: bool, internals: bool) -> None:
     """Draw the computation graph of an s-op in FILE."""
-    from .cli import _default_exprs, fail, load_program
-    from .examples import parse_input_literal
-
     program = load_program(file)
     env, header = program.env, program.header
     try:
         if expr is None:
-            candidates = _default_exprs(header, env)
+            candidates = program.default_exprs()
             if not candidates:
                 fail(f"{file} defines no s-op to draw: give one with -e")
             expr = candidates[-1]
@@ -234,7 +229,7 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
             header.examples[0].input if header.examples else None)
         output = output or "".join(c if c.isalnum() or c in "_-" else "_" for c in expr) + ".svg"
         placed, title = None, None
-        compiled = compiled_placements(env, expr, header.compile) if layers and isinstance(
+        compiled = compiled_placements(env, expr, header) if layers and isinstance(
             node, ir.SOp) else None
         if compiled is not None:
             prog, title = compiled

@@ -1,4 +1,5 @@
-"""The machine-readable header of example programs, read by tests, benchmarks and the compiler.
+"""The machine-readable header of example programs, read by tests, benchmarks and the compiler,
+and the one way to load a program file with it.
 
     # reverse: the input, backwards
     # compile: reverse --vocab a,b,c --max-len 16
@@ -11,8 +12,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast
-from .env import read_source
+from . import ast, ir
+from .env import Environment, normalise_input, read_source
 from .errors import RaspSyntaxError
 from .parser import parse_expression
 
@@ -71,6 +72,38 @@ def parse_input_literal(text: str) -> Any:
     if stripped[:1] in ('"', "["):
         return _literal(parse_expression(stripped))
     return text
+
+
+class SpecMissing(ValueError):
+    """What to compile is not fully given: `missing` names the flags (`-e`, `--vocab`,
+    `--max-len`) that neither the caller nor the file's `# compile:` header supplied."""
+
+    def __init__(self, missing: list[str]):
+        super().__init__(f"{', '.join(missing)} needed (the file has no `# compile:` header "
+                         "giving them)")
+        self.missing = missing
+
+
+def compile_spec(header: Header | None, expr: str | None = None,
+                 vocab: list[Any] | None = None, max_len: int | None = None,
+                 example: Any = None) -> CompileSpec:
+    """What to compile, each part the first given of: the caller's value (a flag), the
+    header's `# compile:` line, and (vocabulary and length only) the example's distinct
+    tokens and its length. Raises SpecMissing naming the parts none of them gave."""
+    spec = header.compile if header is not None else None
+    tokens = list(normalise_input(example)) if example is not None else None
+    if expr is None and spec is not None:
+        expr = spec.expr
+    if vocab is None:
+        vocab = spec.vocab if spec else (sorted(set(tokens), key=str) if tokens else None)
+    if max_len is None:
+        max_len = spec.max_len if spec else (max(1, len(tokens)) if tokens is not None
+                                             else None)
+    missing = [flag for flag, value in (("-e", expr), ("--vocab", vocab),
+                                        ("--max-len", max_len)) if not value]
+    if missing:
+        raise SpecMissing(missing)
+    return CompileSpec(expr, vocab, max_len, dict(spec.options) if spec else {})
 
 
 class HeaderError(ValueError):
@@ -151,3 +184,36 @@ def read_header(path: str, text: str | None = None) -> Header:
             raise RaspSyntaxError(f"`# {key}:` line: {message}", number, column, path,
                                   line) from None
     return header
+
+
+@dataclass
+class Program:
+    """A program file read once (a second read of a pipe would block): its environment after
+    running it, its text and its header."""
+
+    path: str
+    env: Environment
+    source: str
+    header: Header
+
+    def default_exprs(self) -> list[str]:
+        return default_exprs(self.header, self.env)
+
+
+def load_program(path: str) -> Program:
+    """Read (`read_source`: UTF-8, one clear error), parse and run `path`, header included;
+    any problem is a RaspError."""
+    env = Environment()
+    source = read_source(path)
+    header = read_header(path, source)
+    env.run(source, path)
+    return Program(path, env, source, header)
+
+
+def default_exprs(header: Header, env: Environment) -> list[str]:
+    """What a tool shows without -e: the header's compiled name, else every s-op and
+    selector the file defines."""
+    if header.compile is not None:
+        return [header.compile.expr]
+    return [name for name, v in env.top.vars.items()
+            if isinstance(v, ir.IRNode) and name != "out"]

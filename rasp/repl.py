@@ -14,9 +14,7 @@ the original does, `repl_antlr` words syntax errors as the original's parser did
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
@@ -25,7 +23,7 @@ from .env import Echo, Environment, describe, resolve_load
 from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError, caret_under
 from .repl_antlr import antlr_message
 from .repl_echo import Echoer, Settings, quoted
-from .repl_fit import Fit, fit
+from .repl_fit import Fit, Output, fit
 from .repl_input import Parsed, Status, parse_input
 
 BANNER = "RASP 0.1"
@@ -35,7 +33,6 @@ PROMPT = ">> "
 ERROR = "class:error"
 
 # Text fragments with a prompt-toolkit style ("" for plain output, ERROR for errors).
-Output = list[tuple[str, str]]
 
 HELP = """\
 Statements end with ';' (def and for take none) and may span several lines.
@@ -397,20 +394,4 @@ def run_piped(stdin: TextIO, stdout: TextIO, session: ReplSession | None = None)
     stdout.flush()
 
 
-def history_path() -> str:
-    return os.environ.get("RASP_HISTORY") or os.path.expanduser("~/.rasp_history")
-
-
-def run_repl() -> None:
-    """`rasp` with no arguments: the terminal REPL, or the plain one when piped."""
-    if sys.stdin.isatty() and sys.stdout.isatty():
-        from .repl_prompt import PromptRepl
-
-        session = ReplSession(interactive=True)
-        session.progress = sys.stdout  # slow commands (:compile) tick on the terminal
-        PromptRepl(session, history_path()).run()
-    else:
-        run_piped(sys.stdin, sys.stdout)
-
-
-__all__ = ["ReplSession", "Status", "parse_input", "run_piped", "run_repl"]
+__all__ = ["ReplSession", "Status", "parse_input", "run_piped"]

@@ -10,57 +10,39 @@ commands say so (and `draw` colours by kind) and nothing else changes.
 
 from __future__ import annotations
 
-import importlib
 import math
 import os
 import re
 import shlex
 import shutil
-import sys
 import textwrap
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TextIO
+from collections.abc import Callable
+from typing import Any, Protocol, TextIO
 
 from . import ir
+from .attention_plot import head_selector, selectors_by_label
+from .compiled import NoCompiler, attention_weights, compile_expr, heads, placements, ticking
 from .env import Applied, Environment, Function, normalise_input
 from .errors import RaspError
 from .examples import parse_max_len, parse_vocab
 from .format import format_applied, format_example_arg, format_matrix, format_sequence
-
-if TYPE_CHECKING:
-    from .repl import Output, ReplSession
+from .interpreter import evaluate_batch
+from .repl_echo import Settings
+from .repl_fit import Output
 
 ERROR = "class:error"
-SUBLAYER_NAMES = {"attention": "attention", "mlp": "MLP", "embedding": "embedding"}
 
 
-class NoCompiler(Exception):
-    """The compiler package is missing: a message for the user, not a failure of the program."""
+class ReplSession(Protocol):
+    """What these commands use of the REPL's session (rasp.repl builds one and registers
+    them), named here so that the REPL and its commands do not import each other."""
 
-
-def compiler_module() -> Any:
-    try:
-        module = importlib.import_module("compiler")
-    except ImportError:
-        module = None
-    if module is None or not hasattr(module, "compile"):
-        raise NoCompiler("the compiler is not installed in this raspc (no `compiler` package)")
-    return module
-
-
-def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
-                 progress: Any = None) -> Any:
-    """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError);
-    `progress(stage, done, total, seconds)` is the compiler's progress callback."""
-    module = compiler_module()
-    try:
-        return module.compile(env, expr, vocab=vocab, max_seq_len=max_len, progress=progress)
-    except OverflowError as exc:  # a huge integer in a select or a map
-        raise RaspError(f"cannot compile {expr}: a value too large for the model's float "
-                        f"arithmetic ({exc})") from None
+    env: Environment
+    settings: Settings
+    progress: TextIO | None
+    interactive: bool
+    cut: bool
+    meta: dict[str, Callable[[str], Output]]
 
 
 def compile_for_drawing(session: ReplSession, sop: ir.SOp, example: Any) -> Any:
@@ -81,7 +63,7 @@ def draw(session: ReplSession, sop: ir.SOp, example: Any) -> list[str]:
     """`draw(sop)`: the graph goes to comp_flows/NAME_INPUT.pdf (a name safe in any
     shell), the value is echoed. On a terminal the s-op is compiled for the running
     example and coloured by layer; otherwise (or when it does not compile) by kind."""
-    from .draw import layer_placements, render
+    from .draw import layer_placements, render  # networkx: 0.3 s that few sessions need
     from .graph import top_level
 
     example = session.settings.sop_example if example is None else example
@@ -109,53 +91,6 @@ def draw(session: ReplSession, sop: ir.SOp, example: Any) -> list[str]:
     if session.interactive:
         lines.append(f"\t(graph drawn to {path}{note})")
     return lines
-
-
-def placements(prog: Any) -> dict[int, dict[str, Any]]:
-    """IR node id → where the compiled model keeps that node's value (layout entry)."""
-    return {e["ir"]: e for e in prog.manifest["layout"] if e.get("ir") is not None}
-
-
-def placement_text(entry: dict[str, Any]) -> str:
-    """`layer 2 attention, categorical, 4 dims`: where a value lands and how wide it is."""
-    where = SUBLAYER_NAMES.get(entry["sublayer"], entry["sublayer"])
-    if entry["layer"] >= 0:
-        where = f"layer {entry['layer']} {where}"
-    encoding = {"cat": "categorical", "num": "numerical"}.get(entry["encoding"],
-                                                              entry["encoding"])
-    width = entry["dims"][1] - entry["dims"][0]
-    return f"{where}, {encoding}, {width} dim{'s' if width != 1 else ''}"
-
-
-def heads(prog: Any) -> list[tuple[int, int, dict[str, Any]]]:
-    """Every attention head as (layer, head index, its plan block)."""
-    found = []
-    for layer in prog.manifest["plan"]:
-        attention = [b for b in layer["blocks"] if "selector" in b]
-        found += [(layer["layer"], h, block) for h, block in enumerate(attention)]
-    return found
-
-
-def attention_weights(prog: Any, tokens: list[Any], layer: int, head: int) -> Any:
-    """The head's softmax attention [query, key] on BOS + tokens (numpy)."""
-    import torch
-
-    attn = prog.model.blocks[layer].attn
-    seen: dict[str, torch.Tensor] = {}
-    hook = attn.register_forward_hook(lambda _m, args, _out: seen.setdefault("x", args[0]))
-    try:
-        with torch.no_grad():
-            prog.model(torch.tensor([prog.encode(tokens)]))
-            x = seen["x"]
-            b, t, _ = x.shape
-            q, k, _v = attn.qkv(x).view(b, t, 3, attn.n_heads, attn.d_head).permute(2, 0, 3, 1, 4)
-            scores = (q @ k.transpose(-2, -1)) * attn.scale
-            if prog.manifest.get("causal"):
-                scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(),
-                                            float("-inf"))
-            return scores.softmax(dim=-1)[0, head].double().numpy()
-    finally:
-        hook.remove()
 
 
 INDENT = "     "  # the original's echo indent, which :compile and :attn share
@@ -233,62 +168,6 @@ def check_compilable(env: Environment, expr: str, command: str) -> Any:
     return value
 
 
-class Ticker:
-    """What `ticking` shows: the compiler's latest stage, given by its progress callback."""
-
-    def __init__(self) -> None:
-        self.detail = ""
-
-    def update(self, stage: str, done: int, total: int, _seconds: float) -> None:
-        self.detail = f"{stage} {done}/{total}"
-
-
-@contextmanager
-def ticking(stream: TextIO | None, text: str, delay: float = 1.0,
-            interval: float = 1.0) -> Iterator[Ticker]:
-    """While the block runs longer than `delay` seconds, keep `text`, the seconds so far and
-    the ticker's stage on one terminal line of `stream` (erased at the end); nothing at all
-    when `stream` is None. The block passes `ticker.update` to the compiler as `progress`."""
-    ticker = Ticker()
-    if stream is None:
-        yield ticker
-        return
-    done = threading.Event()
-    start = time.monotonic()
-    shown = threading.Event()
-    width = shutil.get_terminal_size((80, 24)).columns - 1
-
-    def tick() -> None:
-        wait = delay
-        while not done.wait(wait):
-            line = f"{text} {time.monotonic() - start:.0f} s"
-            if ticker.detail:
-                line += f" ({ticker.detail})"
-            stream.write("\r" + line[:width] + "\x1b[K")
-            stream.flush()
-            shown.set()
-            wait = interval
-
-    thread = threading.Thread(target=tick, daemon=True)
-    thread.start()
-    try:
-        yield ticker
-    finally:
-        done.set()
-        thread.join()
-        if shown.is_set():
-            stream.write("\r\x1b[K")
-            stream.flush()
-
-
-def compile_ticking(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
-    """`compile_expr` for the command-line tools (show, draw, attention): a compile over a
-    second ticks on stderr when it is a terminal."""
-    stream = sys.stderr if sys.stderr.isatty() else None
-    with ticking(stream, f"compiling {' '.join(expr.split())[:40]}…") as ticker:
-        return compile_expr(env, expr, vocab, max_len, ticker.update)
-
-
 def _same(a: list[Any], b: list[Any]) -> bool:
     def eq(x: Any, y: Any) -> bool:
         if isinstance(x, int | float) and isinstance(y, int | float):
@@ -360,8 +239,6 @@ def register(session: ReplSession) -> None:
         nodes = {n.id: n for n in ir.walk(prog.node)}
         where = placements(prog)
         mine = [h for h in heads(prog) if where.get(prog.node.id, {}).get("dims") == h[2]["dims"]]
-        from .attention_plot import head_selector, selectors_by_label
-
         by_label = selectors_by_label(prog.node)
         size = shutil.get_terminal_size((80, 24))
         columns = size.columns - len(INDENT)
@@ -381,8 +258,6 @@ def register(session: ReplSession) -> None:
             sel = (agg.selector if isinstance(agg, ir.Aggregate)
                    else head_selector(block, prog.node, by_label))  # e.g. a prefix count's
             if sel is not None:
-                from .interpreter import evaluate_batch
-
                 rows = [row[:n] for row in evaluate_batch(sel, [tokens])[0][:n]]
                 rasp_text = f"RASP selector {sel.label}\n" + format_matrix(
                     shown, rows, indent="")

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 ELLIPSIS = "…"
 NOTE_STYLE = "class:note"
+Output = list[tuple[str, str]]  # one REPL answer: (style, text) fragments
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,11 @@ class Fit:
     rows: int
 
 
-def fit(output: list[tuple[str, str]], size: Fit) -> list[tuple[str, str]]:
+def fit(output: Output, size: Fit) -> Output:
     """`output` (styled text fragments) with each plain line cut to `size.columns` (styled
     ones, such as errors, wrap whole), at most `size.rows` lines, and a note when anything
     was cut."""
-    out: list[tuple[str, str]] = []
+    out: Output = []
     lines = wide = 0
     dropped = 0
     for style, text in output:

@@ -23,13 +23,14 @@ from pygments.styles import get_all_styles, get_style_by_name
 from pygments.util import ClassNotFound
 
 from . import ast, ir
+from .command import fail
+from .compiled import NoCompiler, compile_ticking, heads, placement_text, placements
 from .env import Echo, Environment, Function, normalise_input, read_source
 from .errors import RaspError
 from .examples import Header, read_header
 from .format import format_example_arg, format_sequence, sequence_type
 from .interpreter import evaluate_batch
 from .lexer import RaspLexer, TerminalStyle
-from .repl_compile import NoCompiler, compile_ticking, heads, placement_text, placements
 
 DEFAULT_EXAMPLE = "hello"
 WIDTH = 80  # annotation lines wrap to fit a terminal
@@ -265,8 +266,6 @@ def _style(name: str | None, default: str) -> Any:
 def show(file: str, as_html: bool, color: bool | None, style: str | None, layers: bool) -> None:
     """Print FILE highlighted, each top-level name annotated with its kind, type and (compiled)
     layer."""
-    from .fail import fail
-
     chosen = _style(style, "friendly" if as_html else TerminalStyle.name)
     try:
         lines = annotated_lines(file, layers)

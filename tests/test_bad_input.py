@@ -120,12 +120,12 @@ def test_wrong_input_kind_names_what_the_program_takes(tmp_path):
 def test_last_resort_guard_turns_recursion_into_one_line(monkeypatch, tmp_path):
     """Python's own limits (recursion, memory, float range) end in one line from any
     sub-command, even one this package does not define."""
-    import rasp.cli as cli
+    import rasp.examples as examples
 
     def deep() -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(cli, "read_source", lambda _path: deep())
+    monkeypatch.setattr(examples, "read_source", lambda _path: deep())
     code, out, _ = invoke(["run", str(ROOT / "examples" / "reverse.rasp")], tmp_path)
     assert code == 1
     assert out == "error: the input is nested too deeply to read (past Python's recursion " \

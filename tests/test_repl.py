@@ -413,7 +413,7 @@ def test_ticker_shows_the_compilers_stage():
     import io
     import time
 
-    from rasp.repl_compile import ticking
+    from rasp.compiled import ticking
 
     stream = io.StringIO()
     with ticking(stream, "compiling x…", delay=0.05, interval=0.05) as ticker:

@@ -1,4 +1,5 @@
-"""How every command ends on a user error: one line on stderr, exit status 1.
+"""What every command shares: one error line on stderr and exit status 1 (`fail`), and a
+program file loaded or that line (`load_program`).
 
 Its own module so that the commands of every package (`rasp`, `rasp compile`, `rasp lm`)
 share it without importing the `rasp` command itself.
@@ -11,6 +12,7 @@ from typing import NoReturn
 
 import click
 
+from . import examples
 from .errors import RaspError
 
 
@@ -18,3 +20,11 @@ def fail(err: RaspError | str) -> NoReturn:
     """Print one clear message (with the source line and a caret when known) and exit 1."""
     click.echo(f"error: {err}", err=True)
     sys.exit(1)
+
+
+def load_program(path: str) -> examples.Program:
+    """`examples.load_program`, any error (header lines included) ending the command."""
+    try:
+        return examples.load_program(path)
+    except RaspError as err:
+        fail(err)

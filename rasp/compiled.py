@@ -1,0 +1,152 @@
+"""The compiler as the tools see it: compile with a ticking line while slow, and read
+where a compiled program keeps each value and which heads it has.
+
+`rasp show`, `rasp draw`, `rasp attention` and the REPL's `:compile`/`:attn`/`draw` all come
+here. The `compiler` package (and torch) is imported only when a compile is asked for; without
+it `NoCompiler` says so in one line.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+from .env import Environment
+from .errors import RaspError
+
+SUBLAYER_NAMES = {"attention": "attention", "mlp": "MLP", "embedding": "embedding"}
+
+
+class NoCompiler(Exception):
+    """The compiler package is missing: a message for the user, not a failure of the program."""
+
+
+def compiler_module() -> Any:
+    try:
+        module = importlib.import_module("compiler")
+    except ImportError:
+        module = None
+    if module is None or not hasattr(module, "compile"):
+        raise NoCompiler("the compiler is not installed in this raspc (no `compiler` package)")
+    return module
+
+
+def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
+                 progress: Any = None) -> Any:
+    """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError);
+    `progress(stage, done, total, seconds)` is the compiler's progress callback."""
+    module = compiler_module()
+    try:
+        return module.compile(env, expr, vocab=vocab, max_seq_len=max_len, progress=progress)
+    except OverflowError as exc:  # a huge integer in a select or a map
+        raise RaspError(f"cannot compile {expr}: a value too large for the model's float "
+                        f"arithmetic ({exc})") from None
+
+
+def placements(prog: Any) -> dict[int, dict[str, Any]]:
+    """IR node id → where the compiled model keeps that node's value (layout entry)."""
+    return {e["ir"]: e for e in prog.manifest["layout"] if e.get("ir") is not None}
+
+
+def placement_text(entry: dict[str, Any]) -> str:
+    """`layer 2 attention, categorical, 4 dims`: where a value lands and how wide it is."""
+    where = SUBLAYER_NAMES.get(entry["sublayer"], entry["sublayer"])
+    if entry["layer"] >= 0:
+        where = f"layer {entry['layer']} {where}"
+    encoding = {"cat": "categorical", "num": "numerical"}.get(entry["encoding"],
+                                                              entry["encoding"])
+    width = entry["dims"][1] - entry["dims"][0]
+    return f"{where}, {encoding}, {width} dim{'s' if width != 1 else ''}"
+
+
+def heads(prog: Any) -> list[tuple[int, int, dict[str, Any]]]:
+    """Every attention head as (layer, head index, its plan block)."""
+    found = []
+    for layer in prog.manifest["plan"]:
+        attention = [b for b in layer["blocks"] if "selector" in b]
+        found += [(layer["layer"], h, block) for h, block in enumerate(attention)]
+    return found
+
+
+def attention_weights(prog: Any, tokens: list[Any], layer: int, head: int) -> Any:
+    """The head's softmax attention [query, key] on BOS + tokens (numpy)."""
+    import torch
+
+    attn = prog.model.blocks[layer].attn
+    seen: dict[str, torch.Tensor] = {}
+    hook = attn.register_forward_hook(lambda _m, args, _out: seen.setdefault("x", args[0]))
+    try:
+        with torch.no_grad():
+            prog.model(torch.tensor([prog.encode(tokens)]))
+            x = seen["x"]
+            b, t, _ = x.shape
+            q, k, _v = attn.qkv(x).view(b, t, 3, attn.n_heads, attn.d_head).permute(2, 0, 3, 1, 4)
+            scores = (q @ k.transpose(-2, -1)) * attn.scale
+            if prog.manifest.get("causal"):
+                scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(),
+                                            float("-inf"))
+            return scores.softmax(dim=-1)[0, head].double().numpy()
+    finally:
+        hook.remove()
+
+
+class Ticker:
+    """What `ticking` shows: the compiler's latest stage, given by its progress callback."""
+
+    def __init__(self) -> None:
+        self.detail = ""
+
+    def update(self, stage: str, done: int, total: int, _seconds: float) -> None:
+        self.detail = f"{stage} {done}/{total}"
+
+
+@contextmanager
+def ticking(stream: TextIO | None, text: str, delay: float = 1.0,
+            interval: float = 1.0) -> Iterator[Ticker]:
+    """While the block runs longer than `delay` seconds, keep `text`, the seconds so far and
+    the ticker's stage on one terminal line of `stream` (erased at the end); nothing at all
+    when `stream` is None. The block passes `ticker.update` to the compiler as `progress`."""
+    ticker = Ticker()
+    if stream is None:
+        yield ticker
+        return
+    done = threading.Event()
+    start = time.monotonic()
+    shown = threading.Event()
+    width = shutil.get_terminal_size((80, 24)).columns - 1
+
+    def tick() -> None:
+        wait = delay
+        while not done.wait(wait):
+            line = f"{text} {time.monotonic() - start:.0f} s"
+            if ticker.detail:
+                line += f" ({ticker.detail})"
+            stream.write("\r" + line[:width] + "\x1b[K")
+            stream.flush()
+            shown.set()
+            wait = interval
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield ticker
+    finally:
+        done.set()
+        thread.join()
+        if shown.is_set():
+            stream.write("\r\x1b[K")
+            stream.flush()
+
+
+def compile_ticking(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
+    """`compile_expr` for the command-line tools (show, draw, attention): a compile over a
+    second ticks on stderr when it is a terminal."""
+    stream = sys.stderr if sys.stderr.isatty() else None
+    with ticking(stream, f"compiling {' '.join(expr.split())[:40]}…") as ticker:
+        return compile_expr(env, expr, vocab, max_len, ticker.update)
