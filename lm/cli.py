@@ -437,8 +437,9 @@ def _rename_ngram(metrics: dict[str, Any], order: int) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @_user_errors
 def scale(**kw: Any) -> None:
-    """Sweep model sizes x token budgets on FILE's program, fit L = E + A/N^alpha + B/D^beta,
-    and report the compute-optimal size beside the compiled model's. Resumable."""
+    """Sweep model sizes x token budgets x seeds on FILE's program (one Ray task per run), fit
+    L = E + A/N^alpha + B/D^beta (E free and E = 0, with bootstrap intervals), find the least
+    training that reaches 99% exact match, and compare with the compiled model. Resumable."""
     from lm import scaling
 
     base = _base_config(kw)
