@@ -12,10 +12,10 @@ from typing import Any
 
 import click
 
+from rasp.command import fail
 from rasp.env import Environment, read_source
 from rasp.errors import RaspError
-from rasp.examples import parse_input_literal, parse_vocab, read_header
-from rasp.command import fail
+from rasp.examples import SpecMissing, compile_spec, parse_input_literal, parse_vocab, read_header
 
 from .budget import DEFAULT_LIMIT
 
@@ -24,20 +24,14 @@ def _spec(file: str, expr: str | None, vocab: str | None, max_len: int | None
           ) -> tuple[str, list[Any], int]:
     """-e/--vocab/--max-len, defaulting to the file's `# compile:` header."""
     try:
-        header = read_header(file).compile
+        spec = compile_spec(read_header(file), expr,
+                            parse_vocab(vocab) if vocab is not None else None, max_len)
     except RaspError as err:
         fail(err)
-    if expr is None and header is not None:
-        expr = header.expr
-    vocab_list = parse_vocab(vocab) if vocab is not None else (header.vocab if header else None)
-    if max_len is None and header is not None:
-        max_len = header.max_len
-    missing = [name for name, v in (("-e", expr), ("--vocab", vocab_list), ("--max-len", max_len))
-               if not v]
-    if missing:
-        raise click.UsageError(f"{', '.join(missing)} needed (the file has no `# compile:` "
-                               "header giving them)")
-    return expr, vocab_list, max_len
+    except SpecMissing as err:
+        raise click.UsageError(f"{err} (the file has no `# compile:` header giving them)"
+                               ) from None
+    return spec.expr, spec.vocab, spec.max_len
 
 
 def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool = False,

@@ -79,8 +79,7 @@ class SpecMissing(ValueError):
     `--max-len`) that neither the caller nor the file's `# compile:` header supplied."""
 
     def __init__(self, missing: list[str]):
-        super().__init__(f"{', '.join(missing)} needed (the file has no `# compile:` header "
-                         "giving them)")
+        super().__init__(f"{', '.join(missing)} needed")
         self.missing = missing
 
 

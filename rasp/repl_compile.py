@@ -10,7 +10,6 @@ commands say so (and `draw` colours by kind) and nothing else changes.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shlex
@@ -21,10 +20,18 @@ from typing import Any, Protocol, TextIO
 
 from . import ir
 from .attention_plot import head_selector, selectors_by_label
-from .compiled import NoCompiler, attention_weights, compile_expr, heads, placements, ticking
+from .compiled import (
+    NoCompiler,
+    attention_weights,
+    compile_expr,
+    heads,
+    placements,
+    same_output,
+    ticking,
+)
 from .env import Applied, Environment, Function, normalise_input
 from .errors import RaspError
-from .examples import parse_max_len, parse_vocab
+from .examples import compile_spec, parse_max_len, parse_vocab
 from .format import format_applied, format_example_arg, format_matrix, format_sequence
 from .interpreter import evaluate_batch
 from .repl_echo import Settings
@@ -50,10 +57,9 @@ def compile_for_drawing(session: ReplSession, sop: ir.SOp, example: Any) -> Any:
     to it, else its text), ticking while slow."""
     env = session.env
     name = next((n for n, v in env.top.vars.items() if v is sop), sop.label)
-    tokens = normalise_input(example)
+    spec = compile_spec(None, name, example=example)
     with ticking(session.progress, f"compiling {name} to colour it by layer…") as ticker:
-        prog = compile_expr(env, name, sorted(set(tokens), key=str), max(1, len(tokens)),
-                            ticker.update)
+        prog = compile_expr(env, name, spec.vocab, spec.max_len, ticker.update)
     if not isinstance(prog.node, ir.SOp):
         raise RaspError(f"{name} did not compile to an s-op")
     return prog
@@ -77,7 +83,7 @@ def draw(session: ReplSession, sop: ir.SOp, example: Any) -> list[str]:
             prog = compile_for_drawing(session, sop, example)
             node, placed = prog.node, layer_placements(prog)
             title = f"{sop.label}: compiled for the running example"
-        except (RaspError, NoCompiler) as err:
+        except (RaspError, NoCompiler, ValueError) as err:  # ValueError: an empty example
             note = f"; coloured by kind: {str(err).splitlines()[0]}"
     try:
         os.makedirs("comp_flows", exist_ok=True)
@@ -134,9 +140,9 @@ def side_by_side(left: str, right: str, gap: int = 6) -> str:
 
 def _parse(arg: str, example: Any, command: str = "compile") -> tuple[str, list[Any], int, bool]:
     words = shlex.split(arg)
-    tokens = normalise_input(example)
-    vocab: list[Any] = sorted(set(tokens), key=str)
-    max_len, plan = len(tokens), False
+    vocab: list[Any] | None = None
+    max_len: int | None = None
+    plan = False
     expr: list[str] = []
     it = iter(words)
     for w in it:
@@ -152,7 +158,8 @@ def _parse(arg: str, example: Any, command: str = "compile") -> tuple[str, list[
             expr.append(w)
     if not expr:
         raise ValueError(f"give an s-op: a name or an expression, e.g. :{command} reverse")
-    return " ".join(expr), vocab, max_len, plan
+    spec = compile_spec(None, " ".join(expr), vocab, max_len, example)
+    return spec.expr, spec.vocab, spec.max_len, plan
 
 
 def check_compilable(env: Environment, expr: str, command: str) -> Any:
@@ -166,15 +173,6 @@ def check_compilable(env: Environment, expr: str, command: str) -> Any:
         raise ValueError(f"{expr} is a {type(value).__name__}, not an s-op: only s-ops (and, "
                          "for :attn, selectors) compile")
     return value
-
-
-def _same(a: list[Any], b: list[Any]) -> bool:
-    def eq(x: Any, y: Any) -> bool:
-        if isinstance(x, int | float) and isinstance(y, int | float):
-            return math.isclose(x, y, rel_tol=1e-6, abs_tol=1e-6)
-        return x == y
-
-    return len(a) == len(b) and all(eq(x, y) for x, y in zip(a, b, strict=True))
 
 
 def register(session: ReplSession) -> None:
@@ -226,7 +224,7 @@ def register(session: ReplSession) -> None:
         got = prog.run(example)
         arg_text = format_example_arg(example)
         lines.append(f"\tmodel({arg_text}) = {format_sequence(list(got))}")
-        if _same(list(got), list(want)):
+        if same_output(want, got):
             lines.append("\tmatches the interpreter on the running example")
         else:
             lines.append(f"\tDIFFERS from the interpreter: {format_sequence(list(want))}")

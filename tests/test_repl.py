@@ -287,6 +287,28 @@ def test_compile_of_a_function_says_how_to_call_it(command):
         "!! 3 is a int, not an s-op: only s-ops (and, for :attn, selectors) compile\n")
 
 
+@pytest.mark.parametrize("off", [0.0, 5e-6, 3e-5])
+def test_compile_agrees_with_verify_on_borderline_numbers(monkeypatch, off):
+    """A model output off by 5e-6 (on values up to 1) is within the compiler's one equality rule
+    (what `rasp verify` uses) but was outside the REPL's own old tolerance: `:compile` says
+    "matches" exactly when verify counts no mismatch."""
+    pytest.importorskip("compiler")
+    from compiler import program, verify
+
+    session = ReplSession(interactive=True)
+    session.run_text('set example "xaxb"')
+    session.run_text('frac = aggregate(select(indices, indices, <=), indicator(tokens == "x"));')
+    want = session.env.evaluate("frac", "xaxb")
+    monkeypatch.setattr(program.CompiledProgram, "run_batch",
+                        lambda self, inputs: [[v + off for v in want] for _ in inputs])
+    out = text_of(session.run_text(":compile frac"))
+    prog = program.compile(session.env, "frac", vocab=["a", "b", "x"], max_seq_len=4)
+    report = verify.verify(prog, session.env.expression("frac"), [list("xaxb")], False)
+    matches = "matches the interpreter on the running example" in out
+    assert matches == (report.mismatches == 0), (out, report)
+    assert matches == (off < 1e-5)
+
+
 def test_compile_ticks_while_slow(monkeypatch):
     """A compile over a second keeps a ticking line on the terminal, erased at the end."""
     import io
