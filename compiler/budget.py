@@ -36,17 +36,20 @@ class Budget:
 
 class StderrProgress:
     """A progress callback for terminals: one line on stderr, rewritten in place, once a
-    compile has run `after` seconds, at most every `every` seconds; `close` clears it."""
+    compile has run `after` seconds, at most every `every` seconds; `close` clears it.
+    Silent when stderr is not a terminal (a log or a pipe gets no control characters)."""
 
     def __init__(self, after: float = 2.0, every: float = 0.5, stream=None):
         import sys
 
         self.after, self.every = after, every
         self.stream = stream or sys.stderr
+        self.live = stream is not None or sys.stderr.isatty()
         self.last: float | None = None
 
     def __call__(self, stage: str, done: int, total: int, elapsed: float) -> None:
-        if elapsed < self.after or self.last is not None and elapsed - self.last < self.every:
+        if not self.live or elapsed < self.after or (
+                self.last is not None and elapsed - self.last < self.every):
             return
         self.last = elapsed
         line = f"compiling: {stage}, {done}/{total} nodes, {elapsed:.0f} s"

@@ -21,7 +21,7 @@ from rasp import ir
 
 from .errors import CompileError
 from .linear import Lin
-from .plan import MlpSpec, PNode, err_of, read
+from .plan import Linear, Mlp, MlpSpec, PNode, err_of, read
 from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
 
@@ -91,7 +91,7 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     code_of[id(MISSING)] = -1
     codes = np.array([code_of[id(v)] for v in outs])
     if len(values) == 1:
-        return new("linear", "cat", values, label, node, lin=Lin.const([1.0]),
+        return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]),
                      role="constant")
     idx = product_rows(sizes)
     best = None
@@ -121,7 +121,7 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     lo, hi = float(zs[0]), float(zs[-1])
     mids = zs[changes] - halves
     spec.act = np.minimum(hi - mids, mids - lo) / halves + 1.0
-    return new("mlp", "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
+    return new(Mlp, "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
                  role=role)
 
 

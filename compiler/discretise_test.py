@@ -9,21 +9,21 @@ import pytest
 
 from compiler.discretise import MLP_TUPLES, discretise, pointwise
 from compiler.errors import CompileError
-from compiler.plan import PNode
+from compiler.plan import Embedded, Head
 
 
 def _maker():
     ids = itertools.count()
-    return lambda *a, **k: PNode(*a, id=next(ids), **k)
+    return lambda cls, *a, **k: cls(*a, id=next(ids), **k)
 
 
 def _tokens(values, new):
-    return new("tok", "cat", list(values), "tokens", table=np.eye(len(values)),
-               base=np.zeros(len(values)))
+    return new(Embedded, "cat", list(values), "tokens", table=np.eye(len(values)),
+               base=np.zeros(len(values)), kind="tok")
 
 
 def _number(values, new):
-    return new("head", "num", list(values), "mean", base=np.zeros(1))
+    return new(Head, "num", list(values), "mean", base=np.zeros(1), head=None)
 
 
 def test_steps_sit_between_the_points_where_the_output_changes():
@@ -59,8 +59,8 @@ def test_refusals_name_the_reason():
     with pytest.raises(CompileError, match="more than an MLP may enumerate"):
         discretise([big], pointwise(lambda v: v), "f", None, "MLP", 4, new)
     with pytest.raises(CompileError, match="too many values here"):
-        discretise([new("head", "num", None, "m")], pointwise(lambda v: v), "f", None, "MLP",
-                   8, new)
+        unknown = new(Head, "num", None, "m", head=None)
+        discretise([unknown], pointwise(lambda v: v), "f", None, "MLP", 8, new)
     with pytest.raises(CompileError, match="equal numbers of different types"):
         discretise([_number([1, 1.0, 2], new)], pointwise(lambda v: type(v).__name__), "t",
                    None, "MLP", 4, new)

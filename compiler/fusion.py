@@ -15,7 +15,7 @@ import numpy as np
 from rasp import ir
 
 from .errors import CompileError
-from .plan import PNode
+from .plan import Linear, Mlp, PNode
 from .tabulate import tree_outputs
 
 FUSE_TUPLES = 4096  # input tuples of a fused MLP (a direct one may have MLP_TUPLES)
@@ -58,11 +58,11 @@ class Fusion:
                     raise
                 continue
             made.append(p)
-            if p.kind != "mlp" or p.read_err(np.eye(p.encdim)) < 1e-4:
+            if not isinstance(p, Mlp) or p.read_err(np.eye(p.encdim)) < 1e-4:
                 break  # precise enough: keep the fewer layers
         # Else the more precise one: a wide fused MLP's float32 error can make later steps
         # impossible to tell apart.
-        return min(made, key=lambda p: p.read_err(np.eye(p.encdim)) if p.kind == "mlp" else 0)
+        return min(made, key=lambda p: p.read_err(np.eye(p.encdim)) if isinstance(p, Mlp) else 0)
 
     def frontier(self, node: ir.IRNode) -> list[ir.IRNode]:
         """Leaves of the largest elementwise tree under `node` whose leaf tuples stay few."""
@@ -76,9 +76,9 @@ class Fusion:
                 return True
             # Reading a head, or a linear function of heads and embeddings, costs nothing; an
             # MLP's output (even read linearly) would cost a layer.
-            if p.kind == "linear":
-                return any(s.kind == "mlp" for s in p.lin.sources())
-            return p.kind == "mlp"
+            if isinstance(p, Linear):
+                return any(isinstance(s, Mlp) for s in p.lin.sources())
+            return isinstance(p, Mlp)
 
         def collapsible(x: ir.IRNode) -> bool:  # a map read linearly: fuse through it?
             return isinstance(x, ir.Map) and self._fusable(x)

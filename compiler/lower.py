@@ -31,7 +31,7 @@ from .errors import CompileError
 from .fusion import Fusion
 from .linear import BOS, ONE, Lin
 from .normalise import PrefixCount, Width
-from .plan import HeadSpec, PNode, err_of, read
+from .plan import Embedded, Head, HeadSpec, Linear, PNode, err_of, read
 from .selectors import Selectors, causal_compatible, sharp
 from .tabulate import MISSING, apply, tabulate
 from .values import (
@@ -69,8 +69,8 @@ class Lowerer(Fusion, Selectors):
         self.bounds: dict[int, list[ir.IRNode] | None] = {}  # see `boundary`
         self.sizes: dict[int, int] = {}  # see `_tuples`
 
-    def pnode(self, *args: Any, **kw: Any) -> PNode:
-        return PNode(*args, id=next(self.ids), **kw)
+    def pnode(self, cls: type[PNode], *args: Any, **kw: Any) -> PNode:
+        return cls(*args, id=next(self.ids), **kw)
 
     def decide_causal(self, root: ir.IRNode) -> bool:
         """Use a causal mask when every head only looks at earlier positions through
@@ -181,7 +181,7 @@ class Lowerer(Fusion, Selectors):
         value = tabulate(node, 1, {}).table[0]
         if value is MISSING:
             raise CompileError("this constant expression raises an error", node)
-        return self.pnode("linear", "cat", [value], node.label, node, lin=Lin.const([1.0]),
+        return self.pnode(Linear, "cat", [value], node.label, node, lin=Lin.const([1.0]),
                      role="constant")
 
     def embedded(self, node: ir.IRNode, kind: str) -> PNode:
@@ -201,7 +201,7 @@ class Lowerer(Fusion, Selectors):
         for r, v in enumerate(outs):
             if v is not MISSING:
                 m[index[vkey(v)], r] = 1.0
-        return self.pnode("linear", "cat", values, node.label, node, lin=self.read(base).left(m),
+        return self.pnode(Linear, "cat", values, node.label, node, lin=self.read(base).left(m),
                      role="token function" if kind == "tok" else "position function")
 
     def base_embedding(self, kind: str) -> PNode:
@@ -209,10 +209,10 @@ class Lowerer(Fusion, Selectors):
         got = self.memo.get(key)
         if got is None:
             domain = list(self.vocab) if kind == "tok" else list(range(self.n))
-            got = self.pnode(kind, "cat", domain, "tokens" if kind == "tok" else "indices",
+            got = self.pnode(Embedded, "cat", domain, "tokens" if kind == "tok" else "indices",
                         table=np.eye(len(domain)), base=np.zeros(len(domain)),
                         role="token embedding" if kind == "tok" else "position embedding",
-                        checks=False)
+                        checks=False, kind=kind)
             self.memo[key] = got
         return got
 
@@ -229,7 +229,7 @@ class Lowerer(Fusion, Selectors):
                 a, b = affine
                 lin = self.read(child).scaled(a) + Lin.const([b])
                 vals = self._map_values(fn, [child.values])
-                return self.pnode("linear", "num", vals, node.label, node, lin=lin,
+                return self.pnode(Linear, "num", vals, node.label, node, lin=lin,
                              err=abs(a) * child.err, role="affine map")
         elif isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2:
             merged = self.merged_means(node)
@@ -240,7 +240,7 @@ class Lowerer(Fusion, Selectors):
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
                 vals = self._map_values(node.fn(), [p.values for p in ins])
-                return self.pnode("linear", "num", vals, node.label, node, lin=lin,
+                return self.pnode(Linear, "num", vals, node.label, node, lin=lin,
                              err=ins[0].err + ins[1].err, role="sum" if sign > 0 else "difference")
         return self.fused(node)
 
@@ -270,7 +270,7 @@ class Lowerer(Fusion, Selectors):
         vmax = max(abs(float(t) - d) for t in values)
         head = sp.head(v, max(vmax, 1.0), x.selector)
         unequal = 0.0 if info.max_one else head.unequal_err(self.n)
-        return self.pnode("head", "num", aggregate_values(values, info, d, self.n), node.label,
+        return self.pnode(Head, "num", aggregate_values(values, info, d, self.n), node.label,
                           node, head=head, base=np.array([float(d)]),
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal, role="attention (mean)")
 
@@ -294,7 +294,7 @@ class Lowerer(Fusion, Selectors):
         for j, v in enumerate(outs):
             if v is not MISSING:
                 m[index[vkey(v)], j] = 1.0
-        return self.pnode("linear", "cat", values, node.label, node, lin=self.read(child).left(m),
+        return self.pnode(Linear, "cat", values, node.label, node, lin=self.read(child).left(m),
                      err=child.err, role="lookup (linear)")
 
     def affine(self, node: ir.Map, child: PNode) -> tuple[float, float] | None:
@@ -366,7 +366,7 @@ class Lowerer(Fusion, Selectors):
             base[index[vkey(d)]] = 1.0
             v = xin.left(emb) - Lin.const(base)
             head = sp.head(v, 1.0, node.selector)
-            return self.pnode("head", "cat", values, node.label, node, head=head, base=base,
+            return self.pnode(Head, "cat", values, node.label, node, head=head, base=base,
                          err=err_of(xin) + ATTN_ERR, role="attention (select one)")
         if not numeric_default:
             raise CompileError(f"a mean of numbers with the default {d!r} (not a number) "
@@ -381,7 +381,7 @@ class Lowerer(Fusion, Selectors):
             vmax, values = 1e6, None
         head = sp.head(v, max(vmax, 1.0), node.selector)
         unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
-        return self.pnode("head", "num", values, node.label, node, head=head, base=np.array([dnum]),
+        return self.pnode(Head, "num", values, node.label, node, head=head, base=np.array([dnum]),
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
                      role="attention (select one)" if select_one else
                      "attention (mean of one value)" if one_value else "attention (mean)")
@@ -411,7 +411,7 @@ class Lowerer(Fusion, Selectors):
             for sign, part in parts:
                 w = self.width_of(part, node)
                 total = total + self.numeric(w).scaled(sign)
-            return self.pnode("linear", "num", list(widths), node.label, node, lin=total,
+            return self.pnode(Linear, "num", list(widths), node.label, node, lin=total,
                          role="sum of widths")
         if plan is None:
             plan = self.joint_selector(stripped)
@@ -420,7 +420,7 @@ class Lowerer(Fusion, Selectors):
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
         head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
                         score_err=plan.err)
-        share = self.pnode("head", "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
+        share = self.pnode(Head, "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
                       base=np.array([1.0]), err=ATTN_ERR, role="attention (width, BOS share)",
                       checks=False)
         lookup = {s: w for s, w in zip(shares, widths, strict=True)}

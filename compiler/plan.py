@@ -1,8 +1,9 @@
 """The plan graph: what the compiler lowers the IR to, before weights exist.
 
-A `PNode` is a value the model computes at every position. Stored nodes own residual
-dimensions: `tok`/`pos` (in the token / position embedding), `mlp` (an MLP's output) and
-`head` (an attention head's output). `linear` nodes are read through a `Lin` and own nothing.
+A `PNode` is a value the model computes at every position, one class per way: stored nodes
+own residual dimensions: `Embedded` (kind `tok`/`pos`, in the token / position embedding),
+`Mlp` (an MLP's output) and `Head` (an attention head's output); `Linear` nodes are read
+through a `Lin` and own nothing.
 Encodings: `cat` is one-hot over `values`; `num` is one dimension holding the value.
 A stored node's dimensions hold `P @ (enc - base)` (P: the read-outs its readers need), so
 that they are zero at the BOS position, which every reader corrects for with the BOS dimension.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -82,16 +83,14 @@ class HeadSpec:
 
 @dataclass(eq=False)
 class PNode:
-    kind: str  # 'tok' 'pos' 'linear' 'mlp' 'head'
+    """A value the model computes at every position; one subclass per way of computing it."""
+
+    kind: ClassVar[str]  # 'tok' 'pos' 'linear' 'mlp' 'head' (the manifest's word)
     enc: str  # 'cat' | 'num'
     values: list[Any] | None
     label: str
     ir: ir.IRNode | None = None
-    lin: Lin | None = None
-    table: np.ndarray | None = None  # tok: [vocab, encdim]; pos: [max_len, encdim]
-    mlp: MlpSpec | None = None
-    head: HeadSpec | None = None
-    base: np.ndarray | None = None
+    base: np.ndarray | None = None  # stored nodes hold enc - base (zero at BOS)
     err: float = 0.0
     role: str = ""  # what it is, for the plan printout
     checks: bool = True  # its value is its IR node's value (verify compares them)
@@ -112,27 +111,62 @@ class PNode:
         """Bound on the float32 error of the read-outs m @ enc (max over rows of m)."""
         m = np.atleast_2d(m)
         l1 = np.abs(m).sum(axis=1)
-        # One-hots: the error is a little weight (or rounding) moved between values, so a
-        # read-out errs by at most twice its largest coefficient times that.
-        linf = 2 * np.abs(m).max(axis=1) if m.size else l1
-        if self.kind == "mlp" and self.mlp.act is not None:
-            steps = self.mlp.changes()
-            deltas = self.mlp.outs[steps] - self.mlp.outs[steps - 1]  # [steps, encdim]
-            per_row = np.abs(deltas @ m.T).T @ self.mlp.act  # [rows]
-            return float((2.0**-22 * per_row + 1e-7 * l1).max())
-        if self.kind in ("tok", "pos"):  # exact tables, rounded once to float32
-            return float((2.0**-24 * linf).max())
-        return float((self.err * (linf if self.enc == "cat" else l1)).max())
+        return float((self.err * (_linf(m) if self.enc == "cat" else l1)).max())
 
-    def index_of(self) -> dict:
-        from .values import vkey
 
-        return {vkey(v): i for i, v in enumerate(self.values)}
+def _linf(m: np.ndarray) -> np.ndarray:
+    """One-hots: the error is a little weight (or rounding) moved between values, so a
+    read-out errs by at most twice its largest coefficient times that."""
+    return 2 * np.abs(m).max(axis=1) if m.size else np.abs(m).sum(axis=1)
+
+
+@dataclass(eq=False, kw_only=True)
+class Embedded(PNode):
+    """A function of the token (kind 'tok') or of the position ('pos'): a table."""
+
+    kind: str  # type: ignore[misc]  # 'tok' | 'pos'
+    table: np.ndarray  # [vocab or max_len, encdim]
+
+    def read_err(self, m: np.ndarray) -> float:
+        return float((2.0**-24 * _linf(np.atleast_2d(m))).max())  # exact, rounded once
+
+
+@dataclass(eq=False, kw_only=True)
+class Linear(PNode):
+    """A linear function of stored values: read through `lin`, never stored itself."""
+
+    kind: ClassVar[str] = "linear"
+    lin: Lin
+
+
+@dataclass(eq=False, kw_only=True)
+class Mlp(PNode):
+    """A discretising MLP's output (see `MlpSpec`)."""
+
+    kind: ClassVar[str] = "mlp"
+    mlp: MlpSpec
+
+    def read_err(self, m: np.ndarray) -> float:
+        if self.mlp.act is None:
+            return super().read_err(m)
+        m = np.atleast_2d(m)
+        steps = self.mlp.changes()
+        deltas = self.mlp.outs[steps] - self.mlp.outs[steps - 1]  # [steps, encdim]
+        per_row = np.abs(deltas @ m.T).T @ self.mlp.act  # [rows]
+        return float((2.0**-22 * per_row + 1e-7 * np.abs(m).sum(axis=1)).max())
+
+
+@dataclass(eq=False, kw_only=True)
+class Head(PNode):
+    """An attention head's output (see `HeadSpec`)."""
+
+    kind: ClassVar[str] = "head"
+    head: HeadSpec
 
 
 def read(p: PNode) -> Lin:
     """enc(p) as a linear function of stored values."""
-    return p.lin if p.kind == "linear" else Lin.of(p, p.encdim)
+    return p.lin if isinstance(p, Linear) else Lin.of(p, p.encdim)
 
 
 def err_of(lin: Lin) -> float:
