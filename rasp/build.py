@@ -62,8 +62,10 @@ class Names:
         return str(v)
 
     def plain(self, v: Any) -> str:
-        """A value inside an operator's name: a node's name, else `str` (no quotes)."""
-        return self.of(v) if isinstance(v, ir.IRNode) else str(v)
+        """A value inside an operator's name: a node's name, an atom's `str` (no quotes)."""
+        if isinstance(v, ir.IRNode):
+            return self.of(v)
+        return str(v) if isinstance(v, ATOM_TYPES) else self.desc(v)
 
 
 @dataclass
@@ -100,6 +102,13 @@ def describe(v: Any) -> str:
         return f"function {v.name}"
     if isinstance(v, str):
         return f'"{v}"'
+    # Containers item by item: `str` of a node would print its whole graph.
+    if isinstance(v, list):
+        return "[" + ", ".join(describe(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{describe(k)}: {describe(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, Applied):
+        return describe(v.value)
     return str(v)
 
 
@@ -148,28 +157,25 @@ class Builder:
         elif sel_a or sel_b:
             raise RaspTypeError(f"Cannot apply {op} to selector(s)")
         sop_a, sop_b = isinstance(a, ir.SOp), isinstance(b, ir.SOp)
-        if op in ("and", "or") and (sop_a or sop_b):
-            shown = f"( {self.names.plain(a)} {op} {self.names.plain(b)})"
-            return self._mk(ir.SequenceMap, shown, op=op, inputs=(self.lift(a), self.lift(b)))
-        word = _OP_WORDS.get(op, op)
+        if not (sop_a or sop_b):
+            if op in ("and", "or"):
+                return (a and b) if op == "and" else (a or b)
+            return python(ir.elementwise_fn(op), a, b)
+        shown = f"( {self.names.plain(a)} {_OP_WORDS.get(op, op)} {self.names.plain(b)} )"
+        if op in ("and", "or"):
+            shown = shown[:-2] + ")"  # the original's `( x and y)`
         if sop_a and sop_b:
-            shown = f"( {self.names.of(a)} {word} {self.names.of(b)} )"
             return self._mk(ir.SequenceMap, shown, op=op, inputs=(a, b))
         if sop_a:
-            return self._mk(ir.Map, f"( {self.names.of(a)} {word} {b} )",
-                            op=op, child=a, const=b, const_side="right")
+            return self._mk(ir.Map, shown, op=op, child=a, const=b, const_side="right")
         if sop_b:
+            if op in ("and", "or"):
+                return self._mk(ir.Map, shown, op=op, child=b, const=a, const_side="left")
             if op in _REFLECTED:  # the s-op's own (reflected) comparison, as Python runs it
                 flipped = _REFLECTED[op]
-                return self._mk(ir.Map, f"( {self.names.of(b)} {flipped} {a} )",
+                return self._mk(ir.Map, f"( {self.names.of(b)} {flipped} {self.names.plain(a)} )",
                                 op=flipped, child=b, const=a, const_side="right")
-            return self._mk(ir.Map, f"( {a} {word} {self.names.of(b)} )",
-                            op=op, child=b, const=a, const_side="left")
-        if op == "and":
-            return a and b
-        if op == "or":
-            return a or b
-        return python(ir.elementwise_fn(op), a, b)
+        return self._mk(ir.Map, shown, op=op, child=b, const=a, const_side="left")
 
     def contains(self, a: Any, b: Any, container: ast.Node) -> Any:
         """`a in b`: an s-op in a list of atoms, or an atom in a list or an s-op."""

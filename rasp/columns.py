@@ -8,6 +8,7 @@ type, as in the original.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +34,10 @@ def type_class(v: Any) -> int:
     return OTHER
 
 
-def _key(v: Any) -> tuple[type, Any]:
-    """Values are distinct by type as well as by equality: 1, 1.0 and True print differently."""
-    return (type(v), v)
+def _key(v: Any) -> tuple[type, Any, bool]:
+    """Values are distinct by type as well as by equality: 1, 1.0 and True print differently,
+    and so do 0.0 and -0.0."""
+    return (type(v), v, type(v) is float and v == 0 and math.copysign(1.0, v) < 0)
 
 
 @dataclass
@@ -57,6 +59,8 @@ class Column:
                 arr = np.array(flat)
             except OverflowError:  # Python ints beyond int64
                 arr = None
+            if arr is not None and arr.dtype.kind == "f" and (np.signbit(arr) & (arr == 0)).any():
+                arr = None  # np.unique would merge -0.0 with 0.0
             if arr is not None and arr.dtype != object:
                 uniq, inverse = np.unique(arr, return_inverse=True)
                 return Column(inverse.reshape(len(rows), -1).astype(np.int64), uniq.tolist())
