@@ -1,7 +1,8 @@
 """Compile time and d_model against program size and against max_len, with growth exponents.
 
     python benchmarks/compiler_scale.py [--quick] [--sizes 10,100,1000,5000]
-        [--lengths 16:512:1] [--examples reverse,sort] [--time-limit 60] [--no-json]
+        [--lengths 16:512:1] [--examples reverse,sort] [--time-limit 60] [--jobs 1]
+        [--skip size,long,length] [--no-json]
 
 1. Program size: generated programs of 10 → 5,000 distinct IR nodes, two shapes: `chain`
    (research-REPL style conditional reassignments `x = "b" if tokens == "a" and x == "c"
@@ -31,6 +32,7 @@ import platform
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,31 +156,36 @@ def by_size(tmp: Path, targets: list[int], limit: float) -> list[dict]:
     return rows
 
 
-def by_length(names: list[str], lengths: list[int], limit: float, samples: int) -> dict:
-    """Every example at every max_len; verified at 256 and 512."""
+def by_length(names: list[str], lengths: list[int], limit: float, samples: int,
+              jobs: int = 1) -> dict:
+    """Every example at every max_len (`jobs` compiles at once); verified at 256 and 512."""
     from rasp.examples import read_header
 
-    out = {}
+    progs = {}
     for name in names:
         path = ROOT / "examples" / f"{name}.rasp"
         spec = read_header(str(path)).compile
-        prog = runner.Program(name, str(path.relative_to(ROOT)), spec.expr, tuple(spec.vocab),
-                              0)
-        points = []
-        for n in lengths:
-            check = samples if n in (256, 512) else 0
-            res = runner.run(prog, n, limit, samples=check)
-            points.append({"max_len": n, "verdict": res.verdict,
-                           "seconds": round(res.seconds, 3),
-                           "cpu_seconds": round(res.cpu_seconds, 3),
-                           "d_model": res.stats.get("d_model"),
-                           "params": res.stats.get("params"),
-                           "message": "" if res.verdict in ("compiled", "exact")
-                           else runner.reason_of(res.message)[:200]})
+        progs[name] = runner.Program(name, str(path.relative_to(ROOT)), spec.expr,
+                                     tuple(spec.vocab), 0)
+
+    def one(cfg):
+        name, n = cfg
+        check = samples if n in (256, 512) else 0
+        return name, n, runner.run(progs[name], n, limit, samples=check)
+
+    points: dict[str, dict[int, dict]] = {name: {} for name in names}
+    with ThreadPoolExecutor(max(1, jobs)) as pool:
+        for name, n, res in pool.map(one, [(name, n) for name in names for n in lengths]):
+            points[name][n] = {"max_len": n, "verdict": res.verdict,
+                               "seconds": round(res.seconds, 3),
+                               "cpu_seconds": round(res.cpu_seconds, 3),
+                               "d_model": res.stats.get("d_model"),
+                               "params": res.stats.get("params"),
+                               "message": "" if res.verdict in ("compiled", "exact")
+                               else runner.reason_of(res.message)[:200]}
             print(f"  {name:14} max_len {n:>3}: {res.verdict:8} {res.seconds:6.2f} s "
                   f"d_model {res.stats.get('d_model', '-')}", file=sys.stderr, flush=True)
-        out[name] = summarise(points)
-    return out
+    return {name: summarise([pts[n] for n in lengths]) for name, pts in points.items()}
 
 
 def summarise(points: list[dict]) -> dict:
@@ -210,6 +217,7 @@ def main() -> int:
     ap.add_argument("--examples", help="comma-separated example names (default: all)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per compile")
     ap.add_argument("--samples", type=int, default=200, help="inputs verified at 256/512")
+    ap.add_argument("--jobs", type=int, default=1, help="max_len compiles at once (default 1)")
     ap.add_argument("--skip", default="", help="parts to skip: size,length,long")
     ap.add_argument("--no-json", action="store_true")
     args = ap.parse_args()
@@ -245,7 +253,7 @@ def main() -> int:
                 print(f"{shape}: time ~ nodes^{_fmt(e_t)}, d_model ~ nodes^{_fmt(e_d)}")
         if "long" not in skip:
             prog = _program(Path(tmp), "long1000", long_source(), "result", WORDS)
-            out = runner.run(prog, 8, max(args.time_limit, 120.0), samples=0)
+            out = runner.run(prog, 8, max(args.time_limit, 60.0), samples=0)
             result["long_program"] = {"lines": prog.lines, "nodes": _nodes(prog),
                                       "verdict": out.verdict, "seconds": round(out.seconds, 2),
                                       "cpu_seconds": round(out.cpu_seconds, 2),
@@ -256,7 +264,7 @@ def main() -> int:
             if out.verdict != "compiled":
                 print(f"  {runner.reason_of(out.message)[:76]}")
         if "length" not in skip:
-            curves = by_length(names, lengths, args.time_limit, args.samples)
+            curves = by_length(names, lengths, args.time_limit, args.samples, args.jobs)
             result["length"] = {"lengths": [lengths[0], lengths[-1], len(lengths)],
                                 "examples": curves}
             print(f"\nmax_len {lengths[0]} → {lengths[-1]} ({len(lengths)} steps)")
