@@ -35,6 +35,7 @@ from runtime.model import Transformer
 # to fill it while one head's scores (rows x T x T) stay under GPU_SCORES numbers.
 CPU_TOKENS = 8192
 GPU_SCORES = 1 << 28
+MLP_HIDDEN = 1 << 16  # hidden activations per MLP block on a CPU (256 KiB of float32)
 
 
 @dataclass
@@ -239,7 +240,7 @@ class FastForward:
             if attn is not None:
                 x[:, attn.write] += self._attend(attn, _read(x, attn.read), bias, B, T)
             if mlp is not None:
-                x[:, mlp.write] += self._mlp(mlp, _read(x, mlp.read))
+                self._mlp_into(mlp, x)
         if output == "residual":
             return x.view(B, T, -1)
         w, b = self.unembed, self.unembed_bias
@@ -278,6 +279,14 @@ class FastForward:
             outs.append(scores.softmax(dim=-1) @ y[..., h.v])
         z = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
         return F.linear(z.view(B * T, -1), a.o, a.o_bias)
+
+    def _mlp_into(self, m: _Mlp, x: torch.Tensor) -> None:
+        """x += the MLP's output; on a CPU in blocks of rows whose hidden activations stay in
+        cache (MLP_HIDDEN numbers: hist@64's 129-unit MLP ran 2x faster in blocks)."""
+        xr = _read(x, m.read)
+        rows = len(x) if self.device.type != "cpu" else max(1, MLP_HIDDEN // max(1, len(m.fc)))
+        for i in range(0, len(x), rows):
+            x[i:i + rows, m.write] += self._mlp(m, xr[i:i + rows])
 
     @staticmethod
     def _mlp(m: _Mlp, x: torch.Tensor) -> torch.Tensor:
