@@ -24,15 +24,17 @@ from pygments.token import (
     Whitespace,
 )
 
+from . import keywords
+
 __all__ = ["RaspLexer", "TerminalStyle", "library_names"]
 
-KEYWORDS = ("def", "return", "for", "in", "if", "else", "load", "draw")
-WORD_OPERATORS = ("not", "and", "or", "round", "indicator")
-PRIMITIVES = ("select", "aggregate", "range", "zip", "len")
+KEYWORDS = keywords.statement_words()
+WORD_OPERATORS = keywords.operator_words()
+PRIMITIVES = keywords.glued_words()
 CONSTANTS = ("True", "False")
 BUILTIN_SOPS = ("tokens", "tokens_str", "tokens_int", "tokens_float", "tokens_bool",
                 "tokens_asis", "indices")
-REPL_WORDS = ("set", "show", "example", "examples", "on", "off", "exit", "quit", "selector")
+REPL_WORDS = keywords.repl_words()
 META_COMMANDS = ("help", "compile", "attn")
 
 
@@ -66,8 +68,8 @@ class RaspLexer(RegexLexer):
             (r"(exit|quit)(\(\))", bygroups(Keyword.Pseudo, Punctuation)),
             (r"s-op\b", Keyword.Pseudo),
             (words(REPL_WORDS, suffix=r"\b"), Keyword.Pseudo),
-            # The original's lexer glues these five to their parenthesis.
-            (r"(select|aggregate|range|zip|len)(\()", bygroups(Name.Builtin, Punctuation)),
+            # The original's lexer glues these to their parenthesis.
+            (words(PRIMITIVES, suffix=r"(\()"), bygroups(Name.Builtin, Punctuation)),
             (r"(def)([ \t\r\n]+)([A-Za-z_]\w*)", bygroups(Keyword, Whitespace, Name.Function)),
             (words(KEYWORDS, suffix=r"\b"), Keyword),
             (words(WORD_OPERATORS, suffix=r"\b"), Operator.Word),

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from . import keywords
 from .errors import RaspSyntaxError
 from .repl_input import Status, offset, parse_input
 
@@ -29,13 +30,12 @@ _TOKEN = re.compile(r"""
   | (?P<String>"[^"\r\n]*")
   | (?P<Float>[0-9]+\.[0-9]+)
   | (?P<PosInt>[0-9]+)
-  | (?P<glued>(?:select|aggregate|range|zip|len)\(|exit\(\)|quit\(\)|full\ seq\ display|s-op)
+  | (?P<glued>(?:GLUED)\(|exit\(\)|quit\(\)|full\ seq\ display|s-op)
   | (?P<word>[A-Za-z_][A-Za-z_0-9]*)
   | (?P<op>==|!=|<=|>=|[<>=+\-*/%^()\[\]{},;:])
-""", re.VERBOSE)
+""".replace("GLUED", "|".join(keywords.glued_words())), re.VERBOSE)
 
-KEYWORDS = frozenset("set selector example show examples on off exit quit load draw def for in "
-                     "return not and or if else round indicator".split())
+KEYWORDS = keywords.all_words()
 _EXPR_LITERALS = ("(", "{", "aggregate(", "[", "not", "-", "+", "round", "indicator", "select(",
                   "range(", "zip(", "len(")
 _STMT_LITERALS = ("set", "s-op", "selector", "show", "full seq display", "examples", "exit()",

@@ -26,7 +26,8 @@ from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
 from . import ir
 from .env import Function
-from .lexer import KEYWORDS, PRIMITIVES, WORD_OPERATORS, RaspLexer, TerminalStyle
+from .keywords import glued_words, operator_words, statement_words
+from .lexer import RaspLexer, TerminalStyle
 from .repl import PROMPT, Output, ReplSession, Status, def_depth, parse_input
 
 # The input's highlighting in the terminal's own colours (readable on dark and light), then
@@ -86,9 +87,9 @@ class RaspCompleter(Completer):
         for name, value in sorted(env.names().items()):
             where = "library " if name in env.library_names else ""
             yield name, where + _kind(value)
-        for word in (*KEYWORDS, *WORD_OPERATORS):
+        for word in (*statement_words(), *operator_words()):
             yield word, "keyword"
-        for word in PRIMITIVES:
+        for word in glued_words():
             yield word + "(", "primitive"
         for command in REPL_COMMANDS:
             yield command, "REPL command"

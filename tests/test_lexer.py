@@ -80,3 +80,27 @@ def test_pygmentize_finds_the_lexer():
     done = subprocess.run([sys.executable, "-m", "pygments", "-l", "rasp", "-f", "html",
                            str(ROOT / "examples" / "sort.rasp")], capture_output=True, text=True)
     assert done.returncode == 0 and 'class="nb">sort</span>' in done.stdout
+
+
+def test_keywords_come_from_the_grammar():
+    """Each keyword terminal of grammar.lark is in one group, and the lexer, the REPL's
+    ANTLR-worded errors and its help know every one: a keyword added to the grammar
+    reaches them all or fails here."""
+    import re
+
+    from rasp import keywords
+    from rasp.repl import HELP
+    from rasp.repl_antlr import KEYWORDS as ANTLR_KEYWORDS
+
+    grammar = (ROOT / "rasp" / "grammar.lark").read_text()
+    written = set(re.findall(r'^[A-Z_]+(?:\.\d+)?:\s*"([a-z_]+)"\s*$', grammar, re.MULTILINE))
+    groups = [keywords.statement_words(), keywords.operator_words(), keywords.repl_words()]
+    assert sorted(w for g in groups for w in g) == sorted(written) == sorted(ANTLR_KEYWORDS)
+    assert set(keywords.glued_words()) == {"select", "aggregate", "range", "zip", "len"}
+    for word in written:
+        kind = tokens(word)[0][0]
+        assert kind in Keyword or kind in Operator.Word, (word, kind)
+    for word in keywords.glued_words():
+        assert tokens(word + "(")[0] == (Name.Builtin, word)
+    for word in (*keywords.repl_words(), "load", "draw"):
+        assert re.search(rf"\b{word}\b", HELP), word
