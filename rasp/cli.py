@@ -20,7 +20,7 @@ from .command import fail, load_program
 from .env import Environment, normalise_input, read_source
 from .errors import RaspError
 from .examples import Header, default_exprs, parse_input_literal, read_header
-from .format import format_example_arg, format_matrix, format_sequence
+from .format import format_example_arg, format_matrix, format_sequence, sequence_type
 from .parser import parse_recovering
 
 # name -> ("module:attribute" of a click command defined elsewhere, its one-line help).
@@ -158,7 +158,7 @@ def _render(expr: str, node: Any, x: Any, out: Any, as_json: bool) -> str:
     if as_json:
         record: dict[str, Any] = {"expr": expr, "input": x, "output": out}
         if isinstance(node, ir.SOp):
-            record["type"] = format_sequence(out).rsplit("(", 1)[1].rstrip(")")
+            record["type"] = sequence_type(out)
         return json.dumps(record)
     if isinstance(node, ir.Selector):
         return f"{expr}({format_example_arg(x)}) =\n" + format_matrix(

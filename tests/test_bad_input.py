@@ -199,3 +199,18 @@ def test_compile_into_an_unwritable_place(tmp_path, monkeypatch):
                           tmp_path)
     assert code == 1
     assert out.startswith(f"error: cannot write {target}: ") and len(out.splitlines()) == 1
+
+
+@pytest.mark.parametrize("name", ["frac_prevs", "hist", "reverse", "sort"])
+def test_run_json_type_is_the_text_outputs_label(name, tmp_path):
+    """`rasp run --json` names the type the text output prints after the sequence."""
+    import json
+
+    path = str(ROOT / "examples" / f"{name}.rasp")
+    code, text, _ = invoke(["run", path], tmp_path)
+    assert code == 0
+    code, lines, _ = invoke(["run", path, "--json"], tmp_path)
+    assert code == 0
+    records = [json.loads(line) for line in lines.splitlines()]
+    labels = [line.rsplit("(", 1)[1].rstrip(")") for line in text.splitlines()]
+    assert [r["type"] for r in records] == labels and labels
