@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Batch of the wall-time comparison with Tracr's forward (0: none).")
     ap.add_argument("--no-tracr", action="store_true", help="raspc's figures only.")
     ap.add_argument("--reuse-tracr", metavar="JSON",
-                    help="Take Tracr's figures from an earlier run's JSON instead of rerunning.")
+                    help="Take Tracr's figures from earlier runs' JSON files (comma-separated) "
+                         "instead of rerunning it.")
     ap.add_argument("--wide", action="store_true", help="Also wall-clock seq/s columns.")
     ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "vs_tracr.json"))
     args = ap.parse_args(argv)
@@ -191,8 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     batches = sorted({int(b) for b in args.batches.split(",")})
     torch.set_num_threads(1)
     python = None if args.no_tracr else tracr_python(args.tracr_python)
-    earlier = json.loads(Path(args.reuse_tracr).read_text())["programs"] if args.reuse_tracr \
-        else {}
+    earlier: dict[str, Any] = {}
+    for path in (args.reuse_tracr or "").split(","):
+        if path:
+            earlier.update({k: v for k, v in json.loads(Path(path).read_text())["programs"]
+                            .items() if v.get("tracr")})
     b2b = args.back_to_back or None
     results: dict[str, Any] = {
         "machine": {"cpu": device_name(torch.device("cpu")),
