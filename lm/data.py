@@ -230,7 +230,7 @@ def rasp_program(path: str | Path, expr: str, sources: dict[str, str] | None = N
     path = str(path)
     env = rasp.Environment()
     if sources is None:
-        env.run(Path(path).read_text(), path=path)
+        env.run_file(path)
     else:  # the saved files, laid out as they were beside the program
         with tempfile.TemporaryDirectory() as tmp:
             for rel, text in sources.items():
@@ -240,7 +240,7 @@ def rasp_program(path: str | Path, expr: str, sources: dict[str, str] | None = N
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
             main = Path(tmp, Path(path).name)
-            env.run(main.read_text(), path=str(main))
+            env.run_file(str(main))
     env.expression(expr)  # fail now, with the interpreter's message, on a bad name
 
     def run(inputs: list[list[Any]]) -> list[list[Any]]:
@@ -253,7 +253,7 @@ def program_sources(path: str | Path) -> dict[str, str]:
     """The program's text and that of every file it loads, by path relative to the program's
     directory: what a checkpoint stores so the program can be rerun anywhere."""
     from rasp import ast
-    from rasp.env import resolve_load
+    from rasp.env import read_source, resolve_load
     from rasp.parser import parse_program
 
     root = Path(path).resolve().parent
@@ -264,7 +264,7 @@ def program_sources(path: str | Path) -> dict[str, str]:
         rel = os.path.relpath(Path(file).resolve(), root)
         if rel in found:
             continue
-        found[rel] = text = Path(file).read_text()
+        found[rel] = text = read_source(file)
         for stmt in parse_program(text, file):
             if isinstance(stmt, ast.Load):
                 todo.append(resolve_load(stmt.path, file))

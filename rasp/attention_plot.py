@@ -19,7 +19,7 @@ import click
 import numpy as np
 
 from . import ir
-from .command import fail, load_program
+from .command import fail, load_or_exit
 from .compiled import NoCompiler, attention_weights, compile_ticking, heads
 from .env import Environment, normalise_input
 from .errors import RaspError
@@ -207,7 +207,7 @@ def _wrap(text: str, width: int, lines: int = 3) -> str:
 def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
               max_len: int | None, output: str | None, dpi: int) -> None:
     """Draw each compiled attention head's pattern beside the RASP selector it implements."""
-    program = load_program(file)
+    program = load_or_exit(file)
     env, header = program.env, program.header
     try:
         if not (expr or header.compile):

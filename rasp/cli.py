@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from . import ir
-from .command import fail, load_program
+from .command import fail, load_or_exit
 from .env import Environment, normalise_input, read_source
 from .errors import RaspError
 from .examples import Header, default_exprs, parse_input_literal, read_header
@@ -135,7 +135,7 @@ def input_hint(header: Header) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
 def run(file: str, exprs: tuple[str, ...], inputs: tuple[str, ...], as_json: bool) -> None:
     """Run a .rasp FILE and print its s-ops evaluated on inputs."""
-    program = load_program(file)
+    program = load_or_exit(file)
     env = program.env
     try:
         values = _inputs_for(program.header, inputs)

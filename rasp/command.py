@@ -1,5 +1,5 @@
 """What every command shares: one error line on stderr and exit status 1 (`fail`), and a
-program file loaded or that line (`load_program`).
+program file loaded or that line (`load_or_exit`).
 
 Its own module so that the commands of every package (`rasp`, `rasp compile`, `rasp lm`)
 share it without importing the `rasp` command itself.
@@ -22,7 +22,7 @@ def fail(err: RaspError | str) -> NoReturn:
     sys.exit(1)
 
 
-def load_program(path: str) -> examples.Program:
+def load_or_exit(path: str) -> examples.Program:
     """`examples.load_program`, any error (header lines included) ending the command."""
     try:
         return examples.load_program(path)

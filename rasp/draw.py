@@ -20,7 +20,7 @@ import click
 import networkx as nx
 
 from . import ir
-from .command import fail, load_program
+from .command import fail, load_or_exit
 from .compiled import NoCompiler, compile_ticking, heads, placements
 from .errors import RaspError
 from .examples import Header, SpecMissing, compile_spec, parse_input_literal
@@ -214,7 +214,7 @@ def layer_placements(prog: Any) -> dict[int, Placement]:
 def draw(file: str, expr: str | None, output: str | None, given: str | None,
          engine: str, layers: bool, internals: bool) -> None:
     """Draw the computation graph of an s-op in FILE."""
-    program = load_program(file)
+    program = load_or_exit(file)
     env, header = program.env, program.header
     try:
         if expr is None:

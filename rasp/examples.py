@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast, ir
-from .env import Environment, normalise_input, read_source
+from .env import Echo, Environment, normalise_input, read_source
 from .errors import RaspSyntaxError
 from .parser import parse_expression
 
@@ -194,6 +194,7 @@ class Program:
     env: Environment
     source: str
     header: Header
+    echoes: list[Echo] = field(default_factory=list)  # what each statement bound
 
     def default_exprs(self) -> list[str]:
         return default_exprs(self.header, self.env)
@@ -205,8 +206,8 @@ def load_program(path: str) -> Program:
     env = Environment()
     source = read_source(path)
     header = read_header(path, source)
-    env.run(source, path)
-    return Program(path, env, source, header)
+    echoes = env.run(source, path)
+    return Program(path, env, source, header, echoes)
 
 
 def default_exprs(header: Header, env: Environment) -> list[str]:

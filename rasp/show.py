@@ -25,9 +25,9 @@ from pygments.util import ClassNotFound
 from . import ast, ir
 from .command import fail
 from .compiled import NoCompiler, compile_ticking, heads, placement_text, placements
-from .env import Echo, Environment, Function, normalise_input, read_source
+from .env import Echo, Environment, Function, normalise_input
 from .errors import RaspError
-from .examples import Header, read_header
+from .examples import Header, load_program
 from .format import format_example_arg, format_sequence, sequence_type
 from .interpreter import evaluate_batch
 from .lexer import RaspLexer, TerminalStyle
@@ -177,10 +177,8 @@ def _cut(text: str, width: int = 60) -> str:
 def annotated_lines(path: str, layers: bool = True) -> list[tuple[int | None, str]]:
     """The program's lines, each with its line number in the file, and after each statement
     that binds names its `#>` annotation lines (numbered None: they are not in the file)."""
-    source = read_source(path)
-    header = read_header(path, source)
-    env = Environment()
-    echoes = env.run(source, path)
+    program = load_program(path)
+    source, header, env, echoes = program.source, program.header, program.env, program.echoes
     compiled = compile_header(env, header, echoes) if layers else None
     examples = [ex.input for ex in header.examples] or [DEFAULT_EXAMPLE]
     notes: dict[int, list[str]] = {}
