@@ -2,6 +2,7 @@
 
     python benchmarks/compiler_coverage.py [--lengths 5,8,16,32,64] [--time-limit 60]
                                            [--samples 1000] [--jobs 1] [NAME ...]
+    python benchmarks/compiler_coverage.py --from-json   # the tables of the last run
 
 Every program × max_len is compiled and verified against the interpreter in a forked child
 with a wall-clock limit (tests/corpus/runner.py), so a hang costs its limit and is counted,
@@ -31,6 +32,7 @@ import runner  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "compiler_coverage.json"
 MARK = {"exact": ".", "refused": "R", "wrong": "W", "timeout": "T", "error": "E"}
 TARGETS = {16: 0.95, 32: 0.90, 64: 0.90}
+TYPE_ONLY = "equal numbers, different types"  # runner's note on a value-type-only mismatch
 
 
 def table(results: dict[str, dict[int, runner.Outcome]], lengths: list[int]) -> str:
@@ -46,6 +48,10 @@ def table(results: dict[str, dict[int, runner.Outcome]], lengths: list[int]) -> 
             k = sum(r[n].verdict == verdict for r in results.values() if n in r)
             cells.append(f"{k:>3} {100 * k / total[n]:3.0f}%" if total[n] else "       -")
         rows.append(f"{label:<22}" + "".join(f"{c:>8}" for c in cells))
+        if verdict == "wrong":
+            k = [sum(r[n].verdict == "wrong" and TYPE_ONLY in r[n].message
+                     for r in results.values() if n in r) for n in lengths]
+            rows.append(f"{'  of which type only':<22}" + "".join(f"{x:>3}     " for x in k).rstrip())
     rows.append(f"{'configurations':<22}" + "".join(f"{total[n]:>8}" for n in lengths))
     return "\n".join(rows)
 
@@ -92,7 +98,16 @@ def main() -> int:
                     help="random inputs per check when not exhaustive (default 1000)")
     ap.add_argument("--jobs", type=int, default=1, help="configurations at once (default 1)")
     ap.add_argument("--no-json", action="store_true", help="do not write the results file")
+    ap.add_argument("--from-json", action="store_true",
+                    help="print the tables of the saved results file; compile nothing")
     args = ap.parse_args()
+    if args.from_json:
+        saved = json.loads(RESULTS.read_text(encoding="utf-8"))
+        results = {name: {int(n): runner.Outcome(**o) for n, o in row.items()}
+                   for name, row in saved["results"].items()}
+        print(table(results, saved["lengths"]), grid(results, saved["lengths"]),
+              reasons(results), sep="\n\n")
+        return 0
     lengths = [int(x) for x in args.lengths.split(",")]
     progs = [p for p in runner.programs() if not args.names or p.name in args.names]
     if not progs:
