@@ -51,7 +51,8 @@ def table(results: dict[str, dict[int, runner.Outcome]], lengths: list[int]) -> 
         if verdict == "wrong":
             k = [sum(r[n].verdict == "wrong" and TYPE_ONLY in r[n].message
                      for r in results.values() if n in r) for n in lengths]
-            rows.append(f"{'  of which type only':<22}" + "".join(f"{x:>3}     " for x in k).rstrip())
+            cells = "".join(f"{x:>3}     " for x in k).rstrip()
+            rows.append(f"{'  of which type only':<22}{cells}")
     rows.append(f"{'configurations':<22}" + "".join(f"{total[n]:>8}" for n in lengths))
     return "\n".join(rows)
 
