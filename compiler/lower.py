@@ -18,7 +18,6 @@ rest give one-hots) and read by what uses it (through linear read-outs).
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any
 
 import numpy as np
@@ -33,10 +32,11 @@ from .linear import BOS, ONE, Lin
 from .normalise import PrefixCount, Width
 from .plan import Embedded, Head, HeadSpec, Linear, PNode, err_of, read
 from .selectors import Selectors, causal_compatible, sharp
-from .tabulate import MISSING, apply, tabulate
+from .tabulate import MISSING, affine_of, apply, tabulate
 from .values import (
     Analysis,
     aggregate_values,
+    apply_all,
     count_selector,
     distinct,
     is_number,
@@ -224,11 +224,11 @@ class Lowerer(Fusion, Selectors):
             fn = node.fn()
             if child.enc == "cat":
                 return self.linear_map(node, child, fn)
-            affine = self.affine(node, child)
+            affine = affine_of(node, child.values)
             if affine is not None:
                 a, b = affine
                 lin = self.read(child).scaled(a) + Lin.const([b])
-                vals = self._map_values(fn, [child.values])
+                vals = apply_all(fn, [child.values])
                 return self.pnode(Linear, "num", vals, node.label, node, lin=lin,
                              err=abs(a) * child.err, role="affine map")
         elif isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2:
@@ -239,7 +239,7 @@ class Lowerer(Fusion, Selectors):
             if all(p.enc == "num" or all(is_number(v) for v in p.values) for p in ins):
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
-                vals = self._map_values(node.fn(), [p.values for p in ins])
+                vals = apply_all(node.fn(), [p.values for p in ins])
                 return self.pnode(Linear, "num", vals, node.label, node, lin=lin,
                              err=ins[0].err + ins[1].err, role="sum" if sign > 0 else "difference")
         return self.fused(node)
@@ -260,7 +260,7 @@ class Lowerer(Fusion, Selectors):
                 return None
         fn = node.fn()
         d = fn(x.default, y.default)
-        values = self._map_values(fn, [px.values, py.values])
+        values = apply_all(fn, [px.values, py.values])
         if values is None:
             return None
         info = self.a.selectors[x.selector.id]
@@ -274,16 +274,6 @@ class Lowerer(Fusion, Selectors):
                           node, head=head, base=np.array([float(d)]),
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal, role="attention (mean)")
 
-    @staticmethod
-    def _map_values(fn, sets) -> list[Any] | None:
-        if any(s is None for s in sets) or math.prod(len(s) for s in sets) > 200_000:
-            return None
-        outs = [apply(fn, args) for args in itertools.product(*sets)]
-        try:
-            return distinct(v for v in outs if v is not MISSING)
-        except Exception:  # noqa: BLE001 - too many values
-            return None
-
     def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:
         outs = [apply(fn, (v,)) for v in child.values]
         values = distinct(v for v in outs if v is not MISSING)
@@ -296,41 +286,6 @@ class Lowerer(Fusion, Selectors):
                 m[index[vkey(v)], j] = 1.0
         return self.pnode(Linear, "cat", values, node.label, node, lin=self.read(child).left(m),
                      err=child.err, role="lookup (linear)")
-
-    def affine(self, node: ir.Map, child: PNode) -> tuple[float, float] | None:
-        """(a, b) when the map is x -> a*x + b on every value x can take."""
-        c = node.const
-        num_c = is_number(c)
-        cn = c if num_c else 0.0
-        structural = {
-            ("+", "right"): (1.0, cn), ("+", "left"): (1.0, cn), ("-", "right"): (1.0, -cn),
-            ("-", "left"): (-1.0, cn), ("*", "right"): (cn, 0.0), ("*", "left"): (cn, 0.0),
-            ("neg", None): (-1.0, 0.0), ("pos", None): (1.0, 0.0),
-        }
-        key = (node.op, node.const_side)
-        if key in structural and (num_c or node.const_side is None):
-            a, b = structural[key]
-            return float(a), float(b)
-        if key == ("/", "right") and num_c and c != 0:
-            return 1.0 / c, 0.0
-        vals = child.values
-        if vals is None or not vals or len(vals) > 100_000:
-            return None
-        fn = node.fn()
-        outs = [apply(fn, (v,)) for v in vals]
-        by_x: dict[float, float] = {}  # equal numbers (5, 5.0) are one point to the model
-        for v, o in zip(vals, outs, strict=True):
-            if o is MISSING or not is_number(o) or by_x.setdefault(float(v), float(o)) != float(o):
-                return None
-        pts = sorted(by_x.items())
-        if len(pts) == 1:
-            return 0.0, pts[0][1]
-        (x0, y0), (x1, y1) = pts[0], pts[-1]
-        a = (y1 - y0) / (x1 - x0)
-        b = y0 - a * x0
-        if all(abs(a * x + b - y) <= 1e-12 * max(1.0, abs(y)) for x, y in pts):
-            return a, b
-        return None
 
     def mlp(self, ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode | None,
             role: str = "MLP") -> PNode:

@@ -19,7 +19,7 @@ import numpy as np
 
 from rasp import ir
 
-from .values import vkey
+from .values import is_number, vkey
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
@@ -158,3 +158,39 @@ def agree(outs: list[Any], choices: Any) -> Any:
         if not (v == first) or isinstance(v, str) != isinstance(first, str):
             raise Ambiguous(choices)
     return first
+
+
+def affine_of(node: ir.Map, vals: list[Any] | None) -> tuple[float, float] | None:
+    """(a, b) when the map is x -> a*x + b on every value x can take (`vals`)."""
+    c = node.const
+    num_c = is_number(c)
+    cn = c if num_c else 0.0
+    structural = {
+        ("+", "right"): (1.0, cn), ("+", "left"): (1.0, cn), ("-", "right"): (1.0, -cn),
+        ("-", "left"): (-1.0, cn), ("*", "right"): (cn, 0.0), ("*", "left"): (cn, 0.0),
+        ("neg", None): (-1.0, 0.0), ("pos", None): (1.0, 0.0),
+    }
+    key = (node.op, node.const_side)
+    if key in structural and (num_c or node.const_side is None):
+        a, b = structural[key]
+        return float(a), float(b)
+    if key == ("/", "right") and num_c and c != 0:
+        return 1.0 / c, 0.0
+    if vals is None or not vals or len(vals) > 100_000:
+        return None
+    fn = node.fn()
+    outs = [apply(fn, (v,)) for v in vals]
+    by_x: dict[float, float] = {}  # equal numbers (5, 5.0) are one point to the model
+    for v, o in zip(vals, outs, strict=True):
+        if (o is MISSING or not is_number(o)
+                or by_x.setdefault(float(v), float(o)) != float(o)):
+            return None
+    pts = sorted(by_x.items())
+    if len(pts) == 1:
+        return 0.0, pts[0][1]
+    (x0, y0), (x1, y1) = pts[0], pts[-1]
+    a = (y1 - y0) / (x1 - x0)
+    b = y0 - a * x0
+    if all(abs(a * x + b - y) <= 1e-12 * max(1.0, abs(y)) for x, y in pts):
+        return a, b
+    return None

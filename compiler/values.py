@@ -72,9 +72,12 @@ def is_numeric_like(v: Any) -> bool:
     return type_class(v) in (INT, FLOAT, BOOL)
 
 
-def apply_all(fn: Callable[..., Any], sets: Sequence[Sequence[Any]]) -> list[Any] | None:
+def apply_all(fn: Callable[..., Any], sets: Sequence[Sequence[Any] | None]
+              ) -> list[Any] | None:
     """fn over the product of value sets, skipping inputs on which fn raises (a program that
-    raises on an input has no output there to match); None when too many."""
+    raises on an input has no output there to match); None when too many (or a set is)."""
+    if any(s is None for s in sets):
+        return None
     size = math.prod(len(s) for s in sets)
     if size > 4 * LIMIT:
         return None
