@@ -14,13 +14,10 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import compiler  # noqa: E402
-from compiler import verify as check  # noqa: E402
-from rasp.env import Environment, read_source  # noqa: E402
-from rasp.errors import RaspError  # noqa: E402
-from rasp.examples import read_header  # noqa: E402
+import compiler
+from compiler import verify as check
+from rasp.errors import RaspError
+from rasp.examples import compile_spec, load_program, read_header
 
 # The vocabularies of the Tracr comparison (DESIGN table); others use their header's.
 TRACR_VOCAB = {
@@ -55,12 +52,13 @@ def main() -> int:
         if header is None:
             continue
         for n in [int(x) for x in args.lengths.split(",")]:
-            vocab = vocab_for(name, header.vocab, n)
-            env = Environment()
-            env.run(read_source(path), path)
+            program = load_program(path)
+            spec = compile_spec(program.header, vocab=vocab_for(name, header.vocab, n),
+                                max_len=n)
+            vocab = spec.vocab
             t0 = time.perf_counter()
             try:
-                prog = compiler.compile(env, header.expr, vocab=vocab, max_seq_len=n)
+                prog = compiler.compile(program.env, spec.expr, vocab=vocab, max_seq_len=n)
             except RaspError as err:
                 print(f"{name:14} n={n:<3} refused: {err.message}", flush=True)
                 continue

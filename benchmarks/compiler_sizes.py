@@ -1,7 +1,7 @@
 """Compiled model sizes and compile times against Tracr, for the Tracr library programs in
 examples/ (the figures for Tracr: its HEAD, JAX on a 2-core CPU, mlp_exactness=100; issue 4).
 
-    python benchmarks/compiler.py [--verify N] [--markdown]
+    python benchmarks/compiler_sizes.py [--verify N] [--markdown]
 
 Prints, per program and max_len: layers, heads, d_model, MLP hidden width, parameters and compile
 time, each with its ratio to Tracr's figure. With --verify N, each model is also checked against
@@ -15,14 +15,12 @@ import os
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+import compiler
+from compiler import verify as check
+from rasp.errors import RaspError
+from rasp.examples import compile_spec, load_program
 
-import compiler  # noqa: E402
-from compiler import verify as check  # noqa: E402
-from rasp.env import Environment, read_source  # noqa: E402
-from rasp.errors import RaspError  # noqa: E402
-from rasp.examples import read_header  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # program: (vocab (None: range(max_len)), layers, {max_len: (d_model, params, compile_s)})
 TRACR = {
@@ -75,14 +73,13 @@ def main() -> int:
         if args.names and name not in args.names:
             continue
         path = f"examples/{name}.rasp"
-        expr = read_header(path).compile.expr
         for n, (d_t, p_t, s_t) in sizes.items():
             v = vocab if vocab is not None else list(range(n))
-            env = Environment()
-            env.run(read_source(path), path)
+            program = load_program(path)
+            spec = compile_spec(program.header, vocab=v, max_len=n)
             start = time.perf_counter()
             try:
-                prog = compiler.compile(env, expr, vocab=v, max_seq_len=n)
+                prog = compiler.compile(program.env, spec.expr, vocab=v, max_seq_len=n)
             except RaspError as err:
                 print(f"| {name} | {n} | refused: {err.message} |")
                 worst = False
