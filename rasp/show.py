@@ -200,11 +200,6 @@ def annotated_lines(path: str, layers: bool = True) -> list[tuple[int | None, st
     return out
 
 
-def annotated_source(path: str, layers: bool = True) -> str:
-    """The program's text with `#>` annotation lines after each statement that binds names."""
-    return "\n".join(text for _number, text in annotated_lines(path, layers)) + "\n"
-
-
 def html_page(lines: list[tuple[int | None, str]], title: str, style: str) -> str:
     """A standalone UTF-8 page: the highlighted listing beside the file's own line numbers
     (annotation lines get none, so line 7 of the file is numbered 7)."""
