@@ -15,10 +15,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .env import Environment
 from .errors import RaspError
+
+if TYPE_CHECKING:  # the app may name the compiler's types; it imports it only to compile
+    from compiler import CompiledProgram
 
 SUBLAYER_NAMES = {"attention": "attention", "mlp": "MLP", "embedding": "embedding"}
 
@@ -38,7 +41,7 @@ def compiler_module() -> Any:
 
 
 def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
-                 progress: Any = None) -> Any:
+                 progress: Any = None) -> CompiledProgram:
     """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError);
     `progress(stage, done, total, seconds)` is the compiler's progress callback."""
     module = compiler_module()
@@ -57,7 +60,7 @@ def same_output(expected: Any, actual: Any) -> bool:
                                                                     list(actual))
 
 
-def placements(prog: Any) -> dict[int, dict[str, Any]]:
+def placements(prog: CompiledProgram) -> dict[int, dict[str, Any]]:
     """IR node id → where the compiled model keeps that node's value (layout entry)."""
     return {e["ir"]: e for e in prog.manifest["layout"] if e.get("ir") is not None}
 
@@ -73,7 +76,7 @@ def placement_text(entry: dict[str, Any]) -> str:
     return f"{where}, {encoding}, {width} dim{'s' if width != 1 else ''}"
 
 
-def heads(prog: Any) -> list[tuple[int, int, dict[str, Any]]]:
+def heads(prog: CompiledProgram) -> list[tuple[int, int, dict[str, Any]]]:
     """Every attention head as (layer, head index, its plan block)."""
     found = []
     for layer in prog.manifest["plan"]:
@@ -82,7 +85,7 @@ def heads(prog: Any) -> list[tuple[int, int, dict[str, Any]]]:
     return found
 
 
-def attention_weights(prog: Any, tokens: list[Any], layer: int, head: int) -> Any:
+def attention_weights(prog: CompiledProgram, tokens: list[Any], layer: int, head: int) -> Any:
     """The head's softmax attention [query, key] on BOS + tokens (numpy)."""
     import torch
 
@@ -152,7 +155,8 @@ def ticking(stream: TextIO | None, text: str, delay: float = 1.0,
             stream.flush()
 
 
-def compile_ticking(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
+def compile_ticking(env: Environment, expr: str, vocab: list[Any], max_len: int
+                    ) -> CompiledProgram:
     """`compile_expr` for the command-line tools (show, draw, attention): a compile over a
     second ticks on stderr when it is a terminal."""
     stream = sys.stderr if sys.stderr.isatty() else None
