@@ -7,9 +7,7 @@ the REPL's own commands (`set example`, `full seq display on`, `:help`, ...).
 
 from __future__ import annotations
 
-import re
 from functools import cache
-from importlib import resources
 
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.style import Style
@@ -25,6 +23,7 @@ from pygments.token import (
 )
 
 from . import keywords
+from .env import Environment
 
 __all__ = ["RaspLexer", "TerminalStyle", "library_names"]
 
@@ -40,10 +39,9 @@ META_COMMANDS = ("help", "compile", "attn")
 
 @cache
 def library_names() -> tuple[str, ...]:
-    """The names the standard library defines at top level (they are reserved, like builtins)."""
-    text = resources.files("rasp").joinpath("stdlib.rasp").read_text()
-    found = re.findall(r"^(?:def\s+)?([A-Za-z_]\w*)\s*[=(]", text, flags=re.MULTILINE)
-    return tuple(dict.fromkeys(n for n in found if n not in BUILTIN_SOPS))
+    """The names the standard library defines at top level (they are reserved, like builtins):
+    the environment's own list, found by running the library."""
+    return tuple(sorted(Environment().library_names - set(BUILTIN_SOPS)))
 
 
 class RaspLexer(RegexLexer):
