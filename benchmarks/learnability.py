@@ -203,12 +203,13 @@ def _si(x: float | None) -> str:
     return f"{x:.3g}"
 
 
-def _range(lo: float | None, hi: float | None, below: str = "<=", above: str = ">") -> str:
-    """``[lo, hi]``; an open end says the grid did not bound it."""
+def _range(lo: float | None, hi: float | None, above: str = ">") -> str:
+    """``[lo, hi]``; an open end says the grid did not bound it: ``[>x]`` (``[>=x]`` for a
+    size that may itself be the answer), ``[<=x]``, or ``[open]`` with neither bound."""
     if lo is None and hi is None:
-        return ""
+        return "[open]"
     if lo is None:
-        return f"[{below}{_si(hi)}]"
+        return f"[<={_si(hi)}]"
     if hi is None:
         return f"[{above}{_si(lo)}]"
     return f"[{_si(lo)}, {_si(hi)}]"
@@ -236,7 +237,7 @@ def table(entries: list[dict[str, Any]]) -> str:
             f"{_pct(long['exact_match']) if long else '-':>6}"
         )
         if N:
-            N_range = _range(fr["smallest_N_lo"], fr["smallest_N_hi"])
+            N_range = _range(fr["smallest_N_lo"], fr["smallest_N_hi"], ">=")
             D_range = _range(fr["smallest_D_lo"], fr["smallest_D_hi"])
             C_range = _range(fr["C_min_lo"], fr["C_min_hi"])
             lines.append(f"  90%: N {N_range}  D {D_range}  C min {C_range}"[:80])
@@ -259,7 +260,8 @@ def _times(ratio: float | None) -> str:
 
 
 def _pct(x: float) -> str:
-    return f"{x:.1%}" if 0.99 <= x < 1 else f"{x:.0%}"
+    """Whole percents, with a decimal near 100% (98.7% is not 99%)."""
+    return f"{x:.1%}" if 0.95 <= x < 1 else f"{x:.0%}"
 
 
 def legend(entries: list[dict[str, Any]]) -> str:
@@ -277,7 +279,8 @@ def legend(entries: list[dict[str, Any]]) -> str:
         "learned N: smallest size (non-embedding) whose runs, seeds pooled, reach >= 99%",
         "  exact match on held-out inputs; D: tokens it needed (log-interpolated);",
         "  C min: least 6ND reaching 99%; intervals from 90% Wilson bounds at the grid",
-        "  points around the crossing, open (>x, <=x) where the grid did not close them;",
+        "  points around the crossing, open (>x, <=x, open) where the grid did not close",
+        "  them (>=x: that size may itself be the answer);",
         "  best: the highest exact match of any grid point (seeds pooled)",
         "N_opt, E=0: Chinchilla fit of validation output NLL (free E / E fixed at 0) at",
         "  the largest swept compute (in range), 90% bootstrap intervals",
