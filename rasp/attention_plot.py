@@ -19,8 +19,8 @@ import click
 import numpy as np
 
 from . import ir
-from .command import fail, load_or_exit
-from .compiled import NoCompiler, attention_weights, compile_ticking, heads
+from .command import fail, load_or_exit, output_name
+from .compiled import NoCompiler, attention_weights, compile_ticking, counted, heads
 from .env import Environment, normalise_input
 from .errors import RaspError
 from .examples import compile_spec, parse_input_literal, parse_vocab
@@ -177,10 +177,6 @@ def plot(views: list[HeadView], tokens: list[Any], path: str, title: str, dpi: i
     figure(views, tokens, title).savefig(path, dpi=dpi)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
-
-
 def _short(text: str, width: int = 34) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 1] + "…"
@@ -228,12 +224,11 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
         views = head_views(prog, tokens)
         if not views:
             fail(f"`{expr}` compiles to a model without attention heads")
-        output = output or "".join(c if c.isalnum() or c in "_-" else "_"
-                                   for c in expr) + "-attention.png"
+        output = output or output_name(expr, "-attention.png")
         st = prog.stats
         title = (f"{_short(expr, 60)} on {format_example_arg(example)}\ncompiled for vocab "
                  f"{','.join(map(str, vocab_list))}, max length {length}: "
-                 f"{_count(st['layers'], 'layer')}, {_count(st['heads'], 'head')} (§ = BOS)")
+                 f"{counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')} (§ = BOS)")
         plot(views, tokens, output, title, dpi)
     except RaspError as err:
         fail(err)
@@ -241,7 +236,7 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
         fail(str(err))
     except (ValueError, OSError) as err:  # SpecMissing among them
         fail(str(err))
-    click.echo(f"{output}: {_count(len(views), 'head')} on "
+    click.echo(f"{output}: {counted(len(views), 'head')} on "
                f"{format_example_arg(example)}")
     for v in views:
         verdict = {True: "matches the selector", False: "DIFFERS from the selector",

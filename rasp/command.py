@@ -28,3 +28,9 @@ def load_or_exit(path: str) -> examples.Program:
         return examples.load_program(path)
     except RaspError as err:
         fail(err)
+
+
+def output_name(expr: str, suffix: str) -> str:
+    """The default output file of a drawing of `expr`: its text with every character that is
+    not a letter, a digit, `_` or `-` made `_` (safe in any shell), then `suffix`."""
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in expr) + suffix

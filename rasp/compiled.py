@@ -70,10 +70,18 @@ def placement_text(entry: dict[str, Any]) -> str:
     where = SUBLAYER_NAMES.get(entry["sublayer"], entry["sublayer"])
     if entry["layer"] >= 0:
         where = f"layer {entry['layer']} {where}"
-    encoding = {"cat": "categorical", "num": "numerical"}.get(entry["encoding"],
-                                                              entry["encoding"])
     width = entry["dims"][1] - entry["dims"][0]
-    return f"{where}, {encoding}, {width} dim{'s' if width != 1 else ''}"
+    return f"{where}, {encoding_name(entry['encoding'])}, {counted(width, 'dim')}"
+
+
+def encoding_name(code: str) -> str:
+    """The manifest's short encoding names (`cat`, `num`) as the tools print them."""
+    return {"cat": "categorical", "num": "numerical"}.get(code, code)
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 layer`, `3 heads`: a compiled program's sizes as the tools word them."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def heads(prog: CompiledProgram) -> list[tuple[int, int, dict[str, Any]]]:

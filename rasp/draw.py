@@ -20,8 +20,8 @@ import click
 import networkx as nx
 
 from . import ir
-from .command import fail, load_or_exit
-from .compiled import NoCompiler, compile_ticking, heads, placements
+from .command import fail, load_or_exit, output_name
+from .compiled import NoCompiler, compile_ticking, counted, heads, placements
 from .errors import RaspError
 from .examples import Header, SpecMissing, compile_spec, parse_input_literal
 from .graph import (
@@ -175,14 +175,10 @@ def compiled_placements(env: Any, expr: str, header: Header) -> tuple[Any, str] 
         return None
     st = prog.stats
     title = (f"{expr}: compiled for vocab {','.join(map(str, spec.vocab))}, max length "
-             f"{spec.max_len}: {_count(st['layers'], 'layer')}, {_count(st['heads'], 'head')}, "
+             f"{spec.max_len}: {counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')}, "
              "d_model "
              f"{st['d_model']}")
     return prog, title
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def layer_placements(prog: Any) -> dict[int, Placement]:
@@ -227,7 +223,7 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
             fail(f"{expr} is not an s-op or a selector, so it has no graph")
         example = parse_input_literal(given) if given is not None else (
             header.examples[0].input if header.examples else None)
-        output = output or "".join(c if c.isalnum() or c in "_-" else "_" for c in expr) + ".svg"
+        output = output or output_name(expr, ".svg")
         placed, title = None, None
         compiled = compiled_placements(env, expr, header) if layers and isinstance(
             node, ir.SOp) else None

@@ -24,7 +24,15 @@ from pygments.util import ClassNotFound
 
 from . import ast, ir
 from .command import fail
-from .compiled import NoCompiler, compile_ticking, heads, placement_text, placements
+from .compiled import (
+    NoCompiler,
+    compile_ticking,
+    counted,
+    encoding_name,
+    heads,
+    placement_text,
+    placements,
+)
 from .env import Echo, Environment, Function, normalise_input
 from .errors import RaspError
 from .examples import Header, load_program
@@ -113,20 +121,16 @@ def compile_header(env: Environment, header: Header, echoes: list[Echo]) -> Comp
                         f"#> compile {spec.expr}: {err.message.splitlines()[0]}")
     st = prog.stats
     summary = (f"#> compiled {spec.expr} (vocab {','.join(map(str, spec.vocab))}, max length "
-               f"{spec.max_len}): {_count(st['layers'], 'layer')}, {_count(st['heads'], 'head')}"
+               f"{spec.max_len}): {counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')}"
                f", d_model {st['d_model']}, MLP hidden {st['mlp_hidden']}, "
                f"{st['params']:,} parameters")
     encoding = prog.manifest["output"].get("encoding", "")
-    encoding = {"cat": "categorical", "num": "numerical"}.get(encoding, encoding)
+    encoding = encoding_name(encoding)
     head_layers: dict[str, list[int]] = {}
     for layer, _head, block in heads(prog):
         head_layers.setdefault(block.get("selector", ""), []).append(layer)
     return Compiled(placements(prog), {n.id for n in ir.walk(prog.node)}, prog.node.id,
                     encoding, summary, head_layers)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def annotate(name: str, value: Any, examples: list[Any],
@@ -150,7 +154,7 @@ def annotate(name: str, value: Any, examples: list[Any],
                 distinct = sorted(set(layers))
                 where = ("layer " if len(distinct) == 1 else "layers ") + ", ".join(
                     map(str, distinct))
-                detail += f"; attention pattern of {_count(len(layers), 'head')} in {where}"
+                detail += f"; attention pattern of {counted(len(layers), 'head')} in {where}"
             return Annotation(name, kind, "", detail)
         types = list(dict.fromkeys(sequence_type(r) for r in results))
         detail = first + _cut(format_sequence(results[0]).rsplit(" (", 1)[0], 40)
