@@ -18,6 +18,7 @@ import networkx as nx
 from . import ir
 from .env import normalise_input
 from .format import small_str
+from .interpreter import Column, evaluate_nodes
 
 MAX_TEXT = 32  # characters of source text per label line
 LIBRARY_FILE = "stdlib.rasp"  # the path the environment gives the standard library's nodes
@@ -215,8 +216,6 @@ def _placement_text(where: Placement) -> str:
 
 def _values(root: ir.IRNode, example: Any) -> dict[int, list[Any]]:
     """Each s-op's values on the example (selectors are left unannotated)."""
-    from .interpreter import Column, evaluate_nodes
-
     memo = evaluate_nodes([root], [normalise_input(example)])
     return {nid: [v.values[c] for c in v.codes[0]] for nid, v in memo.items()
             if isinstance(v, Column)}
