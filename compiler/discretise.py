@@ -26,7 +26,7 @@ from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
 
 MLP_TUPLES = 16384  # input tuples one MLP may enumerate
-MAX_Z = float(2**16)  # discretised inputs must stay well inside float32's exact range
+MAX_Z = float(2**20)  # z's range (its own float32 rounding is in its error bound)
 
 Outputs = Callable[[list[list[list[Any]]]], list[Any]]  # groups -> output at every point
 
@@ -160,6 +160,8 @@ def _radix(perm, us, errs, idx, codes) -> Radix:
     zs = np.zeros(len(idx))
     for i, m in zip(perm, mult, strict=True):
         zs += m * us[i][idx[:, i]]
+    # z is a float32 dot product: each of its few nonzero terms may round by 2^-24 of the sum
+    err_z += 2.0**-23 * (len(perm) + 3) * (float(np.abs(zs).max()) + 1.0)
     order = np.argsort(zs, kind="stable")
     zs, c = zs[order], codes[order]
     known = np.flatnonzero(c >= 0)
