@@ -8,7 +8,6 @@ it `NoCompiler` says so in one line.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import sys
 import threading
@@ -30,23 +29,17 @@ class NoCompiler(Exception):
     """The compiler package is missing: a message for the user, not a failure of the program."""
 
 
-def compiler_module() -> Any:
-    try:
-        module = importlib.import_module("compiler")
-    except ImportError:
-        module = None
-    if module is None or not hasattr(module, "compile"):
-        raise NoCompiler("the compiler is not installed in this raspc (no `compiler` package)")
-    return module
-
-
 def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
                  progress: Any = None) -> CompiledProgram:
     """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError);
     `progress(stage, done, total, seconds)` is the compiler's progress callback."""
-    module = compiler_module()
     try:
-        return module.compile(env, expr, vocab=vocab, max_seq_len=max_len, progress=progress)
+        import compiler  # and torch: only when a compile is asked for
+    except ImportError:
+        raise NoCompiler("the compiler is not installed in this raspc (no `compiler` "
+                         "package)") from None
+    try:
+        return compiler.compile(env, expr, vocab=vocab, max_seq_len=max_len, progress=progress)
     except OverflowError as exc:  # a huge integer in a select or a map
         raise RaspError(f"cannot compile {expr}: a value too large for the model's float "
                         f"arithmetic ({exc})") from None
@@ -56,8 +49,9 @@ def same_output(expected: Any, actual: Any) -> bool:
     """The compiler's one rule for "the model gave the interpreter's output"
     (`compiler.program.same_output`, which `rasp verify` uses), so `:compile` never
     disagrees with it; only asked after a compile, so the compiler is there."""
-    return importlib.import_module("compiler.program").same_output(list(expected),
-                                                                    list(actual))
+    from compiler.program import same_output as rule
+
+    return rule(list(expected), list(actual))
 
 
 def placements(prog: CompiledProgram) -> dict[int, dict[str, Any]]:
