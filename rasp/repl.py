@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from . import ast, ir, repl_compile
-from .env import Echo, Environment, describe, resolve_load
+from .env import LIBRARY_PATH, Echo, Environment, describe, resolve_load
 from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError, caret_under
 from .repl_antlr import antlr_message
 from .repl_echo import Echoer, Settings, quoted
@@ -27,7 +27,6 @@ from .repl_fit import Fit, Output, fit
 from .repl_input import Parsed, Status, parse_input
 
 BANNER = "RASP 0.1"
-LIBRARY_PATH = "stdlib.rasp"  # how the environment names the standard library's file
 ORIGINAL_LIBRARY = "RASP_support/rasplib"
 PROMPT = ">> "
 ERROR = "class:error"
