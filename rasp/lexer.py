@@ -34,7 +34,6 @@ CONSTANTS = ("True", "False")
 BUILTIN_SOPS = ("tokens", "tokens_str", "tokens_int", "tokens_float", "tokens_bool",
                 "tokens_asis", "indices")
 REPL_WORDS = keywords.repl_words()
-META_COMMANDS = ("help", "compile", "attn")
 
 
 @cache
@@ -61,7 +60,7 @@ class RaspLexer(RegexLexer):
             (r"[0-9]+\.[0-9]+", Number.Float),
             (r"[0-9]+", Number.Integer),
             # REPL-only input: meta commands at the start of a line, and the original's commands.
-            (words(META_COMMANDS, prefix=r"^:", suffix=r"\b"), Keyword.Pseudo),
+            (r"^:\w+", Keyword.Pseudo),  # any of the session's meta commands (:help, :cut, ...)
             (r"full[ \t]+seq[ \t]+display\b", Keyword.Pseudo),
             (r"(exit|quit)(\(\))", bygroups(Keyword.Pseudo, Punctuation)),
             (r"s-op\b", Keyword.Pseudo),

@@ -51,6 +51,7 @@ def test_repl_commands():
     assert tokens("full seq display off")[0] == (Keyword.Pseudo, "full seq display")
     assert tokens("exit()") == [(Keyword.Pseudo, "exit"), (Punctuation, "()")]
     assert tokens(":compile sort")[0] == (Keyword.Pseudo, ":compile")
+    assert tokens(":cut off")[0] == (Keyword.Pseudo, ":cut")
     assert tokens('{"a": 1}')[2] == (Punctuation, ":")
 
 
