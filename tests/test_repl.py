@@ -471,3 +471,8 @@ def test_attn_shows_the_selector_of_a_prefix_count(monkeypatch):
     heads = out.count("compiled attention (§ = BOS)")
     assert heads >= 3 and out.count("RASP selector ") == heads
     assert "RASP selector select(opens, 1, ==) and upto" in out
+
+
+def test_help_names_every_meta_command():
+    """The help lists what the session answers to: a meta command added later shows up."""
+    assert sorted(ReplSession().meta) == sorted(set(re.findall(r"^  :(\w+)", HELP, re.M)))
