@@ -15,7 +15,14 @@ import click
 from rasp.command import fail
 from rasp.env import Environment, read_source
 from rasp.errors import RaspError
-from rasp.examples import SpecMissing, compile_spec, parse_input_literal, parse_vocab, read_header
+from rasp.examples import (
+    MAX_LEN,
+    SpecMissing,
+    compile_spec,
+    parse_input_literal,
+    parse_vocab,
+    read_header,
+)
 
 from .budget import DEFAULT_LIMIT
 
@@ -67,7 +74,7 @@ def _time_limit(f):
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-e", "--expr", help="The s-op to compile (default: the file's header).")
 @click.option("--vocab", help="Comma-separated tokens, e.g. a,b,c or 1,2,3.")
-@click.option("--max-len", type=click.IntRange(1, 4096), help="Longest input.")
+@click.option("--max-len", type=click.IntRange(1, MAX_LEN), help="Longest input.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the model here.")
 @click.option("--causal", is_flag=True, help="Compile a causal model (needs causal selectors).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and stats as JSON.")
@@ -127,7 +134,7 @@ def exec_command(model: str, inputs: tuple[str, ...], device: str, as_json: bool
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-e", "--expr", help="The s-op to compile (default: the file's header).")
 @click.option("--vocab", help="Comma-separated tokens.")
-@click.option("--max-len", type=click.IntRange(1, 4096), help="Longest input.")
+@click.option("--max-len", type=click.IntRange(1, MAX_LEN), help="Longest input.")
 @click.option("--samples", type=click.IntRange(1), default=10_000, show_default=True,
               help="Random inputs when there are too many to try all.")
 @click.option("--seed", type=int, default=0, show_default=True)

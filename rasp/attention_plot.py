@@ -23,7 +23,7 @@ from .command import fail, load_or_exit, output_name
 from .compiled import NoCompiler, attention_weights, compile_ticking, counted, heads
 from .env import Environment, normalise_input
 from .errors import RaspError
-from .examples import compile_spec, parse_input_literal, parse_vocab
+from .examples import MAX_LEN, compile_spec, parse_input_literal, parse_vocab
 from .format import format_example_arg
 from .interpreter import evaluate_batch
 
@@ -196,7 +196,7 @@ def _wrap(text: str, width: int, lines: int = 3) -> str:
                                              "header's first example.")
 @click.option("--vocab", help="Comma-separated tokens (default: the header's, else the "
                               "input's).")
-@click.option("--max-len", type=click.IntRange(1, 4096),
+@click.option("--max-len", type=click.IntRange(1, MAX_LEN),
               help="Longest input (default: the header's, else the input's length).")
 @click.option("-o", "--output", help="OUT.png (or .svg, .pdf). Default: NAME-attention.png.")
 @click.option("--dpi", type=click.IntRange(30, 600), default=90, show_default=True)
