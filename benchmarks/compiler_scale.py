@@ -205,8 +205,9 @@ def summarise(points: list[dict]) -> dict:
 
 
 def _ranges(text: str) -> list[int]:
+    """LO:HI[:STEP], HI always included (and 256 and 512 where they fall inside)."""
     lo, hi, step = (int(x) for x in (text.split(":") + ["1"])[:3])
-    return list(range(lo, hi + 1, step))
+    return sorted(set(range(lo, hi + 1, step)) | {hi} | {n for n in (256, 512) if lo <= n <= hi})
 
 
 def main() -> int:
@@ -224,10 +225,6 @@ def main() -> int:
     sizes = [int(x) for x in (args.sizes or ("10,30,100,300,1000" if args.quick else
                                              "10,30,100,300,1000,3000,5000")).split(",")]
     lengths = _ranges(args.lengths or ("16:512:16" if args.quick else "16:512:1"))
-    for must in (256, 512):
-        if lengths[0] <= must <= lengths[-1] and must not in lengths:
-            lengths.append(must)
-    lengths.sort()
     all_examples = sorted(p.stem for p in (ROOT / "examples").glob("*.rasp"))
     names = (args.examples.split(",") if args.examples else
              list(QUICK_EXAMPLES) if args.quick else all_examples)
