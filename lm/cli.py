@@ -441,6 +441,7 @@ def scale(**kw: Any) -> None:
     L = E + A/N^alpha + B/D^beta (E free and E = 0, with bootstrap intervals), find the least
     training that reaches 99% exact match, and compare with the compiled model. Resumable."""
     from lm import scaling
+    from lm.plots import plot
 
     base = _base_config(kw)
     sizes = [replace(m, position=kw["position"]) for m in kw["sizes"]]
@@ -468,7 +469,7 @@ def scale(**kw: Any) -> None:
         config, results, kw["budget"], compile_model=kw["compiled"], n_boot=kw["n_boot"], log=log
     )
     log("plotting")
-    plots = scaling.plot(rep, out)
+    plots = plot(rep, out)
     (Path(out) / "report.json").write_text(json.dumps(rep.as_dict(), indent=2))
     (Path(out) / "report.txt").write_text(rep.text() + "\n")
     if kw["as_json"]:

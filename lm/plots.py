@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from lm.scaling import Report
+from lm.scaling import Report
 
 
 def _si(x: float) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -379,10 +378,3 @@ def report(
             log(f"fit {name}: bootstrap, {n_boot} resamples")
             rep.boots[name] = bootstrap(N, D, L, rep.fits[name], n_boot=n_boot)
     return rep
-
-
-def plot(rep: Report, out_dir: str | Path) -> list[Path]:
-    """``loss.png`` and ``isoflop.png`` (see ``lm.plots``)."""
-    from lm.plots import plot as write
-
-    return write(rep, out_dir)

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from click.testing import CliRunner
 
-from lm import scaling
+from lm import plots, scaling
 from lm import sweep as sweep_mod
 from lm.chinchilla import ChinchillaFit
 from lm.cli import lm, parse_amount
@@ -124,7 +124,7 @@ def test_report_text_and_plots_with_a_known_fit(tmp_path):
     assert "smallest N reaching 99% exact match (seeds pooled): 12.3k" in text
     assert "compiled  2 layers, 2 heads, d_model 13: N 830 (999 with embeddings)" in text
     assert max(map(len, text.splitlines())) <= 80
-    paths = scaling.plot(rep, tmp_path)
+    paths = plots.plot(rep, tmp_path)
     assert [p.name for p in paths] == ["loss.png", "isoflop.png"]
     assert rep.as_dict()["d_opt"] == pytest.approx(d_opt)
     inside = _report(law, None)
@@ -140,8 +140,6 @@ def _tick_labels(axis) -> list[str]:
 
 def test_plots_label_every_axis_also_within_one_decade():
     """Losses between 0.2 and 0.5 span no power of ten: the y axis must still be labelled."""
-    from lm import plots
-
     law = ChinchillaFit(E=0.2, A=5.0, B=8.0, alpha=0.5, beta=0.4)
     rep = _report(law, 1e10)
     for make in (plots.loss_figure, plots.isoflop_figure):
