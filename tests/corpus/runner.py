@@ -256,7 +256,8 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
             if used > time_limit or wall > WALL_FACTOR * time_limit:
                 what = "no verdict" if phase == "compile" else "compiled, but the check ran"
                 return Outcome("timeout", f"{what} after {time_limit:g} s ({used:.0f} s CPU, "
-                               f"{wall:.0f} s wall)", time.perf_counter() - start)
+                               f"{wall:.0f} s wall)", time.perf_counter() - start,
+                               used if cpu is not None else 0.0)
         proc.join(5)
         return Outcome("error", f"the child process died (exit code {proc.exitcode})",
                        time.perf_counter() - start)
