@@ -4,19 +4,17 @@ see that `length - indices - 1` or `length - 1` always names a position that exi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any
 
 from rasp import ir
 
 from .normalise import Width
 
-if TYPE_CHECKING:
-    from .values import Analysis
-
 Bound = tuple[float, float]
 
 
-def relative_bounds(node: ir.IRNode, a: Analysis) -> tuple[Bound, Bound] | None:
+def relative_bounds(node: ir.IRNode) -> tuple[Bound, Bound] | None:
     """(lowest, highest) value of an integer s-op as bounds in terms of the length."""
     if isinstance(node, Width) and node.is_length:
         return (0.0, 1.0), (0.0, 1.0)
@@ -26,7 +24,7 @@ def relative_bounds(node: ir.IRNode, a: Analysis) -> tuple[Bound, Bound] | None:
         case ir.Full(value=v) if type(v) is int:
             return (float(v), 0.0), (float(v), 0.0)
         case ir.Map(op=op, const=c, const_side=side):
-            inner = relative_bounds(node.child, a)
+            inner = relative_bounds(node.child)
             if inner is None:
                 return None
             (lc, lm), (hc, hm) = inner
@@ -42,7 +40,7 @@ def relative_bounds(node: ir.IRNode, a: Analysis) -> tuple[Bound, Bound] | None:
                 return (c - hc, -hm), (c - lc, -lm)
             return None
         case ir.SequenceMap(op="+" | "-" as op) if len(node.inputs) == 2:
-            x, y = (relative_bounds(i, a) for i in node.inputs)
+            x, y = (relative_bounds(i) for i in node.inputs)
             if x is None or y is None:
                 return None
             (xl, xh), (yl, yh) = x, y
@@ -52,13 +50,13 @@ def relative_bounds(node: ir.IRNode, a: Analysis) -> tuple[Bound, Bound] | None:
     return None
 
 
-def selects_a_position(node: ir.IRNode, a: Analysis) -> bool:
-    """Whether an s-op always holds an integer in 0..length-1."""
-    vals = a.values.get(node.id)
+def selects_a_position(node: ir.IRNode, vals: Sequence[Any] | None, max_len: int) -> bool:
+    """Whether an s-op (whose value set is `vals`, None when unknown) always holds an
+    integer in 0..length-1 for every length up to `max_len`."""
     if vals is None or not all(type(v) is int for v in vals):
         return False
-    b = relative_bounds(node, a)
+    b = relative_bounds(node)
     if b is None:
         return False
     (lc, lm), (hc, hm) = b
-    return all(lc + lm * n >= 0 and hc + hm * n <= n - 1 for n in (1, a.max_len))
+    return all(lc + lm * n >= 0 and hc + hm * n <= n - 1 for n in (1, max_len))

@@ -351,7 +351,9 @@ def _selector_info(sel: ir.Selector, a: Analysis) -> SelectorInfo:
     nonempty = _all_true(sel, a)
     if isinstance(sel, ir.Select):
         one = sel.op == "==" and position_injective(sel.keys, a)
-        if one and isinstance(sel.keys, ir.Indices) and selects_a_position(sel.queries, a):
+        if one and isinstance(sel.keys, ir.Indices) and selects_a_position(
+            sel.queries, a.values.get(sel.queries.id), a.max_len
+        ):
             nonempty = True
         return SelectorInfo(one, nonempty)
     infos = [a.selectors[s.id] for s in sel.inputs]
