@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from . import ast, ir
 from .errors import RaspEvalError, RaspTypeError
-
-if TYPE_CHECKING:
-    from .env import Environment
 
 ATOM_TYPES = (int, float, str, bool)
 MAX_NAME = 30  # the original's name_maxlen: longer names become "s-op" / "sel"
@@ -112,10 +109,26 @@ def describe(v: Any) -> str:
     return str(v)
 
 
+class _Scope(Protocol):
+    def lookup(self, name: str) -> Any: ...
+
+
+class Host(Protocol):
+    """What a `Builder` needs of the environment that runs it (`env.Environment`): the
+    names it gives new nodes, the library (`full_s`, `length`) and the `indices` s-op.
+    A protocol, so that the builder does not import the environment that imports it."""
+
+    display: Names
+    constants: dict[str, Any]
+
+    @property
+    def base(self) -> _Scope: ...
+
+
 class Builder:
     """Builds the IR node (or plain value) of one expression."""
 
-    def __init__(self, env: Environment, node: ast.Node, path: str | None):
+    def __init__(self, env: Host, node: ast.Node, path: str | None):
         self.env, self.span, self.path = env, node.span, path
         self.names: Names = env.display
 
