@@ -387,8 +387,8 @@ class Lowerer(Fusion, Selectors):
         key = ("width-part", self.keys.of(sel))
         got = self.memo.get(key)
         if got is None:
-            part = ir.Map(op="round", child=None, span=sel.span, path=sel.path,
-                          name=f"selector_width({sel.label})")
+            part = Width(selector=sel, span=sel.span, path=sel.path,
+                         name=f"selector_width({sel.label})")
             got = self.width(part, sel, list(range(self.n + 1)))
             got.checks = False
             self.memo[key] = got

@@ -25,7 +25,7 @@ from . import patterns
 class Width(ir.SOp):
     """How many keys each query selects (BOS-share head plus a small MLP when lowered)."""
 
-    selector: ir.Selector | None = None
+    selector: ir.Selector = dataclasses.field(kw_only=True)
     is_length: bool = False  # the selector selects every key: this is `length`
 
     def children(self) -> tuple[ir.IRNode, ...]:
@@ -36,9 +36,10 @@ class Width(ir.SOp):
 class PrefixCount(ir.SOp):
     """The ones of a 0/1 `counted` up to each position: the width of `selector`."""
 
-    selector: ir.Selector | None = None
-    counted: ir.SOp | None = None
-    fallback: ir.SOp | None = None  # the expression as written, for a counted s-op not 0/1
+    selector: ir.Selector = dataclasses.field(kw_only=True)
+    counted: ir.SOp = dataclasses.field(kw_only=True)
+    # the expression as written, for a counted s-op not 0/1
+    fallback: ir.SOp = dataclasses.field(kw_only=True)
 
     def children(self) -> tuple[ir.IRNode, ...]:
         return (self.selector, self.counted, self.fallback)

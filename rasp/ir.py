@@ -94,7 +94,7 @@ class Map(SOp):
     """
 
     op: str = ""
-    child: SOp | None = None
+    child: SOp = field(kw_only=True)
     const: Any = None
     const_side: str | None = None
 
@@ -129,8 +129,8 @@ class SequenceMap(SOp):
 class Aggregate(SOp):
     """Attention: the mean of `sop` over the selected keys (one key: its value; none: default)."""
 
-    selector: Selector | None = None
-    sop: SOp | None = None
+    selector: Selector = field(kw_only=True)
+    sop: SOp = field(kw_only=True)
     default: Any = 0
 
     def children(self) -> tuple[IRNode, ...]:
@@ -144,8 +144,8 @@ class Aggregate(SOp):
 class Select(Selector):
     """Entry (q, k) is `keys[k] OP queries[q]`."""
 
-    keys: SOp | None = None
-    queries: SOp | None = None
+    keys: SOp = field(kw_only=True)
+    queries: SOp = field(kw_only=True)
     op: str = "=="
 
     def children(self) -> tuple[IRNode, ...]:
