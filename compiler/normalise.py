@@ -53,29 +53,50 @@ def _reads(node: ir.IRNode) -> tuple[ir.IRNode, ...]:
     return node.children()
 
 
+class _Forms(dict[int, ir.IRNode]):
+    """Normal forms by node id. A form has its node's kind: an s-op's is an s-op, a
+    selector's a selector."""
+
+    def sop(self, n: ir.SOp) -> ir.SOp:
+        got = self[n.id]
+        if not isinstance(got, ir.SOp):
+            raise TypeError(f"the normal form of s-op {n.label} is not an s-op")
+        return got
+
+    def sel(self, n: ir.Selector) -> ir.Selector:
+        got = self[n.id]
+        if not isinstance(got, ir.Selector):
+            raise TypeError(f"the normal form of selector {n.label} is not a selector")
+        return got
+
+
 def normalise(root: ir.SOp) -> ir.SOp:
     """The normal form of an s-op (the program's own nodes where nothing changes)."""
-    new: dict[int, ir.IRNode] = {}
+    new = _Forms()
     for n in ir.walk([root], _reads):
         new[n.id] = _normal(n, new)
-    return new[root.id]
+    return new.sop(root)
 
 
-def _normal(n: ir.IRNode, new: dict[int, ir.IRNode]) -> ir.IRNode:
-    where = {"span": n.span, "path": n.path, "name": n.name, "id": n.id}
+def _normal(n: ir.IRNode, new: _Forms) -> ir.IRNode:
     width = patterns.match_width(n)
     if width is not None:
-        return Width(selector=new[width[0].id], is_length=width[1], **where)
+        return Width(selector=new.sel(width[0]), is_length=width[1], span=n.span, path=n.path,
+                     name=n.name, id=n.id)
     copy = _copy(n, new)
     agg = patterns.match_count(n)
     if agg is not None:
-        sop, sel = new[agg.sop.id], new[agg.selector.id]
-        at = {"span": agg.span, "path": agg.path}
-        ones = ir.Select(keys=sop, queries=ir.Full(value=1, **at), op="==", **at)
-        counts = ir.SelectorCombine(op="and", inputs=(ones, sel), **at,
+        sop, sel = new.sop(agg.sop), new.sel(agg.selector)
+        span, path = agg.span, agg.path
+        ones = ir.Select(keys=sop, queries=ir.Full(value=1, span=span, path=path), op="==",
+                         span=span, path=path)
+        counts = ir.SelectorCombine(op="and", inputs=(ones, sel), span=span, path=path,
                                     name=f"select({sop.label}, 1, ==) and {sel.label}")
         fallback = dataclasses.replace(copy, id=_fresh_id())
-        return PrefixCount(selector=counts, counted=sop, fallback=fallback, **where)
+        if not isinstance(fallback, ir.SOp):
+            raise TypeError(f"a count is an s-op, not {type(fallback).__name__}")
+        return PrefixCount(selector=counts, counted=sop, fallback=fallback, span=n.span,
+                           path=n.path, name=n.name, id=n.id)
     return copy
 
 
@@ -83,20 +104,20 @@ def _fresh_id() -> int:
     return ir.IRNode().id  # the IR hands out ids only with nodes
 
 
-def _copy(n: ir.IRNode, new: dict[int, ir.IRNode]) -> ir.IRNode:
+def _copy(n: ir.IRNode, new: _Forms) -> ir.IRNode:
     """n over its inputs' normal forms (n itself when they are its own inputs)."""
     kids = n.children()
     if all(new[c.id] is c for c in kids):
         return n
     match n:
         case ir.Map():
-            return dataclasses.replace(n, child=new[n.child.id])
+            return dataclasses.replace(n, child=new.sop(n.child))
         case ir.SequenceMap():
-            return dataclasses.replace(n, inputs=tuple(new[c.id] for c in n.inputs))
+            return dataclasses.replace(n, inputs=tuple(new.sop(c) for c in n.inputs))
         case ir.Aggregate():
-            return dataclasses.replace(n, selector=new[n.selector.id], sop=new[n.sop.id])
+            return dataclasses.replace(n, selector=new.sel(n.selector), sop=new.sop(n.sop))
         case ir.Select():
-            return dataclasses.replace(n, keys=new[n.keys.id], queries=new[n.queries.id])
+            return dataclasses.replace(n, keys=new.sop(n.keys), queries=new.sop(n.queries))
         case ir.SelectorCombine():
-            return dataclasses.replace(n, inputs=tuple(new[c.id] for c in n.inputs))
+            return dataclasses.replace(n, inputs=tuple(new.sel(c) for c in n.inputs))
     raise TypeError(f"unknown IR node {type(n).__name__}")  # pragma: no cover
