@@ -109,10 +109,17 @@ def select_atoms(sel: ir.Selector) -> list[ir.Select]:
     if isinstance(sel, ir.Select):
         return [sel]
     out: dict[int, ir.Select] = {}
-    for s in sel.inputs:
+    for s in _combined(sel).inputs:
         for a in select_atoms(s):
             out[a.id] = a
     return list(out.values())
+
+
+def _combined(sel: ir.Selector) -> ir.SelectorCombine:
+    """A selector that is not a `select` is an and / or / not of selectors."""
+    if not isinstance(sel, ir.SelectorCombine):
+        raise TypeError(f"unknown selector {type(sel).__name__}")
+    return sel
 
 
 def truth_table(at: ir.Select, keys: Sequence[Any], queries: Sequence[Any]) -> np.ndarray:
@@ -131,6 +138,7 @@ def truth_table(at: ir.Select, keys: Sequence[Any], queries: Sequence[Any]) -> n
 def combine(sel: ir.Selector, truth: dict[int, np.ndarray]) -> np.ndarray:
     if isinstance(sel, ir.Select):
         return truth[sel.id]
+    sel = _combined(sel)
     parts = [combine(s, truth) for s in sel.inputs]
     if sel.op == "and":
         return parts[0] & parts[1]

@@ -76,13 +76,11 @@ def apply_all(fn: Callable[..., Any], sets: Sequence[Sequence[Any] | None]
               ) -> list[Any] | None:
     """fn over the product of value sets, skipping inputs on which fn raises (a program that
     raises on an input has no output there to match); None when too many (or a set is)."""
-    if any(s is None for s in sets):
-        return None
-    size = math.prod(len(s) for s in sets)
-    if size > 4 * LIMIT:
+    known = [s for s in sets if s is not None]
+    if len(known) < len(sets) or math.prod(len(s) for s in known) > 4 * LIMIT:
         return None
     out = []
-    for args in itertools.product(*sets):
+    for args in itertools.product(*known):
         try:
             out.append(fn(*args))
         except Exception:  # noqa: BLE001 - Python's errors are the program's errors
@@ -219,10 +217,11 @@ def mean_values(xs: list[Any], n: int) -> list[float] | None:
 
 def _injective(fn: Callable[..., Any], sets: list[list[Any] | None]) -> bool:
     """fn never maps two different input tuples (from these value sets) to equal results."""
-    if any(s is None for s in sets) or math.prod(len(s) for s in sets) > 10_000:
+    known = [s for s in sets if s is not None]
+    if len(known) < len(sets) or math.prod(len(s) for s in known) > 10_000:
         return False
     try:
-        outs = [fn(*args) for args in itertools.product(*sets)]
+        outs = [fn(*args) for args in itertools.product(*known)]
         return len(set(outs)) == len(outs)
     except Exception:  # noqa: BLE001 - raising, or unhashable results: not shown injective
         return False
@@ -324,6 +323,8 @@ def selects_one_value(node: ir.Aggregate, a: Analysis) -> bool:
     def one(sel: ir.Selector) -> bool:
         if isinstance(sel, ir.SelectorCombine):
             return sel.op == "and" and any(one(s) for s in sel.inputs)
+        if not isinstance(sel, ir.Select):
+            return False
         keys = a.values.get(sel.keys.id)
         return (sel.op == "==" and _totally_ordered(keys)
                 and determines(sel.keys, node.sop, a))
@@ -356,6 +357,8 @@ def _selector_info(sel: ir.Selector, a: Analysis) -> SelectorInfo:
         ):
             nonempty = True
         return SelectorInfo(one, nonempty)
+    if not isinstance(sel, ir.SelectorCombine):
+        return SelectorInfo(False, nonempty)
     infos = [a.selectors[s.id] for s in sel.inputs]
     if sel.op == "and":
         return SelectorInfo(any(i.max_one for i in infos), nonempty)
