@@ -44,12 +44,14 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     """A discretising MLP over the tuples of its inputs' values. `outputs(groups)` gives
     its output at every point of the product of the inputs' groups (a group: values one
     point stands for, equal as numbers), MISSING where the program raises."""
+    domains: list[list[Any]] = []
     for p in ins:
         if p.values is None:
             raise CompileError(
                 f"`{p.label}` can take too many values here to discretise (a mean over "
                 f"up to {max_len} positions); a smaller --max-len may compile", node)
-    sizes = [len(p.values) for p in ins]
+        domains.append(p.values)
+    sizes = [len(d) for d in domains]
     if math.prod(sizes) > MLP_TUPLES:
         desc = " x ".join(f"{s} ({p.label})" for s, p in zip(sizes, ins, strict=True))
         raise CompileError(f"its inputs take {desc} value combinations, more than an "
@@ -57,15 +59,15 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     # Each input as one number u with gaps >= 1; z mixes them in a mixed radix. Values
     # equal as numbers (1, 1.0, True) are one point: the model cannot tell them apart.
     us, lins, errs, groups = [], [], [], []
-    for p in ins:
+    for p, domain in zip(ins, domains, strict=True):
         if p.enc == "cat":
-            u = np.arange(len(p.values), dtype=np.float64)
+            u = np.arange(len(domain), dtype=np.float64)
             lins.append(read(p).left(u[None, :]))
             errs.append(err_of(lins[-1]))
-            groups.append([[v] for v in p.values])
+            groups.append([[v] for v in domain])
         else:
             by_float: dict[float, list[Any]] = {}
-            for v in p.values:
+            for v in domain:
                 by_float.setdefault(float(v), []).append(v)
             x = np.array(sorted(by_float))
             gap = float(np.diff(x).min()) if len(x) > 1 else 1.0
@@ -94,13 +96,10 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]),
                      role="constant")
     idx = product_rows(sizes)
-    best = None
     orders = (itertools.permutations(range(len(ins))) if len(ins) <= 4
               else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])
-    for perm in orders:  # which input varies fastest: the one with the fewest steps
-        plan = _radix(perm, us, errs, idx, codes)
-        if best is None or plan.cost < best.cost:
-            best = plan
+    # which input varies fastest: the one with the fewest steps
+    best = min((_radix(perm, us, errs, idx, codes) for perm in orders), key=lambda r: r.cost)
     perm, mult, zs, filled, err_z = best.perm, best.mult, best.zs, best.codes, best.err_z
     if best.cost[0]:
         raise CompileError("its inputs are too close together to tell apart after "

@@ -57,7 +57,7 @@ class Lin:
         for k in set(self.terms) | set(other.terms):
             a = self.terms.get(k)
             b = other.terms.get(k)
-            width = (a if a is not None else b).shape[1]
+            width = (a if a is not None else other.terms[k]).shape[1]
             a = np.zeros((self.rows, width)) if a is None else a
             b = np.zeros((other.rows, width)) if b is None else b
             terms[k] = np.vstack([a, b])
