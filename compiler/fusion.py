@@ -8,6 +8,7 @@ of a tree over the same leaves tabulated once."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,9 @@ class Fusion:
     tables: dict
     bounds: dict
     sizes: dict[int, int]  # values an s-op takes (see `_tuples`)
+    lower: Callable[[ir.IRNode], PNode]
+    mlp: Callable[..., PNode]
+    footprint: Callable[[ir.IRNode], frozenset[str]]
 
     def fused(self, node: ir.IRNode) -> PNode:
         """One MLP for a tree of elementwise operations, over the tuple of its leaves (or, if

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from . import patterns
 from .discretise import pointwise
 from .errors import CompileError
 from .linear import Lin, stack_all
-from .plan import PNode
+from .plan import PNode, read
 from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
 from .values import is_number
 
@@ -43,10 +44,14 @@ class Pairs:
 
 
 class Selectors:
-    """Mixed into `lower.Lowerer` (uses its lower, onehot, read, mlp and analysis)."""
+    """Mixed into `lower.Lowerer` (uses its lower, onehot, numeric, mlp and analysis)."""
 
     a: Any
     causal: bool
+    lower: Callable[[ir.IRNode], PNode]
+    onehot: Callable[..., tuple[PNode, Lin]]
+    numeric: Callable[..., Lin]
+    mlp: Callable[..., PNode]
 
     def selector(self, sel: ir.Selector, need_threshold: bool = False,
                  equal_weights: bool = True) -> SelPlan:
@@ -108,10 +113,10 @@ class Selectors:
         # Centred on the middle value: the squares, and their float32 error, stay small.
         mid = float(allv[0] + allv[-1]) / 2
         ks, qs = ks - mid, qs - mid
-        krows = self.read(kp).left(np.stack([ks, -ks * ks / g2]))
+        krows = read(kp).left(np.stack([ks, -ks * ks / g2]))
         qrows = (self.numeric(qp) - Lin.const([mid])).scaled(2.0 / g2).stack(Lin.const([1.0]))
         if with_q2:
-            qrows = qrows.stack(self.read(qp).left((1.0 - qs * qs / g2)[None, :]))
+            qrows = qrows.stack(read(qp).left((1.0 - qs * qs / g2)[None, :]))
             krows = krows.stack(Lin.const([1.0]))
             plan = SelPlan.of(qrows, krows, 1.0)
         else:
@@ -206,7 +211,7 @@ class Selectors:
             qvals = [qv if len(qps) == 1 else qv[qpos[qp.id]] for qv in qj.values]
             cells[at.id] = truth_table(at, kvals, qvals)
         f = combine(sel, cells)
-        q, k = bilinear(f.astype(np.float64), self.read(qj), self.read(kj))
+        q, k = bilinear(f.astype(np.float64), read(qj), read(kj))
         return SelPlan.of(q, k, 1.0)
 
 
