@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -84,7 +84,7 @@ class Fusion:
                 return any(isinstance(s, Mlp) for s in p.lin.sources())
             return isinstance(p, Mlp)
 
-        def collapsible(x: ir.IRNode) -> bool:  # a map read linearly: fuse through it?
+        def collapsible(x: ir.IRNode) -> TypeGuard[ir.Map]:  # a map read linearly: fuse?
             return isinstance(x, ir.Map) and self._fusable(x)
 
         def uniq(xs: list[ir.IRNode]) -> list[ir.IRNode]:  # in a canonical order
@@ -103,7 +103,7 @@ class Fusion:
                         trial = t
                         break
             if trial is None:  # maps of one input replaced by that input: fewer tuples
-                groups: dict[int, list[ir.IRNode]] = {}
+                groups: dict[int, list[ir.Map]] = {}
                 for x in leaves:
                     if collapsible(x):
                         groups.setdefault(self.keys.of(x.child), []).append(x)
@@ -138,9 +138,13 @@ class Fusion:
         """The heads and embedded values under node's elementwise tree (the leaves of the
         largest MLP that could compute it); None when there are more than MAX_LEAVES."""
         key = self.keys.of(node)
-        if key in self.bounds:
-            return self.bounds[key]
-        out: dict[int, ir.IRNode] | None = {}
+        if key not in self.bounds:
+            out = self._leaves(node)
+            self.bounds[key] = None if out is None else [out[k] for k in sorted(out)]
+        return self.bounds[key]
+
+    def _leaves(self, node: ir.IRNode) -> dict[int, ir.IRNode] | None:
+        out: dict[int, ir.IRNode] = {}
         for c in node.children():
             if isinstance(c, ir.Full):
                 continue
@@ -149,15 +153,11 @@ class Fusion:
                 continue
             sub = self.boundary(c)
             if sub is None:
-                out = None
-                break
+                return None
             out.update((self.keys.of(x), x) for x in sub)
             if len(out) > MAX_LEAVES:
-                out = None
-                break
-        got = None if out is None else [out[k] for k in sorted(out)]
-        self.bounds[key] = got
-        return got
+                return None
+        return out
 
     def _fusable(self, x: ir.IRNode) -> bool:
         """An elementwise s-op that reads a head: an MLP may compute it from what it reads."""
