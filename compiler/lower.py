@@ -95,9 +95,9 @@ class Lowerer(Fusion, Selectors):
         """The value of p as one number."""
         if p.enc == "num":
             return self.read(p)
-        if not all(is_numeric_like(v) for v in p.values):
+        if not all(is_numeric_like(v) for v in p.domain):
             raise CompileError("its values are not all numbers", node or p.ir)
-        return self.read(p).left(np.array([[float(v) for v in p.values]]))
+        return self.read(p).left(np.array([[float(v) for v in p.domain]]))
 
     def onehot(self, p: PNode, node: ir.IRNode | None = None) -> tuple[PNode, Lin]:
         """p as a one-hot (a numeric p is discretised by an MLP first)."""
@@ -189,7 +189,7 @@ class Lowerer(Fusion, Selectors):
         the token (position), which the embedding holds; only the read-outs its readers need
         get residual dimensions, shared by every such function."""
         base = self.base_embedding(kind)
-        domain = base.values
+        domain = base.domain
         col = (tabulate(node, len(domain), {}, token=domain) if kind == "tok"
                else tabulate(node, len(domain), {}, index=domain))
         outs = col.values()
@@ -236,7 +236,7 @@ class Lowerer(Fusion, Selectors):
             if merged is not None:
                 return merged
             ins = [self.lower(c) for c in node.inputs]
-            if all(p.enc == "num" or all(is_number(v) for v in p.values) for p in ins):
+            if all(p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
                 vals = apply_all(node.fn(), [p.values for p in ins])
@@ -275,12 +275,12 @@ class Lowerer(Fusion, Selectors):
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal, role="attention (mean)")
 
     def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:
-        outs = [apply(fn, (v,)) for v in child.values]
+        outs = [apply(fn, (v,)) for v in child.domain]
         values = distinct(v for v in outs if v is not MISSING)
         if not values:
             raise CompileError("it raises an error on every value it can receive", node)
         index = {vkey(v): i for i, v in enumerate(values)}
-        m = np.zeros((len(values), len(child.values)))
+        m = np.zeros((len(values), len(child.domain)))
         for j, v in enumerate(outs):
             if v is not MISSING:
                 m[index[vkey(v)], j] = 1.0
@@ -298,7 +298,7 @@ class Lowerer(Fusion, Selectors):
         x = self.lower(node.sop)
         info = self.a.selectors[node.selector.id]
         d = node.default
-        numbers = x.enc == "num" or all(is_number(v) for v in x.values)
+        numbers = x.enc == "num" or all(is_number(v) for v in x.domain)
         select_one = info.max_one or not numbers
         # Keys that all hold one value average to it whatever their weights.
         one_value = not info.max_one and selects_one_value(node, self.a)
@@ -312,10 +312,10 @@ class Lowerer(Fusion, Selectors):
         numeric_default = d is None or is_numeric_like(d)
         if select_one and (x.enc == "cat" and want != "numerical" or not numeric_default):
             x, xin = self.onehot(x, node.sop)
-            values = distinct([*x.values, d])
+            values = distinct([*x.domain, d])
             index = {vkey(v): i for i, v in enumerate(values)}
-            emb = np.zeros((len(values), len(x.values)))
-            for j, v in enumerate(x.values):
+            emb = np.zeros((len(values), len(x.domain)))
+            for j, v in enumerate(x.domain):
                 emb[index[vkey(v)], j] = 1.0
             base = np.zeros(len(values))
             base[index[vkey(d)]] = 1.0
@@ -328,15 +328,14 @@ class Lowerer(Fusion, Selectors):
                                "cannot be encoded in one numeric dimension", node)
         dnum = 0.0 if d is None else float(d)
         v = self.numeric(x, node.sop) - Lin.const([dnum])
+        vmax = 1e6
         if x.values is not None:
             xs = np.array([float(t) for t in x.values])
             vmax = float(np.abs(xs - dnum).max()) if len(xs) else 1.0
-            values = aggregate_values(x.values, info, 0 if d is None else d, self.n, one_value)
-        else:
-            vmax, values = 1e6, None
+        means = aggregate_values(x.values, info, 0 if d is None else d, self.n, one_value)
         head = sp.head(v, max(vmax, 1.0), node.selector)
         unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
-        return self.pnode(Head, "num", values, node.label, node, head=head, base=np.array([dnum]),
+        return self.pnode(Head, "num", means, node.label, node, head=head, base=np.array([dnum]),
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
                      role="attention (select one)" if select_one else
                      "attention (mean of one value)" if one_value else "attention (mean)")

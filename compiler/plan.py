@@ -19,6 +19,7 @@ import numpy as np
 
 from rasp import ir
 
+from .errors import CompileError
 from .linear import Lin
 
 LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
@@ -94,11 +95,19 @@ class PNode:
     err: float = 0.0
     role: str = ""  # what it is, for the plan printout
     checks: bool = True  # its value is its IR node's value (verify compares them)
-    id: int = 0  # creation order within its compile (the residual layout's tie-break)
+    id: int = field(default=0, kw_only=True)  # creation order (the layout's tie-break)
 
     @property
     def encdim(self) -> int:
-        return len(self.values) if self.enc == "cat" else 1
+        return len(self.domain) if self.enc == "cat" else 1
+
+    @property
+    def domain(self) -> list[Any]:
+        """The value set where it is known: always for a one-hot; a numeric node's is None
+        when a mean can take too many values."""
+        if self.values is None:
+            raise CompileError(f"`{self.label}` can take too many values here", self.ir)
+        return self.values
 
     @property
     def stored(self) -> bool:

@@ -97,9 +97,9 @@ class Selectors:
                 kp, _ = self.onehot(kp, at)
             except CompileError:
                 return None
-        if not all(is_number(v) for v in [*kp.values, *qp.values]):
+        if not all(is_number(v) for v in [*kp.domain, *qp.domain]):
             return None
-        ks = np.array([float(v) for v in kp.values])
+        ks = np.array([float(v) for v in kp.domain])
         qs = np.array([float(v) for v in qp.values])
         nonempty = self.a.selectors[at.id].nonempty
         with_q2 = qp.enc == "cat"
@@ -141,7 +141,7 @@ class Selectors:
         groups: dict[tuple[int, int], list[ir.Select]] = {}
         for at in atoms:
             groups.setdefault((sides[at.id].keys.id, sides[at.id].queries.id), []).append(at)
-        tables = {at.id: truth_table(at, sides[at.id].keys.values, sides[at.id].queries.values)
+        tables = {at.id: truth_table(at, sides[at.id].keys.domain, sides[at.id].queries.domain)
                   for at in atoms}
         return Pairs(atoms, sides, list(groups.values()), tables)
 
@@ -207,8 +207,8 @@ class Selectors:
         cells = {}
         for at in atoms:
             kp, qp = sides[at.id].keys, sides[at.id].queries
-            kvals = [kv if len(kps) == 1 else kv[kpos[kp.id]] for kv in kj.values]
-            qvals = [qv if len(qps) == 1 else qv[qpos[qp.id]] for qv in qj.values]
+            kvals = [kv if len(kps) == 1 else kv[kpos[kp.id]] for kv in kj.domain]
+            qvals = [qv if len(qps) == 1 else qv[qpos[qp.id]] for qv in qj.domain]
             cells[at.id] = truth_table(at, kvals, qvals)
         f = combine(sel, cells)
         q, k = bilinear(f.astype(np.float64), read(qj), read(kj))
