@@ -60,7 +60,8 @@ class Lowerer(Fusion, Selectors):
         self.vocab = analysis.vocab
         self.n = analysis.max_len
         self.overrides = overrides or {}
-        self.memo: dict[Any, PNode | CompileError] = {}
+        self.memo: dict[Any, PNode | CompileError] = {}  # s-ops by structure, failures too
+        self.shared: dict[tuple[str, Any], PNode] = {}  # base embeddings, split widths' parts
         self.keys = analysis.keys  # structural keys, shared with the analysis
         self.foot: dict[int, frozenset[str]] = {}
         self.cat_of: dict[int, PNode] = {}
@@ -145,9 +146,9 @@ class Lowerer(Fusion, Selectors):
                     p = self._lower(n)
                     if p.ir is None:
                         p.ir = n
+                    self.memo[self.keys.of(n)] = p
                 except CompileError as err:
-                    p = err
-                self.memo[self.keys.of(n)] = p
+                    self.memo[self.keys.of(n)] = err
         got = self.memo[key]
         if isinstance(got, CompileError):
             raise got.with_traceback(None)
@@ -206,14 +207,14 @@ class Lowerer(Fusion, Selectors):
 
     def base_embedding(self, kind: str) -> PNode:
         key = ("embedding", kind)
-        got = self.memo.get(key)
+        got = self.shared.get(key)
         if got is None:
             domain = list(self.vocab) if kind == "tok" else list(range(self.n))
             got = self.pnode(Embedded, "cat", domain, "tokens" if kind == "tok" else "indices",
                         table=np.eye(len(domain)), base=np.zeros(len(domain)),
                         role="token embedding" if kind == "tok" else "position embedding",
                         checks=False, kind=kind)
-            self.memo[key] = got
+            self.shared[key] = got
         return got
 
     # ---- elementwise ----------------------------------------------------------------------
@@ -355,20 +356,20 @@ class Lowerer(Fusion, Selectors):
             plan = self.try_selector(stripped)
             if plan is not None and plan.blurred:
                 plan = None  # too blurred in float32: split it, or one joint table
-        if plan is None and isinstance(stripped, ir.SelectorCombine) and stripped.op == "or":
-            a, b = stripped.inputs
-            both = ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
-            parts = [(1.0, a), (1.0, b)]
-            if not self.never(both):
-                parts.append((-1.0, both))
-            total = Lin.const([0.0])
-            for sign, part in parts:
-                w = self.width_of(part, node)
-                total = total + self.numeric(w).scaled(sign)
-            return self.pnode(Linear, "num", list(widths), node.label, node, lin=total,
-                         role="sum of widths")
-        if plan is None:
-            plan = self.joint_selector(stripped)
+            if plan is None and isinstance(stripped, ir.SelectorCombine) and stripped.op == "or":
+                a, b = stripped.inputs
+                both = ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
+                parts = [(1.0, a), (1.0, b)]
+                if not self.never(both):
+                    parts.append((-1.0, both))
+                total = Lin.const([0.0])
+                for sign, part in parts:
+                    w = self.width_of(part, node)
+                    total = total + self.numeric(w).scaled(sign)
+                return self.pnode(Linear, "num", list(widths), node.label, node, lin=total,
+                                  role="sum of widths")
+            if plan is None:
+                plan = self.joint_selector(stripped)
         plan = sharp(plan, sel)
         shares = [1.0 / (w + 1) for w in widths]
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
@@ -384,11 +385,11 @@ class Lowerer(Fusion, Selectors):
     def width_of(self, sel: ir.Selector, whole: ir.IRNode) -> PNode:
         """The width of a part of a split selector (memoised by structure)."""
         key = ("width-part", self.keys.of(sel))
-        got = self.memo.get(key)
+        got = self.shared.get(key)
         if got is None:
             part = Width(selector=sel, span=sel.span, path=sel.path,
                          name=f"selector_width({sel.label})")
             got = self.width(part, sel, list(range(self.n + 1)))
             got.checks = False
-            self.memo[key] = got
+            self.shared[key] = got
         return got

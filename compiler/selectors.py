@@ -58,17 +58,17 @@ class Selectors:
         """q, k read-outs with q.k == T on selected pairs and <= T-1 elsewhere.
         `equal_weights`: several selected keys must get exactly equal weights (a mean, a
         width), so no scores computed from large cancelling terms (the quadratic form)."""
-        sel = self.strip_causal(sel)
-        if sel is None:  # every key the causal mask lets through
+        s = self.strip_causal(sel)
+        if s is None:  # every key the causal mask lets through
             return SelPlan(Lin.const([1.0]), Lin.const([1.0]), 1.0)
-        if isinstance(sel, ir.Select) and sel.op == "==" and not equal_weights:
-            quad = self.quadratic(sel, need_threshold)
+        if isinstance(s, ir.Select) and s.op == "==" and not equal_weights:
+            quad = self.quadratic(s, need_threshold)
             if quad is not None:
                 return quad
-        plan = self.try_selector(sel)
+        plan = self.try_selector(s)
         if plan is None:
-            plan = self.joint_selector(sel)
-        return sharp(plan, sel)
+            plan = self.joint_selector(s)
+        return sharp(plan, s)
 
     def strip_causal(self, sel: ir.Selector | None) -> ir.Selector | None:
         """In a causal model, `select(indices, indices, <=)` is the mask itself: drop it."""
