@@ -32,7 +32,7 @@ import runner  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results" / "compiler_coverage.json"
 MARK = {"exact": ".", "refused": "R", "wrong": "W", "timeout": "T", "error": "E"}
 TARGETS = {16: 0.95, 32: 0.90, 64: 0.90}
-TYPE_ONLY = "equal numbers, different types"  # runner's note on a value-type-only mismatch
+TYPE_ONLY = runner.TYPE_ONLY_NOTE  # runner's note on a value-type-only mismatch
 
 
 def table(results: dict[str, dict[int, runner.Outcome]], lengths: list[int]) -> str:
