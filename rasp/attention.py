@@ -139,7 +139,7 @@ def _sequential_means(sel: np.ndarray, x: np.ndarray, multi: np.ndarray,
     xs = np.ascontiguousarray(x[rows].T)[:, :, None]  # [k, R, 1]
     finite = bool(np.isfinite(xs).all())  # then 0 * x is 0 and a product can mask
     total = np.zeros(by_key.shape[1:])  # Python's sum starts from 0: a sum of -0.0s is 0.0
-    with np.errstate(invalid="ignore"):  # inf + -inf is nan, as in Python
+    with np.errstate(invalid="ignore", over="ignore"):  # nan and inf as in Python
         for k in range(by_key.shape[0]):
             total += by_key[k] * xs[k] if finite else np.where(by_key[k], xs[k], 0.0)
     return total[multi[rows]] / counts[rows][multi[rows]]
