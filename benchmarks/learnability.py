@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from lm import chinchilla, frontier  # noqa: E402
 from lm.data import ProgramSpec  # noqa: E402
-from lm.scaling import compiled_size  # noqa: E402
+from lm.scaling import compiled_size, si  # noqa: E402
 from lm.sweep import SweepConfig, default_jobs, parse_size, start_ray, sweep  # noqa: E402
 from lm.train import TrainConfig  # noqa: E402
 from lm.uncertainty import bootstrap  # noqa: E402
@@ -194,25 +194,16 @@ def run_program(path: str, args: argparse.Namespace, log) -> dict[str, Any]:
     return entry
 
 
-def _si(x: float | None) -> str:
-    if x is None or not math.isfinite(x):
-        return "-"
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{unit}"
-    return f"{x:.3g}"
-
-
 def _range(lo: float | None, hi: float | None, above: str = ">") -> str:
     """``[lo, hi]``; an open end says the grid did not bound it: ``[>x]`` (``[>=x]`` for a
     size that may itself be the answer), ``[<=x]``, or ``[open]`` with neither bound."""
     if lo is None and hi is None:
         return "[open]"
     if lo is None:
-        return f"[<={_si(hi)}]"
+        return f"[<={si(hi)}]"
     if hi is None:
-        return f"[{above}{_si(lo)}]"
-    return f"[{_si(lo)}, {_si(hi)}]"
+        return f"[{above}{si(lo)}]"
+    return f"[{si(lo)}, {si(hi)}]"
 
 
 def table(entries: list[dict[str, Any]]) -> str:
@@ -230,9 +221,9 @@ def table(entries: list[dict[str, Any]]) -> str:
         ratio = e["ratio_non_embedding"]
         best = e["best"]["correct"] / e["best"]["total"]
         lines.append(
-            f"{Path(e['program']).stem:<13}{_si(N) if N else 'none':>9}{_si(D):>7}"
-            f"{_si(fr['C_min']):>8}{_pct(best):>6}{_si(free['n_opt']) if free else '-':>7}"
-            f"{_si(e0['n_opt']) if e0 else '-':>7}{_si(comp['params_non_embedding']):>9}"
+            f"{Path(e['program']).stem:<13}{si(N) if N else 'none':>9}{si(D):>7}"
+            f"{si(fr['C_min']):>8}{_pct(best):>6}{si(free['n_opt']) if free else '-':>7}"
+            f"{si(e0['n_opt']) if e0 else '-':>7}{si(comp['params_non_embedding']):>9}"
             f"{_times(ratio):>6}"
             f"{_pct(long['exact_match']) if long else '-':>6}"
         )
@@ -245,7 +236,7 @@ def table(entries: list[dict[str, Any]]) -> str:
             b = e["best"]
             lines.append(
                 f"  best: {_pct(best)} [{_pct(b['interval'][0])}, {_pct(b['interval'][1])}] "
-                f"at N {_si(b['N'])}, D {_si(b['D'])}"
+                f"at N {si(b['N'])}, D {si(b['D'])}"
             )
         n_range = _range(*free["n_opt_interval"]) if free else "-"
         e0_range = _range(*e0["n_opt_interval"]) if e0 else "-"

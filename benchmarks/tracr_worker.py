@@ -23,6 +23,8 @@ import json
 import sys
 import time
 
+from timing import timed
+
 
 def program(name: str, max_len: int):
     from tracr.compiler import lib
@@ -37,19 +39,6 @@ def program(name: str, max_len: int):
     if name == "sort_freq":
         return lib.make_sort_freq(max_len)
     raise SystemExit(f"tracr_worker: unknown program {name!r}")
-
-
-def timed(fn, min_cpu: float) -> dict:
-    """CPU and wall seconds per call of fn(), after one warm-up call (which also compiles)."""
-    fn()
-    reps, cpu, wall = 0, 0.0, 0.0
-    while reps < 1 or cpu < min_cpu:
-        c0, w0 = time.process_time(), time.perf_counter()
-        fn()
-        cpu += time.process_time() - c0
-        wall += time.perf_counter() - w0
-        reps += 1
-    return {"cpu": cpu / reps, "wall": wall / reps, "reps": reps}
 
 
 def main() -> None:

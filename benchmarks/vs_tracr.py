@@ -22,14 +22,15 @@ import platform
 import random
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(1, str(ROOT / "benchmarks"))  # timing.py, shared with tracr_worker.py
 
 import torch  # noqa: E402
+from timing import timed  # noqa: E402 (benchmarks/timing.py, beside this script)
 
 import compiler  # noqa: E402
 import runtime  # noqa: E402
@@ -47,19 +48,6 @@ XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_thread
 
 def progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def timed(fn, min_cpu: float) -> dict[str, float]:
-    """CPU and wall seconds per call of fn(), after one warm-up call."""
-    fn()
-    reps, cpu, wall = 0, 0.0, 0.0
-    while reps < 1 or cpu < min_cpu:
-        c0, w0 = time.process_time(), time.perf_counter()
-        fn()
-        cpu += time.process_time() - c0
-        wall += time.perf_counter() - w0
-        reps += 1
-    return {"cpu": cpu / reps, "wall": wall / reps, "reps": reps}
 
 
 def tracr_python(option: str | None) -> str | None:

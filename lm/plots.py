@@ -10,14 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lm.scaling import Report
-
-
-def _si(x: float) -> str:
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(x) >= scale:
-            return f"{x / scale:.3g}{unit}"
-    return f"{x:.3g}"
+from lm.scaling import Report, si
 
 
 def log_axes(ax) -> None:
@@ -71,7 +64,7 @@ def loss_figure(rep: Report):
         colours = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
         for level, colour in zip(levels, colours, strict=True):
             sel = group == level
-            ax.plot(x[sel], L[sel], "o", color=colour, label=f"{glabel}={_si(level)}")
+            ax.plot(x[sel], L[sel], "o", color=colour, label=f"{glabel}={si(level)}")
             if fit:
                 grid = np.geomspace(x.min() / 1.5, x.max() * 1.5, 100)
                 pred = fit.predict(grid, level) if glabel == "D" else fit.predict(level, grid)

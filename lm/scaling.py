@@ -180,7 +180,7 @@ class Report:
             long = r.get("exact_match_long")
             lines.append(
                 f"{str(r['layers']) + 'x' + str(r['d_model']):<8}"
-                f"{_si(r['params_non_embedding']):>7}{_si(r['tokens']):>7}{_seed(r):>5}"
+                f"{si(r['params_non_embedding']):>7}{si(r['tokens']):>7}{_seed(r):>5}"
                 f"{r['flops_6nd']:>10.3g}{r['flops_exact']:>10.3g}{_loss(r[key]):>10}"
                 f"{r['exact_match']:>8.1%}{'-' if long is None else f'{long:.1%}':>8}"
             )
@@ -241,19 +241,19 @@ class Report:
                 best = max(frontier.pool(rows), key=lambda p: (p.rate, -p.N, -p.D))
                 lo, hi = best.interval
                 lines.append(
-                    f"{'':<10}best {best.rate:.1%} [{lo:.1%}, {hi:.1%}] at N {_si(best.N)}, "
-                    f"D {_si(best.D)}"
+                    f"{'':<10}best {best.rate:.1%} [{lo:.1%}, {hi:.1%}] at N {si(best.N)}, "
+                    f"D {si(best.D)}"
                 )
             return lines
         with_emb = self._learned_params()
         return [
             f"learned   smallest N reaching {EXACT:.0%} exact match (seeds pooled): "
-            f"{_si(fr.smallest_N)}",
+            f"{si(fr.smallest_N)}",
             f"{'':<10}N {_span(fr.smallest_N_lo, fr.smallest_N_hi)} "
-            f"({_si(with_emb)} with embeddings), D {_si(fr.smallest_D)} "
+            f"({si(with_emb)} with embeddings), D {si(fr.smallest_D)} "
             f"{_span(fr.smallest_D_lo, fr.smallest_D_hi)}",
             f"{'':<10}least compute: C {fr.C_min:.3g} {_span(fr.C_min_lo, fr.C_min_hi, 'e')} "
-            f"at N {_si(fr.C_min_N)}, D {_si(fr.C_min_D)}",
+            f"at N {si(fr.C_min_N)}, D {si(fr.C_min_D)}",
         ]
 
     def _compiled_lines(self) -> list[str]:
@@ -262,7 +262,7 @@ class Report:
             return [f"compiled  not compilable: {c.error}"]
         line = (
             f"compiled  {c.layers} layers, {c.heads} heads, d_model {c.d_model}: "
-            f"N {_si(c.params_non_embedding)} ({_si(c.params)} with embeddings)"
+            f"N {si(c.params_non_embedding)} ({si(c.params)} with embeddings)"
         )
         lines = [line]
         fr = self.frontier
@@ -298,13 +298,13 @@ def _v(x: float, interval=None) -> str:
 
 
 def _vs(x: float, interval=None) -> str:
-    text = _si(x)
-    return text if interval is None else f"{text} [{_si(interval.lo)}, {_si(interval.hi)}]"
+    text = si(x)
+    return text if interval is None else f"{text} [{si(interval.lo)}, {si(interval.hi)}]"
 
 
 def _span(lo: float | None, hi: float | None, style: str = "si") -> str:
     """A 90% interval; an open end (``>x``, ``<=x``) is one the grid did not close."""
-    f = _si if style == "si" else (lambda x: f"{x:.2g}")
+    f = si if style == "si" else (lambda x: f"{x:.2g}")
     if lo is None and hi is None:
         return "[?]"
     if lo is None:
@@ -337,7 +337,8 @@ def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _si(x: float | None) -> str:
+def si(x: float | None) -> str:
+    """A count in SI units at 3 significant digits (12.3k, 4.5M); `-` for none."""
     if x is None or not math.isfinite(x):
         return "-"
     for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):

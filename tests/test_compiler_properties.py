@@ -99,29 +99,9 @@ def program(draw) -> str:
                                  f'("p" if {draw(boolean(1))} else tokens_str)']))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(program())
-def test_random_programs_compile_exactly_or_are_refused(text):
-    env = rasp.Environment()
-    try:
-        node = env.expression(text)
-    except RaspError:
-        assume(False)
-    assume(isinstance(node, rasp.ir.SOp))
-    try:
-        prog = compiler.compile(env, text, vocab=VOCAB, max_seq_len=MAX_LEN)
-    except CompileError as err:
-        assert "cannot compile" in err.message
-        return
-    inputs, exhaustive = check.inputs_for(VOCAB, MAX_LEN)
-    report = check.verify(prog, prog.node, inputs, exhaustive)
-    assert report.ok, f"{text}: {report.first.describe()}"
-
-
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(program(), st.sampled_from([[0], [2], [1, 2]]), st.sampled_from([1, 2]))
-def test_tiny_configurations_compile_exactly_or_are_refused(text, vocab, max_len):
-    """Length 1 and one-token vocabularies: constant selectors, means of one value."""
+def _exact_or_refused(text: str, vocab: list, max_len: int) -> None:
+    """A well-typed s-op compiles to a model that matches the interpreter on every input up to
+    max_len, or is refused with a CompileError; anything else fails."""
     env = rasp.Environment()
     try:
         node = env.expression(text)
@@ -136,6 +116,19 @@ def test_tiny_configurations_compile_exactly_or_are_refused(text, vocab, max_len
     inputs, exhaustive = check.inputs_for(vocab, max_len)
     report = check.verify(prog, prog.node, inputs, exhaustive)
     assert report.ok, f"{text} {vocab} {max_len}: {report.first.describe()}"
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program())
+def test_random_programs_compile_exactly_or_are_refused(text):
+    _exact_or_refused(text, VOCAB, MAX_LEN)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(program(), st.sampled_from([[0], [2], [1, 2]]), st.sampled_from([1, 2]))
+def test_tiny_configurations_compile_exactly_or_are_refused(text, vocab, max_len):
+    """Length 1 and one-token vocabularies: constant selectors, means of one value."""
+    _exact_or_refused(text, vocab, max_len)
 
 
 def deep_program(rng: random.Random, depth: int) -> str:

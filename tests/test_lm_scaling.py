@@ -119,7 +119,7 @@ def test_report_text_and_plots_with_a_known_fit(tmp_path):
     n_opt, d_opt = law.optimal(1e12)
     assert "A 50  alpha 0.5" in text and "B 80  beta 0.4" in text and "E 0.01" in text
     assert "fit E=0   L = A/N^alpha + B/D^beta" in text
-    assert f"N_opt {scaling._si(n_opt)}, D_opt {scaling._si(d_opt)}" in text
+    assert f"N_opt {scaling.si(n_opt)}, D_opt {scaling.si(d_opt)}" in text
     assert "extrapolation" in text  # 1e12 lies far above the largest run's 6ND
     assert "smallest N reaching 99% exact match (seeds pooled): 12.3k" in text
     assert "compiled  2 layers, 2 heads, d_model 13: N 830 (999 with embeddings)" in text
