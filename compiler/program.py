@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 from collections.abc import Sequence
@@ -15,12 +14,12 @@ import torch
 
 import runtime
 from rasp import ir
-from rasp.env import Environment, normalise_input, read_source
-from rasp.errors import RaspError
+from rasp.env import Environment, read_source
 
 from . import values as values_mod
 from .assemble import Builder
 from .budget import DEFAULT_LIMIT, Budget, Progress
+from .codec import InputCodec, OutputCodec
 from .errors import CompileError
 from .lower import Lowerer
 from .normalise import Width, normalise
@@ -126,63 +125,6 @@ def same_output(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
     return len(expected) == len(actual) and all(map(same_value, expected, actual))
 
 
-class OutputCodec:
-    """Decodes the output slice of the logits in bulk: argmax over a categorical one-hot;
-    a numeric output snapped to the nearest value the program can produce when within 0.45
-    of the gap to its neighbours (else the raw number is returned, so a wrong model shows).
-
-    Where the program can produce both 1 and 1.0, it decodes 1.0: such sets come from means,
-    and a mean over two or more keys is a float. A mean whose selection holds exactly one key
-    passes that key's int through in the interpreter; the model has no dimension that tells
-    these apart, so there the type (never the value) differs."""
-
-    def __init__(self, output: dict[str, Any]):
-        values = output["values"] or []
-        self.numeric = output["encoding"] == "numerical"
-        self.values = np.empty(len(values), dtype=object)
-        for i, v in enumerate(values):
-            self.values[i] = v
-        if not self.numeric or not values:
-            return
-        floats = np.array([float(v) for v in values])
-        self.sorted, first = np.unique(floats, return_index=True)
-        chosen = {}
-        for v, f in zip(values, floats.tolist(), strict=True):
-            if f not in chosen or isinstance(v, float):  # floats over equal ints
-                chosen[f] = v
-        self.by_sorted = np.empty(len(self.sorted), dtype=object)
-        for j, f in enumerate(self.sorted.tolist()):
-            self.by_sorted[j] = chosen[f]
-        gaps = np.diff(self.sorted)
-        # Consecutive integers (counts, positions, sorted ints) snap by rounding.
-        self.consecutive = bool(len(gaps) and (gaps == 1).all() and self.sorted[0] % 1 == 0)
-        near = np.minimum(np.r_[np.inf, gaps], np.r_[gaps, np.inf])
-        single = 1e-4 * np.maximum(1.0, np.abs(self.sorted))
-        self.tol = np.where(np.isfinite(near), 0.45 * near, single)
-
-    def decode(self, logits: np.ndarray) -> np.ndarray:
-        """Values [..., T] (an object array of Python values) from logits [..., T, W]."""
-        if not self.numeric:
-            return self.values[logits.argmax(axis=-1)]
-        x = logits[..., 0].astype(np.float64)
-        if not len(self.values):
-            return x.astype(object)
-        s = self.sorted
-        if self.consecutive:
-            r = np.nan_to_num(np.rint(x - s[0]), nan=0.0)
-            best = r.clip(0, len(s) - 1).astype(np.int64)
-        else:
-            i = np.searchsorted(s, x).clip(1, len(s) - 1) if len(s) > 1 else np.zeros_like(
-                x, dtype=np.int64)
-            lo = i - 1 if len(s) > 1 else i
-            best = np.where(np.abs(s[i] - x) < np.abs(s[lo] - x), i, lo)
-        out = self.by_sorted[best]
-        off = ~(np.abs(s[best] - x) <= self.tol[best])
-        if off.any():
-            out[off] = x[off]
-        return out
-
-
 class CompiledProgram:
     """A compiled RASP program: the transformer and how to encode inputs and decode outputs.
 
@@ -196,16 +138,7 @@ class CompiledProgram:
         self.manifest = manifest
         self.vocab = manifest["vocab"]
         self.max_seq_len = manifest["max_seq_len"]
-        self._index = {vkey(t): i for i, t in enumerate(self.vocab)}
-        self._by_type: dict[type, dict[Any, int]] = {}
-        for i, t in enumerate(self.vocab):
-            self._by_type.setdefault(type(t), {})[t] = i
-        chars = {t: i for t, i in self._by_type.get(str, {}).items() if len(t) == 1}
-        self._char_ids: np.ndarray | None = None  # code point -> id (-1: not a token)
-        if chars:
-            self._char_ids = np.full(max(map(ord, chars)) + 2, -1, dtype=np.int64)
-            for t, i in chars.items():
-                self._char_ids[ord(t)] = i
+        self.inputs = InputCodec(self.vocab, manifest["bos"], self.max_seq_len)
         self.codec = OutputCodec(manifest["output"])
         self._fast: runtime.FastForward | None = None
         self._fast_key: tuple | None = None
@@ -218,73 +151,11 @@ class CompiledProgram:
 
     def encode(self, tokens: Any) -> list[int]:
         """BOS then the token ids; a ValueError names a token outside the vocabulary."""
-        seq = self._sequence(tokens)
-        ids = [self.manifest["bos"]]
-        for t in seq:
-            i = self._index.get(vkey(t))
-            if i is None:
-                raise ValueError(f"token {t!r} is not in the vocabulary {self.vocab}")
-            ids.append(i)
-        return ids
-
-    def _sequence(self, tokens: Any) -> str | list[Any]:
-        try:
-            seq = normalise_input(tokens)
-        except RaspError as err:
-            raise ValueError(err.message) from None
-        if len(seq) > self.max_seq_len:
-            raise ValueError(f"input of {len(seq)} tokens is longer than the compiled "
-                             f"max_seq_len {self.max_seq_len}")
-        return seq
+        return self.inputs.encode(tokens)
 
     def encode_batch(self, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(ids [N, 1 + longest], lengths [N] counting BOS): BOS first, right-padded with BOS.
-
-        Tokens of one type are looked up in one dict by value (C-speed `map`); mixed types
-        by their (type, value) identity, so 1, 1.0 and True stay different tokens."""
-        seqs = inputs
-        if not set(map(type, inputs)) <= {str, list, tuple}:
-            seqs = [self._sequence(x) for x in inputs]
-        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-        if len(seqs) and (lengths.min() == 0 or lengths.max() > self.max_seq_len):
-            bad = int(np.argmax((lengths == 0) | (lengths > self.max_seq_len)))
-            self._sequence(seqs[bad])  # raises, saying why
-        if self._char_ids is not None and set(map(type, seqs)) == {str}:
-            ids = self._encode_text(seqs)
-        else:
-            ids = self._encode_tokens(seqs)
-        bos = self.manifest["bos"]
-        width = int(lengths.max()) if len(seqs) else 0
-        tokens = np.full((len(seqs), 1 + width), bos, dtype=np.int64)
-        tokens[:, 1:][np.arange(width)[None, :] < lengths[:, None]] = ids
-        return tokens, lengths + 1
-
-    def _encode_text(self, texts: list[str]) -> np.ndarray:
-        """Ids of every character of plain-text inputs: one array lookup over code points."""
-        points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-        lut = self._char_ids
-        ids = lut[np.minimum(points, len(lut) - 1)]
-        if (ids < 0).any():
-            for x in texts:
-                self.encode(x)  # raises, naming the token
-        return ids
-
-    def _encode_tokens(self, seqs: Sequence[Any]) -> np.ndarray:
-        flat = list(itertools.chain.from_iterable(seqs))
-        types = set(map(type, flat))
-        table = self._by_type.get(types.pop()) if len(types) == 1 else None
-        try:
-            if table is not None:
-                ids = np.fromiter(map(table.__getitem__, flat), dtype=np.int64, count=len(flat))
-            else:
-                index = self._index
-                ids = np.fromiter((index[vkey(t)] for t in flat), dtype=np.int64,
-                                  count=len(flat))
-        except (KeyError, TypeError):
-            for x in seqs:
-                self.encode(x)  # raises, naming the token
-            raise
-        return ids
+        """(ids [N, 1 + longest], lengths [N] counting BOS); see `InputCodec.encode_batch`."""
+        return self.inputs.encode_batch(inputs)
 
     def fast_forward(self) -> runtime.FastForward:
         """The pruned forward of the current weights (rebuilt when a weight changed)."""

@@ -19,8 +19,9 @@ import torch
 
 import compiler
 import rasp
+from compiler.codec import OutputCodec
 from compiler.errors import CompileError
-from compiler.program import OutputCodec, same_output, same_value
+from compiler.program import same_output, same_value
 from compiler.testing import ROOT, env_with
 from rasp import interpreter
 from rasp.examples import read_header

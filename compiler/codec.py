@@ -1,0 +1,163 @@
+"""A compiled program's edges: inputs to padded id arrays (`InputCodec`), the output slice of
+the logits to Python values (`OutputCodec`); both in bulk, with array operations, so that a
+batch costs about what its forward costs (per-token Python would cost several times more)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from rasp.env import normalise_input
+from rasp.errors import RaspError
+
+from .values import vkey
+
+
+class InputCodec:
+    """Token ids of inputs over `vocab` (BOS is id `bos`) of length 1..`max_seq_len`."""
+
+    def __init__(self, vocab: Sequence[Any], bos: int, max_seq_len: int):
+        self.vocab = list(vocab)
+        self.bos = bos
+        self.max_seq_len = max_seq_len
+        self._index = {vkey(t): i for i, t in enumerate(self.vocab)}
+        self._by_type: dict[type, dict[Any, int]] = {}
+        for i, t in enumerate(self.vocab):
+            self._by_type.setdefault(type(t), {})[t] = i
+        chars = {t: i for t, i in self._by_type.get(str, {}).items() if len(t) == 1}
+        self._char_ids: np.ndarray | None = None  # code point -> id (-1: not a token)
+        if chars:
+            self._char_ids = np.full(max(map(ord, chars)) + 2, -1, dtype=np.int64)
+            for t, i in chars.items():
+                self._char_ids[ord(t)] = i
+
+    def encode(self, tokens: Any) -> list[int]:
+        """BOS then the token ids; a ValueError names a token outside the vocabulary."""
+        seq = self.sequence(tokens)
+        ids = [self.bos]
+        for t in seq:
+            i = self._index.get(vkey(t))
+            if i is None:
+                raise ValueError(f"token {t!r} is not in the vocabulary {self.vocab}")
+            ids.append(i)
+        return ids
+
+    def sequence(self, tokens: Any) -> str | list[Any]:
+        """The input as the interpreter reads it; a ValueError if it is empty or too long."""
+        try:
+            seq = normalise_input(tokens)
+        except RaspError as err:
+            raise ValueError(err.message) from None
+        if len(seq) > self.max_seq_len:
+            raise ValueError(f"input of {len(seq)} tokens is longer than the compiled "
+                             f"max_seq_len {self.max_seq_len}")
+        return seq
+
+    def encode_batch(self, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """(ids [N, 1 + longest], lengths [N] counting BOS): BOS first, right-padded with BOS.
+
+        Tokens of one type are looked up in one dict by value (C-speed `map`); mixed types
+        by their (type, value) identity, so 1, 1.0 and True stay different tokens."""
+        seqs = inputs
+        if not set(map(type, inputs)) <= {str, list, tuple}:
+            seqs = [self.sequence(x) for x in inputs]
+        lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+        if len(seqs) and (lengths.min() == 0 or lengths.max() > self.max_seq_len):
+            bad = int(np.argmax((lengths == 0) | (lengths > self.max_seq_len)))
+            self.sequence(seqs[bad])  # raises, saying why
+        if self._char_ids is not None and set(map(type, seqs)) == {str}:
+            ids = self._encode_text(seqs)
+        else:
+            ids = self._encode_tokens(seqs)
+        width = int(lengths.max()) if len(seqs) else 0
+        tokens = np.full((len(seqs), 1 + width), self.bos, dtype=np.int64)
+        tokens[:, 1:][np.arange(width)[None, :] < lengths[:, None]] = ids
+        return tokens, lengths + 1
+
+    def _encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Ids of every character of plain-text inputs: one array lookup over code points."""
+        points = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+        lut = self._char_ids
+        assert lut is not None
+        ids = lut[np.minimum(points, len(lut) - 1)]
+        if (ids < 0).any():
+            for x in texts:
+                self.encode(x)  # raises, naming the token
+        return ids
+
+    def _encode_tokens(self, seqs: Sequence[Any]) -> np.ndarray:
+        flat = list(itertools.chain.from_iterable(seqs))
+        types = set(map(type, flat))
+        table = self._by_type.get(types.pop()) if len(types) == 1 else None
+        try:
+            if table is not None:
+                ids = np.fromiter(map(table.__getitem__, flat), dtype=np.int64, count=len(flat))
+            else:
+                index = self._index
+                ids = np.fromiter((index[vkey(t)] for t in flat), dtype=np.int64,
+                                  count=len(flat))
+        except (KeyError, TypeError):
+            for x in seqs:
+                self.encode(x)  # raises, naming the token
+            raise
+        return ids
+
+
+class OutputCodec:
+    """Decodes the output slice of the logits in bulk: argmax over a categorical one-hot;
+    a numeric output snapped to the nearest value the program can produce when within 0.45
+    of the gap to its neighbours (else the raw number is returned, so a wrong model shows).
+
+    Where the program can produce both 1 and 1.0, it decodes 1.0: such sets come from means,
+    and a mean over two or more keys is a float. A mean whose selection holds exactly one key
+    passes that key's int through in the interpreter; the model has no dimension that tells
+    these apart, so there the type (never the value) differs."""
+
+    def __init__(self, output: dict[str, Any]):
+        values = output["values"] or []
+        self.numeric = output["encoding"] == "numerical"
+        self.values = np.empty(len(values), dtype=object)
+        for i, v in enumerate(values):
+            self.values[i] = v
+        if not self.numeric or not values:
+            return
+        floats = np.array([float(v) for v in values])
+        self.sorted, first = np.unique(floats, return_index=True)
+        chosen = {}
+        for v, f in zip(values, floats.tolist(), strict=True):
+            if f not in chosen or isinstance(v, float):  # floats over equal ints
+                chosen[f] = v
+        self.by_sorted = np.empty(len(self.sorted), dtype=object)
+        for j, f in enumerate(self.sorted.tolist()):
+            self.by_sorted[j] = chosen[f]
+        gaps = np.diff(self.sorted)
+        # Consecutive integers (counts, positions, sorted ints) snap by rounding.
+        self.consecutive = bool(len(gaps) and (gaps == 1).all() and self.sorted[0] % 1 == 0)
+        near = np.minimum(np.r_[np.inf, gaps], np.r_[gaps, np.inf])
+        single = 1e-4 * np.maximum(1.0, np.abs(self.sorted))
+        self.tol = np.where(np.isfinite(near), 0.45 * near, single)
+
+    def decode(self, logits: np.ndarray) -> np.ndarray:
+        """Values [..., T] (an object array of Python values) from logits [..., T, W]."""
+        if not self.numeric:
+            return self.values[logits.argmax(axis=-1)]
+        x = logits[..., 0].astype(np.float64)
+        if not len(self.values):
+            return x.astype(object)
+        s = self.sorted
+        if self.consecutive:
+            r = np.nan_to_num(np.rint(x - s[0]), nan=0.0)
+            best = r.clip(0, len(s) - 1).astype(np.int64)
+        else:
+            i = np.searchsorted(s, x).clip(1, len(s) - 1) if len(s) > 1 else np.zeros_like(
+                x, dtype=np.int64)
+            lo = i - 1 if len(s) > 1 else i
+            best = np.where(np.abs(s[i] - x) < np.abs(s[lo] - x), i, lo)
+        out = self.by_sorted[best]
+        off = ~(np.abs(s[best] - x) <= self.tol[best])
+        if off.any():
+            out[off] = x[off]
+        return out
