@@ -50,8 +50,9 @@ class Column:
     @staticmethod
     def from_rows(rows: Sequence[Sequence[Any]]) -> Column:
         """Encode equal-length inputs; strings are one token per character."""
-        if all(type(r) is str for r in rows):
-            return _from_strings(rows)
+        texts = [r for r in rows if type(r) is str]
+        if len(texts) == len(rows):
+            return _from_strings(texts)
         flat = [v for row in rows for v in row]
         kinds = set(map(type, flat))
         if len(kinds) == 1 and kinds <= {str, int, float}:
@@ -101,7 +102,7 @@ def _from_strings(rows: Sequence[str]) -> Column:
 
 def _dedupe(outputs: list[Any]) -> tuple[np.ndarray, list[Any]]:
     """Map a list of values to codes into a table of distinct values."""
-    table: dict[tuple[type, Any], int] = {}
+    table: dict[tuple[type, Any, bool], int] = {}
     values: list[Any] = []
     remap = np.empty(len(outputs), dtype=np.int64)
     for i, v in enumerate(outputs):

@@ -100,7 +100,7 @@ def compile_spec(header: Header | None, expr: str | None = None,
                                              else None)
     missing = [flag for flag, value in (("-e", expr), ("--vocab", vocab),
                                         ("--max-len", max_len)) if not value]
-    if missing:
+    if missing or expr is None or vocab is None or max_len is None:
         raise SpecMissing(missing)
     return CompileSpec(expr, vocab, max_len, dict(spec.options) if spec else {})
 

@@ -44,17 +44,16 @@ def _locate(err: RaspError, node: ir.IRNode, roots: list[ir.IRNode]) -> RaspErro
     nearest place in the program evaluated (`roots`' file) that uses it."""
     if err.line is not None:
         return err
-    chain = _users(node, roots)
-    at = next((n for n in chain if n.span is not None and n.span.line), None)
-    if at is None:
+    placed = [(n, n.span) for n in _users(node, roots) if n.span is not None and n.span.line]
+    if not placed:
         return err
-    err.located(at.span.line, at.span.column, at.path, at.span.line_text)
+    at, span = placed[0]
+    err.located(span.line, span.column, at.path, span.line_text)
     home = roots[0].path
     if at.path != home:
-        user = next((n for n in chain if n.path == home and n.span is not None
-                     and n.span.line), None)
+        user = next(((n, s) for n, s in placed if n.path == home), None)
         if user is not None:
-            err.note(f"used at {user.where()}: {user.span.text.splitlines()[0]}")
+            err.note(f"used at {user[0].where()}: {user[1].text.splitlines()[0]}")
     return err
 
 
@@ -80,9 +79,7 @@ def _users(node: ir.IRNode, roots: list[ir.IRNode]) -> list[ir.IRNode]:
 
 def _python_error(exc: Exception, node: ir.IRNode, roots: list[ir.IRNode]) -> RaspError:
     message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-    err = RaspEvalError(str(message))
-    err.detail = f"in `{node.label}`"
-    return _locate(err, node, roots)
+    return _locate(RaspEvalError(str(message)), node, roots)
 
 
 def evaluate_nodes(roots: list[ir.IRNode], inputs: Sequence[Sequence[Any]],

@@ -56,6 +56,13 @@ def _expected(terminals: set[str]) -> str:
     return ", ".join(names)
 
 
+def _wanted(err: UnexpectedInput) -> set[str]:
+    """The terminals the parser (or, for a bad character, the lexer) would have accepted."""
+    if isinstance(err, UnexpectedCharacters):
+        return set(err.allowed or ())
+    return set(getattr(err, "expected", ()))
+
+
 def _syntax_error(err: UnexpectedInput, text: str, path: str | None) -> RaspSyntaxError:
     lines = text.splitlines() or [""]
     line = getattr(err, "line", None)
@@ -63,7 +70,7 @@ def _syntax_error(err: UnexpectedInput, text: str, path: str | None) -> RaspSynt
     if isinstance(err, UnexpectedEOF) or line is None or line < 1:
         line = len(lines)
         column = len(lines[-1]) + 1
-        message = f"unexpected end of input; expected {_expected(set(err.expected))}"
+        message = f"unexpected end of input; expected {_expected(_wanted(err))}"
     elif isinstance(err, UnexpectedToken):
         token = err.token
         if token.type == "$END":
@@ -72,7 +79,7 @@ def _syntax_error(err: UnexpectedInput, text: str, path: str | None) -> RaspSynt
             message = (f"unexpected {token.value!r}; expected "
                        f"{_expected(err.accepts or err.expected)}")
     elif isinstance(err, UnexpectedCharacters):
-        message = f"unexpected character {text[err.pos_in_stream]!r}"
+        message = f"unexpected character {err.char!r}"
         if err.allowed:
             message += f"; expected {_expected(set(err.allowed))}"
     else:  # pragma: no cover - lark raises only the kinds above

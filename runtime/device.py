@@ -13,6 +13,7 @@ import platform
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -93,7 +94,7 @@ def maybe_compile(model: nn.Module, mode: str = "none") -> nn.Module:
         raise ValueError(f"compile mode must be one of {COMPILE_MODES}, not {mode!r}")
     if mode == "none":
         return model
-    return torch.compile(model, mode=mode)
+    return cast(nn.Module, torch.compile(model, mode=mode))  # typed as any callable
 
 
 @dataclass(frozen=True)
