@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from rasp.env import normalise_input
 from rasp.errors import RaspError
+from rasp.source import normalise_input
 
 from .values import vkey
 

@@ -253,8 +253,8 @@ def program_sources(path: str | Path) -> dict[str, str]:
     """The program's text and that of every file it loads, by path relative to the program's
     directory: what a checkpoint stores so the program can be rerun anywhere."""
     from rasp import ast
-    from rasp.env import read_source, resolve_load
     from rasp.parser import parse_program
+    from rasp.source import read_source, resolve_load
 
     root = Path(path).resolve().parent
     found: dict[str, str] = {}

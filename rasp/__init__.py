@@ -1,6 +1,7 @@
 """RASP, the programming language of transformers: parser, IR, interpreter and environment."""
 
-from .env import Applied, Environment, Function
+from .build import Applied, Function
+from .env import Environment
 from .errors import RaspError, RaspEvalError, RaspNameError, RaspSyntaxError, RaspTypeError
 
 __all__ = [

@@ -21,11 +21,12 @@ import numpy as np
 from . import ir
 from .command import fail, load_or_exit, output_name
 from .compiled import NoCompiler, attention_weights, compile_ticking, counted, heads
-from .env import Environment, normalise_input
+from .env import Environment
 from .errors import RaspError
 from .examples import MAX_LEN, compile_spec, parse_input_literal, parse_vocab
 from .format import format_example_arg
 from .interpreter import evaluate_batch
+from .source import normalise_input
 
 SHARE = 0.01  # attention weight above which a key counts as attended
 

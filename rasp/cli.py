@@ -17,11 +17,12 @@ import click
 
 from . import ir
 from .command import fail, load_or_exit
-from .env import Environment, normalise_input, read_source
+from .env import Environment
 from .errors import RaspError
 from .examples import Header, default_exprs, parse_input_literal, read_header
 from .format import format_example_arg, format_matrix, format_sequence, sequence_type
 from .parser import parse_recovering
+from .source import normalise_input, read_source
 
 # name -> ("module:attribute" of a click command defined elsewhere, its one-line help).
 LAZY_COMMANDS = {
@@ -172,7 +173,7 @@ def _render(expr: str, node: Any, x: Any, out: Any, as_json: bool) -> str:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 def check(file: str) -> None:
     """Parse and run FILE, reporting every error found (exit status 1 if any)."""
-    env = Environment()
+    env = Environment(keep_going=True)  # a loaded file's errors are all reported
     errors: list[RaspError] = []
     try:
         source = read_source(file)
@@ -185,10 +186,9 @@ def check(file: str) -> None:
         header = None
         errors.append(err)
     errors += syntax_errors
-    env.on_load_error = errors.append
     for stmt in statements:
         try:
-            env.execute(stmt, file)
+            errors += env.execute(stmt, file).errors
         except RaspError as err:
             errors.append(err)
     if not errors and header is not None:

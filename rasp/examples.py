@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast, ir
-from .env import Echo, Environment, normalise_input, read_source
+from .env import Echo, Environment
 from .errors import RaspSyntaxError
 from .parser import parse_expression
+from .source import normalise_input, read_source
 
 MAX_LEN = 4096  # the longest input a header (or a flag) may ask a compiled model to take
 

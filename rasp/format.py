@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import ir
-from .env import Applied, Function
+from .build import Applied, Function
 from .interpreter import row_type, type_class
 
 

@@ -16,9 +16,9 @@ from typing import Any
 import networkx as nx
 
 from . import ir
-from .env import normalise_input
 from .format import small_str
 from .interpreter import Column, evaluate_nodes
+from .source import normalise_input
 
 MAX_TEXT = 32  # characters of source text per label line
 LIBRARY_FILE = "stdlib.rasp"  # the path the environment gives the standard library's nodes

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from . import ast, ir, repl_compile
-from .env import LIBRARY_PATH, Echo, Environment, describe, resolve_load
-from .errors import RaspError, RaspNameError, RaspSyntaxError, RaspTypeError, caret_under
+from .env import Echo, Environment
+from .errors import RaspError, RaspNameError, RaspSyntaxError, caret_under
 from .repl_antlr import antlr_message
 from .repl_echo import Echoer, Settings, quoted
 from .repl_fit import Fit, Output, fit
 from .repl_input import Parsed, Status, parse_input
+from .source import LIBRARY_PATH, resolve_load
 
 BANNER = "RASP 0.1"
 ORIGINAL_LIBRARY = "RASP_support/rasplib"
@@ -69,6 +70,7 @@ class ReplSession:
     def __init__(self, interactive: bool = False, env: Environment | None = None):
         self.interactive = interactive
         self.env = env or Environment()
+        self.env.keep_going = True  # a loaded file's errors are listed, the rest still runs
         self.settings = Settings()
         # The original loads its library as "RASP_support/rasplib" and names functions by it.
         self.settings.load_names[LIBRARY_PATH] = "library" if interactive else ORIGINAL_LIBRARY
@@ -76,10 +78,7 @@ class ReplSession:
         self.progress: TextIO | None = None  # where slow commands tick (the terminal REPL's)
         self.cut = interactive  # cut long output to the terminal (`:cut off` shows it all)
         self.finished = False  # `exit` was given
-        self._load_errors: list[RaspError] = []
-        self.env.checker = self._check
-        self.env.on_load_error = self._load_errors.append
-        self.env.on_command = self.command  # a loaded file's `set example`, `full seq display`
+        self.env.example = self.settings.sop_example  # new s-ops are checked on it
         self.meta: dict[str, Callable[[str], Output]] = {
             "help": lambda _arg: [("", HELP + "\n")], "cut": self._cut_command}
         repl_compile.register(self)
@@ -171,11 +170,10 @@ class ReplSession:
         """Execute one parsed statement; errors skip it and never change the session.
 
         Like the original, any exception at all is reported and the session goes on."""
-        self._load_errors.clear()
         try:
             echo = self.env.execute(statement)
             if echo.kind == "command":
-                return [("", line + "\n") for line in self.command(echo.value)]
+                return [("", line + "\n") for line in self.command(echo)]
         except RaspError as err:
             return self.error(err, text)
         except Exception as exc:
@@ -202,19 +200,19 @@ class ReplSession:
             case _:
                 echoer.echo(echo)
 
-    def command(self, cmd: ast.ReplCommand) -> list[str]:
-        s = self.settings
+    def command(self, echo: Echo) -> list[str]:
+        """A REPL command's effect on the session (the environment evaluated and checked a
+        `set example`'s value, and made an s-op example its running example)."""
+        s, cmd = self.settings, echo.statement
+        assert isinstance(cmd, ast.ReplCommand)
         which = cmd.kind or "both"
         if cmd.command == "exit":
             self.finished = True
         elif cmd.command == "set_example":
-            example = self.env.expression(cmd.value.span.text)
-            if not isinstance(example, str | list | dict):
-                raise RaspTypeError(f"example not iterable: {describe(example)}")
             if which in ("both", "s-op"):
-                s.sop_example = example
+                s.sop_example = echo.value
             if which in ("both", "selector"):
-                s.selector_example = example
+                s.selector_example = echo.value
         elif cmd.command == "show_example":
             lines = []
             if which in ("both", "s-op"):
@@ -236,12 +234,13 @@ class ReplSession:
         order the statements ran, nested loads included; without errors, only the last binding
         of each name is listed (as the original filters its output)."""
         self._name_loads(echo, None)
+        self._file_commands(echo.value)
         # The original prints a loaded file's syntax errors as it reads them, before the list.
-        for err in self._load_errors:
+        for err in echo.errors:
             if err.kind == "syntax":
                 echoer.lines += [t.rstrip("\n") for _style, t in self.error(err, "")]
-        errors = [err for err in self._load_errors if err.kind != "syntax"]
-        events = self._load_events(echo.value, resolve_load(echo.name, None), errors)
+        errors = [err for err in echo.errors if err.kind != "syntax"]
+        events = self._load_events(echo.value, resolve_load(echo.names[0], None), errors)
         events += [err for err in errors if not any(err is e for e in events)]
         if not errors:
             last = {event[0]: i for i, event in enumerate(events)}
@@ -266,7 +265,7 @@ class ReplSession:
         for e in echoes:
             line = e.statement.span.line if e.statement is not None else 0
             if e.kind == "load":
-                nested = self._load_events(e.value, resolve_load(e.name, path), errors)
+                nested = self._load_events(e.value, resolve_load(e.names[0], path), errors)
                 timed += [(line, event) for event in nested]
             else:
                 timed += [(line, binding) for binding in Echoer.public_names(e)]
@@ -275,25 +274,25 @@ class ReplSession:
         return [event for _line, event in sorted(timed, key=lambda t: t[0])]
 
     def _name_loads(self, echo: Echo, current: str | None) -> None:
-        path = resolve_load(echo.name, current)
-        self.settings.load_names[path] = echo.name
+        path = resolve_load(echo.names[0], current)
+        self.settings.load_names[path] = echo.names[0]
         for inner in echo.value:
             if inner.kind == "load":
                 self._name_loads(inner, path)
+
+    def _file_commands(self, echoes: list[Echo]) -> None:
+        """A loaded file's REPL commands (`set example`, `full seq display`, ...) act on the
+        session as the original's do, nested loads' included, in order."""
+        for e in echoes:
+            if e.kind == "command":
+                self.command(e)
+            elif e.kind == "load":
+                self._file_commands(e.value)
 
     # ---- evaluation -----------------------------------------------------------------------
 
     def _evaluate(self, node: ir.IRNode, example: Any) -> Any:
         return self.env.on_example(node, example)
-
-    def _check(self, node: ir.IRNode) -> None:
-        """The running-example test that every new s-op or selector must pass (§8)."""
-        try:
-            self._evaluate(node, self.settings.sop_example)
-        except RaspError as err:
-            if node.span is not None and node.span.line:
-                err.located(node.span.line, node.span.column)  # the expression, not `x = `
-            raise
 
     # ---- errors -------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol, TextIO
 
 from . import ir
 from .attention_plot import head_selector, selectors_by_label
+from .build import Applied, Function
 from .compiled import (
     NoCompiler,
     attention_weights,
@@ -29,13 +30,14 @@ from .compiled import (
     same_output,
     ticking,
 )
-from .env import Applied, Environment, Function, normalise_input
+from .env import Environment
 from .errors import RaspError
 from .examples import compile_spec, parse_max_len, parse_vocab
 from .format import format_applied, format_example_arg, format_matrix, format_sequence
 from .interpreter import evaluate_batch
 from .repl_echo import Settings
 from .repl_fit import Output
+from .source import normalise_input
 
 ERROR = "class:error"
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast, ir
-from .env import Applied, Echo, Function
+from .build import Applied, Function
+from .env import Echo
 from .format import (
     SKIPPED_FULL_DISPLAY,
     all_identical,
@@ -85,27 +86,16 @@ class Echoer:
                 expr = e.statement.expr if isinstance(e.statement, ast.ExprStmt) else None
                 name = expr.name if isinstance(expr, ast.Name) else "out"
                 self.named(name, e.value)
-            case "assign":
-                names = e.name.split(", ")
-                values = [e.value] if len(names) == 1 else e.value
-                for name, value in zip(names, values, strict=True):
+            case "assign" | "function":
+                for name, value in e.bindings():
                     self.named(name, value)
-            case "function":
-                self.named(e.name, e.value)
 
     @staticmethod
     def public_names(e: Echo) -> list[tuple[str, Any]]:
         """The public names one statement of a loaded file bound (a load lists these)."""
-        found: list[tuple[str, Any]] = []
-        match e.kind:
-            case "assign":
-                names = e.name.split(", ")
-                values = [e.value] if len(names) == 1 else e.value
-                found = list(zip(names, values, strict=True))
-            case "function":
-                found = [(e.name, e.value)]
-            case "expr" if isinstance(getattr(e.statement, "expr", None), ast.Name):
-                found = [(e.statement.expr.name, e.value)]
+        found = e.bindings()
+        if e.kind == "expr" and isinstance(getattr(e.statement, "expr", None), ast.Name):
+            found = [(e.statement.expr.name, e.value)]
         return [(n, v) for n, v in found if not n.startswith("_") and n != "out"]
 
     def named(self, name: str | None, val: Any, ntabs: int = 0, extra: str = "") -> None:

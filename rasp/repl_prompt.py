@@ -25,7 +25,7 @@ from prompt_toolkit.output import Output as PtOutput
 from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
 from . import ir
-from .env import Function
+from .build import Function
 from .keywords import glued_words, operator_words, statement_words
 from .lexer import RaspLexer, TerminalStyle
 from .repl import PROMPT, Output, ReplSession, Status, def_depth, parse_input

@@ -23,6 +23,7 @@ from pygments.styles import get_all_styles, get_style_by_name
 from pygments.util import ClassNotFound
 
 from . import ast, ir
+from .build import Function
 from .command import fail
 from .compiled import (
     NoCompiler,
@@ -33,12 +34,13 @@ from .compiled import (
     placement_text,
     placements,
 )
-from .env import Echo, Environment, Function, normalise_input
+from .env import Echo, Environment
 from .errors import RaspError
 from .examples import Header, load_program
 from .format import format_example_arg, format_sequence, sequence_type
 from .interpreter import evaluate_batch
 from .lexer import RaspLexer, TerminalStyle
+from .source import normalise_input
 
 DEFAULT_EXAMPLE = "hello"
 WIDTH = 80  # annotation lines wrap to fit a terminal
@@ -73,18 +75,12 @@ class Annotation:
 
 
 def _bound(echo: Echo) -> list[tuple[str, Any]]:
-    if echo.kind == "assign":
-        names = echo.name.split(", ")
-        values = [echo.value] if len(names) == 1 else echo.value
-        return list(zip(names, values, strict=True))
-    if echo.kind == "function":
-        return [(echo.name, echo.value)]
     if echo.kind == "load":
         found: list[tuple[str, Any]] = []
         for inner in echo.value:
             found += [(n, v) for n, v in _bound(inner) if not n.startswith("_")]
         return found
-    return []
+    return echo.bindings()
 
 
 @dataclass
