@@ -27,6 +27,7 @@ from .values import distinct, vkey
 
 MLP_TUPLES = 16384  # input tuples one MLP may enumerate
 MAX_Z = float(2**20)  # z's range (its own float32 rounding is in its error bound)
+NEAR = 1e-12  # relative distance below which two floats are one number computed two ways
 
 Outputs = Callable[[list[list[list[Any]]]], list[Any]]  # groups -> output at every point
 
@@ -57,32 +58,25 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         raise CompileError(f"its inputs take {desc} value combinations, more than an "
                            f"MLP may enumerate ({MLP_TUPLES})", node)
     # Each input as one number u with gaps >= 1; z mixes them in a mixed radix. Values
-    # equal as numbers (1, 1.0, True) are one point: the model cannot tell them apart.
-    us, lins, errs, groups = [], [], [], []
-    for p, domain in zip(ins, domains, strict=True):
-        if p.enc == "cat":
-            u = np.arange(len(domain), dtype=np.float64)
-            lins.append(read(p).left(u[None, :]))
-            errs.append(err_of(lins[-1]))
-            groups.append([[v] for v in domain])
-        else:
-            by_float: dict[float, list[Any]] = {}
-            for v in domain:
-                by_float.setdefault(float(v), []).append(v)
-            x = np.array(sorted(by_float))
-            gap = float(np.diff(x).min()) if len(x) > 1 else 1.0
-            u = (x - x.min()) / gap
-            lins.append((read(p) - Lin.const([x.min()])).scaled(1.0 / gap))
-            errs.append(err_of(lins[-1]))
-            groups.append([by_float[f] for f in x])
-        us.append(u)
-    sizes = [len(u) for u in us]
+    # equal as numbers (1, 1.0, True) are one point, unless the result depends on which:
+    # then an input with a type flag (see numtype) reads it as one more bit of u.
     try:
+        us, lins, errs, groups = _points(ins, domains, typed=False)
         outs = outputs(groups)
     except Ambiguous as err:
-        raise CompileError(
-            f"its result depends on whether an input is {err.args[0]!r} (equal numbers "
-            "of different types), which the model cannot tell apart", node) from None
+        if not any(p.flag is not None and p.enc == "num" for p in ins):
+            raise CompileError(
+                f"its result depends on whether an input is {err.args[0]!r} (equal numbers "
+                "of different types), which the model cannot tell apart", node) from None
+        us, lins, errs, groups = _points(ins, domains, typed=True)
+        try:
+            outs = outputs(groups)
+        except Ambiguous as again:
+            raise CompileError(
+                f"its result depends on whether an input is {again.args[0]!r} (equal "
+                "numbers of different types), which the model cannot tell apart",
+                node) from None
+    sizes = [len(u) for u in us]
     defined = [v for v in outs if v is not MISSING]
     if not defined:
         raise CompileError("it raises an error on every value it can receive", node)
@@ -122,6 +116,65 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     spec.act = np.minimum(hi - mids, mids - lo) / halves + 1.0
     return new(Mlp, "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
                  role=role)
+
+
+def _points(ins: list[PNode], domains: list[list[Any]], typed: bool
+            ) -> tuple[list[np.ndarray], list[Lin], list[float], list[list[list[Any]]]]:
+    """Each input's points u (gaps >= 1), its read-out of u, that read-out's float32 error,
+    and the values each point stands for. `typed`: a number with a type flag is two points
+    per number, 2u (a float) and 2u + 1 (not a float)."""
+    us, lins, errs, groups = [], [], [], []
+    for p, domain in zip(ins, domains, strict=True):
+        if p.enc == "cat":
+            u = np.arange(len(domain), dtype=np.float64)
+            lins.append(read(p).left(u[None, :]))
+            errs.append(err_of(lins[-1]))
+            groups.append([[v] for v in domain])
+            us.append(u)
+            continue
+        x, members, spread = clusters(domain)
+        gap = float(np.diff(x).min()) if len(x) > 1 else 1.0
+        u = (x - x.min()) / gap
+        lin = (read(p) - Lin.const([x.min()])).scaled(1.0 / gap)
+        err = err_of(lin) + spread / gap
+        if typed and p.flag is not None:
+            flag = p.flag.node()
+            bit = read(flag) if flag.enc == "num" else read(flag).left(
+                np.array([[float(v) for v in flag.domain]]))
+            lin = lin.scaled(2.0) + bit
+            err = 2 * err + err_of(bit)
+            u = np.repeat(2 * u, 2) + np.tile([0.0, 1.0], len(u))
+            split = []
+            for m in members:
+                floats = [v for v in m if isinstance(v, float)] or m
+                others = [v for v in m if not isinstance(v, float)] or m
+                split += [floats, others]
+            members = split
+        us.append(u)
+        lins.append(lin)
+        errs.append(err)
+        groups.append(members)
+    return us, lins, errs, groups
+
+
+def clusters(domain: list[Any]) -> tuple[np.ndarray, list[list[Any]], float]:
+    """Numbers as the points a model can tell apart: values equal as numbers (1, 1.0, True),
+    or floats a few units in the last place apart (one rational computed two ways, such as
+    `2 + 1/3` and `1 + 4/3`), are one point. Returns the points (sorted), the values each
+    stands for, and how far a value may sit from its point."""
+    xs = sorted(domain, key=float)
+    points: list[float] = []
+    members: list[list[Any]] = []
+    spread = 0.0
+    for v in xs:
+        f = float(v)
+        if points and f - points[-1] <= NEAR * max(1.0, abs(f)):
+            members[-1].append(v)
+            spread = max(spread, f - points[-1])
+        else:
+            points.append(f)
+            members.append([v])
+    return np.array(points), members, spread
 
 
 @dataclass

@@ -18,6 +18,7 @@ rest give one-hots) and read by what uses it (through linear read-outs).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,7 @@ class Lowerer(Fusion, Selectors):
         self.keys = analysis.keys  # structural keys, shared with the analysis
         self.foot: dict[int, frozenset[str]] = {}
         self.cat_of: dict[int, PNode] = {}
+        self.classes: dict[tuple[int, tuple[int, ...]], PNode] = {}  # see `side_onehot`
         self.ids = itertools.count()  # plan node ids, in creation order (layout order)
         self.tables: dict[tuple[int, ...], dict[int, Any]] = {}  # fused trees' columns
         self.bounds: dict[int, list[ir.IRNode] | None] = {}  # see `boundary`
@@ -341,13 +343,15 @@ class Lowerer(Fusion, Selectors):
                      role="attention (select one)" if select_one else
                      "attention (mean of one value)" if one_value else "attention (mean)")
 
-    def width(self, node: ir.IRNode, sel: ir.Selector, widths: list[int] | None = None
-              ) -> PNode:
+    def width(self, node: ir.IRNode, sel: ir.Selector, widths: list[int] | None = None,
+              of: Callable[[int], Any] | None = None, label: str | None = None) -> PNode:
         """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight.
         An `or` that no single table or sum of tables expresses is split instead:
         width(a or b) = width(a) + width(b) - width(a and b) (the last is dropped when a and b
-        never meet), each part a head and an MLP in the same layer, summed linearly."""
+        never meet), each part a head and an MLP in the same layer, summed linearly.
+        `of`: the MLP computes of(width) instead (the number type of a mean, say)."""
         widths = self.a.values[node.id] if widths is None else widths
+        label = label or node.label
         stripped = self.strip_causal(sel)
         plan = None
         if stripped is None or isinstance(stripped, ir.Select) and stripped.op == "==":
@@ -366,8 +370,11 @@ class Lowerer(Fusion, Selectors):
                 for sign, part in parts:
                     w = self.width_of(part, node)
                     total = total + self.numeric(w).scaled(sign)
-                return self.pnode(Linear, "num", list(widths), node.label, node, lin=total,
-                                  role="sum of widths")
+                summed = self.pnode(Linear, "num", list(widths), node.label, node, lin=total,
+                                    role="sum of widths")
+                if of is None:
+                    return summed
+                return self.mlp([summed], pointwise(of), label, node, role="MLP (width)")
             if plan is None:
                 plan = self.joint_selector(stripped)
         plan = sharp(plan, sel)
@@ -378,8 +385,8 @@ class Lowerer(Fusion, Selectors):
         share = self.pnode(Head, "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
                       base=np.array([1.0]), err=ATTN_ERR, role="attention (width, BOS share)",
                       checks=False)
-        lookup = {s: w for s, w in zip(shares, widths, strict=True)}
-        return self.mlp([share], pointwise(lambda s: lookup[s]), node.label, node,
+        lookup = {s: w if of is None else of(w) for s, w in zip(shares, widths, strict=True)}
+        return self.mlp([share], pointwise(lambda s: lookup[s]), label, node,
                         role="MLP (width)")
 
     def width_of(self, sel: ir.Selector, whole: ir.IRNode) -> PNode:

@@ -22,7 +22,7 @@ from .errors import CompileError
 from .linear import Lin, stack_all
 from .plan import PNode, read
 from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
-from .values import is_number
+from .values import is_number, vkey
 
 
 @dataclass
@@ -52,6 +52,7 @@ class Selectors:
     onehot: Callable[..., tuple[PNode, Lin]]
     numeric: Callable[..., Lin]
     mlp: Callable[..., PNode]
+    classes: dict[tuple[int, tuple[int, ...]], PNode]  # see `side_onehot`
 
     def selector(self, sel: ir.Selector, need_threshold: bool = False,
                  equal_weights: bool = True) -> SelPlan:
@@ -128,10 +129,37 @@ class Selectors:
         """Each select's keys and queries as one-hots."""
         sides = {}
         for at in atoms:
-            kp, klin = self.onehot(self.lower(at.keys), at)
-            qp, qlin = self.onehot(self.lower(at.queries), at)
+            kp, klin = self.side_onehot(at, keys=True)
+            qp, qlin = self.side_onehot(at, keys=False)
             sides[at.id] = Side(kp, klin, qp, qlin)
         return sides
+
+    def side_onehot(self, at: ir.Select, keys: bool) -> tuple[PNode, Lin]:
+        """One side of a select as a one-hot. A numeric side is discretised only as finely
+        as the select tells its values apart: values that every value of the other side
+        compares alike are one class (`indices + mean == indices` needs to know which
+        integer a key is, not which of thousands of fractions), so fewer steps and wider
+        gaps than a one-hot of every value."""
+        p = self.lower(at.keys if keys else at.queries)
+        other = self.lower(at.queries if keys else at.keys)
+        if p.enc == "cat" or p.values is None or other.values is None:
+            return self.onehot(p, at)
+        table = (truth_table(at, p.values, other.values).T if keys
+                 else truth_table(at, other.values, p.values))  # [p's value, other's]
+        sig, cls = np.unique(table, axis=0, return_inverse=True)
+        if len(sig) == len(p.values):
+            return self.onehot(p, at)
+        cls = np.ravel(cls)
+        key = (p.id, tuple(cls.tolist()))
+        got = self.classes.get(key)
+        if got is None:
+            reps = {c: p.values[i] for i, c in reversed(list(enumerate(cls)))}
+            rep = {vkey(v): reps[c] for v, c in zip(p.values, cls, strict=True)}
+            got = self.mlp([p], pointwise(lambda v: rep[vkey(v)]), p.label, p.ir or at,
+                           role="classes of")
+            got.checks = False
+            self.classes[key] = got
+        return got, read(got)
 
     def _pairs(self, sel: ir.Selector) -> Pairs:
         """The selects of a selector grouped by the (keys, queries) pair they compare, with

@@ -106,6 +106,7 @@ class Analysis:
     determined: dict[tuple[int, int], bool] = field(default_factory=dict)  # `determines` memo
     sources: dict[int, list[ir.IRNode]] = field(default_factory=dict)  # `_sources` memo
     keys: StructKeys = field(default_factory=lambda: StructKeys())  # 'the same s-op'
+    uniform: dict[int, bool] = field(default_factory=dict)  # `uniform` memo
 
     def of(self, node: ir.IRNode) -> list[Any] | None:
         return self.values[node.id]
@@ -283,6 +284,43 @@ def _sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
     return got
 
 
+def _shift(x: ir.Map, a: Analysis) -> bool:
+    """`x + c`, `c - x`, `-x`, `x * c` (c != 0) of numbers: injective in exact arithmetic (a
+    float sum may round two values a few units in the last place apart to one, but those are
+    one number computed two ways)."""
+    vals = a.values.get(x.child.id)
+    if vals is None or not all(is_number(v) for v in vals):
+        return False
+    if x.const_side is None:
+        return x.op in ("neg", "pos")
+    return is_number(x.const) and (x.op in ("+", "-") or x.op == "*" and x.const != 0)
+
+
+def uniform(x: ir.IRNode, a: Analysis) -> bool:
+    """x holds one value at every position of an input: a constant, or an aggregate (a
+    width) whose selector's queries are all uniform (every query selects the same keys),
+    or an elementwise function of such values (`length`, where the paper's `+` sits)."""
+    got = a.uniform.get(x.id)
+    if got is None:
+        if isinstance(x, ir.Full):
+            got = True
+        elif isinstance(x, Width | ir.Aggregate):
+            got = _uniform_queries(x.selector, a)
+        elif isinstance(x, ir.Map | ir.SequenceMap):
+            got = all(uniform(c, a) for c in x.children())
+        else:
+            got = False
+        a.uniform[x.id] = got
+    return got
+
+
+def _uniform_queries(sel: ir.Selector, a: Analysis) -> bool:
+    if isinstance(sel, ir.Select):
+        return uniform(sel.queries, a)
+    return isinstance(sel, ir.SelectorCombine) and all(
+        _uniform_queries(s, a) for s in sel.inputs)
+
+
 def _find_sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
     if isinstance(x, Width):
         sel = x.selector
@@ -293,11 +331,19 @@ def _find_sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
                 and _totally_ordered(a.values.get(sel.keys.id))):
             return [sel.keys]
         return _order_keys(sel, a) or []
-    if isinstance(x, ir.Map) and _injective(x.fn(), [a.values.get(x.child.id)]):
+    if isinstance(x, ir.Map) and (_shift(x, a) or _injective(
+            x.fn(), [a.values.get(x.child.id)])):
         return [x.child]
     if isinstance(x, ir.SequenceMap) and _injective(
             x.fn(), [a.values.get(c.id) for c in x.inputs]):
         return list(x.inputs)
+    if isinstance(x, ir.SequenceMap) and x.op in ("+", "-") and len(x.inputs) == 2:
+        # a sum with a value uniform within the input is injective in the other term
+        varying = [c for c in x.inputs if not uniform(c, a)]
+        vals = [a.values.get(c.id) for c in x.inputs]
+        numbers = all(v is not None and all(is_number(t) for t in v) for v in vals)
+        if numbers and len(varying) == 1:
+            return varying
     return []
 
 
