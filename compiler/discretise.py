@@ -21,6 +21,7 @@ from rasp import ir
 
 from .errors import CompileError
 from .linear import Lin
+from .numtype import flag_readout
 from .plan import Linear, Mlp, MlpSpec, PNode, err_of, read
 from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
@@ -138,9 +139,7 @@ def _points(ins: list[PNode], domains: list[list[Any]], typed: bool
         lin = (read(p) - Lin.const([x.min()])).scaled(1.0 / gap)
         err = err_of(lin) + spread / gap
         if typed and p.flag is not None:
-            flag = p.flag.node()
-            bit = read(flag) if flag.enc == "num" else read(flag).left(
-                np.array([[float(v) for v in flag.domain]]))
+            bit = flag_readout(p.flag.node())
             lin = lin.scaled(2.0) + bit
             err = 2 * err + err_of(bit)
             u = np.repeat(2 * u, 2) + np.tile([0.0, 1.0], len(u))

@@ -31,6 +31,7 @@ from .errors import CompileError
 from .fusion import Fusion
 from .linear import BOS, ONE, Lin
 from .normalise import PrefixCount, Width
+from .numtype import NumberTypes
 from .plan import Embedded, Head, HeadSpec, Linear, PNode, err_of, read
 from .selectors import Selectors, causal_compatible, sharp
 from .tabulate import MISSING, affine_of, apply, tabulate
@@ -50,7 +51,7 @@ from .values import walk as values_walk
 ATTN_ERR = 2.0**-22  # relative float32 error of a head's mean (leakage is made far smaller)
 
 
-class Lowerer(Fusion, Selectors):
+class Lowerer(Fusion, Selectors, NumberTypes):
     """Walks the IR children first and decides how each s-op is computed."""
 
     def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None,
@@ -228,23 +229,27 @@ class Lowerer(Fusion, Selectors):
             if child.enc == "cat":
                 return self.linear_map(node, child, fn)
             affine = affine_of(node, child.values)
-            if affine is not None:
+            vals = apply_all(fn, [child.values])
+            flag = self.passed_flag(fn, [child], vals)
+            if affine is not None and flag is not False:
                 a, b = affine
                 lin = self.read(child).scaled(a) + Lin.const([b])
-                vals = apply_all(fn, [child.values])
                 return self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                             err=abs(a) * child.err, role="affine map")
+                                  err=abs(a) * child.err, role="affine map", flag=flag)
         elif isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2:
             merged = self.merged_means(node)
             if merged is not None:
                 return merged
             ins = [self.lower(c) for c in node.inputs]
-            if all(p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
+            vals = apply_all(node.fn(), [p.values for p in ins])
+            flag = self.passed_flag(node.fn(), ins, vals)
+            if flag is not False and all(
+                    p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
-                vals = apply_all(node.fn(), [p.values for p in ins])
-                return self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                             err=ins[0].err + ins[1].err, role="sum" if sign > 0 else "difference")
+                return self.pnode(Linear, "num", vals, node.label, node, lin=lin, flag=flag,
+                                  err=ins[0].err + ins[1].err,
+                                  role="sum" if sign > 0 else "difference")
         return self.fused(node)
 
     def merged_means(self, node: ir.SequenceMap) -> PNode | None:
@@ -273,9 +278,11 @@ class Lowerer(Fusion, Selectors):
         vmax = max(abs(float(t) - d) for t in values)
         head = sp.head(v, max(vmax, 1.0), x.selector)
         unequal = 0.0 if info.max_one else head.unequal_err(self.n)
-        return self.pnode(Head, "num", aggregate_values(values, info, d, self.n), node.label,
-                          node, head=head, base=np.array([float(d)]),
-                     err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal, role="attention (mean)")
+        means = aggregate_values(values, info, d, self.n)
+        return self.pnode(Head, "num", means, node.label, node, head=head,
+                          base=np.array([float(d)]), role="attention (mean)",
+                          err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
+                          flag=self.mean_flag(node, x.selector, values, d, means))
 
     def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:
         outs = [apply(fn, (v,)) for v in child.domain]
@@ -340,6 +347,7 @@ class Lowerer(Fusion, Selectors):
         unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
         return self.pnode(Head, "num", means, node.label, node, head=head, base=np.array([dnum]),
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
+                     flag=self.mean_flag(node, node.selector, x.values, d, means),
                      role="attention (select one)" if select_one else
                      "attention (mean of one value)" if one_value else "attention (mean)")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from rasp import ir
 
 from .errors import CompileError
 from .linear import Lin
+
+if TYPE_CHECKING:
+    from .numtype import Flag
 
 LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
 
@@ -95,6 +98,7 @@ class PNode:
     err: float = 0.0
     role: str = ""  # what it is, for the plan printout
     checks: bool = True  # its value is its IR node's value (verify compares them)
+    flag: Flag | None = None  # where its value may be 1 or 1.0: which (see numtype)
     id: int = field(default=0, kw_only=True)  # creation order (the layout's tie-break)
 
     @property

@@ -149,13 +149,14 @@ class Ambiguous(Exception):
 
 
 def agree(outs: list[Any], choices: Any) -> Any:
-    """The one result of several inputs the model cannot tell apart (MISSING if none)."""
+    """The one result of several inputs the model cannot tell apart (MISSING if none):
+    equal in value and in type (1 and 1.0 are two results)."""
     defined = [v for v in outs if v is not MISSING]
     if not defined:
         return MISSING
     first = defined[0]
     for v in defined[1:]:
-        if not (v == first) or isinstance(v, str) != isinstance(first, str):
+        if type(v) is not type(first) or not (v == first):
             raise Ambiguous(choices)
     return first
 

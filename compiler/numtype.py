@@ -1,0 +1,208 @@
+"""Number types: whether a value is 1 or 1.0 where the interpreter's answer depends on the input.
+
+The interpreter (as the original RASP) gives a mean over exactly one selected key as that
+key's own value (an int stays an int), over two or more keys a float, over none the default.
+So `aggregate(prevs, indicator(x))` is 1 on some inputs and 1.0 on others, and one number in
+the residual stream cannot say which. Where a value set holds such twins, the value gets a
+`Flag`: a 0/1 value that is 1 exactly where the value is not a float. A mean's flag is a
+function of its selector's width: a table in the position embedding (free) when the selector
+compares positions and never selects a later one, else a BOS-share head and a small MLP.
+
+A flag is built only where the type is read: the output (decoded by it), an MLP whose result
+differs between 1 and 1.0 (it reads the flag as one more input bit), and sums and affine maps
+that keep the type (int op int is an int, float op int a float) pass it on. A value whose type
+can differ and that has no flag refuses where the type would matter, so the model never
+decodes the wrong type.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from rasp import ir
+from rasp.interpreter import BOOL, INT, type_class
+
+from .errors import CompileError
+from .linear import Lin
+from .plan import Linear, PNode, read
+from .scores import combine, select_atoms, truth_table
+from .tabulate import MISSING, tabulate
+from .values import distinct, is_numeric_like, vkey
+
+
+def nonfloat(v: Any) -> bool:
+    return type_class(v) in (INT, BOOL)
+
+
+def ambiguous(values: Sequence[Any] | None) -> bool:
+    """Some number occurs in the set with two types (1 and 1.0, or 1 and True)."""
+    seen: dict[float, str] = {}
+    for v in values or ():
+        if is_numeric_like(v) and seen.setdefault(float(v), type_class(v)) != type_class(v):
+            return True
+    return False
+
+
+def flaggable(values: Sequence[Any]) -> bool:
+    """Each number occurs at most once as a float and at most once otherwise, so a flag
+    (float or not) tells its twins apart."""
+    seen: dict[tuple[float, bool], str] = {}
+    for v in values:
+        if is_numeric_like(v) and seen.setdefault(
+                (float(v), nonfloat(v)), type_class(v)) != type_class(v):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A 0/1 value, 1 exactly where its value is not a float; built on first use."""
+
+    key: tuple  # equal keys: the same flag
+    build: Callable[[], PNode] = field(compare=False, repr=False)
+
+    def node(self) -> PNode:
+        return self.build()
+
+
+def keeps_type(fn: Callable[..., Any], sets: list[list[Any]], flagged: list[bool]) -> bool:
+    """fn's result is a float exactly when its flagged inputs are (all flagged inputs share
+    one flag, so they are floats together): checked on every tuple of values."""
+    if math.prod([len(s) for s in sets]) > 20_000:
+        return False
+    for args in itertools.product(*sets):
+        kinds = {nonfloat(a) for a, f in zip(args, flagged, strict=True) if f}
+        if len(kinds) > 1:
+            continue  # never together: one flag
+        try:
+            out = fn(*args)
+        except Exception:  # noqa: BLE001 - no output there to decode
+            continue
+        if not is_numeric_like(out):
+            return False
+        if kinds and nonfloat(out) != kinds.pop():
+            return False
+    return True
+
+
+class NumberTypes:
+    """Mixed into `lower.Lowerer` (uses its analysis, memos, embeddings and widths)."""
+
+    a: Any
+    n: int
+    keys: Any
+    shared: dict
+    footprint: Callable[[ir.IRNode], frozenset[str]]
+    pnode: Callable[..., PNode]
+    base_embedding: Callable[[str], PNode]
+    width: Callable[..., PNode]
+
+    def mean_flag(self, node: ir.IRNode, sel: ir.Selector, keys: list[Any] | None,
+                  default: Any, means: list[Any] | None) -> Flag | None:
+        """The flag of a mean over `sel` of values from `keys` whose value set is `means`
+        (None: its type never varies, or a flag cannot tell its twins apart)."""
+        if keys is None or means is None or not ambiguous(means) or not flaggable(means):
+            return None
+        if all(nonfloat(k) for k in keys):
+            single = True
+        elif all(isinstance(k, float) for k in keys):
+            single = False
+        else:
+            return None  # the key's own type varies: the flag would need the key's flag
+        zero = nonfloat(0 if default is None else default)
+        low = 1 if self.a.selectors[sel.id].nonempty else 0
+        widths = list(range(low, self.n + 1))
+        kinds = tuple(zero if w == 0 else single if w == 1 else False for w in widths)
+        key = ("type flag", self.keys.of(sel), low, kinds)
+
+        def build() -> PNode:
+            got = self.shared.get(key)
+            if got is None:
+                got = self.shared[key] = self._flag_node(node, sel, widths, kinds)
+            return got
+
+        return Flag(key, build)
+
+    def passed_flag(self, fn: Callable[..., Any], ins: list[PNode], values: list[Any] | None
+                    ) -> Flag | None | Literal[False]:
+        """The flag a sum or affine map of `ins` passes on: None where its values never
+        differ by type alone, False where a linear read-out would lose the type (an MLP
+        computes it then)."""
+        if not ambiguous(values):
+            return None
+        flags = {p.flag for p in ins if p.flag is not None}
+        sets = [p.values for p in ins]
+        if len(flags) != 1 or values is None or not flaggable(values):
+            return False
+        known = [s for s in sets if s is not None]
+        if len(known) < len(sets) or not keeps_type(fn, known, [p.flag is not None
+                                                                for p in ins]):
+            return False
+        return flags.pop()
+
+    def _flag_node(self, node: ir.IRNode, sel: ir.Selector, widths: list[int],
+                   kinds: tuple[bool, ...]) -> PNode:
+        of = dict(zip(widths, kinds, strict=True))
+        label = f"int?({node.label})"
+        per_pos = self._position_widths(sel)
+        if per_pos is not None:
+            outs = [of[w] for w in per_pos]
+            values = distinct(outs)
+            index = {vkey(v): i for i, v in enumerate(values)}
+            m = np.zeros((len(values), self.n))
+            for pos, v in enumerate(outs):
+                m[index[vkey(v)], pos] = 1.0
+            base = self.base_embedding("pos")
+            p = self.pnode(Linear, "cat", values, label, node, lin=Lin.of(base, self.n).left(m),
+                           role="position function (type of a mean)")
+        else:
+            p = self.width(node, sel, widths, of=of.__getitem__, label=label)
+            p.role = "MLP (type of a mean)"
+        p.checks = False
+        return p
+
+    def _position_widths(self, sel: ir.Selector) -> list[int] | None:
+        """Each position's width when the selector compares functions of the position and
+        never selects a later key (so the width does not depend on the length)."""
+        atoms = select_atoms(sel)
+        if any(self.footprint(s) - {"I"} for at in atoms for s in (at.keys, at.queries)):
+            return None
+        index = list(range(self.n))
+        tables = {}
+        for at in atoms:
+            kc = tabulate(at.keys, self.n, {}, index=index)
+            qc = tabulate(at.queries, self.n, {}, index=index)
+            if any(v is MISSING for v in [*kc.table, *qc.table]):
+                return None
+            t = truth_table(at, kc.table, qc.table)
+            tables[at.id] = t[qc.codes][:, kc.codes]  # [query position, key position]
+        chosen = combine(sel, tables)
+        if np.triu(chosen, 1).any():
+            return None
+        return [int(c) for c in chosen.sum(axis=1)]
+
+
+def output_flag(root: PNode) -> Lin | None:
+    """The read-out of a numeric output's flag, where its number type can differ (the
+    decoder picks 1 or 1.0 by it); None where it cannot. A CompileError where it can and no
+    flag tells which."""
+    if not ambiguous(root.values):
+        return None
+    if root.flag is None or not flaggable(root.domain):
+        raise CompileError(
+            "its value is an int on some inputs and an equal float on others (a mean over "
+            "one selected key passes that key's int through; over several it is a float), "
+            "and the model cannot tell which here", root.ir)
+    return flag_readout(root.flag.node())
+
+
+def flag_readout(flag: PNode) -> Lin:
+    """A flag as one number, 0 or 1."""
+    return read(flag) if flag.enc == "num" else read(flag).left(
+        np.array([[float(v) for v in flag.domain]]))
