@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import torch
 import torch.nn.functional as F
@@ -189,13 +189,19 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Ten
     if impl == "sdpa":
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
                                               scale=scale)
+    return attention_weights(q, k, mask, is_causal, scale) @ v
+
+
+def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None,
+                      is_causal: bool, scale: float) -> torch.Tensor:
+    """softmax(scale * q k^T + mask) [B,H,T,S]: the 'math' path's weights."""
     att = (q @ k.transpose(-2, -1)) * scale  # [B,H,T,S]
     if is_causal:
         T, S = att.shape[-2:]
         mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril()
     if mask is not None:
         att = att.masked_fill(~mask, float("-inf"))
-    return att.softmax(dim=-1) @ v
+    return att.softmax(dim=-1)
 
 
 class Attention(nn.Module):
@@ -222,6 +228,13 @@ class Attention(nn.Module):
         cols = slice(h * self.d_head, (h + 1) * self.d_head)
         return HeadWeights(w[rows[0]], w[rows[1]], w[rows[2]], self.proj.weight.data[:, cols],
                            *biases)
+
+    def weights(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool
+                ) -> torch.Tensor:
+        """The softmax weights [B,H,T,T] each head gives each key (no KV cache)."""
+        B, T, _ = x.shape
+        q, k, _v = self.qkv(x).view(B, T, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
+        return attention_weights(q, k, mask, is_causal, self.scale)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool, impl: str,
                 kv: LayerKV | None = None, start: int = 0) -> torch.Tensor:
@@ -267,6 +280,14 @@ class Block(nn.Module):
         if self.mlp is not None:
             x = x + self.mlp(self.norm2(x))
         return x
+
+
+    def weights(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool
+                ) -> torch.Tensor | None:
+        """The attention weights [B,H,T,T] on the block's input x (None without heads)."""
+        if self.attn is None or self.norm1 is None:
+            return None
+        return self.attn.weights(self.norm1(x), mask, is_causal)
 
 
 class Transformer(nn.Module):
@@ -330,8 +351,31 @@ class Transformer(nn.Module):
             raise ValueError("a KV cache needs a causal model: earlier tokens would see later ones")
         if impl not in ATTN_IMPLS:
             raise ValueError(f"attn_impl must be one of {ATTN_IMPLS}, not {impl!r}")
-        B, T = idx.shape
+        T = idx.shape[1]
         start = cache.length if cache is not None else 0
+        x, mask, is_causal = self._embed(idx, pad_mask, cache, start)
+        for i, block in enumerate(self.blocks):
+            kv = cache.layers[i] if cache is not None else None
+            x = block(x, mask, is_causal, impl, kv, start)
+        if cache is not None:
+            cache.length = start + T
+        return x
+
+    def attention_weights(self, idx: torch.Tensor, pad_mask: torch.Tensor | None = None
+                          ) -> list[torch.Tensor | None]:
+        """Per layer, the softmax weights [B,H,T,T] its heads give each key on idx [B,T]
+        (None for a layer without heads): what a model attends to, for plots and checks."""
+        x, mask, is_causal = self._embed(idx, pad_mask, None, 0)
+        found: list[torch.Tensor | None] = []
+        for block in cast("list[Block]", list(self.blocks)):
+            found.append(block.weights(x, mask, is_causal))
+            x = block(x, mask, is_causal, "math")
+        return found
+
+    def _embed(self, idx: torch.Tensor, pad_mask: torch.Tensor | None, cache: KVCache | None,
+               start: int) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+        """The embedded input [B,T,D], the attention mask and whether it is plain causal."""
+        T = idx.shape[1]
         if start + T > self.config.max_seq_len:
             raise ValueError(f"sequence length {start + T} exceeds max_seq_len "
                              f"{self.config.max_seq_len}")
@@ -343,12 +387,7 @@ class Transformer(nn.Module):
         if self.pos_emb is not None:
             x = x + self.pos_emb(self._positions(valid, n_before, start, T, idx.device))
         mask, is_causal = self._attention_mask(valid, start, T)
-        for i, block in enumerate(self.blocks):
-            kv = cache.layers[i] if cache is not None else None
-            x = block(x, mask, is_causal, impl, kv, start)
-        if cache is not None:
-            cache.length = start + T
-        return x
+        return x, mask, is_causal
 
     @staticmethod
     def _key_validity(idx: torch.Tensor, pad_mask: torch.Tensor | None, cache: KVCache | None,
