@@ -27,6 +27,7 @@ from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
 
 MLP_TUPLES = 16384  # input tuples one MLP may enumerate
+ONE_INPUT = 200_000  # values an MLP of one input may enumerate (see `_prune`)
 MAX_Z = float(2**20)  # z's range (its own float32 rounding is in its error bound)
 NEAR = 1e-12  # relative distance below which two floats are one number computed two ways
 
@@ -54,7 +55,7 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
                 f"up to {max_len} positions); a smaller --max-len may compile", node)
         domains.append(p.values)
     sizes = [len(d) for d in domains]
-    if math.prod(sizes) > MLP_TUPLES:
+    if math.prod(sizes) > (MLP_TUPLES if len(ins) > 1 else ONE_INPUT):
         desc = " x ".join(f"{s} ({p.label})" for s, p in zip(sizes, ins, strict=True))
         raise CompileError(f"its inputs take {desc} value combinations, more than an "
                            f"MLP may enumerate ({MLP_TUPLES})", node)
@@ -90,6 +91,9 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     if len(values) == 1:
         return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]),
                      role="constant")
+    if len(ins) == 1:
+        us[0], lins[0], errs[0], codes = _prune(us[0], lins[0], errs[0], codes)
+        sizes = [len(us[0])]
     idx = product_rows(sizes)
     orders = (itertools.permutations(range(len(ins))) if len(ins) <= 4
               else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])
@@ -154,6 +158,26 @@ def _points(ins: list[PNode], domains: list[list[Any]], typed: bool
         errs.append(err)
         groups.append(members)
     return us, lins, errs, groups
+
+
+def _prune(u: np.ndarray, lin: Lin, err: float, codes: np.ndarray
+           ) -> tuple[np.ndarray, Lin, float, np.ndarray]:
+    """One input's points reduced to those next to a change of the output, and its ends (a
+    ramp holds its value beyond its points, so the points between add nothing): fewer
+    points, and u rescaled so that the closest two left are 1 apart, which widens the
+    steps against the input's float32 error."""
+    defined = np.flatnonzero(codes >= 0)
+    c = codes[defined]
+    edge = np.zeros(len(c), dtype=bool)
+    edge[1:] |= c[1:] != c[:-1]
+    edge[:-1] |= c[:-1] != c[1:]
+    keep = np.union1d(defined[edge], [0, len(u) - 1])
+    if len(keep) == len(u):
+        return u, lin, err, codes
+    kept = u[keep]
+    gap = float(np.diff(kept).min())
+    return ((kept - kept[0]) / gap, (lin - Lin.const([kept[0]])).scaled(1.0 / gap),
+            err / gap, codes[keep])
 
 
 def clusters(domain: list[Any]) -> tuple[np.ndarray, list[list[Any]], float]:

@@ -26,6 +26,7 @@ import numpy as np
 from rasp import ir
 
 from .budget import Budget
+from .compare import by_difference
 from .discretise import Outputs, discretise, pointwise
 from .errors import CompileError
 from .fusion import Fusion
@@ -250,7 +251,8 @@ class Lowerer(Fusion, Selectors, NumberTypes):
                 return self.pnode(Linear, "num", vals, node.label, node, lin=lin, flag=flag,
                                   err=ins[0].err + ins[1].err,
                                   role="sum" if sign > 0 else "difference")
-        return self.fused(node)
+        compared = by_difference(node, self.lower, self.mlp, self.pnode)
+        return compared if compared is not None else self.fused(node)
 
     def merged_means(self, node: ir.SequenceMap) -> PNode | None:
         """aggregate(s, a) +/- aggregate(s, b) over one selector is aggregate(s, a +/- b): one

@@ -162,9 +162,10 @@ def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:
             return None if child is None else apply_all(node.fn(), [child])
         case ir.SequenceMap():
             sets = [a.values.get(c.id) for c in node.inputs]
-            if any(s is None for s in sets):
-                return None
-            return apply_all(node.fn(), sets)
+            out = None if any(s is None for s in sets) else apply_all(node.fn(), sets)
+            if out is None and node.op in ir.COMPARISONS:
+                return [False, True]  # too many pairs to list: a superset
+            return out
         case ir.Aggregate():
             return aggregate_values(a.values.get(node.sop.id), a.selectors[node.selector.id],
                                     node.default, n, selects_one_value(node, a))

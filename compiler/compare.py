@@ -1,0 +1,69 @@
+"""Comparisons of two numbers through their difference: `x OP y` is `(x - y) OP 0`, so the MLP
+reads one number, linear in both inputs, instead of enumerating every (x, y) pair (a mean of
+indices against the indices: 16 x 1,217 pairs at max_len 16, 64 x 79k at 64). Its steps need
+only the differences next to 0 and the extremes (a ramp holds its value beyond them), which
+also keeps the step wide however close together the other differences are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rasp import ir
+
+from .discretise import MLP_TUPLES, Outputs, pointwise
+from .linear import Lin
+from .plan import Linear, PNode, read
+from .values import is_number
+
+COMPARE = ("<", "<=", ">", ">=", "==", "!=")
+MAX_PAIRS = 20_000_000  # (x, y) pairs whose differences are listed (numpy, 8 bytes each)
+
+
+def difference_points(xs: list[Any], ys: list[Any]) -> list[float] | None:
+    """The differences x - y next to 0 (the largest below, 0, the smallest above) and the
+    extremes: every point where `(x - y) OP 0` can change, and the ends of its range."""
+    if len(xs) * len(ys) > MAX_PAIRS:
+        return None
+    d = np.subtract.outer(np.array([float(v) for v in xs]),
+                          np.array([float(v) for v in ys])).ravel()
+    below, above = d[d < 0], d[d > 0]
+    points = {float(d.min()), float(d.max())}
+    if len(below):
+        points.add(float(below.max()))
+    if len(above):
+        points.add(float(above.min()))
+    if (d == 0).any():
+        points.add(0.0)
+    return sorted(points)
+
+
+def by_difference(node: ir.IRNode, lower: Callable[[ir.IRNode], PNode],
+                  mlp: Callable[..., PNode], new: Callable[..., PNode]) -> PNode | None:
+    """`x OP y` of two numbers as an MLP over x - y, when the pairs are too many for one MLP
+    over both (None otherwise, or when x or y is not a number)."""
+    if not (isinstance(node, ir.SequenceMap) and node.op in COMPARE and len(node.inputs) == 2):
+        return None
+    x, y = (lower(c) for c in node.inputs)
+    if x.values is None or y.values is None or len(x.values) * len(y.values) <= MLP_TUPLES:
+        return None
+    if not all(is_number(v) for v in [*x.values, *y.values]):
+        return None
+    points = difference_points(x.values, y.values)
+    if points is None:
+        return None
+    lin = _number(x) - _number(y)
+    diff = new(Linear, "num", points, f"{x.label} - {y.label}", node, lin=lin,
+               err=x.err + y.err, role="difference (next to 0)", checks=False)
+    op = ir.elementwise_fn(node.op)
+    outputs: Outputs = pointwise(lambda d: op(d, 0))
+    return mlp([diff], outputs, node.label, node, role="MLP (comparison)")
+
+
+def _number(p: PNode) -> Lin:
+    if p.enc == "num":
+        return read(p)
+    return read(p).left(np.array([[float(v) for v in p.domain]]))
