@@ -21,12 +21,11 @@ benchmark programs only reverse's length count is one, and reverse is fast enoug
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from runtime import prune
 from runtime.device import cpu_threads, exact_fp32
 from runtime.model import Transformer
 
@@ -38,128 +37,8 @@ GPU_SCORES = 1 << 28
 MLP_HIDDEN = 1 << 16  # hidden activations per MLP block on a CPU (256 KiB of float32)
 
 
-@dataclass
-class _Head:
-    q: slice  # its columns in the fused q/k/v output
-    k: slice
-    v: slice
-
-
-@dataclass
-class _Attention:
-    w: torch.Tensor  # [width, read]: every head's kept q rows, then k rows, then v rows
-    b: torch.Tensor | None
-    heads: list[_Head]
-    o: torch.Tensor  # [written, sum of value widths]
-    o_bias: torch.Tensor | None
-    scale: float
-    read: int | torch.Tensor  # it reads residual columns [0, read), or these (see _reads)
-    write: slice  # and writes these
-
-
-@dataclass
-class _Mlp:
-    fc: torch.Tensor  # [kept units, read]
-    fc_bias: torch.Tensor | None
-    proj: torch.Tensor  # [written, kept units]
-    proj_bias: torch.Tensor | None
-    gelu: bool
-    read: int | torch.Tensor
-    write: slice
-
-
-def _reads(w: torch.Tensor) -> tuple[int | torch.Tensor, torch.Tensor]:
-    """The residual columns that weights w [out, D] read, and w cut to them: the leading
-    columns up to the last one read, or, when at most half of those are read (a compiled
-    MLP reads 3-4 of 40-80), just those (gathered: a narrow copy beats a wide GEMM)."""
-    cols = torch.nonzero(w.ne(0).any(dim=0))[:, 0]
-    prefix = int(cols.max()) + 1 if len(cols) else 0
-    if len(cols) <= prefix // 2:
-        return cols, w[:, cols].contiguous()
-    return prefix, w[:, :prefix].contiguous()
-
-
 def _read(x: torch.Tensor, read: int | torch.Tensor) -> torch.Tensor:
     return x[:, :read] if isinstance(read, int) else x.index_select(1, read)
-
-
-def _writes(o: torch.Tensor, b: torch.Tensor | None) -> slice:
-    """The residual rows an output projection o [D, in] with bias b writes (first to last
-    nonzero; empty when it writes nothing)."""
-    rows = torch.nonzero(_nonzero(o, b))
-    return slice(int(rows.min()), int(rows.max()) + 1) if len(rows) else slice(0, 0)
-
-
-def _nonzero(*parts: torch.Tensor | None) -> torch.Tensor:
-    """Rows where any of the given row-aligned tensors (2-d weights or 1-d biases) is nonzero."""
-    keep = None
-    for p in parts:
-        if p is None:
-            continue
-        nz = p.ne(0).any(dim=1) if p.dim() == 2 else p.ne(0)
-        keep = nz if keep is None else keep | nz
-    return keep
-
-
-def _bias(b: torch.Tensor | None) -> torch.Tensor | None:
-    """None for an absent or all-zero bias (adding it would change nothing)."""
-    return None if b is None or not bool(b.ne(0).any()) else b
-
-
-def _attention(block_attn) -> _Attention | None:
-    w_rows: dict[str, list[torch.Tensor]] = {"q": [], "k": [], "v": []}
-    b_rows: dict[str, list[torch.Tensor]] = {"q": [], "k": [], "v": []}
-    heads, o_cols = [], []
-    has_bias = block_attn.qkv.bias is not None
-    for h in range(block_attn.n_heads):
-        hw = block_attn.head(h)
-        qb = hw.q_bias if has_bias else None
-        kb = hw.k_bias if has_bias else None
-        vb = hw.v_bias if has_bias else None
-        # A q.k term is zero when either side is; a value dimension counts only if its output
-        # column and its value are nonzero.
-        qk = _nonzero(hw.q, qb) & _nonzero(hw.k, kb)
-        v = _nonzero(hw.v, vb) & hw.o.ne(0).any(dim=0)
-        if not bool(v.any()):
-            continue  # the head adds exactly nothing
-        for name, w, b, keep in (("q", hw.q, qb, qk), ("k", hw.k, kb, qk), ("v", hw.v, vb, v)):
-            w_rows[name].append(w[keep])
-            if b is not None:
-                b_rows[name].append(b[keep])
-        o_cols.append(hw.o[:, v])
-        heads.append((int(qk.sum()), int(v.sum())))
-    proj_bias = _bias(block_attn.proj.bias)
-    o = torch.cat(o_cols, dim=1) if o_cols else block_attn.proj.weight[:, :0]
-    write = _writes(o, proj_bias)
-    if write.stop == write.start:
-        return None  # it adds exactly nothing
-    o = o[write].contiguous()
-    o_bias = None if proj_bias is None else proj_bias[write]
-    if not heads:  # only a constant bias
-        return _Attention(o[:, :0], None, [], o, o_bias, 1.0, 0, write)
-    read, w = _reads(torch.cat(w_rows["q"] + w_rows["k"] + w_rows["v"]))
-    b = torch.cat(b_rows["q"] + b_rows["k"] + b_rows["v"]) if has_bias else None
-    n_q = sum(dq for dq, _ in heads)
-    spans, q0, v0 = [], 0, 2 * n_q
-    for dq, dv in heads:
-        spans.append(_Head(slice(q0, q0 + dq), slice(n_q + q0, n_q + q0 + dq),
-                           slice(v0, v0 + dv)))
-        q0, v0 = q0 + dq, v0 + dv
-    return _Attention(w, _bias(b), spans, o, o_bias, block_attn.scale, read, write)
-
-
-def _mlp(block_mlp, gelu: bool) -> _Mlp | None:
-    fc, proj = block_mlp.fc, block_mlp.proj
-    fb = fc.bias
-    keep = proj.weight.ne(0).any(dim=0) & _nonzero(fc.weight, fb)
-    proj_bias = _bias(proj.bias)
-    write = _writes(proj.weight[:, keep], proj_bias)
-    if write.stop == write.start:
-        return None
-    read, w = _reads(fc.weight[keep])
-    return _Mlp(w, None if fb is None else _bias(fb[keep]),
-                proj.weight[write][:, keep].contiguous(),
-                None if proj_bias is None else proj_bias[write], gelu, read, write)
 
 
 class FastForward:
@@ -180,15 +59,25 @@ class FastForward:
             self.tok = model.tok_emb.weight.detach().clone()
             self.pos = (model.pos_emb.weight.detach().clone() if model.pos_emb is not None
                         else None)
-            self.layers: list[tuple[_Attention | None, _Mlp | None]] = []
+            # Columns that still hold the token embedding alone (see runtime.prune).
+            token_cols = (self.pos.ne(0).any(dim=0).logical_not() if self.pos is not None
+                          else torch.ones(config.d_model, dtype=torch.bool))
+            self.layers: list[tuple[prune.Attention | None, prune.Mlp | None]] = []
             for block in model.blocks:
-                attn = _attention(block.attn) if block.attn is not None else None
-                mlp = (_mlp(block.mlp, config.activation == "gelu") if block.mlp is not None
-                       else None)
+                attn = (prune.attention(block.attn, self.tok, token_cols)
+                        if block.attn is not None else None)
+                if attn is not None:
+                    token_cols[attn.write] = False
+                mlp = (prune.mlp(block.mlp, config.activation == "gelu")
+                       if block.mlp is not None else None)
+                if mlp is not None:
+                    token_cols[mlp.write] = False
                 if attn is not None or mlp is not None:
                     self.layers.append((attn, mlp))
+            self.by_token = any(h.keys is not None for a, _ in self.layers if a
+                                for h in a.heads)
             self.unembed = model.unembed.weight.detach().clone()
-            self.unembed_bias = _bias(model.unembed.bias)
+            self.unembed_bias = prune.bias(model.unembed.bias)
 
     @property
     def device(self) -> torch.device:
@@ -204,7 +93,7 @@ class FastForward:
             if isinstance(value, torch.Tensor):
                 setattr(self, name, value.to(device))
         for attn, mlp in self.layers:
-            for part in (attn, mlp):
+            for part in (attn, mlp, *(attn.heads if attn else [])):
                 if part is None:
                     continue
                 for name, value in vars(part).items():
@@ -236,9 +125,10 @@ class FastForward:
             x += self.pos[:T]
         x = x.view(B * T, -1)
         bias = self._score_bias(lengths, B, T)
+        counts = self._token_counts(idx, lengths) if self.by_token else None
         for attn, mlp in self.layers:
             if attn is not None:
-                x[:, attn.write] += self._attend(attn, _read(x, attn.read), bias, B, T)
+                x[:, attn.write] += self._attend(attn, _read(x, attn.read), bias, counts, B, T)
             if mlp is not None:
                 self._mlp_into(mlp, x)
         if output == "residual":
@@ -263,14 +153,29 @@ class FastForward:
             bias = causal if bias is None else bias + causal
         return bias
 
-    @staticmethod
-    def _attend(a: _Attention, x: torch.Tensor, bias: torch.Tensor | None, B: int, T: int
-                ) -> torch.Tensor:
+    def _token_counts(self, idx: torch.Tensor, lengths: torch.Tensor | None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(one-hot tokens [B,T,V], zero on padding; how often each token occurs among the
+        keys a query sees: [B,1,V], or [B,T,V] in a causal model)."""
+        onehot = F.one_hot(idx, len(self.tok)).to(self.dtype)
+        if lengths is not None:
+            T = idx.shape[1]
+            onehot *= (torch.arange(T, device=self.device)[None, :] < lengths[:, None])[..., None]
+        if self.config.causal:
+            return onehot, onehot.cumsum(dim=1)
+        return onehot, onehot.sum(dim=1, keepdim=True)
+
+    def _attend(self, a: prune.Attention, x: torch.Tensor, bias: torch.Tensor | None,
+                counts: tuple[torch.Tensor, torch.Tensor] | None, B: int, T: int
+                ) -> torch.Tensor | None:
         if not a.heads:
             return a.o_bias
         y = F.linear(x, a.w, a.b).view(B, T, -1)  # [B,T,width]
         outs = []
         for h in a.heads:
+            if h.keys is not None and counts is not None:
+                outs.append(self._attend_by_token(h, a.scale, y, counts))
+                continue
             scores = y[..., h.q] @ y[..., h.k].transpose(1, 2)  # [B,T,T]
             if a.scale != 1.0:
                 scores *= a.scale
@@ -280,7 +185,28 @@ class FastForward:
         z = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
         return F.linear(z.view(B * T, -1), a.o, a.o_bias)
 
-    def _mlp_into(self, m: _Mlp, x: torch.Tensor) -> None:
+    def _attend_by_token(self, h: prune.Head, scale: float, y: torch.Tensor,
+                         counts: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """A head whose key is a function of the token: the keys of one token share a score,
+        so softmax over keys is softmax over tokens weighted by their counts n_c, and the
+        values sum per token first: sum_c e^(s_c - m) sum_{j: t_j = c} v_j / sum_c e^(s_c - m)
+        n_c, with m the largest score among tokens that occur (as softmax's own max)."""
+        onehot, n = counts
+        assert h.keys is not None
+        scores = F.linear(y[..., h.q], h.keys)  # [B,T,V]
+        if scale != 1.0:
+            scores *= scale
+        scores.masked_fill_(n == 0, float("-inf"))
+        e = (scores - scores.amax(dim=-1, keepdim=True)).exp_()
+        v = y[..., h.v]  # [B,T,dv]
+        if self.config.causal:  # per query, the sums over keys up to it
+            sums = (onehot[..., None] * v[:, :, None, :]).cumsum(dim=1)  # [B,T,V,dv]
+            out = (e[..., None] * sums).sum(dim=2)
+        else:
+            out = e @ (onehot.transpose(1, 2) @ v)  # [B,T,V] @ [B,V,dv]
+        return out / (e * n).sum(dim=-1, keepdim=True)
+
+    def _mlp_into(self, m: prune.Mlp, x: torch.Tensor) -> None:
         """x += the MLP's output; on a CPU in blocks of rows whose hidden activations stay in
         cache (MLP_HIDDEN numbers: hist@64's 129-unit MLP ran 2x faster in blocks)."""
         xr = _read(x, m.read)
@@ -289,7 +215,7 @@ class FastForward:
             x[i:i + rows, m.write] += self._mlp(m, xr[i:i + rows])
 
     @staticmethod
-    def _mlp(m: _Mlp, x: torch.Tensor) -> torch.Tensor:
+    def _mlp(m: prune.Mlp, x: torch.Tensor) -> torch.Tensor:
         h = F.linear(x, m.fc, m.fc_bias)
         h = F.gelu(h) if m.gelu else torch.relu_(h)
         return F.linear(h, m.proj, m.proj_bias)
