@@ -105,6 +105,41 @@ def test_fast_forward_equals_the_module(causal, bias, activation):
     assert run_padded(fast, tokens, lens, columns=slice(1, 3)).shape == (6, 9, 2)
 
 
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("kept", [False, True])
+def test_heads_keyed_by_token_attend_over_token_counts(causal, kept):
+    """A head whose keys read only columns holding the token embedding runs over token
+    classes; one reading a column a sublayer wrote does not, unless nothing wrote it."""
+    model = random_model(3, causal, True, "relu")
+    with torch.no_grad():
+        model.pos_emb.weight[:, :4] = 0  # columns 0-3: the token embedding alone
+        for attn in (model.blocks[0].attn, model.blocks[3].attn):
+            attn.head(0).k[:, 4:] = 0
+        model.blocks[0].attn.head(1).k.zero_()  # keys read nothing: all scores equal
+        model.blocks[0].attn.head(1).k_bias.zero_()
+        if kept:  # then nothing writes columns 0-3 before the last layer
+            model.blocks[0].attn.proj.weight[:4] = 0
+            model.blocks[0].attn.proj.bias[:4] = 0
+            for mlp in (model.blocks[0].mlp, model.blocks[2].mlp):
+                mlp.proj.weight[:4] = 0
+                mlp.proj.bias[:4] = 0
+    fast = FastForward(model)
+    first, last = fast.layers[0][0], fast.layers[2][0]
+    assert [h.keys is not None for h in first.heads] == [True, True]
+    assert (last.heads[0].keys is not None) == kept
+    gen = torch.Generator().manual_seed(4)
+    idx = torch.randint(0, 7, (5, 9), generator=gen)
+    lengths = torch.tensor([9, 1, 5, 3, 9])
+    pad = torch.arange(9)[None, :] >= lengths[:, None]
+    with torch.no_grad():
+        want = model(idx, pad)
+    got = fast(idx, lengths)
+    for row, n in enumerate(lengths.tolist()):
+        assert torch.allclose(got[row, :n], want[row, :n], atol=1e-4)
+    with torch.no_grad():
+        assert torch.allclose(fast(idx), model(idx), atol=1e-4)  # no padding
+
+
 def test_fast_forward_float64_and_errors():
     model = random_model(2, False, True, "relu").double()
     fast = FastForward(model)
