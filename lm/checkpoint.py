@@ -6,6 +6,8 @@ document: the run's config, the transformer's shape, the tokenizer, the training
 tokens, FLOPs, loss curve), the optimizer's hyper-parameters, and the program's source text
 with every file it loads, so that ``rasp lm eval`` works from any directory.
 
+``load_checkpoint`` rebuilds the run from one: its model, tokenizer, config and state.
+
 Older checkpoints were pickles (``torch.save``), which execute code when loaded; they are
 recognised by their first bytes and refused with a message instead of being unpickled.
 """
@@ -20,6 +22,11 @@ from typing import Any
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
+
+from lm.config import TrainConfig
+from lm.data import Tokenizer
+from lm.model import build_model
+from runtime import TransformerConfig
 
 FORMAT = "raspc-lm-checkpoint"
 VERSION = 1
@@ -97,3 +104,17 @@ def optimizer_state(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> d
             _, index, name = key.split(".", 2)
             state.setdefault(int(index), {})[name] = value
     return {"state": state, "param_groups": meta["optimizer"]["param_groups"]}
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
+    """``(model, tokenizer, config, state)`` from a checkpoint written by ``train``; ``state``
+    holds the step, tokens, FLOPs, loss curve and the program's sources. Never unpickles."""
+    meta, tensors = load(path)
+    try:
+        config = TrainConfig(**meta["config"])
+        model = build_model(TransformerConfig.from_dict(meta["transformer"]), config.model.position)
+        model.load_state_dict(model_state(tensors))
+        tokenizer = Tokenizer.from_dict(meta["tokenizer"])
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise CheckpointError(f"{path}: a damaged lm checkpoint ({err})") from None
+    return model.to(device).eval(), tokenizer, config, meta

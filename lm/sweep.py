@@ -19,9 +19,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from lm.config import TrainConfig
 from lm.data import ProgramSpec
 from lm.model import ModelConfig
-from lm.train import TrainConfig, train
+from lm.train import train
 
 #: Fit targets: the validation NLL over output tokens, or over whole sequences.
 FIT_ON = {"outputs": "val_output_nll", "sequence": "val_sequence_nll"}

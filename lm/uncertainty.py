@@ -86,7 +86,7 @@ def bootstrap(
     N, D, loss, fit: ChinchillaFit, *, n_boot: int = 200, seed: int = 0, max_iter: int = 300
 ) -> Bootstrap:
     """Refit ``fit`` (free or with ``E = 0``, as it was fitted) to ``n_boot`` resamples."""
-    N, D, loss = chinchilla._check(N, D, loss)
+    N, D, loss = chinchilla.check_runs(N, D, loss)
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(N.size, np.full(N.size, 1.0 / N.size), size=n_boot).astype(float)
     grid = np.array(
@@ -95,7 +95,7 @@ def bootstrap(
     starts_one = np.vstack([fit.theta[None, :], grid])
     starts = np.tile(starts_one, (n_boot, 1))
     weights = np.repeat(counts, len(starts_one), axis=0)
-    x, f, _ = chinchilla._minimise(
+    x, f, _ = chinchilla.minimise(
         N, D, loss, starts, chinchilla.HUBER_DELTA, max_iter, fit.fixed_E, weights
     )
     f = f.reshape(n_boot, len(starts_one))

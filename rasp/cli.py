@@ -84,7 +84,8 @@ class LazyGroup(click.Group):
             spec = importlib.util.find_spec(top)
             if spec is None or spec.origin is None:
                 continue
-            if (Path(spec.origin).parent / (rest.replace(".", "/") + ".py")).is_file():
+            module = Path(spec.origin).parent / rest.replace(".", "/")
+            if module.with_suffix(".py").is_file() or (module / "__init__.py").is_file():
                 found.append(name)
         return found
 

@@ -10,9 +10,11 @@ from click.testing import CliRunner
 from safetensors.torch import save_file
 
 from lm import checkpoint as ckpt
+from lm.checkpoint import load_checkpoint
 from lm.cli import lm
+from lm.config import TrainConfig
 from lm.model import ModelConfig, build_model
-from lm.train import TrainConfig, load_checkpoint, train
+from lm.train import train
 from runtime import TransformerConfig
 
 
@@ -117,13 +119,13 @@ def test_other_positions_train_and_decode_the_same_with_or_without_cache(tmp_pat
 
 def test_small_excesses_print_in_scientific_notation():
     """An excess perplexity of 2.09e-5 must not read 0.0000."""
-    from lm.cli import _eval_rows, _num
+    from lm.metrics_table import eval_rows, num
 
-    assert _num(2.09e-5) == "2.09e-05" and _num(0.5) == "0.5000" and _num(0.0) == "0.0000"
+    assert num(2.09e-5) == "2.09e-05" and num(0.5) == "0.5000" and num(0.0) == "0.0000"
     split = {"output_ppl": 1.0000209, "output_bits": 3.0e-5, "output_excess_ppl": 2.09e-5}
     split |= {"sequence_ppl": 3.1, "sequence_bits": 1.63}
     metrics = {f"{s}_{k}": v for s in ("val", "test", "ngram3") for k, v in split.items()}
     metrics |= {"exact_match": 0.998, "test_examples": 500}
-    rows = dict(_eval_rows(metrics))
+    rows = dict(eval_rows(metrics))
     assert "excess 2.09e-05" in rows["val outputs"] and "0.0000" not in rows["val outputs"]
     assert rows["exact match"] == "99.80% (499 of 500 test inputs; 90% interval 99.1%-100.0%)"

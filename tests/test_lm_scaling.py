@@ -11,7 +11,7 @@ from lm import plots, scaling
 from lm import sweep as sweep_mod
 from lm.chinchilla import ChinchillaFit
 from lm.cli import lm, parse_amount
-from lm.train import TrainConfig
+from lm.config import TrainConfig
 
 REVERSE = "examples/reverse.rasp"
 TINY = dict(max_len=4, n_examples=200, batch_size=16, progress=False)

@@ -6,8 +6,8 @@ from dataclasses import replace
 import pytest
 
 from lm import sweep as sweep_mod
+from lm.config import TrainConfig
 from lm.sweep import SweepConfig, parse_size, read_results, sweep
-from lm.train import TrainConfig
 
 BASE = TrainConfig(
     program="examples/reverse.rasp",

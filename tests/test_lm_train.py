@@ -8,7 +8,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from lm.train import ModelConfig, TrainConfig, batch_indices, load_checkpoint, lr_at, train
+from lm.checkpoint import load_checkpoint
+from lm.config import TrainConfig
+from lm.model import ModelConfig
+from lm.train import batch_indices, lr_at, train
 
 REVERSE = "examples/reverse.rasp"
 
