@@ -185,7 +185,7 @@ class CompiledProgram:
         if not inputs:
             return []
         values, lengths = self.run_arrays(inputs)
-        return [row[:n].tolist() for row, n in zip(values, lengths.tolist(), strict=True)]
+        return self.codec.rows(values, lengths)
 
     def save(self, path: str | os.PathLike) -> None:
         runtime.save(self.model, path, self.manifest)

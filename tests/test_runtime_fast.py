@@ -19,7 +19,7 @@ import torch
 
 import compiler
 import rasp
-from compiler.codec import OutputCodec
+from compiler.codec import InputCodec, OutputCodec
 from compiler.errors import CompileError
 from compiler.program import same_output, same_value
 from compiler.testing import ROOT, env_with
@@ -268,3 +268,28 @@ def test_text_inputs_encode_through_one_lookup():
     for bad in ("c", "\U0001f600", "\x00"):
         with pytest.raises(ValueError, match=re.escape(f"token {bad!r} is not in the")):
             prog.run_batch(["ab", "a" + bad])
+
+
+def test_lists_of_characters_encode_as_text():
+    """Lists of one-character tokens take the joined-string path; anything else (a longer or
+    empty token, NUL, a non-string) the per-token one, with the same ids or the same error."""
+    codec = InputCodec(["a", "b", "ab", "", 1], bos=5, max_seq_len=4)
+    slow = InputCodec(["a", "b", "ab", "", 1], bos=5, max_seq_len=4)
+    slow._encode_chars = lambda flat: None  # the reference: per-token lookups only
+    cases = [[["a", "b"], ["b"]], [["ab", "a"], ["a", "b"]], [["", "ab"], ["a", "b"]],
+             [["a", ""], ["b"]], [["a", 1], ["b", "a"]], ["ab", ["b", "a", "a"]]]
+    for inputs in cases:
+        got, want = codec.encode_batch(inputs), slow.encode_batch(inputs)
+        assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
+    assert codec._encode_chars(["a", "b", "a"]).tolist() == [0, 1, 0]
+    for flat in (["a", "\x00"], ["ab", ""], ["", "ab"], ["a", 1], ["c"], ["a\x00b", "", ""]):
+        assert codec._encode_chars(flat) is None, flat
+    for bad in ("c", "\x00", 2.0):
+        with pytest.raises(ValueError, match=re.escape(f"token {bad!r} is not in the")):
+            codec.encode_batch([["a"], ["b", bad]])
+
+
+def test_rows_cut_each_row_to_its_length():
+    values = np.array([[1, 2, 3], [4, 5, 6]], dtype=object)
+    assert OutputCodec.rows(values, np.array([3, 1])) == [[1, 2, 3], [4]]
+    assert OutputCodec.rows(values[:, :0], np.array([0, 0])) == [[], []]
