@@ -91,15 +91,34 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     if len(values) == 1:
         return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]),
                      role="constant")
+    slack = None  # per point, its error above the least (an input with a relative error)
     if len(ins) == 1:
-        us[0], lins[0], errs[0], codes = _prune(us[0], lins[0], errs[0], codes)
+        p, u0 = ins[0], us[0]
+        us[0], lins[0], errs[0], codes, keep = _prune(u0, lins[0], errs[0], codes)
         sizes = [len(us[0])]
+        if p.rel > 0 and p.enc == "num" and p.base is not None and len(u0) == len(groups[0]):
+            x = np.array([float(g[0]) for g in groups[0]])[keep]
+            off = np.abs(x - float(p.base[0]))
+            per_u = (us[0][-1] - us[0][0]) / (x[-1] - x[0]) if x[-1] > x[0] else 0.0
+            spared = p.rel * (off.max() - off) * per_u
+            errs[0] -= float(spared.max())  # the least error, at the point nearest the base
+            slack = spared.max() - spared  # what each point has more
     idx = product_rows(sizes)
     orders = (itertools.permutations(range(len(ins))) if len(ins) <= 4
               else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])
     # which input varies fastest: the one with the fewest steps
     best = min((_radix(perm, us, errs, idx, codes) for perm in orders), key=lambda r: r.cost)
     perm, mult, zs, filled, err_z = best.perm, best.mult, best.zs, best.codes, best.err_z
+    if slack is not None:
+        err_z += float(slack.max())  # the bound at the worst point
+    if slack is not None and not best.cost[0]:
+        # one input (z = u): each step against the larger error of the points beside it
+        err_at = best.err_z + slack
+        steps = np.flatnonzero(np.diff(best.codes) != 0) + 1
+        near = np.maximum(err_at[steps - 1], err_at[steps])
+        if len(steps) and (near > 0.1 * (best.zs[steps] - best.zs[steps - 1])).any():
+            raise CompileError("its inputs are too close together to tell apart after "
+                               "float32 rounding", node)
     if best.cost[0]:
         raise CompileError("its inputs are too close together to tell apart after "
                            "float32 rounding", node)
@@ -112,7 +131,7 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     spec = MlpSpec(z, zs, table, err_z, list(ins))
     changes = spec.changes()
     halves = (zs[changes] - zs[changes - 1]) / 2
-    if len(changes) and err_z > 0.2 * float(halves.min()):
+    if len(changes) and slack is None and err_z > 0.2 * float(halves.min()):
         raise CompileError("its inputs are too close together to tell apart after "
                            "float32 rounding", node)
     # Each ramp's ReLUs grow on its inexact side (the shorter one, see assemble) to `act`.
@@ -161,7 +180,7 @@ def _points(ins: list[PNode], domains: list[list[Any]], typed: bool
 
 
 def _prune(u: np.ndarray, lin: Lin, err: float, codes: np.ndarray
-           ) -> tuple[np.ndarray, Lin, float, np.ndarray]:
+           ) -> tuple[np.ndarray, Lin, float, np.ndarray, np.ndarray]:
     """One input's points reduced to those next to a change of the output, and its ends (a
     ramp holds its value beyond its points, so the points between add nothing): fewer
     points, and u rescaled so that the closest two left are 1 apart, which widens the
@@ -173,11 +192,11 @@ def _prune(u: np.ndarray, lin: Lin, err: float, codes: np.ndarray
     edge[:-1] |= c[:-1] != c[1:]
     keep = np.union1d(defined[edge], [0, len(u) - 1])
     if len(keep) == len(u):
-        return u, lin, err, codes
+        return u, lin, err, codes, keep
     kept = u[keep]
     gap = float(np.diff(kept).min())
     return ((kept - kept[0]) / gap, (lin - Lin.const([kept[0]])).scaled(1.0 / gap),
-            err / gap, codes[keep])
+            err / gap, codes[keep], keep)
 
 
 def clusters(domain: list[Any]) -> tuple[np.ndarray, list[list[Any]], float]:

@@ -66,3 +66,32 @@ def test_refusals_name_the_reason():
                    None, "MLP", 4, new)
     with pytest.raises(CompileError, match="raises an error on every value"):
         discretise([_tokens([0], new)], pointwise(lambda v: 1 / v), "r", None, "MLP", 4, new)
+
+
+def test_floats_a_few_ulps_apart_are_one_point():
+    new = _maker()
+    third = 1 + 4 / 3
+    x = _number([2 + 1 / 3, third, 3.0], new)
+    assert 2 + 1 / 3 != third
+    p = discretise([x], pointwise(lambda v: v > 2.5), "f", None, "MLP", 4, new)
+    assert p.values == [False, True] and len(p.mlp.points) == 2
+
+
+def test_one_input_keeps_only_the_points_next_to_a_change():
+    new = _maker()
+    many = [i / 8 for i in range(MLP_TUPLES + 1000)]  # more than two inputs may have
+    p = discretise([_number(many, new)], pointwise(lambda v: v >= 300.0), "f", None, "MLP", 4,
+                   new)
+    assert p.mlp.points.tolist() == [0.0, 2399.0, 2400.0, len(many) - 1.0]
+    assert p.mlp.hidden == 3
+
+
+def test_a_relative_error_spares_the_points_near_the_base():
+    new = _maker()
+    means = [0, 0.125, 0.25, 0.5, 1.0]  # a mean of 0/1 values, default 0
+    loose = new(Head, "num", means, "m", base=np.zeros(1), head=None, err=0.05, rel=0.05)
+    p = discretise([loose], pointwise(lambda v: v > 0), "any", None, "MLP", 8, new)
+    assert p.values == [False, True]
+    absolute = new(Head, "num", means, "m", base=np.zeros(1), head=None, err=0.05)
+    with pytest.raises(CompileError, match="too close together"):
+        discretise([absolute], pointwise(lambda v: v > 0), "any", None, "MLP", 8, new)

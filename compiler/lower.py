@@ -347,8 +347,13 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         means = aggregate_values(x.values, info, 0 if d is None else d, self.n, one_value)
         head = sp.head(v, max(vmax, 1.0), node.selector)
         unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
+        # Unequal weights move a mean of values of one sign (less the default) by a factor:
+        # its error is relative (a mean of 0/1 is 0 exactly when every selected key holds 0).
+        one_sign = x.values is not None and (all(float(t) >= dnum for t in x.values)
+                                             or all(float(t) <= dnum for t in x.values))
         return self.pnode(Head, "num", means, node.label, node, head=head, base=np.array([dnum]),
                      err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
+                     rel=unequal / max(vmax, 1.0) if one_sign else 0.0,
                      flag=self.mean_flag(node, node.selector, x.values, d, means),
                      role="attention (select one)" if select_one else
                      "attention (mean of one value)" if one_value else "attention (mean)")

@@ -96,6 +96,7 @@ class PNode:
     ir: ir.IRNode | None = None
     base: np.ndarray | None = None  # stored nodes hold enc - base (zero at BOS)
     err: float = 0.0
+    rel: float = 0.0  # of err, rel * max|v - base| shrinks to rel * |v - base| at a value v
     role: str = ""  # what it is, for the plan printout
     checks: bool = True  # its value is its IR node's value (verify compares them)
     flag: Flag | None = None  # where its value may be 1 or 1.0: which (see numtype)
