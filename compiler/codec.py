@@ -74,7 +74,10 @@ class InputCodec:
             ids = self._encode_tokens(seqs)
         width = int(lengths.max()) if len(seqs) else 0
         tokens = np.full((len(seqs), 1 + width), self.bos, dtype=np.int64)
-        tokens[:, 1:][np.arange(width)[None, :] < lengths[:, None]] = ids
+        if len(seqs) and lengths.min() == width:
+            tokens[:, 1:] = ids.reshape(len(seqs), width)
+        else:
+            tokens[:, 1:][np.arange(width)[None, :] < lengths[:, None]] = ids
         return tokens, lengths + 1
 
     def _encode_text(self, texts: Sequence[str]) -> np.ndarray:
