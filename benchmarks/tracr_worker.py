@@ -4,8 +4,8 @@ Tracr is not on PyPI and needs JAX, so it lives in a separate virtual environmen
 runs this script with a JSON request on stdin and prints a JSON answer on stdout:
 
     request: {"program": "sort", "vocab": [1, 2, 3, 4, 5], "max_len": 32,  (inputs: one length)
-              "inputs": [[...], ...], "batches": [1, 64], "min_cpu": 1.0,
-              "back_to_back": 256 or null}
+              "inputs": [[...], ...], "batches": [1, 64] (or [] for back_to_back alone),
+              "min_cpu": 1.0, "back_to_back": 256 or null}
     answer:  {"d_model": 239, "layers": 4, "compile_s": 9.1,
               "rows": [{"batch": 1, "e2e": {"cpu": s, "wall": s, "reps": n}, "bare": {...}}],
               "outputs": [[...], ...] (decoded, for the largest batch's inputs),

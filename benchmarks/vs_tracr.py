@@ -1,6 +1,7 @@
 """raspc's compiled programs against Tracr's, end to end and bare, exactness checked on every row.
 
     python benchmarks/vs_tracr.py [--tracr-python PATH] [--programs sort,hist] [--wide]
+    python benchmarks/vs_tracr.py --wall [--back-to-back 256]   (the wall-time section alone)
 
 Each program is compiled by raspc (from examples/) and, when a Tracr installation is found,
 by Tracr (from its own library, run by `tracr_worker.py` under Tracr's Python). Both run the
@@ -11,11 +12,17 @@ encoded ids. Every raspc row's outputs are checked against the interpreter; Trac
 are checked too and reported. Tracr is looked for at --tracr-python, $RASPC_TRACR_PYTHON, or
 ../tracr-venv/bin/python beside the repository; without it raspc's figures print alone.
 Progress goes to stderr; JSON to benchmarks/results/vs_tracr.json.
+
+--wall runs only the back-to-back comparison in wall time (meant for a quiet machine; sort and
+hist unless --programs): raspc's e2e `run_batch` (its default, one thread), then Tracr's jitted
+forward on encoded ids (XLA's default threads), then raspc again; the slower raspc figure is
+the one compared. JSON to benchmarks/results/vs_tracr_wall.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -59,12 +66,13 @@ def tracr_python(option: str | None) -> str | None:
 
 
 def run_tracr(python: str, name: str, inputs: list, batches: list[int], min_cpu: float,
-              back_to_back: int | None) -> dict[str, Any]:
+              back_to_back: int | None = None, one_thread: bool = True) -> dict[str, Any]:
     vocab, n = PROGRAMS[name]
     request = {"program": name, "vocab": vocab, "max_len": n, "inputs": inputs,
                "batches": batches, "min_cpu": min_cpu, "back_to_back": back_to_back}
-    env = {**os.environ, "XLA_FLAGS": XLA_ONE_THREAD, "OMP_NUM_THREADS": "1",
-           "JAX_PLATFORMS": "cpu"}
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    if one_thread:
+        env.update({"XLA_FLAGS": XLA_ONE_THREAD, "OMP_NUM_THREADS": "1"})
     done = subprocess.run([python, str(ROOT / "benchmarks" / "tracr_worker.py")],
                           input=json.dumps(request), capture_output=True, text=True, env=env,
                           check=False)
@@ -75,14 +83,18 @@ def run_tracr(python: str, name: str, inputs: list, batches: list[int], min_cpu:
     return json.loads(done.stdout)
 
 
-def bench_raspc(name: str, inputs: list, expected: list, batches: list[int], min_cpu: float,
-                back_to_back: int | None) -> dict[str, Any]:
+def compile_raspc(name: str) -> compiler.CompiledProgram:
     vocab, n = PROGRAMS[name]
     path = ROOT / "examples" / f"{name}.rasp"
     env = Environment()
     env.run(read_source(str(path)), str(path))
-    prog = compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab,
+    return compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab,
                             max_seq_len=n)
+
+
+def bench_raspc(name: str, inputs: list, expected: list, batches: list[int], min_cpu: float
+                ) -> dict[str, Any]:
+    prog = compile_raspc(name)
     fast = prog.fast_forward()
     rows = []
     for b in batches:
@@ -95,12 +107,53 @@ def bench_raspc(name: str, inputs: list, expected: list, batches: list[int], min
                      "bare": timed(lambda t=tokens, ln=lengths: runtime.run_padded(fast, t, ln),
                                    min_cpu)})
         progress(f"raspc {name} batch {b:,} done")
-    result = {"d_model": prog.stats["d_model"], "layers": prog.stats["layers"],
-              "heads": prog.stats["heads"], "rows": rows, "back_to_back_wall": None}
-    if back_to_back:
-        batch = inputs[:back_to_back]
-        result["back_to_back_wall"] = timed(lambda: prog.run_batch(batch), min_cpu)["wall"]
-    return result
+    return {"d_model": prog.stats["d_model"], "layers": prog.stats["layers"],
+            "heads": prog.stats["heads"], "rows": rows}
+
+
+def wall(python: str | None, names: list[str], batch: int, min_cpu: float, path: str
+         ) -> int:
+    """The back-to-back section (see the module docstring): raspc, Tracr, raspc per program;
+    prints one line each and writes JSON as each program finishes."""
+    results: dict[str, Any] = {"machine": _machine(), "batch": batch, "programs": {}}
+    print(f"{results['machine']['cpu']}, load average {results['machine']['loadavg']:.1f}")
+    print(f"Wall time per batch of {batch:,}: raspc e2e (1 thread), then Tracr's jitted\n"
+          "forward (XLA's default threads), then raspc again")
+    exact = True
+    for name in names:
+        vocab, n = PROGRAMS[name]
+        rng = random.Random(0)
+        inputs = [[rng.choice(vocab) for _ in range(n)] for _ in range(batch)]
+        prog = compile_raspc(name)
+        ok = all(map(same_output, check.expected_outputs(_node(name), inputs),
+                     prog.run_batch(inputs)))
+        exact = exact and ok
+        run = functools.partial(prog.run_batch, inputs)
+        res: dict[str, Any] = {"exact": ok, "raspc_wall": [timed(run, min_cpu)["wall"]]}
+        if python:
+            progress(f"tracr {name}: compiling and timing (this takes a while)")
+            res["tracr_wall"] = run_tracr(python, name, inputs, [], min_cpu, batch,
+                                          one_thread=False)["back_to_back_wall"]
+        res["raspc_wall"].append(timed(run, min_cpu)["wall"])
+        slow = max(res["raspc_wall"])
+        line = (f"{name}@{n}: raspc {slow * 1e3:.1f} ms (runs "
+                + ", ".join(f"{w * 1e3:.1f}" for w in res["raspc_wall"]) + ")")
+        if python:
+            res["ratio"] = res["tracr_wall"] / slow
+            line += f", Tracr {res['tracr_wall'] * 1e3:.1f} ms: {res['ratio']:.1f}x"
+        print(line + ("" if ok else "; raspc NOT exact"))
+        results["programs"][name] = res
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(results, indent=1))
+    if not python:
+        print("Tracr: absent (give --tracr-python or $RASPC_TRACR_PYTHON)")
+    print(f"JSON: {path}")
+    return 0 if exact else 1
+
+
+def _machine() -> dict[str, Any]:
+    return {"cpu": device_name(torch.device("cpu")), "python": platform.python_version(),
+            "torch": torch.__version__, "loadavg": os.getloadavg()[0], "threads": 1}
 
 
 def rate(batch: int, seconds: float | None) -> float | None:
@@ -138,7 +191,7 @@ def table(results: dict[str, Any], wide: bool) -> str:
 
 
 def summary(results: dict[str, Any]) -> list[str]:
-    """Per program: both models' sizes, Tracr's correctness, the back-to-back wall times."""
+    """Per program: both models' sizes and Tracr's correctness."""
     out = []
     for name, res in results["programs"].items():
         r, tracr = res["raspc"], res.get("tracr")
@@ -150,10 +203,6 @@ def summary(results: dict[str, Any]) -> list[str]:
             out.append(f"  Tracr's outputs: {tracr['correct']:.1%} of sequences correct"
                        + (f", {tracr['correct_positions']:.1%} of positions"
                           if "correct_positions" in tracr else ""))
-        if r["back_to_back_wall"] and tracr and tracr.get("back_to_back_wall"):
-            t, w = tracr["back_to_back_wall"], r["back_to_back_wall"]
-            out.append(f"  batch {results['back_to_back']}, wall per batch: raspc e2e "
-                       f"{w * 1e3:.1f} ms, Tracr forward {t * 1e3:.1f} ms ({t / w:.1f}x)")
     return out
 
 
@@ -164,15 +213,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batches", default="1,64,1024,16384")
     ap.add_argument("--min-cpu", type=float, default=1.0,
                     help="CPU seconds each measurement runs for (after a warm-up call).")
+    ap.add_argument("--wall", action="store_true",
+                    help="Only the back-to-back wall-time comparison (sort, hist by default).")
     ap.add_argument("--back-to-back", type=int, default=256,
-                    help="Batch of the wall-time comparison with Tracr's forward (0: none).")
+                    help="Batch of the --wall comparison.")
     ap.add_argument("--no-tracr", action="store_true", help="raspc's figures only.")
     ap.add_argument("--reuse-tracr", metavar="JSON",
                     help="Take Tracr's figures from earlier runs' JSON files (comma-separated) "
                          "instead of rerunning it.")
     ap.add_argument("--wide", action="store_true", help="Also wall-clock seq/s columns.")
-    ap.add_argument("--json", default=str(ROOT / "benchmarks" / "results" / "vs_tracr.json"))
+    ap.add_argument("--json", help="Where the JSON goes (default: benchmarks/results/"
+                    "vs_tracr.json, or vs_tracr_wall.json with --wall).")
     args = ap.parse_args(argv)
+    if args.wall and args.programs == ",".join(PROGRAMS):
+        args.programs = "sort,hist"
     names = [p for p in args.programs.split(",") if p]
     unknown = [p for p in names if p not in PROGRAMS]
     if unknown:
@@ -180,29 +234,30 @@ def main(argv: list[str] | None = None) -> int:
     batches = sorted({int(b) for b in args.batches.split(",")})
     torch.set_num_threads(1)
     python = None if args.no_tracr else tracr_python(args.tracr_python)
+    results_dir = ROOT / "benchmarks" / "results"
+    if args.wall:
+        return wall(python, names, args.back_to_back, args.min_cpu,
+                    args.json or str(results_dir / "vs_tracr_wall.json"))
+    args.json = args.json or str(results_dir / "vs_tracr.json")
     earlier: dict[str, Any] = {}
     for path in (args.reuse_tracr or "").split(","):
         if path:
             earlier.update({k: v for k, v in json.loads(Path(path).read_text())["programs"]
                             .items() if v.get("tracr")})
-    b2b = args.back_to_back or None
-    results: dict[str, Any] = {
-        "machine": {"cpu": device_name(torch.device("cpu")),
-                    "python": platform.python_version(), "torch": torch.__version__,
-                    "loadavg": os.getloadavg()[0], "threads": 1},
-        "tracr_python": python, "batches": batches, "back_to_back": b2b, "programs": {}}
+    results: dict[str, Any] = {"machine": _machine(), "tracr_python": python,
+                               "batches": batches, "programs": {}}
     for name in names:
         vocab, n = PROGRAMS[name]
         rng = random.Random(0)
-        inputs = [[rng.choice(vocab) for _ in range(n)] for _ in range(max(batches + [b2b or 0]))]
+        inputs = [[rng.choice(vocab) for _ in range(n)] for _ in range(max(batches))]
         expected = check.expected_outputs(_node(name), inputs)
         res: dict[str, Any] = {"raspc": bench_raspc(name, inputs, expected, batches,
-                                                    args.min_cpu, b2b)}
+                                                    args.min_cpu)}
         if earlier.get(name, {}).get("tracr"):
             res["tracr"] = earlier[name]["tracr"]
         elif python:
             progress(f"tracr {name}: compiling and running (this takes a while)")
-            tracr = run_tracr(python, name, inputs, batches, args.min_cpu, b2b)
+            tracr = run_tracr(python, name, inputs, batches, args.min_cpu)
             got = tracr.pop("outputs")
             pairs = list(zip(expected, got, strict=False))
             tracr["correct"] = sum(same_output(e, a) for e, a in pairs) / len(pairs)

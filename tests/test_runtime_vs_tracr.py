@@ -31,13 +31,24 @@ def restore_threads():
 def test_without_tracr(tmp_path, capsys, restore_threads):
     path = tmp_path / "vs.json"
     code = script().main(["--no-tracr", "--programs", "reverse", "--batches", "1,8",
-                          "--min-cpu", "0.01", "--back-to-back", "0", "--json", str(path)])
+                          "--min-cpu", "0.01", "--json", str(path)])
     out = capsys.readouterr().out
     assert code == 0 and "Tracr: absent" in out and "reverse@32" in out
     assert max(len(line) for line in out.splitlines()) <= 80, out
     rows = json.loads(path.read_text())["programs"]["reverse"]["raspc"]["rows"]
     assert [r["batch"] for r in rows] == [1, 8] and all(r["exact"] for r in rows)
     assert all(r["e2e"]["cpu"] > 0 and r["bare"]["reps"] >= 1 for r in rows)
+
+
+def test_wall_section_alone(tmp_path, capsys, restore_threads):
+    path = tmp_path / "wall.json"
+    code = script().main(["--wall", "--no-tracr", "--programs", "reverse", "--back-to-back",
+                          "4", "--min-cpu", "0.01", "--json", str(path)])
+    out = capsys.readouterr().out
+    assert code == 0 and "Wall time per batch of 4" in out and "reverse@32: raspc" in out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    res = json.loads(path.read_text())["programs"]["reverse"]
+    assert res["exact"] and len(res["raspc_wall"]) == 2 and min(res["raspc_wall"]) > 0
 
 
 @pytest.mark.slow
@@ -48,8 +59,12 @@ def test_with_tracr(tmp_path, capsys, restore_threads):
         pytest.skip("no Tracr environment on this machine")
     vs.PROGRAMS["hist"] = (["a", "b"], 4)  # a tiny hist keeps Tracr's compile short
     code = vs.main(["--programs", "hist", "--batches", "2", "--min-cpu", "0.01",
-                    "--back-to-back", "2", "--json", str(tmp_path / "vs.json")])
+                    "--json", str(tmp_path / "vs.json")])
     out = capsys.readouterr().out
     assert code == 0 and "Tracr's outputs: 100.0% of sequences correct" in out
     tracr = json.loads((tmp_path / "vs.json").read_text())["programs"]["hist"]["tracr"]
-    assert tracr["rows"][0]["e2e"]["cpu"] > 0 and tracr["back_to_back_wall"] > 0
+    assert tracr["rows"][0]["e2e"]["cpu"] > 0
+    code = vs.main(["--wall", "--programs", "hist", "--back-to-back", "2", "--min-cpu", "0.01",
+                    "--json", str(tmp_path / "wall.json")])
+    res = json.loads((tmp_path / "wall.json").read_text())["programs"]["hist"]
+    assert code == 0 and res["tracr_wall"] > 0 and res["ratio"] > 0
