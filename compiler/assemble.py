@@ -18,64 +18,56 @@ import numpy as np
 import torch
 
 import runtime
+from runtime.model import MLP, Attention
 
+from . import manifest as mf
 from .errors import CompileError
 from .linear import BOS, ONE, Lin
-from .plan import PNode, err_of
+from .manifest import D_BOS, D_ONE
+from .numtype import output_flag
+from .plan import Embedded, Head, HeadSpec, Mlp, MlpSpec, PNode, err_of, read
+from .refs import ref_of
 from .values import is_numeric_like
 
-D_ONE, D_BOS = 0, 1
+ENCODING = {"cat": "categorical", "num": "numerical"}  # plan codes → the manifest's words
 
 
-@dataclass
+@dataclass(eq=False)
 class Stored:
     node: PNode
     slot: int  # -1 embedding; 2l attention of layer l; 2l+1 MLP of layer l
-    proj: np.ndarray | None = None  # P: [k, encdim]
+    proj: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # P: [k, encdim]
+    pinv: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # its pseudo-inverse
     start: int = 0
 
     @property
     def dims(self) -> int:
-        return 0 if self.proj is None else self.proj.shape[0]
-
-
-@dataclass
-class Assembly:
-    model: runtime.Transformer
-    manifest: dict[str, Any]
-    stored: list[Stored] = field(default_factory=list)
+        return self.proj.shape[0]
 
 
 def _deps(p: PNode) -> list[Lin]:
-    if p.kind == "mlp":
+    if isinstance(p, Mlp):
         return [p.mlp.z]
-    if p.kind == "head":
+    if isinstance(p, Head):
         return [p.head.q, p.head.k, p.head.v]
     return []
 
 
-def _out_lin(root: PNode) -> Lin:
-    if root.enc == "cat":
-        return root.lin if root.kind == "linear" else Lin.of(root, root.encdim)
-    return root.lin if root.kind == "linear" else Lin.of(root, 1)
-
-
-def schedule(root: PNode) -> dict[int, Stored]:
+def schedule(root: PNode) -> dict[PNode, Stored]:
     """Every stored node the output needs, at the earliest sublayer its inputs allow."""
-    stored: dict[int, Stored] = {}
+    stored: dict[PNode, Stored] = {}
 
-    def visit(pid: int) -> int:
-        got = stored.get(pid)
+    def visit(p: PNode) -> int:
+        got = stored.get(p)
         if got is not None:
             return got.slot
-        p = pid
-        if p.kind in ("tok", "pos"):
+        if isinstance(p, Embedded):
             slot = -1
         else:
             ready = max([visit(s) for lin in _deps(p) for s in lin.sources()], default=-1)
-            parity = 0 if p.kind == "head" else 1
+            parity = 0 if isinstance(p, Head) else 1
             slot = ready + 1 if (ready + 1) % 2 == parity else ready + 2
-        stored[pid] = Stored(p, slot)
+        stored[p] = Stored(p, slot)
         return slot
 
     for s in output_readout(root)[0].sources():
@@ -95,23 +87,26 @@ def _basis(rows: np.ndarray, dim: int) -> np.ndarray:
         v = r.copy()
         for o in ortho:
             v -= (v @ o) * o
-        if np.linalg.norm(v) > 1e-9 * max(1.0, np.linalg.norm(r)):
+        if np.linalg.norm(v) > 1e-9 * max(1.0, float(np.linalg.norm(r))):
             chosen.append(r)
             ortho.append(v / np.linalg.norm(v))
     return np.array(chosen) if chosen else np.zeros((0, dim))
 
 
 class Builder:
+    """Places the plan's stored values (`schedule`, `_projections`, `_layout`), then writes
+    the weights (`build`) and says what every dimension holds (`layout`)."""
+
     def __init__(self, root: PNode, vocab: list[Any], max_len: int, causal: bool):
         self.root, self.vocab, self.n, self.causal = root, vocab, max_len, causal
-        self.out_lin, self.codec = output_readout(root)
-        _check_output_error(root, self.out_lin, self.codec)
+        self.out_lin, self.output = output_readout(root)
+        _check_output_error(root, self.out_lin, self.output)
         self.stored = schedule(root)
         self._projections()
         self._layout()
 
     def _projections(self) -> None:
-        req: dict[int, list[np.ndarray]] = {}
+        req: dict[PNode, list[np.ndarray]] = {}
 
         def need(lin: Lin) -> None:
             for s, m in lin.terms.items():
@@ -124,9 +119,9 @@ class Builder:
             rows = req.get(p, [])
             st.proj = _basis(np.vstack(rows) if rows else np.zeros((0, p.encdim)), p.encdim)
             st.pinv = np.linalg.pinv(st.proj) if st.dims else np.zeros((p.encdim, 0))
-            if p.kind == "mlp":
+            if isinstance(p, Mlp):
                 need(p.mlp.z)
-            elif p.kind == "head":
+            elif isinstance(p, Head):
                 need(p.head.q)
                 need(p.head.k)
                 need(p.head.v.left(st.proj))
@@ -171,7 +166,7 @@ class Builder:
 
     # ---- weights --------------------------------------------------------------------------
 
-    def build(self) -> tuple[runtime.Transformer, list[dict[str, Any]]]:
+    def build(self) -> tuple[runtime.Transformer, list[mf.Layer]]:
         layers = []
         heads_of: list[list[Stored]] = [[] for _ in range(self.n_layers)]
         mlps_of: list[list[Stored]] = [[] for _ in range(self.n_layers)]
@@ -180,36 +175,32 @@ class Builder:
                 (heads_of if st.slot % 2 == 0 else mlps_of)[st.slot // 2].append(st)
         for layer in range(self.n_layers):
             heads = heads_of[layer]
-            d_head = max([max(st.node.head.q.rows + 1, st.dims) for st in heads], default=0)
-            hidden = sum(st.node.mlp.hidden for st in mlps_of[layer])
+            d_head = max([max(_head(st).q.rows + 1, st.dims) for st in heads], default=0)
+            hidden = sum(_mlp(st).hidden for st in mlps_of[layer])
             layers.append(runtime.LayerConfig(len(heads), d_head if heads else 0, hidden))
         config = runtime.TransformerConfig(
             vocab_size=len(self.vocab) + 1, max_seq_len=self.n + 1, d_model=self.d_model,
             layers=layers, activation="relu", norm="none", causal=self.causal, attn_scale=1.0,
-            bias=True, d_out=self._out_rows(), pos_embedding=True, attn_impl="math")
+            bias=True, d_out=self.out_lin.rows, pos_embedding=True, attn_impl="math")
         model = runtime.Transformer(config)
         with torch.no_grad():
             for p in model.parameters():
                 p.zero_()
             self._embeddings(model)
-            plan = []
-            for layer in range(self.n_layers):
-                blocks = []
+            for layer, block in enumerate(model.blocks):
+                attn, mlp = block.attn, block.mlp  # None where the layer has no heads / MLP
                 for h, st in enumerate(heads_of[layer]):
-                    self._head(model.blocks[layer].attn, h, layers[layer].d_head, st)
-                    blocks.append(self._describe(st, layer, "attention"))
+                    if not isinstance(attn, Attention):
+                        raise TypeError(f"layer {layer} of the model has no attention")
+                    self._head(attn, h, layers[layer].d_head, st)
                 offset = 0
                 for st in mlps_of[layer]:
-                    offset = self._mlp(model.blocks[layer].mlp, offset, st)
-                    blocks.append(self._describe(st, layer, "mlp"))
-                plan.append({"layer": layer, "heads": len(heads_of[layer]),
-                             "d_head": layers[layer].d_head, "mlp_hidden": layers[layer].d_mlp,
-                             "blocks": blocks})
+                    if not isinstance(mlp, MLP):
+                        raise TypeError(f"layer {layer} of the model has no MLP")
+                    offset = self._mlp(mlp, offset, st)
             model.unembed.weight.copy_(torch.from_numpy(self.weight(self.out_lin)))
-        return model, plan
-
-    def _out_rows(self) -> int:
-        return self.out_lin.rows
+        return model, [mf.Layer(i, len(heads_of[i]), c.d_head, c.d_mlp)
+                       for i, c in enumerate(layers)]
 
     def _embeddings(self, model: runtime.Transformer) -> None:
         tok = np.zeros((len(self.vocab) + 1, self.d_model))
@@ -220,16 +211,20 @@ class Builder:
             if st.slot != -1 or not st.dims:
                 continue
             p = st.node
+            if not isinstance(p, Embedded):
+                raise TypeError(f"`{p.label}` is in the embedding but is not embedded")
             rows = p.table @ st.proj.T  # [domain, dims]
             if p.kind == "tok":
                 tok[:len(self.vocab), st.start:st.start + st.dims] = rows
             else:
                 pos[1:, st.start:st.start + st.dims] = rows
+        if model.pos_emb is None:
+            raise TypeError("a compiled model has position embeddings")
         model.tok_emb.weight.copy_(torch.from_numpy(tok))
         model.pos_emb.weight.copy_(torch.from_numpy(pos))
 
-    def _head(self, attn, h: int, d_head: int, st: Stored) -> None:
-        spec = st.node.head
+    def _head(self, attn: Attention, h: int, d_head: int, st: Stored) -> None:
+        spec = _head(st)
         beta = spec.beta(self.n)
         dq = spec.q.rows
         offset = {"half": spec.threshold - 0.5, "equal": spec.threshold, "none": 0.0}[spec.bos]
@@ -242,7 +237,7 @@ class Builder:
         want_q[dq] = beta * 4.0
         want_k = np.zeros(d_head)
         want_k[dq] = 1.0
-        if spec.bos == "none":
+        if spec.bos_k is not None:  # mode 'none'
             want_k[:dq] = spec.bos_k
         wq = self.at_bos(wq, want_q)
         wk = self.at_bos(wk, want_k)
@@ -258,13 +253,13 @@ class Builder:
         hw.v.copy_(torch.from_numpy(wv))
         hw.o.copy_(torch.from_numpy(o))
 
-    def _mlp(self, mlp, offset: int, st: Stored) -> int:
+    def _mlp(self, mlp: MLP, offset: int, st: Stored) -> int:
         """A constant unit plus, per change of the output, a clamped ramp (two ReLUs) at the
         midpoint between the neighbouring input points. A ramp is exact (zero) on one side;
         each ramp faces the side with fewer points so that the inexact side (where its two
         ReLUs grow together) is short. The two ReLUs of a ramp share their weights and their
         float32 biases differ by exactly 1, so their difference is exactly 1 when saturated."""
-        spec = st.node.mlp
+        spec = _mlp(st)
         wz = self.weight(spec.z)[0]
         pts, outs = spec.points, spec.outs @ st.proj.T  # outs: [points, dims]
         lo, hi = float(pts[0]), float(pts[-1])
@@ -288,49 +283,61 @@ class Builder:
         for i, (r, _b) in enumerate(rows, start=1):
             fc[i] = r
         fc = self.at_bos(fc, -np.ones(len(fc)))
-        bias = np.zeros(len(fc), dtype=np.float32)
-        for i, (_, b) in enumerate(rows, start=1):
-            bias[i] = b
+        biases = np.zeros(len(fc), dtype=np.float32)
+        for i, (_, value) in enumerate(rows, start=1):
+            biases[i] = value
         # The ONE column must not carry the biases (a float64 sum would round them apart):
         # they go in the Linear's bias, and the BOS column cancels them at BOS.
-        fc[:, D_BOS] -= bias.astype(np.float64)
+        fc[:, D_BOS] -= biases.astype(np.float64)
         proj = np.zeros((self.d_model, len(fc)))
         proj[st.start:st.start + st.dims] = np.array([const, *cols]).T
         n = len(fc)
         mlp.fc.weight[offset:offset + n] = torch.from_numpy(fc)
-        mlp.fc.bias[offset:offset + n] = torch.from_numpy(bias)
+        mlp.fc.bias[offset:offset + n] = torch.from_numpy(biases)
         mlp.proj.weight[:, offset:offset + n] = torch.from_numpy(proj)
         return offset + n
 
-    def _describe(self, st: Stored, layer: int, sublayer: str) -> dict[str, Any]:
-        p = st.node
-        d: dict[str, Any] = {"node": p.label, "where": p.where(), "role": p.role,
-                             "dims": [st.start, st.start + st.dims]}
-        if sublayer == "attention":
-            sel = p.head.selector
-            d["selector"] = sel.label if sel is not None else ""
-            d["d_qk"] = p.head.q.rows + 1
-        else:
-            d["hidden"] = p.mlp.hidden
-        return d
-
-    def layout(self) -> list[dict[str, Any]]:
-        out = [{"node": "one", "kind": "constant", "dims": [D_ONE, D_ONE + 1]},
-               {"node": "bos", "kind": "bos", "dims": [D_BOS, D_BOS + 1]}]
+    def layout(self, index: dict[int, int]) -> tuple[mf.Value, ...]:
+        """What every residual dimension holds; `index` gives the stable reference of each
+        program node (`refs.walk_index` of the compiled expression)."""
+        out: list[mf.Value] = [
+            mf.Reserved(kind="constant", label="one", encoding="numerical",
+                        dims=(D_ONE, D_ONE + 1), layer=-1),
+            mf.Reserved(kind="bos", label="bos", encoding="numerical", dims=(D_BOS, D_BOS + 1),
+                        layer=-1)]
         for st in self.order:
             p = st.node
-            entry: dict[str, Any] = {
-                "node": p.label, "id": p.id, "kind": p.kind, "encoding": p.enc,
-                "dims": [st.start, st.start + st.dims], "layer": st.slot // 2 if st.slot >= 0
-                else -1, "sublayer": "embedding" if st.slot < 0 else
-                ("attention" if st.slot % 2 == 0 else "mlp"),
-                "where": p.where(), "text": _text(p), "role": p.role,
-                "ir": p.ir.id if p.ir is not None and p.checks else None,
-                "proj": st.proj.tolist(), "base": p.base.tolist(),
-                "values": _jsonable(p.values) if p.enc == "cat" else None,
-            }
-            out.append(entry)
-        return out
+            common: dict[str, Any] = dict(
+                label=p.label, encoding=ENCODING[p.enc], dims=(st.start, st.start + st.dims),
+                layer=st.slot // 2 if st.slot >= 0 else -1, where=p.where(), text=_text(p),
+                role=p.role, node=index.get(p.ir.id) if p.ir is not None and p.checks else None,
+                proj=tuple(map(tuple, st.proj.tolist())),
+                base=tuple(p.base.tolist()) if p.base is not None else (),
+                values=_jsonable(p.values) if p.enc == "cat" else None)
+            if isinstance(p, Embedded):
+                out.append(mf.Embedding(kind="tok" if p.kind == "tok" else "pos", **common))
+            elif isinstance(p, Head):
+                sel = p.head.selector
+                out.append(mf.HeadValue(
+                    selector=sel.label if sel is not None else "", d_qk=p.head.q.rows + 1,
+                    selector_ref=ref_of(sel, index) if sel is not None else None, **common))
+            elif isinstance(p, Mlp):
+                out.append(mf.MlpValue(hidden=p.mlp.hidden, **common))
+            else:
+                raise TypeError(f"`{p.label}` ({type(p).__name__}) is not a stored value")
+        return tuple(out)
+
+
+def _head(st: Stored) -> HeadSpec:
+    if not isinstance(st.node, Head):
+        raise TypeError(f"`{st.node.label}` sits in an attention sublayer but is no head")
+    return st.node.head
+
+
+def _mlp(st: Stored) -> MlpSpec:
+    if not isinstance(st.node, Mlp):
+        raise TypeError(f"`{st.node.label}` sits in an MLP sublayer but is no MLP")
+    return st.node.mlp
 
 
 def _text(p: PNode) -> str:
@@ -339,10 +346,10 @@ def _text(p: PNode) -> str:
     return p.ir.span.text.splitlines()[0]
 
 
-def _jsonable(values):
+def _jsonable(values: list[Any] | None) -> list[Any] | None:
     if values is None:
         return None
-    out = []
+    out: list[Any] = []
     for v in values:
         if isinstance(v, tuple):
             out.append(list(v))
@@ -353,35 +360,43 @@ def _jsonable(values):
     return out
 
 
-def _check_output_error(root: PNode, lin: Lin, codec: dict[str, Any]) -> None:
+def _check_output_error(root: PNode, lin: Lin, output: mf.Output) -> None:
     """The output must decode to the right value despite float32 error: argmax needs the
     one-hot within 0.3; numbers need the error well below half the gap to the next value."""
     err = err_of(lin)
-    if codec["encoding"] == "categorical":
+    if output.encoding == "categorical":
         limit = 0.3
     else:
-        vals = np.unique([float(v) for v in codec["values"] or []])
+        vals = np.unique([float(v) for v in output.values or []])
         if len(vals) > 1:
             limit = 0.45 * float(np.diff(vals).min())  # snapping to the nearest value
         else:  # unknown values: verify compares numbers to 1e-5 of their size
-            scale = root.head.vmax if root.kind == "head" else 1.0
+            scale = root.head.vmax if isinstance(root, Head) else 1.0
             limit = 1e-5 * max(1.0, scale)
     if err > limit:
         raise CompileError(f"its float32 error (up to {err:.2g}) could change the decoded "
                            f"output (values {limit / 0.45:.2g} apart)", root.ir)
 
 
-def output_readout(root: PNode) -> tuple[Lin, dict[str, Any]]:
+def output_readout(root: PNode) -> tuple[Lin, mf.Output]:
     """The unembedding's read-out and how to decode it: categorical outputs by argmax over
     their one-hot; numbers (and one-hots of numbers that differ as floats) by value."""
-    lin = _out_lin(root)
+    lin = read(root)
     vals = root.values
+
+    def output(encoding: mf.Encoding, typed: bool = False) -> mf.Output:
+        return mf.Output(encoding, _jsonable(vals), label=root.label, where=root.where(),
+                         typed=typed)
+
     if root.enc == "num":
         if vals is not None and not all(is_numeric_like(v) for v in vals):
             raise CompileError("a numeric output with non-numeric values", root.ir)
-        return lin, {"encoding": "numerical", "values": _jsonable(vals)}
+        flag = output_flag(root)
+        if flag is not None:
+            return lin.stack(flag), output("numerical", typed=True)
+        return lin, output("numerical")
+    vals = root.domain
     numeric = all(is_numeric_like(v) for v in vals) and len({float(v) for v in vals}) == len(vals)
     if numeric and len(vals) > 1:
-        return lin.left(np.array([[float(v) for v in vals]])), {
-            "encoding": "numerical", "values": _jsonable(vals)}
-    return lin, {"encoding": "categorical", "values": _jsonable(vals)}
+        return lin.left(np.array([[float(v) for v in vals]])), output("numerical")
+    return lin, output("categorical")

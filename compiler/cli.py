@@ -91,9 +91,9 @@ def compile_command(file: str, expr: str | None, vocab: str | None, max_len: int
             fail(f"cannot write {output}: {err.strerror or err}")
     if as_json:
         m = prog.manifest
-        click.echo(json.dumps({"expr": expr, "stats": m["stats"], "plan": m["plan"],
-                               "output": m["output"], "compile_seconds": m["compile_seconds"],
-                               "file": output}))
+        click.echo(json.dumps({"expr": expr, "stats": prog.stats, "plan": m.plan(),
+                               "output": m.to_json()["output"],
+                               "compile_seconds": m.compile_seconds, "file": output}))
         return
     click.echo(prog.plan_text())
     if output:

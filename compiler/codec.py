@@ -13,6 +13,7 @@ import numpy as np
 from rasp.errors import RaspError
 from rasp.source import normalise_input
 
+from .manifest import Output
 from .values import vkey
 
 
@@ -139,14 +140,14 @@ class OutputCodec:
     a numeric output snapped to the nearest value the program can produce when within 0.45
     of the gap to its neighbours (else the raw number is returned, so a wrong model shows).
 
-    Where the program can produce both 1 and 1.0, it decodes 1.0: such sets come from means,
-    and a mean over two or more keys is a float. A mean whose selection holds exactly one key
-    passes that key's int through in the interpreter; the model has no dimension that tells
-    these apart, so there the type (never the value) differs."""
+    Where the program can produce both 1 and 1.0 (a mean over one key passes the key's int
+    through, over several it is a float), the output is `typed`: a second column, 1 where
+    the value is not a float, picks which (see `compiler/numtype.py`)."""
 
-    def __init__(self, output: dict[str, Any]):
-        values = output["values"] or []
-        self.numeric = output["encoding"] == "numerical"
+    def __init__(self, output: Output):
+        values = output.values or []
+        self.numeric = output.encoding == "numerical"
+        self.typed = output.typed
         self.values = np.empty(len(values), dtype=object)
         for i, v in enumerate(values):
             self.values[i] = v
@@ -158,9 +159,12 @@ class OutputCodec:
         for v, f in zip(values, floats.tolist(), strict=True):
             if f not in chosen or isinstance(v, float):  # floats over equal ints
                 chosen[f] = v
+        nonfloat = {float(v): v for v in values if not isinstance(v, float)}
         self.by_sorted = np.empty(len(self.sorted), dtype=object)
+        self.nonfloat = np.empty(len(self.sorted), dtype=object)
         for j, f in enumerate(self.sorted.tolist()):
             self.by_sorted[j] = chosen[f]
+            self.nonfloat[j] = nonfloat.get(f, chosen[f])
         gaps = np.diff(self.sorted)
         # Consecutive integers (counts, positions, sorted ints) snap by rounding.
         self.consecutive = bool(len(gaps) and (gaps == 1).all() and self.sorted[0] % 1 == 0)
@@ -188,6 +192,8 @@ class OutputCodec:
             best = np.where(np.abs(s[i] - x) < np.abs(s[lo] - x), i, lo)
             off = ~(np.abs(s[best] - x) <= self.tol[best])
         out = self.by_sorted[best]
+        if self.typed:
+            out = np.where(logits[..., 1] > 0.5, self.nonfloat[best], out)
         if off.any():
             out[off] = x[off]
         return out

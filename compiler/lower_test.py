@@ -60,7 +60,7 @@ def test_constants_and_token_functions():
 def test_causal_models():
     prog = compile_exact("f = aggregate(select(indices, indices, <=), indicator(tokens == \"x\"));",
                          "f", ["a", "x"], 5)
-    assert prog.manifest["causal"]  # the mask replaces the prefix selector
+    assert prog.manifest.causal  # the mask replaces the prefix selector
     with pytest.raises(CompileError, match="causal"):
         compiler.compile(env_with(), "length", vocab=["a"], max_seq_len=4, causal=True)
 

@@ -26,7 +26,7 @@ def test_prefix_counts_compile_as_widths():
     prog = compile_exact(src, "c", ["a", "b"], 5)
     assert prog.run("abaa") == [1, 1, 2, 3]
     big = compiler.compile(env_with(src), "c", vocab=["a", "b"], max_seq_len=32)
-    roles = [b["role"] for layer in big.manifest["plan"] for b in layer["blocks"]]
+    roles = [b.role for b in big.manifest.layout if b.layer >= 0]
     assert roles == ["attention (width, BOS share)", "MLP (width)"]
     inputs, _ = check.inputs_for(["a", "b"], 32, samples=300)
     assert check.verify(big, big.node, inputs, False).ok
@@ -45,7 +45,7 @@ def test_a_width_written_as_key_0s_reciprocal_share_is_a_width():
 
 def test_the_library_count_is_a_width_over_every_key():
     prog = compile_exact('n = count(tokens, "a");', "n", ["a", "b"], 6)
-    assert [b["role"] for layer in prog.manifest["plan"] for b in layer["blocks"]] == [
+    assert [b.role for b in prog.manifest.layout if b.layer >= 0] == [
         "attention (width, BOS share)", "MLP (width)"]
     big = compiler.compile(env_with('n = count(tokens, "a");'), "n", vocab=["a", "b"],
                            max_seq_len=64)

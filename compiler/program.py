@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Sequence
@@ -22,10 +23,10 @@ from .budget import DEFAULT_LIMIT, Budget, Progress
 from .codec import InputCodec, OutputCodec
 from .errors import CompileError
 from .lower import Lowerer
+from .manifest import Layer, Manifest, ManifestError, Stats
 from .normalise import Width, normalise
+from .refs import walk_index
 from .values import is_numeric_like, vkey
-
-FORMAT = "raspc-compiled"
 
 
 def _environment(source: Environment | str | os.PathLike) -> tuple[Environment, str | None]:
@@ -66,16 +67,11 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
     masked = lowerer.decide_causal(normal) or causal
     root = lowerer.lower(normal)
     builder = Builder(root, vocab, max_seq_len, masked)
-    model, plan = builder.build()
-    layout = builder.layout()
-    stats = _stats(model, plan)
-    manifest = {
-        "format": FORMAT, "expr": name, "source": path, "vocab": list(vocab),
-        "bos": len(vocab), "max_seq_len": max_seq_len, "causal": masked,
-        "output": {**builder.codec, "node": root.label, "where": root.where()},
-        "layout": layout, "plan": plan, "stats": stats,
-        "compile_seconds": round(time.perf_counter() - start, 4),
-    }
+    model, layers = builder.build()
+    manifest = Manifest(
+        expr=name, source=path, vocab=list(vocab), max_len=max_seq_len, causal=masked,
+        output=builder.output, layout=builder.layout(walk_index(node)), layers=tuple(layers),
+        stats=_stats(model, layers), compile_seconds=round(time.perf_counter() - start, 4))
     prog = CompiledProgram(model, manifest)
     prog.env, prog.node = env, node
     return prog
@@ -94,21 +90,17 @@ def _causal_selector(sel: ir.Selector) -> bool:
     if isinstance(sel, ir.Select):
         return (isinstance(sel.keys, ir.Indices) and isinstance(sel.queries, ir.Indices)
                 and sel.op in ("<", "<=", "=="))
-    if sel.op == "and":
+    if isinstance(sel, ir.SelectorCombine) and sel.op == "and":
         return any(_causal_selector(s) for s in sel.inputs)
-    if sel.op == "or":
+    if isinstance(sel, ir.SelectorCombine) and sel.op == "or":
         return all(_causal_selector(s) for s in sel.inputs)
     return False
 
 
-def _stats(model: runtime.Transformer, plan: list[dict[str, Any]]) -> dict[str, int]:
-    return {
-        "layers": len(plan),
-        "heads": sum(p["heads"] for p in plan),
-        "d_model": model.config.d_model,
-        "mlp_hidden": sum(p["mlp_hidden"] for p in plan),
-        "params": model.num_params(),
-    }
+def _stats(model: runtime.Transformer, layers: list[Layer]) -> Stats:
+    return Stats(layers=len(layers), heads=sum(x.heads for x in layers),
+                 d_model=model.config.d_model, mlp_hidden=sum(x.mlp_hidden for x in layers),
+                 params=model.num_params())
 
 
 def same_value(expected: Any, actual: Any) -> bool:
@@ -133,13 +125,13 @@ class CompiledProgram:
     bulk (`OutputCodec`), Python lists made only at the end.
     """
 
-    def __init__(self, model: runtime.Transformer, manifest: dict[str, Any]):
+    def __init__(self, model: runtime.Transformer, manifest: Manifest):
         self.model = model.eval()
         self.manifest = manifest
-        self.vocab = manifest["vocab"]
-        self.max_seq_len = manifest["max_seq_len"]
-        self.inputs = InputCodec(self.vocab, manifest["bos"], self.max_seq_len)
-        self.codec = OutputCodec(manifest["output"])
+        self.vocab = manifest.vocab
+        self.max_len = manifest.max_len  # the longest input (the model has one more position)
+        self.inputs = InputCodec(self.vocab, manifest.bos, self.max_len)
+        self.codec = OutputCodec(manifest.output)
         self._fast: runtime.FastForward | None = None
         self._fast_key: tuple | None = None
         self.env: Environment | None = None
@@ -147,7 +139,8 @@ class CompiledProgram:
 
     @property
     def stats(self) -> dict[str, int]:
-        return dict(self.manifest["stats"])
+        """layers, heads, d_model, mlp_hidden, params."""
+        return dataclasses.asdict(self.manifest.stats)
 
     def encode(self, tokens: Any) -> list[int]:
         """BOS then the token ids; a ValueError names a token outside the vocabulary."""
@@ -177,7 +170,7 @@ class CompiledProgram:
     def run_arrays(self, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
         """(outputs [N, longest] as an object array of Python values, lengths [N])."""
         tokens, lengths = self.encode_batch(inputs)
-        cols = slice(0, 1) if self.codec.numeric else None
+        cols = slice(0, 1 + self.codec.typed) if self.codec.numeric else None
         logits = runtime.run_padded(self.fast_forward(), tokens, lengths, columns=cols)
         return self.codec.decode(logits[:, 1:]), lengths - 1
 
@@ -188,7 +181,7 @@ class CompiledProgram:
         return self.codec.rows(values, lengths)
 
     def save(self, path: str | os.PathLike) -> None:
-        runtime.save(self.model, path, self.manifest)
+        runtime.save(self.model, path, self.manifest.to_json())
 
     def plan_text(self, columns: int | None = None) -> str:
         """The layer-by-layer plan, cut to `columns` (default: the terminal's width)."""
@@ -199,14 +192,12 @@ class CompiledProgram:
 
 def load(path: str | os.PathLike, device: str | None = None) -> CompiledProgram:
     """Read a compiled model file (weights and manifest; nothing in it is executed)."""
-    model, manifest = runtime.load(path, device=device or "cpu")
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise runtime.ModelFileError(f"{path}: a raspc model, but not a compiled RASP program")
-    vocab = manifest.get("vocab")
-    if not isinstance(vocab, list) or not vocab:
-        raise runtime.ModelFileError(f"{path}: damaged manifest: the vocabulary is empty")
+    model, data = runtime.load(path, device=device or "cpu")
     try:
-        return CompiledProgram(model, manifest)
-    except (KeyError, TypeError, ValueError, IndexError) as err:
-        raise runtime.ModelFileError(f"{path}: damaged manifest ({type(err).__name__}: {err})"
-                                     ) from None
+        manifest = Manifest.from_json(data)
+    except ManifestError as err:
+        raise runtime.ModelFileError(f"{path}: {err}") from None
+    if model.config.max_seq_len != manifest.max_len + 1:
+        raise runtime.ModelFileError(f"{path}: the model has {model.config.max_seq_len} "
+                                     f"positions, not max_len {manifest.max_len} + BOS")
+    return CompiledProgram(model, manifest)

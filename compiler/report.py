@@ -6,40 +6,41 @@ location; then its expression (and a head's selector), cut to fit the terminal."
 from __future__ import annotations
 
 import shutil
-from typing import Any
+
+from .manifest import Embedding, HeadValue, Manifest, Value
 
 
-def plan_text(manifest: dict[str, Any], columns: int | None = None) -> str:
+def plan_text(manifest: Manifest, columns: int | None = None) -> str:
     columns = columns or shutil.get_terminal_size((80, 24)).columns
     lines: list[str] = []
 
-    def block(kind: str, b: dict[str, Any], what: str) -> None:
-        dims = f"[{b['dims'][0]}:{b['dims'][1]}]"
-        head = f"  {kind:<4} {dims:<9} {b['role']:<30} {b.get('where') or ''}".rstrip()
+    def block(kind: str, v: Value, what: str) -> None:
+        dims = f"[{v.dims[0]}:{v.dims[1]}]"
+        head = f"  {kind:<4} {dims:<9} {v.role:<30} {v.where}".rstrip()
         lines.append(_fit(head, columns))
         lines.append(_fit(f"       {what}", columns))
 
-    embedded = [e for e in manifest["layout"] if e.get("sublayer") == "embedding"]
-    width = 2 + sum(e["dims"][1] - e["dims"][0] for e in embedded)
+    embedded = [v for v in manifest.layout if isinstance(v, Embedding)]
+    width = 2 + sum(v.width for v in embedded)
     lines.append(f"embedding: residual width {width}")
-    for e in embedded:
-        block("emb", e, e["node"])
-    for layer in manifest["plan"]:
-        for b in layer["blocks"]:
-            width += b["dims"][1] - b["dims"][0]
-        lines.append(f"layer {layer['layer']}: {layer['heads']} head(s) of width "
-                     f"{layer['d_head']}, MLP hidden {layer['mlp_hidden']}; residual width "
+    for v in embedded:
+        block("emb", v, v.label)
+    for layer in manifest.layers:
+        blocks = manifest.blocks(layer.index)
+        width += sum(b.width for b in blocks)
+        lines.append(f"layer {layer.index}: {layer.heads} head(s) of width "
+                     f"{layer.d_head}, MLP hidden {layer.mlp_hidden}; residual width "
                      f"{width}")
-        for b in layer["blocks"]:
-            if "selector" in b:
-                block("head", b, f"{b['node']}  <- {b['selector']}")
+        for b in blocks:
+            if isinstance(b, HeadValue):
+                block("head", b, f"{b.label}  <- {b.selector}")
             else:
-                block("mlp", b, f"{b['node']}  ({b['hidden']} units)")
-    out = manifest["output"]
-    lines.append(f"output: {out['node']} ({out['encoding']})")
-    s = manifest["stats"]
-    lines.append(f"stats: layers {s['layers']}, heads {s['heads']}, d_model {s['d_model']}, "
-                 f"mlp_hidden {s['mlp_hidden']}, params {s['params']:,}")
+                block("mlp", b, f"{b.label}  ({b.hidden} units)")
+    out = manifest.output
+    lines.append(f"output: {out.label} ({out.encoding})")
+    s = manifest.stats
+    lines.append(f"stats: layers {s.layers}, heads {s.heads}, d_model {s.d_model}, "
+                 f"mlp_hidden {s.mlp_hidden}, params {s.params:,}")
     return "\n".join(lines)
 
 

@@ -19,7 +19,9 @@ import numpy as np
 
 from rasp import interpreter, ir
 from rasp.errors import RaspError
+from rasp.interpreter import type_class
 
+from .manifest import Value
 from .program import CompiledProgram, same_output
 from .program import same_value as same  # noqa: F401  (the rule, under its old name)
 from .values import vkey
@@ -118,8 +120,9 @@ def expected_outputs(node: ir.SOp, inputs: list[list[Any]]) -> list[list[Any] | 
     for members in by_len.values():
         for start in range(0, len(members), 4096):
             part = members[start:start + 4096]
+            rows: list[list[Any] | None]
             try:
-                rows = interpreter.evaluate_batch(node, [inputs[i] for i in part])
+                rows = list(interpreter.evaluate_batch(node, [inputs[i] for i in part]))
             except RaspError:
                 rows = []
                 for i in part:
@@ -140,15 +143,27 @@ def verify(prog: CompiledProgram, node: ir.SOp, inputs: list[list[Any]], exhaust
     actual = prog.run_batch(inputs)
     t2, c2 = time.perf_counter(), time.process_time()
     skipped = sum(e is None for e in expected)
-    bad = [i for i, (e, a) in enumerate(zip(expected, actual, strict=True))
-           if e is not None and not same_output(e, a)]
+    bad = [(i, e) for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+           if e is not None and not agrees(e, a)]
     report = Report(len(inputs) - skipped, exhaustive, skipped, len(bad),
                     lengths=sorted({len(x) for x in inputs}), interpreter_s=t1 - t0,
                     model_s=t2 - t1, interpreter_cpu_s=c1 - c0, model_cpu_s=c2 - c1)
     if bad:
-        i = bad[0]
-        report.first = diagnose(prog, node, inputs[i], expected[i], actual[i])
+        i, e = bad[0]
+        report.first = diagnose(prog, node, inputs[i], e, actual[i])
     return report
+
+
+def agrees(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
+    """The one rule for "the model gave the interpreter's output", used by `rasp verify` and
+    the REPL's `:compile`: the same values (`same_output`) of the same types."""
+    return same_output(expected, actual) and same_types(expected, actual)
+
+
+def same_types(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
+    """The same type at every position, as the interpreter prints it (1 is not 1.0, nor
+    True): a compiled model gives the interpreter's value and its type."""
+    return all(type_class(e) == type_class(a) for e, a in zip(expected, actual, strict=True))
 
 
 def diagnose(prog: CompiledProgram, root: ir.SOp, x: list[Any], expected: list[Any],
@@ -156,27 +171,24 @@ def diagnose(prog: CompiledProgram, root: ir.SOp, x: list[Any], expected: list[A
     """Name the first stored value whose residual dimensions disagree with the interpreter."""
     mm = Mismatch(list(x), expected, actual)
     resid = prog.forward([x], output="residual")[0][1:].double().numpy()  # [n, d_model]
-    nodes = {n.id: n for n in ir.walk([root])}
     memo = interpreter.evaluate_nodes([root], [x])
-    for entry in prog.manifest["layout"]:
-        nid = entry.get("ir")
-        if nid is None or nid not in nodes or nid not in memo:
+    nodes = list(ir.walk(root))  # a layout entry's `node` indexes this walk (`refs`)
+    for entry in prog.manifest.layout:
+        if entry.node is None or not 0 <= entry.node < len(nodes) or entry.width == 0:
             continue
-        col = memo[nid]
+        col = memo.get(nodes[entry.node].id)
         if not isinstance(col, interpreter.Column):
             continue
         want_vals = col.rows()[0]
-        proj = np.array(entry["proj"]).reshape(-1, len(entry["base"]))
-        start, end = entry["dims"]
-        if end == start:
-            continue
+        proj = np.array(entry.proj).reshape(-1, len(entry.base))
+        start, end = entry.dims
         got = resid[:, start:end]
-        base = np.array(entry["base"])
+        base = np.array(entry.base)
         want = np.zeros_like(got)
         unknown = False
         for pos, v in enumerate(want_vals):
-            if entry["encoding"] == "cat":
-                index = {vkey(_tuple(u)): j for j, u in enumerate(entry["values"])}
+            if entry.encoding == "categorical":
+                index = {vkey(_tuple(u)): j for j, u in enumerate(entry.values or [])}
                 j = index.get(vkey(v))
                 if j is None:
                     unknown = True
@@ -188,7 +200,7 @@ def diagnose(prog: CompiledProgram, root: ir.SOp, x: list[Any], expected: list[A
             want[pos] = proj @ (enc - base)
         tol = 1e-3 * max(1.0, float(np.abs(want).max()) if want.size else 1.0)
         if unknown or np.abs(got - want).max() > tol:
-            mm.node, mm.where = entry["node"], entry["where"]
+            mm.node, mm.where = entry.label, entry.where
             mm.node_expected = want_vals
             mm.node_actual = _decode(entry, got, proj, base)
             return mm
@@ -199,9 +211,9 @@ def _tuple(u):
     return tuple(u) if isinstance(u, list) else u
 
 
-def _decode(entry, got: np.ndarray, proj: np.ndarray, base: np.ndarray) -> list[Any]:
+def _decode(entry: Value, got: np.ndarray, proj: np.ndarray, base: np.ndarray) -> list[Any]:
     """Best-effort reading of a stored value from its residual dimensions."""
     enc = got @ np.linalg.pinv(proj).T + base
-    if entry["encoding"] == "cat":
-        return [_tuple(entry["values"][int(j)]) for j in enc.argmax(axis=1)]
+    if entry.encoding == "categorical" and entry.values is not None:
+        return [_tuple(entry.values[int(j)]) for j in enc.argmax(axis=1)]
     return [round(float(v), 6) for v in enc[:, 0]]

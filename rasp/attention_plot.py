@@ -5,8 +5,8 @@
 Compiles the s-op (with the file's `# compile:` vocabulary and length, else the input's own
 tokens and length), runs the model on the input and draws one row per attention head: on the
 left the selector the head implements, evaluated by the interpreter; on the right the head's
-softmax weights, BOS column included. The compiled heads and their weights come from
-`repl_compile` (the REPL's `:attn` prints the same pairs as text).
+softmax weights, BOS column included. The compiled heads, their selectors and weights
+come from `rasp.compiled` (the REPL's `:attn` prints the same pairs as text).
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ import numpy as np
 
 from . import ir
 from .command import fail, load_or_exit, output_name
-from .compiled import NoCompiler, attention_weights, compile_ticking, counted, heads
+from .compiled import (
+    NoCompiler,
+    attention_weights,
+    compile_ticking,
+    counted,
+    head_selector,
+    heads,
+)
 from .env import Environment
 from .errors import RaspError
 from .examples import MAX_LEN, compile_spec, parse_input_literal, parse_vocab
@@ -40,7 +47,7 @@ class HeadView:
     node: str  # the value the head writes (plan label)
     role: str
     selector_label: str
-    selector: Any  # [query][key] booleans from the interpreter, or None when not found
+    selector: Any  # [query][key] booleans from the interpreter, or None when unknown
     weights: np.ndarray  # [1 + n, 1 + n] softmax weights, BOS first (row 0 is BOS's query)
 
     def matches(self) -> bool | None:
@@ -54,52 +61,15 @@ class HeadView:
         return bool((attended == chosen).all() and (self.weights[1:, 0][empty] > 0.5).all())
 
 
-def selectors_by_label(node: ir.IRNode) -> dict[str, ir.Selector]:
-    """The selectors an s-op depends on, by the label the compiler's plan names them with."""
-    found: dict[str, ir.Selector] = {}
-    for n in ir.walk(node):
-        if isinstance(n, ir.Selector):
-            found.setdefault(n.label, n)
-    return found
-
-
-def head_selector(block: dict[str, Any], root: ir.IRNode,
-                  by_label: dict[str, ir.Selector]) -> ir.Selector | None:
-    """The selector a plan block's head implements: by IR id when the manifest gives one,
-    else a selector of the program with that label, else the label read as a RASP expression
-    over the program's named nodes (a prefix count's head attends with a selector the
-    compiler built, such as `select(opens, 1, ==) and upto`, which no node of the program is).
-    """
-    nodes = {n.id: n for n in ir.walk(root)}
-    found = nodes.get(block.get("selector_ir", -1))
-    if isinstance(found, ir.Selector):
-        return found
-    label = block.get("selector") or ""
-    if label in by_label:
-        return by_label[label]
-    if not label:
-        return None
-    scope = Environment()
-    for n in nodes.values():
-        if n.name and n.name not in scope.top.vars:
-            scope.top.vars[n.name] = n
-    try:
-        built = scope.expression(label)
-    except RaspError:
-        return None
-    return built if isinstance(built, ir.Selector) else None
-
-
 def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
     """Every attention head of a compiled program on `tokens`, paired with its selector."""
-    by_label = selectors_by_label(prog.node)
+    weights = attention_weights(prog, tokens)
     views = []
-    for layer, h, block in heads(prog):
-        label = block.get("selector") or ""
-        sel = head_selector(block, prog.node, by_label)
+    for layer, h, head in heads(prog):
+        sel = head_selector(prog, head)
         matrix = evaluate_batch(sel, [tokens])[0] if sel is not None else None
-        views.append(HeadView(layer, h, block["node"], block["role"], label, matrix,
-                              attention_weights(prog, tokens, layer, h)))
+        views.append(HeadView(layer, h, head.label, head.role, head.selector, matrix,
+                              weights[layer][h]))
     return views
 
 

@@ -16,11 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
+from . import ir
 from .env import Environment
 from .errors import RaspError
 
 if TYPE_CHECKING:  # the app may name the compiler's types; it imports it only to compile
     from compiler import CompiledProgram
+    from compiler.manifest import HeadValue, Value
 
 SUBLAYER_NAMES = {"attention": "attention", "mlp": "MLP", "embedding": "embedding"}
 
@@ -47,30 +49,26 @@ def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
 
 def same_output(expected: Any, actual: Any) -> bool:
     """The compiler's one rule for "the model gave the interpreter's output"
-    (`compiler.program.same_output`, which `rasp verify` uses), so `:compile` never
-    disagrees with it; only asked after a compile, so the compiler is there."""
-    from compiler.program import same_output as rule
+    (`compiler.verify.agrees`, which `rasp verify` uses), so `:compile` never disagrees with
+    it; only asked after a compile, so the compiler is there."""
+    from compiler.verify import agrees
 
-    return rule(list(expected), list(actual))
-
-
-def placements(prog: CompiledProgram) -> dict[int, dict[str, Any]]:
-    """IR node id → where the compiled model keeps that node's value (layout entry)."""
-    return {e["ir"]: e for e in prog.manifest["layout"] if e.get("ir") is not None}
+    return agrees(list(expected), list(actual))
 
 
-def placement_text(entry: dict[str, Any]) -> str:
+def placements(prog: CompiledProgram) -> dict[int, Value]:
+    """IR node id (of the compiled expression's graph) → where the model keeps its value."""
+    if prog.node is None:
+        return {}
+    return prog.manifest.placed(prog.node)
+
+
+def placement_text(entry: Value) -> str:
     """`layer 2 attention, categorical, 4 dims`: where a value lands and how wide it is."""
-    where = SUBLAYER_NAMES.get(entry["sublayer"], entry["sublayer"])
-    if entry["layer"] >= 0:
-        where = f"layer {entry['layer']} {where}"
-    width = entry["dims"][1] - entry["dims"][0]
-    return f"{where}, {encoding_name(entry['encoding'])}, {counted(width, 'dim')}"
-
-
-def encoding_name(code: str) -> str:
-    """The manifest's short encoding names (`cat`, `num`) as the tools print them."""
-    return {"cat": "categorical", "num": "numerical"}.get(code, code)
+    where = SUBLAYER_NAMES.get(entry.sublayer, entry.sublayer)
+    if entry.layer >= 0:
+        where = f"layer {entry.layer} {where}"
+    return f"{where}, {entry.encoding}, {counted(entry.width, 'dim')}"
 
 
 def counted(n: int, noun: str) -> str:
@@ -78,35 +76,25 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def heads(prog: CompiledProgram) -> list[tuple[int, int, dict[str, Any]]]:
-    """Every attention head as (layer, head index, its plan block)."""
-    found = []
-    for layer in prog.manifest["plan"]:
-        attention = [b for b in layer["blocks"] if "selector" in b]
-        found += [(layer["layer"], h, block) for h, block in enumerate(attention)]
-    return found
+def heads(prog: CompiledProgram) -> list[tuple[int, int, HeadValue]]:
+    """Every attention head as (layer, head index, the value it writes)."""
+    return prog.manifest.heads()
 
 
-def attention_weights(prog: CompiledProgram, tokens: list[Any], layer: int, head: int) -> Any:
-    """The head's softmax attention [query, key] on BOS + tokens (numpy)."""
+def head_selector(prog: CompiledProgram, head: HeadValue) -> ir.Selector | None:
+    """The selector a head implements, as a node of the compiled expression (or built from
+    its nodes, such as a prefix count's `select(x, 1, ==) and upto`); None when unknown."""
+    return None if prog.node is None else prog.manifest.selector(head, prog.node)
+
+
+def attention_weights(prog: CompiledProgram, tokens: list[Any]) -> list[Any]:
+    """Per layer, the heads' softmax attention [head, query, key] on BOS + tokens (numpy;
+    None for a layer without heads), as the runtime computes it."""
     import torch
 
-    attn = prog.model.blocks[layer].attn
-    seen: dict[str, torch.Tensor] = {}
-    hook = attn.register_forward_hook(lambda _m, args, _out: seen.setdefault("x", args[0]))
-    try:
-        with torch.no_grad():
-            prog.model(torch.tensor([prog.encode(tokens)]))
-            x = seen["x"]
-            b, t, _ = x.shape
-            q, k, _v = attn.qkv(x).view(b, t, 3, attn.n_heads, attn.d_head).permute(2, 0, 3, 1, 4)
-            scores = (q @ k.transpose(-2, -1)) * attn.scale
-            if prog.manifest.get("causal"):
-                scores = scores.masked_fill(~torch.ones(t, t, dtype=torch.bool).tril(),
-                                            float("-inf"))
-            return scores.softmax(dim=-1)[0, head].double().numpy()
-    finally:
-        hook.remove()
+    with torch.no_grad():
+        found = prog.model.attention_weights(torch.tensor([prog.encode(tokens)]))
+    return [None if w is None else w[0].double().numpy() for w in found]
 
 
 class Ticker:

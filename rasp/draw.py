@@ -21,7 +21,7 @@ import networkx as nx
 
 from . import ir
 from .command import fail, load_or_exit, output_name
-from .compiled import NoCompiler, compile_ticking, counted, heads, placements
+from .compiled import NoCompiler, compile_ticking, counted, head_selector, heads, placements
 from .errors import RaspError
 from .examples import Header, SpecMissing, compile_spec, parse_input_literal
 from .graph import (
@@ -152,14 +152,14 @@ def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto"
 
 
 def _head_selectors(prog: Any) -> dict[int, Placement]:
-    """Selectors of heads the compiler built from a pattern (such as selector_width), known
-    only by their label in the plan."""
-    by_label: dict[str, list[ir.IRNode]] = {}
-    for n in ir.walk(prog.node):
-        if isinstance(n, ir.Selector):
-            by_label.setdefault(n.label, []).append(n)
-    return {n.id: (layer, "attention") for layer, _h, block in heads(prog)
-            for n in by_label.get(block.get("selector", ""), [])}
+    """Selectors of the program the compiled heads attend with (the compiler places no value
+    of a selector, so this is where one is computed)."""
+    found: dict[int, Placement] = {}
+    for layer, _h, head in heads(prog):
+        sel = head_selector(prog, head)
+        if sel is not None:
+            found[sel.id] = (layer, "attention")
+    return found
 
 
 def compiled_placements(env: Any, expr: str, header: Header) -> tuple[Any, str] | None:
@@ -184,7 +184,7 @@ def compiled_placements(env: Any, expr: str, header: Header) -> tuple[Any, str] 
 def layer_placements(prog: Any) -> dict[int, Placement]:
     """Where a compiled program computes each node: layout entries, heads' selectors, and
     the always-embedded input."""
-    placed = {i: (e["layer"], e["sublayer"]) for i, e in placements(prog).items()}
+    placed = {i: (v.layer, v.sublayer) for i, v in placements(prog).items()}
     placed.update(_head_selectors(prog))
     for n in ir.walk(prog.node):
         if isinstance(n, ir.Tokens | ir.Indices):

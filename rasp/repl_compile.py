@@ -19,12 +19,12 @@ from collections.abc import Callable
 from typing import Any, Protocol, TextIO
 
 from . import ir
-from .attention_plot import head_selector, selectors_by_label
 from .build import Applied, Function
 from .compiled import (
     NoCompiler,
     attention_weights,
     compile_expr,
+    head_selector,
     heads,
     placements,
     same_output,
@@ -207,7 +207,7 @@ def register(session: ReplSession) -> None:
 
     def vocab_lines(prog: Any, defaults: bool) -> list[str]:
         vocab = ",".join(map(str, prog.vocab))
-        lines = [f"\tvocab {vocab}, max length {prog.max_seq_len}"]
+        lines = [f"\tvocab {vocab}, max length {prog.max_len}"]
         if defaults:
             lines.append("\t(the running example's; --vocab a,b --max-len N to change)")
         return lines
@@ -236,30 +236,26 @@ def register(session: ReplSession) -> None:
         example = session.settings.selector_example
         expr, prog, _plan, _defaults = compiled(arg, example, "attn")
         tokens = normalise_input(example)
-        nodes = {n.id: n for n in ir.walk(prog.node)}
-        where = placements(prog)
-        mine = [h for h in heads(prog) if where.get(prog.node.id, {}).get("dims") == h[2]["dims"]]
-        by_label = selectors_by_label(prog.node)
+        own = placements(prog).get(prog.node.id)  # the head computing the s-op itself
+        mine = [h for h in heads(prog) if own is not None and own.dims == h[2].dims]
+        weights_of = attention_weights(prog, tokens)
         size = shutil.get_terminal_size((80, 24))
         columns = size.columns - len(INDENT)
         n = attn_tokens(tokens, columns, size.lines) if session.cut else len(tokens)
         shown = tokens[:n]
         lines = []
-        for layer, head, block in mine or heads(prog):
-            entry = next((e for e in where.values() if e["dims"] == block["dims"]), None)
-            agg = nodes.get(entry["ir"]) if entry is not None else None
-            title = (f"head {head} of layer {layer}: {block['node']} <- "
-                     f"{block['selector'] or '?'} ({block['role']}) on "
+        for layer, head, value in mine or heads(prog):
+            title = (f"head {head} of layer {layer}: {value.label} <- "
+                     f"{value.selector or '?'} ({value.role}) on "
                      f"{format_example_arg(example)}")
             lines += textwrap.wrap(title, columns, subsequent_indent="    ",
                                    break_on_hyphens=False) if session.cut else [title]
-            weights = attention_weights(prog, tokens, layer, head)[:n + 1, :n + 1]
+            weights = weights_of[layer][head][:n + 1, :n + 1]
             text = "compiled attention (§ = BOS)\n" + format_weights(shown, weights)
-            sel = (agg.selector if isinstance(agg, ir.Aggregate)
-                   else head_selector(block, prog.node, by_label))  # e.g. a prefix count's
+            sel = head_selector(prog, value)
             if sel is not None:
                 rows = [row[:n] for row in evaluate_batch(sel, [tokens])[0][:n]]
-                rasp_text = f"RASP selector {sel.label}\n" + format_matrix(
+                rasp_text = f"RASP selector {value.selector or sel.label}\n" + format_matrix(
                     shown, rows, indent="")
                 text = side_by_side(rasp_text, text)
                 if session.cut and max(len(x) for x in text.split("\n")) > columns:

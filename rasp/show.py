@@ -14,7 +14,7 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from pygments import highlight
@@ -29,7 +29,7 @@ from .compiled import (
     NoCompiler,
     compile_ticking,
     counted,
-    encoding_name,
+    head_selector,
     heads,
     placement_text,
     placements,
@@ -41,6 +41,9 @@ from .format import format_example_arg, format_sequence, sequence_type
 from .interpreter import evaluate_batch
 from .lexer import RaspLexer, TerminalStyle
 from .source import normalise_input
+
+if TYPE_CHECKING:
+    from compiler.manifest import Value
 
 DEFAULT_EXAMPLE = "hello"
 WIDTH = 80  # annotation lines wrap to fit a terminal
@@ -87,12 +90,12 @@ def _bound(echo: Echo) -> list[tuple[str, Any]]:
 class Compiled:
     """Where the compiled header expression keeps each IR node (by id), and a summary line."""
 
-    placed: dict[int, dict[str, Any]]
+    placed: dict[int, Value]
     nodes: set[int]  # every node of the compiled expression, placed or folded away
     root: int  # the compiled expression's node
     output_encoding: str
     summary: str
-    head_layers: dict[str, list[int]] = field(default_factory=dict)  # selector label → layers
+    head_layers: dict[int, list[int]] = field(default_factory=dict)  # selector id → layers
 
 
 def compile_header(env: Environment, header: Header, echoes: list[Echo]) -> Compiled | None:
@@ -120,13 +123,13 @@ def compile_header(env: Environment, header: Header, echoes: list[Echo]) -> Comp
                f"{spec.max_len}): {counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')}"
                f", d_model {st['d_model']}, MLP hidden {st['mlp_hidden']}, "
                f"{st['params']:,} parameters")
-    encoding = prog.manifest["output"].get("encoding", "")
-    encoding = encoding_name(encoding)
-    head_layers: dict[str, list[int]] = {}
-    for layer, _head, block in heads(prog):
-        head_layers.setdefault(block.get("selector", ""), []).append(layer)
+    head_layers: dict[int, list[int]] = {}
+    for layer, _h, head in heads(prog):
+        sel = head_selector(prog, head)
+        if sel is not None:
+            head_layers.setdefault(sel.id, []).append(layer)
     return Compiled(placements(prog), {n.id for n in ir.walk(prog.node)}, prog.node.id,
-                    encoding, summary, head_layers)
+                    prog.manifest.output.encoding, summary, head_layers)
 
 
 def annotate(name: str, value: Any, examples: list[Any],
@@ -145,7 +148,7 @@ def annotate(name: str, value: Any, examples: list[Any],
             selected = sum(sum(row) for row in results[0])
             n = len(results[0])
             detail = first + f"{selected} of {n}x{n} pairs selected"
-            layers = compiled.head_layers.get(name) if compiled is not None else None
+            layers = compiled.head_layers.get(value.id) if compiled is not None else None
             if layers:
                 distinct = sorted(set(layers))
                 where = ("layer " if len(distinct) == 1 else "layers ") + ", ".join(

@@ -287,10 +287,12 @@ def test_compile_of_a_function_says_how_to_call_it(command):
         "!! 3 is a int, not an s-op: only s-ops (and, for :attn, selectors) compile\n")
 
 
-@pytest.mark.parametrize("off", [0.0, 5e-6, 3e-5])
-def test_compile_agrees_with_verify_on_borderline_numbers(monkeypatch, off):
+@pytest.mark.parametrize("off, typed", [(0.0, True), (5e-6, True), (3e-5, True),
+                                        (0.0, False)])
+def test_compile_agrees_with_verify_on_borderline_numbers(monkeypatch, off, typed):
     """A model output off by 5e-6 (on values up to 1) is within the compiler's one equality rule
-    (what `rasp verify` uses) but was outside the REPL's own old tolerance: `:compile` says
+    (what `rasp verify` uses) but was outside the REPL's own old tolerance; an int given as a
+    float (`typed` False) is not the interpreter's output for either: `:compile` says
     "matches" exactly when verify counts no mismatch."""
     pytest.importorskip("compiler")
     from compiler import program, verify
@@ -300,13 +302,14 @@ def test_compile_agrees_with_verify_on_borderline_numbers(monkeypatch, off):
     session.run_text('frac = aggregate(select(indices, indices, <=), indicator(tokens == "x"));')
     want = session.env.evaluate("frac", "xaxb")
     monkeypatch.setattr(program.CompiledProgram, "run_batch",
-                        lambda self, inputs: [[v + off for v in want] for _ in inputs])
+                        lambda self, inputs: [[v + off if isinstance(v, float) or not typed
+                                               else v for v in want] for _ in inputs])
     out = text_of(session.run_text(":compile frac"))
     prog = program.compile(session.env, "frac", vocab=["a", "b", "x"], max_seq_len=4)
     report = verify.verify(prog, session.env.expression("frac"), [list("xaxb")], False)
     matches = "matches the interpreter on the running example" in out
     assert matches == (report.mismatches == 0), (out, report)
-    assert matches == (off < 1e-5)
+    assert matches == (off < 1e-5 and typed)
 
 
 def test_compile_ticks_while_slow(monkeypatch):

@@ -21,6 +21,7 @@ import compiler
 import rasp
 from compiler.codec import InputCodec, OutputCodec
 from compiler.errors import CompileError
+from compiler.manifest import Output
 from compiler.program import same_output, same_value
 from compiler.testing import ROOT, env_with
 from rasp import interpreter
@@ -36,10 +37,10 @@ def plain_run(prog: compiler.CompiledProgram, x) -> list:
     """The reference: the module's forward on one sequence, each value decoded by itself."""
     with torch.no_grad():
         logits = prog.model(torch.tensor([prog.encode(x)]), attn_impl="math")[0, 1:].double()
-    out = prog.manifest["output"]
-    if out["encoding"] == "categorical":
-        return [out["values"][int(i)] for i in logits.argmax(dim=1)]
-    values = out["values"] or []
+    out = prog.manifest.output
+    if out.encoding == "categorical":
+        return [out.values[int(i)] for i in logits.argmax(dim=1)]
+    values = out.values or []
     got = []
     for v in logits[:, 0].tolist():
         near = sorted(values, key=lambda u: (abs(float(u) - v), not isinstance(u, float)))
@@ -194,7 +195,7 @@ def test_fast_path_equals_plain_path_and_interpreter(path, monkeypatch):
     inputs = [list(t) for n in range(1, 5) for t in itertools.product(vocab, repeat=n)]
     inputs += [[rng.choice(vocab) for _ in range(rng.choice([6, 7]))] for _ in range(40)]
     fast = prog.run_batch(inputs)
-    values = prog.manifest["output"]["values"] or []
+    values = prog.manifest.output.values or []
     # The decoded value has the interpreter's type, except where a mean's selection holds
     # one key and the program can produce both n and float(n) (see OutputCodec).
     ambiguous = len({float(v) for v in values if isinstance(v, int | float)}) < sum(
@@ -215,23 +216,23 @@ def test_fast_path_equals_plain_path_and_interpreter(path, monkeypatch):
 
 
 def test_codec_snaps_in_bulk():
-    codec = OutputCodec({"encoding": "numerical", "values": [0, 0.5, 1.0, 1, 3]})
+    codec = OutputCodec(Output("numerical", [0, 0.5, 1.0, 1, 3]))
     logits = np.array([[[0.1], [0.4], [0.98], [1.8], [2.9], [-9.0]]], dtype=np.float32)
     got = codec.decode(logits)[0].tolist()
     assert got[:3] == [0, 0.5, 1.0] and isinstance(got[2], float)  # floats over equal ints
     assert got[3] == pytest.approx(1.8) and isinstance(got[3], float)  # off every value
     assert got[4:] == [3, pytest.approx(-9.0)]
-    counts = OutputCodec({"encoding": "numerical", "values": [3, 1, 2, 0]})
+    counts = OutputCodec(Output("numerical", [3, 1, 2, 0]))
     assert counts.consecutive and not codec.consecutive
     x = np.array([[[-0.6], [0.2], [1.5], [2.6], [3.4], [9.0], [np.nan], [-5.0]]])
     got = counts.decode(x)[0].tolist()
     assert got[:5] == [-0.6, 0, 1.5, 3, 3] and [type(v) for v in got[1:5:3]] == [int, int]
     assert got[5] == 9.0 and np.isnan(got[6]) and got[7] == -5.0
-    one = OutputCodec({"encoding": "numerical", "values": [2]})
+    one = OutputCodec(Output("numerical", [2]))
     assert one.decode(np.array([[[2.00001], [2.1]]]))[0].tolist() == [2, pytest.approx(2.1)]
-    free = OutputCodec({"encoding": "numerical", "values": None})
+    free = OutputCodec(Output("numerical", None))
     assert free.decode(np.array([[[1.25]]]))[0].tolist() == [1.25]
-    cat = OutputCodec({"encoding": "categorical", "values": ["x", [1, 2], 3]})
+    cat = OutputCodec(Output("categorical", ["x", [1, 2], 3]))
     assert cat.decode(np.array([[[0, 5, 1], [9, 0, 0]]]))[0].tolist() == [[1, 2], "x"]
 
 
@@ -245,7 +246,7 @@ def test_same_value_is_one_rule():
 def test_encode_batch_keeps_types_apart():
     prog = compiler.compile(env_with(), "tokens", vocab=[1, 2.5, "a"], max_seq_len=4)
     tokens, lengths = prog.encode_batch([[1, 1], ["a"], [2.5, "a", 1]])
-    bos = prog.manifest["bos"]
+    bos = prog.manifest.bos
     assert tokens.tolist() == [[bos, 0, 0, bos], [bos, 2, bos, bos], [bos, 1, 2, 0]]
     assert lengths.tolist() == [3, 2, 4]
     for bad in (1.0, True, "b"):  # equal to a token, or of a type the vocabulary has
