@@ -65,6 +65,12 @@ def reads(w: torch.Tensor) -> tuple[int | torch.Tensor, torch.Tensor]:
     return prefix, w[:, :prefix].contiguous()
 
 
+def read_columns(w: torch.Tensor, read: int | torch.Tensor) -> torch.Tensor:
+    """The residual columns that weights w [out, read] (cut by `reads`) really read."""
+    cols = torch.nonzero(w.ne(0).any(dim=0))[:, 0]
+    return cols if isinstance(read, int) else read[cols]
+
+
 def _writes(o: torch.Tensor, b: torch.Tensor | None) -> slice:
     """The residual rows an output projection o [D, in] with bias b writes (first to last
     nonzero; empty when it writes nothing)."""

@@ -141,6 +141,49 @@ def test_heads_keyed_by_token_attend_over_token_counts(causal, kept):
         assert torch.allclose(fast(idx), model(idx), atol=1e-4)  # no padding
 
 
+@pytest.mark.parametrize("bias", [False, True])
+def test_position_free_models_run_once_per_token(bias):
+    """Where nothing reads a position column (and attention is bidirectional), the forward
+    runs a row per vocabulary entry and sequence; logits equal the module's at every real
+    position, padded or not, whole or a column slice."""
+    model = random_model(5, False, bias, "relu")
+    with torch.no_grad():
+        model.pos_emb.weight[:, :9] = 0  # positions only in column 9, which nothing reads
+        for block in model.blocks:
+            if block.attn is not None:
+                block.attn.qkv.weight[:, 9] = 0
+            if block.mlp is not None:
+                block.mlp.fc.weight[:, 9] = 0
+        model.unembed.weight[:, 9] = 0
+    fast = FastForward(model)
+    assert fast.position_free
+    gen = torch.Generator().manual_seed(6)
+    idx = torch.randint(0, 7, (6, 9), generator=gen)
+    lengths = torch.tensor([9, 1, 4, 9, 7, 2])
+    pad = torch.arange(9)[None, :] >= lengths[:, None]
+    with torch.no_grad():
+        want, resid = model(idx, pad, return_residual=True)
+        assert torch.allclose(fast(idx), model(idx), atol=1e-4)
+    got = fast(idx, lengths)
+    part = fast(idx, lengths, columns=slice(1, 3))
+    for row, n in enumerate(lengths.tolist()):
+        assert torch.allclose(got[row, :n], want[row, :n], atol=1e-4)
+        assert torch.allclose(part[row, :n], want[row, :n, 1:3], atol=1e-4)
+        assert torch.allclose(fast(idx, lengths, "residual")[row, :n], resid[row, :n],
+                              atol=1e-4)
+    out = run_padded(fast, idx.numpy(), lengths.numpy())
+    assert all(np.allclose(out[i, :n], want[i, :n].numpy(), atol=1e-4)
+               for i, n in enumerate(lengths.tolist()))
+    with torch.no_grad():
+        model.blocks[3].mlp.fc.weight[0, 9] = 1.0  # now a layer reads the position
+    assert not FastForward(model).position_free
+    causal = random_model(5, True, bias, "relu")
+    causal.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        causal.blocks[3].mlp.fc.weight[0, 9] = 0
+    assert not FastForward(causal).position_free  # a causal model sees a prefix
+
+
 def test_fast_forward_float64_and_errors():
     model = random_model(2, False, True, "relu").double()
     fast = FastForward(model)
