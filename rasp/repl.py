@@ -25,6 +25,7 @@ from .repl_antlr import antlr_message
 from .repl_echo import Echoer, Settings, quoted
 from .repl_fit import Fit, Output, fit
 from .repl_input import Parsed, Status, parse_input
+from .repl_joins import stop_message
 from .source import LIBRARY_PATH, resolve_load
 
 BANNER = "RASP 0.1"
@@ -103,10 +104,13 @@ class ReplSession:
             line = ""  # the original drops comment lines before joining
         self.pending += line
         parsed = parse_input(self.pending)
-        if parsed.status is Status.INCOMPLETE:
+        stop = stop_message(self.pending) if parsed.status is Status.INCOMPLETE else None
+        if parsed.status is Status.INCOMPLETE and stop is None:
             self.pending += " "
             return None
         text, self.pending = self.pending, ""
+        if stop is not None:  # where the original's parser refuses to read on (`x = (1 +`)
+            return [(ERROR, f"\t!! antlr exception: {stop} \t-- ignoring input\n")]
         return self.run_parsed(parsed, text)
 
     def run_text(self, text: str) -> Output:

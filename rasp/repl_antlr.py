@@ -133,7 +133,7 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     elif parse_input(before).status is Status.COMPLETE:
         context = AFTER_STATEMENT
     elif tokens[i - 1].kind in _VALUE_ENDS:  # an operator or `;` was due: ANTLR's sets vary
-        return _missing_closer(text, tokens, i) or fallback
+        return _missing_closer(text, tokens, i) or _stray_closer(tokens, i) or fallback
     elif _gets_further(f"{before} (x) {rest}", len(before) + 5):
         context = EXPRESSION
     elif _gets_further(f"{before} x {rest}", len(before) + 3):
@@ -148,15 +148,31 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     return f"mismatched input '{bad.text}' expecting {context.text}"
 
 
-def _missing_closer(text: str, tokens: list[Token], i: int) -> str | None:
-    """`missing ')' at ';'`: ANTLR inserts the closing bracket of the innermost open `(` or `[`
-    when that lets it go on (`x = (1 + 2;`)."""
+def _open_brackets(tokens: list[Token]) -> list[str]:
     stack: list[str] = []
-    for t in tokens[:i]:
+    for t in tokens:
         if t.kind in ("(", "[", "{") or t.kind.endswith("("):
             stack.append(t.kind)
         elif t.kind in (")", "]", "}") and stack:
             stack.pop()
+    return stack
+
+
+def _stray_closer(tokens: list[Token], i: int) -> str | None:
+    """A closing bracket where a statement's `;` is due (`x = 1);`): ANTLR drops it when a
+    `;` follows (`extraneous input`), else says what it expected."""
+    bad = tokens[i]
+    if bad.kind not in (")", "]", "}") or _open_brackets(tokens[:i])[-1:] not in ([], ["{"]):
+        return None
+    after = tokens[i + 1].kind if i + 1 < len(tokens) else "<EOF>"
+    word = "extraneous" if after == ";" else "mismatched"
+    return f"{word} input '{bad.text}' expecting ';'"
+
+
+def _missing_closer(text: str, tokens: list[Token], i: int) -> str | None:
+    """`missing ')' at ';'`: ANTLR inserts the closing bracket of the innermost open `(` or `[`
+    when that lets it go on (`x = (1 + 2;`)."""
+    stack = _open_brackets(tokens[:i])
     if not stack or stack[-1] == "{":
         return None
     closer = "]" if stack[-1] == "[" else ")"
