@@ -51,7 +51,9 @@ class Fusion:
         for n, leaves in enumerate(options.values(), start=1):
 
             def outputs(groups, leaves=leaves):
-                done = self.tables.setdefault(tuple(self.keys.of(x) for x in leaves), {})
+                # (columns over these leaves' points: a typed retry has other points)
+                key = (*(self.keys.of(x) for x in leaves), *(len(g) for g in groups))
+                done = self.tables.setdefault(key, {})
                 return tree_outputs(node, leaves, groups, self.keys.of, done)
 
             try:

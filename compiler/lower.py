@@ -359,18 +359,21 @@ class Lowerer(Fusion, Selectors, NumberTypes):
                      "attention (mean of one value)" if one_value else "attention (mean)")
 
     def width(self, node: ir.IRNode, sel: ir.Selector, widths: list[int] | None = None,
-              of: Callable[[int], Any] | None = None, label: str | None = None) -> PNode:
+              of: Callable[[int], Any] | None = None, label: str | None = None,
+              equal: bool = True) -> PNode:
         """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight.
         An `or` that no single table or sum of tables expresses is split instead:
         width(a or b) = width(a) + width(b) - width(a and b) (the last is dropped when a and b
         never meet), each part a head and an MLP in the same layer, summed linearly.
-        `of`: the MLP computes of(width) instead (the number type of a mean, say)."""
+        `of`: the MLP computes of(width) instead (the number type of a mean, say); `equal`
+        False when it tells only a few widths apart: selected keys' scores may then differ
+        in float32 (a quadratic equality score), their effect on the share is bounded."""
         widths = self.a.values[node.id] if widths is None else widths
         label = label or node.label
         stripped = self.strip_causal(sel)
         plan = None
         if stripped is None or isinstance(stripped, ir.Select) and stripped.op == "==":
-            plan = self.selector(sel, need_threshold=True)
+            plan = self.selector(sel, need_threshold=True, equal_weights=equal)
         else:
             plan = self.try_selector(stripped)
             if plan is not None and plan.blurred:
@@ -398,7 +401,8 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
                         score_err=plan.err)
         share = self.pnode(Head, "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
-                      base=np.array([1.0]), err=ATTN_ERR, role="attention (width, BOS share)",
+                      base=np.array([1.0]), role="attention (width, BOS share)",
+                      err=ATTN_ERR + (0.0 if equal else head.unequal_err(self.n)),
                       checks=False)
         lookup = {s: w if of is None else of(w) for s, w in zip(shares, widths, strict=True)}
         return self.mlp([share], pointwise(lambda s: lookup[s]), label, node,

@@ -162,7 +162,10 @@ class NumberTypes:
             p = self.pnode(Linear, "cat", values, label, node, lin=Lin.of(base, self.n).left(m),
                            role="position function (type of a mean)")
         else:
-            p = self.width(node, sel, widths, of=of.__getitem__, label=label)
+            try:  # scores that need not be equal (fewer dimensions), if precise enough
+                p = self.width(node, sel, widths, of=of.__getitem__, label=label, equal=False)
+            except CompileError:
+                p = self.width(node, sel, widths, of=of.__getitem__, label=label)
             p.role = "MLP (type of a mean)"
         p.checks = False
         return p

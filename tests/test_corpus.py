@@ -2,9 +2,9 @@
 style with an explicit BOS, Tracr's library style, RASP-L, long research-REPL programs).
 
 Every program's header examples hold in the interpreter, and every program compiles at
-max_len 5, 16 and 32 to a model that agrees with the interpreter on every checked input
-(value and type, but for the known type-only mismatches listed in tests/corpus/type_only.txt),
-each configuration within `TIME_LIMIT` seconds in a forked child. A
+max_len 5, 16 and 32 to a model that agrees with the interpreter on every checked input,
+value and type (1 is not 1.0), each configuration within `TIME_LIMIT` seconds in a forked
+child. A
 refusal must be a `CompileError` that names file:line:col, and must be listed, with the
 first words of its reason, in tests/corpus/refusals.txt; a listed configuration that
 compiles fails too, so the list stays true. The long programs (over 300 lines) run at 5 and
@@ -34,7 +34,6 @@ SAMPLES = 300       # random inputs per check where the inputs are too many to e
 
 PROGRAMS = runner.programs()
 REFUSALS = runner.read_refusals()
-TYPE_ONLY = runner.read_type_only()
 
 
 # the heaviest short configurations (5-30 s each on a loaded 2-core machine)
@@ -100,13 +99,6 @@ def test_compiles_exactly_or_is_a_listed_refusal(loaded, program, max_len):
     where = f"{program.path} at max_len {max_len}"
     assert out.verdict != "timeout", f"{where}: no verdict within {TIME_LIMIT:g} s"
     assert out.verdict != "error", f"{where}: raw exception: {out.message}"
-    type_only = out.verdict == "wrong" and runner.TYPE_ONLY_NOTE in out.message
-    if (program.name, max_len) in TYPE_ONLY:
-        assert type_only, (f"{where}: no longer a type-only mismatch ({out.verdict}); "
-                           f"remove it from tests/corpus/type_only.txt")
-        return
-    assert not type_only, (f"{where}: the model decodes a number of the wrong type (list it "
-                           f"in tests/corpus/type_only.txt only if it must be): {out.message}")
     assert out.verdict != "wrong", f"{where}: the compiled model is wrong: {out.message}"
     if out.verdict == "refused":
         assert out.located, f"{where}: a refusal without file:line:col: {out.message}"

@@ -25,7 +25,6 @@ from typing import Any
 CORPUS = Path(__file__).resolve().parent
 ROOT = CORPUS.parent.parent
 REFUSALS = CORPUS / "refusals.txt"
-TYPE_ONLY = CORPUS / "type_only.txt"
 TYPE_ONLY_NOTE = "equal numbers, different types"
 VERDICTS = ("exact", "refused", "wrong", "timeout", "error")
 WALL_FACTOR = 4
@@ -77,18 +76,6 @@ def read_refusals(path: Path = REFUSALS) -> dict[tuple[str, int], str]:
             continue
         name, n, reason = line.split(maxsplit=2)
         out[(name, int(n))] = reason.strip()
-    return out
-
-
-def read_type_only(path: Path = TYPE_ONLY) -> set[tuple[str, int]]:
-    """`program max_len` lines: configurations whose model decodes every value right but not
-    always its number type (a mean over one selected key is the key's int in the
-    interpreter, over several a float; the model has no dimension that tells them apart)."""
-    out: set[tuple[str, int]] = set()
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.lstrip().startswith("#"):
-            name, n = line.split()[:2]
-            out.add((name, int(n)))
     return out
 
 
