@@ -1,0 +1,56 @@
+"""Number types: the compiled model gives the interpreter's int or float, never one for both."""
+
+import pytest
+
+import compiler
+from compiler.numtype import ambiguous, flaggable, keeps_type
+from compiler.testing import compile_exact, env_with
+
+
+def test_twins_on_hand_built_sets():
+    assert ambiguous([0, 0.5, 1, 1.0]) and not ambiguous([0, 0.5, 1.0, "1"])
+    assert ambiguous([1, True]) and not ambiguous(None)
+    assert flaggable([0, 0.0, 0.5]) and not flaggable([1, 1.0, True])
+
+
+def test_keeps_type_on_hand_built_maps():
+    means = [0, 1, 0.5, 0.0, 1.0]
+    assert keeps_type(lambda x: 1 - x, [means], [True])
+    assert keeps_type(lambda x, y: x - y, [means, means], [True, True])
+    assert keeps_type(lambda x, y: x + y, [means, [0, 1]], [True, False])
+    assert not keeps_type(lambda x, y: x + y, [means, [0, 0.5]], [True, False])
+    assert not keeps_type(lambda x: str(x), [means], [True])
+
+
+def types(values):
+    return [type(v).__name__ for v in values]
+
+
+def test_a_prefix_mean_is_an_int_at_the_first_position():
+    """Position 0 selects one key (its int), later positions several (a float): the flag is
+    a table of the position, so the model grows by one dimension, no layer."""
+    src = 'm = aggregate(select(indices, indices, <=), indicator(tokens == "a"), 0);'
+    prog = compile_exact(src, "m", ["a", "b"], 5)
+    assert types(prog.run("ab")) == ["int", "float"]
+    assert prog.stats["layers"] == 1 and prog.stats["heads"] == 1
+
+
+def test_type_through_maps_and_sums():
+    """1 - m keeps the type (the flag passes on); m * m needs it in an MLP (one more input
+    bit); a mean over a selection of any size gets its flag from a width head."""
+    src = ('s = select(tokens, tokens, ==);'
+           'm = aggregate(s, indicator(tokens == "a"), 0);'
+           'flip = 10 * (1 - m); sq = m * m; both = m - aggregate(s, tokens == "b", 0);')
+    for name in ("m", "flip", "both"):
+        compile_exact(src, name, ["a", "b"], 4)
+    prog = compile_exact(src, "sq", ["a", "b"], 4)
+    assert types(prog.run("ab")) == ["int", "int"] and types(prog.run("aa")) == ["float"] * 2
+
+
+def test_a_type_no_flag_can_tell_is_refused():
+    """Keys that are 1 on some positions and 1.0 on others: a mean over one key passes
+    either through, so the output's type is the key's own, which no width tells."""
+    src = ('x = 1 if tokens == "a" else 1.0;'
+           'm = aggregate(select(tokens, tokens, ==), x, 0);')
+    with pytest.raises(compiler.CompileError, match="int on some inputs"):
+        compiler.compile(env_with(src), "m", ["a", "b"], 4)
