@@ -22,6 +22,8 @@ from .tabulate import tree_outputs
 FUSE_TUPLES = 4096  # input tuples of a fused MLP (a direct one may have MLP_TUPLES)
 MAX_LEAVES = 12  # inputs one fused MLP may read (see `boundary`)
 MAX_FUSE_STEPS = 1000  # leaf moves while choosing what one MLP fuses
+PRECISE = 1e-4  # read-out error of a fused MLP that is kept without trying more layers
+PRECISE_FEW = 1e-3  # the same, for an MLP over the token itself and heads (`boundary`)
 
 
 class Fusion:
@@ -30,7 +32,7 @@ class Fusion:
     a: Any
     keys: Any
     tables: dict
-    bounds: dict
+    bounds: dict[tuple[int, bool], list[ir.IRNode] | None]
     sizes: dict[int, int]  # values an s-op takes (see `_tuples`)
     lower: Callable[[ir.IRNode], PNode]
     mlp: Callable[..., PNode]
@@ -43,8 +45,12 @@ class Fusion:
                        if not isinstance(c, ir.Full)}.values())
         options: dict[tuple[int, ...], list[ir.IRNode]] = {}
         whole = self.boundary(node)  # the whole tree down to heads and embeddings
+        few = self.boundary(node, collapse=True)  # token functions read as the token
+        if few is not None and (whole is None or len(few) < len(whole)) and (
+                self._tuples(few) <= FUSE_TUPLES):
+            options[tuple(self.keys.of(x) for x in few)] = few
         if whole is not None and self._tuples(whole) <= FUSE_TUPLES:
-            options[tuple(self.keys.of(x) for x in whole)] = whole
+            options.setdefault(tuple(self.keys.of(x) for x in whole), whole)
         for leaves in (self.frontier(node), direct):  # (the direct inputs: one more layer)
             options.setdefault(tuple(sorted(self.keys.of(x) for x in leaves)), leaves)
         made: list[PNode] = []
@@ -64,8 +70,11 @@ class Fusion:
                     raise
                 continue
             made.append(p)
-            if not isinstance(p, Mlp) or p.read_err(np.eye(p.encdim)) < 1e-4:
-                break  # precise enough: keep the fewer layers
+            # precise enough: keep the fewer layers (reading the token and heads themselves,
+            # a step of a long chain does not add its error to the next one's)
+            enough = PRECISE_FEW if leaves is few else PRECISE
+            if not isinstance(p, Mlp) or p.read_err(np.eye(p.encdim)) < enough:
+                break
         # Else the more precise one: a wide fused MLP's float32 error can make later steps
         # impossible to tell apart.
         return min(made, key=lambda p: p.read_err(np.eye(p.encdim)) if isinstance(p, Mlp) else 0)
@@ -136,24 +145,31 @@ class Fusion:
             got = self.sizes[key] = 10**9 if vals is None else max(1, len(vals))
         return got
 
-    def boundary(self, node: ir.IRNode) -> list[ir.IRNode] | None:
+    def boundary(self, node: ir.IRNode, collapse: bool = False) -> list[ir.IRNode] | None:
         """The heads and embedded values under node's elementwise tree (the leaves of the
-        largest MLP that could compute it); None when there are more than MAX_LEAVES."""
-        key = self.keys.of(node)
+        largest MLP that could compute it); None when there are more than MAX_LEAVES.
+        `collapse`: a function of the token (or position) alone is read as the token
+        itself, so that a long chain of tests on the token (`x = "v" if tokens == "a" and
+        ... else x`, 900 times) stays a few leaves: one MLP, not one layer per step."""
+        key = (self.keys.of(node), collapse)
         if key not in self.bounds:
-            out = self._leaves(node)
+            out = self._leaves(node, collapse)
             self.bounds[key] = None if out is None else [out[k] for k in sorted(out)]
         return self.bounds[key]
 
-    def _leaves(self, node: ir.IRNode) -> dict[int, ir.IRNode] | None:
+    def _leaves(self, node: ir.IRNode, collapse: bool) -> dict[int, ir.IRNode] | None:
         out: dict[int, ir.IRNode] = {}
         for c in node.children():
             if isinstance(c, ir.Full):
                 continue
             if not self._fusable(c):
-                out[self.keys.of(c)] = c
+                if collapse and self.footprint(c) in ({"T"}, {"I"}):
+                    out.update((self.keys.of(x), x) for x in ir.walk([c])
+                               if isinstance(x, ir.Tokens | ir.Indices))
+                else:
+                    out[self.keys.of(c)] = c
                 continue
-            sub = self.boundary(c)
+            sub = self.boundary(c, collapse)
             if sub is None:
                 return None
             out.update((self.keys.of(x), x) for x in sub)

@@ -71,7 +71,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         self.classes: dict[tuple[int, tuple[int, ...]], PNode] = {}  # see `side_onehot`
         self.ids = itertools.count()  # plan node ids, in creation order (layout order)
         self.tables: dict[tuple[int, ...], dict[int, Any]] = {}  # fused trees' columns
-        self.bounds: dict[int, list[ir.IRNode] | None] = {}  # see `boundary`
+        self.bounds: dict[tuple[int, bool], list[ir.IRNode] | None] = {}  # see `boundary`
         self.sizes: dict[int, int] = {}  # see `_tuples`
 
     def pnode(self, cls: type[PNode], *args: Any, **kw: Any) -> PNode:
