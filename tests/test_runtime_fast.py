@@ -27,6 +27,7 @@ from compiler.testing import ROOT, env_with
 from rasp import interpreter
 from rasp.examples import read_header
 from runtime import FastForward, LayerConfig, Transformer, TransformerConfig, run_padded
+from runtime.fast import flush_denormals
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -337,3 +338,14 @@ def test_rows_cut_each_row_to_its_length():
     values = np.array([[1, 2, 3], [4, 5, 6]], dtype=object)
     assert OutputCodec.rows(values, np.array([3, 1])) == [[1, 2, 3], [4]]
     assert OutputCodec.rows(values[:, :0], np.array([0, 0])) == [[], []]
+
+
+def test_flush_denormals_is_scoped():
+    tiny = torch.full((1,), 1e-39)
+    assert tiny.mul(1.0).item() != 0.0
+    with flush_denormals():
+        assert tiny.mul(1.0).item() == 0.0
+        with flush_denormals():
+            pass
+        assert tiny.mul(1.0).item() == 0.0  # the inner one restored "on"
+    assert tiny.mul(1.0).item() != 0.0
