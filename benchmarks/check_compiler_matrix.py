@@ -58,7 +58,7 @@ def main() -> int:
             vocab = spec.vocab
             t0 = time.perf_counter()
             try:
-                prog = compiler.compile(program.env, spec.expr, vocab=vocab, max_seq_len=n)
+                prog = compiler.compile(program.env, spec.expr, vocab=vocab, max_len=n)
             except RaspError as err:
                 print(f"{name:14} n={n:<3} refused: {err.message}", flush=True)
                 continue

@@ -79,7 +79,7 @@ def main() -> int:
             spec = compile_spec(program.header, vocab=v, max_len=n)
             start = time.perf_counter()
             try:
-                prog = compiler.compile(program.env, spec.expr, vocab=v, max_seq_len=n)
+                prog = compiler.compile(program.env, spec.expr, vocab=v, max_len=n)
             except RaspError as err:
                 print(f"| {name} | {n} | refused: {err.message} |")
                 worst = False

@@ -74,7 +74,7 @@ def compiled_section(device: torch.device, cfg: dict[str, Any]) -> dict[str, Any
         env = Environment()
         env.run(read_source(str(path)), str(path))
         prog = compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab,
-                                max_seq_len=n)
+                                max_len=n)
         prog.model.to(device)
         rng = random.Random(0)
         batch = cfg["batch"]

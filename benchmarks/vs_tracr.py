@@ -89,7 +89,7 @@ def compile_raspc(name: str) -> compiler.CompiledProgram:
     env = Environment()
     env.run(read_source(str(path)), str(path))
     return compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab,
-                            max_seq_len=n)
+                            max_len=n)
 
 
 def bench_raspc(name: str, inputs: list, expected: list, batches: list[int], min_cpu: float

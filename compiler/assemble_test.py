@@ -14,7 +14,7 @@ def test_manifest_labels_the_residual_stream(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     env = rasp.Environment()
     env.run(open("examples/reverse.rasp").read(), "examples/reverse.rasp")
-    prog = compiler.compile(env, "reverse", vocab=["a", "b", "c"], max_seq_len=8)
+    prog = compiler.compile(env, "reverse", vocab=["a", "b", "c"], max_len=8)
     layout = prog.manifest.layout
     assert [(v.label, v.kind) for v in layout[:2]] == [("one", "constant"), ("bos", "bos")]
     assert all(isinstance(v, Reserved) for v in layout[:2])

@@ -26,14 +26,14 @@ def test_a_thousand_line_program_of_conditional_reassignments_gets_a_verdict_fas
     source = chain_program(450)
     assert source.count("\n") > 900
     env = env_with(source)
-    prog, cpu = _cpu(lambda: compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_seq_len=8))
+    prog, cpu = _cpu(lambda: compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_len=8))
     assert cpu < 30, cpu
     assert_exact(prog, CHAIN_VOCAB, 4)
 
 
 def test_a_dag_with_an_astronomical_tree_expansion_compiles_in_linear_time():
     env = env_with(dag_program(36))  # about 2**36 paths from the top to the tokens
-    prog, cpu = _cpu(lambda: compiler.compile(env, "a36", vocab=[0, 1, 2], max_seq_len=8))
+    prog, cpu = _cpu(lambda: compiler.compile(env, "a36", vocab=[0, 1, 2], max_len=8))
     assert cpu < 20, cpu
     assert_exact(prog, [0, 1, 2], 4)
 
@@ -50,13 +50,13 @@ def test_structural_keys_are_shared_by_equal_subgraphs_and_cheap_on_deep_dags():
 def test_the_time_limit_ends_a_compile_with_a_compile_error():
     env = env_with(chain_program(60, dict_size=10))
     with pytest.raises(CompileError, match="limit of 0.01 CPU seconds"):
-        compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_seq_len=8, time_limit=0.01)
+        compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_len=8, time_limit=0.01)
 
 
 def test_progress_names_the_stage_and_nodes_done():
     seen = []
     env = env_with(chain_program(5, dict_size=10))
-    compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_seq_len=4,
+    compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_len=4,
                      progress=lambda *a: seen.append(a))
     stages = {s for s, *_ in seen}
     assert {"value sets", "lowering"} <= stages

@@ -51,7 +51,7 @@ def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool 
     progress = StderrProgress()
     try:
         env.run(read_source(file), file)
-        return compiler.compile(env, expr, vocab=vocab, max_seq_len=max_len, causal=causal,
+        return compiler.compile(env, expr, vocab=vocab, max_len=max_len, causal=causal,
                                 time_limit=time_limit, progress=progress)
     except RaspError as err:
         progress.close()

@@ -12,7 +12,7 @@ from compiler.testing import ROOT
 
 def test_plan_fits_the_terminal(monkeypatch):
     monkeypatch.chdir(ROOT)
-    prog = compiler.compile("examples/dyck2.rasp", "dyck2", vocab=list("(){}"), max_seq_len=8)
+    prog = compiler.compile("examples/dyck2.rasp", "dyck2", vocab=list("(){}"), max_len=8)
     text = prog.plan_text(80)
     assert max(len(line) for line in text.splitlines()) <= 80
     assert "…" in text and "<- " in text and "examples/lib/dyck.rasp:" in text

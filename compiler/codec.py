@@ -18,12 +18,12 @@ from .values import vkey
 
 
 class InputCodec:
-    """Token ids of inputs over `vocab` (BOS is id `bos`) of length 1..`max_seq_len`."""
+    """Token ids of inputs over `vocab` (BOS is id `bos`) of length 1..`max_len`."""
 
-    def __init__(self, vocab: Sequence[Any], bos: int, max_seq_len: int):
+    def __init__(self, vocab: Sequence[Any], bos: int, max_len: int):
         self.vocab = list(vocab)
         self.bos = bos
-        self.max_seq_len = max_seq_len
+        self.max_len = max_len
         self._index = {vkey(t): i for i, t in enumerate(self.vocab)}
         self._by_type: dict[type, dict[Any, int]] = {}
         for i, t in enumerate(self.vocab):
@@ -52,9 +52,9 @@ class InputCodec:
             seq = normalise_input(tokens)
         except RaspError as err:
             raise ValueError(err.message) from None
-        if len(seq) > self.max_seq_len:
+        if len(seq) > self.max_len:
             raise ValueError(f"input of {len(seq)} tokens is longer than the compiled "
-                             f"max_seq_len {self.max_seq_len}")
+                             f"max_len {self.max_len}")
         return seq
 
     def encode_batch(self, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -66,8 +66,8 @@ class InputCodec:
         if not set(map(type, inputs)) <= {str, list, tuple}:
             seqs = [self.sequence(x) for x in inputs]
         lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-        if len(seqs) and (lengths.min() == 0 or lengths.max() > self.max_seq_len):
-            bad = int(np.argmax((lengths == 0) | (lengths > self.max_seq_len)))
+        if len(seqs) and (lengths.min() == 0 or lengths.max() > self.max_len):
+            bad = int(np.argmax((lengths == 0) | (lengths > self.max_len)))
             self.sequence(seqs[bad])  # raises, saying why
         if self._char_ids is not None and set(map(type, seqs)) == {str}:
             ids = self._encode_text(seqs)

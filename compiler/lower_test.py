@@ -33,7 +33,7 @@ def test_string_and_none_defaults():
     env.expression("f").default = None
     env.expression("g").default = None
     for name, vocab in (("f", ["a", "b"]), ("g", [1, 2])):
-        prog = compiler.compile(env, name, vocab=vocab, max_seq_len=4)
+        prog = compiler.compile(env, name, vocab=vocab, max_len=4)
         assert_exact(prog, vocab, 4)
     compile_exact("d = aggregate(select(tokens, \"a\", ==), indices, -1);", "d", ["a", "b"], 4)
 
@@ -62,7 +62,7 @@ def test_causal_models():
                          "f", ["a", "x"], 5)
     assert prog.manifest.causal  # the mask replaces the prefix selector
     with pytest.raises(CompileError, match="causal"):
-        compiler.compile(env_with(), "length", vocab=["a"], max_seq_len=4, causal=True)
+        compiler.compile(env_with(), "length", vocab=["a"], max_len=4, causal=True)
 
 
 def test_structurally_equal_expressions_compile_once():
@@ -76,16 +76,16 @@ def test_compile_errors_name_the_expression_and_place():
     env = env_with("s = select(indices, indices, ==);\n"
                    "m = aggregate(select(indices, indices, <=), tokens_int, \"none\");\n")
     with pytest.raises(CompileError, match="selector") as e:
-        compiler.compile(env, "s", vocab=["1"], max_seq_len=3)
+        compiler.compile(env, "s", vocab=["1"], max_len=3)
     with pytest.raises(CompileError) as e:
-        compiler.compile(env, "m", vocab=[1, 2], max_seq_len=3)
+        compiler.compile(env, "m", vocab=[1, 2], max_len=3)
     assert e.value.line == 2 and "not a number" in e.value.message
     with pytest.raises(CompileError, match="not an s-op"):
-        compiler.compile(env, "3", vocab=["a"], max_seq_len=3)
+        compiler.compile(env, "3", vocab=["a"], max_len=3)
     with pytest.raises(CompileError, match="empty"):
-        compiler.compile(env, "tokens", vocab=[], max_seq_len=3)
-    with pytest.raises(CompileError, match="max_seq_len"):
-        compiler.compile(env, "tokens", vocab=["a"], max_seq_len=0)
+        compiler.compile(env, "tokens", vocab=[], max_len=3)
+    with pytest.raises(CompileError, match="max_len"):
+        compiler.compile(env, "tokens", vocab=["a"], max_len=0)
 
 
 def test_too_many_values_is_a_compile_error():
@@ -93,13 +93,13 @@ def test_too_many_values_is_a_compile_error():
                    "g = aggregate(select(indices, indices, <), indicator(tokens == \"b\"));\n"
                    "h = round(f * 1000 + g * 7 + indices);\n")
     with pytest.raises(CompileError) as e:
-        compiler.compile(env, "h", vocab=["a", "b"], max_seq_len=40)
+        compiler.compile(env, "h", vocab=["a", "b"], max_len=40)
     assert e.value.line is not None
 
 
 def test_a_program_that_always_raises_is_refused():
     with pytest.raises(CompileError, match="raises"):
-        compiler.compile(env_with(), "tokens_int + 1", vocab=["a", "b"], max_seq_len=3)
+        compiler.compile(env_with(), "tokens_int + 1", vocab=["a", "b"], max_len=3)
 
 
 def test_constant_selector_parts_and_one_valued_numbers_compile():
@@ -113,7 +113,7 @@ def test_constant_selector_parts_and_one_valued_numbers_compile():
 def test_refusal_carets_sit_under_the_expression():
     env = env_with("x = 1;\nm = aggregate(select(indices, indices, <=), tokens_int, \"no\");\n")
     with pytest.raises(CompileError) as e:
-        compiler.compile(env, "m", vocab=[1, 2], max_seq_len=3)
+        compiler.compile(env, "m", vocab=[1, 2], max_len=3)
     err = e.value
     assert err.source_line.startswith("m = aggregate(")
     assert err.source_line[err.column - 1:].startswith("aggregate(")
@@ -124,6 +124,6 @@ def test_an_mlp_may_enumerate_more_tuples_than_a_fused_one():
     # 65 x 65 tuples: more than fusion takes (4,096), fewer than one MLP may (16,384)
     env = env_with('x = selector_width(select(tokens, "a", ==));'
                    'y = selector_width(select(tokens, "b", ==)); z = x > y;')
-    prog = compiler.compile(env, "z", vocab=["a", "b"], max_seq_len=64)
+    prog = compiler.compile(env, "z", vocab=["a", "b"], max_len=64)
     assert prog.run("ab" * 20 + "a") == [True] * 41
     assert prog.run("b" * 64) == [False] * 64

@@ -20,7 +20,7 @@ PREFIX = ('c = round(aggregate(select(indices, indices, <=), indicator(tokens ==
 
 
 def test_json_round_trip_is_exact():
-    prog = compiler.compile(env_with(PREFIX), "c", vocab=["a", "b"], max_seq_len=5)
+    prog = compiler.compile(env_with(PREFIX), "c", vocab=["a", "b"], max_len=5)
     data = json.loads(json.dumps(prog.manifest.to_json()))
     assert data["version"] == VERSION
     assert Manifest.from_json(data) == prog.manifest
@@ -30,8 +30,8 @@ def test_json_round_trip_is_exact():
 
 def test_references_are_the_same_in_another_environment():
     """IR ids differ between two evaluations of a program; the references do not."""
-    a = compiler.compile(env_with(PREFIX), "c", vocab=["a", "b"], max_seq_len=5)
-    b = compiler.compile(env_with(PREFIX), "c", vocab=["a", "b"], max_seq_len=5)
+    a = compiler.compile(env_with(PREFIX), "c", vocab=["a", "b"], max_len=5)
+    b = compiler.compile(env_with(PREFIX), "c", vocab=["a", "b"], max_len=5)
     assert a.node is not None and b.node is not None and a.node.id != b.node.id
     assert a.manifest.layout == b.manifest.layout
     assert any(v.node is not None for v in a.manifest.layout)
@@ -41,7 +41,7 @@ def test_a_built_selector_is_rebuilt_from_program_nodes():
     """A prefix count's head attends with `select(x, 1, ==) and upto`, which the compiler
     built: its reference rebuilds it over the program's nodes in a fresh environment, and
     the rebuilt selector selects what the head attends to."""
-    prog = compiler.compile(env_with(PREFIX), "c", vocab=["a", "b"], max_seq_len=5)
+    prog = compiler.compile(env_with(PREFIX), "c", vocab=["a", "b"], max_len=5)
     [(_layer, _h, head)] = prog.manifest.heads()
     assert isinstance(head.selector_ref, CombineRef)
     other = env_with(PREFIX).expression("c")
@@ -57,7 +57,7 @@ def test_a_built_selector_is_rebuilt_from_program_nodes():
 
 def test_an_aggregate_head_names_the_programs_selector():
     src = "s = select(indices, length - indices - 1, ==); r = aggregate(s, tokens);"
-    prog = compiler.compile(env_with(src), "r", vocab=["a", "b"], max_seq_len=4)
+    prog = compiler.compile(env_with(src), "r", vocab=["a", "b"], max_len=4)
     root = env_with(src).expression("r")
     heads = [h for _l, _i, h in prog.manifest.heads() if h.label == "r"]
     assert [prog.manifest.selector(h, root).name for h in heads] == ["s"]
@@ -99,7 +99,7 @@ def test_version_1_files_load_and_run(name, expr, runs):
 
 def _saved(tmp_path, edit) -> str:
     prog = compiler.compile(env_with("w = selector_width(select(tokens, tokens, ==));"), "w",
-                            vocab=["a", "b"], max_seq_len=3)
+                            vocab=["a", "b"], max_len=3)
     data = prog.manifest.to_json()
     edit(data)
     path = str(tmp_path / "m.safetensors")
@@ -125,7 +125,7 @@ def test_heads_are_numbered_within_their_layer():
     src = ("a = aggregate(select(indices, indices, ==), tokens);"
            "b = aggregate(select(indices, 0, ==), tokens);"
            "c = aggregate(select(indices, indices, <), indicator(a == b));")
-    prog = compiler.compile(env_with(src), "c", vocab=["x", "y"], max_seq_len=3)
+    prog = compiler.compile(env_with(src), "c", vocab=["x", "y"], max_len=3)
     numbered = [(layer, h) for layer, h, _v in prog.manifest.heads()]
     assert numbered == sorted(numbered)
     for layer in prog.manifest.layers:

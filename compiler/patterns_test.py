@@ -13,7 +13,7 @@ from compiler.testing import ROOT, compile_exact, env_with
 def test_selector_width_at_full_length():
     env = rasp.Environment()
     env.run(open(os.path.join(ROOT, "examples", "hist.rasp")).read())
-    prog = compiler.compile(env, "hist", vocab=["a", "b", "c"], max_seq_len=24)
+    prog = compiler.compile(env, "hist", vocab=["a", "b", "c"], max_len=24)
     assert prog.run(["a"] * 24) == [24] * 24
     assert prog.run(["a", "b"] * 12) == [12] * 24
 
@@ -25,7 +25,7 @@ def test_prefix_counts_compile_as_widths():
           " * (indices + 1));"
     prog = compile_exact(src, "c", ["a", "b"], 5)
     assert prog.run("abaa") == [1, 1, 2, 3]
-    big = compiler.compile(env_with(src), "c", vocab=["a", "b"], max_seq_len=32)
+    big = compiler.compile(env_with(src), "c", vocab=["a", "b"], max_len=32)
     roles = [b.role for b in big.manifest.layout if b.layer >= 0]
     assert roles == ["attention (width, BOS share)", "MLP (width)"]
     inputs, _ = check.inputs_for(["a", "b"], 32, samples=300)
@@ -48,5 +48,5 @@ def test_the_library_count_is_a_width_over_every_key():
     assert [b.role for b in prog.manifest.layout if b.layer >= 0] == [
         "attention (width, BOS share)", "MLP (width)"]
     big = compiler.compile(env_with('n = count(tokens, "a");'), "n", vocab=["a", "b"],
-                           max_seq_len=64)
+                           max_len=64)
     assert big.run("ab" * 32) == [32] * 64

@@ -39,37 +39,38 @@ def _environment(source: Environment | str | os.PathLike) -> tuple[Environment, 
 
 
 def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[Any],
-            max_seq_len: int, causal: bool = False, encodings: dict[str, str] | None = None,
+            max_len: int, causal: bool = False, encodings: dict[str, str] | None = None,
             time_limit: float | None = DEFAULT_LIMIT, progress: Progress | None = None
             ) -> CompiledProgram:
     """Compile the s-op `name` (a name or any expression) for inputs over `vocab` of length
-    1..max_seq_len. `encodings` overrides an aggregate's encoding by variable name
-    ('categorical' or 'numerical'). Raises CompileError (or a RaspError from the program),
-    also once `time_limit` seconds have passed (None: no limit); `progress(stage, done,
-    total, seconds)` is called as nodes are done."""
+    1..max_len (the model has one more position, BOS's). `encodings` overrides an
+    aggregate's encoding by variable name ('categorical' or 'numerical'). Raises
+    CompileError (or a RaspError from the program), also once `time_limit` seconds have
+    passed (None: no limit); `progress(stage, done, total, seconds)` is called as nodes are
+    done."""
     budget = Budget(time_limit, progress)
     start = time.perf_counter()
     env, path = _environment(source)
     vocab = list(dict.fromkeys(vocab))
     if not vocab:
         raise CompileError("the vocabulary is empty")
-    if not isinstance(max_seq_len, int) or max_seq_len < 1:
-        raise CompileError(f"max_seq_len must be a positive integer, not {max_seq_len!r}")
+    if not isinstance(max_len, int) or max_len < 1:
+        raise CompileError(f"max_len must be a positive integer, not {max_len!r}")
     node = env.expression(name)
     if not isinstance(node, ir.SOp):
         what = "a selector" if isinstance(node, ir.Selector) else f"not an s-op ({node!r})"
         raise CompileError(f"`{name}` is {what}: only s-ops compile")
     normal = normalise(node)
-    analysis = values_mod.analyse([normal], vocab, max_seq_len, budget)
+    analysis = values_mod.analyse([normal], vocab, max_len, budget)
     lowerer = Lowerer(analysis, encodings, budget=budget)
     if causal:
         _check_causal(normal)
     masked = lowerer.decide_causal(normal) or causal
     root = lowerer.lower(normal)
-    builder = Builder(root, vocab, max_seq_len, masked)
+    builder = Builder(root, vocab, max_len, masked)
     model, layers = builder.build()
     manifest = Manifest(
-        expr=name, source=path, vocab=list(vocab), max_len=max_seq_len, causal=masked,
+        expr=name, source=path, vocab=list(vocab), max_len=max_len, causal=masked,
         output=builder.output, layout=builder.layout(walk_index(node)), layers=tuple(layers),
         stats=_stats(model, layers), compile_seconds=round(time.perf_counter() - start, 4))
     prog = CompiledProgram(model, manifest)

@@ -25,12 +25,12 @@ def test_examples_compile_and_verify_exactly(path, monkeypatch):
     env.run(open(path).read(), os.path.relpath(path, ROOT))
     vocab = header.vocab if len(header.vocab) <= 4 else header.vocab[:4]
     for n in (1, 5, 16):  # every example must compile (a refusal fails), and exactly
-        prog = compiler.compile(env, header.expr, vocab=vocab, max_seq_len=n)
+        prog = compiler.compile(env, header.expr, vocab=vocab, max_len=n)
         assert_exact(prog, vocab, n)
 
 
 def test_run_rejects_unknown_tokens_and_long_inputs():
-    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b"], max_seq_len=3)
+    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b"], max_len=3)
     with pytest.raises(ValueError, match="vocabulary"):
         prog.run("az")
     with pytest.raises(ValueError, match="longer"):

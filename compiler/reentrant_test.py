@@ -19,7 +19,7 @@ SORT = ("smaller = select(tokens_int, tokens_int, <);"
 
 def _cpu_of_one(env) -> float:
     start = time.process_time()
-    compiler.compile(env, "s", vocab=[1, 2, 3, 4], max_seq_len=6)
+    compiler.compile(env, "s", vocab=[1, 2, 3, 4], max_len=6)
     return time.process_time() - start
 
 
@@ -33,12 +33,12 @@ def test_compile_time_does_not_grow_with_earlier_compiles():
 
 def test_two_threads_compile_what_one_thread_compiles():
     def manifest(prog):
-        m = dict(prog.manifest)
+        m = prog.manifest.to_json()
         m.pop("compile_seconds")
         return json.dumps(m, sort_keys=True, default=repr)
 
     env = env_with(SORT)  # one program, shared by the threads
-    alone = {name: manifest(compiler.compile(env, name, vocab=[1, 2, 3, 4], max_seq_len=5))
+    alone = {name: manifest(compiler.compile(env, name, vocab=[1, 2, 3, 4], max_len=5))
              for name in ("s", "target")}
     got: dict[str, list[str]] = {"s": [], "target": []}
     errors: list[BaseException] = []
@@ -46,7 +46,7 @@ def test_two_threads_compile_what_one_thread_compiles():
     def work(name: str) -> None:
         try:
             for _ in range(5):
-                prog = compiler.compile(env, name, vocab=[1, 2, 3, 4], max_seq_len=5)
+                prog = compiler.compile(env, name, vocab=[1, 2, 3, 4], max_len=5)
                 got[name].append(manifest(prog))
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)

@@ -34,7 +34,7 @@ def test_sort_unique_keeps_the_residual_narrow_and_exact_with_repeated_keys():
     got = prog.run([3, 3, 1])
     assert got == [1, 3.0, 0] and [type(v) for v in got] == [int, float, int]
     n = 32
-    big = compiler.compile(env_with(src), "s", vocab=list(range(n)), max_seq_len=n)
+    big = compiler.compile(env_with(src), "s", vocab=list(range(n)), max_len=n)
     assert big.stats["d_model"] <= 133 and big.stats["params"] <= 81_000
     assert big.run([0, 1, 1, 31]) == [0, 1, 0, 31]  # snapped to values, no float noise
     inputs = [[1, 1, 1], [31] * n, [0] * n, list(range(n))[::-1], [5, 0] * (n // 2)]
@@ -54,7 +54,7 @@ def test_float32_score_error_sharpens_heads_and_bounds_means():
     assert head(0.1).beta(32) > head(0.0).beta(32)
     assert head(0.0).unequal_err(32) == 0.0 < head(1e-6).unequal_err(32) < 1e-3
     prog = compiler.compile(env_with("m = aggregate(select(tokens, tokens, ==), indices);"), "m",
-                            vocab=["a", "b"], max_seq_len=8)
+                            vocab=["a", "b"], max_len=8)
     assert_exact(prog, ["a", "b"], 8)
 
 
@@ -66,6 +66,6 @@ def test_scores_float32_would_blur_are_refused():
            "select(indices, indices, >=))")
     compile_exact(f"w = selector_width({sel});", "w", [0, 1, 2], 5)
     assert compiler.compile(env_with(), f"selector_width({sel})", vocab=[0, 1, 2],
-                            max_seq_len=16).stats["layers"] >= 2
+                            max_len=16).stats["layers"] >= 2
     with pytest.raises(CompileError, match="float32"):
-        compiler.compile(env_with(), f"selector_width({sel})", vocab=[0, 1, 2], max_seq_len=20)
+        compiler.compile(env_with(), f"selector_width({sel})", vocab=[0, 1, 2], max_len=20)

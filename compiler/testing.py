@@ -29,7 +29,7 @@ def assert_exact(prog: compiler.CompiledProgram, vocab, max_len: int) -> check.R
 
 
 def compile_exact(source: str, expr: str, vocab, max_len: int = 4, **kw):
-    prog = compiler.compile(env_with(source), expr, vocab=vocab, max_seq_len=max_len, **kw)
+    prog = compiler.compile(env_with(source), expr, vocab=vocab, max_len=max_len, **kw)
     assert_exact(prog, vocab, max_len)
     return prog
 

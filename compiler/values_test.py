@@ -66,5 +66,5 @@ def test_keys_that_determine_the_values_make_a_mean_one_value():
                  "aggregate(select(selector_width(select(tokens_int, tokens_int, <=)), "
                  "indices + 1, ==), tokens_int * 3)",
                  "aggregate(at, indices)", "aggregate(select(stable, indices, ==), tokens_int)"):
-        prog = compiler.compile(env, expr, vocab=[0, 1, 2], max_seq_len=5)
+        prog = compiler.compile(env, expr, vocab=[0, 1, 2], max_len=5)
         assert_exact(prog, [0, 1, 2], 5)

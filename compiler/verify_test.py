@@ -9,7 +9,7 @@ from compiler.testing import env_with
 
 def test_mismatch_names_the_first_differing_node(monkeypatch):
     prog = compiler.compile(env_with("w = selector_width(select(tokens, tokens, ==)); v = w + 1;"),
-                            "v", vocab=["a", "b"], max_seq_len=4)
+                            "v", vocab=["a", "b"], max_len=4)
     # Break the width MLP's output on purpose: the diagnosis must point at it.
     entry = next(e for e in prog.manifest.layout if e.label == "w")
     mlp = prog.model.blocks[0].mlp

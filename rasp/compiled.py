@@ -41,7 +41,7 @@ def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
         raise NoCompiler("the compiler is not installed in this raspc (no `compiler` "
                          "package)") from None
     try:
-        return compiler.compile(env, expr, vocab=vocab, max_seq_len=max_len, progress=progress)
+        return compiler.compile(env, expr, vocab=vocab, max_len=max_len, progress=progress)
     except OverflowError as exc:  # a huge integer in a select or a map
         raise RaspError(f"cannot compile {expr}: a value too large for the model's float "
                         f"arithmetic ({exc})") from None

@@ -39,7 +39,7 @@ def test_head_views_pair_heads_with_the_interpreters_selectors():
 
     env = rasp.Environment()
     env.run('load "examples/reverse";')
-    prog = compiler.compile(env, "reverse", vocab=list("abc"), max_seq_len=6)
+    prog = compiler.compile(env, "reverse", vocab=list("abc"), max_len=6)
     tokens = list("abca")
     views = head_views(prog, tokens)
     assert len(views) == prog.stats["heads"]
@@ -78,7 +78,7 @@ def test_selectors_and_width_heads(tmp_path, monkeypatch):
 @pytest.mark.parametrize("args, message", [
     (["-i", "abz"], "error: token 'z' is not in the vocabulary ['a', 'b', 'c']"),
     (["-e", "nope"], "error: <input>:1:1: Undefined variable: nope"),
-    (["-i", "abcabcabcabcabcabc"], "longer than the compiled max_seq_len 16"),
+    (["-i", "abcabcabcabcabcabc"], "longer than the compiled max_len 16"),
 ])
 def test_user_errors_exit_1_with_one_line(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)

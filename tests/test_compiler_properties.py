@@ -109,7 +109,7 @@ def _exact_or_refused(text: str, vocab: list, max_len: int) -> None:
         assume(False)
     assume(isinstance(node, rasp.ir.SOp))
     try:
-        prog = compiler.compile(env, text, vocab=vocab, max_seq_len=max_len)
+        prog = compiler.compile(env, text, vocab=vocab, max_len=max_len)
     except CompileError as err:
         assert "cannot compile" in err.message
         return
@@ -165,7 +165,7 @@ def test_deep_programs_compile_exactly_or_are_refused_rarely():
         env.run(text)
         total += 1
         try:
-            prog = compiler.compile(env, f"v{depth}", vocab=VOCAB, max_seq_len=MAX_LEN)
+            prog = compiler.compile(env, f"v{depth}", vocab=VOCAB, max_len=MAX_LEN)
         except CompileError as err:
             assert "cannot compile" in err.message
             refused.append(err.message)

@@ -305,7 +305,7 @@ def test_compile_agrees_with_verify_on_borderline_numbers(monkeypatch, off, type
                         lambda self, inputs: [[v + off if isinstance(v, float) or not typed
                                                else v for v in want] for _ in inputs])
     out = text_of(session.run_text(":compile frac"))
-    prog = program.compile(session.env, "frac", vocab=["a", "b", "x"], max_seq_len=4)
+    prog = program.compile(session.env, "frac", vocab=["a", "b", "x"], max_len=4)
     report = verify.verify(prog, session.env.expression("frac"), [list("xaxb")], False)
     matches = "matches the interpreter on the running example" in out
     assert matches == (report.mismatches == 0), (out, report)

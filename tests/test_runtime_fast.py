@@ -206,7 +206,7 @@ def test_fast_forward_float64_and_errors():
 
 
 def test_fast_forward_follows_changed_weights():
-    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b"], max_seq_len=3)
+    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b"], max_len=3)
     assert prog.run("ab") == ["a", "b"]
     first = prog.fast_forward()
     assert prog.fast_forward() is first
@@ -223,7 +223,7 @@ def _program(path: str, n: int):
     env.run(open(path).read(), os.path.relpath(path, ROOT))
     vocab = header.vocab[:3]
     try:
-        return compiler.compile(env, header.expr, vocab=vocab, max_seq_len=n), vocab
+        return compiler.compile(env, header.expr, vocab=vocab, max_len=n), vocab
     except CompileError:
         return None, None
 
@@ -288,7 +288,7 @@ def test_same_value_is_one_rule():
 
 
 def test_encode_batch_keeps_types_apart():
-    prog = compiler.compile(env_with(), "tokens", vocab=[1, 2.5, "a"], max_seq_len=4)
+    prog = compiler.compile(env_with(), "tokens", vocab=[1, 2.5, "a"], max_len=4)
     tokens, lengths = prog.encode_batch([[1, 1], ["a"], [2.5, "a", 1]])
     bos = prog.manifest.bos
     assert tokens.tolist() == [[bos, 0, 0, bos], [bos, 2, bos, bos], [bos, 1, 2, 0]]
@@ -296,7 +296,7 @@ def test_encode_batch_keeps_types_apart():
     for bad in (1.0, True, "b"):  # equal to a token, or of a type the vocabulary has
         with pytest.raises(ValueError, match=f"token {bad!r} is not in the vocabulary"):
             prog.run_batch([[1], [bad]])
-    ints = compiler.compile(env_with(), "tokens", vocab=[1, 2], max_seq_len=4)
+    ints = compiler.compile(env_with(), "tokens", vocab=[1, 2], max_len=4)
     with pytest.raises(ValueError, match="token True"):
         ints.run_batch([[True, True]])
     with pytest.raises(ValueError, match="longer"):
@@ -306,7 +306,7 @@ def test_encode_batch_keeps_types_apart():
 
 
 def test_text_inputs_encode_through_one_lookup():
-    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b", "é"], max_seq_len=4)
+    prog = compiler.compile(env_with(), "tokens", vocab=["a", "b", "é"], max_len=4)
     tokens, lengths = prog.encode_batch(["ab", "é", "bbaa"])
     assert tokens[:, 1:].tolist() == [[0, 1, 3, 3], [2, 3, 3, 3], [1, 1, 0, 0]]
     assert prog.run_batch(["ab", ["é", "a"]]) == [["a", "b"], ["é", "a"]]
@@ -318,8 +318,8 @@ def test_text_inputs_encode_through_one_lookup():
 def test_lists_of_characters_encode_as_text():
     """Lists of one-character tokens take the joined-string path; anything else (a longer or
     empty token, NUL, a non-string) the per-token one, with the same ids or the same error."""
-    codec = InputCodec(["a", "b", "ab", "", 1], bos=5, max_seq_len=4)
-    slow = InputCodec(["a", "b", "ab", "", 1], bos=5, max_seq_len=4)
+    codec = InputCodec(["a", "b", "ab", "", 1], bos=5, max_len=4)
+    slow = InputCodec(["a", "b", "ab", "", 1], bos=5, max_len=4)
     slow._encode_chars = lambda flat: None  # the reference: per-token lookups only
     cases = [[["a", "b"], ["b"]], [["ab", "a"], ["a", "b"]], [["", "ab"], ["a", "b"]],
              [["a", ""], ["b"]], [["a", 1], ["b", "a"]], ["ab", ["b", "a", "a"]]]

@@ -171,7 +171,7 @@ def judge(program: Program, max_len: int, samples: int = 1000,
         options["time_limit"] = wall_limit
     try:
         prog = compiler.compile(env, program.expr, vocab=list(program.vocab),
-                                max_seq_len=max_len, **options)
+                                max_len=max_len, **options)
     except compiler.CompileError as err:
         verdict = "timeout" if reason_of(err.message).startswith("in time") else "refused"
         return Outcome(verdict, str(err), time.perf_counter() - start,
