@@ -9,6 +9,7 @@ when causal); a training step is 6 FLOPs per parameter per token plus 12*L*H*Dh*
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import statistics
@@ -140,7 +141,7 @@ def bench_gemm(device: torch.device, dtypes: list[str], sizes: dict[str, list[in
             for name, M, N, K in shapes:
                 a = torch.randn(M, K, device=device, dtype=DTYPES[dtype])
                 b = torch.randn(K, N, device=device, dtype=DTYPES[dtype])
-                seconds = measure(lambda a=a, b=b: a @ b, device, min_time)
+                seconds = measure(functools.partial(torch.matmul, a, b), device, min_time)
                 flops = 2 * M * N * K
                 moved = (M * K + K * N + M * N) * a.element_size()
                 intensity = flops / moved
@@ -171,8 +172,8 @@ def bench_attention(device: torch.device, seq_lens: list[int], batch: int, n_hea
                        for _ in range(3))
             flops = 4 * batch * n_heads * T * T * d_head // (2 if causal else 1)
             for impl in impls:
-                seconds = measure(lambda q=q, k=k, v=v, impl=impl: attention(
-                    q, k, v, None, causal, d_head ** -0.5, impl), device, min_time)
+                seconds = measure(functools.partial(attention, q, k, v, None, causal,
+                                                    d_head ** -0.5, impl), device, min_time)
                 rows.append({"impl": impl, "seq_len": T, "seconds": seconds,
                              "tokens_per_s": batch * T / seconds,
                              "tflops": flops / seconds / 1e12,
@@ -237,8 +238,7 @@ def bench_train(device: torch.device, config: TransformerConfig, batch: int, seq
     info = machine(device, peak_tflops)
     model = Transformer(config).to(device).train()
     run = maybe_compile(model, compile_mode)
-    fused = {"fused": True} if device.type == "cuda" else {}
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, **fused)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, fused=device.type == "cuda" or None)
     idx = torch.randint(0, config.vocab_size, (batch, seq_len + 1), device=device)
     x, y = idx[:, :-1], idx[:, 1:]
 

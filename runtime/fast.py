@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import cast
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ import torch.nn.functional as F
 
 from runtime import prune
 from runtime.device import cpu_threads, exact_fp32
-from runtime.model import Transformer
+from runtime.model import Block, Transformer
 
 # Tokens per forward call: on a CPU, about what keeps a chunk's activations in cache
 # (measured: 8k tokens ran sort@32 and hist@64 1.3-1.5x faster than 64k); on a GPU, enough
@@ -56,6 +57,11 @@ def flush_denormals() -> Iterator[None]:
         yield
     finally:
         torch.set_flush_denormal(before)
+
+
+def _constant(a: prune.Attention) -> torch.Tensor:
+    """What a layer without heads adds: its output bias (kept only because it is nonzero)."""
+    return cast(torch.Tensor, a.o_bias)
 
 
 def _read(x: torch.Tensor, read: int | torch.Tensor) -> torch.Tensor:
@@ -84,7 +90,7 @@ class FastForward:
             token_cols = (self.pos.ne(0).any(dim=0).logical_not() if self.pos is not None
                           else torch.ones(config.d_model, dtype=torch.bool))
             self.layers: list[tuple[prune.Attention | None, prune.Mlp | None]] = []
-            for block in model.blocks:
+            for block in cast("list[Block]", list(model.blocks)):
                 attn = (prune.attention(block.attn, self.tok, token_cols)
                         if block.attn is not None else None)
                 if attn is not None:
@@ -192,10 +198,9 @@ class FastForward:
         n = n[..., :V].to(self.dtype)  # how often each token occurs: [B,1,V]
         x = self.tok.repeat(B, 1)  # [B*V, D]
         for attn, mlp in self.layers:
-            if attn is not None and attn.heads:
-                x[:, attn.write] += self._attend_rows(attn, _read(x, attn.read), n, B, V)
-            elif attn is not None:
-                x[:, attn.write] += attn.o_bias
+            if attn is not None:
+                x[:, attn.write] += (self._attend_rows(attn, _read(x, attn.read), n, B, V)
+                                     if attn.heads else _constant(attn))
             if mlp is not None:
                 self._mlp_into(mlp, x)
         w, b = self.unembed, self.unembed_bias
@@ -249,9 +254,9 @@ class FastForward:
 
     def _attend(self, a: prune.Attention, x: torch.Tensor, bias: torch.Tensor | None,
                 counts: tuple[torch.Tensor, torch.Tensor] | None, B: int, T: int
-                ) -> torch.Tensor | None:
+                ) -> torch.Tensor:
         if not a.heads:
-            return a.o_bias
+            return _constant(a)
         y = F.linear(x, a.w, a.b).view(B, T, -1)  # [B,T,width]
         outs = []
         for h in a.heads:

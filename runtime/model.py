@@ -170,9 +170,9 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool, impl: str,
                 kv: LayerKV | None = None, start: int = 0) -> torch.Tensor:
-        if self.attn is not None:
+        if self.attn is not None and self.norm1 is not None:  # set together
             x = x + self.attn(self.norm1(x), mask, is_causal, impl, kv, start)
-        if self.mlp is not None:
+        if self.mlp is not None and self.norm2 is not None:
             x = x + self.mlp(self.norm2(x))
         return x
 
@@ -297,7 +297,7 @@ class Transformer(nn.Module):
             B = idx.shape[0]
             cache.valid = torch.ones(B, cache.capacity, dtype=torch.bool, device=idx.device)
             cache.n_valid = torch.full((B,), start, dtype=torch.long, device=idx.device)
-        if cache.valid is None:
+        if cache.valid is None or cache.n_valid is None:  # set together
             return None, None
         T = idx.shape[1]
         cache.valid[:, start:start + T] = True if pad_mask is None else ~pad_mask
@@ -309,7 +309,7 @@ class Transformer(nn.Module):
     def _positions(valid: torch.Tensor | None, n_before: torch.Tensor | None, start: int, T: int,
                    device: torch.device) -> torch.Tensor:
         """Positions [T] or [B,T]: the number of real tokens before each token."""
-        if valid is None:
+        if valid is None or n_before is None:  # given together
             return torch.arange(start, start + T, device=device)
         new = valid[:, start:].long()  # [B,T]
         return (n_before[:, None] + new.cumsum(1) - 1).clamp(min=0)
