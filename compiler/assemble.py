@@ -26,6 +26,7 @@ from .linear import BOS, ONE, Lin
 from .manifest import D_BOS, D_ONE
 from .numtype import output_flag
 from .plan import Embedded, Head, HeadSpec, Mlp, MlpSpec, PNode, err_of, read
+from .precision import FLOAT32, Precision
 from .refs import ref_of
 from .values import is_numeric_like
 
@@ -97,10 +98,12 @@ class Builder:
     """Places the plan's stored values (`schedule`, `_projections`, `_layout`), then writes
     the weights (`build`) and says what every dimension holds (`layout`)."""
 
-    def __init__(self, root: PNode, vocab: list[Any], max_len: int, causal: bool):
+    def __init__(self, root: PNode, vocab: list[Any], max_len: int, causal: bool,
+                 precision: Precision = FLOAT32):
         self.root, self.vocab, self.n, self.causal = root, vocab, max_len, causal
+        self.prec = precision  # the weights' float type
         self.out_lin, self.output = output_readout(root)
-        _check_output_error(root, self.out_lin, self.output)
+        _check_output_error(root, self.out_lin, self.output, precision)
         self.stored = schedule(root)
         self._projections()
         self._layout()
@@ -182,7 +185,7 @@ class Builder:
             vocab_size=len(self.vocab) + 1, max_seq_len=self.n + 1, d_model=self.d_model,
             layers=layers, activation="relu", norm="none", causal=self.causal, attn_scale=1.0,
             bias=True, d_out=self.out_lin.rows, pos_embedding=True, attn_impl="math")
-        model = runtime.Transformer(config)
+        model = runtime.Transformer(config).to(getattr(torch, self.prec.name))
         with torch.no_grad():
             for p in model.parameters():
                 p.zero_()
@@ -260,6 +263,7 @@ class Builder:
         ReLUs grow together) is short. The two ReLUs of a ramp share their weights and their
         float32 biases differ by exactly 1, so their difference is exactly 1 when saturated."""
         spec = _mlp(st)
+        real = np.float64 if self.prec.name == "float64" else np.float32  # the biases' type
         wz = self.weight(spec.z)[0]
         pts, outs = spec.points, spec.outs @ st.proj.T  # outs: [points, dims]
         lo, hi = float(pts[0]), float(pts[-1])
@@ -274,8 +278,8 @@ class Builder:
             if not up:  # f = f0 + delta * (1 - down): the 1 goes into the constant
                 const += delta
             row = sign * wz / half
-            bias = np.float32(sign * -mid / half + 0.5)
-            for b, out_sign in ((bias, 1.0), (np.float32(bias - np.float32(1.0)), -1.0)):
+            bias = real(sign * -mid / half + 0.5)
+            for b, out_sign in ((bias, 1.0), (real(bias - real(1.0)), -1.0)):
                 rows.append((row.copy(), float(b)))
                 cols.append(out_sign * sign * delta)
         fc = np.zeros((1 + len(rows), self.d_model), dtype=np.float64)
@@ -283,7 +287,7 @@ class Builder:
         for i, (r, _b) in enumerate(rows, start=1):
             fc[i] = r
         fc = self.at_bos(fc, -np.ones(len(fc)))
-        biases = np.zeros(len(fc), dtype=np.float32)
+        biases = np.zeros(len(fc), dtype=real)
         for i, (_, value) in enumerate(rows, start=1):
             biases[i] = value
         # The ONE column must not carry the biases (a float64 sum would round them apart):
@@ -360,7 +364,7 @@ def _jsonable(values: list[Any] | None) -> list[Any] | None:
     return out
 
 
-def _check_output_error(root: PNode, lin: Lin, output: mf.Output) -> None:
+def _check_output_error(root: PNode, lin: Lin, output: mf.Output, prec: Precision) -> None:
     """The output must decode to the right value despite float32 error: argmax needs the
     one-hot within 0.3; numbers need the error well below half the gap to the next value."""
     err = err_of(lin)
@@ -374,8 +378,8 @@ def _check_output_error(root: PNode, lin: Lin, output: mf.Output) -> None:
             scale = root.head.vmax if isinstance(root, Head) else 1.0
             limit = 1e-5 * max(1.0, scale)
     if err > limit:
-        raise CompileError(f"its float32 error (up to {err:.2g}) could change the decoded "
-                           f"output (values {limit / 0.45:.2g} apart)", root.ir)
+        raise CompileError(f"its {prec.name} error (up to {err:.2g}) could change the decoded "
+                           f"output (values {limit / 0.45:.2g} apart)", root.ir, precision=True)
 
 
 def output_readout(root: PNode) -> tuple[Lin, mf.Output]:

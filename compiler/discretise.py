@@ -23,12 +23,12 @@ from .errors import CompileError
 from .linear import Lin
 from .numtype import flag_readout
 from .plan import Linear, Mlp, MlpSpec, PNode, err_of, read
+from .precision import FLOAT32, Precision
 from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
 
 MLP_TUPLES = 16384  # input tuples one MLP may enumerate
 ONE_INPUT = 200_000  # values an MLP of one input may enumerate (see `_prune`)
-MAX_Z = float(2**20)  # z's range (its own float32 rounding is in its error bound)
 NEAR = 1e-12  # relative distance below which two floats are one number computed two ways
 
 Outputs = Callable[[list[list[list[Any]]]], list[Any]]  # groups -> output at every point
@@ -43,7 +43,8 @@ def pointwise(fn: Callable[..., Any]) -> Callable[[list[list[list[Any]]]], list[
 
 
 def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode | None,
-           role: str, max_len: int, new: Callable[..., PNode]) -> PNode:
+           role: str, max_len: int, new: Callable[..., PNode], prec: Precision = FLOAT32
+           ) -> PNode:
     """A discretising MLP over the tuples of its inputs' values. `outputs(groups)` gives
     its output at every point of the product of the inputs' groups (a group: values one
     point stands for, equal as numbers), MISSING where the program raises."""
@@ -107,7 +108,8 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     orders = (itertools.permutations(range(len(ins))) if len(ins) <= 4
               else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])
     # which input varies fastest: the one with the fewest steps
-    best = min((_radix(perm, us, errs, idx, codes) for perm in orders), key=lambda r: r.cost)
+    best = min((_radix(perm, us, errs, idx, codes, prec.eps) for perm in orders),
+               key=lambda r: r.cost)
     perm, mult, zs, filled, err_z = best.perm, best.mult, best.zs, best.codes, best.err_z
     if slack is not None:
         err_z += float(slack.max())  # the bound at the worst point
@@ -118,12 +120,13 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         near = np.maximum(err_at[steps - 1], err_at[steps])
         if len(steps) and (near > 0.1 * (best.zs[steps] - best.zs[steps - 1])).any():
             raise CompileError("its inputs are too close together to tell apart after "
-                               "float32 rounding", node)
+                               f"{prec.name} rounding", node, precision=True)
     if best.cost[0]:
         raise CompileError("its inputs are too close together to tell apart after "
-                           "float32 rounding", node)
-    if zs[-1] > MAX_Z:
-        raise CompileError("its inputs take too many values to tell apart in float32", node)
+                           f"{prec.name} rounding", node, precision=True)
+    if zs[-1] > prec.max_z:
+        raise CompileError(f"its inputs take too many values to tell apart in {prec.name}",
+                           node, precision=True)
     z = Lin.const([0.0])
     for i, m in zip(perm, mult, strict=True):
         z = z + lins[i].scaled(m)
@@ -133,7 +136,7 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     halves = (zs[changes] - zs[changes - 1]) / 2
     if len(changes) and slack is None and err_z > 0.2 * float(halves.min()):
         raise CompileError("its inputs are too close together to tell apart after "
-                           "float32 rounding", node)
+                           f"{prec.name} rounding", node, precision=True)
     # Each ramp's ReLUs grow on its inexact side (the shorter one, see assemble) to `act`.
     lo, hi = float(zs[0]), float(zs[-1])
     mids = zs[changes] - halves
@@ -231,7 +234,7 @@ class Radix:
     err_z: float  # bound on z's float32 error
 
 
-def _radix(perm, us, errs, idx, codes) -> Radix:
+def _radix(perm, us, errs, idx, codes, eps: float) -> Radix:
     """Mix the inputs into one number z (perm[0] varies fastest), each input step >= 1 apart."""
     mult, top, err_z = [], 0.0, 0.0
     for n, i in enumerate(perm):
@@ -254,8 +257,8 @@ def _radix(perm, us, errs, idx, codes) -> Radix:
     zs = np.zeros(len(idx))
     for i, m in zip(perm, mult, strict=True):
         zs += m * us[i][idx[:, i]]
-    # z is a float32 dot product: each of its few nonzero terms may round by 2^-24 of the sum
-    err_z += 2.0**-23 * (len(perm) + 3) * (float(np.abs(zs).max()) + 1.0)
+    # z is a dot product: each of its few nonzero terms may round by eps of the sum
+    err_z += 2 * eps * (len(perm) + 3) * (float(np.abs(zs).max()) + 1.0)
     order = np.argsort(zs, kind="stable")
     zs, c = zs[order], codes[order]
     known = np.flatnonzero(c >= 0)

@@ -13,10 +13,11 @@ from rasp.errors import RaspError
 class CompileError(RaspError):
     """Names the expression, its file:line:col and why it cannot be compiled exactly."""
 
-    def __init__(self, message: str, node: ir.IRNode | None = None):
+    def __init__(self, message: str, node: ir.IRNode | None = None, precision: bool = False):
         where = f"`{node.label}`: " if node is not None else ""
         super().__init__(f"cannot compile {where}{message}")
         self.node = node
+        self.precision = precision  # the model's float type is too coarse: a wider one may do
         if node is not None:
             span = node.span
             if span is not None and span.line:

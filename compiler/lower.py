@@ -34,6 +34,7 @@ from .linear import BOS, ONE, Lin
 from .normalise import PrefixCount, Width
 from .numtype import NumberTypes
 from .plan import Embedded, Head, HeadSpec, Linear, PNode, err_of, read
+from .precision import FLOAT32, Precision
 from .selectors import Selectors, causal_compatible, sharp
 from .tabulate import MISSING, affine_of, apply, tabulate
 from .values import (
@@ -49,15 +50,16 @@ from .values import (
 )
 from .values import walk as values_walk
 
-ATTN_ERR = 2.0**-22  # relative float32 error of a head's mean (leakage is made far smaller)
-
 
 class Lowerer(Fusion, Selectors, NumberTypes):
     """Walks the IR children first and decides how each s-op is computed."""
 
     def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None,
-                 causal: bool = False, budget: Budget | None = None):
+                 causal: bool = False, budget: Budget | None = None,
+                 precision: Precision = FLOAT32):
         self.a = analysis
+        self.prec = precision  # the model's float type: every error bound is in its units
+        self.attn_err = 4 * precision.eps  # relative error of a head's mean (leakage: far less)
         self.budget = budget or Budget(limit=None)
         self.causal = causal  # the model masks later keys (see `decide_causal`)
         self.vocab = analysis.vocab
@@ -75,7 +77,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         self.sizes: dict[int, int] = {}  # see `_tuples`
 
     def pnode(self, cls: type[PNode], *args: Any, **kw: Any) -> PNode:
-        return cls(*args, id=next(self.ids), **kw)
+        return cls(*args, id=next(self.ids), eps=self.prec.eps, **kw)
 
     def decide_causal(self, root: ir.IRNode) -> bool:
         """Use a causal mask when every head only looks at earlier positions through
@@ -283,7 +285,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         means = aggregate_values(values, info, d, self.n)
         return self.pnode(Head, "num", means, node.label, node, head=head,
                           base=np.array([float(d)]), role="attention (mean)",
-                          err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
+                          err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
                           flag=self.mean_flag(node, x.selector, values, d, means))
 
     def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:
@@ -302,7 +304,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
     def mlp(self, ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode | None,
             role: str = "MLP") -> PNode:
         """A discretising MLP (see `discretise`)."""
-        return discretise(ins, outputs, label, node, role, self.n, self.pnode)
+        return discretise(ins, outputs, label, node, role, self.n, self.pnode, self.prec)
 
     # ---- attention ----------------------------------------------------------------------
 
@@ -334,7 +336,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
             v = xin.left(emb) - Lin.const(base)
             head = sp.head(v, 1.0, node.selector)
             return self.pnode(Head, "cat", values, node.label, node, head=head, base=base,
-                         err=err_of(xin) + ATTN_ERR, role="attention (select one)")
+                         err=err_of(xin) + self.attn_err, role="attention (select one)")
         if not numeric_default:
             raise CompileError(f"a mean of numbers with the default {d!r} (not a number) "
                                "cannot be encoded in one numeric dimension", node)
@@ -352,7 +354,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         one_sign = x.values is not None and (all(float(t) >= dnum for t in x.values)
                                              or all(float(t) <= dnum for t in x.values))
         return self.pnode(Head, "num", means, node.label, node, head=head, base=np.array([dnum]),
-                     err=err_of(v) + ATTN_ERR * max(vmax, 1.0) + unequal,
+                     err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
                      rel=unequal / max(vmax, 1.0) if one_sign else 0.0,
                      flag=self.mean_flag(node, node.selector, x.values, d, means),
                      role="attention (select one)" if select_one else
@@ -395,14 +397,14 @@ class Lowerer(Fusion, Selectors, NumberTypes):
                 return self.mlp([summed], pointwise(of), label, node, role="MLP (width)")
             if plan is None:
                 plan = self.joint_selector(stripped)
-        plan = sharp(plan, sel)
+        plan = sharp(plan, sel, self.prec)
         shares = [1.0 / (w + 1) for w in widths]
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
         head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
                         score_err=plan.err)
         share = self.pnode(Head, "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
                       base=np.array([1.0]), role="attention (width, BOS share)",
-                      err=ATTN_ERR + (0.0 if equal else head.unequal_err(self.n)),
+                      err=self.attn_err + (0.0 if equal else head.unequal_err(self.n)),
                       checks=False)
         lookup = {s: w if of is None else of(w) for s, w in zip(shares, widths, strict=True)}
         return self.mlp([share], pointwise(lambda s: lookup[s]), label, node,

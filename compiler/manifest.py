@@ -140,6 +140,7 @@ class Manifest:
     stats: Stats
     compile_seconds: float
     version: int = VERSION
+    dtype: str = "float32"  # what the weights compute in (float64 where float32 cannot)
 
     @property
     def bos(self) -> int:
@@ -203,6 +204,7 @@ class Manifest:
             "layout": [_value_json(v) for v in self.layout],
             "layers": [dataclasses.asdict(x) for x in self.layers],
             "stats": dataclasses.asdict(self.stats), "compile_seconds": self.compile_seconds,
+            "dtype": self.dtype,
         }
 
     @staticmethod
@@ -278,6 +280,12 @@ def _read_value(d: dict[str, Any]) -> Value:
     raise ValueError(f"unknown value kind {kind!r}")
 
 
+def _dtype(name: Any) -> str:
+    if name not in ("float32", "float64"):
+        raise ValueError(f"the weights' dtype is not float32 or float64: {name!r}")
+    return str(name)
+
+
 def _read(d: dict[str, Any]) -> Manifest:
     vocab = d["vocab"]
     out = d["output"]
@@ -298,4 +306,5 @@ def _read(d: dict[str, Any]) -> Manifest:
         stats=Stats(*(_int(stats[k], k) for k in ("layers", "heads", "d_model", "mlp_hidden",
                                                    "params"))),
         compile_seconds=float(d.get("compile_seconds", 0.0)), version=_int(d["version"],
-                                                                          "version"))
+                                                                          "version"),
+        dtype=_dtype(d.get("dtype", "float32")))

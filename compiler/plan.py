@@ -21,6 +21,7 @@ from rasp import ir
 
 from .errors import CompileError
 from .linear import Lin
+from .precision import F32_EPS
 
 if TYPE_CHECKING:
     from .numtype import Flag
@@ -100,6 +101,7 @@ class PNode:
     role: str = ""  # what it is, for the plan printout
     checks: bool = True  # its value is its IR node's value (verify compares them)
     flag: Flag | None = None  # where its value may be 1 or 1.0: which (see numtype)
+    eps: float = field(default=F32_EPS, kw_only=True)  # the model's unit roundoff
     id: int = field(default=0, kw_only=True)  # creation order (the layout's tie-break)
 
     @property
@@ -142,7 +144,7 @@ class Embedded(PNode):
     table: np.ndarray  # [vocab or max_len, encdim]
 
     def read_err(self, m: np.ndarray) -> float:
-        return float((2.0**-24 * _linf(np.atleast_2d(m))).max())  # exact, rounded once
+        return float((self.eps * _linf(np.atleast_2d(m))).max())  # exact, rounded once
 
 
 @dataclass(eq=False, kw_only=True)
@@ -167,7 +169,7 @@ class Mlp(PNode):
         steps = self.mlp.changes()
         deltas = self.mlp.outs[steps] - self.mlp.outs[steps - 1]  # [steps, encdim]
         per_row = np.abs(deltas @ m.T).T @ self.mlp.act  # [rows]
-        return float((2.0**-22 * per_row + 1e-7 * np.abs(m).sum(axis=1)).max())
+        return float((self.eps * (4 * per_row + 1.68 * np.abs(m).sum(axis=1))).max())
 
 
 @dataclass(eq=False, kw_only=True)

@@ -25,6 +25,7 @@ from .errors import CompileError
 from .lower import Lowerer
 from .manifest import Layer, Manifest, ManifestError, Stats
 from .normalise import Width, normalise
+from .precision import FLOAT32, FLOAT64, Precision
 from .refs import walk_index
 from .values import is_numeric_like, vkey
 
@@ -62,20 +63,34 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
         raise CompileError(f"`{name}` is {what}: only s-ops compile")
     normal = normalise(node)
     analysis = values_mod.analyse([normal], vocab, max_len, budget)
-    lowerer = Lowerer(analysis, encodings, budget=budget)
     if causal:
         _check_causal(normal)
-    masked = lowerer.decide_causal(normal) or causal
-    root = lowerer.lower(normal)
-    builder = Builder(root, vocab, max_len, masked)
+    try:
+        builder = _placed(analysis, normal, encodings, budget, causal, FLOAT32)
+    except CompileError as err:
+        if not err.precision:
+            raise
+        builder = _placed(analysis, normal, encodings, budget, causal, FLOAT64)
+    masked = builder.causal
     model, layers = builder.build()
     manifest = Manifest(
         expr=name, source=path, vocab=list(vocab), max_len=max_len, causal=masked,
         output=builder.output, layout=builder.layout(walk_index(node)), layers=tuple(layers),
-        stats=_stats(model, layers), compile_seconds=round(time.perf_counter() - start, 4))
+        stats=_stats(model, layers), compile_seconds=round(time.perf_counter() - start, 4),
+        dtype=builder.prec.name)
     prog = CompiledProgram(model, manifest)
     prog.env, prog.node = env, node
     return prog
+
+
+def _placed(analysis: values_mod.Analysis, normal: ir.SOp, encodings: dict[str, str] | None,
+            budget: Budget, causal: bool, precision: Precision) -> Builder:
+    """The plan lowered and placed for weights of one float type (float32 first; float64
+    only where float32 would refuse: a CompileError with `precision` set)."""
+    lowerer = Lowerer(analysis, encodings, budget=budget, precision=precision)
+    masked = lowerer.decide_causal(normal) or causal
+    root = lowerer.lower(normal)
+    return Builder(root, analysis.vocab, analysis.max_len, masked, precision)
 
 
 def _check_causal(node: ir.SOp) -> None:

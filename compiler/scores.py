@@ -1,7 +1,7 @@
 """Attention scores: read-outs q and k whose dot product is a threshold T on the pairs a
 selector selects and at most T - 1 on the others, built from the selector's truth table over
 the values its inputs can take (a factorised table, or per-pair tables whose scores add up),
-with a bound on the float32 error of q.k.
+with a bound on the rounding error of q.k (float32, or float64: see `precision`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from rasp import ir
 
 from .linear import ONE, Lin
 from .plan import HeadSpec, err_of
+from .precision import F32_EPS
 from .values import is_numeric_like
 
-MAX_SCORE_ERR = 0.1  # largest float32 error of q.k a head may have (HeadSpec.beta's margins)
+MAX_SCORE_ERR = 0.1  # largest rounding error of q.k a head may have (HeadSpec.beta's margins)
 
 
 def _vectors(lin: Lin, limit: int = 4096) -> np.ndarray | None:
@@ -56,10 +57,11 @@ def _bound(lin: Lin) -> np.ndarray:
     return out
 
 
-def score_err(q: Lin, k: Lin) -> float:
-    """Bound on the float32 error of q.k: q's error read against every vector k can take, and
-    k's against every q, plus rounding of the products (about one unit in the last place per
-    nonzero product). A side with too many vectors to list is bounded row by row."""
+def score_err(q: Lin, k: Lin, eps: float = F32_EPS) -> float:
+    """Bound on the rounding error of q.k (`eps`: the unit roundoff): q's error read against
+    every vector k can take, and k's against every q, plus rounding of the products (about
+    one unit in the last place per nonzero product). A side with too many vectors to list
+    is bounded row by row."""
     vq, vk = _vectors(q), _vectors(k)
     qmax = np.abs(vq).max(axis=1) if vq is not None else _bound(q)
     kmax = np.abs(vk).max(axis=1) if vk is not None else _bound(k)
@@ -71,9 +73,9 @@ def score_err(q: Lin, k: Lin) -> float:
 
     if vq is not None and vk is not None:
         terms = (vq != 0).astype(float).T @ (vk != 0).astype(float)
-        rnd = float((2.0**-24 * (terms + 1) * (np.abs(vq).T @ np.abs(vk))).max())
+        rnd = float((eps * (terms + 1) * (np.abs(vq).T @ np.abs(vk))).max())
     else:
-        rnd = 2.0**-24 * (q.rows + 1) * float(qmax @ kmax)
+        rnd = eps * (q.rows + 1) * float(qmax @ kmax)
     return float(against(q, vk, kmax) + against(k, vq, qmax) + rnd)
 
 
@@ -85,7 +87,7 @@ class SelPlan:
     k: Lin
     threshold: float
     bos_k: np.ndarray | None = None  # set when selections are never empty (see HeadSpec)
-    err: float = 0.0  # bound on the float32 error of q.k
+    err: float = 0.0  # bound on the rounding error of q.k
 
     @property
     def blurred(self) -> bool:
@@ -94,8 +96,9 @@ class SelPlan:
         return self.err > MAX_SCORE_ERR
 
     @staticmethod
-    def of(q: Lin, k: Lin, threshold: float, bos_k: np.ndarray | None = None) -> SelPlan:
-        return SelPlan(q, k, threshold, bos_k, score_err(q, k))
+    def of(q: Lin, k: Lin, threshold: float, bos_k: np.ndarray | None = None,
+           eps: float = F32_EPS) -> SelPlan:
+        return SelPlan(q, k, threshold, bos_k, score_err(q, k, eps))
 
     def head(self, v: Lin, vmax: float, selector: ir.Selector) -> HeadSpec:
         """The head that reads v from the keys this selects (BOS holds the default)."""

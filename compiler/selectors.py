@@ -21,6 +21,7 @@ from .discretise import pointwise
 from .errors import CompileError
 from .linear import Lin, stack_all
 from .plan import PNode, read
+from .precision import Precision
 from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
 from .values import is_number, vkey
 
@@ -52,6 +53,7 @@ class Selectors:
     onehot: Callable[..., tuple[PNode, Lin]]
     numeric: Callable[..., Lin]
     mlp: Callable[..., PNode]
+    prec: Precision  # the model's float type
     classes: dict[tuple[int, tuple[int, ...]], PNode]  # see `side_onehot`
 
     def selector(self, sel: ir.Selector, need_threshold: bool = False,
@@ -69,7 +71,7 @@ class Selectors:
         plan = self.try_selector(s)
         if plan is None:
             plan = self.joint_selector(s)
-        return sharp(plan, s)
+        return sharp(plan, s, self.prec)
 
     def strip_causal(self, sel: ir.Selector | None) -> ir.Selector | None:
         """In a causal model, `select(indices, indices, <=)` is the mask itself: drop it."""
@@ -119,10 +121,11 @@ class Selectors:
         if with_q2:
             qrows = qrows.stack(read(qp).left((1.0 - qs * qs / g2)[None, :]))
             krows = krows.stack(Lin.const([1.0]))
-            plan = SelPlan.of(qrows, krows, 1.0)
+            plan = SelPlan.of(qrows, krows, 1.0, eps=self.prec.eps)
         else:
             kb = float(qs.min()) - gap
-            plan = SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]))
+            plan = SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]),
+                              eps=self.prec.eps)
         return None if plan.blurred else plan  # else a one-hot table: exact, and wider
 
     def _sides(self, atoms: list[ir.Select]) -> dict[int, Side]:
@@ -182,7 +185,7 @@ class Selectors:
             side = sides[glist[0][0].id]
             f = combine(sel, {a.id: tables[a.id] for a in glist[0]})
             q, k = bilinear(f.astype(np.float64), side.qlin, side.klin)
-            return SelPlan.of(q, k, 1.0)
+            return SelPlan.of(q, k, 1.0, eps=self.prec.eps)
         found = additive_scores(sel, glist, tables)
         if found is None:
             return None
@@ -193,7 +196,7 @@ class Selectors:
             q, k = bilinear(w, side.qlin, side.klin)
             qs.append(q)
             ks.append(k)
-        return SelPlan.of(stack_all(qs), stack_all(ks), threshold)
+        return SelPlan.of(stack_all(qs), stack_all(ks), threshold, eps=self.prec.eps)
 
     def never(self, sel: ir.Selector) -> bool:
         """Whether the selector can never select anything (each pair of values judged apart)."""
@@ -240,14 +243,15 @@ class Selectors:
             cells[at.id] = truth_table(at, kvals, qvals)
         f = combine(sel, cells)
         q, k = bilinear(f.astype(np.float64), read(qj), read(kj))
-        return SelPlan.of(q, k, 1.0)
+        return SelPlan.of(q, k, 1.0, eps=self.prec.eps)
 
 
-def sharp(plan: SelPlan, sel: ir.Selector) -> SelPlan:
-    """The plan, if float32 keeps its scores apart (else a CompileError)."""
+def sharp(plan: SelPlan, sel: ir.Selector, prec: Precision) -> SelPlan:
+    """The plan, if the model's float type keeps its scores apart (else a CompileError)."""
     if plan.blurred:
-        raise CompileError(f"its attention scores could be off by {plan.err:.2g} in float32, "
-                           "too close to the margin between selected and other keys", sel)
+        raise CompileError(f"its attention scores could be off by {plan.err:.2g} in "
+                           f"{prec.name}, too close to the margin between selected and other "
+                           "keys", sel, precision=True)
     return plan
 
 
