@@ -8,7 +8,7 @@ of a tree over the same leaves tabulated once."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeGuard
 
 import numpy as np
@@ -41,20 +41,10 @@ class Fusion:
     def fused(self, node: ir.IRNode) -> PNode:
         """One MLP for a tree of elementwise operations, over the tuple of its leaves (or, if
         that mix cannot be discretised exactly, over its direct inputs: one more layer)."""
-        direct = list({self.keys.of(c): c for c in node.children()
-                       if not isinstance(c, ir.Full)}.values())
-        options: dict[tuple[int, ...], list[ir.IRNode]] = {}
-        whole = self.boundary(node)  # the whole tree down to heads and embeddings
         few = self.boundary(node, collapse=True)  # token functions read as the token
-        if few is not None and (whole is None or len(few) < len(whole)) and (
-                self._tuples(few) <= FUSE_TUPLES):
-            options[tuple(self.keys.of(x) for x in few)] = few
-        if whole is not None and self._tuples(whole) <= FUSE_TUPLES:
-            options.setdefault(tuple(self.keys.of(x) for x in whole), whole)
-        for leaves in (self.frontier(node), direct):  # (the direct inputs: one more layer)
-            options.setdefault(tuple(sorted(self.keys.of(x) for x in leaves)), leaves)
         made: list[PNode] = []
-        for n, leaves in enumerate(options.values(), start=1):
+        failed: CompileError | None = None
+        for leaves in self._options(node, few):
 
             def outputs(groups, leaves=leaves):
                 # (columns over these leaves' points: a typed retry has other points)
@@ -65,9 +55,8 @@ class Fusion:
             try:
                 ins = [self.lower(x) for x in leaves]
                 p = self.mlp(ins, outputs, node.label, node, role="MLP")
-            except CompileError:
-                if n == len(options) and not made:
-                    raise
+            except CompileError as err:
+                failed = err
                 continue
             made.append(p)
             # precise enough: keep the fewer layers (reading the token and heads themselves,
@@ -75,9 +64,39 @@ class Fusion:
             enough = PRECISE_FEW if leaves is few else PRECISE
             if not isinstance(p, Mlp) or p.read_err(np.eye(p.encdim)) < enough:
                 break
+        if not made:
+            assert failed is not None
+            raise failed
         # Else the more precise one: a wide fused MLP's float32 error can make later steps
         # impossible to tell apart.
         return min(made, key=lambda p: p.read_err(np.eye(p.encdim)) if isinstance(p, Mlp) else 0)
+
+    def _options(self, node: ir.IRNode, few: list[ir.IRNode] | None
+                 ) -> Iterator[list[ir.IRNode]]:
+        """What one MLP for node may read, fewest layers first: the whole tree (over the
+        token itself when that is fewer leaves), a frontier, the direct inputs. Lazily: the
+        frontier search is skipped when the whole tree is precise enough."""
+        seen: set[frozenset[int]] = set()
+
+        def new(leaves: list[ir.IRNode]) -> bool:
+            key = frozenset(self.keys.of(x) for x in leaves)
+            fresh = key not in seen
+            seen.add(key)
+            return fresh
+
+        whole = self.boundary(node)  # the whole tree down to heads and embeddings
+        if few is not None and (whole is None or len(few) < len(whole)) and (
+                self._tuples(few) <= FUSE_TUPLES) and new(few):
+            yield few
+        if whole is not None and self._tuples(whole) <= FUSE_TUPLES and new(whole):
+            yield whole
+        frontier = self.frontier(node)
+        if new(frontier):
+            yield frontier
+        direct = list({self.keys.of(c): c for c in node.children()
+                       if not isinstance(c, ir.Full)}.values())
+        if new(direct):  # (the direct inputs: one more layer)
+            yield direct
 
     def frontier(self, node: ir.IRNode) -> list[ir.IRNode]:
         """Leaves of the largest elementwise tree under `node` whose leaf tuples stay few."""
