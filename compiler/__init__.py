@@ -2,7 +2,8 @@
 
 Stages (one module each): `values` (value sets), `lower` (encodings and lowering to heads,
 MLPs and embedding tables; `patterns` recognises selector_width and length), `assemble`
-(schedule, residual layout, weights, manifest), then `program` (the API) and `verify`.
+(schedule, residual layout, weights), then `program` (the API) and `verify`; `manifest`
+(with `refs`) is the typed contract the tools read.
 """
 
 from .errors import CompileError
