@@ -235,7 +235,7 @@ def register(session: ReplSession) -> None:
     def attn_command(arg: str) -> list[str]:
         example = session.settings.selector_example
         expr, prog, _plan, _defaults = compiled(arg, example, "attn")
-        tokens = normalise_input(example)
+        tokens = list(normalise_input(example))
         own = placements(prog).get(prog.node.id)  # the head computing the s-op itself
         mine = [h for h in heads(prog) if own is not None and own.dims == h[2].dims]
         weights_of = attention_weights(prog, tokens)
