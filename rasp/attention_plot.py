@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -34,6 +34,9 @@ from .examples import MAX_LEN, compile_spec, parse_input_literal, parse_vocab
 from .format import format_example_arg
 from .interpreter import evaluate_batch
 from .source import normalise_input
+
+if TYPE_CHECKING:  # the app names the compiler's types; it imports it only to compile
+    from compiler import CompiledProgram
 
 SHARE = 0.01  # attention weight above which a key counts as attended
 
@@ -61,7 +64,7 @@ class HeadView:
         return bool((attended == chosen).all() and (self.weights[1:, 0][empty] > 0.5).all())
 
 
-def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
+def head_views(prog: CompiledProgram, tokens: list[Any]) -> list[HeadView]:
     """Every attention head of a compiled program on `tokens`, paired with its selector."""
     weights = attention_weights(prog, tokens)
     views = []
@@ -73,7 +76,8 @@ def head_views(prog: Any, tokens: list[Any]) -> list[HeadView]:
     return views
 
 
-def compile_for(env: Environment, expr: str, vocab: list[Any], max_len: int) -> Any:
+def compile_for(env: Environment, expr: str, vocab: list[Any], max_len: int
+                ) -> CompiledProgram:
     """Compile `expr`; a selector compiles inside `aggregate(selector, indices)`."""
     if isinstance(env.expression(expr), ir.Selector):
         expr = f"aggregate({expr}, indices)"

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import networkx as nx
@@ -22,6 +22,7 @@ import networkx as nx
 from . import ir
 from .command import fail, load_or_exit, output_name
 from .compiled import NoCompiler, compile_ticking, counted, head_selector, heads, placements
+from .env import Environment
 from .errors import RaspError
 from .examples import Header, SpecMissing, compile_spec, parse_input_literal
 from .graph import (
@@ -36,7 +37,11 @@ from .graph import (
     top_level,
 )
 
+if TYPE_CHECKING:  # the app names the compiler's types; it imports it only to compile
+    from compiler import CompiledProgram
+
 FORMATS = ("svg", "png", "pdf")
+
 # ---- graphviz ------------------------------------------------------------------------------
 
 
@@ -151,7 +156,7 @@ def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto"
     return graph
 
 
-def _head_selectors(prog: Any) -> dict[int, Placement]:
+def _head_selectors(prog: CompiledProgram) -> dict[int, Placement]:
     """Selectors of the program the compiled heads attend with (the compiler places no value
     of a selector, so this is where one is computed)."""
     found: dict[int, Placement] = {}
@@ -162,7 +167,8 @@ def _head_selectors(prog: Any) -> dict[int, Placement]:
     return found
 
 
-def compiled_placements(env: Any, expr: str, header: Header) -> tuple[Any, str] | None:
+def compiled_placements(env: Environment, expr: str, header: Header
+                        ) -> tuple[CompiledProgram, str] | None:
     """Compile `expr` with the file's `# compile:` vocabulary and length: (the compiled
     program, a title), or None without a header or a compiler. CompileErrors propagate."""
     try:
@@ -181,7 +187,7 @@ def compiled_placements(env: Any, expr: str, header: Header) -> tuple[Any, str] 
     return prog, title
 
 
-def layer_placements(prog: Any) -> dict[int, Placement]:
+def layer_placements(prog: CompiledProgram) -> dict[int, Placement]:
     """Where a compiled program computes each node: layout entries, heads' selectors, and
     the always-embedded input."""
     placed = {i: (v.layer, v.sublayer) for i, v in placements(prog).items()}

@@ -16,7 +16,7 @@ import shlex
 import shutil
 import textwrap
 from collections.abc import Callable
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from . import ir
 from .build import Applied, Function
@@ -39,6 +39,9 @@ from .repl_echo import Settings
 from .repl_fit import Output
 from .source import normalise_input
 
+if TYPE_CHECKING:  # the app names the compiler's types; it imports it only to compile
+    from compiler import CompiledProgram
+
 ERROR = "class:error"
 
 
@@ -54,7 +57,7 @@ class ReplSession(Protocol):
     meta: dict[str, Callable[[str], Output]]
 
 
-def compile_for_drawing(session: ReplSession, sop: ir.SOp, example: Any) -> Any:
+def compile_for_drawing(session: ReplSession, sop: ir.SOp, example: Any) -> CompiledProgram:
     """`sop` compiled for the running example's tokens and length (by a top-level name bound
     to it, else its text), ticking while slow."""
     env = session.env
@@ -189,7 +192,8 @@ def register(session: ReplSession) -> None:
                 return [(ERROR, f"!! {message}\n")]
         return run
 
-    def compiled(arg: str, example: Any, command: str) -> tuple[str, Any, bool, bool]:
+    def compiled(arg: str, example: Any, command: str
+                 ) -> tuple[str, CompiledProgram, bool, bool]:
         """(expr, program, --plan given, vocab and length both from the running example)."""
         expr, vocab, max_len, plan = _parse(arg, example, command)
         value = check_compilable(session.env, expr, command)
@@ -205,7 +209,7 @@ def register(session: ReplSession) -> None:
             prog = compile_expr(session.env, expr, vocab, max_len, ticker.update)
         return expr, prog, plan, defaults
 
-    def vocab_lines(prog: Any, defaults: bool) -> list[str]:
+    def vocab_lines(prog: CompiledProgram, defaults: bool) -> list[str]:
         vocab = ",".join(map(str, prog.vocab))
         lines = [f"\tvocab {vocab}, max length {prog.max_len}"]
         if defaults:
