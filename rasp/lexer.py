@@ -3,16 +3,22 @@
 The token classes follow the original's lexer (`RASP.g4`): keywords glued to their parenthesis
 (`select(`, `aggregate(`, ...), `s-op` as one keyword, `#` comments to the end of the line, and
 the REPL's own commands (`set example`, `full seq display on`, `:help`, ...).
+
+A text that starts with the REPL's prompt (`>> `) is a session, as the docs show them: what
+follows a prompt (`>> `, `.. `) is RASP, every other line is the REPL's output (an error from
+its `!!` line on), so the words the REPL prints (`s-op: out`, `Example:`) are not coloured
+as code.
 """
 
 from __future__ import annotations
 
 from functools import cache
 
-from pygments.lexer import RegexLexer, bygroups, words
+from pygments.lexer import RegexLexer, bygroups, default, include, words
 from pygments.style import Style
 from pygments.token import (
     Comment,
+    Generic,
     Keyword,
     Name,
     Number,
@@ -54,13 +60,17 @@ class RaspLexer(RegexLexer):
 
     tokens = {
         "root": [
+            (r"(?=>>( |$))", Whitespace, "session"),  # only a session starts so
             (r"[ \t\r\n]+", Whitespace),
+            (r"^:\w+", Keyword.Pseudo),  # any of the session's meta commands (:help, :cut, ...)
+            include("code"),
+        ],
+        "code": [
             (r"#.*?$", Comment.Single),
             (r'"[^"\r\n]*"', String.Double),
             (r"[0-9]+\.[0-9]+", Number.Float),
             (r"[0-9]+", Number.Integer),
-            # REPL-only input: meta commands at the start of a line, and the original's commands.
-            (r"^:\w+", Keyword.Pseudo),  # any of the session's meta commands (:help, :cut, ...)
+            # REPL-only input: the original's commands.
             (r"full[ \t]+seq[ \t]+display\b", Keyword.Pseudo),
             (r"(exit|quit)(\(\))", bygroups(Keyword.Pseudo, Punctuation)),
             (r"s-op\b", Keyword.Pseudo),
@@ -76,6 +86,21 @@ class RaspLexer(RegexLexer):
             (r"[A-Za-z_]\w*", Name),
             (r"==|!=|<=|>=|[<>=+\-*/%^]", Operator),
             (r"[()\[\]{},;:]", Punctuation),
+        ],
+        "session": [
+            (r"^(>>|\.\.)([ \t]*)", bygroups(Generic.Prompt, Whitespace), "input"),
+            (r"^[ \t]*!!.*\n?", Generic.Error, "error"),
+            (r".+\n?|\n", Generic.Output),
+        ],
+        "input": [  # the rest of a line after a prompt: RASP, or a meta command
+            (r"\n", Whitespace, "#pop"),
+            (r"[ \t\r]+", Whitespace),
+            (r"(?<=>> ):\w+", Keyword.Pseudo),
+            include("code"),
+        ],
+        "error": [  # an error's indented lines: where, the line, the caret
+            (r"^[ \t]+.*\n?", Generic.Error),
+            default("#pop"),
         ],
     }
 

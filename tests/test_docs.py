@@ -425,7 +425,7 @@ def test_site_colours_rasp_with_the_lexer_offline(site):
         for block, markup in zip(shown, built, strict=True):
             classes = [c for c in SPAN.findall(markup) if c not in ("w", "filename")]
             assert classes == _lexer_classes(block.body), f"{block.where}: not the rasp lexer's"
-            assert {"nb", "o"} & set(classes), f"{block.where}: no builtin or operator"
+            assert {"nb", "o", "gp"} & set(classes), f"{block.where}: no builtin, operator, prompt"
             assert set(classes) <= coloured, f"{block.where}: uncoloured {set(classes) - coloured}"
     assert pages_with_rasp >= 3
     assert not FETCHED.search(css), "a stylesheet fetches from the network"

@@ -8,7 +8,17 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from pygments.token import Comment, Error, Keyword, Name, Number, Operator, Punctuation, String
+from pygments.token import (
+    Comment,
+    Error,
+    Generic,
+    Keyword,
+    Name,
+    Number,
+    Operator,
+    Punctuation,
+    String,
+)
 
 from rasp.lexer import RaspLexer, library_names
 
@@ -105,3 +115,44 @@ def test_keywords_come_from_the_grammar():
         assert tokens(word + "(")[0] == (Name.Builtin, word)
     for word in (*keywords.repl_words(), "load", "draw"):
         assert re.search(rf"\b{word}\b", HELP), word
+
+
+def _blocks() -> list[str]:
+    import re
+
+    pages = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+    return [b for page in pages for b in re.findall(r"```rasp\n(.*?)```", page.read_text(), re.S)]
+
+
+def test_a_session_colours_input_as_rasp_and_output_as_output():
+    session = (">> set example \"ab\"\n>> def f(x) {\n..   return x;\n.. }\n"
+               "     s-op: out\n \t Example: out(\"ab\") = [a, b] (strings)\n"
+               ">> :help\nStatements end with ';'\n>> 1 +;\n!! syntax error: unexpected ';'\n"
+               "   at column 4\n   ^\n>> tokens;\n")
+    found = tokens(session)
+    assert found[:4] == [(Generic.Prompt, ">>"), (Keyword.Pseudo, "set"),
+                         (Keyword.Pseudo, "example"), (String.Double, '"ab"')]
+    assert (Name.Function, "f") in found and (Keyword, "return") in found
+    assert [v for t, v in found if t is Generic.Prompt] == [">>", ">>", "..", "..", ">>", ">>",
+                                                            ">>"]
+    assert [v.strip() for t, v in found if t is Generic.Output] == [
+        "s-op: out", 'Example: out("ab") = [a, b] (strings)', "Statements end with ';'"]
+    assert [v.strip() for t, v in found if t is Generic.Error] == [
+        "!! syntax error: unexpected ';'", "at column 4", "^"]
+    assert (Keyword.Pseudo, ":help") in found and found[-2:] == [(Name.Builtin, "tokens"),
+                                                                 (Punctuation, ";")]
+
+
+def test_docs_blocks_lex_losslessly_and_sessions_never_colour_output_as_code():
+    blocks = _blocks()
+    assert len(blocks) >= 20
+    for block in blocks:
+        found = list(RaspLexer().get_tokens_unprocessed(block))
+        assert "".join(v for _pos, _t, v in found) == block
+        assert [v for _pos, t, v in found if t in Error] == []
+        if block.startswith(">>"):
+            starts = [pos for pos, _t, _v in found]
+            for line_start in (0, *(i + 1 for i, c in enumerate(block) if c == "\n")):
+                if line_start < len(block) and not block.startswith((">>", ".."), line_start):
+                    kind = dict((pos, t) for pos, t, _v in found)[line_start]
+                    assert line_start in starts and kind in (Generic.Output, Generic.Error)
