@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from rasp.command import fail
-from rasp.env import Environment, read_source
+from rasp.env import Environment
 from rasp.errors import RaspError
 from rasp.examples import (
     MAX_LEN,
@@ -50,7 +50,7 @@ def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool 
     env = Environment()
     progress = StderrProgress()
     try:
-        env.run(read_source(file), file)
+        env.run_file(file)
         return compiler.compile(env, expr, vocab=vocab, max_len=max_len, causal=causal,
                                 time_limit=time_limit, progress=progress)
     except RaspError as err:
