@@ -1,5 +1,7 @@
 """The compiler as the tools see it: compile with a ticking line while slow, and read
-where a compiled program keeps each value and which heads it has.
+where a compiled program keeps each value, which heads it has, the selector each implements
+and what it attends to, all from the typed manifest (`compiler.manifest`) and the runtime's
+`Transformer.attention_weights`.
 
 `rasp show`, `rasp draw`, `rasp attention` and the REPL's `:compile`/`:attn`/`draw` all come
 here. The `compiler` package (and torch) is imported only when a compile is asked for; without
