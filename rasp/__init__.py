@@ -1,8 +1,8 @@
 """RASP, the programming language of transformers: parser, IR, interpreter and environment."""
 
-from .build import Applied, Function
-from .env import Environment
-from .errors import RaspError, RaspEvalError, RaspNameError, RaspSyntaxError, RaspTypeError
+from rasp.build import Applied, Function
+from rasp.env import Environment
+from rasp.errors import RaspError, RaspEvalError, RaspNameError, RaspSyntaxError, RaspTypeError
 
 __all__ = [
     "Applied",

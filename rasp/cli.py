@@ -15,21 +15,23 @@ from typing import Any
 
 import click
 
-from . import ir
-from .command import fail, load_or_exit
-from .env import Environment
-from .errors import RaspError
-from .examples import Header, default_exprs, parse_input_literal, read_header
-from .format import format_example_arg, format_matrix, format_sequence, sequence_type
-from .parser import parse_recovering
-from .source import normalise_input, read_source
+from rasp import ir
+from rasp.command import fail, load_or_exit
+from rasp.env import Environment
+from rasp.errors import RaspError
+from rasp.examples import Header, default_exprs, parse_input_literal, read_header
+from rasp.format import format_example_arg, format_matrix, format_sequence, sequence_type
+from rasp.parser import parse_recovering
+from rasp.source import normalise_input, read_source
 
 # name -> ("module:attribute" of a click command defined elsewhere, its one-line help).
 LAZY_COMMANDS = {
     "show": ("rasp.show:show", "Show a program highlighted, each name with its kind and type."),
     "draw": ("rasp.draw:draw", "Draw the computation graph of an s-op (SVG or PNG)."),
-    "attention": ("rasp.attention_plot:attention",
-                  "Draw compiled attention patterns beside their RASP selectors (PNG)."),
+    "attention": (
+        "rasp.attention_plot:attention",
+        "Draw compiled attention patterns beside their RASP selectors (PNG).",
+    ),
     "compile": ("compiler.cli:compile_command", "Compile an s-op to transformer weights."),
     "verify": ("compiler.cli:verify", "Check a compiled model against the interpreter."),
     "exec": ("compiler.cli:exec_command", "Run a compiled model file on inputs."),
@@ -90,8 +92,11 @@ class LazyGroup(click.Group):
         return found
 
 
-@click.group(cls=LazyGroup, invoke_without_command=True,
-             context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="raspc")
 @click.pass_context
 def main(ctx: click.Context) -> None:
@@ -104,7 +109,7 @@ def main(ctx: click.Context) -> None:
     rasp compile FILE -e NAME    compile to transformer weights
     """
     if ctx.invoked_subcommand is None:
-        from .repl_main import run_repl
+        from rasp.repl_main import run_repl
 
         run_repl()
 
@@ -128,12 +133,22 @@ def input_hint(header: Header) -> str:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-e", "--expr", "exprs", multiple=True,
-              help="An expression to evaluate (repeatable). Default: the file's compiled name "
-                   "from its header, else every s-op it defines.")
-@click.option("-i", "--input", "inputs", multiple=True,
-              help='An input: plain text (one token per character), or a RASP literal such '
-                   'as \'"abc"\' or \'[3, 1, 2]\' (repeatable). Default: the header\'s examples.')
+@click.option(
+    "-e",
+    "--expr",
+    "exprs",
+    multiple=True,
+    help="An expression to evaluate (repeatable). Default: the file's compiled name "
+    "from its header, else every s-op it defines.",
+)
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    help="An input: plain text (one token per character), or a RASP literal such "
+    "as '\"abc\"' or '[3, 1, 2]' (repeatable). Default: the header's examples.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of text.")
 def run(file: str, exprs: tuple[str, ...], inputs: tuple[str, ...], as_json: bool) -> None:
     """Run a .rasp FILE and print its s-ops evaluated on inputs."""
@@ -164,7 +179,8 @@ def _render(expr: str, node: Any, x: Any, out: Any, as_json: bool) -> str:
         return json.dumps(record)
     if isinstance(node, ir.Selector):
         return f"{expr}({format_example_arg(x)}) =\n" + format_matrix(
-            list(normalise_input(x)), out, indent="")
+            list(normalise_input(x)), out, indent=""
+        )
     if isinstance(node, ir.SOp):
         return f"{expr}({format_example_arg(x)}) = {format_sequence(out)}"
     return f"{expr} = {out!r}"

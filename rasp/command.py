@@ -12,8 +12,8 @@ from typing import NoReturn
 
 import click
 
-from . import examples
-from .errors import RaspError
+from rasp import examples
+from rasp.errors import RaspError
 
 
 def fail(err: RaspError | str) -> NoReturn:

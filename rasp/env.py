@@ -17,21 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import ast, ir
-from .build import Function, describe
-from .errors import RaspError, RaspEvalError, RaspSyntaxError, RaspTypeError
-from .evaluate import Evaluator, locate
-from .parser import parse_expression, parse_program, read_statements
-from .scope import Scope
-from .source import (
-    LIBRARY_PATH,
-    file_origin,
-    read_source,
-    resolve_load,
-    stdlib,
-    to_python,
-)
-from .values import iterable, unpack
+from rasp import ast, ir
+from rasp.build import Function, describe
+from rasp.errors import RaspError, RaspEvalError, RaspSyntaxError, RaspTypeError
+from rasp.evaluate import Evaluator, locate
+from rasp.parser import parse_expression, parse_program, read_statements
+from rasp.scope import Scope
+from rasp.source import LIBRARY_PATH, file_origin, read_source, resolve_load, stdlib, to_python
+from rasp.values import iterable, unpack
 
 
 @dataclass
@@ -117,8 +110,9 @@ class Environment(Evaluator):
 
     # ---- statements -------------------------------------------------------------------------
 
-    def _run_in(self, statements: list[ast.Node], scope: Scope, origin: str,
-                path: str | None) -> list[Echo]:
+    def _run_in(
+        self, statements: list[ast.Node], scope: Scope, origin: str, path: str | None
+    ) -> list[Echo]:
         echoes = []
         for s in statements:  # a loop, not a comprehension: one frame less per call level
             echoes.append(self._exec(s, scope, origin, path))
@@ -130,8 +124,9 @@ class Environment(Evaluator):
         except RaspError as err:
             raise locate(err, stmt.span, path) from None
         except RecursionError:
-            raise locate(RaspEvalError("maximum recursion depth exceeded"),
-                         stmt.span, path) from None
+            raise locate(
+                RaspEvalError("maximum recursion depth exceeded"), stmt.span, path
+            ) from None
 
     def _exec_inner(self, stmt, scope: Scope, origin: str, path: str | None) -> Echo:
         match stmt:
@@ -148,8 +143,9 @@ class Environment(Evaluator):
                 shown = values[0] if len(names) == 1 else values
                 return Echo("assign", tuple(names), shown, stmt)
             case ast.FuncDef():
-                fn = Function(stmt.name, stmt.params, stmt.body, stmt.returns, scope, origin,
-                              path, stmt.span)
+                fn = Function(
+                    stmt.name, stmt.params, stmt.body, stmt.returns, scope, origin, path, stmt.span
+                )
                 self._bind(scope, stmt.name, fn)
                 return Echo("function", (stmt.name,), fn, stmt)
             case ast.ForLoop():
@@ -167,8 +163,7 @@ class Environment(Evaluator):
                 finally:
                     self._backup = backup
                 if not isinstance(value, ir.SOp):
-                    raise RaspTypeError(
-                        f"draw expects unfinished sequence, got: {describe(value)}")
+                    raise RaspTypeError(f"draw expects unfinished sequence, got: {describe(value)}")
                 return Echo("draw", (value.label,), (value, ex), stmt)
             case ast.ReplCommand():
                 example = None
@@ -190,15 +185,19 @@ class Environment(Evaluator):
         return example
 
     def _for(self, stmt: ast.ForLoop, scope: Scope, origin: str, path: str | None) -> None:
-        source = iterable(self._eval(stmt.source, scope, path),
-                          "for loop needs to iterate over a list or dict, but got", str)
+        source = iterable(
+            self._eval(stmt.source, scope, path),
+            "for loop needs to iterate over a list or dict, but got",
+            str,
+        )
         for item in source:
             for name, v in zip(stmt.names, unpack(stmt.names, [item]), strict=True):
                 self._bind(scope, name, v)
             self._run_in(stmt.body, scope, origin, path)
 
-    def _load(self, target: str, scope: Scope, path: str | None
-              ) -> tuple[list[Echo], list[RaspError]]:
+    def _load(
+        self, target: str, scope: Scope, path: str | None
+    ) -> tuple[list[Echo], list[RaspError]]:
         """Run a file in its own scope: its echoes, and (keeping going) the errors it met,
         its nested loads' first, in the order they happened."""
         file = resolve_load(target, path)

@@ -11,13 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from . import ast, ir
-from .build import DESC_CAP, Applied, Builder, Function, Names, describe
-from .errors import RaspError, RaspEvalError, RaspNameError, RaspSyntaxError, RaspTypeError
-from .interpreter import ExampleMemo, evaluate_batch
-from .scope import RESERVED_NAMES, Scope
-from .source import normalise_input, to_python
-from .values import builtin, iterable, make_dict, unpack
+from rasp import ast, ir
+from rasp.build import DESC_CAP, Applied, Builder, Function, Names, describe
+from rasp.errors import RaspError, RaspEvalError, RaspNameError, RaspSyntaxError, RaspTypeError
+from rasp.interpreter import ExampleMemo, evaluate_batch
+from rasp.scope import RESERVED_NAMES, Scope
+from rasp.source import normalise_input, to_python
+from rasp.values import builtin, iterable, make_dict, unpack
 
 MAX_CALL_DEPTH = 120  # the original recursed 108 deep before Python's own limit stopped it
 
@@ -28,7 +28,8 @@ class Evaluator(ABC):
     def __init__(self) -> None:
         self.constants: dict[str, Any] = {
             f"tokens_{c}": ir.Tokens(conversion=c, name=f"tokens_{c}")
-            for c in ("str", "int", "float", "bool", "asis")}
+            for c in ("str", "int", "float", "bool", "asis")
+        }
         self.constants["indices"] = ir.Indices(name="indices")
         self.constants["True"] = True
         self.constants["False"] = False
@@ -47,8 +48,9 @@ class Evaluator(ABC):
         self._backup: Any = None  # the input of `f(x)` while `f` is evaluated (the original's)
 
     @abstractmethod
-    def _run_in(self, statements: list[ast.Node], scope: Scope, origin: str,
-                path: str | None) -> list[Any]:
+    def _run_in(
+        self, statements: list[ast.Node], scope: Scope, origin: str, path: str | None
+    ) -> list[Any]:
         """Run statements in a scope (a function's body)."""
 
     def on_example(self, node: ir.IRNode, example: Any) -> Any:
@@ -104,10 +106,12 @@ class Evaluator(ABC):
                     value = self._call(node, scope, path)
                 case ast.BinOp(op="in", left=left, right=right):
                     value = Builder(self, node, path).contains(
-                        ev(left, scope, path), ev(right, scope, path), right)
+                        ev(left, scope, path), ev(right, scope, path), right
+                    )
                 case ast.BinOp(op=op, left=left, right=right):
                     value = Builder(self, node, path).binary(
-                        op, ev(left, scope, path), ev(right, scope, path))
+                        op, ev(left, scope, path), ev(right, scope, path)
+                    )
                 case ast.Ternary():
                     value = self._ternary(node, scope, path)
                 case _:
@@ -129,7 +133,8 @@ class Evaluator(ABC):
         c = self._eval(node.cond, scope, path)
         if isinstance(c, ir.SOp):
             return Builder(self, node, path).ternary(
-                self._eval(node.then, scope, path), c, self._eval(node.other, scope, path))
+                self._eval(node.then, scope, path), c, self._eval(node.other, scope, path)
+            )
         if isinstance(c, ir.Selector):
             raise RaspTypeError("a selector cannot be the condition of a ternary")
         return self._eval(node.then if c else node.other, scope, path)
@@ -161,9 +166,11 @@ class Evaluator(ABC):
 
     def _comprehension(self, node: ast.Comprehension, scope: Scope, path: str | None) -> Any:
         kind = "list" if node.key is None else "dict"
-        source = iterable(self._eval(node.source, scope, path),
-                          f"{kind} comprehension should have got a list or dict to loop over, "
-                          "but got", self.display.desc)
+        source = iterable(
+            self._eval(node.source, scope, path),
+            f"{kind} comprehension should have got a list or dict to loop over, but got",
+            self.display.desc,
+        )
         inner = Scope(parent=scope, in_function=True)
         items = []
         for item in source:
@@ -198,18 +205,22 @@ class Evaluator(ABC):
             return self._call_function(fn, values, node, path)
         if isinstance(fn, ir.IRNode):
             if len(values) != 1:
-                raise RaspTypeError("wrong number of args for evaluate unfinished- expected: 1, "
-                                    f"got: {len(values)}.")
+                raise RaspTypeError(
+                    "wrong number of args for evaluate unfinished- expected: 1, "
+                    f"got: {len(values)}."
+                )
             return Applied(fn, list(normalise_input(values[0])), self._apply(fn, values)[0])
         err = RaspTypeError(f"{describe(fn)} is not a function or an s-op: it cannot be called")
         err.kind = "notimpl"
         raise err
 
-    def _call_function(self, fn: Function, args: list[Any], node: ast.Node,
-                       path: str | None) -> Any:
+    def _call_function(
+        self, fn: Function, args: list[Any], node: ast.Node, path: str | None
+    ) -> Any:
         if len(args) != len(fn.params):
-            raise RaspTypeError(f"wrong number of args for {fn.name}- expected: "
-                                f"{len(fn.params)}, got: {len(args)}.")
+            raise RaspTypeError(
+                f"wrong number of args for {fn.name}- expected: {len(fn.params)}, got: {len(args)}."
+            )
         if self._depth >= MAX_CALL_DEPTH:
             raise RaspEvalError("maximum recursion depth exceeded")
         scope = Scope(parent=fn.closure, in_function=True)
@@ -231,8 +242,10 @@ class Evaluator(ABC):
         if isinstance(result, ir.IRNode):
             if result.name is None:
                 result.name = f"{fn.name}({', '.join(describe(a) for a in args)})"
-            self.display.set(result, f"{fn.name}(" + " , ".join(
-                self.display.desc(a, DESC_CAP) for a in args) + ")")
+            self.display.set(
+                result,
+                f"{fn.name}(" + " , ".join(self.display.desc(a, DESC_CAP) for a in args) + ")",
+            )
         return result
 
     def _apply(self, value: Any, inputs: list[Any]) -> list[Any]:
@@ -253,10 +266,17 @@ def _called_from(err: RaspError, fn: Function, node: ast.Node, path: str | None)
     """An error inside a function defined elsewhere (the library, a loaded file, an earlier
     input) also says where the call is."""
     span = node.span
-    if err.line is not None and span is not None and span.line and (
-            err.path != path or err.line < span.line or err.line > span.end_line):
-        where = (f"{path}:{span.line}:{span.column}" if path
-                 else f"line {span.line}, column {span.column}")
+    if (
+        err.line is not None
+        and span is not None
+        and span.line
+        and (err.path != path or err.line < span.line or err.line > span.end_line)
+    ):
+        where = (
+            f"{path}:{span.line}:{span.column}"
+            if path
+            else f"line {span.line}, column {span.column}"
+        )
         err.note(f"in {fn.name}, called from {where}: {span.text.splitlines()[0]}")
     return err
 

@@ -13,8 +13,9 @@ from functools import cache
 from importlib import resources
 
 OPERATOR_TERMINALS = frozenset({"NOT", "AND", "OR", "ROUND", "INDICATOR"})
-REPL_TERMINALS = frozenset({"SET", "SHOW", "EXAMPLE", "EXAMPLES", "ON", "OFF", "EXIT",
-                            "QUIT", "SELECTOR_KW"})
+REPL_TERMINALS = frozenset(
+    {"SET", "SHOW", "EXAMPLE", "EXAMPLES", "ON", "OFF", "EXIT", "QUIT", "SELECTOR_KW"}
+)
 
 # `NAME: "word"` (a keyword) and `NAME_OPEN.3: "word("` (a keyword glued to its parenthesis).
 _TERMINAL = re.compile(r'^([A-Z_]+)(?:\.\d+)?:\s*"([a-z_]+)(\(?)"\s*$', re.MULTILINE)

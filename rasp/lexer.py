@@ -28,8 +28,8 @@ from pygments.token import (
     Whitespace,
 )
 
-from . import keywords
-from .env import Environment
+from rasp import keywords
+from rasp.env import Environment
 
 __all__ = ["RaspLexer", "TerminalStyle", "library_names"]
 
@@ -37,8 +37,15 @@ KEYWORDS = keywords.statement_words()
 WORD_OPERATORS = keywords.operator_words()
 PRIMITIVES = keywords.glued_words()
 CONSTANTS = ("True", "False")
-BUILTIN_SOPS = ("tokens", "tokens_str", "tokens_int", "tokens_float", "tokens_bool",
-                "tokens_asis", "indices")
+BUILTIN_SOPS = (
+    "tokens",
+    "tokens_str",
+    "tokens_int",
+    "tokens_float",
+    "tokens_bool",
+    "tokens_asis",
+    "indices",
+)
 REPL_WORDS = keywords.repl_words()
 
 

@@ -18,22 +18,19 @@ import shutil
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from . import ast, ir, repl_compile
-from .env import Echo, Environment
-from .errors import RaspError, RaspNameError, RaspSyntaxError, caret_under
-from .repl_antlr import antlr_message
-from .repl_echo import Echoer, Settings, quoted
-from .repl_fit import Fit, Output, fit
-from .repl_input import Parsed, Status, parse_input
-from .repl_joins import stop_message
-from .source import LIBRARY_PATH, resolve_load
+from rasp import ast, ir, repl_compile
+from rasp.env import Echo, Environment
+from rasp.errors import RaspError, RaspSyntaxError
+from rasp.repl_echo import Echoer, Settings, quoted
+from rasp.repl_errors import ERROR, ErrorStyle
+from rasp.repl_fit import Fit, Output, fit
+from rasp.repl_input import Parsed, Status, parse_input
+from rasp.repl_joins import stop_message
+from rasp.source import LIBRARY_PATH, resolve_load
 
 BANNER = "RASP 0.1"
 ORIGINAL_LIBRARY = "RASP_support/rasplib"
 PROMPT = ">> "
-ERROR = "class:error"
-
-# Text fragments with a prompt-toolkit style ("" for plain output, ERROR for errors).
 
 HELP = """\
 Statements end with ';' (def and for take none) and may span several lines.
@@ -81,10 +78,17 @@ class ReplSession:
         self.finished = False  # `exit` was given
         self.env.example = self.settings.sop_example  # new s-ops are checked on it
         self.meta: dict[str, Callable[[str], Output]] = {
-            "help": lambda _arg: [("", HELP + "\n")], "cut": self._cut_command}
+            "help": lambda _arg: [("", HELP + "\n")],
+            "cut": self._cut_command,
+        }
         repl_compile.register(self)
 
     # ---- input ----------------------------------------------------------------------------
+
+    @property
+    def errors(self) -> ErrorStyle:
+        """How this session words errors (it follows `interactive`)."""
+        return ErrorStyle(self.interactive)
 
     def banner(self) -> str:
         return f"{BANNER}\nrunning example is: {self.settings.sop_example}\n"
@@ -133,15 +137,24 @@ class ReplSession:
     def is_help(self, text: str) -> bool:
         """`help` or `help;` typed on a terminal where no `help` is defined: the user wants
         the REPL's help (the original waits for more input, or says the name is undefined)."""
-        return (self.interactive and "".join(text.split()) in HELP_WORDS
-                and "help" not in self.env.names())
+        return (
+            self.interactive
+            and "".join(text.split()) in HELP_WORDS
+            and "help" not in self.env.names()
+        )
 
     def _cut_command(self, arg: str) -> Output:
         if arg not in ("on", "off"):
             return [(ERROR, "!! :cut on (cut long output to the terminal) or :cut off\n")]
         self.cut = arg == "on"
-        return [("", "long output is cut to the terminal\n" if self.cut
-                 else "long output is shown whole\n")]
+        return [
+            (
+                "",
+                "long output is cut to the terminal\n"
+                if self.cut
+                else "long output is shown whole\n",
+            )
+        ]
 
     def run_meta(self, line: str) -> Output:
         command, _, arg = line[1:].strip().partition(" ")
@@ -152,12 +165,12 @@ class ReplSession:
         try:
             return handler(arg.strip())
         except Exception as exc:  # a failing command must not end the session
-            return self.internal_error(exc)
+            return self.errors.internal_error(exc)
 
     def run_parsed(self, parsed: Parsed, text: str) -> Output:
         if parsed.status in (Status.ERROR, Status.INCOMPLETE):
             err = parsed.error or RaspSyntaxError("unexpected end of input", 1, 1)
-            return self.syntax_error(err, text)
+            return self.errors.syntax_error(err, text)
         if parsed.status is Status.MULTIPLE and not self.interactive:
             # The original asserts one statement per read: the assertion has no message.
             return [(ERROR, "something went wrong: \n")]
@@ -179,16 +192,16 @@ class ReplSession:
             if echo.kind == "command":
                 return [("", line + "\n") for line in self.command(echo)]
         except RaspError as err:
-            return self.error(err, text)
+            return self.errors.error(err, text)
         except Exception as exc:
-            return self.internal_error(exc)
+            return self.errors.internal_error(exc)
         echoer = Echoer(self.settings, self._evaluate, self.env.display.of)
         try:
             self.show(echo, echoer)
         except RaspError as err:
-            return self._lines(echoer.lines) + self.echo_error(err)
+            return self._lines(echoer.lines) + self.errors.echo_error(err)
         except Exception as exc:
-            return self._lines(echoer.lines) + self.internal_error(exc)
+            return self._lines(echoer.lines) + self.errors.internal_error(exc)
         return self._lines(echoer.lines)
 
     @staticmethod
@@ -242,7 +255,7 @@ class ReplSession:
         # The original prints a loaded file's syntax errors as it reads them, before the list.
         for err in echo.errors:
             if err.kind == "syntax":
-                echoer.lines += [t.rstrip("\n") for _style, t in self.error(err, "")]
+                echoer.lines += [t.rstrip("\n") for _style, t in self.errors.error(err, "")]
         errors = [err for err in echo.errors if err.kind != "syntax"]
         events = self._load_events(echo.value, resolve_load(echo.names[0], None), errors)
         events += [err for err in errors if not any(err is e for e in events)]
@@ -255,14 +268,13 @@ class ReplSession:
         try:
             for event in events:
                 if isinstance(event, RaspError):
-                    echoer.lines += [t.rstrip("\n") for _style, t in self.error(event, "")]
+                    echoer.lines += [t.rstrip("\n") for _style, t in self.errors.error(event, "")]
                 else:
                     echoer.named(*event)
         finally:
             s.sop_examples, s.selector_examples = saved
 
-    def _load_events(self, echoes: list[Echo], path: str, errors: list[RaspError]
-                     ) -> list[Any]:
+    def _load_events(self, echoes: list[Echo], path: str, errors: list[RaspError]) -> list[Any]:
         """A loaded file's (name, value) bindings and its errors, by line (a nested load's
         events at the line of its `load`)."""
         timed: list[tuple[float, Any]] = []
@@ -273,8 +285,9 @@ class ReplSession:
                 timed += [(line, event) for event in nested]
             else:
                 timed += [(line, binding) for binding in Echoer.public_names(e)]
-        timed += [(math.inf if err.line is None else err.line, err)
-                  for err in errors if err.path == path]
+        timed += [
+            (math.inf if err.line is None else err.line, err) for err in errors if err.path == path
+        ]
         return [event for _line, event in sorted(timed, key=lambda t: t[0])]
 
     def _name_loads(self, echo: Echo, current: str | None) -> None:
@@ -297,77 +310,6 @@ class ReplSession:
 
     def _evaluate(self, node: ir.IRNode, example: Any) -> Any:
         return self.env.on_example(node, example)
-
-    # ---- errors -------------------------------------------------------------------------
-
-    def error(self, err: RaspError, text: str) -> Output:
-        """A statement failed: the original's line for its kind, or the located message."""
-        if self.interactive:
-            return self.located(err, text)
-        if err.kind == "syntax":
-            return self.syntax_error(err, text)
-        if err.kind == "python":
-            return [(ERROR, f"something went wrong: {err.message}\n")]
-        if err.kind == "notimpl":
-            return [(ERROR, "not implemented this command yet! ignoring\n")]
-        prefix = "Error: " if _is_name_error(err) else ""
-        return [(ERROR, f"\t\t!!ignoring input:\n\t {prefix}{err.message}\n")]
-
-    def echo_error(self, err: RaspError) -> Output:
-        """The statement ran, but showing its result on the running example failed."""
-        if self.interactive:
-            return [(ERROR, f"!! the statement ran, but its example fails: {err.message}\n")]
-        if err.kind == "python":
-            return [(ERROR, f"something went wrong: {err.message}\n")]
-        return [(ERROR, "\t!!statement executed, but result fails on evaluation:\n"
-                        f"\t\t {err.message}\n")]
-
-    def internal_error(self, exc: Exception) -> Output:
-        """An exception that is not a RaspError: a bug in raspc, reported like the original
-        reports any exception, so that the session survives it."""
-        if self.interactive:
-            return [(ERROR, f"!! internal error ({type(exc).__name__}): {exc}\n")]
-        return [(ERROR, f"something went wrong: {exc}\n")]
-
-    def syntax_error(self, err: RaspError, text: str) -> Output:
-        if self.interactive:
-            return self.located(err, text)
-        if err.path is not None:  # inside a loaded file
-            return [(ERROR, f"\t!! antlr exception: {err} \t-- ignoring input\n")]
-        message = antlr_message(err, text) if isinstance(err, RaspSyntaxError) else err.message
-        return [(ERROR, f"\t!! antlr exception: {message} \t-- ignoring input\n")]
-
-    def located(self, err: RaspError, text: str) -> Output:
-        """`!! message`, where it happened, and the offending line with a caret."""
-        kind = "syntax error" if err.kind == "syntax" else "error"
-        lines = [f"!! {kind}: {err.message}"]
-        if err.path is not None:
-            lines.append(f"   at {err.where()}")
-            source = err.source_line
-        elif err.line is not None:
-            source_lines = text.split("\n")
-            source = source_lines[err.line - 1] if err.line <= len(source_lines) else None
-            if source is not None and (err.column or 1) > len(source.rstrip()) + 1:
-                source = None
-            if source is None:  # past this input: inside a function defined earlier
-                lines.append(f"   at line {err.line}, column {err.column} of an earlier input")
-            elif len([x for x in source_lines if x.strip()]) > 1:
-                lines.append(f"   at line {err.line}, column {err.column}")
-            else:
-                lines.append(f"   at column {err.column}")
-        else:
-            source = None
-        if source is not None and err.column is not None:
-            lines.append(f"   {source.rstrip()}")
-            lines.append("   " + caret_under(source, err.column))
-        lines += [f"   {note}" for note in err.notes]  # e.g. where a library function was called
-        return [(ERROR, "\n".join(lines) + "\n")]
-
-
-def _is_name_error(err: RaspError) -> bool:
-    """The original's UndefinedVariable and ReservedName say `Error: ` first."""
-    return isinstance(err, RaspNameError) and err.message.startswith(
-        ("Undefined variable", "Cannot set reserved name"))
 
 
 def text_of(output: Output) -> str:

@@ -20,11 +20,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from . import keywords
-from .errors import RaspSyntaxError
-from .repl_input import Status, offset, parse_input
+from rasp import keywords
+from rasp.errors import RaspSyntaxError
+from rasp.repl_input import Status, offset, parse_input
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     (?P<ws>[ \t\r\n]+)
   | (?P<Comment>\#[^\r\n]*)
   | (?P<String>"[^"\r\n]*")
@@ -33,14 +34,55 @@ _TOKEN = re.compile(r"""
   | (?P<glued>(?:GLUED)\(|exit\(\)|quit\(\)|full\ seq\ display|s-op)
   | (?P<word>[A-Za-z_][A-Za-z_0-9]*)
   | (?P<op>==|!=|<=|>=|[<>=+\-*/%^()\[\]{},;:])
-""".replace("GLUED", "|".join(keywords.glued_words())), re.VERBOSE)
+""".replace("GLUED", "|".join(keywords.glued_words())),
+    re.VERBOSE,
+)
 
 KEYWORDS = keywords.all_words()
-_EXPR_LITERALS = ("(", "{", "aggregate(", "[", "not", "-", "+", "round", "indicator", "select(",
-                  "range(", "zip(", "len(")
-_STMT_LITERALS = ("set", "s-op", "selector", "show", "full seq display", "examples", "exit()",
-                  "exit", "quit", "quit()", "load", "draw", "(", "def", "{", "for", "aggregate(",
-                  "[", "not", "-", "+", "round", "indicator", "select(", "range(", "zip(", "len(")
+_EXPR_LITERALS = (
+    "(",
+    "{",
+    "aggregate(",
+    "[",
+    "not",
+    "-",
+    "+",
+    "round",
+    "indicator",
+    "select(",
+    "range(",
+    "zip(",
+    "len(",
+)
+_STMT_LITERALS = (
+    "set",
+    "s-op",
+    "selector",
+    "show",
+    "full seq display",
+    "examples",
+    "exit()",
+    "exit",
+    "quit",
+    "quit()",
+    "load",
+    "draw",
+    "(",
+    "def",
+    "{",
+    "for",
+    "aggregate(",
+    "[",
+    "not",
+    "-",
+    "+",
+    "round",
+    "indicator",
+    "select(",
+    "range(",
+    "zip(",
+    "len(",
+)
 
 
 # Tokens that can end an expression: after them an operator, `,` or `;` is due, not an operand.
@@ -61,14 +103,21 @@ class _Context:
     text: str
 
 
-STATEMENT = _Context(frozenset(_STMT_LITERALS), frozenset(("Float", "PosInt", "String",
-                                                           "Comment", "ID")),
-                     _set_text(_STMT_LITERALS, ("Float", "PosInt", "String", "Comment", "ID")))
-AFTER_STATEMENT = _Context(STATEMENT.literals, STATEMENT.kinds | {"<EOF>"},
-                           _set_text(_STMT_LITERALS, ("Float", "PosInt", "String", "Comment",
-                                                      "ID"), eof=True))
-EXPRESSION = _Context(frozenset(_EXPR_LITERALS), frozenset(("Float", "PosInt", "String", "ID")),
-                      _set_text(_EXPR_LITERALS, ("Float", "PosInt", "String", "ID")))
+STATEMENT = _Context(
+    frozenset(_STMT_LITERALS),
+    frozenset(("Float", "PosInt", "String", "Comment", "ID")),
+    _set_text(_STMT_LITERALS, ("Float", "PosInt", "String", "Comment", "ID")),
+)
+AFTER_STATEMENT = _Context(
+    STATEMENT.literals,
+    STATEMENT.kinds | {"<EOF>"},
+    _set_text(_STMT_LITERALS, ("Float", "PosInt", "String", "Comment", "ID"), eof=True),
+)
+EXPRESSION = _Context(
+    frozenset(_EXPR_LITERALS),
+    frozenset(("Float", "PosInt", "String", "ID")),
+    _set_text(_EXPR_LITERALS, ("Float", "PosInt", "String", "ID")),
+)
 NAME = _Context(frozenset(), frozenset(("ID",)), "ID")
 
 
@@ -125,7 +174,7 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     i = len(read) - 1
     bad = tokens[i]
     after = tokens[i + 1] if i + 1 < len(tokens) else Token(len(text), len(text), "<EOF>", "")
-    before, rest = text[:bad.start], text[bad.end:]
+    before, rest = text[: bad.start], text[bad.end :]
     if i > 0 and tokens[i - 1].kind in ("round", "indicator"):  # they take a parenthesis
         return f"missing '(' at '{bad.text}'"
     if i == 0:
@@ -142,8 +191,9 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
         return fallback
     if _fits(context, after):
         return f"extraneous input '{bad.text}' expecting {context.text}"
-    if context is NAME and _gets_further(f"{before} x {bad.text}{rest}",
-                                         len(before) + 3 + len(bad.text)):
+    if context is NAME and _gets_further(
+        f"{before} x {bad.text}{rest}", len(before) + 3 + len(bad.text)
+    ):
         return f"missing ID at '{bad.text}'"
     return f"mismatched input '{bad.text}' expecting {context.text}"
 
@@ -177,7 +227,6 @@ def _missing_closer(text: str, tokens: list[Token], i: int) -> str | None:
         return None
     closer = "]" if stack[-1] == "[" else ")"
     bad = tokens[i]
-    if _gets_further(f"{text[:bad.start]}{closer} {text[bad.start:]}", bad.start + 2):
+    if _gets_further(f"{text[: bad.start]}{closer} {text[bad.start :]}", bad.start + 2):
         return f"missing '{closer}' at '{bad.text}'"
     return None
-

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast, ir
-from .build import Applied, Function
-from .env import Echo
-from .format import (
+from rasp import ast, ir
+from rasp.build import Applied, Function
+from rasp.env import Echo
+from rasp.format import (
     SKIPPED_FULL_DISPLAY,
     all_identical,
     format_applied,
@@ -68,8 +68,12 @@ class Echoer:
     as the original (which prints as it goes) does.
     """
 
-    def __init__(self, settings: Settings, evaluate: Callable[[ir.IRNode, Any], Any],
-                 name_of: Callable[[ir.IRNode], str] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        evaluate: Callable[[ir.IRNode, Any], Any],
+        name_of: Callable[[ir.IRNode], str] | None = None,
+    ):
         self.settings = settings
         self.evaluate = evaluate
         # The name an unnamed s-op or selector is shown by (the original's names, by default
@@ -80,7 +84,8 @@ class Echoer:
     def echo(self, e: Echo) -> None:
         match e.kind:
             case "expr" if isinstance(e.value, Applied) and isinstance(
-                    getattr(e.statement, "expr", None), ast.Call):
+                getattr(e.statement, "expr", None), ast.Call
+            ):
                 self.lines.append(format_applied(e.value, self.settings.full_display))
             case "expr":
                 expr = e.statement.expr if isinstance(e.statement, ast.ExprStmt) else None
@@ -113,8 +118,9 @@ class Echoer:
             if s.selector_examples:
                 self.lines.append(f"{pref} \t Example:")
                 rows = self.evaluate(val, s.selector_example)
-                self.lines.append(format_matrix(list(s.selector_example), rows,
-                                                indent=pref + " \t\t\t"))
+                self.lines.append(
+                    format_matrix(list(s.selector_example), rows, indent=pref + " \t\t\t")
+                )
         elif isinstance(val, Function):
             origin = self.settings.load_names.get(val.path or "", val.origin)
             self.lines.append(f"{pref} {extra}    {origin} function: {val.signature()}")
@@ -137,8 +143,9 @@ class Echoer:
             self.lines.append(f"{pref} \t Example:")
             self.lines.append(format_full_display(list(s.selector_example), values, pref))
 
-    def container(self, name: str | None, val: list | dict, pref: str, ntabs: int,
-                  extra: str) -> None:
+    def container(
+        self, name: str | None, val: list | dict, pref: str, ntabs: int, extra: str
+    ) -> None:
         word = "list" if isinstance(val, list) else "dict"
         named = f"   {word}: " + (f"{name} = " if name is not None else "")
         head = f"{pref} {extra} {named}"

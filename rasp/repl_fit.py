@@ -40,7 +40,7 @@ def fit(output: Output, size: Fit) -> Output:
             shown = body.expandtabs()
             if len(shown) > size.columns and not style:  # messages wrap, values are cut
                 wide += 1
-                line = shown[:size.columns - 1] + ELLIPSIS + line[len(body):]
+                line = shown[: size.columns - 1] + ELLIPSIS + line[len(body) :]
             kept.append(line)
             lines += line.endswith("\n")
         if kept:
@@ -50,8 +50,7 @@ def fit(output: Output, size: Fit) -> Output:
         if dropped:
             parts.append(f"{dropped:,} more line{'s' if dropped != 1 else ''}")
         if wide:
-            parts.append(f"{wide:,} line{'s' if wide != 1 else ''} cut at {size.columns} "
-                         "columns")
+            parts.append(f"{wide:,} line{'s' if wide != 1 else ''} cut at {size.columns} columns")
         note = f"({', '.join(parts)}: :cut off shows all)"
         if len(note) > size.columns:
             note = "(cut to fit: :cut off shows all)"

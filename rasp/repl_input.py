@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
-from . import ast
-from .errors import RaspSyntaxError
-from .parser import parse_program, parse_statement
+from rasp import ast
+from rasp.errors import RaspSyntaxError
+from rasp.parser import parse_program, parse_statement
 
 
 class Status(Enum):
@@ -57,11 +57,11 @@ def offset(text: str, line: int | None, column: int | None) -> int | None:
     lines = text.split("\n")
     if line > len(lines):
         return len(text)
-    return sum(len(x) + 1 for x in lines[:line - 1]) + column - 1
+    return sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
 
 
 def _at_end(err: RaspSyntaxError, text: str) -> bool:
     if err.message.startswith("unexpected end of input"):
         return True
     at = offset(text, err.line, err.column)
-    return at is not None and text[at:at + 1] == "#"
+    return at is not None and text[at : at + 1] == "#"

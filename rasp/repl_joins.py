@@ -20,13 +20,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .repl_antlr import Token, tokenize
+from rasp.repl_antlr import Token, tokenize
 
 _OPENERS = frozenset(("(", "[", "{", "select(", "aggregate(", "range(", "zip(", "len("))
 _CLOSERS = frozenset((")", "]", "}"))
 _OPERANDS = frozenset(("ID", "PosInt", "Float", "String", "]"))
-_EXPRESSION_FRAMES = frozenset(("group", "call", "round", "select(", "aggregate(", "range(",
-                                "zip(", "len(", "index", "list", "dict"))
+_EXPRESSION_FRAMES = frozenset(
+    (
+        "group",
+        "call",
+        "round",
+        "select(",
+        "aggregate(",
+        "range(",
+        "zip(",
+        "len(",
+        "index",
+        "list",
+        "dict",
+    )
+)
 _BOTH = "{',', ')'}"  # an optional `, x` before `)` in the same rule: ANTLR lists both
 
 
@@ -68,8 +81,9 @@ def _stop(tokens: list[Token]) -> str | None:
     return None
 
 
-def _step(stack: list[_Frame], t: Token, opened: str | None, operand_ends: set[int],
-          i: int) -> None:
+def _step(
+    stack: list[_Frame], t: Token, opened: str | None, operand_ends: set[int], i: int
+) -> None:
     frame = stack[-1]
     if t.kind in _OPERANDS and frame.statement != "def":  # `def f(`: f names, it is no value
         operand_ends.add(i)
@@ -169,6 +183,7 @@ def _undecided(tokens: list[Token], i: int) -> bool:
 def _message(frame: _Frame, t: Token) -> str | None:
     """ANTLR's error where it ended the expression before `t`: `missing X` when X would let
     `t` follow, `mismatched input` when it would not; None when a `;` is missing (it reads on)."""
+
     def missing(x: str) -> str:
         return f"missing '{x}' at '{t.text}'"
 
@@ -178,7 +193,7 @@ def _message(frame: _Frame, t: Token) -> str | None:
     if frame.ifs:
         return missing("else")
     match frame.kind, frame.commas:
-        case ("top" | "body"), _:
+        case (("top" | "body"), _):
             if frame.statement == "return":
                 return mismatched("';'")
             return missing("{") if frame.statement == "for" else None
@@ -190,7 +205,7 @@ def _message(frame: _Frame, t: Token) -> str | None:
             return missing(",")
         case ("aggregate(", 1) | ("draw", 0):
             return mismatched(_BOTH)
-        case ("index" | "list"), _:
+        case (("index" | "list"), _):
             return missing("]")
         case "dict", _:
             return missing("}" if frame.in_value or frame.comprehension else ":")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .repl import ReplSession, run_piped
+from rasp.repl import ReplSession, run_piped
 
 
 def history_path() -> str:
@@ -18,7 +18,7 @@ def history_path() -> str:
 
 def run_repl() -> None:
     if sys.stdin.isatty() and sys.stdout.isatty():
-        from .repl_prompt import PromptRepl  # prompt_toolkit: only for a terminal
+        from rasp.repl_prompt import PromptRepl  # prompt_toolkit: only for a terminal
 
         session = ReplSession(interactive=True)
         session.progress = sys.stdout  # slow commands (:compile) tick on the terminal

@@ -24,24 +24,41 @@ from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.output import Output as PtOutput
 from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
-from . import ir
-from .build import Function
-from .keywords import glued_words, operator_words, statement_words
-from .lexer import RaspLexer, TerminalStyle
-from .repl import PROMPT, Output, ReplSession, Status, def_depth, parse_input
+from rasp import ir
+from rasp.build import Function
+from rasp.keywords import glued_words, operator_words, statement_words
+from rasp.lexer import RaspLexer, TerminalStyle
+from rasp.repl import PROMPT, Output, ReplSession, Status, def_depth, parse_input
+from rasp.repl_errors import ERROR
 
 # The input's highlighting in the terminal's own colours (readable on dark and light), then
 # the REPL's classes.
-STYLE = merge_styles([style_from_pygments_cls(TerminalStyle), Style.from_dict({
-    "error": "ansired",
-    "note": "italic",
-    "prompt": "ansigreen",
-    "continuation": "ansigreen",
-})])
+STYLE = merge_styles(
+    [
+        style_from_pygments_cls(TerminalStyle),
+        Style.from_dict(
+            {
+                "error": "ansired",
+                "note": "italic",
+                "prompt": "ansigreen",
+                "continuation": "ansigreen",
+            }
+        ),
+    ]
+)
 
-REPL_COMMANDS = ("set example", "show example", "examples on", "examples off",
-                 "full seq display on", "full seq display off", "exit", "quit", "s-op",
-                 "selector")
+REPL_COMMANDS = (
+    "set example",
+    "show example",
+    "examples on",
+    "examples off",
+    "full seq display on",
+    "full seq display off",
+    "exit",
+    "quit",
+    "s-op",
+    "selector",
+)
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*$")
 _META = re.compile(r"^\s*:(\w*)$")
 _LOAD = re.compile(r'\bload\s*"([^"]*)$')
@@ -56,14 +73,14 @@ def path_completions(typed: str, cwd: str = ".") -> Iterator[tuple[str, str]]:
         entries = sorted(os.scandir(where), key=lambda e: e.name)
     except OSError:
         return
-    prefix = typed[:len(typed) - len(stem)]
+    prefix = typed[: len(typed) - len(stem)]
     for entry in entries:
         if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem):
             continue
         if entry.is_dir():
             yield prefix + entry.name + "/", "folder"
         elif entry.name.endswith(".rasp"):
-            yield prefix + entry.name[:-len(".rasp")], "file"
+            yield prefix + entry.name[: -len(".rasp")], "file"
 
 
 def _kind(value: object) -> str:
@@ -94,8 +111,9 @@ class RaspCompleter(Completer):
         for command in REPL_COMMANDS:
             yield command, "REPL command"
 
-    def get_completions(self, document: Document,
-                        complete_event: CompleteEvent) -> Iterator[Completion]:
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterator[Completion]:
         before = document.text_before_cursor
         meta = _META.search(before)
         if meta is not None:
@@ -107,8 +125,9 @@ class RaspCompleter(Completer):
         if load is not None:
             typed = load.group(1)
             for path, kind in path_completions(typed):
-                yield Completion(path, -len(typed), display=path.rsplit("/", 1)[-1] or path,
-                                 display_meta=kind)
+                yield Completion(
+                    path, -len(typed), display=path.rsplit("/", 1)[-1] or path, display_meta=kind
+                )
             return
         word = _WORD.search(before)
         if word is None:
@@ -133,9 +152,14 @@ def _history(path: str) -> History:
 class PromptRepl:
     """The terminal REPL. `input`, `output` and `sink` (where results go) are for tests."""
 
-    def __init__(self, session: ReplSession, history_path: str, input: Input | None = None,
-                 output: PtOutput | None = None,
-                 sink: Callable[[Output], None] | None = None):
+    def __init__(
+        self,
+        session: ReplSession,
+        history_path: str,
+        input: Input | None = None,
+        output: PtOutput | None = None,
+        sink: Callable[[Output], None] | None = None,
+    ):
         self.session = session
         self.sink = sink or self._print
         self.prompt_session: PromptSession[str] = PromptSession(
@@ -158,8 +182,7 @@ class PromptRepl:
 
     def _continuation(self, width: int, line_number: int, wrap_count: int) -> FormattedText:
         lines = self.prompt_session.default_buffer.document.lines[:line_number]
-        return FormattedText([("class:continuation",
-                               ".. " + "  " * def_depth(" ".join(lines)))])
+        return FormattedText([("class:continuation", ".. " + "  " * def_depth(" ".join(lines)))])
 
     def wants_more(self, text: str) -> bool:
         """Whether Enter should open a new line rather than run the input."""
@@ -185,8 +208,9 @@ class PromptRepl:
         return bindings
 
     def run(self) -> None:
-        self.sink([("", self.session.banner()),
-                   ("", "(:help for help, Tab completes, Ctrl-D leaves)\n")])
+        self.sink(
+            [("", self.session.banner()), ("", "(:help for help, Tab completes, Ctrl-D leaves)\n")]
+        )
         while not self.session.finished:
             try:
                 text = self.prompt_session.prompt()
@@ -197,4 +221,4 @@ class PromptRepl:
             try:
                 self.sink(self.session.run_text(text))
             except KeyboardInterrupt:
-                self.sink([("class:error", "!! interrupted\n")])
+                self.sink([(ERROR, "!! interrupted\n")])

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import RaspNameError
+from rasp.errors import RaspNameError
 
 # The original's reserved names: no statement may bind them (its `ReservedName` error).
-RESERVED_NAMES = frozenset(
-    "if else not and or out def return range for in zip len get".split())
+RESERVED_NAMES = frozenset("if else not and or out def return range for in zip len get".split())
 
 
 @dataclass

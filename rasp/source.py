@@ -12,10 +12,10 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from . import ast
-from .build import Applied
-from .errors import RaspNameError, RaspSyntaxError, RaspTypeError
-from .parser import parse_program
+from rasp import ast
+from rasp.build import Applied
+from rasp.errors import RaspNameError, RaspSyntaxError, RaspTypeError
+from rasp.parser import parse_program
 
 LIBRARY_PATH = "stdlib.rasp"
 MAX_SOURCE_BYTES = 256 * 1024  # ~90x the standard library: beyond it, a wrong file, not a program
@@ -24,8 +24,7 @@ MAX_SOURCE_BYTES = 256 * 1024  # ~90x the standard library: beyond it, a wrong f
 @cache
 def stdlib() -> list[ast.Node]:
     """The standard library's statements, parsed once per process (the AST is never changed)."""
-    return parse_program(resources.files("rasp").joinpath(LIBRARY_PATH).read_text(),
-                         LIBRARY_PATH)
+    return parse_program(resources.files("rasp").joinpath(LIBRARY_PATH).read_text(), LIBRARY_PATH)
 
 
 def read_source(path: str) -> str:
@@ -33,17 +32,23 @@ def read_source(path: str) -> str:
     regular file up to MAX_SOURCE_BYTES is read: a device or a FIFO would never end (or block)."""
     try:
         if not os.path.isfile(path) and os.path.exists(path):
-            raise RaspNameError("not a regular file (a device or a pipe?), so not a program",
-                                path=path)
+            raise RaspNameError(
+                "not a regular file (a device or a pipe?), so not a program", path=path
+            )
         with open(path, encoding="utf-8") as f:
             text = f.read(MAX_SOURCE_BYTES + 1)
         if len(text.encode("utf-8")) > MAX_SOURCE_BYTES:
-            raise RaspNameError(f"larger than {MAX_SOURCE_BYTES // 1024} KiB: too large to be a "
-                                "RASP program", path=path)
+            raise RaspNameError(
+                f"larger than {MAX_SOURCE_BYTES // 1024} KiB: too large to be a RASP program",
+                path=path,
+            )
         return text
     except UnicodeDecodeError as exc:
-        raise RaspSyntaxError(f"{path} is not UTF-8 text (byte {exc.start}: "
-                              f"{exc.object[exc.start:exc.start + 1]!r})", path=path) from None
+        raise RaspSyntaxError(
+            f"{path} is not UTF-8 text (byte {exc.start}: "
+            f"{exc.object[exc.start : exc.start + 1]!r})",
+            path=path,
+        ) from None
     except OSError as exc:
         raise RaspNameError(f"cannot read {path}: {exc.strerror}", path=path) from None
 

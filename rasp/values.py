@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .build import Names, describe, is_atom
-from .errors import RaspEvalError, RaspTypeError
+from rasp.build import Names, describe, is_atom
+from rasp.errors import RaspEvalError, RaspTypeError
 
 MAX_LIST = 1_000_000  # `range` beyond it is a mistake that would fill the memory
 
@@ -43,7 +43,8 @@ def make_dict(pairs: Iterable[tuple[Any, Any]], names: Names) -> dict[Any, Any]:
     for k, v in pairs:
         if not is_atom(k):
             raise RaspTypeError(
-                f"dictionary keys can only be atoms, but instead got: {names.desc(k)}")
+                f"dictionary keys can only be atoms, but instead got: {names.desc(k)}"
+            )
         result[k] = v
     return result
 
@@ -52,24 +53,29 @@ def builtin(name: str, args: list[Any], names: Names) -> Any:
     """range, zip and len, with the original's checks and messages."""
     if name == "range":
         if not 1 <= len(args) <= 3:
-            raise RaspTypeError("wrong number of inputs to range, expected: 1, 2, or 3, got: "
-                                f"{len(args)}")
+            raise RaspTypeError(
+                f"wrong number of inputs to range, expected: 1, 2, or 3, got: {len(args)}"
+            )
         if not all(isinstance(a, int) for a in args):
             raise RaspTypeError(f"range expects all integer inputs, but got: {names.desc(args)}")
         r = range(*args)
         if len(r) > MAX_LIST:
-            raise RaspEvalError(f"range of {len(r):,} items is too long "
-                                f"(the limit is {MAX_LIST:,})")
+            raise RaspEvalError(
+                f"range of {len(r):,} items is too long (the limit is {MAX_LIST:,})"
+            )
         return list(r)
     if name == "zip":
         for i, a in enumerate(args):
             if not isinstance(a, list):
-                raise RaspTypeError(f"attempting to zip lists, but {i + 1} -th element is not "
-                                    f"list: {names.desc(a)}")
+                raise RaspTypeError(
+                    f"attempting to zip lists, but {i + 1} -th element is not list: {names.desc(a)}"
+                )
         for i, a in enumerate(args):
             if len(a) != len(args[0]):
-                raise RaspTypeError(f"attempting to zip lists of length {len(args[0])} , but "
-                                    f"{i + 1} -th list has length {len(a)}")
+                raise RaspTypeError(
+                    f"attempting to zip lists of length {len(args[0])} , but "
+                    f"{i + 1} -th list has length {len(a)}"
+                )
         return [list(t) for t in zip(*args, strict=True)]
     (arg,) = args
     if not isinstance(arg, list):

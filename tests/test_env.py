@@ -34,7 +34,7 @@ def test_a_running_example_checks_every_new_sop_where_it_is_written():
 
 
 def test_set_example_is_the_languages_when_a_running_example_is_kept(tmp_path, monkeypatch):
-    (tmp_path / "ints.rasp").write_text('set example [3, 1]\nn = tokens_int + 1;\n')
+    (tmp_path / "ints.rasp").write_text("set example [3, 1]\nn = tokens_int + 1;\n")
     monkeypatch.chdir(tmp_path)
     env = rasp.Environment()
     env.example = "hello"
@@ -93,7 +93,7 @@ def test_value_rules_on_hand_built_values():
     names = rasp.Environment().display
     assert builtin("zip", [[1, 2], ["a", "b"]], names) == [[1, "a"], [2, "b"]]
     with pytest.raises(rasp.RaspEvalError, match="too long"):
-        builtin("range", [10 ** 9], names)
+        builtin("range", [10**9], names)
     assert normalise_input({"k": 1}) == ["k"]
     with pytest.raises(rasp.RaspNameError, match="could not find file: nowhere.rasp"):
         resolve_load("nowhere", None)

@@ -13,22 +13,34 @@ def env():
     return rasp.Environment()
 
 
-@pytest.mark.parametrize(("expr", "value"), [
-    ("2 % 3 * 4", 2),                       # % binds looser than * and /
-    ("2 ^ 3 ^ 2", 64),                      # ^ is left-associative
-    ("-2 ^ 2", 4),                          # prefix minus binds tighter than ^
-    ("True or False and False", False),     # and/or share one level, left to right
-    ("1 if True else 2 if False else 3", 3),  # the ternary is left-associative
-    ("1 < 2 < 3", True),                    # (1 < 2) < 3
-    ("3 in [1, 2] + [3]", True),            # in is the lowest
-    ("7 / 2", 3.5), ("-7 % 3", 2), ("round(2.5)", 2), ("round(3.5)", 4),
-    ("0 or 5", 5), ('"ab" * 2', "abab"), ("[1, 2] + [3]", [1, 2, 3]),
-    ("len([1, 2, 3])", 3), ("range(2, 10, 3)", [2, 5, 8]), ("zip([1], [2])", [[1, 2]]),
-    ("[x * 2 for x in range(3)]", [0, 2, 4]),
-    ("{k: v for k, v in zip([\"a\", \"b\"], [1, 2])}", {"a": 1, "b": 2}),
-    ("{\"a\": 1}[\"a\"]", 1), ("[1, 2, 3][-1]", 3), ('"hello"[1]', "e"),
-    ("1.50 + 1", 2.5),
-])
+@pytest.mark.parametrize(
+    ("expr", "value"),
+    [
+        ("2 % 3 * 4", 2),  # % binds looser than * and /
+        ("2 ^ 3 ^ 2", 64),  # ^ is left-associative
+        ("-2 ^ 2", 4),  # prefix minus binds tighter than ^
+        ("True or False and False", False),  # and/or share one level, left to right
+        ("1 if True else 2 if False else 3", 3),  # the ternary is left-associative
+        ("1 < 2 < 3", True),  # (1 < 2) < 3
+        ("3 in [1, 2] + [3]", True),  # in is the lowest
+        ("7 / 2", 3.5),
+        ("-7 % 3", 2),
+        ("round(2.5)", 2),
+        ("round(3.5)", 4),
+        ("0 or 5", 5),
+        ('"ab" * 2', "abab"),
+        ("[1, 2] + [3]", [1, 2, 3]),
+        ("len([1, 2, 3])", 3),
+        ("range(2, 10, 3)", [2, 5, 8]),
+        ("zip([1], [2])", [[1, 2]]),
+        ("[x * 2 for x in range(3)]", [0, 2, 4]),
+        ('{k: v for k, v in zip(["a", "b"], [1, 2])}', {"a": 1, "b": 2}),
+        ('{"a": 1}["a"]', 1),
+        ("[1, 2, 3][-1]", 3),
+        ('"hello"[1]', "e"),
+        ("1.50 + 1", 2.5),
+    ],
+)
 def test_plain_values(env, expr, value):
     got = env.evaluate(expr)
     assert got == value and type(got) is type(value)
@@ -53,14 +65,16 @@ def test_late_binding(env):
 
 
 def test_sops_keep_the_values_bound_when_built(env):
-    env.run("def get_tok() { return tokens; }\nold = tokens + \"!\";\ntokens = tokens_int;")
+    env.run('def get_tok() { return tokens; }\nold = tokens + "!";\ntokens = tokens_int;')
     assert env.evaluate("old", [1, 2]) == ["1!", "2!"]
     assert env.evaluate("get_tok() + 1", [1, 2]) == [2, 3]
 
 
 def test_for_loop_runs_in_the_current_scope(env):
-    env.run("total = 0;\nfor x in [1, 2, 3] { total = total + x; }\n"
-            "for k, v in [[1, 2], [3, 4]] { last = k + v; }\nfor key in {\"a\": 1} { kk = key; }")
+    env.run(
+        "total = 0;\nfor x in [1, 2, 3] { total = total + x; }\n"
+        'for k, v in [[1, 2], [3, 4]] { last = k + v; }\nfor key in {"a": 1} { kk = key; }'
+    )
     assert env.evaluate("total") == 6 and env.evaluate("x") == 3
     assert env.evaluate("last") == 7 and env.evaluate("kk") == "a"
 
@@ -79,7 +93,8 @@ def test_locals_may_shadow_library_names_but_not_constants(env):
 
 def test_load_copies_public_names_only(env, tmp_path, monkeypatch):
     (tmp_path / "lib.rasp").write_text(
-        "_hidden = 1;\nshown = _hidden + 1;\ndef twice(x) { return x * 2; }\n")
+        "_hidden = 1;\nshown = _hidden + 1;\ndef twice(x) { return x * 2; }\n"
+    )
     (tmp_path / "outer.rasp").write_text('load "lib";\nouter_val = shown * 10;\n')
     monkeypatch.chdir(tmp_path)
     env.run('load "outer";')
@@ -112,16 +127,16 @@ def test_in_with_sops(env):
 def test_selector_logic(env):
     sel = 'select(indices, indices, <) or select(tokens, "a", ==)'
     assert env.evaluate(sel, "ab") == [[True, False], [True, False]]
-    assert env.evaluate("not select(indices, indices, ==)", "ab") == [[False, True],
-                                                                      [True, False]]
+    assert env.evaluate("not select(indices, indices, ==)", "ab") == [[False, True], [True, False]]
 
 
 def test_aggregate_semantics(env):
     # mean over several; pass-through of a single value keeps its type; default when none
-    assert env.evaluate("aggregate(select(indices, indices, <=), indices)", "abc") == \
-        [0, 0.5, 1.0]
-    assert env.evaluate('aggregate(select(indices, indices - 1, ==), tokens, "-")', "ab") == \
-        ["-", "a"]
+    assert env.evaluate("aggregate(select(indices, indices, <=), indices)", "abc") == [0, 0.5, 1.0]
+    assert env.evaluate('aggregate(select(indices, indices - 1, ==), tokens, "-")', "ab") == [
+        "-",
+        "a",
+    ]
     with pytest.raises(rasp.RaspEvalError, match="non-numbers"):
         env.evaluate("aggregate(full_s, tokens_bool)", "ab")
 
@@ -149,37 +164,45 @@ def _piped(stdin: str) -> str:
     return out.getvalue().split("\n", 2)[2]  # without the banner
 
 
-EXPRESSION_SET = ("{'(', '{', 'aggregate(', '[', 'not', '-', '+', 'round', 'indicator', "
-                  "'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, ID}")
+EXPRESSION_SET = (
+    "{'(', '{', 'aggregate(', '[', 'not', '-', '+', 'round', 'indicator', "
+    "'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, ID}"
+)
 
 
 @pytest.mark.parametrize("builtin", ["zip", "range"])
 def test_zip_and_range_need_an_argument(builtin):
-    assert _piped(f"{builtin}();\n") == (f">> \t!! antlr exception: mismatched input ')' "
-                                         f"expecting {EXPRESSION_SET} \t-- ignoring input\n>> \n")
+    assert _piped(f"{builtin}();\n") == (
+        f">> \t!! antlr exception: mismatched input ')' "
+        f"expecting {EXPRESSION_SET} \t-- ignoring input\n>> \n"
+    )
 
 
 def test_a_loaded_file_goes_on_after_a_syntax_error(tmp_path, monkeypatch):
     """The original reports the broken statement and still runs the later ones; a statement
     that fails on the running example binds nothing (`tokens` stays strings)."""
     (tmp_path / "broken.rasp").write_text(
-        "a = 1;\nb = (1 +;\nc = 3;\nx = indices + 1;\ntokens = tokens_int;\nd = x;\n")
+        "a = 1;\nb = (1 +;\nc = 3;\nx = indices + 1;\ntokens = tokens_int;\nd = x;\n"
+    )
     monkeypatch.chdir(tmp_path)
     out = _piped('load "broken";\na;\nc;\nd;\ntokens;\nb;\n')
     listing, rest = out.split("\n>> ", 1)
     assert listing.startswith(">> \t!! antlr exception: broken.rasp:2:9:")
-    assert listing.endswith("    value: a =  1\n    value: c =  3\n     s-op: x\n"
-                            "something went wrong: invalid literal for int() with base 10: 'h'\n"
-                            "     s-op: d")
+    assert listing.endswith(
+        "    value: a =  1\n    value: c =  3\n     s-op: x\n"
+        "something went wrong: invalid literal for int() with base 10: 'h'\n"
+        "     s-op: d"
+    )
     assert rest == (
         "    value: a =  1\n>>     value: c =  3\n"
         '>>      s-op: d\n \t Example: d("hello") = [1, 2, 3, 4, 5] (ints)\n'
         '>>      s-op: tokens\n \t Example: tokens("hello") = [h, e, l, l, o] (strings)\n'
-        ">> \t\t!!ignoring input:\n\t Error: Undefined variable: b\n>> \n")
+        ">> \t\t!!ignoring input:\n\t Error: Undefined variable: b\n>> \n"
+    )
 
 
 def test_an_aggregate_of_one_huge_int_passes_it_through(env):
-    big = 10 ** 400
+    big = 10**400
     assert env.evaluate("aggregate(select(indices, 0, ==), tokens_int)", [big, 1]) == [big, big]
     with pytest.raises(rasp.RaspError, match="int too large to convert to float"):
         env.evaluate("aggregate(full_s, tokens_int)", [big, 1])  # the mean: Python's error
@@ -189,7 +212,8 @@ def test_recursion_as_deep_as_the_original():
     define = "def r(n) {\n return 0 if n == 0 else 1 + r(n - 1);\n}\n"
     assert _piped(define + "r(108);\n").endswith(">>     value: out =  108\n>> \n")
     assert _piped(define + "r(5000);\n").endswith(
-        ">> something went wrong: maximum recursion depth exceeded\n>> \n")
+        ">> something went wrong: maximum recursion depth exceeded\n>> \n"
+    )
 
 
 def test_the_running_example_check_reaches_arguments_and_lists():
@@ -201,10 +225,16 @@ def test_the_running_example_check_reaches_arguments_and_lists():
     assert _piped("tokens_int([1, 2]);\n") == ">> \t =  [1, 2] (ints)\n>> \n"
 
 
-@pytest.mark.parametrize(("stdin", "message"), [  # the original's messages (its parser's)
-    ("x = (1 + 2;", "missing ')' at ';'"), ("x = round(3;", "missing ')' at ';'"),
-    ("x = [1, 2;", "missing ']' at ';'"), ("x = len([1];", "missing ')' at ';'"),
-    ("x = ((1);", "missing ')' at ';'"), ("round 3;", "missing '(' at '3'"),
-])
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [  # the original's messages (its parser's)
+        ("x = (1 + 2;", "missing ')' at ';'"),
+        ("x = round(3;", "missing ')' at ';'"),
+        ("x = [1, 2;", "missing ']' at ';'"),
+        ("x = len([1];", "missing ')' at ';'"),
+        ("x = ((1);", "missing ')' at ';'"),
+        ("round 3;", "missing '(' at '3'"),
+    ],
+)
 def test_a_missing_bracket_is_named(stdin, message):
     assert _piped(stdin + "\n") == f">> \t!! antlr exception: {message} \t-- ignoring input\n>> \n"

@@ -39,25 +39,58 @@ def test_no_error_tokens_and_lossless(path):
 
 
 def test_token_classes():
-    assert tokens('def f(a) { return select(a, 1.5, ==); }') == [
-        (Keyword, "def"), (Name.Function, "f"), (Punctuation, "("), (Name, "a"),
-        (Punctuation, ")"), (Punctuation, "{"), (Keyword, "return"), (Name.Builtin, "select"),
-        (Punctuation, "("), (Name, "a"), (Punctuation, ","), (Number.Float, "1.5"),
-        (Punctuation, ","), (Operator, "=="), (Punctuation, ")"), (Punctuation, ";"),
-        (Punctuation, "}")]
+    assert tokens("def f(a) { return select(a, 1.5, ==); }") == [
+        (Keyword, "def"),
+        (Name.Function, "f"),
+        (Punctuation, "("),
+        (Name, "a"),
+        (Punctuation, ")"),
+        (Punctuation, "{"),
+        (Keyword, "return"),
+        (Name.Builtin, "select"),
+        (Punctuation, "("),
+        (Name, "a"),
+        (Punctuation, ","),
+        (Number.Float, "1.5"),
+        (Punctuation, ","),
+        (Operator, "=="),
+        (Punctuation, ")"),
+        (Punctuation, ";"),
+        (Punctuation, "}"),
+    ]
     assert tokens('x = not tokens == "a"; # why') == [
-        (Name, "x"), (Operator, "="), (Operator.Word, "not"), (Name.Builtin, "tokens"),
-        (Operator, "=="), (String.Double, '"a"'), (Punctuation, ";"), (Comment.Single, "# why")]
+        (Name, "x"),
+        (Operator, "="),
+        (Operator.Word, "not"),
+        (Name.Builtin, "tokens"),
+        (Operator, "=="),
+        (String.Double, '"a"'),
+        (Punctuation, ";"),
+        (Comment.Single, "# why"),
+    ]
     assert tokens("length + selector_width(full_s) ^ 2 % True") == [
-        (Name.Builtin, "length"), (Operator, "+"), (Name.Builtin, "selector_width"),
-        (Punctuation, "("), (Name.Builtin, "full_s"), (Punctuation, ")"), (Operator, "^"),
-        (Number.Integer, "2"), (Operator, "%"), (Keyword.Constant, "True")]
+        (Name.Builtin, "length"),
+        (Operator, "+"),
+        (Name.Builtin, "selector_width"),
+        (Punctuation, "("),
+        (Name.Builtin, "full_s"),
+        (Punctuation, ")"),
+        (Operator, "^"),
+        (Number.Integer, "2"),
+        (Operator, "%"),
+        (Keyword.Constant, "True"),
+    ]
 
 
 def test_repl_commands():
     assert tokens("set s-op example [1]") == [
-        (Keyword.Pseudo, "set"), (Keyword.Pseudo, "s-op"), (Keyword.Pseudo, "example"),
-        (Punctuation, "["), (Number.Integer, "1"), (Punctuation, "]")]
+        (Keyword.Pseudo, "set"),
+        (Keyword.Pseudo, "s-op"),
+        (Keyword.Pseudo, "example"),
+        (Punctuation, "["),
+        (Number.Integer, "1"),
+        (Punctuation, "]"),
+    ]
     assert tokens("full seq display off")[0] == (Keyword.Pseudo, "full seq display")
     assert tokens("exit()") == [(Keyword.Pseudo, "exit"), (Punctuation, "()")]
     assert tokens(":compile sort")[0] == (Keyword.Pseudo, ":compile")
@@ -88,8 +121,20 @@ def test_pygmentize_finds_the_lexer():
 
     assert isinstance(get_lexer_by_name("rasp"), RaspLexer)
     assert isinstance(get_lexer_for_filename("sort.rasp"), RaspLexer)
-    done = subprocess.run([sys.executable, "-m", "pygments", "-l", "rasp", "-f", "html",
-                           str(ROOT / "examples" / "sort.rasp")], capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pygments",
+            "-l",
+            "rasp",
+            "-f",
+            "html",
+            str(ROOT / "examples" / "sort.rasp"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0 and 'class="nb">sort</span>' in done.stdout
 
 
@@ -125,22 +170,43 @@ def _blocks() -> list[str]:
 
 
 def test_a_session_colours_input_as_rasp_and_output_as_output():
-    session = (">> set example \"ab\"\n>> def f(x) {\n..   return x;\n.. }\n"
-               "     s-op: out\n \t Example: out(\"ab\") = [a, b] (strings)\n"
-               ">> :help\nStatements end with ';'\n>> 1 +;\n!! syntax error: unexpected ';'\n"
-               "   at column 4\n   ^\n>> tokens;\n")
+    session = (
+        '>> set example "ab"\n>> def f(x) {\n..   return x;\n.. }\n'
+        '     s-op: out\n \t Example: out("ab") = [a, b] (strings)\n'
+        ">> :help\nStatements end with ';'\n>> 1 +;\n!! syntax error: unexpected ';'\n"
+        "   at column 4\n   ^\n>> tokens;\n"
+    )
     found = tokens(session)
-    assert found[:4] == [(Generic.Prompt, ">>"), (Keyword.Pseudo, "set"),
-                         (Keyword.Pseudo, "example"), (String.Double, '"ab"')]
+    assert found[:4] == [
+        (Generic.Prompt, ">>"),
+        (Keyword.Pseudo, "set"),
+        (Keyword.Pseudo, "example"),
+        (String.Double, '"ab"'),
+    ]
     assert (Name.Function, "f") in found and (Keyword, "return") in found
-    assert [v for t, v in found if t is Generic.Prompt] == [">>", ">>", "..", "..", ">>", ">>",
-                                                            ">>"]
+    assert [v for t, v in found if t is Generic.Prompt] == [
+        ">>",
+        ">>",
+        "..",
+        "..",
+        ">>",
+        ">>",
+        ">>",
+    ]
     assert [v.strip() for t, v in found if t is Generic.Output] == [
-        "s-op: out", 'Example: out("ab") = [a, b] (strings)', "Statements end with ';'"]
+        "s-op: out",
+        'Example: out("ab") = [a, b] (strings)',
+        "Statements end with ';'",
+    ]
     assert [v.strip() for t, v in found if t is Generic.Error] == [
-        "!! syntax error: unexpected ';'", "at column 4", "^"]
-    assert (Keyword.Pseudo, ":help") in found and found[-2:] == [(Name.Builtin, "tokens"),
-                                                                 (Punctuation, ";")]
+        "!! syntax error: unexpected ';'",
+        "at column 4",
+        "^",
+    ]
+    assert (Keyword.Pseudo, ":help") in found and found[-2:] == [
+        (Name.Builtin, "tokens"),
+        (Punctuation, ";"),
+    ]
 
 
 def test_docs_blocks_lex_losslessly_and_sessions_never_colour_output_as_code():

@@ -36,9 +36,15 @@ def test_transcript(case):
 def test_transcript_through_the_command():
     """`rasp` with stdin from a pipe: plain text, no escape codes, the original's bytes."""
     case = next(t for t in TRANSCRIPTS if t["id"] == "repl.error_kinds")
-    done = subprocess.run([sys.executable, "-m", "rasp.cli"], input=case["stdin"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    done = subprocess.run(
+        [sys.executable, "-m", "rasp.cli"],
+        input=case["stdin"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout == case["stdout"]
     assert "\x1b" not in done.stdout
@@ -69,7 +75,8 @@ def test_comment_at_end_of_unfinished_line_swallows_the_rest():
 def test_multiple_statements_on_one_line():
     assert body(piped("a = 1; b = 2;\na;\n")) == (
         ">> something went wrong: \n"
-        ">> \t\t!!ignoring input:\n\t Error: Undefined variable: a\n>> \n")
+        ">> \t\t!!ignoring input:\n\t Error: Undefined variable: a\n>> \n"
+    )
 
 
 def test_parse_input_classification():
@@ -81,28 +88,36 @@ def test_parse_input_classification():
     assert parse_input("x = = 1;").status is Status.ERROR
 
 
-STATEMENT_SET = ("{'set', 's-op', 'selector', 'show', 'full seq display', 'examples', 'exit()', "
-                 "'exit', 'quit', 'quit()', 'load', 'draw', '(', 'def', '{', 'for', 'aggregate(', "
-                 "'[', 'not', '-', '+', 'round', 'indicator', 'select(', 'range(', 'zip(', 'len(', "
-                 "Float, PosInt, String, Comment, ID}")
-EXPRESSION_SET = ("{'(', '{', 'aggregate(', '[', 'not', '-', '+', 'round', 'indicator', "
-                  "'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, ID}")
+STATEMENT_SET = (
+    "{'set', 's-op', 'selector', 'show', 'full seq display', 'examples', 'exit()', "
+    "'exit', 'quit', 'quit()', 'load', 'draw', '(', 'def', '{', 'for', 'aggregate(', "
+    "'[', 'not', '-', '+', 'round', 'indicator', 'select(', 'range(', 'zip(', 'len(', "
+    "Float, PosInt, String, Comment, ID}"
+)
+EXPRESSION_SET = (
+    "{'(', '{', 'aggregate(', '[', 'not', '-', '+', 'round', 'indicator', "
+    "'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, ID}"
+)
 
 
 # What the original printed for these inputs (its test suite's transcripts).
-@pytest.mark.parametrize("stdin, message", [
-    ("if;", f"mismatched input 'if' expecting {STATEMENT_SET}"),
-    ("in 4;", f"extraneous input 'in' expecting {STATEMENT_SET}"),
-    ("tokens;;", "extraneous input ';' expecting {<EOF>, " + STATEMENT_SET[1:]),
-    ("not=3;", f"extraneous input '=' expecting {EXPRESSION_SET}"),
-    ("selector_width(tokens,tokens,==);", f"mismatched input '==' expecting {EXPRESSION_SET}"),
-    ("def=4;", "mismatched input '=' expecting ID"),
-    ("for in;", "missing ID at 'in'"),
-    ('tokens != "a";', "no viable alternative at input 'tokens!='"),
-])
+@pytest.mark.parametrize(
+    "stdin, message",
+    [
+        ("if;", f"mismatched input 'if' expecting {STATEMENT_SET}"),
+        ("in 4;", f"extraneous input 'in' expecting {STATEMENT_SET}"),
+        ("tokens;;", "extraneous input ';' expecting {<EOF>, " + STATEMENT_SET[1:]),
+        ("not=3;", f"extraneous input '=' expecting {EXPRESSION_SET}"),
+        ("selector_width(tokens,tokens,==);", f"mismatched input '==' expecting {EXPRESSION_SET}"),
+        ("def=4;", "mismatched input '=' expecting ID"),
+        ("for in;", "missing ID at 'in'"),
+        ('tokens != "a";', "no viable alternative at input 'tokens!='"),
+    ],
+)
 def test_syntax_errors_are_worded_like_antlr(stdin, message):
     assert body(piped(stdin + "\n")) == (
-        f">> \t!! antlr exception: {message} \t-- ignoring input\n>> \n")
+        f">> \t!! antlr exception: {message} \t-- ignoring input\n>> \n"
+    )
 
 
 def test_token_recognition_error():
@@ -114,7 +129,7 @@ def test_token_recognition_error():
 
 def test_errors_keep_earlier_definitions():
     session = ReplSession()
-    out = body(piped('x = indices + 1;\ny = nosuch;\nz = tokens_int + 1;\n1/0;\nx;\n', session))
+    out = body(piped("x = indices + 1;\ny = nosuch;\nz = tokens_int + 1;\n1/0;\nx;\n", session))
     assert "Error: Undefined variable: nosuch" in out
     assert "something went wrong: invalid literal for int() with base 10" in out
     assert out.endswith('>>      s-op: x\n \t Example: x("hello") = [1, 2, 3, 4, 5] (ints)\n>> \n')
@@ -124,12 +139,12 @@ def test_errors_keep_earlier_definitions():
 
 def test_failed_example_check_can_pass_on_another_example():
     out = body(piped("set example [1, 2]\nx = tokens_int + 1;\n"))
-    assert out == '>> >>      s-op: x\n \t Example: x([1, 2]) = [2, 3] (ints)\n>> \n'
+    assert out == ">> >>      s-op: x\n \t Example: x([1, 2]) = [2, 3] (ints)\n>> \n"
 
 
 def test_echo_that_fails_after_the_statement_ran():
     """The selector example is shown, but only the s-op example was checked."""
-    out = body(piped('set selector example []\nsel = select(indices, indices, ==);\nsel;\n'))
+    out = body(piped("set selector example []\nsel = select(indices, indices, ==);\nsel;\n"))
     assert "     selector: sel\n \t Example:\n" in out
     assert "statement executed, but result fails on evaluation" in out
 
@@ -143,13 +158,16 @@ def test_multi_assignment_echoes_each_name():
 
 def test_applied_selector_and_value_through_a_name():
     out = body(piped('select(indices, indices, ==)("ab");\nv = indices("ab");\nv;\n'))
-    assert out == (">> \t = \n \t\t\t     a b\n \t\t\t a | 1  \n \t\t\t b |   1\n"
-                   ">>     value: v =  [0, 1] (ints)\n>>     value: v =  [0, 1] (ints)\n>> \n")
+    assert out == (
+        ">> \t = \n \t\t\t     a b\n \t\t\t a | 1  \n \t\t\t b |   1\n"
+        ">>     value: v =  [0, 1] (ints)\n>>     value: v =  [0, 1] (ints)\n>> \n"
+    )
 
 
 def test_full_display_right_aligns_to_the_widest_cell():
-    out = body(piped('set example "abc"\nfull seq display on\nindices * 10;\n'
-                     '(indices == 0)("abcd");\n'))
+    out = body(
+        piped('set example "abc"\nfull seq display on\nindices * 10;\n(indices == 0)("abcd");\n')
+    )
     assert " \t\tinput:    a  b  c \t (strings)\n \t\toutput:   0 10 20 \t (ints)\n" in out
     assert " \t\tinput:   a b c d \t (strings)\n \t\toutput:  T       \t (bools)\n" in out
 
@@ -162,13 +180,16 @@ def test_full_display_skips_identical_values_of_an_application():
 def test_load_lists_public_names_and_missing_file(tmp_path, monkeypatch):
     (tmp_path / "lib.rasp").write_text(
         "_private = 1;\nrev = aggregate(select(indices, length - indices - 1, ==), tokens);\n"
-        "def twice(x) {\n  return x + x;\n}\nn = 3;\nn = 4;\nflip = select(indices, 0, ==);\n")
+        "def twice(x) {\n  return x + x;\n}\nn = 3;\nn = 4;\nflip = select(indices, 0, ==);\n"
+    )
     monkeypatch.chdir(tmp_path)
     out = body(piped('load "lib";\nrev;\nload "nope";\n'))
-    assert out == (">>      s-op: rev\n     lib function: twice(x)\n    value: n =  4\n"
-                   "     selector: flip\n"
-                   '>>      s-op: rev\n \t Example: rev("hello") = [o, l, l, e, h] (strings)\n'
-                   ">> \t\t!!ignoring input:\n\t could not find file: nope.rasp\n>> \n")
+    assert out == (
+        ">>      s-op: rev\n     lib function: twice(x)\n    value: n =  4\n"
+        "     selector: flip\n"
+        '>>      s-op: rev\n \t Example: rev("hello") = [o, l, l, e, h] (strings)\n'
+        ">> \t\t!!ignoring input:\n\t could not find file: nope.rasp\n>> \n"
+    )
 
 
 def test_load_reports_errors_and_goes_on(tmp_path, monkeypatch):
@@ -182,15 +203,17 @@ def test_load_reports_errors_and_goes_on(tmp_path, monkeypatch):
 def test_draw_writes_the_graph_and_echoes_the_value(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert body(piped('x = indices + 1;\ndraw(x, "ab");\n')).endswith(
-        ">> \t =  [1, 2] (ints)\n>> \n")
+        ">> \t =  [1, 2] (ints)\n>> \n"
+    )
     drawn = tmp_path / "comp_flows" / "x_ab.pdf"  # no quotes or parentheses in the name
     assert drawn.read_bytes().startswith(b"%PDF")
 
 
 def test_set_example_rejects_non_iterables():
     assert body(piped("set example 5\nshow example\n")) == (
-        '>> \t\t!!ignoring input:\n\t example not iterable: 5\n'
-        '>> \ts-op example: "hello"\n\tselector example: "hello"\n>> \n')
+        ">> \t\t!!ignoring input:\n\t example not iterable: 5\n"
+        '>> \ts-op example: "hello"\n\tselector example: "hello"\n>> \n'
+    )
 
 
 # ---- the interactive session's own additions --------------------------------------------
@@ -212,7 +235,8 @@ def test_interactive_errors_name_the_column():
 def test_interactive_runs_every_statement_of_a_line():
     session = ReplSession(interactive=True)
     assert text_of(session.run_text("a = 1; b = a + 1;")) == (
-        "    value: a =  1\n    value: b =  2\n")
+        "    value: a =  1\n    value: b =  2\n"
+    )
 
 
 def test_meta_commands():
@@ -224,15 +248,18 @@ def test_meta_commands():
 
 def test_load_errors_are_listed_in_file_order(tmp_path, monkeypatch):
     (tmp_path / "inner.rasp").write_text("i = 1;\nj = nosuch_inner;\n")
-    (tmp_path / "outer.rasp").write_text('a = 1;\nb = nosuch_outer;\nload "inner";\nc = 3;\n'
-                                         "a = 2;\n")
+    (tmp_path / "outer.rasp").write_text(
+        'a = 1;\nb = nosuch_outer;\nload "inner";\nc = 3;\na = 2;\n'
+    )
     monkeypatch.chdir(tmp_path)
     out = body(piped('load "outer";\n'))
-    assert out == (">>     value: a =  1\n"
-                   "\t\t!!ignoring input:\n\t Error: Undefined variable: nosuch_outer\n"
-                   "    value: i =  1\n"
-                   "\t\t!!ignoring input:\n\t Error: Undefined variable: nosuch_inner\n"
-                   "    value: c =  3\n    value: a =  2\n>> \n")
+    assert out == (
+        ">>     value: a =  1\n"
+        "\t\t!!ignoring input:\n\t Error: Undefined variable: nosuch_outer\n"
+        "    value: i =  1\n"
+        "\t\t!!ignoring input:\n\t Error: Undefined variable: nosuch_inner\n"
+        "    value: c =  3\n    value: a =  2\n>> \n"
+    )
 
 
 def test_ctrl_c_in_piped_mode_drops_the_pending_statement():
@@ -256,8 +283,10 @@ def test_compile_and_attn_commands():
     session.run_text("flip = select(indices, length - indices - 1, ==);")
     session.run_text("reverse = aggregate(flip, tokens);")
     out = text_of(session.run_text(":compile reverse"))
-    assert "     compiled: reverse\n\tvocab a,b,c, max length 3\n\t(the running example's; " \
-           "--vocab a,b --max-len N to change)\n" in out
+    assert (
+        "     compiled: reverse\n\tvocab a,b,c, max length 3\n\t(the running example's; "
+        "--vocab a,b --max-len N to change)\n" in out
+    )
     assert re.search(r"\tlayers \d+, heads \d+, d_model \d+, mlp_hidden \d+, params [\d,]+\n", out)
     assert 'model("abc") = [c, b, a] (strings)' in out
     assert "matches the interpreter on the running example" in out
@@ -268,9 +297,11 @@ def test_compile_and_attn_commands():
     assert "RASP selector flip" in out
     assert text_of(session.run_text(":compile flip")) == (
         "!! flip is a selector: compile an s-op that uses it, e.g. :compile aggregate(flip, "
-        "tokens), or see it with :attn flip\n")
+        "tokens), or see it with :attn flip\n"
+    )
     assert "--max-len needs a whole number" in text_of(
-        session.run_text(":compile reverse --max-len"))
+        session.run_text(":compile reverse --max-len")
+    )
     out = text_of(session.run_text(":compile reverse --vocab a,b,c,d --max-len 8"))
     assert "\tvocab a,b,c,d, max length 8\n\tlayers" in out
 
@@ -284,11 +315,11 @@ def test_compile_of_a_function_says_how_to_call_it(command):
     out = text_of(session.run_text(f":{command} sort"))
     assert out == f"!! {signature} is a function: try :{command} sort(tokens, tokens)\n"
     assert text_of(session.run_text(f":{command} 3")) == (
-        "!! 3 is a int, not an s-op: only s-ops (and, for :attn, selectors) compile\n")
+        "!! 3 is a int, not an s-op: only s-ops (and, for :attn, selectors) compile\n"
+    )
 
 
-@pytest.mark.parametrize("off, typed", [(0.0, True), (5e-6, True), (3e-5, True),
-                                        (0.0, False)])
+@pytest.mark.parametrize("off, typed", [(0.0, True), (5e-6, True), (3e-5, True), (0.0, False)])
 def test_compile_agrees_with_verify_on_borderline_numbers(monkeypatch, off, typed):
     """A model output off by 5e-6 (on values up to 1) is within the compiler's one equality rule
     (what `rasp verify` uses) but was outside the REPL's own old tolerance; an int given as a
@@ -301,9 +332,13 @@ def test_compile_agrees_with_verify_on_borderline_numbers(monkeypatch, off, type
     session.run_text('set example "xaxb"')
     session.run_text('frac = aggregate(select(indices, indices, <=), indicator(tokens == "x"));')
     want = session.env.evaluate("frac", "xaxb")
-    monkeypatch.setattr(program.CompiledProgram, "run_batch",
-                        lambda self, inputs: [[v + off if isinstance(v, float) or not typed
-                                               else v for v in want] for _ in inputs])
+    monkeypatch.setattr(
+        program.CompiledProgram,
+        "run_batch",
+        lambda self, inputs: [
+            [v + off if isinstance(v, float) or not typed else v for v in want] for _ in inputs
+        ],
+    )
     out = text_of(session.run_text(":compile frac"))
     prog = program.compile(session.env, "frac", vocab=["a", "b", "x"], max_len=4)
     report = verify.verify(prog, session.env.expression("frac"), [list("xaxb")], False)
@@ -399,7 +434,8 @@ def test_interactive_error_inside_an_earlier_function():
     session.run_text("def f(x) {\n  y = x + nosuch;\n  return y;\n}")
     assert text_of(session.run_text("f(1);")) == (
         "!! error: Undefined variable: nosuch\n   at line 2, column 11 of an earlier input\n"
-        "   in f, called from line 1, column 1: f(1)\n")
+        "   in f, called from line 1, column 1: f(1)\n"
+    )
 
 
 def test_functions_are_named_after_the_load_path(tmp_path, monkeypatch):
@@ -407,12 +443,14 @@ def test_functions_are_named_after_the_load_path(tmp_path, monkeypatch):
     (tmp_path / "sub" / "f.rasp").write_text("def f(a) {\n  return a;\n}\n")
     monkeypatch.chdir(tmp_path)
     assert body(piped('load "sub/f";\nf;\n')) == (
-        ">>      sub/f function: f(a)\n>>      sub/f function: f(a)\n>> \n")
+        ">>      sub/f function: f(a)\n>>      sub/f function: f(a)\n>> \n"
+    )
 
 
 def test_library_functions_are_named_as_in_the_original():
     assert body(piped("selector_width;\n")) == (
-        ">>      RASP_support/rasplib function: selector_width(sel)\n>> \n")
+        ">>      RASP_support/rasplib function: selector_width(sel)\n>> \n"
+    )
     session = ReplSession(interactive=True)
     assert text_of(session.run_text("sort;")) == "     library function: sort(seq, key)\n"
 
@@ -421,17 +459,29 @@ def test_nested_loads_as_the_original_lists_them(tmp_path, monkeypatch):
     """The original's own test of nested loads and private names (its transcript)."""
     (tmp_path / "loadA.rasp").write_text(
         'a=f; # fails: f is defined outside\na=3;\nload "loadB";\nc=b;\n'
-        "d=_b; # fails: private to loadB\n_a=4;\ne=_a;")
+        "d=_b; # fails: private to loadB\n_a=4;\ne=_a;"
+    )
     (tmp_path / "loadB.rasp").write_text("g=f;\nb=7;\n_b = 8;\n_c=a; # fails: a is loadA's\n")
     monkeypatch.chdir(tmp_path)
     err = "\t\t!!ignoring input:\n\t Error: Undefined variable: {}\n"
     assert body(piped('f=10;\nload "loadA";\na;\nb;\nc;\nd;\ne;\nf;\n_a;\n_b;\n')) == (
-        ">>     value: f =  10\n>> " + err.format("f") + "    value: a =  3\n"
-        + err.format("f") + "    value: b =  7\n" + err.format("a") + "    value: c =  7\n"
-        + err.format("_b") + "    value: e =  4\n"
+        ">>     value: f =  10\n>> "
+        + err.format("f")
+        + "    value: a =  3\n"
+        + err.format("f")
+        + "    value: b =  7\n"
+        + err.format("a")
+        + "    value: c =  7\n"
+        + err.format("_b")
+        + "    value: e =  4\n"
         ">>     value: a =  3\n>>     value: b =  7\n>>     value: c =  7\n>> "
-        + err.format("d") + ">>     value: e =  4\n>>     value: f =  10\n>> "
-        + err.format("_a") + ">> " + err.format("_b") + ">> \n")
+        + err.format("d")
+        + ">>     value: e =  4\n>>     value: f =  10\n>> "
+        + err.format("_a")
+        + ">> "
+        + err.format("_b")
+        + ">> \n"
+    )
 
 
 def test_ticker_shows_the_compilers_stage():
@@ -452,12 +502,15 @@ def test_ticker_shows_the_compilers_stage():
     assert quiet.getvalue() == ""
 
 
-@pytest.mark.parametrize("typed, message", [
-    (":attn", "!! give an s-op: a name or an expression, e.g. :attn reverse\n"),
-    (":compile tokens --vocab ,", "!! --vocab needs at least one token, e.g. --vocab a,b,c\n"),
-    (":compile tokens --max-len 99999", "!! --max-len must be between 1 and 4096, got 99999\n"),
-    (":cut maybe", "!! :cut on (cut long output to the terminal) or :cut off\n"),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        (":attn", "!! give an s-op: a name or an expression, e.g. :attn reverse\n"),
+        (":compile tokens --vocab ,", "!! --vocab needs at least one token, e.g. --vocab a,b,c\n"),
+        (":compile tokens --max-len 99999", "!! --max-len must be between 1 and 4096, got 99999\n"),
+        (":cut maybe", "!! :cut on (cut long output to the terminal) or :cut off\n"),
+    ],
+)
 def test_meta_command_usage_errors(typed, message):
     assert text_of(ReplSession(interactive=True).run_text(typed)) == message
 

@@ -28,18 +28,21 @@ def test_every_unfinished_input_is_read_on_or_refused_as_the_original_does():
     assert 300 < refused < len(DATA["cases"])  # both outcomes are well represented
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("x = (1 +", "missing ')' at '+'"),  # ANTLR ends `1` before an operator that could
-    ("x = 1 +", None),  # start a new statement; `missing ';'` is the original's cue to read on
-    ("x = (1 + 2", None),  # the operand after `+` is complete: ANTLR goes on
-    ("x = (f(a +", "missing ')' at '('"),
-    ("x = (f(a) +", "missing ')' at '+'"),
-    ("def f(a) {   return a -", "mismatched input '-' expecting ';'"),
-    ("x = select(a, b +", "mismatched input '+' expecting ','"),
-    ("x = [(a +", None),  # a list or a comprehension? ANTLR cannot tell before the end
-    ("x = [1, (a +", "missing ')' at '+'"),
-    ("set example f(a[", "missing ')' at '['"),  # f ends the command: `(a[` is a statement
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x = (1 +", "missing ')' at '+'"),  # ANTLR ends `1` before an operator that could
+        ("x = 1 +", None),  # start a new statement; `missing ';'` is the original's cue to read on
+        ("x = (1 + 2", None),  # the operand after `+` is complete: ANTLR goes on
+        ("x = (f(a +", "missing ')' at '('"),
+        ("x = (f(a) +", "missing ')' at '+'"),
+        ("def f(a) {   return a -", "mismatched input '-' expecting ';'"),
+        ("x = select(a, b +", "mismatched input '+' expecting ','"),
+        ("x = [(a +", None),  # a list or a comprehension? ANTLR cannot tell before the end
+        ("x = [1, (a +", "missing ')' at '+'"),
+        ("set example f(a[", "missing ')' at '['"),  # f ends the command: `(a[` is a statement
+    ],
+)
 def test_hand_built_inputs(text, message):
     assert stop_message(text) == message
 

@@ -37,16 +37,22 @@ def drive(tmp_path, steps):
     outputs: list[str] = []
     failures: list[BaseException] = []
     with create_pipe_input() as pipe:
-        repl = PromptRepl(ReplSession(interactive=True), str(tmp_path / "history"),
-                          input=pipe, output=DummyOutput(),
-                          sink=lambda out: outputs.append(text_of(out)))
+        repl = PromptRepl(
+            ReplSession(interactive=True),
+            str(tmp_path / "history"),
+            input=pipe,
+            output=DummyOutput(),
+            sink=lambda out: outputs.append(text_of(out)),
+        )
 
         def typist():
             try:
                 for keys, condition in steps:
                     pipe.send_text(keys)
-                    _wait(lambda c=condition: c(repl.prompt_session.default_buffer.text,
-                                                outputs), repr(keys))
+                    _wait(
+                        lambda c=condition: c(repl.prompt_session.default_buffer.text, outputs),
+                        repr(keys),
+                    )
             except BaseException as exc:  # reported by the main thread
                 failures.append(exc)
             pipe.send_text(CTRL_D * 3)
@@ -69,30 +75,36 @@ def buffer_is(expected):
 
 
 def test_completion_history_multiline_ctrl_c_and_errors(tmp_path):
-    outputs, repl = drive(tmp_path, [
-        ("n = 41;\r", results(1)),
-        # Tab completes a library name.
-        ("selector_wi", buffer_is("selector_wi")),
-        ("\t", buffer_is("selector_width")),
-        ("(select(tokens, tokens, ==));\r", results(2)),
-        # The up arrow recalls the last input; Enter runs it again.
-        (UP, buffer_is("selector_width(select(tokens, tokens, ==));")),
-        ("\r", results(3)),
-        # Enter inside an unfinished def opens a new line instead of running it.
-        ("def f(a) {\r", buffer_is("def f(a) {\n")),
-        ("  return a + 1;\r", buffer_is("def f(a) {\n  return a + 1;\n")),
-        ("}\r", results(4)),
-        # Ctrl-C drops the pending input; the session goes on.
-        ("x = [1,\r", buffer_is("x = [1,\n")),
-        (CTRL_C, buffer_is("")),
-        # An error skips the statement and keeps what was defined before it.
-        ("f(n) + nosuch;\r", results(5)),
-        ("f(n);\r", results(6)),
-    ])
+    outputs, repl = drive(
+        tmp_path,
+        [
+            ("n = 41;\r", results(1)),
+            # Tab completes a library name.
+            ("selector_wi", buffer_is("selector_wi")),
+            ("\t", buffer_is("selector_width")),
+            ("(select(tokens, tokens, ==));\r", results(2)),
+            # The up arrow recalls the last input; Enter runs it again.
+            (UP, buffer_is("selector_width(select(tokens, tokens, ==));")),
+            ("\r", results(3)),
+            # Enter inside an unfinished def opens a new line instead of running it.
+            ("def f(a) {\r", buffer_is("def f(a) {\n")),
+            ("  return a + 1;\r", buffer_is("def f(a) {\n  return a + 1;\n")),
+            ("}\r", results(4)),
+            # Ctrl-C drops the pending input; the session goes on.
+            ("x = [1,\r", buffer_is("x = [1,\n")),
+            (CTRL_C, buffer_is("")),
+            # An error skips the statement and keeps what was defined before it.
+            ("f(n) + nosuch;\r", results(5)),
+            ("f(n);\r", results(6)),
+        ],
+    )
     assert outputs[0].startswith("RASP 0.1\nrunning example is: hello\n")
     assert outputs[1] == "    value: n =  41\n"
-    assert outputs[2] == outputs[3] == (
-        '     s-op: out\n \t Example: out("hello") = [1, 1, 2, 2, 1] (ints)\n')
+    assert (
+        outputs[2]
+        == outputs[3]
+        == ('     s-op: out\n \t Example: out("hello") = [1, 1, 2, 2, 1] (ints)\n')
+    )
     assert outputs[4] == "     console function: f(a)\n"
     assert outputs[5].startswith("!! error: Undefined variable: nosuch\n   at column 8\n")
     assert outputs[6] == "    value: out =  42\n"
@@ -118,15 +130,22 @@ def test_completer_offers_names_keywords_and_commands():
     completer = RaspCompleter(session)
 
     def complete(text):
-        return {c.text: c.display_meta_text for c in
-                completer.get_completions(Document(text), CompleteEvent(completion_requested=True))}
+        return {
+            c.text: c.display_meta_text
+            for c in completer.get_completions(
+                Document(text), CompleteEvent(completion_requested=True)
+            )
+        }
 
     assert complete("my_") == {"my_sop": "s-op"}
     assert complete("selector_wi") == {"selector_width": "library function"}
     assert complete("aggre") == {"aggregate(": "primitive"}
     assert "indicator" in complete("ind") and "indices" in complete("ind")
-    assert complete("full") == {"full_s": "library selector", "full seq display on": "REPL command",
-                                "full seq display off": "REPL command"}
+    assert complete("full") == {
+        "full_s": "library selector",
+        "full seq display on": "REPL command",
+        "full seq display off": "REPL command",
+    }
     assert set(complete(":c")) == {":compile", ":cut"}
     assert complete("1 + ") == {}
 
@@ -134,10 +153,22 @@ def test_completer_offers_names_keywords_and_commands():
 def test_real_terminal(tmp_path):
     """`rasp` in a pseudo-terminal: banner, an echo, an error, a multi-line def, Ctrl-D."""
     pexpect = pytest.importorskip("pexpect")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASP_HISTORY": str(tmp_path / "h"),
-           "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm"}
-    child = pexpect.spawn(sys.executable, ["-m", "rasp.cli"], env=env, cwd=str(tmp_path),
-                          encoding="utf-8", timeout=30, dimensions=(24, 100))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RASP_HISTORY": str(tmp_path / "h"),
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "TERM": "xterm",
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "rasp.cli"],
+        env=env,
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=30,
+        dimensions=(24, 100),
+    )
     try:
         child.expect("running example is: hello")
         child.expect(">> ")
@@ -164,8 +195,14 @@ def test_input_highlighting_uses_the_terminals_colours():
 
     from rasp.repl_prompt import STYLE
 
-    for cls in ("pygments.name.function", "pygments.name.builtin", "pygments.keyword",
-                "pygments.literal.string", "pygments.literal.number", "pygments.comment"):
+    for cls in (
+        "pygments.name.function",
+        "pygments.name.builtin",
+        "pygments.keyword",
+        "pygments.literal.string",
+        "pygments.literal.number",
+        "pygments.comment",
+    ):
         attrs = STYLE.get_attrs_for_style_str(f"class:{cls}", DEFAULT_ATTRS)
         assert attrs.color in ("", None) or attrs.color.startswith("ansi"), (cls, attrs.color)
         assert attrs.color not in ("ansiblue", "ansiblack", "ansiwhite", "ansiyellow")

@@ -21,10 +21,24 @@ TAB = "\t"
 
 @pytest.fixture
 def repl(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RASP_HISTORY": str(tmp_path / "h"),
-           "PROMPT_TOOLKIT_NO_CPR": "1", "TERM": "xterm", "COLUMNS": "80", "LINES": "24"}
-    child = pexpect.spawn(sys.executable, ["-m", "rasp.cli"], env=env, cwd=str(ROOT),
-                          encoding="utf-8", timeout=60, dimensions=(24, 80))
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "RASP_HISTORY": str(tmp_path / "h"),
+        "PROMPT_TOOLKIT_NO_CPR": "1",
+        "TERM": "xterm",
+        "COLUMNS": "80",
+        "LINES": "24",
+    }
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "rasp.cli"],
+        env=env,
+        cwd=str(ROOT),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(24, 80),
+    )
     child.expect("running example is: hello")
     child.expect(">> ")
     yield child
@@ -45,7 +59,7 @@ def screen_text(child, text: str, timeout: float = 60) -> str:
         except pexpect.TIMEOUT:
             pass
     plain = ANSI.sub("", seen)
-    return plain[:plain.index(text)]
+    return plain[: plain.index(text)]
 
 
 def answer(child, keys: str) -> list[str]:
@@ -64,7 +78,7 @@ def test_help_without_the_colon(repl):
 
 def test_tab_after_load_completes_file_names(repl):
     repl.send('load "exa' + TAB)
-    screen_text(repl, 'examples/')
+    screen_text(repl, "examples/")
     repl.send("rever" + TAB)
     screen_text(repl, "reverse")
     lines = answer(repl, '";')

@@ -1,0 +1,97 @@
+"""How the REPL reports a statement that failed: the original's lines, or located messages.
+
+Piped sessions print exactly what the original printed for each kind of error (its three
+forms: `!!ignoring input`, `something went wrong`, `antlr exception`); the terminal REPL
+prints raspc's message instead, with where it happened and the line with a caret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rasp.errors import RaspError, RaspNameError, RaspSyntaxError, caret_under
+from rasp.repl_antlr import antlr_message
+from rasp.repl_fit import Output
+
+ERROR = "class:error"  # the prompt-toolkit style of error text
+
+
+@dataclass(frozen=True)
+class ErrorStyle:
+    """The error lines of a session: the original's when not `interactive`."""
+
+    interactive: bool
+
+    def error(self, err: RaspError, text: str) -> Output:
+        """A statement failed: the original's line for its kind, or the located message."""
+        if self.interactive:
+            return self.located(err, text)
+        if err.kind == "syntax":
+            return self.syntax_error(err, text)
+        if err.kind == "python":
+            return [(ERROR, f"something went wrong: {err.message}\n")]
+        if err.kind == "notimpl":
+            return [(ERROR, "not implemented this command yet! ignoring\n")]
+        prefix = "Error: " if _is_name_error(err) else ""
+        return [(ERROR, f"\t\t!!ignoring input:\n\t {prefix}{err.message}\n")]
+
+    def echo_error(self, err: RaspError) -> Output:
+        """The statement ran, but showing its result on the running example failed."""
+        if self.interactive:
+            return [(ERROR, f"!! the statement ran, but its example fails: {err.message}\n")]
+        if err.kind == "python":
+            return [(ERROR, f"something went wrong: {err.message}\n")]
+        return [
+            (
+                ERROR,
+                f"\t!!statement executed, but result fails on evaluation:\n\t\t {err.message}\n",
+            )
+        ]
+
+    def internal_error(self, exc: Exception) -> Output:
+        """An exception that is not a RaspError: a bug in raspc, reported like the original
+        reports any exception, so that the session survives it."""
+        if self.interactive:
+            return [(ERROR, f"!! internal error ({type(exc).__name__}): {exc}\n")]
+        return [(ERROR, f"something went wrong: {exc}\n")]
+
+    def syntax_error(self, err: RaspError, text: str) -> Output:
+        if self.interactive:
+            return self.located(err, text)
+        if err.path is not None:  # inside a loaded file
+            return [(ERROR, f"\t!! antlr exception: {err} \t-- ignoring input\n")]
+        message = antlr_message(err, text) if isinstance(err, RaspSyntaxError) else err.message
+        return [(ERROR, f"\t!! antlr exception: {message} \t-- ignoring input\n")]
+
+    def located(self, err: RaspError, text: str) -> Output:
+        """`!! message`, where it happened, and the offending line with a caret."""
+        kind = "syntax error" if err.kind == "syntax" else "error"
+        lines = [f"!! {kind}: {err.message}"]
+        if err.path is not None:
+            lines.append(f"   at {err.where()}")
+            source = err.source_line
+        elif err.line is not None:
+            source_lines = text.split("\n")
+            source = source_lines[err.line - 1] if err.line <= len(source_lines) else None
+            if source is not None and (err.column or 1) > len(source.rstrip()) + 1:
+                source = None
+            if source is None:  # past this input: inside a function defined earlier
+                lines.append(f"   at line {err.line}, column {err.column} of an earlier input")
+            elif len([x for x in source_lines if x.strip()]) > 1:
+                lines.append(f"   at line {err.line}, column {err.column}")
+            else:
+                lines.append(f"   at column {err.column}")
+        else:
+            source = None
+        if source is not None and err.column is not None:
+            lines.append(f"   {source.rstrip()}")
+            lines.append("   " + caret_under(source, err.column))
+        lines += [f"   {note}" for note in err.notes]  # e.g. where a library function was called
+        return [(ERROR, "\n".join(lines) + "\n")]
+
+
+def _is_name_error(err: RaspError) -> bool:
+    """The original's UndefinedVariable and ReservedName say `Error: ` first."""
+    return isinstance(err, RaspNameError) and err.message.startswith(
+        ("Undefined variable", "Cannot set reserved name")
+    )
