@@ -11,12 +11,19 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+
+import rasp
+from rasp import ast
+from rasp.examples import read_header
+from rasp.parser import parse_program
+from rasp.source import read_source, resolve_load
 
 Program = Callable[[list[list[Any]]], list[list[Any]]]
 
@@ -223,10 +230,6 @@ def _plain(values: Sequence[Any]) -> list[Any]:
 def rasp_program(path: str | Path, expr: str, sources: dict[str, str] | None = None) -> Program:
     """The batched interpreter's function for s-op ``expr`` of the program at ``path``, or of
     ``sources`` (from ``program_sources``) when given: then no file of the program is read."""
-    import tempfile
-
-    import rasp
-
     path = str(path)
     env = rasp.Environment()
     if sources is None:
@@ -252,10 +255,6 @@ def rasp_program(path: str | Path, expr: str, sources: dict[str, str] | None = N
 def program_sources(path: str | Path) -> dict[str, str]:
     """The program's text and that of every file it loads, by path relative to the program's
     directory: what a checkpoint stores so the program can be rerun anywhere."""
-    from rasp import ast
-    from rasp.parser import parse_program
-    from rasp.source import read_source, resolve_load
-
     root = Path(path).resolve().parent
     found: dict[str, str] = {}
     todo = [str(path)]
@@ -285,8 +284,6 @@ class ProgramSpec:
         cls, path: str | Path, expr: str | None = None, vocab: Sequence[Any] | None = None
     ) -> ProgramSpec:
         """Fill what is not given from the ``# compile:`` header line."""
-        from rasp.examples import read_header
-
         header = read_header(str(path))
         spec = header.compile
         expr = expr or (spec.expr if spec else None)
