@@ -72,7 +72,7 @@ class InputCodec:
         if self._char_ids is not None and set(map(type, seqs)) == {str}:
             ids = self._encode_text(seqs)
         else:
-            ids = self._encode_tokens(seqs)
+            ids = self._encode_tokens(seqs, int(lengths.sum()))
         width = int(lengths.max()) if len(seqs) else 0
         tokens = np.full((len(seqs), 1 + width), self.bos, dtype=np.int64)
         if len(seqs) and lengths.min() == width:
@@ -92,33 +92,36 @@ class InputCodec:
                 self.encode(x)  # raises, naming the token
         return ids
 
-    def _encode_chars(self, flat: list[Any]) -> np.ndarray | None:
-        """Ids of one-character string tokens, joined with NULs into one string and looked up
-        by code point (a join is C-speed; a dict lookup per token is not); None unless every
-        token is one character other than NUL. Proof: the joined length is 2n - 1 with NUL at
-        every odd index and none at an even one iff the n tokens hold n - 1 NULs in all (the
-        separators), hence none, and each sits between two separators: one character."""
+    def _encode_chars(self, seqs: Sequence[Any], n: int) -> np.ndarray | None:
+        """Ids of the n tokens of `seqs` when every one is a one-character string other than
+        NUL (else None): all joined with NULs into one string (C-speed; a dict lookup per
+        token is not) and looked up by code point. Proof: the joined length is 2n - 1 with
+        NUL at every odd index and none at an even one iff the n tokens hold n - 1 NULs in all
+        (the separators), hence none, and each sits between two separators: one character."""
         lut = self._char_ids
-        if lut is None or lut[0] >= 0 or not flat:
+        if lut is None or not n:
             return None
         try:
-            joined = "\0".join(flat)
+            joined = "\0".join(map("\0".join, seqs))
         except TypeError:
             return None
-        if len(joined) != 2 * len(flat) - 1:
+        if len(joined) != 2 * n - 1:
             return None
-        points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        try:  # one byte per character where they all allow it
+            points = np.frombuffer(joined.encode("latin-1"), dtype=np.uint8)
+        except UnicodeEncodeError:
+            points = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
         chars = points[0::2]
         if points[1::2].any() or not chars.all():
             return None
         ids = lut[np.minimum(chars, len(lut) - 1)]
         return ids if (ids >= 0).all() else None
 
-    def _encode_tokens(self, seqs: Sequence[Any]) -> np.ndarray:
-        flat = list(itertools.chain.from_iterable(seqs))
-        chars = self._encode_chars(flat)
+    def _encode_tokens(self, seqs: Sequence[Any], n: int) -> np.ndarray:
+        chars = self._encode_chars(seqs, n)
         if chars is not None:
             return chars
+        flat = list(itertools.chain.from_iterable(seqs))
         types = set(map(type, flat))
         table = self._by_type.get(types.pop()) if len(types) == 1 else None
         try:
@@ -183,8 +186,11 @@ class OutputCodec:
         if self.consecutive:  # rounding; every tolerance is 0.45 (gaps of 1)
             d = x - s[0]
             r = np.rint(d)
-            off = ~(np.abs(d - r) <= 0.45) | (r < 0) | (r > len(s) - 1)  # NaN: off
-            best = np.where(off, 0, r).astype(np.int64)
+            off = ~(np.abs(d - r) <= 0.45)  # NaN: off
+            off |= r < 0
+            off |= r > len(s) - 1
+            # Any index in range where off (fmin/fmax take the number over a NaN).
+            best = np.fmax(np.fmin(r, len(s) - 1, out=r), 0, out=r).astype(np.int64)
         else:
             i = np.searchsorted(s, x).clip(1, len(s) - 1) if len(s) > 1 else np.zeros_like(
                 x, dtype=np.int64)

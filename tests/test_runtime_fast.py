@@ -318,17 +318,19 @@ def test_text_inputs_encode_through_one_lookup():
 def test_lists_of_characters_encode_as_text():
     """Lists of one-character tokens take the joined-string path; anything else (a longer or
     empty token, NUL, a non-string) the per-token one, with the same ids or the same error."""
-    codec = InputCodec(["a", "b", "ab", "", 1], bos=5, max_len=4)
-    slow = InputCodec(["a", "b", "ab", "", 1], bos=5, max_len=4)
-    slow._encode_chars = lambda flat: None  # the reference: per-token lookups only
+    codec = InputCodec(["a", "b", "ab", "", 1], 5, 4)
+    slow = InputCodec(["a", "b", "ab", "", 1], 5, 4)
+    slow._encode_chars = lambda seqs, n: None  # the reference: per-token lookups only
     cases = [[["a", "b"], ["b"]], [["ab", "a"], ["a", "b"]], [["", "ab"], ["a", "b"]],
              [["a", ""], ["b"]], [["a", 1], ["b", "a"]], ["ab", ["b", "a", "a"]]]
     for inputs in cases:
         got, want = codec.encode_batch(inputs), slow.encode_batch(inputs)
         assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
-    assert codec._encode_chars(["a", "b", "a"]).tolist() == [0, 1, 0]
+    assert codec._encode_chars([["a", "b"], "a"], 3).tolist() == [0, 1, 0]
+    wide = InputCodec(["a", "\u00e9", "\u4e2d"], 3, 4)
+    assert wide._encode_chars([["\u4e2d", "a"], ["\u00e9"]], 3).tolist() == [2, 0, 1]
     for flat in (["a", "\x00"], ["ab", ""], ["", "ab"], ["a", 1], ["c"], ["a\x00b", "", ""]):
-        assert codec._encode_chars(flat) is None, flat
+        assert codec._encode_chars([flat], len(flat)) is None, flat
     for bad in ("c", "\x00", 2.0):
         with pytest.raises(ValueError, match=re.escape(f"token {bad!r} is not in the")):
             codec.encode_batch([["a"], ["b", bad]])
