@@ -46,21 +46,39 @@ from runtime.device import device_name, exact_fp32, pick_device  # noqa: E402
 
 SECTIONS = ("gemm", "attention", "train", "compiled")
 # (example, vocabulary, max length) of the compiled section, as in vs_tracr.py.
-PROGRAMS = [("sort", [1, 2, 3, 4, 5], 32), ("sort", [1, 2, 3, 4, 5], 64),
-            ("reverse", ["a", "b", "c"], 32), ("hist", ["a", "b", "c"], 64)]
+PROGRAMS = [
+    ("sort", [1, 2, 3, 4, 5], 32),
+    ("sort", [1, 2, 3, 4, 5], 64),
+    ("reverse", ["a", "b", "c"], 32),
+    ("hist", ["a", "b", "c"], 64),
+]
 
 
 def sizes(dry: bool) -> dict[str, Any]:
     """Everything that differs between the real run and the dry run."""
     if dry:
-        return {"dtype": "float32", "gemm": [64, 128], "seq_lens": [16, 32], "attn_batch": 1,
-                "train": ("tiny", 1, 16, 1, "none"),
-                "programs": [(p, v, n // 8) for p, v, n in PROGRAMS],
-                "batch": 64, "max_batch": 256, "min_time": 0.01}
-    return {"dtype": "bfloat16", "gemm": [256, 512, 1024, 2048, 4096, 8192],
-            "seq_lens": [64, 128, 256, 512, 1024, 2048, 4096], "attn_batch": 8,
-            "train": ("gpt2-small", 16, 1024, 10, "default"), "programs": PROGRAMS,
-            "batch": 16384, "max_batch": 1 << 21, "min_time": 0.2}
+        return {
+            "dtype": "float32",
+            "gemm": [64, 128],
+            "seq_lens": [16, 32],
+            "attn_batch": 1,
+            "train": ("tiny", 1, 16, 1, "none"),
+            "programs": [(p, v, n // 8) for p, v, n in PROGRAMS],
+            "batch": 64,
+            "max_batch": 256,
+            "min_time": 0.01,
+        }
+    return {
+        "dtype": "bfloat16",
+        "gemm": [256, 512, 1024, 2048, 4096, 8192],
+        "seq_lens": [64, 128, 256, 512, 1024, 2048, 4096],
+        "attn_batch": 8,
+        "train": ("gpt2-small", 16, 1024, 10, "default"),
+        "programs": PROGRAMS,
+        "batch": 16384,
+        "max_batch": 1 << 21,
+        "min_time": 0.2,
+    }
 
 
 def progress(text: str) -> None:
@@ -73,8 +91,7 @@ def compiled_section(device: torch.device, cfg: dict[str, Any]) -> dict[str, Any
         path = ROOT / "examples" / f"{name}.rasp"
         env = Environment()
         env.run(read_source(str(path)), str(path))
-        prog = compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab,
-                                max_len=n)
+        prog = compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab, max_len=n)
         prog.model.to(device)
         rng = random.Random(0)
         batch = cfg["batch"]
@@ -91,11 +108,17 @@ def compiled_section(device: torch.device, cfg: dict[str, Any]) -> dict[str, Any
         tokens, lengths = prog.encode_batch(inputs)
         ids = torch.from_numpy(tokens).to(device)
         lens = torch.from_numpy(lengths).to(device)
-        row = {"program": f"{name}@{n}", "d_model": prog.stats["d_model"],
-               "layers": prog.stats["layers"], "batch": batch, "exact": exact,
-               "checked": len(inputs), "e2e_seq_per_s": batch / e2e,
-               "bare_seq_per_s": batch / B.measure(lambda i=ids, ln=lens, f=fast: f(i, ln), device,
-                                                   cfg["min_time"])}
+        row = {
+            "program": f"{name}@{n}",
+            "d_model": prog.stats["d_model"],
+            "layers": prog.stats["layers"],
+            "batch": batch,
+            "exact": exact,
+            "checked": len(inputs),
+            "e2e_seq_per_s": batch / e2e,
+            "bare_seq_per_s": batch
+            / B.measure(lambda i=ids, ln=lens, f=fast: f(i, ln), device, cfg["min_time"]),
+        }
         best = (batch, row["bare_seq_per_s"])
         rows_per_call = batch
         while rows_per_call * 2 <= cfg["max_batch"]:
@@ -103,8 +126,9 @@ def compiled_section(device: torch.device, cfg: dict[str, Any]) -> dict[str, Any
             try:
                 big = ids[torch.randint(0, batch, (rows_per_call,), device=device)]
                 big_lens = lens[:1].expand(rows_per_call)  # every input has length n
-                seconds = B.measure(lambda i=big, ln=big_lens, f=fast: f(i, ln), device,
-                                    cfg["min_time"])
+                seconds = B.measure(
+                    lambda i=big, ln=big_lens, f=fast: f(i, ln), device, cfg["min_time"]
+                )
                 rate = rows_per_call / seconds
             except torch.cuda.OutOfMemoryError:
                 break
@@ -120,25 +144,37 @@ def compiled_section(device: torch.device, cfg: dict[str, Any]) -> dict[str, Any
 
 
 def format_compiled(result: dict[str, Any]) -> str:
-    lines = ["compiled programs, float32 (TF32 off), sequences/s",
-             f"{'program':<11} {'d_model':>7} {'batch':>7} {'e2e':>11} {'bare':>11} "
-             f"{'best batch':>10} {'bare':>11} exact"]
+    lines = [
+        "compiled programs, float32 (TF32 off), sequences/s",
+        f"{'program':<11} {'d_model':>7} {'batch':>7} {'e2e':>11} {'bare':>11} "
+        f"{'best batch':>10} {'bare':>11} exact",
+    ]
     for r in result["rows"]:
-        lines.append(f"{r['program']:<11} {r['d_model']:>7} {r['batch']:>7,} "
-                     f"{r['e2e_seq_per_s']:>11,.0f} {r['bare_seq_per_s']:>11,.0f} "
-                     f"{r['best_batch']:>10,} {r['best_bare_seq_per_s']:>11,.0f} "
-                     f"{'yes' if r['exact'] == r['checked'] else 'NO'}")
+        lines.append(
+            f"{r['program']:<11} {r['d_model']:>7} {r['batch']:>7,} "
+            f"{r['e2e_seq_per_s']:>11,.0f} {r['bare_seq_per_s']:>11,.0f} "
+            f"{r['best_batch']:>10,} {r['best_bare_seq_per_s']:>11,.0f} "
+            f"{'yes' if r['exact'] == r['checked'] else 'NO'}"
+        )
     return "\n".join(lines)
 
 
 def run_section(section: str, device: torch.device, cfg: dict[str, Any]) -> tuple[dict, str]:
     if section == "gemm":
-        res = B.bench_gemm(device, [cfg["dtype"]], {cfg["dtype"]: cfg["gemm"]}, [],
-                           cfg["min_time"])
+        res = B.bench_gemm(device, [cfg["dtype"]], {cfg["dtype"]: cfg["gemm"]}, [], cfg["min_time"])
         return res, format_gemm(res)
     if section == "attention":
-        res = B.bench_attention(device, cfg["seq_lens"], cfg["attn_batch"], 12, 64,
-                                cfg["dtype"], True, ("sdpa", "math"), cfg["min_time"])
+        res = B.bench_attention(
+            device,
+            cfg["seq_lens"],
+            cfg["attn_batch"],
+            12,
+            64,
+            cfg["dtype"],
+            True,
+            ("sdpa", "math"),
+            cfg["min_time"],
+        )
         return res, format_attention(res)
     if section == "train":
         preset, batch, seq_len, steps, mode = cfg["train"]
@@ -152,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="Tiny sizes on the CPU.")
     ap.add_argument("--sections", default=",".join(SECTIONS))
-    ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "gpu"),
-                    help="Folder of the JSON files.")
+    ap.add_argument(
+        "--out",
+        default=str(ROOT / "benchmarks" / "results" / "gpu"),
+        help="Folder of the JSON files.",
+    )
     args = ap.parse_args(argv)
     sections = [s for s in args.sections.split(",") if s]
     if set(sections) - set(SECTIONS):
@@ -185,8 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         print(text + "\n", flush=True)
         progress(f"{section}: {result['seconds']:.0f} s, written to {out / (section + '.json')}")
     if "compiled" in everything:
-        bad = [r["program"] for r in everything["compiled"]["rows"]
-               if r["exact"] != r["checked"]]
+        bad = [r["program"] for r in everything["compiled"]["rows"] if r["exact"] != r["checked"]]
         if bad:
             progress(f"compiled: outputs differ from the interpreter for {', '.join(bad)}")
             failed.append("compiled exactness")

@@ -48,9 +48,12 @@ def main() -> None:
 
     req = json.load(sys.stdin)
     t0 = time.perf_counter()
-    model = compiling.compile_rasp_to_model(program(req["program"], req["max_len"]),
-                                            vocab=set(req["vocab"]),
-                                            max_seq_len=req["max_len"], compiler_bos="BOS")
+    model = compiling.compile_rasp_to_model(
+        program(req["program"], req["max_len"]),
+        vocab=set(req["vocab"]),
+        max_seq_len=req["max_len"],
+        compiler_bos="BOS",
+    )
     compile_s = time.perf_counter() - t0
     forward = jax.jit(lambda params, ids: model.forward(params, ids).unembedded_output)
     enc, dec = model.input_encoder, model.output_encoder
@@ -65,20 +68,26 @@ def main() -> None:
     for b in req["batches"]:
         batch = inputs[:b]
         ids = np.array([enc.encode(["BOS", *x]) for x in batch])
-        bare = timed(lambda ids=ids: forward(model.params, ids).block_until_ready(),
-                     req["min_cpu"])
-        rows.append({"batch": b, "e2e": timed(lambda batch=batch: e2e(batch), req["min_cpu"]),
-                     "bare": bare})
+        bare = timed(lambda ids=ids: forward(model.params, ids).block_until_ready(), req["min_cpu"])
+        rows.append(
+            {"batch": b, "e2e": timed(lambda batch=batch: e2e(batch), req["min_cpu"]), "bare": bare}
+        )
         print(f"tracr {req['program']} batch {b:,} done", file=sys.stderr, flush=True)
         if b == max(req["batches"]):
             outputs = e2e(batch)
-    answer = {"d_model": int(model.params["token_embed"]["embeddings"].shape[1]),
-              "layers": int(model.model_config.num_layers), "compile_s": compile_s,
-              "rows": rows, "outputs": outputs, "back_to_back_wall": None}
+    answer = {
+        "d_model": int(model.params["token_embed"]["embeddings"].shape[1]),
+        "layers": int(model.model_config.num_layers),
+        "compile_s": compile_s,
+        "rows": rows,
+        "outputs": outputs,
+        "back_to_back_wall": None,
+    }
     if req.get("back_to_back"):
-        ids = np.array([enc.encode(["BOS", *x]) for x in inputs[:req["back_to_back"]]])
+        ids = np.array([enc.encode(["BOS", *x]) for x in inputs[: req["back_to_back"]]])
         answer["back_to_back_wall"] = timed(
-            lambda: forward(model.params, ids).block_until_ready(), req["min_cpu"])["wall"]
+            lambda: forward(model.params, ids).block_until_ready(), req["min_cpu"]
+        )["wall"]
     json.dump(answer, sys.stdout)
 
 

@@ -48,8 +48,12 @@ from rasp.examples import read_header  # noqa: E402
 from runtime.device import device_name  # noqa: E402
 
 # name: (vocabulary, max length) as in the issue's and Tracr's comparisons.
-PROGRAMS = {"sort": ([1, 2, 3, 4, 5], 32), "hist": (["a", "b", "c"], 64),
-            "reverse": (["a", "b", "c"], 32), "sort_freq": (["a", "b", "c"], 32)}
+PROGRAMS = {
+    "sort": ([1, 2, 3, 4, 5], 32),
+    "hist": (["a", "b", "c"], 64),
+    "reverse": (["a", "b", "c"], 32),
+    "sort_freq": (["a", "b", "c"], 32),
+}
 XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
@@ -58,28 +62,49 @@ def progress(text: str) -> None:
 
 
 def tracr_python(option: str | None) -> str | None:
-    for path in (option, os.environ.get("RASPC_TRACR_PYTHON"),
-                 str(ROOT.parent / "tracr-venv" / "bin" / "python")):
+    for path in (
+        option,
+        os.environ.get("RASPC_TRACR_PYTHON"),
+        str(ROOT.parent / "tracr-venv" / "bin" / "python"),
+    ):
         if path and os.access(path, os.X_OK):
             return path
     return None
 
 
-def run_tracr(python: str, name: str, inputs: list, batches: list[int], min_cpu: float,
-              back_to_back: int | None = None, one_thread: bool = True) -> dict[str, Any]:
+def run_tracr(
+    python: str,
+    name: str,
+    inputs: list,
+    batches: list[int],
+    min_cpu: float,
+    back_to_back: int | None = None,
+    one_thread: bool = True,
+) -> dict[str, Any]:
     vocab, n = PROGRAMS[name]
-    request = {"program": name, "vocab": vocab, "max_len": n, "inputs": inputs,
-               "batches": batches, "min_cpu": min_cpu, "back_to_back": back_to_back}
+    request = {
+        "program": name,
+        "vocab": vocab,
+        "max_len": n,
+        "inputs": inputs,
+        "batches": batches,
+        "min_cpu": min_cpu,
+        "back_to_back": back_to_back,
+    }
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     if one_thread:
         env.update({"XLA_FLAGS": XLA_ONE_THREAD, "OMP_NUM_THREADS": "1"})
-    done = subprocess.run([python, str(ROOT / "benchmarks" / "tracr_worker.py")],
-                          input=json.dumps(request), capture_output=True, text=True, env=env,
-                          check=False)
+    done = subprocess.run(
+        [python, str(ROOT / "benchmarks" / "tracr_worker.py")],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     sys.stderr.write(done.stderr[-2000:] if done.returncode else done.stderr)
     if done.returncode:
-        raise SystemExit(f"vs_tracr: the Tracr worker failed for {name} (exit "
-                         f"{done.returncode})")
+        raise SystemExit(f"vs_tracr: the Tracr worker failed for {name} (exit {done.returncode})")
     return json.loads(done.stdout)
 
 
@@ -88,12 +113,12 @@ def compile_raspc(name: str) -> compiler.CompiledProgram:
     path = ROOT / "examples" / f"{name}.rasp"
     env = Environment()
     env.run(read_source(str(path)), str(path))
-    return compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab,
-                            max_len=n)
+    return compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab, max_len=n)
 
 
-def bench_raspc(name: str, inputs: list, expected: list, batches: list[int], min_cpu: float
-                ) -> dict[str, Any]:
+def bench_raspc(
+    name: str, inputs: list, expected: list, batches: list[int], min_cpu: float
+) -> dict[str, Any]:
     prog = compile_raspc(name)
     fast = prog.fast_forward()
     rows = []
@@ -102,42 +127,58 @@ def bench_raspc(name: str, inputs: list, expected: list, batches: list[int], min
         outputs = prog.run_batch(batch)
         exact = all(same_output(e, a) for e, a in zip(expected, outputs, strict=False))
         tokens, lengths = prog.encode_batch(batch)
-        rows.append({"batch": b, "exact": exact,
-                     "e2e": timed(lambda batch=batch: prog.run_batch(batch), min_cpu),
-                     "bare": timed(lambda t=tokens, ln=lengths: runtime.run_padded(fast, t, ln),
-                                   min_cpu)})
+        rows.append(
+            {
+                "batch": b,
+                "exact": exact,
+                "e2e": timed(lambda batch=batch: prog.run_batch(batch), min_cpu),
+                "bare": timed(
+                    lambda t=tokens, ln=lengths: runtime.run_padded(fast, t, ln), min_cpu
+                ),
+            }
+        )
         progress(f"raspc {name} batch {b:,} done")
-    return {"d_model": prog.stats["d_model"], "layers": prog.stats["layers"],
-            "heads": prog.stats["heads"], "rows": rows}
+    return {
+        "d_model": prog.stats["d_model"],
+        "layers": prog.stats["layers"],
+        "heads": prog.stats["heads"],
+        "rows": rows,
+    }
 
 
-def wall(python: str | None, names: list[str], batch: int, min_cpu: float, path: str
-         ) -> int:
+def wall(python: str | None, names: list[str], batch: int, min_cpu: float, path: str) -> int:
     """The back-to-back section (see the module docstring): raspc, Tracr, raspc per program;
     prints one line each and writes JSON as each program finishes."""
     results: dict[str, Any] = {"machine": _machine(), "batch": batch, "programs": {}}
     print(f"{results['machine']['cpu']}, load average {results['machine']['loadavg']:.1f}")
-    print(f"Wall time per batch of {batch:,}: raspc e2e (1 thread), then Tracr's jitted\n"
-          "forward (XLA's default threads), then raspc again")
+    print(
+        f"Wall time per batch of {batch:,}: raspc e2e (1 thread), then Tracr's jitted\n"
+        "forward (XLA's default threads), then raspc again"
+    )
     exact = True
     for name in names:
         vocab, n = PROGRAMS[name]
         rng = random.Random(0)
         inputs = [[rng.choice(vocab) for _ in range(n)] for _ in range(batch)]
         prog = compile_raspc(name)
-        ok = all(map(same_output, check.expected_outputs(_node(name), inputs),
-                     prog.run_batch(inputs)))
+        ok = all(
+            map(same_output, check.expected_outputs(_node(name), inputs), prog.run_batch(inputs))
+        )
         exact = exact and ok
         run = functools.partial(prog.run_batch, inputs)
         res: dict[str, Any] = {"exact": ok, "raspc_wall": [timed(run, min_cpu)["wall"]]}
         if python:
             progress(f"tracr {name}: compiling and timing (this takes a while)")
-            res["tracr_wall"] = run_tracr(python, name, inputs, [], min_cpu, batch,
-                                          one_thread=False)["back_to_back_wall"]
+            res["tracr_wall"] = run_tracr(
+                python, name, inputs, [], min_cpu, batch, one_thread=False
+            )["back_to_back_wall"]
         res["raspc_wall"].append(timed(run, min_cpu)["wall"])
         slow = max(res["raspc_wall"])
-        line = (f"{name}@{n}: raspc {slow * 1e3:.1f} ms (runs "
-                + ", ".join(f"{w * 1e3:.1f}" for w in res["raspc_wall"]) + ")")
+        line = (
+            f"{name}@{n}: raspc {slow * 1e3:.1f} ms (runs "
+            + ", ".join(f"{w * 1e3:.1f}" for w in res["raspc_wall"])
+            + ")"
+        )
         if python:
             res["ratio"] = res["tracr_wall"] / slow
             line += f", Tracr {res['tracr_wall'] * 1e3:.1f} ms: {res['ratio']:.1f}x"
@@ -152,8 +193,13 @@ def wall(python: str | None, names: list[str], batch: int, min_cpu: float, path:
 
 
 def _machine() -> dict[str, Any]:
-    return {"cpu": device_name(torch.device("cpu")), "python": platform.python_version(),
-            "torch": torch.__version__, "loadavg": os.getloadavg()[0], "threads": 1}
+    return {
+        "cpu": device_name(torch.device("cpu")),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "loadavg": os.getloadavg()[0],
+        "threads": 1,
+    }
 
 
 def rate(batch: int, seconds: float | None) -> float | None:
@@ -164,8 +210,17 @@ def table(results: dict[str, Any], wide: bool) -> str:
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:,.0f}"
 
-    head = ["program", "batch", "e2e/cpu-s", "bare", "e2e/bare", "Tracr e2e", "bare",
-            "ratio", "exact"]
+    head = [
+        "program",
+        "batch",
+        "e2e/cpu-s",
+        "bare",
+        "e2e/bare",
+        "Tracr e2e",
+        "bare",
+        "ratio",
+        "exact",
+    ]
     if wide:
         head += ["e2e seq/s", "Tracr seq/s"]
     lines = []
@@ -178,12 +233,22 @@ def table(results: dict[str, Any], wide: bool) -> str:
             t = trows.get(b)
             t_e2e = rate(b, t["e2e"]["cpu"]) if t else None
             t_bare = rate(b, t["bare"]["cpu"]) if t else None
-            cells = [f"{name}@{PROGRAMS[name][1]}", f"{b:,}", num(e2e), num(bare),
-                     f"{e2e / bare:.2f}", num(t_e2e), num(t_bare),
-                     f"{e2e / t_e2e:.1f}x" if t_e2e else "-", "yes" if row["exact"] else "NO"]
+            cells = [
+                f"{name}@{PROGRAMS[name][1]}",
+                f"{b:,}",
+                num(e2e),
+                num(bare),
+                f"{e2e / bare:.2f}",
+                num(t_e2e),
+                num(t_bare),
+                f"{e2e / t_e2e:.1f}x" if t_e2e else "-",
+                "yes" if row["exact"] else "NO",
+            ]
             if wide:
-                cells += [num(rate(b, row["e2e"]["wall"])),
-                          num(rate(b, t["e2e"]["wall"])) if t else "-"]
+                cells += [
+                    num(rate(b, row["e2e"]["wall"])),
+                    num(rate(b, t["e2e"]["wall"])) if t else "-",
+                ]
             lines.append(cells)
     widths = [max(len(str(c)) for c in col) for col in zip(head, *lines, strict=True)]
     fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
@@ -200,9 +265,14 @@ def summary(results: dict[str, Any]) -> list[str]:
             line += f"; Tracr d_model {tracr['d_model']}, {tracr['layers']} layers"
         out.append(line)
         if tracr:
-            out.append(f"  Tracr's outputs: {tracr['correct']:.1%} of sequences correct"
-                       + (f", {tracr['correct_positions']:.1%} of positions"
-                          if "correct_positions" in tracr else ""))
+            out.append(
+                f"  Tracr's outputs: {tracr['correct']:.1%} of sequences correct"
+                + (
+                    f", {tracr['correct_positions']:.1%} of positions"
+                    if "correct_positions" in tracr
+                    else ""
+                )
+            )
     return out
 
 
@@ -211,19 +281,31 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracr-python", help="Python of an environment with Tracr installed.")
     ap.add_argument("--programs", default=",".join(PROGRAMS))
     ap.add_argument("--batches", default="1,64,1024,16384")
-    ap.add_argument("--min-cpu", type=float, default=1.0,
-                    help="CPU seconds each measurement runs for (after a warm-up call).")
-    ap.add_argument("--wall", action="store_true",
-                    help="Only the back-to-back wall-time comparison (sort, hist by default).")
-    ap.add_argument("--back-to-back", type=int, default=256,
-                    help="Batch of the --wall comparison.")
+    ap.add_argument(
+        "--min-cpu",
+        type=float,
+        default=1.0,
+        help="CPU seconds each measurement runs for (after a warm-up call).",
+    )
+    ap.add_argument(
+        "--wall",
+        action="store_true",
+        help="Only the back-to-back wall-time comparison (sort, hist by default).",
+    )
+    ap.add_argument("--back-to-back", type=int, default=256, help="Batch of the --wall comparison.")
     ap.add_argument("--no-tracr", action="store_true", help="raspc's figures only.")
-    ap.add_argument("--reuse-tracr", metavar="JSON",
-                    help="Take Tracr's figures from earlier runs' JSON files (comma-separated) "
-                         "instead of rerunning it.")
+    ap.add_argument(
+        "--reuse-tracr",
+        metavar="JSON",
+        help="Take Tracr's figures from earlier runs' JSON files (comma-separated) "
+        "instead of rerunning it.",
+    )
     ap.add_argument("--wide", action="store_true", help="Also wall-clock seq/s columns.")
-    ap.add_argument("--json", help="Where the JSON goes (default: benchmarks/results/"
-                    "vs_tracr.json, or vs_tracr_wall.json with --wall).")
+    ap.add_argument(
+        "--json",
+        help="Where the JSON goes (default: benchmarks/results/"
+        "vs_tracr.json, or vs_tracr_wall.json with --wall).",
+    )
     args = ap.parse_args(argv)
     if args.wall and args.programs == ",".join(PROGRAMS):
         args.programs = "sort,hist"
@@ -236,23 +318,36 @@ def main(argv: list[str] | None = None) -> int:
     python = None if args.no_tracr else tracr_python(args.tracr_python)
     results_dir = ROOT / "benchmarks" / "results"
     if args.wall:
-        return wall(python, names, args.back_to_back, args.min_cpu,
-                    args.json or str(results_dir / "vs_tracr_wall.json"))
+        return wall(
+            python,
+            names,
+            args.back_to_back,
+            args.min_cpu,
+            args.json or str(results_dir / "vs_tracr_wall.json"),
+        )
     args.json = args.json or str(results_dir / "vs_tracr.json")
     earlier: dict[str, Any] = {}
     for path in (args.reuse_tracr or "").split(","):
         if path:
-            earlier.update({k: v for k, v in json.loads(Path(path).read_text())["programs"]
-                            .items() if v.get("tracr")})
-    results: dict[str, Any] = {"machine": _machine(), "tracr_python": python,
-                               "batches": batches, "programs": {}}
+            earlier.update(
+                {
+                    k: v
+                    for k, v in json.loads(Path(path).read_text())["programs"].items()
+                    if v.get("tracr")
+                }
+            )
+    results: dict[str, Any] = {
+        "machine": _machine(),
+        "tracr_python": python,
+        "batches": batches,
+        "programs": {},
+    }
     for name in names:
         vocab, n = PROGRAMS[name]
         rng = random.Random(0)
         inputs = [[rng.choice(vocab) for _ in range(n)] for _ in range(max(batches))]
         expected = check.expected_outputs(_node(name), inputs)
-        res: dict[str, Any] = {"raspc": bench_raspc(name, inputs, expected, batches,
-                                                    args.min_cpu)}
+        res: dict[str, Any] = {"raspc": bench_raspc(name, inputs, expected, batches, args.min_cpu)}
         if earlier.get(name, {}).get("tracr"):
             res["tracr"] = earlier[name]["tracr"]
         elif python:
@@ -264,8 +359,10 @@ def main(argv: list[str] | None = None) -> int:
             tracr["correct_positions"] = sum(
                 same_output([u], [w]) for e, a in pairs for u, w in zip(e, a, strict=False)
             ) / sum(len(e) for e, _ in pairs)
-            tracr["sample"] = [{"input": x, "expected": e, "tracr": a}
-                               for x, (e, a) in zip(inputs[:2], pairs[:2], strict=True)]
+            tracr["sample"] = [
+                {"input": x, "expected": e, "tracr": a}
+                for x, (e, a) in zip(inputs[:2], pairs[:2], strict=True)
+            ]
             res["tracr"] = tracr
         results["programs"][name] = res
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -278,8 +375,11 @@ def main(argv: list[str] | None = None) -> int:
     if not python and not earlier:
         print("Tracr: absent (give --tracr-python or $RASPC_TRACR_PYTHON)")
     print(f"JSON: {args.json}")
-    return 0 if all(r["exact"] for res in results["programs"].values()
-                    for r in res["raspc"]["rows"]) else 1
+    return (
+        0
+        if all(r["exact"] for res in results["programs"].values() for r in res["raspc"]["rows"])
+        else 1
+    )
 
 
 def _node(name: str):

@@ -10,11 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from compiler.manifest import Output
+from compiler.values import vkey
 from rasp.errors import RaspError
 from rasp.source import normalise_input
-
-from .manifest import Output
-from .values import vkey
 
 
 class InputCodec:
@@ -53,8 +52,9 @@ class InputCodec:
         except RaspError as err:
             raise ValueError(err.message) from None
         if len(seq) > self.max_len:
-            raise ValueError(f"input of {len(seq)} tokens is longer than the compiled "
-                             f"max_len {self.max_len}")
+            raise ValueError(
+                f"input of {len(seq)} tokens is longer than the compiled max_len {self.max_len}"
+            )
         return seq
 
     def encode_batch(self, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -129,8 +129,7 @@ class InputCodec:
                 ids = np.fromiter(map(table.__getitem__, flat), dtype=np.int64, count=len(flat))
             else:
                 index = self._index
-                ids = np.fromiter((index[vkey(t)] for t in flat), dtype=np.int64,
-                                  count=len(flat))
+                ids = np.fromiter((index[vkey(t)] for t in flat), dtype=np.int64, count=len(flat))
         except (KeyError, TypeError):
             for x in seqs:
                 self.encode(x)  # raises, naming the token
@@ -192,8 +191,11 @@ class OutputCodec:
             # Any index in range where off (fmin/fmax take the number over a NaN).
             best = np.fmax(np.fmin(r, len(s) - 1, out=r), 0, out=r).astype(np.int64)
         else:
-            i = np.searchsorted(s, x).clip(1, len(s) - 1) if len(s) > 1 else np.zeros_like(
-                x, dtype=np.int64)
+            i = (
+                np.searchsorted(s, x).clip(1, len(s) - 1)
+                if len(s) > 1
+                else np.zeros_like(x, dtype=np.int64)
+            )
             lo = i - 1 if len(s) > 1 else i
             best = np.where(np.abs(s[i] - x) < np.abs(s[lo] - x), i, lo)
             off = ~(np.abs(s[best] - x) <= self.tol[best])
@@ -210,5 +212,6 @@ class OutputCodec:
         for the whole array (per-row calls cost a third more)."""
         full = values.tolist()
         width = values.shape[1] if values.ndim == 2 else 0
-        return [row if n == width else row[:n]
-                for row, n in zip(full, lengths.tolist(), strict=True)]
+        return [
+            row if n == width else row[:n] for row, n in zip(full, lengths.tolist(), strict=True)
+        ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from runtime import LayerConfig, Transformer, TransformerConfig
-from runtime.model import Attention, attention
+from runtime.attention import Attention, attention
 
 POSITIONS = ("learned", "rope", "none")
 

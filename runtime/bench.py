@@ -21,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from runtime.attention import attention
 from runtime.device import (
     autocast,
     device_spec,
@@ -28,7 +29,7 @@ from runtime.device import (
     maybe_compile,
     synchronize,
 )
-from runtime.model import LayerConfig, Transformer, TransformerConfig, attention
+from runtime.model import LayerConfig, Transformer, TransformerConfig
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -42,34 +43,59 @@ def preset(name: str) -> TransformerConfig:
     a small causal LM for CPU training checks.
     """
     if name == "gpt2-small":
-        return TransformerConfig(vocab_size=50304, max_seq_len=1024, d_model=768,
-                                 layers=[LayerConfig(12, 64, 3072) for _ in range(12)],
-                                 activation="gelu", norm="layernorm", causal=True,
-                                 tie_embeddings=True)
+        return TransformerConfig(
+            vocab_size=50304,
+            max_seq_len=1024,
+            d_model=768,
+            layers=[LayerConfig(12, 64, 3072) for _ in range(12)],
+            activation="gelu",
+            norm="layernorm",
+            causal=True,
+            tie_embeddings=True,
+        )
     if name == "tiny":
-        return TransformerConfig(vocab_size=512, max_seq_len=128, d_model=128,
-                                 layers=[LayerConfig(4, 32, 512) for _ in range(4)],
-                                 activation="gelu", norm="layernorm", causal=True)
+        return TransformerConfig(
+            vocab_size=512,
+            max_seq_len=128,
+            d_model=128,
+            layers=[LayerConfig(4, 32, 512) for _ in range(4)],
+            activation="gelu",
+            norm="layernorm",
+            causal=True,
+        )
     if name == "compiled":
         return compiled_config(d_model=256, n_layers=4, seq_len=32)
     raise ValueError(f"unknown preset {name!r} (gpt2-small, compiled, tiny)")
 
 
-def compiled_config(d_model: int, n_layers: int, seq_len: int, n_heads: int = 4,
-                    vocab_size: int = 32) -> TransformerConfig:
+def compiled_config(
+    d_model: int, n_layers: int, seq_len: int, n_heads: int = 4, vocab_size: int = 32
+) -> TransformerConfig:
     """The shape of a compiled program: bidirectional, no norm, ReLU, near-hard attention."""
-    return TransformerConfig(vocab_size=vocab_size, max_seq_len=seq_len, d_model=d_model,
-                             layers=[LayerConfig(n_heads, d_model // n_heads, 4 * d_model)
-                                     for _ in range(n_layers)],
-                             activation="relu", norm="none", causal=False, attn_scale=100.0)
+    return TransformerConfig(
+        vocab_size=vocab_size,
+        max_seq_len=seq_len,
+        d_model=d_model,
+        layers=[LayerConfig(n_heads, d_model // n_heads, 4 * d_model) for _ in range(n_layers)],
+        activation="relu",
+        norm="none",
+        causal=False,
+        attn_scale=100.0,
+    )
 
 
 def machine(device: torch.device, peak_tflops: float | None = None) -> dict[str, Any]:
     """Where the figures came from: device, peak figures, software versions."""
     spec = device_spec(device, peak_tflops)
-    return {"device": device.type, **asdict(spec), "torch": torch.__version__,
-            "cuda": torch.version.cuda, "python": platform.python_version(),
-            "threads": torch.get_num_threads(), "loadavg": os.getloadavg()[0]}
+    return {
+        "device": device.type,
+        **asdict(spec),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+        "loadavg": os.getloadavg()[0],
+    }
 
 
 def measure(fn: Callable[[], Any], device: torch.device, min_time: float = 0.2) -> float:
@@ -124,9 +150,14 @@ def model_gemm_shapes(config: TransformerConfig, tokens: int) -> list[tuple[str,
     return [(name, m, n, k) for (m, n, k), name in shapes.items()]
 
 
-def bench_gemm(device: torch.device, dtypes: list[str], sizes: dict[str, list[int]],
-               model_shapes: list[tuple[str, int, int, int]], min_time: float = 0.2,
-               peak_tflops: float | None = None) -> dict[str, Any]:
+def bench_gemm(
+    device: torch.device,
+    dtypes: list[str],
+    sizes: dict[str, list[int]],
+    model_shapes: list[tuple[str, int, int, int]],
+    min_time: float = 0.2,
+    peak_tflops: float | None = None,
+) -> dict[str, Any]:
     """TFLOP/s of square GEMMs and of a model's own GEMMs, with arithmetic intensity
     (2MNK / bytes of A, B and C) and the roofline verdict: a shape is memory-bound when its
     intensity is below the ridge point, peak FLOP/s / memory bandwidth."""
@@ -146,40 +177,75 @@ def bench_gemm(device: torch.device, dtypes: list[str], sizes: dict[str, list[in
                 moved = (M * K + K * N + M * N) * a.element_size()
                 intensity = flops / moved
                 ridge = peak / bandwidth if peak else None
-                rows.append({
-                    "name": name, "M": M, "N": N, "K": K, "dtype": dtype,
-                    "seconds": seconds, "tflops": flops / seconds / 1e12,
-                    "intensity": intensity, "bytes": moved,
-                    "frac_peak": flops / seconds / peak if peak else None,
-                    "ridge": ridge,
-                    "bound": None if ridge is None else
-                    ("memory" if intensity < ridge else "compute"),
-                })
+                rows.append(
+                    {
+                        "name": name,
+                        "M": M,
+                        "N": N,
+                        "K": K,
+                        "dtype": dtype,
+                        "seconds": seconds,
+                        "tflops": flops / seconds / 1e12,
+                        "intensity": intensity,
+                        "bytes": moved,
+                        "frac_peak": flops / seconds / peak if peak else None,
+                        "ridge": ridge,
+                        "bound": None
+                        if ridge is None
+                        else ("memory" if intensity < ridge else "compute"),
+                    }
+                )
     return {"machine": info, "rows": rows}
 
 
-def bench_attention(device: torch.device, seq_lens: list[int], batch: int, n_heads: int,
-                    d_head: int, dtype: str, causal: bool,
-                    impls: tuple[str, ...] = ("sdpa", "math"), min_time: float = 0.2,
-                    peak_tflops: float | None = None) -> dict[str, Any]:
+def bench_attention(
+    device: torch.device,
+    seq_lens: list[int],
+    batch: int,
+    n_heads: int,
+    d_head: int,
+    dtype: str,
+    causal: bool,
+    impls: tuple[str, ...] = ("sdpa", "math"),
+    min_time: float = 0.2,
+    peak_tflops: float | None = None,
+) -> dict[str, Any]:
     """Forward attention alone (no projections): tokens/s and FLOP/s per sequence length."""
     info = machine(device, peak_tflops)
     peak = info["peak_flops"].get(dtype)
     rows = []
     with exact_fp32(), torch.inference_mode():
         for T in seq_lens:
-            q, k, v = (torch.randn(batch, n_heads, T, d_head, device=device, dtype=DTYPES[dtype])
-                       for _ in range(3))
+            q, k, v = (
+                torch.randn(batch, n_heads, T, d_head, device=device, dtype=DTYPES[dtype])
+                for _ in range(3)
+            )
             flops = 4 * batch * n_heads * T * T * d_head // (2 if causal else 1)
             for impl in impls:
-                seconds = measure(functools.partial(attention, q, k, v, None, causal,
-                                                    d_head ** -0.5, impl), device, min_time)
-                rows.append({"impl": impl, "seq_len": T, "seconds": seconds,
-                             "tokens_per_s": batch * T / seconds,
-                             "tflops": flops / seconds / 1e12,
-                             "frac_peak": flops / seconds / peak if peak else None})
-    return {"machine": info, "batch": batch, "n_heads": n_heads, "d_head": d_head,
-            "dtype": dtype, "causal": causal, "rows": rows}
+                seconds = measure(
+                    functools.partial(attention, q, k, v, None, causal, d_head**-0.5, impl),
+                    device,
+                    min_time,
+                )
+                rows.append(
+                    {
+                        "impl": impl,
+                        "seq_len": T,
+                        "seconds": seconds,
+                        "tokens_per_s": batch * T / seconds,
+                        "tflops": flops / seconds / 1e12,
+                        "frac_peak": flops / seconds / peak if peak else None,
+                    }
+                )
+    return {
+        "machine": info,
+        "batch": batch,
+        "n_heads": n_heads,
+        "d_head": d_head,
+        "dtype": dtype,
+        "causal": causal,
+        "rows": rows,
+    }
 
 
 def forward_flops_per_token(config: TransformerConfig, seq_len: int) -> int:
@@ -192,9 +258,16 @@ def forward_flops_per_token(config: TransformerConfig, seq_len: int) -> int:
     return total + 2 * config.d_model * config.out_features
 
 
-def bench_forward(device: torch.device, config: TransformerConfig, seq_len: int,
-                  batches: list[int], chunk: int, compile_mode: str = "none",
-                  min_time: float = 0.2, peak_tflops: float | None = None) -> dict[str, Any]:
+def bench_forward(
+    device: torch.device,
+    config: TransformerConfig,
+    seq_len: int,
+    batches: list[int],
+    chunk: int,
+    compile_mode: str = "none",
+    min_time: float = 0.2,
+    peak_tflops: float | None = None,
+) -> dict[str, Any]:
     """Sequences/s of a float32 forward pass (TF32 off, as compiled programs run) per batch
     size; batches larger than `chunk` run as several calls of at most `chunk` sequences."""
     info = machine(device, peak_tflops)
@@ -212,12 +285,24 @@ def bench_forward(device: torch.device, config: TransformerConfig, seq_len: int,
                     run(idx[:n])
 
             seconds = measure(step, device, min_time)
-            rows.append({"batch": batch, "seconds": seconds, "seq_per_s": batch / seconds,
-                         "tokens_per_s": batch * seq_len / seconds,
-                         "tflops": batch * flops_per_seq / seconds / 1e12})
-    return {"machine": info, "config": config.to_dict(), "seq_len": seq_len,
-            "params": model.num_params(), "chunk": chunk, "compile": compile_mode,
-            "rows": rows}
+            rows.append(
+                {
+                    "batch": batch,
+                    "seconds": seconds,
+                    "seq_per_s": batch / seconds,
+                    "tokens_per_s": batch * seq_len / seconds,
+                    "tflops": batch * flops_per_seq / seconds / 1e12,
+                }
+            )
+    return {
+        "machine": info,
+        "config": config.to_dict(),
+        "seq_len": seq_len,
+        "params": model.num_params(),
+        "chunk": chunk,
+        "compile": compile_mode,
+        "rows": rows,
+    }
 
 
 def train_flops_per_token(model: Transformer, seq_len: int) -> int:
@@ -231,9 +316,15 @@ def train_flops_per_token(model: Transformer, seq_len: int) -> int:
     return 6 * params + attn
 
 
-def bench_train(device: torch.device, config: TransformerConfig, batch: int, seq_len: int,
-                steps: int = 5, compile_mode: str = "none",
-                peak_tflops: float | None = None) -> dict[str, Any]:
+def bench_train(
+    device: torch.device,
+    config: TransformerConfig,
+    batch: int,
+    seq_len: int,
+    steps: int = 5,
+    compile_mode: str = "none",
+    peak_tflops: float | None = None,
+) -> dict[str, Any]:
     """Tokens/s and MFU of AdamW training steps (bf16 autocast on CUDA, float32 on CPU)."""
     info = machine(device, peak_tflops)
     model = Transformer(config).to(device).train()
@@ -263,8 +354,17 @@ def bench_train(device: torch.device, config: TransformerConfig, batch: int, seq
     flops = train_flops_per_token(model, seq_len) * tokens_per_s
     dtype = "bfloat16" if device.type == "cuda" else "float32"
     peak = info["peak_flops"].get(dtype)
-    return {"machine": info, "config": config.to_dict(), "params": model.num_params(),
-            "batch": batch, "seq_len": seq_len, "steps": steps, "compile": compile_mode,
-            "dtype": dtype, "step_seconds": seconds, "tokens_per_s": tokens_per_s,
-            "tflops": flops / 1e12, "mfu": flops / peak if peak else None}
-
+    return {
+        "machine": info,
+        "config": config.to_dict(),
+        "params": model.num_params(),
+        "batch": batch,
+        "seq_len": seq_len,
+        "steps": steps,
+        "compile": compile_mode,
+        "dtype": dtype,
+        "step_seconds": seconds,
+        "tokens_per_s": tokens_per_s,
+        "tflops": flops / 1e12,
+        "mfu": flops / peak if peak else None,
+    }

@@ -49,8 +49,9 @@ class TransformerConfig:
     tie_embeddings: bool = False  # unembed shares tok_emb's matrix (GPT-2); needs d_out unset
 
     def __post_init__(self) -> None:
-        self.layers = [ly if isinstance(ly, LayerConfig) else LayerConfig(**ly)
-                       for ly in self.layers]
+        self.layers = [
+            ly if isinstance(ly, LayerConfig) else LayerConfig(**ly) for ly in self.layers
+        ]
         for name in ("vocab_size", "max_seq_len", "d_model"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
@@ -59,11 +60,16 @@ class TransformerConfig:
             raise ValueError(f"TransformerConfig.d_out must be a positive int, not {self.d_out!r}")
         if self.tie_embeddings and self.out_features != self.vocab_size:
             raise ValueError("tie_embeddings needs an unembedding over the vocabulary (no d_out)")
-        for name, allowed in (("activation", ACTIVATIONS), ("norm", NORMS),
-                              ("attn_impl", ATTN_IMPLS)):
+        for name, allowed in (
+            ("activation", ACTIVATIONS),
+            ("norm", NORMS),
+            ("attn_impl", ATTN_IMPLS),
+        ):
             if getattr(self, name) not in allowed:
-                raise ValueError(f"TransformerConfig.{name} must be one of {allowed}, "
-                                 f"not {getattr(self, name)!r}")
+                raise ValueError(
+                    f"TransformerConfig.{name} must be one of {allowed}, "
+                    f"not {getattr(self, name)!r}"
+                )
 
     @property
     def out_features(self) -> int:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from runtime import prune
+from runtime import bytoken, prune
 from runtime.device import cpu_threads, exact_fp32
 from runtime.model import Block, Transformer
 
@@ -84,25 +84,32 @@ class FastForward:
         self.threads = threads
         with torch.no_grad():
             self.tok = model.tok_emb.weight.detach().clone()
-            self.pos = (model.pos_emb.weight.detach().clone() if model.pos_emb is not None
-                        else None)
+            self.pos = model.pos_emb.weight.detach().clone() if model.pos_emb is not None else None
             # Columns that still hold the token embedding alone (see runtime.prune).
-            token_cols = (self.pos.ne(0).any(dim=0).logical_not() if self.pos is not None
-                          else torch.ones(config.d_model, dtype=torch.bool))
+            token_cols = (
+                self.pos.ne(0).any(dim=0).logical_not()
+                if self.pos is not None
+                else torch.ones(config.d_model, dtype=torch.bool)
+            )
             self.layers: list[tuple[prune.Attention | None, prune.Mlp | None]] = []
             for block in cast("list[Block]", list(model.blocks)):
-                attn = (prune.attention(block.attn, self.tok, token_cols)
-                        if block.attn is not None else None)
+                attn = (
+                    prune.attention(block.attn, self.tok, token_cols)
+                    if block.attn is not None
+                    else None
+                )
                 if attn is not None:
                     token_cols[attn.write] = False
-                mlp = (prune.mlp(block.mlp, config.activation == "gelu")
-                       if block.mlp is not None else None)
+                mlp = (
+                    prune.mlp(block.mlp, config.activation == "gelu")
+                    if block.mlp is not None
+                    else None
+                )
                 if mlp is not None:
                     token_cols[mlp.write] = False
                 if attn is not None or mlp is not None:
                     self.layers.append((attn, mlp))
-            self.by_token = any(h.keys is not None for a, _ in self.layers if a
-                                for h in a.heads)
+            self.by_token = any(h.keys is not None for a, _ in self.layers if a for h in a.heads)
             self.unembed = model.unembed.weight.detach().clone()
             self.unembed_bias = prune.bias(model.unembed.bias)
             self.position_free = not config.causal and self._reads_no_position()
@@ -145,20 +152,35 @@ class FastForward:
 
     def widths(self) -> list[tuple[list[tuple[int, int]], int]]:
         """Per kept layer: each head's (q.k width, value width), and the MLP's kept units."""
-        return [([(h.q.stop - h.q.start, h.v.stop - h.v.start) for h in a.heads] if a else [],
-                 m.fc.shape[0] if m else 0) for a, m in self.layers]
+        return [
+            (
+                [(h.q.stop - h.q.start, h.v.stop - h.v.start) for h in a.heads] if a else [],
+                m.fc.shape[0] if m else 0,
+            )
+            for a, m in self.layers
+        ]
 
-    def __call__(self, idx: torch.Tensor, lengths: torch.Tensor | None = None,
-                 output: str = "logits", columns: slice | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        idx: torch.Tensor,
+        lengths: torch.Tensor | None = None,
+        output: str = "logits",
+        columns: slice | None = None,
+    ) -> torch.Tensor:
         """Logits [B,T,d_out] (only `columns` of them if given) or the final residual [B,T,D]
         for right-padded ids [B,T]."""
         cpu = self.device.type == "cpu"
-        with (torch.inference_mode(), exact_fp32(), cpu_threads(self.threads if cpu else None),
-              flush_denormals() if cpu else contextlib.nullcontext()):
+        with (
+            torch.inference_mode(),
+            exact_fp32(),
+            cpu_threads(self.threads if cpu else None),
+            flush_denormals() if cpu else contextlib.nullcontext(),
+        ):
             return self._forward(idx, lengths, output, columns)
 
-    def _forward(self, idx: torch.Tensor, lengths: torch.Tensor | None, output: str,
-                 columns: slice | None) -> torch.Tensor:
+    def _forward(
+        self, idx: torch.Tensor, lengths: torch.Tensor | None, output: str, columns: slice | None
+    ) -> torch.Tensor:
         B, T = idx.shape
         if T > self.config.max_seq_len:
             raise ValueError(f"sequence length {T} exceeds max_seq_len {self.config.max_seq_len}")
@@ -170,7 +192,11 @@ class FastForward:
             x += self.pos[:T]
         x = x.view(B * T, -1)
         bias = self._score_bias(lengths, B, T)
-        counts = self._token_counts(idx, lengths) if self.by_token else None
+        counts = None
+        if self.by_token:
+            counts = bytoken.token_counts(
+                idx, lengths, len(self.tok), self.dtype, self.config.causal
+            )
         for attn, mlp in self.layers:
             if attn is not None:
                 x[:, attn.write] += self._attend(attn, _read(x, attn.read), bias, counts, B, T)
@@ -183,24 +209,24 @@ class FastForward:
             w, b = w[columns], None if b is None else b[columns]
         return F.linear(x, w, b).view(B, T, -1)
 
-    def _forward_by_token(self, idx: torch.Tensor, lengths: torch.Tensor | None,
-                          columns: slice | None) -> torch.Tensor:
+    def _forward_by_token(
+        self, idx: torch.Tensor, lengths: torch.Tensor | None, columns: slice | None
+    ) -> torch.Tensor:
         """A position-free model runs once per vocabulary entry and sequence, not per token:
         row c of sequence b stands for every position holding token c, and a key row counts
         as often as its token occurs (softmax over keys grouped by their identical vectors);
         each position then gathers its token's logits. V rows instead of T per sequence."""
         B, T = idx.shape
         V, D = self.tok.shape
-        ids = idx if lengths is None else idx.masked_fill(
-            torch.arange(T, device=self.device)[None, :] >= lengths[:, None], V)  # padding: V
-        ids = ids + torch.arange(B, device=self.device)[:, None] * (V + 1)
-        n = torch.bincount(ids.view(-1), minlength=B * (V + 1)).view(B, 1, V + 1)
-        n = n[..., :V].to(self.dtype)  # how often each token occurs: [B,1,V]
+        n = bytoken.occurrences(idx, lengths, V, self.dtype)  # [B,1,V]
         x = self.tok.repeat(B, 1)  # [B*V, D]
         for attn, mlp in self.layers:
             if attn is not None:
-                x[:, attn.write] += (self._attend_rows(attn, _read(x, attn.read), n, B, V)
-                                     if attn.heads else _constant(attn))
+                x[:, attn.write] += (
+                    bytoken.attend_rows(attn, _read(x, attn.read), n, B, V)
+                    if attn.heads
+                    else _constant(attn)
+                )
             if mlp is not None:
                 self._mlp_into(mlp, x)
         w, b = self.unembed, self.unembed_bias
@@ -208,22 +234,6 @@ class FastForward:
             w, b = w[columns], None if b is None else b[columns]
         logits = F.linear(x, w, b).view(B, V, -1)
         return logits.gather(1, idx[..., None].expand(B, T, logits.shape[-1]))
-
-    @staticmethod
-    def _attend_rows(a: prune.Attention, x: torch.Tensor, n: torch.Tensor, B: int, V: int
-                     ) -> torch.Tensor:
-        y = F.linear(x, a.w, a.b).view(B, V, -1)  # [B,V,width]
-        outs = []
-        for h in a.heads:
-            keys = h.keys if h.keys is not None else y[..., h.k]
-            scores = y[..., h.q] @ keys.transpose(-2, -1)  # [B,V,V]
-            if a.scale != 1.0:
-                scores *= a.scale
-            scores.masked_fill_(n == 0, float("-inf"))
-            e = (scores - scores.amax(dim=-1, keepdim=True)).exp_().mul_(n)
-            outs.append((e @ y[..., h.v]) / e.sum(dim=-1, keepdim=True))
-        z = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
-        return F.linear(z.view(B * V, -1), a.o, a.o_bias)
 
     def _score_bias(self, lengths: torch.Tensor | None, B: int, T: int) -> torch.Tensor | None:
         """Additive score mask [B or 1, T or 1, T]: -inf on padding keys and (causal) on later
@@ -240,28 +250,22 @@ class FastForward:
             bias = causal if bias is None else bias + causal
         return bias
 
-    def _token_counts(self, idx: torch.Tensor, lengths: torch.Tensor | None
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(one-hot tokens [B,T,V], zero on padding; how often each token occurs among the
-        keys a query sees: [B,1,V], or [B,T,V] in a causal model)."""
-        onehot = F.one_hot(idx, len(self.tok)).to(self.dtype)
-        if lengths is not None:
-            T = idx.shape[1]
-            onehot *= (torch.arange(T, device=self.device)[None, :] < lengths[:, None])[..., None]
-        if self.config.causal:
-            return onehot, onehot.cumsum(dim=1)
-        return onehot, onehot.sum(dim=1, keepdim=True)
-
-    def _attend(self, a: prune.Attention, x: torch.Tensor, bias: torch.Tensor | None,
-                counts: tuple[torch.Tensor, torch.Tensor] | None, B: int, T: int
-                ) -> torch.Tensor:
+    def _attend(
+        self,
+        a: prune.Attention,
+        x: torch.Tensor,
+        bias: torch.Tensor | None,
+        counts: tuple[torch.Tensor, torch.Tensor] | None,
+        B: int,
+        T: int,
+    ) -> torch.Tensor:
         if not a.heads:
             return _constant(a)
         y = F.linear(x, a.w, a.b).view(B, T, -1)  # [B,T,width]
         outs = []
         for h in a.heads:
             if h.keys is not None and counts is not None:
-                outs.append(self._attend_by_token(h, a.scale, y, counts))
+                outs.append(bytoken.attend_by_token(h, a.scale, y, counts, self.config.causal))
                 continue
             scores = y[..., h.q] @ y[..., h.k].transpose(1, 2)  # [B,T,T]
             if a.scale != 1.0:
@@ -272,34 +276,13 @@ class FastForward:
         z = outs[0] if len(outs) == 1 else torch.cat(outs, dim=-1)
         return F.linear(z.view(B * T, -1), a.o, a.o_bias)
 
-    def _attend_by_token(self, h: prune.Head, scale: float, y: torch.Tensor,
-                         counts: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        """A head whose key is a function of the token: the keys of one token share a score,
-        so softmax over keys is softmax over tokens weighted by their counts n_c, and the
-        values sum per token first: sum_c e^(s_c - m) sum_{j: t_j = c} v_j / sum_c e^(s_c - m)
-        n_c, with m the largest score among tokens that occur (as softmax's own max)."""
-        onehot, n = counts
-        assert h.keys is not None
-        scores = F.linear(y[..., h.q], h.keys)  # [B,T,V]
-        if scale != 1.0:
-            scores *= scale
-        scores.masked_fill_(n == 0, float("-inf"))
-        e = (scores - scores.amax(dim=-1, keepdim=True)).exp_()
-        v = y[..., h.v]  # [B,T,dv]
-        if self.config.causal:  # per query, the sums over keys up to it
-            sums = (onehot[..., None] * v[:, :, None, :]).cumsum(dim=1)  # [B,T,V,dv]
-            out = (e[..., None] * sums).sum(dim=2)
-        else:
-            out = e @ (onehot.transpose(1, 2) @ v)  # [B,T,V] @ [B,V,dv]
-        return out / (e * n).sum(dim=-1, keepdim=True)
-
     def _mlp_into(self, m: prune.Mlp, x: torch.Tensor) -> None:
         """x += the MLP's output; on a CPU in blocks of rows whose hidden activations stay in
         cache (MLP_HIDDEN numbers: hist@64's 129-unit MLP ran 2x faster in blocks)."""
         xr = _read(x, m.read)
         rows = len(x) if self.device.type != "cpu" else max(1, MLP_HIDDEN // max(1, len(m.fc)))
         for i in range(0, len(x), rows):
-            x[i:i + rows, m.write] += self._mlp(m, xr[i:i + rows])
+            x[i : i + rows, m.write] += self._mlp(m, xr[i : i + rows])
 
     @staticmethod
     def _mlp(m: prune.Mlp, x: torch.Tensor) -> torch.Tensor:
@@ -318,9 +301,14 @@ def default_rows(fast: FastForward, length: int) -> int:
     return max(1, GPU_SCORES // (length * length))
 
 
-def run_padded(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray,
-               output: str = "logits", rows: int | None = None,
-               columns: slice | None = None) -> np.ndarray:
+def run_padded(
+    fast: FastForward,
+    tokens: np.ndarray,
+    lengths: np.ndarray,
+    output: str = "logits",
+    rows: int | None = None,
+    columns: slice | None = None,
+) -> np.ndarray:
     """Run right-padded token ids [N, T] (padding too must be valid ids) with `lengths` real
     tokens each, in chunks; returns outputs [N, T, W] (W = d_out, d_model for 'residual', or
     the `columns` kept) as a numpy array of the model's dtype, in input order; positions past
@@ -337,8 +325,10 @@ def run_padded(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray,
     vocab = fast.tok.shape[0]
     if N and (tokens.min() < 0 or tokens.max() >= vocab):
         row, col = np.argwhere((tokens < 0) | (tokens >= vocab))[0]
-        raise ValueError(f"sequence {row} has token id {tokens[row, col]} at position {col}, "
-                         f"outside the vocabulary [0, {vocab})")
+        raise ValueError(
+            f"sequence {row} has token id {tokens[row, col]} at position {col}, "
+            f"outside the vocabulary [0, {vocab})"
+        )
     width = fast.config.d_model if output == "residual" else fast.unembed.shape[0]
     if columns is not None:
         width = len(range(width)[columns])
@@ -346,10 +336,10 @@ def run_padded(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray,
     order = np.argsort(lengths, kind="stable")
     sorted_lengths = lengths[order]
     same_order = bool((order == np.arange(N)).all())
-    ids = torch.from_numpy(np.ascontiguousarray(tokens if same_order else tokens[order],
-                                                dtype=np.int64)).to(fast.device)
-    lens = torch.from_numpy(np.ascontiguousarray(sorted_lengths, dtype=np.int64)).to(
-        fast.device)
+    ids = torch.from_numpy(
+        np.ascontiguousarray(tokens if same_order else tokens[order], dtype=np.int64)
+    ).to(fast.device)
+    lens = torch.from_numpy(np.ascontiguousarray(sorted_lengths, dtype=np.int64)).to(fast.device)
     out = np.empty((N, T, width), dtype=dtype)
     size = rows or default_rows(fast, T)
     for start in range(0, N, size):

@@ -31,12 +31,12 @@ left-padded sequence gets the same positions as the unpadded one.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, cast
+from typing import cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from runtime.attention import Attention
 from runtime.config import ATTN_IMPLS, LayerConfig, TransformerConfig
 from runtime.kvcache import KVCache, LayerKV
 
@@ -62,87 +62,6 @@ def make_norm(kind: str, dim: int, bias: bool) -> nn.Module:
     return nn.Identity()
 
 
-class HeadWeights(NamedTuple):
-    """Views into one head's slices of the fused weights; write into them in place."""
-
-    q: torch.Tensor  # [Dh, D]
-    k: torch.Tensor  # [Dh, D]
-    v: torch.Tensor  # [Dh, D]
-    o: torch.Tensor  # [D, Dh]  (columns of proj.weight)
-    q_bias: torch.Tensor | None  # [Dh]
-    k_bias: torch.Tensor | None
-    v_bias: torch.Tensor | None
-
-
-def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None,
-              is_causal: bool, scale: float, impl: str) -> torch.Tensor:
-    """softmax(scale * q k^T + mask) v for q [B,H,T,Dh], k, v [B,H,S,Dh] -> [B,H,T,Dh].
-
-    `mask` [B,1,T,S] is True where a query may attend. 'sdpa' uses the fused kernels (flash or
-    memory-efficient on CUDA); 'math' is the plain-matmul reference.
-    """
-    if impl == "sdpa":
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal,
-                                              scale=scale)
-    return attention_weights(q, k, mask, is_causal, scale) @ v
-
-
-def attention_weights(q: torch.Tensor, k: torch.Tensor, mask: torch.Tensor | None,
-                      is_causal: bool, scale: float) -> torch.Tensor:
-    """softmax(scale * q k^T + mask) [B,H,T,S]: the 'math' path's weights."""
-    att = (q @ k.transpose(-2, -1)) * scale  # [B,H,T,S]
-    if is_causal:
-        T, S = att.shape[-2:]
-        mask = torch.ones(T, S, dtype=torch.bool, device=q.device).tril()
-    if mask is not None:
-        att = att.masked_fill(~mask, float("-inf"))
-    return att.softmax(dim=-1)
-
-
-class Attention(nn.Module):
-    """Multi-head attention with fused q/k/v projections (layout in the module docstring)."""
-
-    def __init__(self, d_model: int, n_heads: int, d_head: int, bias: bool,
-                 scale: float | None):
-        super().__init__()
-        self.n_heads = n_heads
-        self.d_head = d_head
-        self.scale = 1.0 / math.sqrt(d_head) if scale is None else float(scale)
-        self.qkv = nn.Linear(d_model, 3 * n_heads * d_head, bias=bias)
-        self.proj = nn.Linear(n_heads * d_head, d_model, bias=bias)
-
-    def head(self, h: int) -> HeadWeights:
-        """Views of head h's query, key, value and output weights (for a compiler to fill)."""
-        if not 0 <= h < self.n_heads:
-            raise IndexError(f"head {h} out of range for {self.n_heads} heads")
-        width = self.n_heads * self.d_head
-        rows = [slice(part * width + h * self.d_head, part * width + (h + 1) * self.d_head)
-                for part in range(3)]
-        w, b = self.qkv.weight.data, self.qkv.bias
-        biases = [None] * 3 if b is None else [b.data[r] for r in rows]
-        cols = slice(h * self.d_head, (h + 1) * self.d_head)
-        return HeadWeights(w[rows[0]], w[rows[1]], w[rows[2]], self.proj.weight.data[:, cols],
-                           *biases)
-
-    def weights(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool
-                ) -> torch.Tensor:
-        """The softmax weights [B,H,T,T] each head gives each key (no KV cache)."""
-        B, T, _ = x.shape
-        q, k, _v = self.qkv(x).view(B, T, 3, self.n_heads, self.d_head).permute(2, 0, 3, 1, 4)
-        return attention_weights(q, k, mask, is_causal, self.scale)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool, impl: str,
-                kv: LayerKV | None = None, start: int = 0) -> torch.Tensor:
-        B, T, _ = x.shape
-        qkv = self.qkv(x).view(B, T, 3, self.n_heads, self.d_head)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B,H,T,Dh]
-        if kv is not None:
-            k, v = kv.update(k, v, start)  # [B,H,S,Dh]
-        y = attention(q, k, v, mask, is_causal, self.scale, impl)  # [B,H,T,Dh]
-        y = y.transpose(1, 2).reshape(B, T, self.n_heads * self.d_head)
-        return self.proj(y)  # [B,T,D]
-
-
 class MLP(nn.Module):
     """Two GEMMs with an activation between: D -> d_mlp -> D."""
 
@@ -163,22 +82,32 @@ class Block(nn.Module):
         super().__init__()
         D = config.d_model
         self.norm1 = make_norm(config.norm, D, config.bias) if layer.n_heads else None
-        self.attn = (Attention(D, layer.n_heads, layer.d_head, config.bias, config.attn_scale)
-                     if layer.n_heads else None)
+        self.attn = (
+            Attention(D, layer.n_heads, layer.d_head, config.bias, config.attn_scale)
+            if layer.n_heads
+            else None
+        )
         self.norm2 = make_norm(config.norm, D, config.bias) if layer.d_mlp else None
         self.mlp = MLP(D, layer.d_mlp, config.activation, config.bias) if layer.d_mlp else None
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool, impl: str,
-                kv: LayerKV | None = None, start: int = 0) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None,
+        is_causal: bool,
+        impl: str,
+        kv: LayerKV | None = None,
+        start: int = 0,
+    ) -> torch.Tensor:
         if self.attn is not None and self.norm1 is not None:  # set together
             x = x + self.attn(self.norm1(x), mask, is_causal, impl, kv, start)
         if self.mlp is not None and self.norm2 is not None:
             x = x + self.mlp(self.norm2(x))
         return x
 
-
-    def weights(self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool
-                ) -> torch.Tensor | None:
+    def weights(
+        self, x: torch.Tensor, mask: torch.Tensor | None, is_causal: bool
+    ) -> torch.Tensor | None:
         """The attention weights [B,H,T,T] on the block's input x (None without heads)."""
         if self.attn is None or self.norm1 is None:
             return None
@@ -224,9 +153,13 @@ class Transformer(nn.Module):
                 n -= self.pos_emb.weight.numel()
         return n
 
-    def forward(self, idx: torch.Tensor, pad_mask: torch.Tensor | None = None,
-                return_residual: bool = False, attn_impl: str | None = None
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    def forward(
+        self,
+        idx: torch.Tensor,
+        pad_mask: torch.Tensor | None = None,
+        return_residual: bool = False,
+        attn_impl: str | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Logits [B,T,d_out] for tokens idx [B,T]; with `return_residual`, also the residual
         stream after the last block (before the final norm) [B,T,D].
 
@@ -237,8 +170,13 @@ class Transformer(nn.Module):
         logits = self.unembed(self.norm(x))
         return (logits, x) if return_residual else logits
 
-    def residual(self, idx: torch.Tensor, pad_mask: torch.Tensor | None = None,
-                 attn_impl: str | None = None, cache: KVCache | None = None) -> torch.Tensor:
+    def residual(
+        self,
+        idx: torch.Tensor,
+        pad_mask: torch.Tensor | None = None,
+        attn_impl: str | None = None,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
         """The residual stream [B,T,D] after the last block; with `cache`, idx continues the
         cached sequence and its keys/values are appended to the cache."""
         impl = attn_impl or self.config.attn_impl
@@ -256,8 +194,9 @@ class Transformer(nn.Module):
             cache.length = start + T
         return x
 
-    def attention_weights(self, idx: torch.Tensor, pad_mask: torch.Tensor | None = None
-                          ) -> list[torch.Tensor | None]:
+    def attention_weights(
+        self, idx: torch.Tensor, pad_mask: torch.Tensor | None = None
+    ) -> list[torch.Tensor | None]:
         """Per layer, the softmax weights [B,H,T,T] its heads give each key on idx [B,T]
         (None for a layer without heads): what a model attends to, for plots and checks."""
         x, mask, is_causal = self._embed(idx, pad_mask, None, 0)
@@ -267,16 +206,19 @@ class Transformer(nn.Module):
             x = block(x, mask, is_causal, "math")
         return found
 
-    def _embed(self, idx: torch.Tensor, pad_mask: torch.Tensor | None, cache: KVCache | None,
-               start: int) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+    def _embed(
+        self, idx: torch.Tensor, pad_mask: torch.Tensor | None, cache: KVCache | None, start: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
         """The embedded input [B,T,D], the attention mask and whether it is plain causal."""
         T = idx.shape[1]
         if start + T > self.config.max_seq_len:
-            raise ValueError(f"sequence length {start + T} exceeds max_seq_len "
-                             f"{self.config.max_seq_len}")
+            raise ValueError(
+                f"sequence length {start + T} exceeds max_seq_len {self.config.max_seq_len}"
+            )
         if pad_mask is not None and pad_mask.shape != idx.shape:
-            raise ValueError(f"pad_mask shape {tuple(pad_mask.shape)} != idx shape "
-                             f"{tuple(idx.shape)}")
+            raise ValueError(
+                f"pad_mask shape {tuple(pad_mask.shape)} != idx shape {tuple(idx.shape)}"
+            )
         valid, n_before = self._key_validity(idx, pad_mask, cache, start)
         x = self.tok_emb(idx)  # [B,T,D]
         if self.pos_emb is not None:
@@ -285,8 +227,9 @@ class Transformer(nn.Module):
         return x, mask, is_causal
 
     @staticmethod
-    def _key_validity(idx: torch.Tensor, pad_mask: torch.Tensor | None, cache: KVCache | None,
-                      start: int) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    def _key_validity(
+        idx: torch.Tensor, pad_mask: torch.Tensor | None, cache: KVCache | None, start: int
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         """Which keys [B,S] are real tokens (None when all are), and how many real tokens each
         row had before this call ([B], None without padding)."""
         if cache is None:
@@ -300,22 +243,28 @@ class Transformer(nn.Module):
         if cache.valid is None or cache.n_valid is None:  # set together
             return None, None
         T = idx.shape[1]
-        cache.valid[:, start:start + T] = True if pad_mask is None else ~pad_mask
+        cache.valid[:, start : start + T] = True if pad_mask is None else ~pad_mask
         n_before = cache.n_valid.clone()
-        cache.n_valid += cache.valid[:, start:start + T].sum(1)
-        return cache.valid[:, :start + T], n_before
+        cache.n_valid += cache.valid[:, start : start + T].sum(1)
+        return cache.valid[:, : start + T], n_before
 
     @staticmethod
-    def _positions(valid: torch.Tensor | None, n_before: torch.Tensor | None, start: int, T: int,
-                   device: torch.device) -> torch.Tensor:
+    def _positions(
+        valid: torch.Tensor | None,
+        n_before: torch.Tensor | None,
+        start: int,
+        T: int,
+        device: torch.device,
+    ) -> torch.Tensor:
         """Positions [T] or [B,T]: the number of real tokens before each token."""
         if valid is None or n_before is None:  # given together
             return torch.arange(start, start + T, device=device)
         new = valid[:, start:].long()  # [B,T]
         return (n_before[:, None] + new.cumsum(1) - 1).clamp(min=0)
 
-    def _attention_mask(self, valid: torch.Tensor | None, start: int, T: int
-                        ) -> tuple[torch.Tensor | None, bool]:
+    def _attention_mask(
+        self, valid: torch.Tensor | None, start: int, T: int
+    ) -> tuple[torch.Tensor | None, bool]:
         """Boolean mask [B,1,T,S] (True = may attend), or None with SDPA's is_causal flag.
 
         A padding query with no real key to see attends to itself only, so no softmax row is
@@ -337,10 +286,18 @@ class Transformer(nn.Module):
         return mask[:, None], False
 
     @torch.no_grad()
-    def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
-                 top_k: int | None = None, greedy: bool = False, use_cache: bool = True,
-                 pad_mask: torch.Tensor | None = None, eos_token: int | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+    def generate(
+        self,
+        idx: torch.Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        greedy: bool = False,
+        use_cache: bool = True,
+        pad_mask: torch.Tensor | None = None,
+        eos_token: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Extend each prompt in idx [B,T] by up to max_new_tokens tokens; returns [B,T+n].
 
         Greedy (argmax) or sampled from softmax(logits / temperature), optionally restricted
@@ -380,8 +337,13 @@ class Transformer(nn.Module):
         return idx
 
     @staticmethod
-    def _pick(logits: torch.Tensor, temperature: float, top_k: int | None, greedy: bool,
-              generator: torch.Generator | None) -> torch.Tensor:
+    def _pick(
+        logits: torch.Tensor,
+        temperature: float,
+        top_k: int | None,
+        greedy: bool,
+        generator: torch.Generator | None,
+    ) -> torch.Tensor:
         """Next token ids [B] from logits [B,V]."""
         if greedy:
             return logits.argmax(dim=-1)

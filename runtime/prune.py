@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import torch
 
+from runtime.attention import Attention as AttentionLayer
 from runtime.model import MLP
-from runtime.model import Attention as AttentionLayer
 
 
 @dataclass
@@ -92,8 +92,9 @@ def bias(b: torch.Tensor | None) -> torch.Tensor | None:
     return None if b is None or not bool(b.ne(0).any()) else b
 
 
-def attention(layer: AttentionLayer, tok: torch.Tensor, token_cols: torch.Tensor
-              ) -> Attention | None:
+def attention(
+    layer: AttentionLayer, tok: torch.Tensor, token_cols: torch.Tensor
+) -> Attention | None:
     """The kept weights of one attention layer (None if it adds exactly nothing).
     `token_cols` [D] marks the residual columns that still hold tok [vocab, D]."""
     w_rows: dict[str, list[torch.Tensor]] = {"q": [], "k": [], "v": []}
@@ -150,6 +151,12 @@ def mlp(layer: MLP, gelu: bool) -> Mlp | None:
     if write.stop == write.start:
         return None
     read, w = reads(fc.weight[keep])
-    return Mlp(w, None if fb is None else bias(fb[keep]),
-               proj.weight[write][:, keep].contiguous(),
-               None if proj_bias is None else proj_bias[write], gelu, read, write)
+    return Mlp(
+        w,
+        None if fb is None else bias(fb[keep]),
+        proj.weight[write][:, keep].contiguous(),
+        None if proj_bias is None else proj_bias[write],
+        gelu,
+        read,
+        write,
+    )

@@ -18,15 +18,39 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def make_model(causal: bool = True, norm: str = "none", activation: str = "relu",
-               attn_scale: float | None = None, bias: bool = True, vocab: int = 13,
-               max_len: int = 24, seed: int = 0, **kw) -> Transformer:
+def make_model(
+    causal: bool = True,
+    norm: str = "none",
+    activation: str = "relu",
+    attn_scale: float | None = None,
+    bias: bool = True,
+    vocab: int = 13,
+    max_len: int = 24,
+    seed: int = 0,
+    **kw,
+) -> Transformer:
     torch.manual_seed(seed)
-    layers = kw.pop("layers", [LayerConfig(4, 8, 48), LayerConfig(0, 0, 32),
-                               LayerConfig(2, 16, 0), LayerConfig(3, 4, 16)])
-    config = TransformerConfig(vocab_size=vocab, max_seq_len=max_len, d_model=32, layers=layers,
-                               activation=activation, norm=norm, causal=causal,
-                               attn_scale=attn_scale, bias=bias, **kw)
+    layers = kw.pop(
+        "layers",
+        [
+            LayerConfig(4, 8, 48),
+            LayerConfig(0, 0, 32),
+            LayerConfig(2, 16, 0),
+            LayerConfig(3, 4, 16),
+        ],
+    )
+    config = TransformerConfig(
+        vocab_size=vocab,
+        max_seq_len=max_len,
+        d_model=32,
+        layers=layers,
+        activation=activation,
+        norm=norm,
+        causal=causal,
+        attn_scale=attn_scale,
+        bias=bias,
+        **kw,
+    )
     return Transformer(config).eval()
 
 
@@ -36,6 +60,7 @@ def tokens(B: int, T: int, vocab: int = 13, seed: int = 1) -> torch.Tensor:
 
 # --- config -----------------------------------------------------------------------------------
 
+
 def test_config_round_trips_through_dict():
     model = make_model(norm="rmsnorm", activation="gelu", attn_scale=50.0, d_out=7)
     data = model.config.to_dict()
@@ -43,11 +68,19 @@ def test_config_round_trips_through_dict():
     assert TransformerConfig.from_dict(data) == model.config
 
 
-@pytest.mark.parametrize("bad", [
-    {"vocab_size": 0}, {"d_model": -1}, {"norm": "batchnorm"}, {"activation": "tanh"},
-    {"attn_impl": "flash"}, {"d_out": 0}, {"layers": [{"n_heads": 2, "d_head": 0, "d_mlp": 4}]},
-    {"layers": [{"n_heads": -1, "d_head": 4, "d_mlp": 4}]},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"vocab_size": 0},
+        {"d_model": -1},
+        {"norm": "batchnorm"},
+        {"activation": "tanh"},
+        {"attn_impl": "flash"},
+        {"d_out": 0},
+        {"layers": [{"n_heads": 2, "d_head": 0, "d_mlp": 4}]},
+        {"layers": [{"n_heads": -1, "d_head": 4, "d_mlp": 4}]},
+    ],
+)
 def test_config_rejects_bad_values(bad):
     base = {"vocab_size": 5, "max_seq_len": 8, "d_model": 16, "layers": []}
     with pytest.raises(ValueError):
@@ -56,11 +89,13 @@ def test_config_rejects_bad_values(bad):
 
 def test_config_rejects_unknown_fields():
     with pytest.raises(ValueError, match="unknown"):
-        TransformerConfig.from_dict({"vocab_size": 5, "max_seq_len": 8, "d_model": 16,
-                                     "n_layers": 2})
+        TransformerConfig.from_dict(
+            {"vocab_size": 5, "max_seq_len": 8, "d_model": 16, "n_layers": 2}
+        )
 
 
 # --- structure --------------------------------------------------------------------------------
+
 
 def test_submodules_follow_the_documented_layout():
     model = make_model(d_out=5)
@@ -90,10 +125,10 @@ def test_head_views_write_into_the_fused_weights():
         h.v_bias.fill_(5.0)
     w = attn.qkv.weight
     width = 4 * 8
-    assert (w[16:24] == 1).all() and (w[width + 16:width + 24] == 2).all()
-    assert (w[2 * width + 16:2 * width + 24] == 3).all()
+    assert (w[16:24] == 1).all() and (w[width + 16 : width + 24] == 2).all()
+    assert (w[2 * width + 16 : 2 * width + 24] == 3).all()
     assert w.abs().sum() == 8 * 32 * (1 + 2 + 3)
-    assert (attn.qkv.bias[2 * width + 16:2 * width + 24] == 5).all()
+    assert (attn.qkv.bias[2 * width + 16 : 2 * width + 24] == 5).all()
     assert (attn.proj.weight[:, 16:24] == 4).all() and attn.proj.weight.abs().sum() == 4 * 32 * 8
     with pytest.raises(IndexError):
         attn.head(4)
@@ -119,17 +154,24 @@ def test_too_long_input_is_a_clear_error():
 
 # --- attention paths --------------------------------------------------------------------------
 
+
 @settings(max_examples=25, deadline=None)
-@given(causal=st.booleans(), norm=st.sampled_from(["none", "layernorm", "rmsnorm"]),
-       activation=st.sampled_from(["relu", "gelu"]), B=st.integers(1, 3), T=st.integers(1, 24),
-       scale=st.sampled_from([None, 0.1, 30.0]), seed=st.integers(0, 2**16))
+@given(
+    causal=st.booleans(),
+    norm=st.sampled_from(["none", "layernorm", "rmsnorm"]),
+    activation=st.sampled_from(["relu", "gelu"]),
+    B=st.integers(1, 3),
+    T=st.integers(1, 24),
+    scale=st.sampled_from([None, 0.1, 30.0]),
+    seed=st.integers(0, 2**16),
+)
 def test_sdpa_equals_math(causal, norm, activation, B, T, scale, seed):
-    model = make_model(causal=causal, norm=norm, activation=activation, attn_scale=scale,
-                       seed=seed)
+    model = make_model(causal=causal, norm=norm, activation=activation, attn_scale=scale, seed=seed)
     idx = tokens(B, T, seed=seed)
     with torch.no_grad():
-        torch.testing.assert_close(model(idx, attn_impl="sdpa"), model(idx, attn_impl="math"),
-                                   atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            model(idx, attn_impl="sdpa"), model(idx, attn_impl="math"), atol=1e-5, rtol=1e-5
+        )
 
 
 def test_sdpa_equals_math_with_padding():
@@ -154,8 +196,14 @@ def test_config_attn_impl_is_the_default_path():
 
 def test_hard_attention_picks_the_best_key():
     """With a large scale the softmax is one-hot: a compiled head copies exactly one value."""
-    config = TransformerConfig(vocab_size=4, max_seq_len=6, d_model=4,
-                               layers=[LayerConfig(1, 1, 0)], attn_scale=1000.0, bias=False)
+    config = TransformerConfig(
+        vocab_size=4,
+        max_seq_len=6,
+        d_model=4,
+        layers=[LayerConfig(1, 1, 0)],
+        attn_scale=1000.0,
+        bias=False,
+    )
     model = Transformer(config)
     with torch.no_grad():
         for p in model.parameters():
@@ -176,6 +224,7 @@ def test_hard_attention_picks_the_best_key():
 
 
 # --- masks ------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("impl", ["sdpa", "math"])
 def test_causal_masking_never_sees_the_future(impl):
@@ -234,6 +283,7 @@ def test_pad_mask_shape_must_match():
 
 # --- generation -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("norm", ["none", "layernorm"])
 def test_generation_with_cache_equals_without(norm):
     model = make_model(norm=norm)
@@ -249,8 +299,9 @@ def test_sampled_generation_with_cache_equals_without():
     prompt = tokens(4, 3)
     kw = {"temperature": 0.8, "top_k": 5}
     cached = model.generate(prompt, 10, generator=torch.Generator().manual_seed(7), **kw)
-    plain = model.generate(prompt, 10, use_cache=False,
-                           generator=torch.Generator().manual_seed(7), **kw)
+    plain = model.generate(
+        prompt, 10, use_cache=False, generator=torch.Generator().manual_seed(7), **kw
+    )
     assert torch.equal(cached, plain)
 
 
@@ -274,13 +325,13 @@ def test_left_padded_prompts_generate_as_if_alone():
     idx = torch.zeros(3, 6, dtype=torch.long)
     pad = torch.ones(3, 6, dtype=torch.bool)
     for i, p in enumerate(prompts):
-        idx[i, 6 - len(p):] = p
-        pad[i, 6 - len(p):] = False
+        idx[i, 6 - len(p) :] = p
+        pad[i, 6 - len(p) :] = False
     for use_cache in (True, False):
         out = model.generate(idx, 8, greedy=True, pad_mask=pad, use_cache=use_cache)
         for i, p in enumerate(prompts):
             alone = model.generate(p[None], 8, greedy=True)
-            assert torch.equal(out[i, 6:], alone[0, len(p):])
+            assert torch.equal(out[i, 6:], alone[0, len(p) :])
 
 
 def test_generation_stops_when_every_row_has_emitted_eos():
@@ -289,20 +340,21 @@ def test_generation_stops_when_every_row_has_emitted_eos():
     free = model.generate(prompt, 15, greedy=True)
     eos = int(free[0, 3])  # row 0 emits this first
     out = model.generate(prompt, 15, greedy=True, eos_token=eos)
-    first = [int((row[3:] == eos).nonzero()[0]) if (row[3:] == eos).any() else None
-             for row in free]
+    first = [int((row[3:] == eos).nonzero()[0]) if (row[3:] == eos).any() else None for row in free]
     if all(f is not None for f in first):
         assert out.shape[1] == 3 + max(first) + 1
     for row, f in zip(out, first, strict=True):
         if f is not None:
-            assert (row[3 + f:] == eos).all()
+            assert (row[3 + f :] == eos).all()
 
 
 def test_bidirectional_generation_recomputes_every_step():
     model = make_model(causal=False)
     prompt = tokens(2, 4)
-    assert torch.equal(model.generate(prompt, 5, greedy=True),
-                       model.generate(prompt, 5, greedy=True, use_cache=False))
+    assert torch.equal(
+        model.generate(prompt, 5, greedy=True),
+        model.generate(prompt, 5, greedy=True, use_cache=False),
+    )
     with pytest.raises(ValueError, match="causal"):
         model.residual(prompt, cache=KVCache(model.config, 2, prompt.device, torch.float32))
 
@@ -315,6 +367,7 @@ def test_generation_needs_a_vocabulary_unembedding():
 
 
 # --- devices ----------------------------------------------------------------------------------
+
 
 def test_pick_device(monkeypatch):
     monkeypatch.delenv("RASPC_DEVICE", raising=False)
@@ -346,6 +399,7 @@ def test_exact_fp32_turns_tf32_off_and_restores():
 
 # --- CUDA -------------------------------------------------------------------------------------
 
+
 @cuda
 def test_cuda_matches_cpu_in_exact_fp32():
     model = make_model(causal=False, attn_scale=100.0)
@@ -363,16 +417,19 @@ def test_cuda_sdpa_equals_math(dtype):
     idx = tokens(4, 24).cuda()
     tol = 1e-5 if dtype == torch.float32 else 3e-2
     with torch.no_grad(), exact_fp32():
-        torch.testing.assert_close(model(idx, attn_impl="sdpa"), model(idx, attn_impl="math"),
-                                   atol=tol, rtol=tol)
+        torch.testing.assert_close(
+            model(idx, attn_impl="sdpa"), model(idx, attn_impl="math"), atol=tol, rtol=tol
+        )
 
 
 @cuda
 def test_cuda_generation_and_autocast():
     model = make_model(norm="layernorm").cuda()
     prompt = tokens(3, 4).cuda()
-    assert torch.equal(model.generate(prompt, 8, greedy=True),
-                       model.generate(prompt, 8, greedy=True, use_cache=False))
+    assert torch.equal(
+        model.generate(prompt, 8, greedy=True),
+        model.generate(prompt, 8, greedy=True, use_cache=False),
+    )
     device = torch.device("cuda")
     with autocast(device):
         assert model(prompt).dtype == torch.bfloat16
@@ -385,6 +442,6 @@ def test_cuda_compiled_model_matches_eager():
     model = make_model(causal=False).cuda()
     idx = tokens(8, 16).cuda()
     with torch.no_grad(), exact_fp32():
-        torch.testing.assert_close(maybe_compile(model, "default")(idx), model(idx),
-                                   atol=1e-5, rtol=1e-5)
-
+        torch.testing.assert_close(
+            maybe_compile(model, "default")(idx), model(idx), atol=1e-5, rtol=1e-5
+        )

@@ -29,8 +29,21 @@ def invoke(args: list[str], tmp_path) -> tuple[str, dict]:
 
 
 def test_gemm(tmp_path):
-    out, data = invoke(["gemm", *TINY, "--sizes", "32,64", "--dtype", "float32",
-                        "--model", "compiled", "--tokens", "16"], tmp_path)
+    out, data = invoke(
+        [
+            "gemm",
+            *TINY,
+            "--sizes",
+            "32,64",
+            "--dtype",
+            "float32",
+            "--model",
+            "compiled",
+            "--tokens",
+            "16",
+        ],
+        tmp_path,
+    )
     assert "square 64" in out and "mlp-fc" in out and "ridge point" in out
     row = data["rows"][1]
     assert (row["M"], row["N"], row["K"]) == (64, 64, 64)
@@ -40,23 +53,56 @@ def test_gemm(tmp_path):
 
 
 def test_attention(tmp_path):
-    out, data = invoke(["attention", *TINY, "--seq-lens", "16,32", "--heads", "2",
-                        "--d-head", "8"], tmp_path)
+    out, data = invoke(
+        ["attention", *TINY, "--seq-lens", "16,32", "--heads", "2", "--d-head", "8"], tmp_path
+    )
     assert {(r["impl"], r["seq_len"]) for r in data["rows"]} == {
-        (i, t) for i in ("sdpa", "math") for t in (16, 32)}
+        (i, t) for i in ("sdpa", "math") for t in (16, 32)
+    }
     assert "vs math" in out
 
 
 def test_forward(tmp_path):
-    out, data = invoke(["forward", *TINY, "--d-model", "32", "--layers", "2", "--seq-len", "8",
-                        "--batches", "1,5", "--chunk", "2"], tmp_path)
+    out, data = invoke(
+        [
+            "forward",
+            *TINY,
+            "--d-model",
+            "32",
+            "--layers",
+            "2",
+            "--seq-len",
+            "8",
+            "--batches",
+            "1,5",
+            "--chunk",
+            "2",
+        ],
+        tmp_path,
+    )
     assert [r["batch"] for r in data["rows"]] == [1, 5]
     assert data["rows"][1]["seq_per_s"] > 0 and data["chunk"] == 2
 
 
 def test_train(tmp_path):
-    out, data = invoke(["train", "--device", "cpu", "--preset", "tiny", "--batch", "1",
-                        "--seq-len", "16", "--steps", "1", "--peak-tflops", "1"], tmp_path)
+    out, data = invoke(
+        [
+            "train",
+            "--device",
+            "cpu",
+            "--preset",
+            "tiny",
+            "--batch",
+            "1",
+            "--seq-len",
+            "16",
+            "--steps",
+            "1",
+            "--peak-tflops",
+            "1",
+        ],
+        tmp_path,
+    )
     assert "MFU" in out and 0 < data["mfu"] < 1 and data["tokens_per_s"] > 0
 
 

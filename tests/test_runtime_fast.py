@@ -53,11 +53,24 @@ def random_model(seed: int, causal: bool, bias: bool, activation: str) -> Transf
     """A small model with the zero structure of a compiled one: some q/k/v rows, whole heads,
     MLP units and sublayers zero."""
     torch.manual_seed(seed)
-    layers = [LayerConfig(3, 5, 12), LayerConfig(2, 4, 0), LayerConfig(0, 0, 9),
-              LayerConfig(1, 3, 6)]
-    config = TransformerConfig(vocab_size=7, max_seq_len=9, d_model=10, layers=layers,
-                               causal=causal, bias=bias, activation=activation, attn_scale=2.0,
-                               d_out=4, attn_impl="math")
+    layers = [
+        LayerConfig(3, 5, 12),
+        LayerConfig(2, 4, 0),
+        LayerConfig(0, 0, 9),
+        LayerConfig(1, 3, 6),
+    ]
+    config = TransformerConfig(
+        vocab_size=7,
+        max_seq_len=9,
+        d_model=10,
+        layers=layers,
+        causal=causal,
+        bias=bias,
+        activation=activation,
+        attn_scale=2.0,
+        d_out=4,
+        attn_impl="math",
+    )
     model = Transformer(config).eval()
     with torch.no_grad():
         for p in model.parameters():
@@ -79,8 +92,9 @@ def random_model(seed: int, causal: bool, bias: bool, activation: str) -> Transf
     return model
 
 
-@pytest.mark.parametrize("causal,bias,activation", [(False, True, "relu"), (True, True, "gelu"),
-                                                    (False, False, "relu")])
+@pytest.mark.parametrize(
+    "causal,bias,activation", [(False, True, "relu"), (True, True, "gelu"), (False, False, "relu")]
+)
 def test_fast_forward_equals_the_module(causal, bias, activation):
     model = random_model(0, causal, bias, activation)
     fast = FastForward(model)
@@ -98,8 +112,7 @@ def test_fast_forward_equals_the_module(causal, bias, activation):
     got = fast(idx, lengths)
     for row, n in enumerate(lengths.tolist()):
         assert torch.allclose(got[row, :n], want[row, :n], atol=1e-4)
-        assert torch.allclose(fast(idx, lengths, "residual")[row, :n], resid[row, :n],
-                              atol=1e-4)
+        assert torch.allclose(fast(idx, lengths, "residual")[row, :n], resid[row, :n], atol=1e-4)
     tokens, lens = idx.numpy(), lengths.numpy()
     out = run_padded(fast, tokens, lens, rows=2)  # chunked by length, in input order
     for row, n in enumerate(lens):
@@ -170,11 +183,12 @@ def test_position_free_models_run_once_per_token(bias):
     for row, n in enumerate(lengths.tolist()):
         assert torch.allclose(got[row, :n], want[row, :n], atol=1e-4)
         assert torch.allclose(part[row, :n], want[row, :n, 1:3], atol=1e-4)
-        assert torch.allclose(fast(idx, lengths, "residual")[row, :n], resid[row, :n],
-                              atol=1e-4)
+        assert torch.allclose(fast(idx, lengths, "residual")[row, :n], resid[row, :n], atol=1e-4)
     out = run_padded(fast, idx.numpy(), lengths.numpy())
-    assert all(np.allclose(out[i, :n], want[i, :n].numpy(), atol=1e-4)
-               for i, n in enumerate(lengths.tolist()))
+    assert all(
+        np.allclose(out[i, :n], want[i, :n].numpy(), atol=1e-4)
+        for i, n in enumerate(lengths.tolist())
+    )
     with torch.no_grad():
         model.blocks[3].mlp.fc.weight[0, 9] = 1.0  # now a layer reads the position
     assert not FastForward(model).position_free
@@ -243,7 +257,8 @@ def test_fast_path_equals_plain_path_and_interpreter(path, monkeypatch):
     # The decoded value has the interpreter's type, except where a mean's selection holds
     # one key and the program can produce both n and float(n) (see OutputCodec).
     ambiguous = len({float(v) for v in values if isinstance(v, int | float)}) < sum(
-        isinstance(v, int | float) for v in values)
+        isinstance(v, int | float) for v in values
+    )
     checked = 0
     for x, got in zip(inputs, fast, strict=True):
         try:
@@ -321,8 +336,14 @@ def test_lists_of_characters_encode_as_text():
     codec = InputCodec(["a", "b", "ab", "", 1], 5, 4)
     slow = InputCodec(["a", "b", "ab", "", 1], 5, 4)
     slow._encode_chars = lambda seqs, n: None  # the reference: per-token lookups only
-    cases = [[["a", "b"], ["b"]], [["ab", "a"], ["a", "b"]], [["", "ab"], ["a", "b"]],
-             [["a", ""], ["b"]], [["a", 1], ["b", "a"]], ["ab", ["b", "a", "a"]]]
+    cases = [
+        [["a", "b"], ["b"]],
+        [["ab", "a"], ["a", "b"]],
+        [["", "ab"], ["a", "b"]],
+        [["a", ""], ["b"]],
+        [["a", 1], ["b", "a"]],
+        ["ab", ["b", "a", "a"]],
+    ]
     for inputs in cases:
         got, want = codec.encode_batch(inputs), slow.encode_batch(inputs)
         assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()

@@ -55,8 +55,12 @@ def test_without_cuda_the_real_run_refuses(capsys):
 
 @cuda
 def test_compiled_model_on_the_gpu_matches_the_cpu():
-    prog = compiler.compile(env_with("h = selector_width(select(tokens, tokens, ==));"), "h",
-                            vocab=["a", "b", "c"], max_seq_len=16)
+    prog = compiler.compile(
+        env_with("h = selector_width(select(tokens, tokens, ==));"),
+        "h",
+        vocab=["a", "b", "c"],
+        max_seq_len=16,
+    )
     inputs = ["abcab", "c" * 16, "ba"]
     want = prog.run_batch(inputs)
     prog.model.to("cuda")

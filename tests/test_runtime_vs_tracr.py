@@ -30,8 +30,19 @@ def restore_threads():
 
 def test_without_tracr(tmp_path, capsys, restore_threads):
     path = tmp_path / "vs.json"
-    code = script().main(["--no-tracr", "--programs", "reverse", "--batches", "1,8",
-                          "--min-cpu", "0.01", "--json", str(path)])
+    code = script().main(
+        [
+            "--no-tracr",
+            "--programs",
+            "reverse",
+            "--batches",
+            "1,8",
+            "--min-cpu",
+            "0.01",
+            "--json",
+            str(path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "Tracr: absent" in out and "reverse@32" in out
     assert max(len(line) for line in out.splitlines()) <= 80, out
@@ -42,8 +53,20 @@ def test_without_tracr(tmp_path, capsys, restore_threads):
 
 def test_wall_section_alone(tmp_path, capsys, restore_threads):
     path = tmp_path / "wall.json"
-    code = script().main(["--wall", "--no-tracr", "--programs", "reverse", "--back-to-back",
-                          "4", "--min-cpu", "0.01", "--json", str(path)])
+    code = script().main(
+        [
+            "--wall",
+            "--no-tracr",
+            "--programs",
+            "reverse",
+            "--back-to-back",
+            "4",
+            "--min-cpu",
+            "0.01",
+            "--json",
+            str(path),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "Wall time per batch of 4" in out and "reverse@32: raspc" in out
     assert max(len(line) for line in out.splitlines()) <= 80, out
@@ -58,13 +81,34 @@ def test_with_tracr(tmp_path, capsys, restore_threads):
     if python is None:
         pytest.skip("no Tracr environment on this machine")
     vs.PROGRAMS["hist"] = (["a", "b"], 4)  # a tiny hist keeps Tracr's compile short
-    code = vs.main(["--programs", "hist", "--batches", "2", "--min-cpu", "0.01",
-                    "--json", str(tmp_path / "vs.json")])
+    code = vs.main(
+        [
+            "--programs",
+            "hist",
+            "--batches",
+            "2",
+            "--min-cpu",
+            "0.01",
+            "--json",
+            str(tmp_path / "vs.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0 and "Tracr's outputs: 100.0% of sequences correct" in out
     tracr = json.loads((tmp_path / "vs.json").read_text())["programs"]["hist"]["tracr"]
     assert tracr["rows"][0]["e2e"]["cpu"] > 0
-    code = vs.main(["--wall", "--programs", "hist", "--back-to-back", "2", "--min-cpu", "0.01",
-                    "--json", str(tmp_path / "wall.json")])
+    code = vs.main(
+        [
+            "--wall",
+            "--programs",
+            "hist",
+            "--back-to-back",
+            "2",
+            "--min-cpu",
+            "0.01",
+            "--json",
+            str(tmp_path / "wall.json"),
+        ]
+    )
     res = json.loads((tmp_path / "wall.json").read_text())["programs"]["hist"]
     assert code == 0 and res["tracr_wall"] > 0 and res["ratio"] > 0
