@@ -26,6 +26,7 @@ import numpy as np
 from rasp import ir
 
 from .budget import Budget
+from .canonical import distributed, tie_broken
 from .compare import by_difference
 from .discretise import Outputs, discretise, pointwise
 from .errors import CompileError
@@ -372,6 +373,8 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         in float32 (a quadratic equality score), their effect on the share is bounded."""
         widths = self.a.values[node.id] if widths is None else widths
         label = label or node.label
+        sel = tie_broken(sel, self.a, lambda x, y: self.keys.of(x) == self.keys.of(y),
+                         self.footprint)
         stripped = self.strip_causal(sel)
         plan = None
         if stripped is None or isinstance(stripped, ir.Select) and stripped.op == "==":
@@ -380,6 +383,8 @@ class Lowerer(Fusion, Selectors, NumberTypes):
             plan = self.try_selector(stripped)
             if plan is not None and plan.blurred:
                 plan = None  # too blurred in float32: split it, or one joint table
+            if plan is None:
+                stripped = distributed(stripped)
             if plan is None and isinstance(stripped, ir.SelectorCombine) and stripped.op == "or":
                 a, b = stripped.inputs
                 both = ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)

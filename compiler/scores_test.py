@@ -58,14 +58,16 @@ def test_float32_score_error_sharpens_heads_and_bounds_means():
 
 
 def test_scores_float32_would_blur_compile_in_float64():
-    """A table read from a one-hot of every (length, token, index) triple, which a wide MLP
-    writes: at max_len 20 its float32 error bound reaches the margin between selected and
-    other keys, so the model computes in float64 (and says so), exactly."""
+    """A mean of indices at max_len 64: float32 cannot keep its means (1/4032 apart) apart
+    after the scores' error, so the model computes in float64 (and says so), exactly. (An
+    `or` of three selects whose width needed one joint table of every (length, token,
+    index) triple, and float64 for it, now splits into `and`s of per-pair tables.)"""
     sel = ("((select(length, tokens_int, ==) or select(tokens_int, tokens_int, ==)) or "
            "select(indices, indices, >=))")
-    compile_exact(f"w = selector_width({sel});", "w", [0, 1, 2], 5)
-    assert compiler.compile(env_with(), f"selector_width({sel})", vocab=[0, 1, 2],
-                            max_len=16).stats["layers"] >= 2
     prog = compiler.compile(env_with(), f"selector_width({sel})", vocab=[0, 1, 2], max_len=20)
-    assert prog.manifest.dtype == "float64"
+    assert prog.manifest.dtype == "float32"
     assert_exact(prog, [0, 1, 2], 20)
+    prog = compiler.compile(env_with("m = aggregate(select(tokens, tokens, ==), indices);"),
+                            "m", vocab=["a", "b"], max_len=64)
+    assert prog.manifest.dtype == "float64"
+    assert_exact(prog, ["a", "b"], 64)
