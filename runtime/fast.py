@@ -91,6 +91,7 @@ class FastForward:
                 if self.pos is not None
                 else torch.ones(config.d_model, dtype=torch.bool)
             )
+            embedded = torch.ones(config.d_model, dtype=torch.bool)  # no sublayer wrote them
             self.layers: list[tuple[prune.Attention | None, prune.Mlp | None]] = []
             for block in cast("list[Block]", list(model.blocks)):
                 attn = (
@@ -98,15 +99,18 @@ class FastForward:
                     if block.attn is not None
                     else None
                 )
+                if attn is not None and attn.heads:
+                    if bool(embedded[prune.read_columns(attn.w, attn.read)].all()):
+                        prune.embedding_tables(attn, self.tok, self.pos)
                 if attn is not None:
-                    token_cols[attn.write] = False
+                    token_cols[attn.write] = embedded[attn.write] = False
                 mlp = (
                     prune.mlp(block.mlp, config.activation == "gelu")
                     if block.mlp is not None
                     else None
                 )
                 if mlp is not None:
-                    token_cols[mlp.write] = False
+                    token_cols[mlp.write] = embedded[mlp.write] = False
                 if attn is not None or mlp is not None:
                     self.layers.append((attn, mlp))
             self.by_token = any(h.keys is not None for a, _ in self.layers if a for h in a.heads)
@@ -199,7 +203,7 @@ class FastForward:
             )
         for attn, mlp in self.layers:
             if attn is not None:
-                x[:, attn.write] += self._attend(attn, _read(x, attn.read), bias, counts, B, T)
+                x[:, attn.write] += self._attend(attn, _read(x, attn.read), bias, counts, idx)
             if mlp is not None:
                 self._mlp_into(mlp, x)
         if output == "residual":
@@ -256,12 +260,17 @@ class FastForward:
         x: torch.Tensor,
         bias: torch.Tensor | None,
         counts: tuple[torch.Tensor, torch.Tensor] | None,
-        B: int,
-        T: int,
+        idx: torch.Tensor,
     ) -> torch.Tensor:
+        B, T = idx.shape
         if not a.heads:
             return _constant(a)
-        y = F.linear(x, a.w, a.b).view(B, T, -1)  # [B,T,width]
+        if a.tok_table is not None:  # it reads the embeddings alone
+            y = F.embedding(idx, a.tok_table)  # [B,T,width]
+            if a.pos_table is not None:
+                y += a.pos_table[:T]
+        else:
+            y = F.linear(x, a.w, a.b).view(B, T, -1)
         outs = []
         for h in a.heads:
             if h.keys is not None and counts is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from runtime.attention import Attention as AttentionLayer
 from runtime.model import MLP
@@ -41,6 +42,22 @@ class Attention:
     scale: float
     read: int | torch.Tensor  # it reads residual columns [0, read), or these (see reads)
     write: slice  # and writes these
+    # Where it reads only embedding columns: its q/k/v per token [V, width] and per position
+    # [P, width] (no bias), so that two lookups replace the GEMM (see `embedding_tables`).
+    tok_table: torch.Tensor | None = None
+    pos_table: torch.Tensor | None = None
+
+
+def embedding_tables(a: Attention, tok: torch.Tensor, pos: torch.Tensor | None) -> None:
+    """Fill a's tables: the residual it reads is tok[token] + pos[position], so its q/k/v
+    projection is W tok[token] + b + W pos[position] (sort@32's first layer: 81 outputs of
+    39 inputs per token, a GEMM 7x slower than the two lookups)."""
+    a.tok_table = F.linear(_take(tok, a.read), a.w, a.b)
+    a.pos_table = None if pos is None else F.linear(_take(pos, a.read), a.w)
+
+
+def _take(rows: torch.Tensor, read: int | torch.Tensor) -> torch.Tensor:
+    return rows[:, :read] if isinstance(read, int) else rows[:, read]
 
 
 @dataclass
