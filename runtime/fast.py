@@ -2,12 +2,14 @@
 
 It runs the weights `runtime.prune` keeps (each head at its own width, one fused q/k/v GEMM per
 layer, empty sublayers and zero rows and columns dropped: each would add an exact 0.0) and
-agrees with `Transformer.forward` up to the order of float additions. Two shortcuts follow from
-where a compiled model reads its inputs:
+agrees with `Transformer.forward` up to the order of float additions. Three shortcuts follow
+from where a compiled model reads its inputs:
 
+- A layer that reads only embedding columns looks its q/k/v up per token and per position
+  (`prune.embedding_tables`) instead of multiplying.
 - A head whose keys depend on the token alone (a histogram's `select(tokens, tokens, ==)`, a
   length count) attends over vocabulary entries weighted by their counts, O(T * vocab) per
-  sequence instead of O(T^2).
+  sequence instead of O(T^2) (`runtime.bytoken`).
 - A model that reads no position column anywhere (and is bidirectional) computes the same
   logits at every position holding the same token: it runs one row per vocabulary entry and
   sequence and gathers (hist@64: 65 positions, 4 rows; 4.4x less CPU time on 16,384 inputs).
