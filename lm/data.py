@@ -8,7 +8,6 @@ length range gives a fourth split, ``long``, for length generalisation.
 
 from __future__ import annotations
 
-import itertools
 import os
 import random
 import tempfile
@@ -23,17 +22,13 @@ import rasp
 from rasp import ast
 from rasp.examples import read_header
 from rasp.parser import parse_program
-from rasp.source import read_source, resolve_load
+from rasp.source import count_inputs, draw_inputs, every_input, read_source, resolve_load
+from rasp.values import value_key
 
 Program = Callable[[list[list[Any]]], list[list[Any]]]
 
 PAD, BOS, SEP, EOS = 0, 1, 2, 3
 SPECIALS = ("<pad>", "<bos>", "<sep>", "<eos>")
-
-
-def _key(value: Any) -> tuple[str, Any]:
-    """A hashable identity that keeps ``1``, ``1.0``, ``True`` and ``"1"`` apart."""
-    return (type(value).__name__, value)
 
 
 @dataclass
@@ -46,19 +41,19 @@ class Tokenizer:
     """
 
     values: list[Any]
-    _index: dict[tuple[str, Any], int] = field(init=False, repr=False, compare=False)
+    _index: dict[tuple[type, Any], int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._index = {}
         for value in self.values:
-            self._index.setdefault(_key(value), len(SPECIALS) + len(self._index))
+            self._index.setdefault(value_key(value), len(SPECIALS) + len(self._index))
         if len(self._index) != len(self.values):
             raise ValueError("tokenizer values must be distinct")
 
     @classmethod
     def build(cls, vocab: Sequence[Any], outputs: Sequence[Any] = ()) -> Tokenizer:
-        seen = {_key(v): v for v in vocab}
-        extra = {_key(v): v for v in outputs if _key(v) not in seen}
+        seen = {value_key(v): v for v in vocab}
+        extra = {value_key(v): v for v in outputs if value_key(v) not in seen}
         return cls([*seen.values(), *sorted(extra.values(), key=_sort_key)])
 
     @property
@@ -67,7 +62,7 @@ class Tokenizer:
 
     def id(self, value: Any) -> int:
         try:
-            return self._index[_key(value)]
+            return self._index[value_key(value)]
         except KeyError:
             raise KeyError(f"{value!r} is not in the tokenizer's vocabulary") from None
 
@@ -159,25 +154,15 @@ class Dataset:
 def sample_inputs(
     vocab: Sequence[Any], lengths: tuple[int, int], n: int, rng: random.Random
 ) -> list[list[Any]]:
-    """Up to ``n`` distinct inputs: every input when there are at most ``n``, else a uniform
-    length and uniform tokens per draw, duplicates rejected."""
+    """Up to ``n`` distinct inputs: every input (shuffled) when there are at most ``n``, else a
+    uniform length and uniform tokens per draw, so the data follow the plain distribution a
+    learner is scored on (``rasp verify`` instead favours long inputs, which find more bugs)."""
     lo, hi = lengths
-    space = sum(len(vocab) ** k for k in range(lo, hi + 1))
-    if space <= n:
-        found = [list(t) for k in range(lo, hi + 1) for t in itertools.product(vocab, repeat=k)]
+    if count_inputs(vocab, range(lo, hi + 1)) <= n:
+        found = every_input(vocab, range(lo, hi + 1))
         rng.shuffle(found)
         return found
-    seen: set[tuple] = set()
-    found = []
-    attempts = 0
-    while len(found) < n and attempts < 50 * n:
-        attempts += 1
-        item = tuple(rng.choice(vocab) for _ in range(rng.randint(lo, hi)))
-        key = tuple(map(_key, item))
-        if key not in seen:
-            seen.add(key)
-            found.append(list(item))
-    return found
+    return draw_inputs(vocab, n, rng, lambda _draw: rng.randint(lo, hi), patience=50)
 
 
 def make_dataset(program: Program, config: DataConfig) -> Dataset:
@@ -195,7 +180,7 @@ def make_dataset(program: Program, config: DataConfig) -> Dataset:
     for name, xs in parts.items():
         ys = program(xs)
         splits[name] = [Example(list(x), _plain(y)) for x, y in zip(xs, ys, strict=True)]
-    outputs = {_key(v): v for split in splits.values() for e in split for v in e.output}
+    outputs = {value_key(v): v for split in splits.values() for e in split for v in e.output}
     return Dataset(config, Tokenizer.build(config.vocab, list(outputs.values())), splits)
 
 

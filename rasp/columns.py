@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import RaspTypeError
+from .values import value_key
 
 # Type classes of values, in the original's terms.
 STR, BOOL, INT, FLOAT, OTHER = range(5)
@@ -34,10 +35,11 @@ def type_class(v: Any) -> int:
     return OTHER
 
 
-def _key(v: Any) -> tuple[type, Any, bool]:
-    """Values are distinct by type as well as by equality: 1, 1.0 and True print differently,
-    and so do 0.0 and -0.0."""
-    return (type(v), v, type(v) is float and v == 0 and math.copysign(1.0, v) < 0)
+def _key(v: Any) -> tuple[tuple[type, Any], bool]:
+    """`value_key`, and the sign of a float zero: the interpreter keeps what Python computes,
+    and 0.0 and -0.0 print differently. (The compiler's numbers cannot carry that sign, so its
+    value sets use `value_key` alone.)"""
+    return (value_key(v), type(v) is float and v == 0 and math.copysign(1.0, v) < 0)
 
 
 @dataclass
@@ -102,19 +104,12 @@ def _from_strings(rows: Sequence[str]) -> Column:
 
 def _dedupe(outputs: list[Any]) -> tuple[np.ndarray, list[Any]]:
     """Map a list of values to codes into a table of distinct values."""
-    table: dict[tuple[type, Any, bool], int] = {}
+    table: dict[tuple[tuple[type, Any], bool], int] = {}
     values: list[Any] = []
     remap = np.empty(len(outputs), dtype=np.int64)
     for i, v in enumerate(outputs):
-        try:
-            k = _key(v)
-            c = table.get(k)
-        except TypeError:  # unhashable (a list): never equal to anything else here
-            k, c = None, None
-        if c is None:
-            c = len(values)
-            if k is not None:
-                table[k] = c
+        c = table.setdefault(_key(v), len(values))
+        if c == len(values):
             values.append(v)
         remap[i] = c
     return remap, values

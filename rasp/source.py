@@ -1,5 +1,6 @@
-"""Files and inputs: reading a program, finding a `load`ed file, the standard library, and
-what counts as an input sequence.
+"""Files and inputs: reading a program, finding a `load`ed file, the standard library, what
+counts as an input sequence, and the distinct inputs of a vocabulary (every one, or a sample:
+`rasp verify` and the language models' data both draw theirs here).
 
 Every tool reads programs through `read_source`, so a wrong file (a device, a pipe, a binary,
 a huge file) is one clear RaspError everywhere, never a hang or a traceback.
@@ -7,7 +8,10 @@ a huge file) is one clear RaspError everywhere, never a hang or a traceback.
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -16,6 +20,7 @@ from rasp import ast
 from rasp.build import Applied
 from rasp.errors import RaspNameError, RaspSyntaxError, RaspTypeError
 from rasp.parser import parse_program
+from rasp.values import value_key
 
 LIBRARY_PATH = "stdlib.rasp"
 MAX_SOURCE_BYTES = 256 * 1024  # ~90x the standard library: beyond it, a wrong file, not a program
@@ -87,3 +92,36 @@ def to_python(value: Any) -> Any:
     if isinstance(value, Applied):
         return value.value
     return value
+
+
+def count_inputs(vocab: Sequence[Any], lengths: range) -> int:
+    """How many inputs of these lengths the vocabulary has."""
+    return sum(len(vocab) ** n for n in lengths)
+
+
+def every_input(vocab: Sequence[Any], lengths: range) -> list[list[Any]]:
+    """Every input of these lengths, shortest first, each length in `itertools.product` order."""
+    return [list(t) for n in lengths for t in itertools.product(vocab, repeat=n)]
+
+
+def draw_inputs(
+    vocab: Sequence[Any],
+    n: int,
+    rng: random.Random,
+    length: Callable[[int], int],
+    patience: int,
+) -> list[list[Any]]:
+    """Up to `n` distinct inputs (by `value_key`), in the order drawn: draw i (from 1) has
+    `length(i)` tokens, each uniform over `vocab`. It stops after `patience * n` draws, so a
+    space with fewer than `n` inputs ends with what it holds."""
+    seen: set[tuple[tuple[type, Any], ...]] = set()
+    found: list[list[Any]] = []
+    for draw in range(1, patience * n + 1):
+        if len(found) >= n:
+            break
+        item = [rng.choice(vocab) for _ in range(length(draw))]
+        key = tuple(map(value_key, item))
+        if key not in seen:
+            seen.add(key)
+            found.append(item)
+    return found

@@ -1,6 +1,9 @@
 """The original's rules for plain values outside the operators (`build` has those): the
 builtins `range`, `zip` and `len`, dictionaries, what `for` iterates over, and unpacking
 `a, b = ...`. Each check and message is the original's, so errors read as it wrote them.
+
+And what makes two values one (`value_key`), which the interpreter's tables, the compiler's
+value sets and the language models' tokens all use.
 """
 
 from __future__ import annotations
@@ -12,6 +15,17 @@ from rasp.build import Names, describe, is_atom
 from rasp.errors import RaspEvalError, RaspTypeError
 
 MAX_LIST = 1_000_000  # `range` beyond it is a mistake that would fill the memory
+
+
+def value_key(v: Any) -> tuple[type, Any]:
+    """A value's identity: its type and value. Python's `==` makes 1, 1.0 and True one value,
+    but RASP prints them differently and types sequences by them, so here they are three. An
+    unhashable value (a list) is keyed by its text."""
+    try:
+        hash(v)
+    except TypeError:
+        return (type(v), repr(v))
+    return (type(v), v)
 
 
 def unpack(names: list[str], values: list[Any]) -> list[Any]:
