@@ -20,6 +20,7 @@ import numpy as np
 from rasp import interpreter, ir
 from rasp.errors import RaspError
 from rasp.interpreter import type_class
+from rasp.source import count_inputs, draw_inputs, every_input
 
 from .manifest import Value
 from .program import CompiledProgram, same_output
@@ -32,34 +33,24 @@ SAMPLES = 10_000
 
 def inputs_for(vocab: Sequence[Any], max_len: int, samples: int = SAMPLES, seed: int = 0,
                limit: int = EXHAUSTIVE) -> tuple[list[list[Any]], bool]:
-    """(inputs, exhaustive)."""
-    import itertools
-
-    v = len(vocab)
-    counts = [v ** length for length in range(1, max_len + 1)]
+    """(inputs, exhaustive). A sample weights length n by n^2 and makes every fourth draw the
+    longest: long inputs are where a compiled model's precision runs out (a learner's data,
+    `lm.data`, are uniform instead)."""
+    counts = [count_inputs(vocab, range(n, n + 1)) for n in range(1, max_len + 1)]
     if sum(counts) <= limit:
-        return [list(t) for n in range(1, max_len + 1)
-                for t in itertools.product(vocab, repeat=n)], True
-    out: list[list[Any]] = []
+        return every_input(vocab, range(1, max_len + 1)), True
     short = 0
     while short < max_len and sum(counts[:short + 1]) <= samples // 4:
         short += 1
-    for n in range(1, short + 1):
-        out.extend(list(t) for t in itertools.product(vocab, repeat=n))
+    out = every_input(vocab, range(1, short + 1))
     rng = random.Random(seed)
     lengths = list(range(short + 1, max_len + 1))
     weights = [n * n for n in lengths]
-    seen: set[tuple] = set()
-    # Always the longest length, plus lengths drawn with weight n^2.
-    need = max(samples - len(out), 0)
-    tries = 0
-    while len(seen) < need and tries < 20 * need:
-        tries += 1
-        n = max_len if tries % 4 == 0 else rng.choices(lengths, weights)[0]
-        t = tuple(rng.choice(vocab) for _ in range(n))
-        if t not in seen:
-            seen.add(t)
-    out.extend(list(t) for t in seen)
+
+    def length(draw: int) -> int:
+        return max_len if draw % 4 == 0 else rng.choices(lengths, weights)[0]
+
+    out += draw_inputs(vocab, max(samples - len(out), 0), rng, length, patience=20)
     return out, False
 
 
