@@ -20,6 +20,7 @@ import numpy as np
 
 from rasp import ir
 from rasp.interpreter import BOOL, FLOAT, INT, STR, type_class
+from rasp.values import value_key as vkey  # the language's identity of a value
 
 from .bounds import selects_a_position
 from .budget import Budget
@@ -28,15 +29,6 @@ from .structure import StructKeys
 
 LIMIT = 100_000  # distinct values kept per s-op
 MEAN_SUMS_LIMIT = 400_000  # (count, sum) pairs enumerated for a numeric mean
-
-
-def vkey(v: Any) -> tuple[type, Any]:
-    """Identity of a value: by type and value (unhashable lists by repr)."""
-    try:
-        hash(v)
-        return (type(v), v)
-    except TypeError:
-        return (type(v), repr(v))
 
 
 def sort_key(v: Any) -> tuple:
