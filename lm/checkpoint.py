@@ -15,18 +15,17 @@ recognised by their first bytes and refused with a message instead of being unpi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 
 from lm.config import TrainConfig
 from lm.data import Tokenizer
 from lm.model import build_model
 from runtime import TransformerConfig
+from runtime.io import write_safetensors
 
 FORMAT = "raspc-lm-checkpoint"
 VERSION = 1
@@ -44,21 +43,15 @@ def save(
     optimizer: torch.optim.Optimizer | None = None,
 ) -> None:
     """Write atomically, so an interrupted save leaves the previous checkpoint intact."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()}
     meta = {**meta, "format": FORMAT, "version": VERSION}
     if optimizer is not None:
         state = optimizer.state_dict()
         for index, slots in state["state"].items():
             for name, value in slots.items():
-                tensors[f"optim.{index}.{name}"] = value.detach().cpu().reshape(value.shape)
+                tensors[f"optim.{index}.{name}"] = value
         meta["optimizer"] = {"param_groups": state["param_groups"]}
-    # Tied weights share storage; safetensors stores each tensor on its own.
-    tensors = {k: v.clone() for k, v in tensors.items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"raspc": json.dumps(meta)})
-    os.replace(tmp, path)
+    write_safetensors(path, tensors, {"raspc": json.dumps(meta)})
 
 
 def load(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

@@ -30,12 +30,10 @@ class ModelFileError(Exception):
     """A model file cannot be read: missing, truncated, not a raspc model, or inconsistent."""
 
 
-def save(model: nn.Module, path: str | os.PathLike, manifest: dict[str, Any] | None = None
-         ) -> None:
+def save(model: nn.Module, path: str | os.PathLike, manifest: dict[str, Any] | None = None) -> None:
     """Write the model's weights, config and `manifest` (any JSON-able dict) to `path`.
 
-    The file is written beside the target and renamed into place, so an interrupted save never
-    leaves a half-written model behind.
+    Written by `write_safetensors`, so an interrupted save never leaves half a model behind.
     """
     model = getattr(model, "_orig_mod", model)  # unwrap torch.compile
     if not isinstance(model, Transformer):
@@ -50,20 +48,30 @@ def save(model: nn.Module, path: str | os.PathLike, manifest: dict[str, Any] | N
         "config": json.dumps(model.config.to_dict()),
         "manifest": manifest_json,
     }
-    # Tied weights appear under both names; safetensors stores each name's own copy.
-    tensors = {k: v.detach().cpu().contiguous().clone()
-               for k, v in model.state_dict().items()}
+    write_safetensors(path, model.state_dict(), metadata)
+
+
+def write_safetensors(
+    path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict[str, str]
+) -> None:
+    """Write a safetensors file atomically: beside the target, then renamed into place, so an
+    interrupted write leaves the previous file (or none), never half of one. Each tensor is
+    copied to the CPU (tied weights share storage, which safetensors refuses). An I/O failure
+    is an OSError in the system's words."""
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in tensors.items()}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
         save_file(tensors, tmp, metadata=metadata)
-    except SafetensorError as err:  # an I/O failure, as an OSError with the system's words
+        os.replace(tmp, path)
+    except SafetensorError as err:
         found = re.search(r"I/O error: (.*?) \(os error (\d+)\)", str(err))
         if found is None:
             raise OSError(str(err)) from None
         raise OSError(int(found.group(2)), found.group(1), str(path)) from None
-    os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def read_header(path: str | os.PathLike) -> tuple[TransformerConfig, dict[str, Any]]:
@@ -82,8 +90,9 @@ def read_header(path: str | os.PathLike) -> tuple[TransformerConfig, dict[str, A
     if not raw.startswith(b"{"):
         raise ModelFileError(f"{path}: not a safetensors file")
     if len(raw) < n:
-        raise ModelFileError(f"{path}: truncated: the header needs {n} bytes, the file has "
-                             f"{size - 8}")
+        raise ModelFileError(
+            f"{path}: truncated: the header needs {n} bytes, the file has {size - 8}"
+        )
     try:
         header = json.loads(raw)
     except (ValueError, RecursionError):
@@ -94,14 +103,19 @@ def read_header(path: str | os.PathLike) -> tuple[TransformerConfig, dict[str, A
     except (TypeError, KeyError, IndexError, ValueError):
         raise ModelFileError(f"{path}: corrupt safetensors header") from None
     if needed > size - 8 - n:
-        raise ModelFileError(f"{path}: truncated: the tensors need {needed} bytes of data, "
-                             f"the file has {size - 8 - n}")
+        raise ModelFileError(
+            f"{path}: truncated: the tensors need {needed} bytes of data, "
+            f"the file has {size - 8 - n}"
+        )
     if meta.get("format") != FORMAT:
-        raise ModelFileError(f"{path}: a safetensors file, but not a raspc model "
-                             "(no raspc metadata)")
+        raise ModelFileError(
+            f"{path}: a safetensors file, but not a raspc model (no raspc metadata)"
+        )
     if meta.get("format_version") != str(FORMAT_VERSION):
-        raise ModelFileError(f"{path}: unknown raspc format version "
-                             f"{meta.get('format_version')!r} (this raspc reads {FORMAT_VERSION})")
+        raise ModelFileError(
+            f"{path}: unknown raspc format version "
+            f"{meta.get('format_version')!r} (this raspc reads {FORMAT_VERSION})"
+        )
     try:
         config = TransformerConfig.from_dict(json.loads(meta["config"]))
         manifest = json.loads(meta.get("manifest", "{}"))
@@ -112,8 +126,9 @@ def read_header(path: str | os.PathLike) -> tuple[TransformerConfig, dict[str, A
     return config, manifest
 
 
-def load(path: str | os.PathLike, device: str | torch.device | None = None
-         ) -> tuple[Transformer, dict[str, Any]]:
+def load(
+    path: str | os.PathLike, device: str | torch.device | None = None
+) -> tuple[Transformer, dict[str, Any]]:
     """Read a model file into a `Transformer` on `device` (see `pick_device`); returns
     (model, manifest). The weights keep the dtype they were saved in."""
     config, manifest = read_header(path)
@@ -126,12 +141,16 @@ def load(path: str | os.PathLike, device: str | torch.device | None = None
     missing = sorted(expected.keys() - tensors.keys())
     unexpected = sorted(tensors.keys() - expected.keys())
     if missing or unexpected:
-        raise ModelFileError(f"{path}: tensors do not match the config: "
-                             f"missing {missing or 'none'}, unexpected {unexpected or 'none'}")
+        raise ModelFileError(
+            f"{path}: tensors do not match the config: "
+            f"missing {missing or 'none'}, unexpected {unexpected or 'none'}"
+        )
     for name, shape in expected.items():
         if tuple(tensors[name].shape) != shape:
-            raise ModelFileError(f"{path}: tensor {name} has shape {tuple(tensors[name].shape)}, "
-                                 f"the config needs {shape}")
+            raise ModelFileError(
+                f"{path}: tensor {name} has shape {tuple(tensors[name].shape)}, "
+                f"the config needs {shape}"
+            )
     dtypes = {t.dtype for t in tensors.values()}
     if len(dtypes) == 1:
         model.to(dtypes.pop())

@@ -175,3 +175,37 @@ def test_tied_embeddings_round_trip(tmp_path):
     assert loaded.unembed.weight is loaded.tok_emb.weight
     idx = torch.randint(0, 11, (2, 8))
     assert torch.equal(model(idx), loaded(idx))
+
+
+def test_an_interrupted_write_keeps_the_previous_file(tmp_path, monkeypatch):
+    """`write_safetensors` (models and lm checkpoints): a write that fails half-way leaves the
+    old file as it was and no temporary file behind."""
+    from runtime import io
+
+    path = tmp_path / "m.safetensors"
+    io.write_safetensors(path, {"w": torch.ones(3)}, {"k": "old"})
+    before = path.read_bytes()
+
+    def half_write(tensors, target, metadata):
+        with open(target, "wb") as f:
+            f.write(b"\x08\x00")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io, "save_file", half_write)
+    with pytest.raises(KeyboardInterrupt):
+        io.write_safetensors(path, {"w": torch.zeros(3)}, {"k": "new"})
+    assert path.read_bytes() == before and list(tmp_path.iterdir()) == [path]
+
+
+def test_write_safetensors_copies_shared_storage_and_reports_io_errors(tmp_path):
+    from safetensors import safe_open
+
+    from runtime.io import write_safetensors
+
+    shared = torch.arange(6.0)
+    write_safetensors(tmp_path / "a" / "t.safetensors", {"x": shared, "y": shared[:3]}, {})
+    with safe_open(str(tmp_path / "a" / "t.safetensors"), framework="pt") as f:
+        assert torch.equal(f.get_tensor("y"), torch.arange(3.0))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OSError):
+        write_safetensors(tmp_path / "file" / "t.safetensors", {"x": shared}, {})
