@@ -18,10 +18,9 @@ import networkx as nx
 from . import ir
 from .format import small_str
 from .interpreter import Column, evaluate_nodes
-from .source import normalise_input
+from .source import LIBRARY_PATH, normalise_input
 
 MAX_TEXT = 32  # characters of source text per label line
-LIBRARY_FILE = "stdlib.rasp"  # the path the environment gives the standard library's nodes
 
 # Colours by node kind: inputs grey, elementwise (MLP) blue, selectors and attention orange.
 KIND_COLOURS = {
@@ -125,7 +124,7 @@ def visible_inputs(root: ir.IRNode, internals: bool, names: TopLevel = NO_NAMES
     the standard library built inside a function (`at0`, `share0`, ...), or a library value
     that only the library reads (`full_s` inside `length`)."""
     def shown(node: ir.IRNode, read_by_library: bool) -> bool:
-        if internals or node.path != LIBRARY_FILE or node.id in names.user:
+        if internals or node.path != LIBRARY_PATH or node.id in names.user:
             return True
         return node.id in names.library and not read_by_library
 
@@ -137,7 +136,7 @@ def visible_inputs(root: ir.IRNode, internals: bool, names: TopLevel = NO_NAMES
             continue
         inputs: dict[int, ir.IRNode] = {}
         folded: set[int] = set()
-        pending = [(child, node.path == LIBRARY_FILE) for child in node.children()]
+        pending = [(child, node.path == LIBRARY_PATH) for child in node.children()]
         while pending:
             child, by_library = pending.pop()
             if shown(child, by_library):
