@@ -29,6 +29,7 @@ from .structure import StructKeys
 
 LIMIT = 100_000  # distinct values kept per s-op
 MEAN_SUMS_LIMIT = 400_000  # (count, sum) pairs enumerated for a numeric mean
+SUMS_LIMIT = 20_000_000  # pairs `sums` adds up with numpy
 
 
 def sort_key(v: Any) -> tuple:
@@ -81,6 +82,34 @@ def apply_all(fn: Callable[..., Any], sets: Sequence[Sequence[Any] | None]
         return distinct(out)
     except _TooMany:
         return None
+
+
+def sums(xs: list[Any] | None, ys: list[Any] | None, minus: bool) -> list[Any] | None:
+    """x + y (or x - y) over two sets of numbers too large for `apply_all`, with numpy (the
+    same IEEE arithmetic as Python's): int with int gives ints, anything with a float floats;
+    None when a set is unknown, holds other values, or the result is too large."""
+    if xs is None or ys is None or len(xs) * len(ys) > SUMS_LIMIT:
+        return None
+    if not all(is_number(v) for v in [*xs, *ys]):
+        return None
+    out: list[Any] = []
+    for want_int in (True, False):
+        xi = [v for v in xs if isinstance(v, int) == want_int or not want_int]
+        yi = [v for v in ys if isinstance(v, int) == want_int or not want_int]
+        if not xi or not yi:
+            continue
+        dtype = np.int64 if want_int else np.float64
+        x, y = np.array(xi, dtype=dtype), np.array(yi, dtype=dtype)
+        grid = np.subtract.outer(x, y) if minus else np.add.outer(x, y)
+        if not want_int:  # pairs of two ints were counted above
+            both = np.add.outer(np.array([isinstance(v, int) for v in xi], dtype=np.int8),
+                                np.array([isinstance(v, int) for v in yi], dtype=np.int8)) == 2
+            grid = grid[~both]
+        got = np.unique(grid)
+        if len(out) + len(got) > LIMIT:
+            return None
+        out.extend(int(v) if want_int else float(v) for v in got)
+    return sorted(out, key=sort_key)
 
 
 @dataclass
@@ -155,6 +184,8 @@ def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:
         case ir.SequenceMap():
             sets = [a.values.get(c.id) for c in node.inputs]
             out = None if any(s is None for s in sets) else apply_all(node.fn(), sets)
+            if out is None and node.op in ("+", "-") and len(sets) == 2:
+                out = sums(sets[0], sets[1], node.op == "-")
             if out is None and node.op in ir.COMPARISONS:
                 return [False, True]  # too many pairs to list: a superset
             return out

@@ -68,3 +68,20 @@ def test_keys_that_determine_the_values_make_a_mean_one_value():
                  "aggregate(at, indices)", "aggregate(select(stable, indices, ==), tokens_int)"):
         prog = compiler.compile(env, expr, vocab=[0, 1, 2], max_len=5)
         assert_exact(prog, [0, 1, 2], 5)
+
+
+def test_sums_with_numpy_are_python_s_sums_with_their_types():
+    import operator
+    import random
+
+    from compiler.values import apply_all, sums
+
+    rng = random.Random(1)
+    for _ in range(200):
+        sets = [list({rng.choice([rng.randint(-5, 5), rng.randint(-5, 5) / rng.randint(1, 7)])
+                      for _ in range(rng.randint(1, 9))}) for _ in range(2)]
+        for op, minus in ((operator.add, False), (operator.sub, True)):
+            got, want = sums(*sets, minus), apply_all(op, sets)
+            assert got is not None and want is not None
+            assert [(type(v), v) for v in got] == [(type(v), v) for v in want]
+    assert sums([1, "a"], [2], False) is None
