@@ -27,7 +27,7 @@ from compiler.testing import ROOT, env_with
 from rasp import interpreter
 from rasp.examples import read_header
 from runtime import FastForward, LayerConfig, Transformer, TransformerConfig, run_padded
-from runtime.fast import flush_denormals
+from runtime.fast import CPU_TOKENS, default_rows, flush_denormals
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -189,9 +189,11 @@ def test_position_free_models_run_once_per_token(bias):
         np.allclose(out[i, :n], want[i, :n].numpy(), atol=1e-4)
         for i, n in enumerate(lengths.tolist())
     )
+    assert default_rows(fast, 9) == CPU_TOKENS // 7  # chunks sized by the 7 rows it runs
     with torch.no_grad():
         model.blocks[3].mlp.fc.weight[0, 9] = 1.0  # now a layer reads the position
     assert not FastForward(model).position_free
+    assert default_rows(FastForward(model), 9) == CPU_TOKENS // 9
     causal = random_model(5, True, bias, "relu")
     causal.load_state_dict(model.state_dict())
     with torch.no_grad():
