@@ -6,17 +6,14 @@ Sub-commands from other packages (compiler, runtime, lm) are imported only when 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from rasp import ir
-from rasp.command import fail, load_or_exit
+from rasp.command import LazyGroup, fail, load_or_exit
 from rasp.env import Environment
 from rasp.errors import RaspError
 from rasp.examples import Header, default_exprs, parse_input_literal, read_header
@@ -40,26 +37,8 @@ LAZY_COMMANDS = {
 }
 
 
-class LazyGroup(click.Group):
-    """A click group whose commands live in other modules, imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted([*super().list_commands(ctx), *self._available()])
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in self.commands:
-            return self.commands[name]
-        if name not in self._available():
-            return None
-        module, attr = LAZY_COMMANDS[name][0].split(":")
-        return getattr(importlib.import_module(module), attr)
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """List commands from the static table, so `rasp --help` imports nothing heavy."""
-        rows = [(name, cmd.get_short_help_str(60)) for name, cmd in self.commands.items()]
-        rows += [(name, LAZY_COMMANDS[name][1]) for name in self._available()]
-        with formatter.section("Commands"):
-            formatter.write_dl(sorted(rows))
+class RaspGroup(LazyGroup):
+    """The `rasp` group: lazy sub-commands, and a last guard around every command."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; runaway input that Python itself stops (a number past float range,
@@ -77,23 +56,10 @@ class LazyGroup(click.Group):
                 raise
             fail(f"out of memory: {str(exc).splitlines()[0]}")
 
-    @staticmethod
-    def _available() -> list[str]:
-        """Commands whose module exists, found without importing it (torch is slow to import)."""
-        found = []
-        for name, target in LAZY_COMMANDS.items():
-            top, _, rest = target[0].split(":")[0].partition(".")
-            spec = importlib.util.find_spec(top)
-            if spec is None or spec.origin is None:
-                continue
-            module = Path(spec.origin).parent / rest.replace(".", "/")
-            if module.with_suffix(".py").is_file() or (module / "__init__.py").is_file():
-                found.append(name)
-        return found
-
 
 @click.group(
-    cls=LazyGroup,
+    cls=RaspGroup,
+    lazy=LAZY_COMMANDS,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

@@ -1,18 +1,55 @@
-"""The `rasp` command's table of subcommands that live in other packages."""
+"""The `rasp` command's and `rasp lm`'s tables of subcommands that live in other modules, and
+their `--help`, which imports none of them."""
 
 import importlib
+import json
+import subprocess
+import sys
 
+import pytest
 from click.testing import CliRunner
 
-from rasp.cli import LAZY_COMMANDS, LazyGroup, main
+from lm.cli import COMMANDS, lm
+from rasp.cli import LAZY_COMMANDS, main
 
 
-def test_every_lazy_command_is_listed_and_resolves():
+@pytest.mark.parametrize(("group", "table"), [(main, LAZY_COMMANDS), (lm, COMMANDS)])
+def test_every_lazy_command_is_listed_and_resolves(group, table):
     """A command's module may be a file or a package (`lm.cli`): each one is offered in
-    `rasp --help` and imports to the click command it names."""
-    assert sorted(LazyGroup._available()) == sorted(LAZY_COMMANDS)
-    help_text = CliRunner().invoke(main, ["--help"]).output
-    for name, (target, _summary) in LAZY_COMMANDS.items():
+    `--help` and imports to the click command of that name."""
+    assert sorted(group.available()) == sorted(table)
+    help_text = CliRunner().invoke(group, ["--help"]).output
+    for name, (target, _summary) in table.items():
         assert f"  {name} " in help_text
         module, attr = target.split(":")
-        assert getattr(importlib.import_module(module), attr).name is not None
+        assert getattr(importlib.import_module(module), attr).name == name
+
+
+def test_lm_commands_take_their_one_line_help_from_the_table():
+    for target, summary in COMMANDS.values():
+        module, attr = target.split(":")
+        assert getattr(importlib.import_module(module), attr).get_short_help_str(80) == summary
+
+
+def test_an_unknown_command_is_a_usage_error():
+    result = CliRunner().invoke(main, ["lm", "fly"])
+    assert result.exit_code == 2 and "No such command 'fly'" in result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["lm", "--help"]])
+def test_help_imports_no_torch(args):
+    """`rasp --help` and `rasp lm --help` list the commands from their tables: torch (seconds
+    to import) is not loaded, in a fresh process."""
+    code = (
+        "import json, sys\n"
+        "from click.testing import CliRunner\n"
+        "from rasp.cli import main\n"
+        f"result = CliRunner().invoke(main, {args!r})\n"
+        "heavy = sorted(m for m in ('torch', 'compiler', 'lm.train') "
+        "if m in sys.modules)\n"
+        "print(json.dumps([result.exit_code, heavy, result.output]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    exit_code, heavy, output = json.loads(done.stdout)
+    assert exit_code == 0 and "Commands:" in output
+    assert heavy == []

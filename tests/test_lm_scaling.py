@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from lm import plots, scaling
 from lm import sweep as sweep_mod
 from lm.chinchilla import ChinchillaFit
-from lm.cli import lm, parse_amount
+from lm.cli import lm
+from lm.cli.options import parse_amount
 from lm.config import TrainConfig
 
 REVERSE = "examples/reverse.rasp"

@@ -1,7 +1,8 @@
 """The options and argument types of ``rasp lm``'s commands, and its handling of user errors.
 
 ``train`` and ``scale`` share the options that say which program's data to learn and how to
-train (``training_options``), read into a ``TrainConfig`` by ``base_config``.
+train (``training_options``), read into a ``TrainConfig`` by ``base_config``. Imported only by
+the commands (it loads torch), never by ``rasp lm --help``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from lm.config import TrainConfig
+from rasp.errors import RaspError
+from rasp.examples import parse_vocab
+from runtime import ModelFileError
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9, "t": 1e12}
 
@@ -62,18 +68,38 @@ def parse_list(text: str, parse: Callable[[str], Any]) -> list[Any]:
     return items
 
 
+def int_option(*decls: str, default: int | None, low: int = 1, help: str | None = None):
+    """An integer option of at least `low`, its default (if any) shown in --help."""
+    return click.option(
+        *decls,
+        type=click.IntRange(low),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def choice_option(*decls: str, choices: tuple[str, ...], help: str | None = None):
+    """An option that takes one of `choices`, the first by default."""
+    return click.option(
+        *decls, type=click.Choice(choices), default=choices[0], show_default=True, help=help
+    )
+
+
+def json_option(what: str):
+    """``--json``: print `what` as JSON instead of a table."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as JSON.")
+
+
 def user_errors(fn: Callable) -> Callable:
-    """Turn the errors a user can cause into one line and exit status 1."""
+    """Turn the errors a user can cause into one line and exit status 1 (a CompileError is a
+    RaspError)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from compiler import CompileError
-        from rasp import RaspError
-        from runtime import ModelFileError
-
         try:
             return fn(*args, **kwargs)
-        except (ValueError, KeyError, OSError, RaspError, CompileError, ModelFileError) as err:
+        except (ValueError, KeyError, OSError, RaspError, ModelFileError) as err:
             message = str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
             click.echo(f"error: {message}", err=True)
             sys.exit(1)
@@ -87,19 +113,12 @@ def training_options(fn: Callable) -> Callable:
         click.argument("file", type=click.Path(dir_okay=False)),
         click.option("-e", "--expr", help="The s-op to learn (default: the header's)."),
         click.option("--vocab", help="Input tokens, comma-separated (default: the header's)."),
-        click.option("--min-len", type=click.IntRange(1), default=1, show_default=True),
-        click.option(
-            "--max-len",
-            type=click.IntRange(1),
-            default=8,
-            show_default=True,
-            help="Longest training input.",
-        ),
-        click.option(
+        int_option("--min-len", default=1),
+        int_option("--max-len", default=8, help="Longest training input."),
+        int_option(
             "--examples",
-            type=click.IntRange(10),
+            low=10,
             default=20_000,
-            show_default=True,
             help="Distinct inputs to sample (all of them when fewer exist).",
         ),
         click.option(
@@ -108,50 +127,26 @@ def training_options(fn: Callable) -> Callable:
             default=None,
             help="Held-out input lengths for length generalisation, e.g. 9-12.",
         ),
-        click.option(
-            "--long-examples",
-            type=click.IntRange(1),
-            default=1000,
-            show_default=True,
-            help="Held-out longer inputs (at most).",
-        ),
-        click.option(
-            "--batch-size",
-            type=click.IntRange(1),
-            default=64,
-            show_default=True,
-            help="Sequences per step, over all processes.",
-        ),
+        int_option("--long-examples", default=1000, help="Held-out longer inputs (at most)."),
+        int_option("--batch-size", default=64, help="Sequences per step, over all processes."),
         click.option("--lr", type=float, default=3e-3, show_default=True),
-        click.option(
+        choice_option(
             "--loss-on",
-            type=click.Choice(["outputs", "all"]),
-            default="outputs",
-            show_default=True,
+            choices=("outputs", "all"),
             help="Score output tokens only, or whole sequences.",
         ),
         click.option("--device", help="cpu, cuda, cuda:1 (default: CUDA when present)."),
-        click.option(
+        choice_option(
             "--torch-compile",
             "compile_mode",
-            default="none",
-            show_default=True,
-            type=click.Choice(["none", "default", "reduce-overhead", "max-autotune"]),
+            choices=("none", "default", "reduce-overhead", "max-autotune"),
             help="torch.compile mode (GPUs).",
         ),
-        click.option(
-            "--threads",
-            type=click.IntRange(0),
-            default=1,
-            show_default=True,
-            help="CPU threads per run (0: torch's default).",
-        ),
+        int_option("--threads", low=0, default=1, help="CPU threads per run (0: torch's default)."),
         click.option("--seed", type=int, default=0, show_default=True),
-        click.option(
+        choice_option(
             "--position",
-            type=click.Choice(["learned", "rope", "none"]),
-            default="learned",
-            show_default=True,
+            choices=("learned", "rope", "none"),
             help="Positions: learned absolute embeddings, rotary (RoPE) or none (NoPE).",
         ),
         click.option("-q", "--quiet", is_flag=True, help="No progress bars."),
@@ -161,10 +156,8 @@ def training_options(fn: Callable) -> Callable:
     return fn
 
 
-def base_config(kw: dict[str, Any]) -> Any:
-    from lm.config import TrainConfig
-    from rasp.examples import parse_vocab
-
+def base_config(kw: dict[str, Any]) -> TrainConfig:
+    """The ``TrainConfig`` the shared options describe."""
     if not Path(kw["file"]).is_file():
         raise ValueError(f"{kw['file']}: no such file")
     return TrainConfig(
