@@ -305,10 +305,8 @@ class Builder:
         """What every residual dimension holds; `index` gives the stable reference of each
         program node (`refs.walk_index` of the compiled expression)."""
         out: list[mf.Value] = [
-            mf.Reserved(kind="constant", label="one", encoding="numerical",
-                        dims=(D_ONE, D_ONE + 1), layer=-1),
-            mf.Reserved(kind="bos", label="bos", encoding="numerical", dims=(D_BOS, D_BOS + 1),
-                        layer=-1)]
+            mf.One(label="one", encoding="numerical", dims=(D_ONE, D_ONE + 1), layer=-1),
+            mf.BosFlag(label="bos", encoding="numerical", dims=(D_BOS, D_BOS + 1), layer=-1)]
         for st in self.order:
             p = st.node
             common: dict[str, Any] = dict(
@@ -319,7 +317,8 @@ class Builder:
                 base=tuple(p.base.tolist()) if p.base is not None else (),
                 values=_jsonable(p.values) if p.enc == "cat" else None)
             if isinstance(p, Embedded):
-                out.append(mf.Embedding(kind="tok" if p.kind == "tok" else "pos", **common))
+                embedding = mf.TokenValue if p.kind == "tok" else mf.PositionValue
+                out.append(embedding(**common))
             elif isinstance(p, Head):
                 sel = p.head.selector
                 out.append(mf.HeadValue(

@@ -6,7 +6,8 @@ weights (`to_json`); `from_json` validates it and reads older versions, so a dam
 file is one clear error naming the version, never a KeyError deep in a tool.
 
 Residual dimension 0 is a constant 1 and dimension 1 the BOS indicator (`Reserved`); every
-other value the model stores has one entry: an embedding, a head's output or an MLP's. Nodes of
+other value the model stores has one entry, one class per kind: a token or position
+embedding, a head's output or an MLP's. Nodes of
 the program are named by stable references (`refs`), never by process-local IR ids.
 Encodings have one vocabulary: 'categorical' (one-hot over `values`) or 'numerical'.
 """
@@ -59,18 +60,36 @@ class Value:
 
 @dataclass(frozen=True, kw_only=True)
 class Reserved(Value):
-    """The constant-1 dimension ('constant') and the BOS indicator ('bos')."""
+    """A dimension every reader uses: the constant 1 (`One`) or the BOS indicator (`BosFlag`)."""
 
-    kind: Literal["constant", "bos"]  # type: ignore[misc]
     sublayer: ClassVar[str] = "embedding"
 
 
 @dataclass(frozen=True, kw_only=True)
-class Embedding(Value):
-    """A function of the token ('tok') or of the position ('pos')."""
+class One(Reserved):
+    kind: ClassVar[str] = "constant"
 
-    kind: Literal["tok", "pos"]  # type: ignore[misc]
+
+@dataclass(frozen=True, kw_only=True)
+class BosFlag(Reserved):
+    kind: ClassVar[str] = "bos"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Embedding(Value):
+    """A function of the token (`TokenValue`) or of the position (`PositionValue`)."""
+
     sublayer: ClassVar[str] = "embedding"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TokenValue(Embedding):
+    kind: ClassVar[str] = "tok"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PositionValue(Embedding):
+    kind: ClassVar[str] = "pos"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,10 +286,9 @@ def _read_value(d: dict[str, Any]) -> Value:
         proj=tuple(tuple(float(x) for x in row) for row in d.get("proj", [])),
         base=tuple(float(x) for x in d.get("base", [])), values=d.get("values"))
     kind = d["kind"]
-    if kind in ("constant", "bos"):
-        return Reserved(kind=kind, **common)
-    if kind in ("tok", "pos"):
-        return Embedding(kind=kind, **common)
+    plain = {c.kind: c for c in (One, BosFlag, TokenValue, PositionValue)}
+    if kind in plain:
+        return plain[kind](**common)
     if kind == "head":
         sel = d.get("selector_ref")
         return HeadValue(selector=str(d.get("selector", "")), d_qk=_int(d["d_qk"], "d_qk"),
