@@ -71,17 +71,7 @@ _STMT_LITERALS = (
     "def",
     "{",
     "for",
-    "aggregate(",
-    "[",
-    "not",
-    "-",
-    "+",
-    "round",
-    "indicator",
-    "select(",
-    "range(",
-    "zip(",
-    "len(",
+    *_EXPR_LITERALS[2:],  # ANTLR lists them in the grammar's order, `def` and `for` between
 )
 
 

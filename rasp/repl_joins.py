@@ -18,6 +18,7 @@ The terminal REPL keeps reading on: there, an unfinished line is just a line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rasp.repl_antlr import Token, tokenize
@@ -145,37 +146,36 @@ def _ends_expression(tokens: list[Token], i: int) -> bool:
     outside brackets, nor `,` in a parenthesis of its own; at a `;` both readings end, and
     ANTLR goes on."""
     bracket = tokens[i].kind in ("(", "[")
-    depth = 0
-    for j in range(i, len(tokens)):
-        kind = tokens[j].kind
-        if kind in _OPENERS:
-            depth += 1
-        elif kind in _CLOSERS:
-            depth -= 1
-            if depth <= 0:
-                return False  # a new statement cannot close it / the part is complete
-        elif depth == 0 and kind in (",", "=", ":", "for", ";"):
-            return False
-        elif bracket and depth == 1 and kind in (",", "for"):
-            return False
-        elif not bracket and depth == 0 and kind in _OPERANDS:
-            return False  # the right operand is complete
-    return True
+
+    def decides(kind: str, depth: int) -> bool:
+        if depth == 0 and kind in (",", "=", ":", "for", ";"):
+            return True
+        if bracket:
+            return depth == 1 and kind in (",", "for")
+        return depth == 0 and kind in _OPERANDS  # the right operand is complete
+
+    return _open_to_end(tokens, i, decides)
 
 
 def _undecided(tokens: list[Token], i: int) -> bool:
     """A list or dict still open at the end with no `,` or `for` of its own: a literal or a
     comprehension, ANTLR cannot yet tell."""
+    return _open_to_end(tokens, i, lambda kind, depth: depth == 1 and kind in (",", "for"))
+
+
+def _open_to_end(tokens: list[Token], i: int, decides: Callable[[str, int], bool]) -> bool:
+    """Whether the part from token i is still undecided at the end: no bracket closes what
+    was open at token i (a new statement cannot close it; or the part is complete), and no
+    other token `decides(kind, depth)` it, depth counting the brackets opened since i."""
     depth = 0
-    for j in range(i, len(tokens)):
-        kind = tokens[j].kind
-        if kind in _OPENERS:
+    for t in tokens[i:]:
+        if t.kind in _OPENERS:
             depth += 1
-        elif kind in _CLOSERS:
+        elif t.kind in _CLOSERS:
             depth -= 1
-            if depth == 0:
+            if depth <= 0:
                 return False
-        elif depth == 1 and kind in (",", "for"):
+        elif decides(t.kind, depth):
             return False
     return True
 
