@@ -21,14 +21,12 @@ import runtime
 from runtime.model import MLP, Attention
 
 from . import manifest as mf
-from .errors import CompileError
 from .linear import BOS, ONE, Lin
-from .manifest import D_BOS, D_ONE
-from .numtype import output_flag
-from .plan import Embedded, Head, HeadSpec, Mlp, MlpSpec, PNode, err_of, read
+from .manifest import D_BOS, D_ONE, jsonable
+from .plan import Embedded, Head, HeadSpec, Mlp, MlpSpec, PNode
 from .precision import FLOAT32, Precision
+from .readout import readout
 from .refs import ref_of
-from .values import is_numeric_like
 
 ENCODING = {"cat": "categorical", "num": "numerical"}  # plan codes → the manifest's words
 
@@ -54,8 +52,9 @@ def _deps(p: PNode) -> list[Lin]:
     return []
 
 
-def schedule(root: PNode) -> dict[PNode, Stored]:
-    """Every stored node the output needs, at the earliest sublayer its inputs allow."""
+def schedule(out: Lin) -> dict[PNode, Stored]:
+    """Every stored node the output read-out needs, at the earliest sublayer its inputs
+    allow."""
     stored: dict[PNode, Stored] = {}
 
     def visit(p: PNode) -> int:
@@ -71,7 +70,7 @@ def schedule(root: PNode) -> dict[PNode, Stored]:
         stored[p] = Stored(p, slot)
         return slot
 
-    for s in output_readout(root)[0].sources():
+    for s in out.sources():
         visit(s)
     return stored
 
@@ -102,9 +101,8 @@ class Builder:
                  precision: Precision = FLOAT32):
         self.root, self.vocab, self.n, self.causal = root, vocab, max_len, causal
         self.prec = precision  # the weights' float type
-        self.out_lin, self.output = output_readout(root)
-        _check_output_error(root, self.out_lin, self.output, precision)
-        self.stored = schedule(root)
+        self.out_lin, self.output = readout(root, precision)
+        self.stored = schedule(self.out_lin)
         self._projections()
         self._layout()
 
@@ -315,7 +313,7 @@ class Builder:
                 role=p.role, node=index.get(p.ir.id) if p.ir is not None and p.checks else None,
                 proj=tuple(map(tuple, st.proj.tolist())),
                 base=tuple(p.base.tolist()) if p.base is not None else (),
-                values=_jsonable(p.values) if p.enc == "cat" else None)
+                values=jsonable(p.values) if p.enc == "cat" else None)
             if isinstance(p, Embedded):
                 embedding = mf.TokenValue if p.kind == "tok" else mf.PositionValue
                 out.append(embedding(**common))
@@ -347,59 +345,3 @@ def _text(p: PNode) -> str:
     if p.ir is None or p.ir.span is None or not p.ir.span.text:
         return ""
     return p.ir.span.text.splitlines()[0]
-
-
-def _jsonable(values: list[Any] | None) -> list[Any] | None:
-    if values is None:
-        return None
-    out: list[Any] = []
-    for v in values:
-        if isinstance(v, tuple):
-            out.append(list(v))
-        elif isinstance(v, int | float | str | bool) or v is None:
-            out.append(v)
-        else:
-            out.append(repr(v))
-    return out
-
-
-def _check_output_error(root: PNode, lin: Lin, output: mf.Output, prec: Precision) -> None:
-    """The output must decode to the right value despite float32 error: argmax needs the
-    one-hot within 0.3; numbers need the error well below half the gap to the next value."""
-    err = err_of(lin)
-    if output.encoding == "categorical":
-        limit = 0.3
-    else:
-        vals = np.unique([float(v) for v in output.values or []])
-        if len(vals) > 1:
-            limit = 0.45 * float(np.diff(vals).min())  # snapping to the nearest value
-        else:  # unknown values: verify compares numbers to 1e-5 of their size
-            scale = root.head.vmax if isinstance(root, Head) else 1.0
-            limit = 1e-5 * max(1.0, scale)
-    if err > limit:
-        raise CompileError(f"its {prec.name} error (up to {err:.2g}) could change the decoded "
-                           f"output (values {limit / 0.45:.2g} apart)", root.ir, precision=True)
-
-
-def output_readout(root: PNode) -> tuple[Lin, mf.Output]:
-    """The unembedding's read-out and how to decode it: categorical outputs by argmax over
-    their one-hot; numbers (and one-hots of numbers that differ as floats) by value."""
-    lin = read(root)
-    vals = root.values
-
-    def output(encoding: mf.Encoding, typed: bool = False) -> mf.Output:
-        return mf.Output(encoding, _jsonable(vals), label=root.label, where=root.where(),
-                         typed=typed)
-
-    if root.enc == "num":
-        if vals is not None and not all(is_numeric_like(v) for v in vals):
-            raise CompileError("a numeric output with non-numeric values", root.ir)
-        flag = output_flag(root)
-        if flag is not None:
-            return lin.stack(flag), output("numerical", typed=True)
-        return lin, output("numerical")
-    vals = root.domain
-    numeric = all(is_numeric_like(v) for v in vals) and len({float(v) for v in vals}) == len(vals)
-    if numeric and len(vals) > 1:
-        return lin.left(np.array([[float(v) for v in vals]])), output("numerical")
-    return lin, output("categorical")

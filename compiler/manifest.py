@@ -249,6 +249,21 @@ class Manifest:
                                 f"{type(err).__name__}: {err}") from None
 
 
+def jsonable(values: list[Any] | None) -> list[Any] | None:
+    """A value set as JSON keeps it: tuples become lists, anything else not JSON its repr."""
+    if values is None:
+        return None
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, tuple):
+            out.append(list(v))
+        elif isinstance(v, int | float | str | bool) or v is None:
+            out.append(v)
+        else:
+            out.append(repr(v))
+    return out
+
+
 def _value_json(v: Value) -> dict[str, Any]:
     d: dict[str, Any] = {"node": v.label, "kind": v.kind, "encoding": v.encoding,
                          "dims": list(v.dims), "layer": v.layer, "where": v.where,
