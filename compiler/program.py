@@ -15,8 +15,9 @@ import torch
 
 import runtime
 from rasp import ir
-from rasp.env import Environment, read_source
+from rasp.env import Environment
 
+from . import report
 from . import values as values_mod
 from .assemble import Builder
 from .budget import DEFAULT_LIMIT, Budget, Progress
@@ -35,7 +36,7 @@ def _environment(source: Environment | str | os.PathLike) -> tuple[Environment, 
         return source, None
     path = os.fspath(source)
     env = Environment()
-    env.run(read_source(path), path)
+    env.run_file(path)
     return env, path
 
 
@@ -201,9 +202,7 @@ class CompiledProgram:
 
     def plan_text(self, columns: int | None = None) -> str:
         """The layer-by-layer plan, cut to `columns` (default: the terminal's width)."""
-        from .report import plan_text
-
-        return plan_text(self.manifest, columns)
+        return report.plan_text(self.manifest, columns)
 
 
 def load(path: str | os.PathLike, device: str | None = None) -> CompiledProgram:
