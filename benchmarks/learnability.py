@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from lm import chinchilla, frontier  # noqa: E402
 from lm.data import ProgramSpec  # noqa: E402
-from lm.scaling import compiled_size, si  # noqa: E402
+from lm.scaling import compiled_size, si, span  # noqa: E402
 from lm.sweep import SweepConfig, default_jobs, parse_size, start_ray, sweep  # noqa: E402
 from lm.train import TrainConfig  # noqa: E402
 from lm.uncertainty import bootstrap  # noqa: E402
@@ -194,18 +194,6 @@ def run_program(path: str, args: argparse.Namespace, log) -> dict[str, Any]:
     return entry
 
 
-def _range(lo: float | None, hi: float | None, above: str = ">") -> str:
-    """``[lo, hi]``; an open end says the grid did not bound it: ``[>x]`` (``[>=x]`` for a
-    size that may itself be the answer), ``[<=x]``, or ``[open]`` with neither bound."""
-    if lo is None and hi is None:
-        return "[open]"
-    if lo is None:
-        return f"[<={si(hi)}]"
-    if hi is None:
-        return f"[{above}{si(lo)}]"
-    return f"[{si(lo)}, {si(hi)}]"
-
-
 def table(entries: list[dict[str, Any]]) -> str:
     """The learnability table, three lines per program: the estimates, then their 90%
     intervals (an open end, ``>x`` or ``<=x``, is a bound the grid did not close)."""
@@ -228,9 +216,9 @@ def table(entries: list[dict[str, Any]]) -> str:
             f"{_pct(long['exact_match']) if long else '-':>6}"
         )
         if N:
-            N_range = _range(fr["smallest_N_lo"], fr["smallest_N_hi"], ">=")
-            D_range = _range(fr["smallest_D_lo"], fr["smallest_D_hi"])
-            C_range = _range(fr["C_min_lo"], fr["C_min_hi"])
+            N_range = span(fr["smallest_N_lo"], fr["smallest_N_hi"], above=">=")
+            D_range = span(fr["smallest_D_lo"], fr["smallest_D_hi"])
+            C_range = span(fr["C_min_lo"], fr["C_min_hi"])
             lines.append(f"  90%: N {N_range}  D {D_range}  C min {C_range}"[:80])
         else:
             b = e["best"]
@@ -238,8 +226,8 @@ def table(entries: list[dict[str, Any]]) -> str:
                 f"  best: {_pct(best)} [{_pct(b['interval'][0])}, {_pct(b['interval'][1])}] "
                 f"at N {si(b['N'])}, D {si(b['D'])}"
             )
-        n_range = _range(*free["n_opt_interval"]) if free else "-"
-        e0_range = _range(*e0["n_opt_interval"]) if e0 else "-"
+        n_range = span(*free["n_opt_interval"]) if free else "-"
+        e0_range = span(*e0["n_opt_interval"]) if e0 else "-"
         lines.append(f"  90%: N_opt {n_range}  E=0 {e0_range}"[:80])
     return "\n".join(lines)
 

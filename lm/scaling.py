@@ -249,10 +249,10 @@ class Report:
         return [
             f"learned   smallest N reaching {EXACT:.0%} exact match (seeds pooled): "
             f"{si(fr.smallest_N)}",
-            f"{'':<10}N {_span(fr.smallest_N_lo, fr.smallest_N_hi)} "
+            f"{'':<10}N {span(fr.smallest_N_lo, fr.smallest_N_hi)} "
             f"({si(with_emb)} with embeddings), D {si(fr.smallest_D)} "
-            f"{_span(fr.smallest_D_lo, fr.smallest_D_hi)}",
-            f"{'':<10}least compute: C {fr.C_min:.3g} {_span(fr.C_min_lo, fr.C_min_hi, 'e')} "
+            f"{span(fr.smallest_D_lo, fr.smallest_D_hi)}",
+            f"{'':<10}least compute: C {fr.C_min:.3g} {span(fr.C_min_lo, fr.C_min_hi, _g2)} "
             f"at N {si(fr.C_min_N)}, D {si(fr.C_min_D)}",
         ]
 
@@ -294,24 +294,15 @@ def _loss(x: float) -> str:
 def _v(x: float, interval=None) -> str:
     """A constant and its 90% interval: ``0.33 [0.2, 0.4]``."""
     text = f"{x:.3g}"
-    return text if interval is None else f"{text} [{interval.lo:.2g}, {interval.hi:.2g}]"
+    return text if interval is None else f"{text} {span(interval.lo, interval.hi, _g2)}"
 
 
 def _vs(x: float, interval=None) -> str:
-    text = si(x)
-    return text if interval is None else f"{text} [{si(interval.lo)}, {si(interval.hi)}]"
+    return si(x) if interval is None else f"{si(x)} {span(interval.lo, interval.hi)}"
 
 
-def _span(lo: float | None, hi: float | None, style: str = "si") -> str:
-    """A 90% interval; an open end (``>x``, ``<=x``) is one the grid did not close."""
-    f = si if style == "si" else (lambda x: f"{x:.2g}")
-    if lo is None and hi is None:
-        return "[?]"
-    if lo is None:
-        return f"[<={f(hi)}]"
-    if hi is None:
-        return f"[>{f(lo)}]"
-    return f"[{f(lo)}, {f(hi)}]"
+def _g2(x: float) -> str:
+    return f"{x:.2g}"
 
 
 def _run_summary(r: dict[str, Any]) -> dict[str, Any]:
@@ -345,6 +336,21 @@ def si(x: float | None) -> str:
         if abs(x) >= scale:
             return f"{x / scale:.3g}{unit}"
     return f"{x:.3g}"
+
+
+def span(
+    lo: float | None, hi: float | None, fmt: Callable[[float], str] = si, above: str = ">"
+) -> str:
+    """A 90% interval ``[lo, hi]``; an open end is one the grid did not close: ``[>x]``
+    (``above`` is ``>=`` for a size that may itself be the answer), ``[<=x]``, or ``[open]``
+    with neither."""
+    if lo is None and hi is None:
+        return "[open]"
+    if lo is None:
+        return f"[<={fmt(hi)}]"
+    if hi is None:
+        return f"[{above}{fmt(lo)}]"
+    return f"[{fmt(lo)}, {fmt(hi)}]"
 
 
 def report(

@@ -239,3 +239,14 @@ def test_cli_errors_are_one_line(tmp_path):
 def test_sweep_config_rejects_unknown_fit_target():
     with pytest.raises(ValueError, match="fit_on"):
         scaling.SweepConfig(base=replace(TrainConfig(), program=REVERSE), fit_on="bogus")
+
+
+def test_span_shows_open_ends():
+    """One rule for intervals the grid may leave open (`rasp lm scale` and the learnability
+    benchmark's table)."""
+    assert scaling.span(1200, 45_000) == "[1.2k, 45k]"
+    assert (
+        scaling.span(None, 3e6) == "[<=3M]" and scaling.span(6760, None, above=">=") == "[>=6.76k]"
+    )
+    assert scaling.span(None, None) == "[open]"
+    assert scaling.span(0.012, 0.5, lambda x: f"{x:.2g}") == "[0.012, 0.5]"
