@@ -30,8 +30,8 @@ class Budget:
         if self.limit is not None and time.thread_time() - self.start > self.limit:
             raise CompileError(
                 f"in time: the limit of {self.limit:g} CPU seconds passed ({stage}, {done} of "
-                f"{total} nodes done); a larger limit (--time-limit, time_limit=) or a "
-                "smaller --max-len may let it finish")
+                f"{total} nodes done)", hint="a larger limit (--time-limit, time_limit=) or "
+                "a smaller --max-len may let it finish")
 
 
 class StderrProgress:

@@ -19,7 +19,7 @@ import numpy as np
 
 from rasp import ir
 
-from .errors import CompileError
+from .errors import FEWER_VALUES, PRECISION, RAISES, SPLIT, TYPES, CompileError
 from .linear import Lin
 from .numtype import flag_readout
 from .plan import Linear, Mlp, MlpSpec, PNode, err_of, read
@@ -28,7 +28,6 @@ from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
 
 MLP_TUPLES = 16384  # input tuples one MLP may enumerate
-MAX_OUTPUTS = 16384  # distinct values one MLP may output (a one-hot each)
 ONE_INPUT = 200_000  # values an MLP of one input may enumerate (see `_prune`)
 NEAR = 1e-12  # relative distance below which two floats are one number computed two ways
 
@@ -54,13 +53,13 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         if p.values is None:
             raise CompileError(
                 f"`{p.label}` can take too many values here to discretise (a mean over "
-                f"up to {max_len} positions); a smaller --max-len may compile", node)
+                f"up to {max_len} positions)", node, hint=FEWER_VALUES)
         domains.append(p.values)
     sizes = [len(d) for d in domains]
     if math.prod(sizes) > (MLP_TUPLES if len(ins) > 1 else ONE_INPUT):
         desc = " x ".join(f"{s} ({p.label})" for s, p in zip(sizes, ins, strict=True))
         raise CompileError(f"its inputs take {desc} value combinations, more than an "
-                           f"MLP may enumerate ({MLP_TUPLES})", node)
+                           f"MLP may enumerate ({MLP_TUPLES})", node, hint=SPLIT)
     # Each input as one number u with gaps >= 1; z mixes them in a mixed radix. Values
     # equal as numbers (1, 1.0, True) are one point, unless the result depends on which:
     # then an input with a type flag (see numtype) reads it as one more bit of u.
@@ -71,7 +70,8 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         if not any(p.flag is not None and p.enc == "num" for p in ins):
             raise CompileError(
                 f"its result depends on whether an input is {err.args[0]!r} (equal numbers "
-                "of different types), which the model cannot tell apart", node) from None
+                "of different types), which the model cannot tell apart", node,
+                hint=TYPES) from None
         us, lins, errs, groups = _points(ins, domains, typed=True)
         try:
             outs = outputs(groups)
@@ -79,20 +79,18 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
             raise CompileError(
                 f"its result depends on whether an input is {again.args[0]!r} (equal "
                 "numbers of different types), which the model cannot tell apart",
-                node) from None
+                node, hint=TYPES) from None
     sizes = [len(u) for u in us]
     defined = [v for v in outs if v is not MISSING]
     if not defined:
-        raise CompileError("it raises an error on every value it can receive", node)
+        raise CompileError("it raises an error on every value it can receive", node,
+                           hint=RAISES)
     objects = {id(v): v for v in defined}  # outputs are mostly a few objects, repeated
     values = distinct(objects.values())
     index = {vkey(v): i for i, v in enumerate(values)}
     code_of = {i: index[vkey(v)] for i, v in objects.items()}
     code_of[id(MISSING)] = -1
     codes = np.array([code_of[id(v)] for v in outs])
-    if len(values) > MAX_OUTPUTS:
-        raise CompileError(f"it takes {len(values)} values, more than one MLP may write as a "
-                           f"one-hot ({MAX_OUTPUTS})", node)
     if len(values) == 1:
         return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]),
                      role="constant")
@@ -124,13 +122,15 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         near = np.maximum(err_at[steps - 1], err_at[steps])
         if len(steps) and (near > 0.1 * (best.zs[steps] - best.zs[steps - 1])).any():
             raise CompileError("its inputs are too close together to tell apart after "
-                               f"{prec.name} rounding", node, precision=True)
+                               f"{prec.name} rounding", node, precision=True,
+                               hint=PRECISION)
     if best.cost[0]:
         raise CompileError("its inputs are too close together to tell apart after "
-                           f"{prec.name} rounding", node, precision=True)
+                           f"{prec.name} rounding", node, precision=True,
+                           hint=PRECISION)
     if zs[-1] > prec.max_z:
         raise CompileError(f"its inputs take too many values to tell apart in {prec.name}",
-                           node, precision=True)
+                           node, precision=True, hint=PRECISION)
     z = Lin.const([0.0])
     for i, m in zip(perm, mult, strict=True):
         z = z + lins[i].scaled(m)
@@ -140,7 +140,8 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     halves = (zs[changes] - zs[changes - 1]) / 2
     if len(changes) and slack is None and err_z > 0.2 * float(halves.min()):
         raise CompileError("its inputs are too close together to tell apart after "
-                           f"{prec.name} rounding", node, precision=True)
+                           f"{prec.name} rounding", node, precision=True,
+                           hint=PRECISION)
     # Each ramp's ReLUs grow on its inexact side (the shorter one, see assemble) to `act`.
     lo, hi = float(zs[0]), float(zs[-1])
     mids = zs[changes] - halves

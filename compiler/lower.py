@@ -29,7 +29,7 @@ from .budget import Budget
 from .canonical import distributed, tie_broken
 from .compare import by_difference
 from .discretise import Outputs, discretise, pointwise
-from .errors import CompileError
+from .errors import RAISES, CompileError
 from .fusion import Fusion
 from .linear import BOS, ONE, Lin
 from .normalise import PrefixCount, Width
@@ -104,7 +104,9 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         if p.enc == "num":
             return self.read(p)
         if not all(is_numeric_like(v) for v in p.domain):
-            raise CompileError("its values are not all numbers", node or p.ir)
+            raise CompileError("its values are not all numbers", node or p.ir,
+                               hint="map them to numbers first: a dictionary or "
+                               "`indicator(...)`")
         return self.read(p).left(np.array([[float(v) for v in p.domain]]))
 
     def onehot(self, p: PNode, node: ir.IRNode | None = None) -> tuple[PNode, Lin]:
@@ -139,7 +141,8 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         lowered first, children before parents, so recursion stays shallow however deep the
         program, and no subexpression is lowered twice."""
         if isinstance(node, ir.Selector):
-            raise CompileError("a selector is not a value: compile an s-op", node)
+            raise CompileError("a selector is not a value: compile an s-op", node,
+                               hint="compile `selector_width(sel)` or `aggregate(sel, x)`")
         key = self.keys.of(node)
         if key not in self.memo:
             todo = list(ir.walk([node], lambda n: tuple(
@@ -188,7 +191,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
     def constant(self, node: ir.IRNode) -> PNode:
         value = tabulate(node, 1, {}).table[0]
         if value is MISSING:
-            raise CompileError("this constant expression raises an error", node)
+            raise CompileError("this constant expression raises an error", node, hint=RAISES)
         return self.pnode(Linear, "cat", [value], node.label, node, lin=Lin.const([1.0]),
                      role="constant")
 
@@ -203,7 +206,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         outs = col.values()
         values = distinct(v for v in outs if v is not MISSING)
         if not values:
-            raise CompileError("it raises an error on every input", node)
+            raise CompileError("it raises an error on every input", node, hint=RAISES)
         index = {vkey(v): i for i, v in enumerate(values)}
         m = np.zeros((len(values), len(domain)))
         for r, v in enumerate(outs):
@@ -245,7 +248,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
             if merged is not None:
                 return merged
             ins = [self.lower(c) for c in node.inputs]
-            vals = apply_all(node.fn(), [p.values for p in ins]) or self.a.values.get(node.id)
+            vals = apply_all(node.fn(), [p.values for p in ins])
             flag = self.passed_flag(node.fn(), ins, vals)
             if flag is not False and all(
                     p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
@@ -256,46 +259,6 @@ class Lowerer(Fusion, Selectors, NumberTypes):
                                   role="sum" if sign > 0 else "difference")
         compared = by_difference(node, self.lower, self.mlp, self.pnode)
         return compared if compared is not None else self.fused(node)
-
-    def as_number(self, node: ir.IRNode) -> PNode:
-        """node's value as a number, whatever its type (3 or 3.0): all a select or a
-        comparison reads. A sum whose number type only an MLP could carry (see numtype)
-        stays a linear sum here."""
-        if isinstance(node, ir.Map) and node.op in ("+", "-", "neg", "pos"):
-            key = ("as number", self.keys.of(node))
-            got = self.shared.get(key)
-            if got is None:
-                child = self.as_number(node.child)
-                affine = affine_of(node, self.a.values.get(node.child.id))
-                vals = self.a.values.get(node.id)
-                if affine is None or vals is None or child.enc != "num":
-                    got = self.lower(node)
-                else:
-                    lin = self.read(child).scaled(affine[0]) + Lin.const([affine[1]])
-                    got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                                     err=abs(affine[0]) * child.err, checks=False,
-                                     role="affine map (as a number)")
-                self.shared[key] = got
-            return got
-        if not (isinstance(node, ir.SequenceMap) and node.op in ("+", "-")
-                and len(node.inputs) == 2):
-            return self.lower(node)
-        key = ("as number", self.keys.of(node))
-        got = self.shared.get(key)
-        if got is None:
-            ins = [self.as_number(c) for c in node.inputs]
-            vals = self.a.values.get(node.id)
-            if vals is None or not all(
-                    p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
-                got = self.lower(node)
-            else:
-                sign = 1.0 if node.op == "+" else -1.0
-                lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
-                got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                                 err=ins[0].err + ins[1].err, role="sum (as a number)",
-                                 checks=False)
-            self.shared[key] = got
-        return got
 
     def merged_means(self, node: ir.SequenceMap) -> PNode | None:
         """aggregate(s, a) +/- aggregate(s, b) over one selector is aggregate(s, a +/- b): one
@@ -333,7 +296,8 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         outs = [apply(fn, (v,)) for v in child.domain]
         values = distinct(v for v in outs if v is not MISSING)
         if not values:
-            raise CompileError("it raises an error on every value it can receive", node)
+            raise CompileError("it raises an error on every value it can receive", node,
+                               hint=RAISES)
         index = {vkey(v): i for i, v in enumerate(values)}
         m = np.zeros((len(values), len(child.domain)))
         for j, v in enumerate(outs):
@@ -360,10 +324,15 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         sp = self.selector(node.selector, equal_weights=not (select_one or one_value))
         want = self.overrides.get(node.name or "")
         if want == "numerical" and not numbers:
-            raise CompileError("a numerical encoding needs numbers", node)
+            raise CompileError("a numerical encoding needs numbers", node,
+                               hint="drop `numerical`, or aggregate numbers (a dictionary "
+                               "or `indicator(...)` maps values to numbers)")
         if want == "categorical" and not select_one:
             raise CompileError("a categorical mean is exact only when at most one key is "
-                               "selected, which cannot be shown here", node)
+                               "selected, which cannot be shown here", node,
+                               hint="drop `categorical` (a numerical mean is exact), or "
+                               "make the selector select one key: `and` it with a select "
+                               "that breaks ties by position")
         numeric_default = d is None or is_numeric_like(d)
         if select_one and (x.enc == "cat" and want != "numerical" or not numeric_default):
             x, xin = self.onehot(x, node.sop)
@@ -380,7 +349,9 @@ class Lowerer(Fusion, Selectors, NumberTypes):
                          err=err_of(xin) + self.attn_err, role="attention (select one)")
         if not numeric_default:
             raise CompileError(f"a mean of numbers with the default {d!r} (not a number) "
-                               "cannot be encoded in one numeric dimension", node)
+                               "cannot be encoded in one numeric dimension", node,
+                               hint="give `aggregate` a number as its default (0), or make "
+                               "the selector select at most one key")
         dnum = 0.0 if d is None else float(d)
         v = self.numeric(x, node.sop) - Lin.const([dnum])
         vmax = 1e6

@@ -117,7 +117,8 @@ def test_refusal_carets_sit_under_the_expression():
     err = e.value
     assert err.source_line.startswith("m = aggregate(")
     assert err.source_line[err.column - 1:].startswith("aggregate(")
-    assert str(err).splitlines()[-1].index("^") == 4 + err.column - 1
+    caret = str(err).splitlines()[2]  # the message, the quoted line, the caret, the hint
+    assert caret.index("^") == 4 + err.column - 1 and caret.strip() == "^"
 
 
 def test_an_mlp_may_enumerate_more_tuples_than_a_fused_one():

@@ -28,7 +28,7 @@ import numpy as np
 from rasp import ir
 from rasp.interpreter import BOOL, INT, type_class
 
-from .errors import CompileError
+from .errors import TYPES, CompileError
 from .linear import Lin
 from .plan import Linear, PNode, read
 from .scores import combine, select_atoms, truth_table
@@ -201,7 +201,7 @@ def output_flag(root: PNode) -> Lin | None:
         raise CompileError(
             "its value is an int on some inputs and an equal float on others (a mean over "
             "one selected key passes that key's int through; over several it is a float), "
-            "and the model cannot tell which here", root.ir)
+            "and the model cannot tell which here", root.ir, hint=TYPES)
     return flag_readout(root.flag.node())
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from rasp import ir
 
-from .errors import CompileError
+from .errors import FEWER_VALUES, CompileError
 from .linear import Lin
 from .precision import F32_EPS
 
@@ -113,7 +113,8 @@ class PNode:
         """The value set where it is known: always for a one-hot; a numeric node's is None
         when a mean can take too many values."""
         if self.values is None:
-            raise CompileError(f"`{self.label}` can take too many values here", self.ir)
+            raise CompileError(f"`{self.label}` can take too many values here", self.ir,
+                               hint=FEWER_VALUES)
         return self.values
 
     @property

@@ -55,13 +55,16 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
     env, path = _environment(source)
     vocab = list(dict.fromkeys(vocab))
     if not vocab:
-        raise CompileError("the vocabulary is empty")
+        raise CompileError("the vocabulary is empty",
+                           hint="name the tokens: --vocab a,b,c (or the `# compile:` header)")
     if not isinstance(max_len, int) or max_len < 1:
-        raise CompileError(f"max_len must be a positive integer, not {max_len!r}")
+        raise CompileError(f"max_len must be a positive integer, not {max_len!r}",
+                           hint="the longest input, in tokens: --max-len 8, say")
     node = env.expression(name)
     if not isinstance(node, ir.SOp):
         what = "a selector" if isinstance(node, ir.Selector) else f"not an s-op ({node!r})"
-        raise CompileError(f"`{name}` is {what}: only s-ops compile")
+        raise CompileError(f"`{name}` is {what}: only s-ops compile",
+                           hint="compile `selector_width(sel)` or `aggregate(sel, x)`")
     normal = normalise(node)
     analysis = values_mod.analyse([normal], vocab, max_len, budget)
     if causal:
@@ -100,7 +103,10 @@ def _check_causal(node: ir.SOp) -> None:
         if isinstance(n, ir.Aggregate | Width):
             if not _causal_selector(n.selector):
                 raise CompileError("a causal model cannot compute this: its selector may "
-                                   "select later positions", n)
+                                   "select later positions", n,
+                                   hint="compile without --causal: a causal model computes "
+                                   "only values whose selectors keep to earlier keys "
+                                   "(`select(indices, indices, <=)`, or an `and` with it)")
 
 
 def _causal_selector(sel: ir.Selector) -> bool:
