@@ -28,6 +28,7 @@ from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
 from .values import distinct, vkey
 
 MLP_TUPLES = 16384  # input tuples one MLP may enumerate
+MAX_OUTPUTS = 16384  # distinct values one MLP may output (a one-hot each)
 ONE_INPUT = 200_000  # values an MLP of one input may enumerate (see `_prune`)
 NEAR = 1e-12  # relative distance below which two floats are one number computed two ways
 
@@ -91,6 +92,9 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     code_of = {i: index[vkey(v)] for i, v in objects.items()}
     code_of[id(MISSING)] = -1
     codes = np.array([code_of[id(v)] for v in outs])
+    if len(values) > MAX_OUTPUTS:
+        raise CompileError(f"it takes {len(values)} values, more than one MLP may write as a "
+                           f"one-hot ({MAX_OUTPUTS})", node)
     if len(values) == 1:
         return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]),
                      role="constant")

@@ -248,7 +248,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
             if merged is not None:
                 return merged
             ins = [self.lower(c) for c in node.inputs]
-            vals = apply_all(node.fn(), [p.values for p in ins])
+            vals = apply_all(node.fn(), [p.values for p in ins]) or self.a.values.get(node.id)
             flag = self.passed_flag(node.fn(), ins, vals)
             if flag is not False and all(
                     p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
@@ -259,6 +259,46 @@ class Lowerer(Fusion, Selectors, NumberTypes):
                                   role="sum" if sign > 0 else "difference")
         compared = by_difference(node, self.lower, self.mlp, self.pnode)
         return compared if compared is not None else self.fused(node)
+
+    def as_number(self, node: ir.IRNode) -> PNode:
+        """node's value as a number, whatever its type (3 or 3.0): all a select or a
+        comparison reads. A sum whose number type only an MLP could carry (see numtype)
+        stays a linear sum here."""
+        if isinstance(node, ir.Map) and node.op in ("+", "-", "neg", "pos"):
+            key = ("as number", self.keys.of(node))
+            got = self.shared.get(key)
+            if got is None:
+                child = self.as_number(node.child)
+                affine = affine_of(node, self.a.values.get(node.child.id))
+                vals = self.a.values.get(node.id)
+                if affine is None or vals is None or child.enc != "num":
+                    got = self.lower(node)
+                else:
+                    lin = self.read(child).scaled(affine[0]) + Lin.const([affine[1]])
+                    got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
+                                     err=abs(affine[0]) * child.err, checks=False,
+                                     role="affine map (as a number)")
+                self.shared[key] = got
+            return got
+        if not (isinstance(node, ir.SequenceMap) and node.op in ("+", "-")
+                and len(node.inputs) == 2):
+            return self.lower(node)
+        key = ("as number", self.keys.of(node))
+        got = self.shared.get(key)
+        if got is None:
+            ins = [self.as_number(c) for c in node.inputs]
+            vals = self.a.values.get(node.id)
+            if vals is None or not all(
+                    p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
+                got = self.lower(node)
+            else:
+                sign = 1.0 if node.op == "+" else -1.0
+                lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
+                got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
+                                 err=ins[0].err + ins[1].err, role="sum (as a number)",
+                                 checks=False)
+            self.shared[key] = got
+        return got
 
     def merged_means(self, node: ir.SequenceMap) -> PNode | None:
         """aggregate(s, a) +/- aggregate(s, b) over one selector is aggregate(s, a +/- b): one

@@ -55,6 +55,7 @@ class Selectors:
     mlp: Callable[..., PNode]
     prec: Precision  # the model's float type
     classes: dict[tuple[int, tuple[int, ...]], PNode]  # see `side_onehot`
+    as_number: Callable[[ir.IRNode], PNode]
 
     def selector(self, sel: ir.Selector, need_threshold: bool = False,
                  equal_weights: bool = True) -> SelPlan:
@@ -92,7 +93,7 @@ class Selectors:
         """keys == queries on numbers with 3 (or 2) dimensions instead of a one-hot table:
         q.k = 1 - (k - q)^2 / gap^2, which is 1 on equal values and <= 0 on any others. Without
         q^2 (a numeric query), q.k is shifted per query; fine when some key always matches."""
-        kp, qp = self.lower(at.keys), self.lower(at.queries)
+        kp, qp = self.as_number(at.keys), self.as_number(at.queries)
         if kp.values is None or qp.values is None:
             return None
         if kp.enc != "cat" and len(kp.values) > 3:  # k^2 needs a one-hot: discretise first
@@ -143,8 +144,8 @@ class Selectors:
         compares alike are one class (`indices + mean == indices` needs to know which
         integer a key is, not which of thousands of fractions), so fewer steps and wider
         gaps than a one-hot of every value."""
-        p = self.lower(at.keys if keys else at.queries)
-        other = self.lower(at.queries if keys else at.keys)
+        p = self.as_number(at.keys if keys else at.queries)
+        other = self.as_number(at.queries if keys else at.keys)
         if p.enc == "cat" or p.values is None or other.values is None:
             return self.onehot(p, at)
         table = (truth_table(at, p.values, other.values).T if keys
