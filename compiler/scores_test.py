@@ -71,3 +71,15 @@ def test_scores_float32_would_blur_compile_in_float64():
                             "m", vocab=["a", "b"], max_len=64)
     assert prog.manifest.dtype == "float64"
     assert_exact(prog, ["a", "b"], 64)
+
+
+def test_an_equality_score_float32_would_blur_takes_float64_not_a_wider_table():
+    """reverse's `select(indices, length - indices - 1, ==)` keeps its 3-dimensional
+    quadratic score past max_len 70 in float64, instead of a one-hot table of the query
+    (d_model 13 -> 153 in float32): d_model stays the same in max_len."""
+    src = "flip = select(indices, length - indices - 1, ==); r = aggregate(flip, tokens);"
+    small = compiler.compile(env_with(src), "r", vocab=["a", "b"], max_len=40)
+    big = compiler.compile(env_with(src), "r", vocab=["a", "b"], max_len=90)
+    assert small.manifest.dtype == "float32" and big.manifest.dtype == "float64"
+    assert big.stats["d_model"] == small.stats["d_model"]
+    assert_exact(big, ["a", "b"], 90)

@@ -21,7 +21,7 @@ from .discretise import pointwise
 from .errors import CompileError
 from .linear import Lin, stack_all
 from .plan import PNode, read
-from .precision import Precision
+from .precision import FLOAT64, Precision
 from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
 from .values import is_number, vkey
 
@@ -127,6 +127,11 @@ class Selectors:
             kb = float(qs.min()) - gap
             plan = SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]),
                               eps=self.prec.eps)
+        if plan.blurred and self.prec.eps > FLOAT64.eps:
+            # A one-hot table instead would grow with max_len (reverse: d_model 13 -> 153
+            # from max_len 71); a wider float keeps these three dimensions.
+            raise CompileError(f"its equality scores could be off by {plan.err:.2g} in "
+                               f"{self.prec.name}", at, precision=True)
         return None if plan.blurred else plan  # else a one-hot table: exact, and wider
 
     def _sides(self, atoms: list[ir.Select]) -> dict[int, Side]:
