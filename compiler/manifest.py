@@ -158,7 +158,7 @@ class Manifest:
     layers: tuple[Layer, ...]
     stats: Stats
     compile_seconds: float
-    version: int = VERSION
+    version: int = VERSION  # the version it was read from (written: always VERSION)
     dtype: str = "float32"  # what the weights compute in (float64 where float32 cannot)
 
     @property
@@ -212,8 +212,9 @@ class Manifest:
         return out
 
     def to_json(self) -> dict[str, Any]:
+        """The manifest as this raspc writes it: always the current version's format."""
         return {
-            "format": FORMAT, "version": self.version, "expr": self.expr,
+            "format": FORMAT, "version": VERSION, "expr": self.expr,
             "source": self.source, "vocab": list(self.vocab), "max_len": self.max_len,
             "causal": self.causal, "output": {"encoding": self.output.encoding,
                                               "values": self.output.values,

@@ -97,6 +97,14 @@ def test_version_1_files_load_and_run(name, expr, runs):
     assert sum(layer.heads for layer in m.layers) == prog.stats["heads"]
 
 
+def test_a_version_1_file_saved_again_is_version_2(tmp_path):
+    prog = compiler.load(os.path.join(MODELS, "reverse_v1.safetensors"))
+    prog.save(tmp_path / "again.safetensors")
+    again = compiler.load(tmp_path / "again.safetensors")
+    assert again.manifest.version == VERSION and again.run("abc") == ["c", "b", "a"]
+    assert again.manifest.layout == prog.manifest.layout
+
+
 def _saved(tmp_path, edit) -> str:
     prog = compiler.compile(env_with("w = selector_width(select(tokens, tokens, ==));"), "w",
                             vocab=["a", "b"], max_len=3)
