@@ -22,12 +22,16 @@ import argparse
 import glob
 import json
 import math
+import os
 import platform
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
+
+import torch
+from matplotlib.figure import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,10 +49,6 @@ RESOLUTION = 1e-13
 
 def machine() -> str:
     """The CPU (or GPU) this ran on, in a few words."""
-    import os
-
-    import torch
-
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -272,17 +272,13 @@ def legend(entries: list[dict[str, Any]]) -> str:
 
 def plot(entry: dict[str, Any], out_dir: Path) -> Path:
     """Tokens needed to reach 99% exact match against model size, and the compiled size."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     points = [
         frontier.Point(**{k: p[k] for k in ("N", "D", "correct", "total", "seeds")})
         for p in entry["points"]
     ]
     needs = frontier.needs(points)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = Figure(figsize=(6.4, 4.2))
+    ax = fig.subplots()
     top = max(p.D for p in points)
     for n in needs:
         if n.D is not None:
@@ -314,7 +310,6 @@ def plot(entry: dict[str, Any], out_dir: Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{Path(entry['program']).stem}.png"
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

@@ -1,7 +1,8 @@
 """Figures of a scaling report: ``loss.png`` (loss against N and D, with the fitted law) and
 ``isoflop.png`` (predicted loss along lines of constant compute, and the compute-optimal
 allocation). Every axis is named and carries tick labels, also when the data span less
-than a decade of a log scale (where matplotlib would label no tick at all)."""
+than a decade of a log scale (where matplotlib would label no tick at all). Figures are
+built without pyplot, so drawing them sets no backend and keeps no figure alive."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ import math
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
+from lm.frontier import size_key
 from lm.scaling import Report, si
 
 
 def log_axes(ax) -> None:
     """Log scales; minor ticks (2 and 5 times a power of ten) labelled only where fewer than
     two decades are in view (with two or more, the decade labels suffice)."""
-    from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
-
     ax.set_xscale("log")
     ax.set_yscale("log")
     for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
@@ -35,8 +38,6 @@ def log_axes(ax) -> None:
 def _levels(rep: Report) -> tuple[np.ndarray, np.ndarray]:
     """Each fitted run's size (the mean N of its seeds) and token budget: the groups of the
     loss plot (seeds of one size may differ by a few parameters, budgets by a step)."""
-    from lm.frontier import size_key
-
     rows = rep.fitted_rows()
     by_size: dict[str, list[float]] = {}
     for r in rows:
@@ -46,22 +47,18 @@ def _levels(rep: Report) -> tuple[np.ndarray, np.ndarray]:
     return sizes, budgets
 
 
-def loss_figure(rep: Report):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def loss_figure(rep: Report) -> Figure:
     N, D, L = rep.fitted_arrays()
     sizes, budgets = _levels(rep)
     fit = rep.fits.get("free")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    axes = fig.subplots(1, 2)
     for ax, x, group, xlabel, glabel in (
         (axes[0], N, budgets, "parameters N (non-embedding)", "D"),
         (axes[1], D, sizes, "training tokens D", "N"),
     ):
         levels = np.unique(group)
-        colours = plt.cm.viridis(np.linspace(0, 0.9, len(levels)))
+        colours = colormaps["viridis"](np.linspace(0, 0.9, len(levels)))
         for level, colour in zip(levels, colours, strict=True):
             sel = group == level
             ax.plot(x[sel], L[sel], "o", color=colour, label=f"{glabel}={si(level)}")
@@ -81,18 +78,14 @@ def loss_figure(rep: Report):
     return fig
 
 
-def isoflop_figure(rep: Report):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def isoflop_figure(rep: Report) -> Figure:
     fit = rep.fits["free"]
     N, D, L = rep.fitted_arrays()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    ax, ax2 = fig.subplots(1, 2)
     C_obs = 6 * N * D
     budgets = np.geomspace(C_obs.min(), C_obs.max(), 6)
-    colours = plt.cm.plasma(np.linspace(0, 0.85, len(budgets)))
+    colours = colormaps["plasma"](np.linspace(0, 0.85, len(budgets)))
     n_grid = np.geomspace(N.min() / 10, N.max() * 10, 300)
     for C, colour in zip(budgets, colours, strict=True):
         ax.plot(n_grid, fit.predict(n_grid, C / (6 * n_grid)), color=colour, label=f"C={C:.2g}")
@@ -133,8 +126,6 @@ def isoflop_figure(rep: Report):
 
 def plot(rep: Report, out_dir: str | Path) -> list[Path]:
     """Write ``loss.png`` and, when a law was fitted, ``isoflop.png``; return their paths."""
-    import matplotlib.pyplot as plt
-
     out_dir = Path(out_dir)
     paths = []
     figures = [("loss.png", loss_figure)]
@@ -144,5 +135,4 @@ def plot(rep: Report, out_dir: str | Path) -> list[Path]:
         fig = make(rep)
         paths.append(out_dir / name)
         fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
     return paths

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+import compiler
 from lm import chinchilla, frontier
 from lm.data import ProgramSpec
 from lm.sweep import (  # noqa: F401 (the sweep's API, re-exported)
@@ -31,6 +32,7 @@ from lm.sweep import (  # noqa: F401 (the sweep's API, re-exported)
     sweep,
 )
 from lm.uncertainty import Bootstrap, bootstrap
+from rasp.errors import RaspError
 
 EXACT = frontier.TARGET
 #: Float64 evaluation resolves an NLL down to about this (logits of ~10, eps 2e-16); runs
@@ -53,13 +55,9 @@ class CompiledSize:
 
 def compiled_size(spec: ProgramSpec, max_len: int) -> CompiledSize:
     """The compiler's model for the same program and input lengths (or why it has none)."""
-    import compiler
-    from compiler import CompileError
-    from rasp import RaspError
-
     try:
         prog = compiler.compile(spec.path, spec.expr, spec.vocab, max_len)
-    except (CompileError, RaspError) as err:
+    except RaspError as err:  # a CompileError is one
         return CompiledSize(error=str(err).splitlines()[0])
     stats = prog.stats
     return CompiledSize(

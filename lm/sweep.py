@@ -12,11 +12,13 @@ an address trains in this process, one run after another, with no Ray at all.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
 from tqdm import tqdm
 
 from lm.config import TrainConfig
@@ -169,8 +171,7 @@ def _ray_sweep(
     record: Callable[[dict[str, Any]], None],
 ) -> None:
     """One Ray task per run, each with its resource request; results recorded as they end."""
-    import ray
-    import torch
+    import ray  # imported only for a Ray sweep: it takes seconds, and jobs=1 runs without it
 
     started_here = start_ray(config.jobs, config.address)
     try:
@@ -194,7 +195,7 @@ def _ray_sweep(
 def start_ray(jobs: int, address: str | None = None) -> bool:
     """Start Ray in this process with ``jobs`` CPUs (or join the cluster at ``address``) unless
     it is running already; whether this call started it (and so should shut it down)."""
-    import ray
+    import ray  # as in _ray_sweep
 
     if ray.is_initialized():
         return False
@@ -209,8 +210,4 @@ def start_ray(jobs: int, address: str | None = None) -> bool:
 
 def default_jobs() -> int:
     """Two runs at once on a multi-core CPU (each trains on one thread); one on a GPU."""
-    import os
-
-    import torch
-
     return 1 if torch.cuda.is_available() else max(1, min(2, os.cpu_count() or 1))
