@@ -328,7 +328,7 @@ def _read(d: dict[str, Any]) -> Manifest:
         raise ValueError(f"output values are not a list: {values!r}")
     stats = d["stats"]
     source = d.get("source")
-    return Manifest(
+    manifest = Manifest(
         expr=str(d["expr"]), source=None if source is None else str(source),
         vocab=[tuple(t) if isinstance(t, list) else t for t in vocab],
         max_len=_int(d["max_len"], "max_len"), causal=bool(d["causal"]),
@@ -342,3 +342,19 @@ def _read(d: dict[str, Any]) -> Manifest:
         compile_seconds=float(d.get("compile_seconds", 0.0)), version=_int(d["version"],
                                                                           "version"),
         dtype=_dtype(d.get("dtype", "float32")))
+    _check_shapes(manifest)
+    return manifest
+
+
+def _check_shapes(m: Manifest) -> None:
+    """The layout fits the residual stream and the layers hold the heads it names."""
+    for v in m.layout:
+        if not 0 <= v.dims[0] <= v.dims[1] <= m.stats.d_model:
+            raise ValueError(f"`{v.label}` has dims {list(v.dims)} outside d_model "
+                             f"{m.stats.d_model}")
+        if v.layer >= len(m.layers):
+            raise ValueError(f"`{v.label}` is in layer {v.layer} of {len(m.layers)}")
+    per_layer = [sum(1 for lay, _h, _v in m.heads() if lay == x.index) for x in m.layers]
+    if [x.index for x in m.layers] != list(range(len(m.layers))) or per_layer != [
+            x.heads for x in m.layers]:
+        raise ValueError("the layers do not match the heads of the layout")

@@ -122,6 +122,9 @@ def _saved(tmp_path, edit) -> str:
     (lambda d: d.update(vocab=[]), "the vocabulary is empty"),
     (lambda d: d.update(max_len=9), "positions, not max_len 9 + BOS"),
     (lambda d: d.update(format="other"), "a raspc model, but not a compiled RASP program"),
+    (lambda d: d["layout"][-1].update(dims=[5, 99]), "outside d_model"),
+    (lambda d: d["layers"][0].update(heads=3), "the layers do not match the heads"),
+    (lambda d: d["layout"][-1].update(layer=4), "is in layer 4 of 1"),
 ])
 def test_a_bad_manifest_is_one_clear_error(tmp_path, edit, message):
     with pytest.raises(runtime.ModelFileError) as err:
