@@ -41,7 +41,7 @@ from compiler.program import same_output  # noqa: E402
 from rasp.env import Environment, read_source  # noqa: E402
 from rasp.examples import read_header  # noqa: E402
 from runtime import bench as B  # noqa: E402
-from runtime.cli import format_attention, format_gemm, format_train  # noqa: E402
+from runtime.bench_tables import format_attention, format_gemm, format_train  # noqa: E402
 from runtime.device import device_name, exact_fp32, pick_device  # noqa: E402
 
 SECTIONS = ("gemm", "attention", "train", "compiled")
