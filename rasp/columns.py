@@ -154,8 +154,10 @@ def _map_distinct(fn: Callable[..., Any], columns: Sequence[Column]) -> Column:
     else:
         present, inverse = np.unique(combined, return_inverse=True)
     args = _unflatten(present, [len(c.values) for c in columns])
-    outputs = [fn(*(col.values[i] for col, i in zip(columns, idx, strict=True)))
-               for idx in zip(*args, strict=True)]
+    outputs = [
+        fn(*(col.values[i] for col, i in zip(columns, idx, strict=True)))
+        for idx in zip(*args, strict=True)
+    ]
     remap, values = _dedupe(outputs)
     if inverse is None:
         lookup = np.zeros(size, dtype=np.int64)
@@ -211,6 +213,8 @@ def check_homogeneous(col: Column, tokens: bool = False) -> None:
         if OTHER in row:
             raise RaspTypeError(
                 "attempted to create sequence with illegal val types (vals must be bool, "
-                f"float, int or string):\n\t\t {shown}")
+                f"float, int or string):\n\t\t {shown}"
+            )
         raise RaspTypeError(
-            f"attempted to create sequence with vals of different types:\n\t\t {shown}")
+            f"attempted to create sequence with vals of different types:\n\t\t {shown}"
+        )

@@ -251,13 +251,9 @@ def bench() -> None:
     help="Rows M of the model GEMMs (batch x length) [default: 8192 on CUDA, 1024 on CPU].",
 )
 @_options()
-def gemm(dtypes, sizes, models, tokens, device, threads, min_time, peak_tflops, json_path) -> None:
+def gemm(device: str | None, threads: int | None, json_path: str | None, **kw: Any) -> None:
     """Achieved TFLOP/s, arithmetic intensity and roofline bound of GEMMs (TF32 off)."""
-    _emit(
-        run_gemm(_device(device, threads), dtypes, sizes, models, tokens, min_time, peak_tflops),
-        format_gemm,
-        json_path,
-    )
+    _emit(run_gemm(_device(device, threads), **kw), format_gemm, json_path)
 
 
 @bench.command()
@@ -277,37 +273,9 @@ def gemm(dtypes, sizes, models, tokens, device, threads, min_time, peak_tflops, 
     help="Implementations to compare: sdpa, math.",
 )
 @_options()
-def attention(
-    seq_lens,
-    batch,
-    heads,
-    d_head,
-    dtype,
-    causal,
-    impls,
-    device,
-    threads,
-    min_time,
-    peak_tflops,
-    json_path,
-) -> None:
+def attention(device: str | None, threads: int | None, json_path: str | None, **kw: Any) -> None:
     """Tokens/s and FLOP/s of attention, SDPA against the plain-matmul path."""
-    _emit(
-        run_attention(
-            _device(device, threads),
-            seq_lens,
-            batch,
-            heads,
-            d_head,
-            dtype,
-            causal,
-            impls,
-            min_time,
-            peak_tflops,
-        ),
-        format_attention,
-        json_path,
-    )
+    _emit(run_attention(_device(device, threads), **kw), format_attention, json_path)
 
 
 @bench.command()
@@ -324,37 +292,9 @@ def attention(
 )
 @_compile_option("torch.compile mode; reduce-overhead adds CUDA graphs.")
 @_options()
-def forward(
-    d_model,
-    layers,
-    heads,
-    seq_len,
-    batches,
-    chunk,
-    compile_mode,
-    device,
-    threads,
-    min_time,
-    peak_tflops,
-    json_path,
-) -> None:
+def forward(device: str | None, threads: int | None, json_path: str | None, **kw: Any) -> None:
     """Sequences/s of a compiled-program-sized model's float32 forward, per batch size."""
-    _emit(
-        run_forward(
-            _device(device, threads),
-            d_model,
-            layers,
-            heads,
-            seq_len,
-            batches,
-            chunk,
-            compile_mode,
-            min_time,
-            peak_tflops,
-        ),
-        format_forward,
-        json_path,
-    )
+    _emit(run_forward(_device(device, threads), **kw), format_forward, json_path)
 
 
 @bench.command()
@@ -369,17 +309,9 @@ def forward(
 @click.option("--steps", type=int, help="Timed steps [default: 10 on CUDA, 3 on CPU].")
 @_compile_option("torch.compile mode.")
 @_options(timed=False)
-def train(
-    preset_name, batch, seq_len, steps, compile_mode, device, threads, peak_tflops, json_path
-) -> None:
+def train(device: str | None, threads: int | None, json_path: str | None, **kw: Any) -> None:
     """Tokens/s and MFU of AdamW training steps (bf16 autocast on CUDA)."""
-    _emit(
-        run_train(
-            _device(device, threads), preset_name, batch, seq_len, steps, compile_mode, peak_tflops
-        ),
-        format_train,
-        json_path,
-    )
+    _emit(run_train(_device(device, threads), **kw), format_train, json_path)
 
 
 @bench.command(name="all")

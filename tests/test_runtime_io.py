@@ -15,17 +15,27 @@ from runtime.device import maybe_compile
 
 def small_model(**kw) -> Transformer:
     torch.manual_seed(0)
-    config = TransformerConfig(vocab_size=9, max_seq_len=12, d_model=16,
-                               layers=[LayerConfig(2, 8, 32), LayerConfig(0, 0, 16),
-                                       LayerConfig(1, 4, 0)], **kw)
+    config = TransformerConfig(
+        vocab_size=9,
+        max_seq_len=12,
+        d_model=16,
+        layers=[LayerConfig(2, 8, 32), LayerConfig(0, 0, 16), LayerConfig(1, 4, 0)],
+        **kw,
+    )
     return Transformer(config)
 
 
 MANIFEST = {"vocab": ["BOS", "a", "b"], "bos": 0, "layout": {"tokens": [0, 3]}, "note": "é"}
 
 
-@pytest.mark.parametrize("kw", [{}, {"norm": "layernorm", "causal": True, "d_out": 4},
-                                {"norm": "rmsnorm", "bias": False, "pos_embedding": False}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"norm": "layernorm", "causal": True, "d_out": 4},
+        {"norm": "rmsnorm", "bias": False, "pos_embedding": False},
+    ],
+)
 def test_save_load_round_trips_bit_exactly(tmp_path, kw):
     model = small_model(**kw)
     path = tmp_path / "m.safetensors"
@@ -78,14 +88,22 @@ def saved(tmp_path):
 @pytest.mark.parametrize("keep", [0, 5, 20, -1, -100])
 def test_truncated_file_is_a_clear_error(saved, keep):
     data = saved.read_bytes()
-    saved.write_bytes(data[:keep] if keep >= 0 else data[:len(data) + keep])
+    saved.write_bytes(data[:keep] if keep >= 0 else data[: len(data) + keep])
     expected = "not a safetensors file" if keep < 8 and keep >= 0 else "truncated"
     with pytest.raises(ModelFileError, match=expected):
         load(saved)
 
 
-@pytest.mark.parametrize("content", [b"", b"hello world, this is not a model", b"\x00" * 64,
-                                     b"PK\x03\x04" + bytes(range(200)), b"{" * 40])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"hello world, this is not a model",
+        b"\x00" * 64,
+        b"PK\x03\x04" + bytes(range(200)),
+        b"{" * 40,
+    ],
+)
 def test_foreign_file_is_a_clear_error(tmp_path, content):
     path = tmp_path / "foreign.safetensors"
     path.write_bytes(content)
@@ -109,10 +127,10 @@ def rewrite_metadata(path, **changes) -> None:
     """Edit the JSON metadata of a safetensors file in place, keeping the tensor data."""
     data = path.read_bytes()
     n = struct.unpack("<Q", data[:8])[0]
-    header = json.loads(data[8:8 + n])
+    header = json.loads(data[8 : 8 + n])
     header["__metadata__"].update(changes)
     raw = json.dumps(header).encode()
-    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n:])
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data[8 + n :])
 
 
 def test_unknown_format_version(saved):
@@ -146,8 +164,12 @@ def test_config_that_does_not_match_the_tensors(saved):
 def test_missing_tensor(tmp_path):
     model = small_model()
     tensors = {k: v.contiguous() for k, v in model.state_dict().items() if k != "unembed.bias"}
-    meta = {"format": "raspc", "format_version": "1",
-            "config": json.dumps(model.config.to_dict()), "manifest": "{}"}
+    meta = {
+        "format": "raspc",
+        "format_version": "1",
+        "config": json.dumps(model.config.to_dict()),
+        "manifest": "{}",
+    }
     path = tmp_path / "m.safetensors"
     save_file(tensors, path, metadata=meta)
     with pytest.raises(ModelFileError, match=r"missing \['unembed.bias'\]"):
@@ -166,8 +188,14 @@ def test_tied_embeddings_round_trip(tmp_path):
 
     from runtime import LayerConfig, Transformer, TransformerConfig, load, save
 
-    config = TransformerConfig(vocab_size=11, max_seq_len=8, d_model=16,
-                               layers=[LayerConfig(2, 8, 32)], causal=True, tie_embeddings=True)
+    config = TransformerConfig(
+        vocab_size=11,
+        max_seq_len=8,
+        d_model=16,
+        layers=[LayerConfig(2, 8, 32)],
+        causal=True,
+        tie_embeddings=True,
+    )
     model = Transformer(config)
     assert model.unembed.weight is model.tok_emb.weight
     save(model, tmp_path / "tied.safetensors")
