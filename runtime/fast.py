@@ -190,7 +190,9 @@ class FastForward:
         B, T = idx.shape
         if T > self.config.max_seq_len:
             raise ValueError(f"sequence length {T} exceeds max_seq_len {self.config.max_seq_len}")
-        if self.position_free and output == "logits":
+        # Token classes pay only where there are fewer tokens than positions.
+        by_class = len(self.tok) < T
+        if self.position_free and by_class and output == "logits":
             return self._forward_by_token(idx, lengths, columns)
         # The residual as [B*T, D]: two-dimensional GEMMs take their bias in the same call.
         x = F.embedding(idx, self.tok)
@@ -199,7 +201,7 @@ class FastForward:
         x = x.view(B * T, -1)
         bias = self._score_bias(lengths, B, T)
         counts = None
-        if self.by_token:
+        if self.by_token and by_class:
             counts = bytoken.token_counts(
                 idx, lengths, len(self.tok), self.dtype, self.config.causal
             )
@@ -278,7 +280,8 @@ class FastForward:
             if h.keys is not None and counts is not None:
                 outs.append(bytoken.attend_by_token(h, a.scale, y, counts, self.config.causal))
                 continue
-            scores = y[..., h.q] @ y[..., h.k].transpose(1, 2)  # [B,T,T]
+            keys = y[..., h.k] if h.keys is None else F.embedding(idx, h.keys)
+            scores = y[..., h.q] @ keys.transpose(1, 2)  # [B,T,T]
             if a.scale != 1.0:
                 scores *= a.scale
             if bias is not None:
@@ -305,8 +308,8 @@ class FastForward:
 def default_rows(fast: FastForward, length: int) -> int:
     """Sequences per forward call for padded length `length` (see CPU_TOKENS, GPU_SCORES); a
     position-free model runs vocabulary rows, not positions (as many as `length` would be)."""
-    if fast.position_free:
-        length = min(length, len(fast.tok))
+    if fast.position_free and len(fast.tok) < length:
+        length = len(fast.tok)
     if fast.device.type == "cpu":
         return max(1, CPU_TOKENS // length)
     return max(1, GPU_SCORES // (length * length))

@@ -153,6 +153,8 @@ def test_heads_keyed_by_token_attend_over_token_counts(causal, kept):
         assert torch.allclose(got[row, :n], want[row, :n], atol=1e-4)
     with torch.no_grad():
         assert torch.allclose(fast(idx), model(idx), atol=1e-4)  # no padding
+        short = idx[:, :6]  # fewer positions than tokens: keys looked up, no token classes
+        assert torch.allclose(fast(short), model(short), atol=1e-4)
 
 
 @pytest.mark.parametrize("bias", [False, True])
@@ -178,6 +180,7 @@ def test_position_free_models_run_once_per_token(bias):
     with torch.no_grad():
         want, resid = model(idx, pad, return_residual=True)
         assert torch.allclose(fast(idx), model(idx), atol=1e-4)
+        assert torch.allclose(fast(idx[:, :6]), model(idx[:, :6]), atol=1e-4)  # T < vocab
     got = fast(idx, lengths)
     part = fast(idx, lengths, columns=slice(1, 3))
     for row, n in enumerate(lengths.tolist()):
