@@ -94,7 +94,7 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     codes = np.array([code_of[id(v)] for v in outs])
     if len(values) > MAX_OUTPUTS:
         raise CompileError(f"it takes {len(values)} values, more than one MLP may write as a "
-                           f"one-hot ({MAX_OUTPUTS})", node)
+                           f"one-hot ({MAX_OUTPUTS})", node, hint=FEWER_VALUES)
     if len(values) == 1:
         return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]),
                      role="constant")

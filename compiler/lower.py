@@ -29,12 +29,12 @@ from .budget import Budget
 from .canonical import distributed, tie_broken
 from .compare import by_difference
 from .discretise import Outputs, discretise, pointwise
-from .errors import RAISES, CompileError
+from .errors import PRECISION, RAISES, CompileError
 from .fusion import Fusion
 from .linear import BOS, ONE, Lin
 from .normalise import PrefixCount, Width
-from .numtype import NumberTypes
-from .plan import Embedded, Head, HeadSpec, Linear, PNode, err_of, read
+from .numtype import NumberTypes, share_points
+from .plan import LEAK, Embedded, Head, HeadSpec, Linear, PNode, err_of, read
 from .precision import FLOAT32, Precision
 from .selectors import Selectors, causal_compatible, sharp
 from .tabulate import MISSING, affine_of, apply, tabulate
@@ -454,16 +454,23 @@ class Lowerer(Fusion, Selectors, NumberTypes):
             if plan is None:
                 plan = self.joint_selector(stripped)
         plan = sharp(plan, sel, self.prec)
-        shares = [1.0 / (w + 1) for w in widths]
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
         head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
                         score_err=plan.err)
-        share = self.pnode(Head, "num", sorted(shares), f"1/(1+{node.label})", node, head=head,
-                      base=np.array([1.0]), role="attention (width, BOS share)",
-                      err=self.attn_err + (0.0 if equal else head.unequal_err(self.n)),
-                      checks=False)
-        lookup = {s: w if of is None else of(w) for s, w in zip(shares, widths, strict=True)}
-        return self.mlp([share], pointwise(lambda s: lookup[s]), label, node,
+        of = of or (lambda w: w)
+        if equal:
+            lookup = {1.0 / (w + 1): of(w) for w in widths}
+        else:  # each run of widths with one output: the range its shares fill
+            got = share_points(widths, of, 2 * head.beta(self.n) * plan.err)
+            if got is None:
+                raise CompileError("its selected keys' scores could differ enough in "
+                                   f"{self.prec.name} to blur the widths it tells apart", sel,
+                                   hint=PRECISION)
+            lookup = got
+        share = self.pnode(Head, "num", sorted(lookup), f"1/(1+{node.label})", node, head=head,
+                           base=np.array([1.0]), role="attention (width, BOS share)",
+                           err=self.attn_err + (0.0 if equal else LEAK), checks=False)
+        return self.mlp([share], pointwise(lookup.__getitem__), label, node,
                         role="MLP (width)")
 
     def width_of(self, sel: ir.Selector, whole: ir.IRNode) -> PNode:

@@ -71,6 +71,31 @@ class Flag:
         return self.build()
 
 
+def share_points(widths: list[int], of: Callable[[int], Any], spread: float
+                 ) -> dict[float, Any] | None:
+    """Where a BOS share 1/(1 + w) may lie when the selected keys' weights differ by a
+    factor up to e^spread (scores equal only up to rounding): for each run of consecutive
+    widths with one output, the two ends of the range its shares fill, mapped to that output
+    (an MLP then steps only between runs). None when two runs' ranges meet."""
+    runs: list[tuple[int, int, Any]] = []
+    for w in sorted(widths):
+        out = of(w)
+        if runs and runs[-1][1] == w - 1 and vkey(runs[-1][2]) == vkey(out):
+            runs[-1] = (runs[-1][0], w, out)
+        else:
+            runs.append((w, w, out))
+    points: dict[float, Any] = {}
+    below = math.inf  # the lowest share of the runs of smaller widths
+    for first, last, out in runs:  # ascending widths: descending shares
+        high = 1.0 / (1.0 + first * math.exp(-spread))
+        low = 1.0 / (1.0 + last * math.exp(spread))
+        if high >= below:
+            return None
+        points[high] = points[low] = out
+        below = low
+    return points
+
+
 def keeps_type(fn: Callable[..., Any], sets: list[list[Any]], flagged: list[bool]) -> bool:
     """fn's result is a float exactly when its flagged inputs are (all flagged inputs share
     one flag, so they are floats together): checked on every tuple of values."""

@@ -3,7 +3,7 @@
 import pytest
 
 import compiler
-from compiler.numtype import ambiguous, flaggable, keeps_type
+from compiler.numtype import ambiguous, flaggable, keeps_type, share_points
 from compiler.testing import compile_exact, env_with
 
 
@@ -20,6 +20,19 @@ def test_keeps_type_on_hand_built_maps():
     assert keeps_type(lambda x, y: x + y, [means, [0, 1]], [True, False])
     assert not keeps_type(lambda x, y: x + y, [means, [0, 0.5]], [True, False])
     assert not keeps_type(lambda x: str(x), [means], [True])
+
+
+def test_share_points_keep_runs_of_widths_apart():
+    """Widths 0, 1 and 2+ from a share whose keys' weights may differ by e^0.2: each run's
+    range ends; at e^0.8 the ranges of 1 and 2+ meet."""
+    of = {0: True, 1: True, 2: False, 3: False, 4: False}.__getitem__
+    pts = share_points([0, 1, 2, 3, 4], of, 0.2)
+    assert pts is not None and sorted(set(pts.values())) == [False, True]
+    lows = [p for p, out in pts.items() if out is False]
+    highs = [p for p, out in pts.items() if out is True]
+    assert max(lows) < min(highs) and max(highs) == 1.0
+    assert 1 / 3 < max(lows) < 0.4 and min(lows) < 1 / 5  # 2 keys up to e^-0.2; 4 down
+    assert share_points([1, 2, 3], {1: 1, 2: 0, 3: 0}.__getitem__, 0.8) is None
 
 
 def types(values):

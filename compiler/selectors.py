@@ -18,7 +18,7 @@ from rasp import ir
 
 from . import patterns
 from .discretise import pointwise
-from .errors import CompileError
+from .errors import PRECISION, CompileError
 from .linear import Lin, stack_all
 from .plan import PNode, read
 from .precision import FLOAT64, Precision
@@ -131,7 +131,7 @@ class Selectors:
             # A one-hot table instead would grow with max_len (reverse: d_model 13 -> 153
             # from max_len 71); a wider float keeps these three dimensions.
             raise CompileError(f"its equality scores could be off by {plan.err:.2g} in "
-                               f"{self.prec.name}", at, precision=True)
+                               f"{self.prec.name}", at, precision=True, hint=PRECISION)
         return None if plan.blurred else plan  # else a one-hot table: exact, and wider
 
     def _sides(self, atoms: list[ir.Select]) -> dict[int, Side]:
