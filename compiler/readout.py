@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import CompileError
+from .errors import PRECISION, CompileError
 from .linear import Lin
 from .manifest import Encoding, Output, jsonable
 from .numtype import output_flag
@@ -35,7 +35,8 @@ def _check_error(root: PNode, lin: Lin, output: Output, prec: Precision) -> None
             limit = 1e-5 * max(1.0, scale)
     if err > limit:
         raise CompileError(f"its {prec.name} error (up to {err:.2g}) could change the decoded "
-                           f"output (values {limit / 0.45:.2g} apart)", root.ir, precision=True)
+                           f"output (values {limit / 0.45:.2g} apart)", root.ir, precision=True,
+                           hint=PRECISION)
 
 
 def readout(root: PNode, prec: Precision) -> tuple[Lin, Output]:
@@ -58,7 +59,8 @@ def _readout(root: PNode) -> tuple[Lin, Output]:
 
     if root.enc == "num":
         if vals is not None and not all(is_numeric_like(v) for v in vals):
-            raise CompileError("a numeric output with non-numeric values", root.ir)
+            raise CompileError("a numeric output with non-numeric values", root.ir,
+                               hint="compile a categorical value: drop `numerical`")
         flag = output_flag(root)
         if flag is not None:
             return lin.stack(flag), output("numerical", typed=True)
