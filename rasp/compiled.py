@@ -58,11 +58,17 @@ def same_output(expected: Any, actual: Any) -> bool:
     return agrees(list(expected), list(actual))
 
 
+def root(prog: CompiledProgram) -> ir.SOp:
+    """The s-op a program was compiled from: every compile keeps it; a model file does not."""
+    if prog.node is None:
+        raise RaspError("this model was loaded from a file: it does not say which program "
+                        "it was compiled from")
+    return prog.node
+
+
 def placements(prog: CompiledProgram) -> dict[int, Value]:
     """IR node id (of the compiled expression's graph) → where the model keeps its value."""
-    if prog.node is None:
-        return {}
-    return prog.manifest.placed(prog.node)
+    return prog.manifest.placed(root(prog))
 
 
 def placement_text(entry: Value) -> str:
@@ -86,7 +92,7 @@ def heads(prog: CompiledProgram) -> list[tuple[int, int, HeadValue]]:
 def head_selector(prog: CompiledProgram, head: HeadValue) -> ir.Selector | None:
     """The selector a head implements, as a node of the compiled expression (or built from
     its nodes, such as a prefix count's `select(x, 1, ==) and upto`); None when unknown."""
-    return None if prog.node is None else prog.manifest.selector(head, prog.node)
+    return prog.manifest.selector(head, root(prog))
 
 
 def attention_weights(prog: CompiledProgram, tokens: list[Any]) -> list[Any]:

@@ -21,7 +21,15 @@ import networkx as nx
 
 from . import ir
 from .command import fail, load_or_exit, output_name
-from .compiled import NoCompiler, compile_ticking, counted, head_selector, heads, placements
+from .compiled import (
+    NoCompiler,
+    compile_ticking,
+    counted,
+    head_selector,
+    heads,
+    placements,
+    root,
+)
 from .env import Environment
 from .errors import RaspError
 from .examples import Header, SpecMissing, compile_spec, parse_input_literal
@@ -192,7 +200,7 @@ def layer_placements(prog: CompiledProgram) -> dict[int, Placement]:
     the always-embedded input."""
     placed = {i: (v.layer, v.sublayer) for i, v in placements(prog).items()}
     placed.update(_head_selectors(prog))
-    for n in ir.walk(prog.node):
+    for n in ir.walk(root(prog)):
         if isinstance(n, ir.Tokens | ir.Indices):
             placed.setdefault(n.id, (-1, "embedding"))
     return placed
@@ -235,7 +243,7 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
             node, ir.SOp) else None
         if compiled is not None:
             prog, title = compiled
-            node = prog.node
+            node = root(prog)
             placed = layer_placements(prog)
         graph = render(node, output, example, engine, placed, title, internals,
                        top_level(env))

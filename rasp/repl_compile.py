@@ -27,6 +27,7 @@ from .compiled import (
     head_selector,
     heads,
     placements,
+    root,
     same_output,
     ticking,
 )
@@ -65,8 +66,6 @@ def compile_for_drawing(session: ReplSession, sop: ir.SOp, example: Any) -> Comp
     spec = compile_spec(None, name, example=example)
     with ticking(session.progress, f"compiling {name} to colour it by layer…") as ticker:
         prog = compile_expr(env, name, spec.vocab, spec.max_len, ticker.update)
-    if not isinstance(prog.node, ir.SOp):
-        raise RaspError(f"{name} did not compile to an s-op")
     return prog
 
 
@@ -86,7 +85,7 @@ def draw(session: ReplSession, sop: ir.SOp, example: Any) -> list[str]:
     if session.interactive:
         try:
             prog = compile_for_drawing(session, sop, example)
-            node, placed = prog.node, layer_placements(prog)
+            node, placed = root(prog), layer_placements(prog)
             title = f"{sop.label}: compiled for the running example"
         except (RaspError, NoCompiler, ValueError) as err:  # ValueError: an empty example
             note = f"; coloured by kind: {str(err).splitlines()[0]}"
@@ -240,7 +239,7 @@ def register(session: ReplSession) -> None:
         example = session.settings.selector_example
         expr, prog, _plan, _defaults = compiled(arg, example, "attn")
         tokens = list(normalise_input(example))
-        own = placements(prog).get(prog.node.id)  # the head computing the s-op itself
+        own = placements(prog).get(root(prog).id)  # the head computing the s-op itself
         mine = [h for h in heads(prog) if own is not None and own.dims == h[2].dims]
         weights_of = attention_weights(prog, tokens)
         size = shutil.get_terminal_size((80, 24))

@@ -33,6 +33,7 @@ from .compiled import (
     heads,
     placement_text,
     placements,
+    root,
 )
 from .env import Echo, Environment
 from .errors import RaspError
@@ -128,7 +129,8 @@ def compile_header(env: Environment, header: Header, echoes: list[Echo]) -> Comp
         sel = head_selector(prog, head)
         if sel is not None:
             head_layers.setdefault(sel.id, []).append(layer)
-    return Compiled(placements(prog), {n.id for n in ir.walk(prog.node)}, prog.node.id,
+    node = root(prog)
+    return Compiled(placements(prog), {n.id for n in ir.walk(node)}, node.id,
                     prog.manifest.output.encoding, summary, head_layers)
 
 
