@@ -139,7 +139,7 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     for i, m in zip(perm, mult, strict=True):
         z = z + lins[i].scaled(m)
     table = np.eye(len(values))[filled]
-    spec = MlpSpec(z, zs, table, err_z, list(ins))
+    spec = MlpSpec(z, zs, table, err_z, list(ins), codes=filled)
     changes = spec.changes()
     halves = (zs[changes] - zs[changes - 1]) / 2
     if len(changes) and slack is None and err_z > 0.2 * float(halves.min()):

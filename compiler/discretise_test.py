@@ -37,6 +37,21 @@ def test_steps_sit_between_the_points_where_the_output_changes():
     assert spec.changes().tolist() == [2] and spec.hidden == 3
 
 
+def test_read_errors_from_codes_match_the_one_hot_table():
+    """An MLP's steps and read-out errors from its output codes (cheap) equal those from
+    its one-hot table."""
+    import dataclasses
+
+    new = _maker()
+    p = discretise([_tokens(list(range(9)), new)], pointwise(lambda v: (v * v) % 5), "sq",
+                   None, "MLP", 4, new)
+    plain = dataclasses.replace(p, mlp=dataclasses.replace(p.mlp, codes=None))
+    assert p.mlp.codes is not None
+    assert p.mlp.changes().tolist() == plain.mlp.changes().tolist()
+    m = np.random.default_rng(0).normal(size=(3, p.encdim))
+    assert p.read_err(m) == pytest.approx(plain.read_err(m), rel=1e-12)
+
+
 def test_two_inputs_mix_in_a_radix_with_every_tuple_apart():
     new = _maker()
     a, b = _tokens(["x", "y"], new), _number([0.0, 0.5, 1.0], new)

@@ -40,11 +40,14 @@ class MlpSpec:
     err_z: float
     inputs: list[PNode] = field(default_factory=list)
     act: np.ndarray | None = None  # per step: how large its ReLUs grow on their inexact side
+    codes: np.ndarray | None = None  # outs[j] is the one-hot of codes[j] (cheaper to read)
 
     def changes(self) -> np.ndarray:
         """Indices j >= 1 where the output changes between points[j-1] and points[j]."""
         if len(self.points) < 2:
             return np.zeros(0, dtype=np.int64)
+        if self.codes is not None:
+            return np.flatnonzero(np.diff(self.codes) != 0) + 1
         diff = np.abs(np.diff(self.outs, axis=0)).max(axis=1) > 0
         return np.flatnonzero(diff) + 1
 
@@ -167,9 +170,12 @@ class Mlp(PNode):
         if self.mlp.act is None:
             return super().read_err(m)
         m = np.atleast_2d(m)
-        steps = self.mlp.changes()
-        deltas = self.mlp.outs[steps] - self.mlp.outs[steps - 1]  # [steps, encdim]
-        per_row = np.abs(deltas @ m.T).T @ self.mlp.act  # [rows]
+        steps, codes = self.mlp.changes(), self.mlp.codes
+        if codes is not None:  # one-hots: a step reads column codes[j] less codes[j - 1]
+            jumps = m[:, codes[steps]] - m[:, codes[steps - 1]]  # [rows, steps]
+        else:
+            jumps = ((self.mlp.outs[steps] - self.mlp.outs[steps - 1]) @ m.T).T
+        per_row = np.abs(jumps) @ self.mlp.act  # [rows]
         return float((self.eps * (4 * per_row + 1.68 * np.abs(m).sum(axis=1))).max())
 
 
