@@ -39,18 +39,18 @@ def tie_broken(sel: ir.Selector, a: Analysis, same: Callable[[ir.IRNode, ir.IRNo
         if order is None:
             continue
         pos = next(x for x in ir.walk([tie]) if isinstance(x, ir.Indices))
-        where = {"span": sel.span, "path": sel.path}
-        strict = ir.Select(keys=key, queries=key, op=sel.op, **where)
-        equal = ir.Select(keys=key, queries=key, op="==", **where)
+        span, path = sel.span, sel.path
+        strict = ir.Select(keys=key, queries=key, op=sel.op, span=span, path=path)
+        equal = ir.Select(keys=key, queries=key, op="==", span=span, path=path)
         flip = {"<": ">", ">": "<"}
         by_pos = ir.Select(keys=pos, queries=pos, op=sel.op if order > 0 else flip[sel.op],
-                           **where)
-        ties = ir.SelectorCombine(op="and", inputs=(equal, by_pos), **where)
-        return ir.SelectorCombine(op="or", inputs=(strict, ties), **where)
+                           span=span, path=path)
+        ties = ir.SelectorCombine(op="and", inputs=(equal, by_pos), span=span, path=path)
+        return ir.SelectorCombine(op="or", inputs=(strict, ties), span=span, path=path)
     return sel
 
 
-def distributed(sel: ir.Selector | None) -> ir.Selector | None:
+def distributed(sel: ir.Selector) -> ir.Selector:
     """`(a or b) and c` as `(a and c) or (b and c)`, whose width splits into the widths of
     two `and`s (each a sum of per-pair tables) instead of one joint table over every input
     (`beaten_by and select(first_seen, True, ==)` in a mode: 2,195 dimensions at max_len 32).
@@ -61,10 +61,11 @@ def distributed(sel: ir.Selector | None) -> ir.Selector | None:
     for either, other in ((x, y), (y, x)):
         if isinstance(either, ir.SelectorCombine) and either.op == "or":
             a, b = either.inputs
-            where = {"span": sel.span, "path": sel.path}
+            span, path = sel.span, sel.path
             return ir.SelectorCombine(op="or", inputs=(
-                ir.SelectorCombine(op="and", inputs=(a, other), **where),
-                ir.SelectorCombine(op="and", inputs=(b, other), **where)), **where)
+                ir.SelectorCombine(op="and", inputs=(a, other), span=span, path=path),
+                ir.SelectorCombine(op="and", inputs=(b, other), span=span, path=path)),
+                span=span, path=path)
     return sel
 
 

@@ -363,7 +363,7 @@ def _find_sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
         return list(x.inputs)
     if isinstance(x, ir.SequenceMap) and x.op in ("+", "-") and len(x.inputs) == 2:
         # a sum with a value uniform within the input is injective in the other term
-        varying = [c for c in x.inputs if not uniform(c, a)]
+        varying: list[ir.IRNode] = [c for c in x.inputs if not uniform(c, a)]
         vals = [a.values.get(c.id) for c in x.inputs]
         numbers = all(v is not None and all(is_number(t) for t in v) for v in vals)
         if numbers and len(varying) == 1:
