@@ -179,8 +179,12 @@ class OutputCodec:
         if not self.numeric:
             return self.values[logits.argmax(axis=-1)]
         x = logits[..., 0].astype(np.float64)
-        if not len(self.values):
-            return x.astype(object)
+        if not len(self.values):  # any number; a typed one is an int where flagged
+            out = x.astype(object)
+            if self.typed:
+                ints = (logits[..., 1] > 0.5) & np.isfinite(x)
+                out[ints] = [int(v) for v in np.rint(x[ints])]
+            return out
         s = self.sorted
         if self.consecutive:  # rounding; every tolerance is 0.45 (gaps of 1)
             d = x - s[0]

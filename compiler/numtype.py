@@ -66,6 +66,7 @@ class Flag:
 
     key: tuple  # equal keys: the same flag
     build: Callable[[], PNode] = field(compare=False, repr=False)
+    ints: bool = False  # where it is 1 the value is an int (so a number rounds to it)
 
     def node(self) -> PNode:
         return self.build()
@@ -131,8 +132,10 @@ class NumberTypes:
     def mean_flag(self, node: ir.IRNode, sel: ir.Selector, keys: list[Any] | None,
                   default: Any, means: list[Any] | None) -> Flag | None:
         """The flag of a mean over `sel` of values from `keys` whose value set is `means`
-        (None: its type never varies, or a flag cannot tell its twins apart)."""
-        if keys is None or means is None or not ambiguous(means) or not flaggable(means):
+        (None: its type never varies, or a flag cannot tell its twins apart). A set too
+        large to list (None) may hold twins: it gets a flag too."""
+        if keys is None or means is not None and (not ambiguous(means)
+                                                  or not flaggable(means)):
             return None
         if all(nonfloat(k) for k in keys):
             single = True
@@ -145,6 +148,7 @@ class NumberTypes:
         widths = list(range(low, self.n + 1))
         kinds = tuple(zero if w == 0 else single if w == 1 else False for w in widths)
         key = ("type flag", self.keys.of(sel), low, kinds)
+        ints = all(type(v) is int for v in [*keys, 0 if default is None else default])
 
         def build() -> PNode:
             got = self.shared.get(key)
@@ -152,13 +156,15 @@ class NumberTypes:
                 got = self.shared[key] = self._flag_node(node, sel, widths, kinds)
             return got
 
-        return Flag(key, build)
+        return Flag(key, build, ints)
 
     def passed_flag(self, fn: Callable[..., Any], ins: list[PNode], values: list[Any] | None
                     ) -> Flag | None | Literal[False]:
         """The flag a sum or affine map of `ins` passes on: None where its values never
         differ by type alone, False where a linear read-out would lose the type (an MLP
         computes it then)."""
+        if values is None:  # too many to list: no way to check the type is kept
+            return False if any(p.flag is not None for p in ins) else None
         if not ambiguous(values):
             return None
         flags = {p.flag for p in ins if p.flag is not None}
@@ -220,6 +226,11 @@ def output_flag(root: PNode) -> Lin | None:
     """The read-out of a numeric output's flag, where its number type can differ (the
     decoder picks 1 or 1.0 by it); None where it cannot. A CompileError where it can and no
     flag tells which."""
+    if root.values is None and root.flag is not None:  # too many values to list
+        if not root.flag.ints:
+            raise CompileError("its value may be an int or an equal float, and it takes too "
+                               "many values for the decoder to list", root.ir, hint=TYPES)
+        return flag_readout(root.flag.node())  # 1: the number rounds to an int
     if not ambiguous(root.values):
         return None
     if root.flag is None or not flaggable(root.domain):

@@ -60,6 +60,19 @@ def test_type_through_maps_and_sums():
     assert types(prog.run("ab")) == ["int", "int"] and types(prog.run("aa")) == ["float"] * 2
 
 
+def test_a_mean_with_too_many_values_to_list_is_typed_too():
+    """Means of 0, 1 and 1000 over up to 64 keys take too many values to list, so the decoder
+    does not snap them; where the flag says int, it rounds to one."""
+    from compiler import verify as check
+
+    src = "m = aggregate(select(indices, indices, <=), tokens_int, 0);"
+    prog = compiler.compile(env_with(src), "m", [0, 1, 1000], 64)
+    assert prog.manifest.output.values is None and prog.manifest.output.typed
+    inputs = [[1000], [0, 1000], [1000] * 64, [0, 1000] * 32, [1000, 1, 0] * 21]
+    assert check.verify(prog, prog.node, inputs, False).ok
+    assert types(prog.run([1000, 0])) == ["int", "float"]
+
+
 def test_a_type_no_flag_can_tell_is_refused():
     """Keys that are 1 on some positions and 1.0 on others: a mean over one key passes
     either through, so the output's type is the key's own, which no width tells."""
