@@ -15,7 +15,7 @@ import numpy as np
 from rasp import ir
 
 from .discretise import MLP_TUPLES, Outputs, pointwise
-from .linear import Lin
+from .linear import ONE, Lin
 from .plan import Linear, PNode, read
 from .values import is_number
 
@@ -61,6 +61,29 @@ def by_difference(node: ir.IRNode, lower: Callable[[ir.IRNode], PNode],
     op = ir.elementwise_fn(node.op)
     outputs: Outputs = pointwise(lambda d: op(d, 0))
     return mlp([diff], outputs, node.label, node, role="MLP (comparison)")
+
+
+def points_near(p: PNode, targets: list[Any]) -> list[float] | None:
+    """The values a one-dimensional linear read-out of numbers can take next to each target
+    (equal to it, the nearest below and above) and its extremes: all `p == target` needs,
+    listed with numpy where p's own value set is too large to keep (a sum of a position
+    and a mean over up to max_len positions). None when a source's values are unknown."""
+    if not isinstance(p, Linear) or p.lin.rows != 1 or not all(is_number(t) for t in targets):
+        return None
+    vals = np.array([float(p.lin.terms.get(ONE, np.zeros((1, 1)))[0, 0])])
+    for src, m in p.lin.sources_terms():
+        if src.values is None or not all(is_number(v) or isinstance(v, bool)
+                                         for v in src.values):
+            return None
+        col = m[0] if src.enc == "cat" else m[0, 0] * np.array([float(v) for v in src.values])
+        if len(vals) * len(col) > MAX_PAIRS:
+            return None
+        vals = np.unique(np.add.outer(vals, col).ravel())
+    t = np.array(sorted({float(x) for x in targets}))
+    at = np.searchsorted(vals, t)
+    near = np.concatenate([at - 1, at, at + 1])
+    keep = np.union1d(near[(near >= 0) & (near < len(vals))], [0, len(vals) - 1])
+    return [float(v) for v in vals[keep]]
 
 
 def _number(p: PNode) -> Lin:

@@ -17,10 +17,11 @@ import numpy as np
 from rasp import ir
 
 from . import patterns
+from .compare import points_near
 from .discretise import pointwise
 from .errors import PRECISION, CompileError
 from .linear import Lin, stack_all
-from .plan import PNode, read
+from .plan import Linear, PNode, read
 from .precision import FLOAT64, Precision
 from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
 from .values import is_number, vkey
@@ -151,6 +152,11 @@ class Selectors:
         gaps than a one-hot of every value."""
         p = self.as_number(at.keys if keys else at.queries)
         other = self.as_number(at.queries if keys else at.keys)
+        if p.values is None and at.op == "==" and other.values is not None:
+            near = points_near(p, other.values)  # too many values: those next to a match
+            if near is not None:
+                p = self.pnode(Linear, "num", near, p.label, p.ir, lin=read(p), err=p.err,
+                               role="value (next to a match)", checks=False)
         if p.enc == "cat" or p.values is None or other.values is None:
             return self.onehot(p, at)
         table = (truth_table(at, p.values, other.values).T if keys

@@ -312,12 +312,23 @@ def _shift(x: ir.Map, a: Analysis) -> bool:
     """`x + c`, `c - x`, `-x`, `x * c` (c != 0) of numbers: injective in exact arithmetic (a
     float sum may round two values a few units in the last place apart to one, but those are
     one number computed two ways)."""
-    vals = a.values.get(x.child.id)
-    if vals is None or not all(is_number(v) for v in vals):
+    if not _numbers(x.child, a):
         return False
     if x.const_side is None:
         return x.op in ("neg", "pos")
     return is_number(x.const) and (x.op in ("+", "-") or x.op == "*" and x.const != 0)
+
+
+def _numbers(x: ir.IRNode, a: Analysis) -> bool:
+    """x's values are all numbers (int or float): known to be, or a sum, difference or
+    shift of numbers whose own set is too large to list."""
+    vals = a.values.get(x.id)
+    if vals is not None:
+        return all(is_number(v) for v in vals)
+    if isinstance(x, ir.SequenceMap) and x.op in ("+", "-"):
+        return all(_numbers(c, a) for c in x.inputs)
+    return isinstance(x, ir.Map) and x.op in ("+", "-") and is_number(x.const) and _numbers(
+        x.child, a)
 
 
 def uniform(x: ir.IRNode, a: Analysis) -> bool:

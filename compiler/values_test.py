@@ -85,3 +85,11 @@ def test_sums_with_numpy_are_python_s_sums_with_their_types():
             assert got is not None and want is not None
             assert [(type(v), v) for v in got] == [(type(v), v) for v in want]
     assert sums([1, "a"], [2], False) is None
+
+
+def test_a_shift_of_a_sum_too_large_to_list_still_determines_the_position():
+    env = env_with('p = aggregate(select(tokens, "+", ==), indices, 0); k = indices + p + 1;')
+    k = normalise(env.expression("k"))
+    a = values.analyse([k], ["0", "1", "+"], 64)
+    assert a.values[k.id] is None  # more values than kept
+    assert values.position_injective(k, a)
