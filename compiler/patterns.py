@@ -87,6 +87,12 @@ def is_upto(sel: ir.IRNode) -> bool:
             and isinstance(sel.queries, ir.Indices))
 
 
+def _is_before(sel: ir.IRNode) -> bool:
+    """select(indices, indices, <): every position before the query's."""
+    return (isinstance(sel, ir.Select) and sel.op == "<" and isinstance(sel.keys, ir.Indices)
+            and isinstance(sel.queries, ir.Indices))
+
+
 def _is_index_plus_one(node: ir.IRNode) -> bool:
     return (isinstance(node, ir.Map) and node.op == "+" and isinstance(node.child, ir.Indices)
             and type(node.const) is int and node.const == 1)
@@ -95,7 +101,8 @@ def _is_index_plus_one(node: ir.IRNode) -> bool:
 def match_count(node: ir.IRNode) -> ir.Aggregate | None:
     """The aggregate of round(aggregate(sel, x) * size) (in either order) when size is how
     many keys sel selects: indices + 1 for upto = select(indices, indices, <=) (a prefix
-    count), `length` for a full selector (the library's `count`). It counts the selected
+    count), indices for select(indices, indices, <) (earlier positions), `length` for a full
+    selector (the library's `count`). It counts the selected
     positions where x is 1, when x is 0/1 (which the value sets decide; see
     `normalise.PrefixCount`)."""
     if not (isinstance(node, ir.Map) and node.op == "round" and node.const_side is None):
@@ -108,6 +115,9 @@ def match_count(node: ir.IRNode) -> ir.Aggregate | None:
             continue
         if is_upto(agg.selector) and _is_index_plus_one(size):
             return agg
+        if (_is_before(agg.selector) and isinstance(size, ir.Indices)
+                and (agg.default is None or type(agg.default) in (int, float))):
+            return agg  # the earlier positions: i of them (none at 0: default * 0 is 0)
         width = match_width(size)
         if _is_full_selector(agg.selector) and width is not None and width[1]:
             return agg

@@ -35,6 +35,18 @@ def test_prefix_counts_compile_as_widths():
                   " (indices + 1));", "c", [0, 1, 2], 4)
 
 
+def test_counts_of_earlier_positions_compile_as_widths():
+    """round(frac of the earlier positions * indices), as the paper's long addition writes
+    it: the width of the earlier ones (0 at the first position, where nothing is earlier)."""
+    src = 'c = round(aggregate(select(indices, indices, <), indicator(tokens == "a"))' \
+          " * indices);"
+    prog = compile_exact(src, "c", ["a", "b"], 6)
+    assert prog.run("abaab") == [0, 1, 1, 2, 3]
+    big = compiler.compile(env_with(src), "c", vocab=["a", "b"], max_len=64)
+    roles = [b.role for b in big.manifest.layout if b.layer >= 0]
+    assert roles == ["attention (width, BOS share)", "MLP (width)"]
+
+
 def test_a_width_written_as_key_0s_reciprocal_share_is_a_width():
     # the paper's style: position 0 joins every row; round(1 / its share) is the width
     prog = compile_exact("def w(sel) { sel = sel or select(indices, 0, ==);"
