@@ -263,7 +263,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
     def as_number(self, node: ir.IRNode) -> PNode:
         """node's value as a number, whatever its type (3 or 3.0): all a select or a
         comparison reads. A sum whose number type only an MLP could carry (see numtype)
-        stays a linear sum here."""
+        stays a linear sum here, even with too many values to list (see `side_onehot`)."""
         if isinstance(node, ir.Map) and node.op in ("+", "-", "neg", "pos"):
             key = ("as number", self.keys.of(node))
             got = self.shared.get(key)
@@ -271,7 +271,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
                 child = self.as_number(node.child)
                 affine = affine_of(node, self.a.values.get(node.child.id))
                 vals = self.a.values.get(node.id)
-                if affine is None or vals is None or child.enc != "num":
+                if affine is None or child.enc != "num":
                     got = self.lower(node)
                 else:
                     lin = self.read(child).scaled(affine[0]) + Lin.const([affine[1]])
@@ -288,8 +288,7 @@ class Lowerer(Fusion, Selectors, NumberTypes):
         if got is None:
             ins = [self.as_number(c) for c in node.inputs]
             vals = self.a.values.get(node.id)
-            if vals is None or not all(
-                    p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
+            if not all(p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
                 got = self.lower(node)
             else:
                 sign = 1.0 if node.op == "+" else -1.0
