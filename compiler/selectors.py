@@ -57,6 +57,7 @@ class Selectors:
     prec: Precision  # the model's float type
     classes: dict[tuple[int, tuple[int, ...]], PNode]  # see `side_onehot`
     as_number: Callable[[ir.IRNode], PNode]
+    pnode: Callable[..., PNode]
 
     def selector(self, sel: ir.Selector, need_threshold: bool = False,
                  equal_weights: bool = True) -> SelPlan:
