@@ -2,7 +2,9 @@
 reads one number, linear in both inputs, instead of enumerating every (x, y) pair (a mean of
 indices against the indices: 16 x 1,217 pairs at max_len 16, 64 x 79k at 64). Its steps need
 only the differences next to 0 and the extremes (a ramp holds its value beyond them), which
-also keeps the step wide however close together the other differences are.
+also keeps the step wide however close together the other differences are. A select or a
+comparison reads a sum as a number whatever its type (`AsNumber`), and a select of a sum too
+large to list reads only the values next to a match (`points_near`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from rasp import ir
 from .discretise import MLP_TUPLES, Outputs, pointwise
 from .linear import ONE, Lin
 from .plan import Linear, PNode, read
-from .values import is_number
+from .tabulate import affine_of
+from .values import Analysis, is_number
 
 COMPARE = ("<", "<=", ">", ">=", "==", "!=")
 MAX_PAIRS = 20_000_000  # (x, y) pairs whose differences are listed (numpy, 8 bytes each)
@@ -90,3 +93,55 @@ def _number(p: PNode) -> Lin:
     if p.enc == "num":
         return read(p)
     return read(p).left(np.array([[float(v) for v in p.domain]]))
+
+
+class AsNumber:
+    """Mixed into `lower.Lowerer` (uses its lower, numeric, read, pnode, keys, shared and
+    analysis)."""
+
+    a: Analysis
+    keys: Any
+    shared: dict[tuple[str, Any], PNode]
+    lower: Callable[[ir.IRNode], PNode]
+    numeric: Callable[..., Lin]
+    read: Callable[[PNode], Lin]
+    pnode: Callable[..., PNode]
+
+    def as_number(self, node: ir.IRNode) -> PNode:
+        """node's value as a number, whatever its type (3 or 3.0): all a select or a
+        comparison reads. A sum whose number type only an MLP could carry (see numtype)
+        stays a linear sum here, even with too many values to list (see `side_onehot`)."""
+        if isinstance(node, ir.Map) and node.op in ("+", "-", "neg", "pos"):
+            key = ("as number", self.keys.of(node))
+            got = self.shared.get(key)
+            if got is None:
+                child = self.as_number(node.child)
+                affine = affine_of(node, self.a.values.get(node.child.id))
+                vals = self.a.values.get(node.id)
+                if affine is None or child.enc != "num":
+                    got = self.lower(node)
+                else:
+                    lin = self.read(child).scaled(affine[0]) + Lin.const([affine[1]])
+                    got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
+                                     err=abs(affine[0]) * child.err, checks=False,
+                                     role="affine map (as a number)")
+                self.shared[key] = got
+            return got
+        if not (isinstance(node, ir.SequenceMap) and node.op in ("+", "-")
+                and len(node.inputs) == 2):
+            return self.lower(node)
+        key = ("as number", self.keys.of(node))
+        got = self.shared.get(key)
+        if got is None:
+            ins = [self.as_number(c) for c in node.inputs]
+            vals = self.a.values.get(node.id)
+            if not all(p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
+                got = self.lower(node)
+            else:
+                sign = 1.0 if node.op == "+" else -1.0
+                lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
+                got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
+                                 err=ins[0].err + ins[1].err, role="sum (as a number)",
+                                 checks=False)
+            self.shared[key] = got
+        return got

@@ -27,7 +27,7 @@ from rasp import ir
 
 from .budget import Budget
 from .canonical import distributed, tie_broken
-from .compare import by_difference
+from .compare import AsNumber, by_difference
 from .discretise import Outputs, discretise, pointwise
 from .errors import PRECISION, RAISES, CompileError
 from .fusion import Fusion
@@ -52,7 +52,7 @@ from .values import (
 from .values import walk as values_walk
 
 
-class Lowerer(Fusion, Selectors, NumberTypes):
+class Lowerer(Fusion, Selectors, NumberTypes, AsNumber):
     """Walks the IR children first and decides how each s-op is computed."""
 
     def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None,
@@ -259,45 +259,6 @@ class Lowerer(Fusion, Selectors, NumberTypes):
                                   role="sum" if sign > 0 else "difference")
         compared = by_difference(node, self.lower, self.mlp, self.pnode)
         return compared if compared is not None else self.fused(node)
-
-    def as_number(self, node: ir.IRNode) -> PNode:
-        """node's value as a number, whatever its type (3 or 3.0): all a select or a
-        comparison reads. A sum whose number type only an MLP could carry (see numtype)
-        stays a linear sum here, even with too many values to list (see `side_onehot`)."""
-        if isinstance(node, ir.Map) and node.op in ("+", "-", "neg", "pos"):
-            key = ("as number", self.keys.of(node))
-            got = self.shared.get(key)
-            if got is None:
-                child = self.as_number(node.child)
-                affine = affine_of(node, self.a.values.get(node.child.id))
-                vals = self.a.values.get(node.id)
-                if affine is None or child.enc != "num":
-                    got = self.lower(node)
-                else:
-                    lin = self.read(child).scaled(affine[0]) + Lin.const([affine[1]])
-                    got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                                     err=abs(affine[0]) * child.err, checks=False,
-                                     role="affine map (as a number)")
-                self.shared[key] = got
-            return got
-        if not (isinstance(node, ir.SequenceMap) and node.op in ("+", "-")
-                and len(node.inputs) == 2):
-            return self.lower(node)
-        key = ("as number", self.keys.of(node))
-        got = self.shared.get(key)
-        if got is None:
-            ins = [self.as_number(c) for c in node.inputs]
-            vals = self.a.values.get(node.id)
-            if not all(p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
-                got = self.lower(node)
-            else:
-                sign = 1.0 if node.op == "+" else -1.0
-                lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
-                got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                                 err=ins[0].err + ins[1].err, role="sum (as a number)",
-                                 checks=False)
-            self.shared[key] = got
-        return got
 
     def merged_means(self, node: ir.SequenceMap) -> PNode | None:
         """aggregate(s, a) +/- aggregate(s, b) over one selector is aggregate(s, a +/- b): one
