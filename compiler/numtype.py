@@ -42,7 +42,7 @@ def nonfloat(v: Any) -> bool:
 
 def ambiguous(values: Sequence[Any] | None) -> bool:
     """Some number occurs in the set with two types (1 and 1.0, or 1 and True)."""
-    seen: dict[float, str] = {}
+    seen: dict[float, int] = {}
     for v in values or ():
         if is_numeric_like(v) and seen.setdefault(float(v), type_class(v)) != type_class(v):
             return True
@@ -52,7 +52,7 @@ def ambiguous(values: Sequence[Any] | None) -> bool:
 def flaggable(values: Sequence[Any]) -> bool:
     """Each number occurs at most once as a float and at most once otherwise, so a flag
     (float or not) tells its twins apart."""
-    seen: dict[tuple[float, bool], str] = {}
+    seen: dict[tuple[float, bool], int] = {}
     for v in values:
         if is_numeric_like(v) and seen.setdefault(
                 (float(v), nonfloat(v)), type_class(v)) != type_class(v):
