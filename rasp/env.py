@@ -167,20 +167,22 @@ class Environment(Evaluator):
                 return Echo("draw", (value.label,), (value, ex), stmt)
             case ast.ReplCommand():
                 example = None
-                if stmt.command == "set_example" and self.example is not None:
-                    example = self._set_example(stmt, scope, path)
+                if stmt.command == "set_example" and stmt.value and self.example is not None:
+                    example = self._set_example(stmt.value, stmt.kind, scope, path)
                 return Echo("command", (stmt.command,), example, stmt)
             case ast.Comment():
                 return Echo("none", statement=stmt)
         raise RaspSyntaxError(f"unexpected statement {type(stmt).__name__}")  # pragma: no cover
 
-    def _set_example(self, stmt: ast.ReplCommand, scope: Scope, path: str | None) -> Any:
+    def _set_example(
+        self, value: ast.Node, kind: str | None, scope: Scope, path: str | None
+    ) -> Any:
         """`set [s-op|selector] example X`: X's value; an s-op example becomes the running
         example at once (a loaded file's next statements are checked on it)."""
-        example = self._eval(stmt.value, scope, path)
+        example = self._eval(value, scope, path)
         if not isinstance(example, str | list | dict):
             raise RaspTypeError(f"example not iterable: {describe(example)}")
-        if stmt.kind in (None, "s-op"):
+        if kind in (None, "s-op"):
             self.example = example
         return example
 
