@@ -16,6 +16,7 @@ import torch
 import runtime
 from rasp import ir
 from rasp.env import Environment
+from rasp.interpreter import type_class
 
 from . import report
 from . import values as values_mod
@@ -138,6 +139,18 @@ def same_value(expected: Any, actual: Any) -> bool:
 def same_output(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
     """`same_value` at every position, and the same length."""
     return len(expected) == len(actual) and all(map(same_value, expected, actual))
+
+
+def same_types(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
+    """The same type at every position, as the interpreter prints it (1 is not 1.0, nor
+    True): a compiled model gives the interpreter's value and its type."""
+    return all(type_class(e) == type_class(a) for e, a in zip(expected, actual, strict=True))
+
+
+def agrees(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
+    """The one rule for "the model gave the interpreter's output", used by `rasp verify` and
+    the REPL's `:compile`: the same values (`same_output`) of the same types."""
+    return same_output(expected, actual) and same_types(expected, actual)
 
 
 class CompiledProgram:

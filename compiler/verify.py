@@ -19,12 +19,10 @@ import numpy as np
 
 from rasp import interpreter, ir
 from rasp.errors import RaspError
-from rasp.interpreter import type_class
 from rasp.source import count_inputs, draw_inputs, every_input
 
 from .manifest import Value
-from .program import CompiledProgram, same_output
-from .program import same_value as same  # noqa: F401  (the rule, under its old name)
+from .program import CompiledProgram, agrees
 from .values import vkey
 
 EXHAUSTIVE = 100_000
@@ -143,18 +141,6 @@ def verify(prog: CompiledProgram, node: ir.SOp, inputs: list[list[Any]], exhaust
         i, e = bad[0]
         report.first = diagnose(prog, node, inputs[i], e, actual[i])
     return report
-
-
-def agrees(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
-    """The one rule for "the model gave the interpreter's output", used by `rasp verify` and
-    the REPL's `:compile`: the same values (`same_output`) of the same types."""
-    return same_output(expected, actual) and same_types(expected, actual)
-
-
-def same_types(expected: Sequence[Any], actual: Sequence[Any]) -> bool:
-    """The same type at every position, as the interpreter prints it (1 is not 1.0, nor
-    True): a compiled model gives the interpreter's value and its type."""
-    return all(type_class(e) == type_class(a) for e, a in zip(expected, actual, strict=True))
 
 
 def diagnose(prog: CompiledProgram, root: ir.SOp, x: list[Any], expected: list[Any],

@@ -51,9 +51,9 @@ def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
 
 def same_output(expected: Any, actual: Any) -> bool:
     """The compiler's one rule for "the model gave the interpreter's output"
-    (`compiler.verify.agrees`, which `rasp verify` uses), so `:compile` never disagrees with
+    (`compiler.program.agrees`, which `rasp verify` uses), so `:compile` never disagrees with
     it; only asked after a compile, so the compiler is there."""
-    from compiler.verify import agrees
+    from compiler.program import agrees
 
     return agrees(list(expected), list(actual))
 
