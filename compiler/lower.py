@@ -392,8 +392,9 @@ class Lowerer(Fusion, Selectors, NumberTypes, AsNumber):
             plan = self.selector(sel, need_threshold=True, equal_weights=equal)
         else:
             plan = self.try_selector(stripped)
-            if plan is not None and plan.blurred:
-                plan = None  # too blurred in float32: split it, or one joint table
+            blurred = plan is not None and plan.blurred
+            if blurred:
+                plan = None  # too blurred in this float type: split it, or one joint table
             if plan is None:
                 stripped = distributed(stripped)
             if plan is None and isinstance(stripped, ir.SelectorCombine) and stripped.op == "or":
@@ -412,7 +413,15 @@ class Lowerer(Fusion, Selectors, NumberTypes, AsNumber):
                     return summed
                 return self.mlp([summed], pointwise(of), label, node, role="MLP (width)")
             if plan is None:
-                plan = self.joint_selector(stripped)
+                try:
+                    plan = self.joint_selector(stripped)
+                except CompileError as err:
+                    if not blurred or err.precision:
+                        raise
+                    # a wider float keeps the tables apart, where one joint table is too big
+                    raise CompileError(f"its attention scores are blurred in {self.prec.name} "
+                                       f"and one joint table is too large ({err.message})",
+                                       sel, precision=True, hint=PRECISION) from None
         plan = sharp(plan, sel, self.prec)
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
         head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
