@@ -434,7 +434,7 @@ class Lowerer(Fusion, Selectors, NumberTypes, AsNumber):
             if got is None:
                 raise CompileError("its selected keys' scores could differ enough in "
                                    f"{self.prec.name} to blur the widths it tells apart", sel,
-                                   hint=PRECISION)
+                                   precision=True, hint=PRECISION)
             lookup = got
         share = self.pnode(Head, "num", sorted(lookup), f"1/(1+{node.label})", node, head=head,
                            base=np.array([1.0]), role="attention (width, BOS share)",

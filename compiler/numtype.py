@@ -31,6 +31,7 @@ from rasp.interpreter import BOOL, INT, type_class
 from .errors import TYPES, CompileError
 from .linear import Lin
 from .plan import Linear, PNode, read
+from .precision import FLOAT64
 from .scores import combine, select_atoms, truth_table
 from .tabulate import MISSING, tabulate
 from .values import distinct, is_numeric_like, vkey
@@ -195,7 +196,9 @@ class NumberTypes:
         else:
             try:  # scores that need not be equal (fewer dimensions), if precise enough
                 p = self.width(node, sel, widths, of=of.__getitem__, label=label, equal=False)
-            except CompileError:
+            except CompileError as err:
+                if err.precision and self.prec.eps > FLOAT64.eps:
+                    raise  # float64 keeps these few dimensions; one-hot tables grow with n
                 p = self.width(node, sel, widths, of=of.__getitem__, label=label)
             p.role = "MLP (type of a mean)"
         p.checks = False
