@@ -120,10 +120,6 @@ class PNode:
                                hint=FEWER_VALUES)
         return self.values
 
-    @property
-    def stored(self) -> bool:
-        return self.kind != "linear"
-
     def where(self) -> str:
         return self.ir.where() if self.ir is not None else ""
 

@@ -99,7 +99,3 @@ def format_plain(value: Any) -> str:
 def is_flat(value: list | dict) -> bool:
     items = value.values() if isinstance(value, dict) else value
     return not any(isinstance(v, list | dict | ir.IRNode | Function | Applied) for v in items)
-
-
-def function_header(fn: Function) -> str:
-    return f"{fn.origin} function: {fn.signature()}"
