@@ -20,7 +20,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -30,8 +29,8 @@ from rasp.interpreter import BOOL, INT, type_class
 
 from .errors import TYPES, CompileError
 from .linear import Lin
-from .plan import Linear, PNode, read
-from .precision import FLOAT64
+from .plan import Flag, Linear, PNode, read
+from .precision import FLOAT64, Precision
 from .scores import combine, select_atoms, truth_table
 from .tabulate import MISSING, tabulate
 from .values import distinct, is_numeric_like, vkey
@@ -59,18 +58,6 @@ def flaggable(values: Sequence[Any]) -> bool:
                 (float(v), nonfloat(v)), type_class(v)) != type_class(v):
             return False
     return True
-
-
-@dataclass(frozen=True)
-class Flag:
-    """A 0/1 value, 1 exactly where its value is not a float; built on first use."""
-
-    key: tuple  # equal keys: the same flag
-    build: Callable[[], PNode] = field(compare=False, repr=False)
-    ints: bool = False  # where it is 1 the value is an int (so a number rounds to it)
-
-    def node(self) -> PNode:
-        return self.build()
 
 
 def share_points(widths: list[int], of: Callable[[int], Any], spread: float
@@ -129,6 +116,7 @@ class NumberTypes:
     pnode: Callable[..., PNode]
     base_embedding: Callable[[str], PNode]
     width: Callable[..., PNode]
+    prec: Precision
 
     def mean_flag(self, node: ir.IRNode, sel: ir.Selector, keys: list[Any] | None,
                   default: Any, means: list[Any] | None) -> Flag | None:

@@ -12,8 +12,9 @@ that they are zero at the BOS position, which every reader corrects for with the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,9 +23,6 @@ from rasp import ir
 from .errors import FEWER_VALUES, CompileError
 from .linear import Lin
 from .precision import F32_EPS
-
-if TYPE_CHECKING:
-    from .numtype import Flag
 
 LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
 
@@ -87,6 +85,19 @@ class HeadSpec:
         exact arithmetic, differ by up to twice `score_err` in float32 (so do their weights,
         by a factor of up to exp(2 * beta * score_err))."""
         return self.vmax * math.expm1(2 * self.beta(n) * self.score_err)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A 0/1 value, 1 exactly where its value is not a float (see numtype); built on first
+    use."""
+
+    key: tuple  # equal keys: the same flag
+    build: Callable[[], PNode] = field(compare=False, repr=False)
+    ints: bool = False  # where it is 1 the value is an int (so a number rounds to it)
+
+    def node(self) -> PNode:
+        return self.build()
 
 
 @dataclass(eq=False)
