@@ -31,6 +31,28 @@ def test_a_thousand_line_program_of_conditional_reassignments_gets_a_verdict_fas
     assert_exact(prog, CHAIN_VOCAB, 4)
 
 
+def test_a_chain_of_tests_on_the_word_and_its_neighbours_is_one_mlp():
+    """900 reassignments `x = "v" if word == a and prev == b and nxt == c else x` over three
+    variables are all functions of (word, prev, nxt): one MLP over the token and two heads,
+    not one layer per step (273 layers and 222M parameters before fusion read the token)."""
+    words = ["john", "mary", "sees", "not", "and"]
+    lines = ["word = tokens;",
+             'prev = aggregate(select(indices + 1, indices, ==), word, "#");',
+             'nxt = aggregate(select(indices - 1, indices, ==), word, "#");',
+             'a = "-"; b = "-"; c = "-";']
+    for i in range(900):
+        var = "abc"[i % 3]
+        w, p, n = words[i % 5], words[(i // 5) % 5], (["#", *words])[i % 6]
+        lines.append(f'{var} = "v{i % 11}" if word == "{w}" and prev == "{p}" and '
+                     f'nxt == "{n}" else {var};')
+    lines.append("result = a + b + c;")
+    env = env_with("\n".join(lines))
+    prog, cpu = _cpu(lambda: compiler.compile(env, "result", vocab=words, max_len=8))
+    assert cpu < 20, cpu
+    assert prog.stats["layers"] <= 2
+    assert_exact(prog, words, 5)
+
+
 def test_a_dag_with_an_astronomical_tree_expansion_compiles_in_linear_time():
     env = env_with(dag_program(36))  # about 2**36 paths from the top to the tokens
     prog, cpu = _cpu(lambda: compiler.compile(env, "a36", vocab=[0, 1, 2], max_len=8))
