@@ -1,6 +1,7 @@
 """Stages 2-3: encodings and lowering. Walks the IR children first (each s-op once, failures
-memoised) and decides how each s-op is computed; the blocks are built by `discretise`
-(MLPs), `selectors` + `scores` (attention scores), `fusion` (what one MLP computes).
+memoised) and decides how each s-op is computed; the blocks are built by `heads` (the
+attention of `aggregate` and `selector_width`), `discretise` (MLPs), `selectors` + `scores`
+(attention scores), `fusion` (what one MLP computes).
 
 - Functions of the tokens alone, or of the positions alone, are tables in the embedding.
 - A map of a one-hot value is linear (a matrix over the one-hot), and so is an affine map of a
@@ -18,7 +19,6 @@ rest give one-hots) and read by what uses it (through linear read-outs).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,17 +26,16 @@ import numpy as np
 from rasp import ir
 
 from .budget import Budget
-from .canonical import distributed, tie_broken
 from .compare import AsNumber, by_difference
 from .discretise import Outputs, discretise, pointwise
-from .errors import PRECISION, RAISES, CompileError
+from .errors import RAISES, CompileError
 from .fusion import Fusion
-from .linear import BOS, ONE, Lin
+from .heads import Heads
+from .linear import Lin
 from .normalise import PrefixCount, Width
-from .numtype import NumberTypes, share_points
-from .plan import LEAK, Embedded, Head, HeadSpec, Linear, PNode, err_of, read
+from .plan import Embedded, Head, Linear, PNode, err_of, read
 from .precision import FLOAT32, Precision
-from .selectors import Selectors, causal_compatible, sharp
+from .selectors import causal_compatible
 from .tabulate import MISSING, affine_of, apply, tabulate
 from .values import (
     Analysis,
@@ -46,13 +45,12 @@ from .values import (
     distinct,
     is_number,
     is_numeric_like,
-    selects_one_value,
     vkey,
 )
 from .values import walk as values_walk
 
 
-class Lowerer(Fusion, Selectors, NumberTypes, AsNumber):
+class Lowerer(Fusion, Heads, AsNumber):
     """Walks the IR children first and decides how each s-op is computed."""
 
     def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None,
@@ -310,146 +308,3 @@ class Lowerer(Fusion, Selectors, NumberTypes, AsNumber):
             role: str = "MLP") -> PNode:
         """A discretising MLP (see `discretise`)."""
         return discretise(ins, outputs, label, node, role, self.n, self.pnode, self.prec)
-
-    # ---- attention ----------------------------------------------------------------------
-
-    def aggregate(self, node: ir.Aggregate) -> PNode:
-        x = self.lower(node.sop)
-        info = self.a.selectors[node.selector.id]
-        d = node.default
-        numbers = x.enc == "num" or all(is_number(v) for v in x.domain)
-        select_one = info.max_one or not numbers
-        # Keys that all hold one value average to it whatever their weights.
-        one_value = not info.max_one and selects_one_value(node, self.a)
-        sp = self.selector(node.selector, equal_weights=not (select_one or one_value))
-        want = self.overrides.get(node.name or "")
-        if want == "numerical" and not numbers:
-            raise CompileError("a numerical encoding needs numbers", node,
-                               hint="drop `numerical`, or aggregate numbers (a dictionary "
-                               "or `indicator(...)` maps values to numbers)")
-        if want == "categorical" and not select_one:
-            raise CompileError("a categorical mean is exact only when at most one key is "
-                               "selected, which cannot be shown here", node,
-                               hint="drop `categorical` (a numerical mean is exact), or "
-                               "make the selector select one key: `and` it with a select "
-                               "that breaks ties by position")
-        numeric_default = d is None or is_numeric_like(d)
-        if select_one and (x.enc == "cat" and want != "numerical" or not numeric_default):
-            x, xin = self.onehot(x, node.sop)
-            values = distinct([*x.domain, d])
-            index = {vkey(v): i for i, v in enumerate(values)}
-            emb = np.zeros((len(values), len(x.domain)))
-            for j, v in enumerate(x.domain):
-                emb[index[vkey(v)], j] = 1.0
-            base = np.zeros(len(values))
-            base[index[vkey(d)]] = 1.0
-            v = xin.left(emb) - Lin.const(base)
-            head = sp.head(v, 1.0, node.selector)
-            return self.pnode(Head, "cat", values, node.label, node, head=head, base=base,
-                         err=err_of(xin) + self.attn_err, role="attention (select one)")
-        if not numeric_default:
-            raise CompileError(f"a mean of numbers with the default {d!r} (not a number) "
-                               "cannot be encoded in one numeric dimension", node,
-                               hint="give `aggregate` a number as its default (0), or make "
-                               "the selector select at most one key")
-        dnum = 0.0 if d is None else float(d)
-        v = self.numeric(x, node.sop) - Lin.const([dnum])
-        vmax = 1e6
-        if x.values is not None:
-            xs = np.array([float(t) for t in x.values])
-            vmax = float(np.abs(xs - dnum).max()) if len(xs) else 1.0
-        means = aggregate_values(x.values, info, 0 if d is None else d, self.n, one_value)
-        head = sp.head(v, max(vmax, 1.0), node.selector)
-        unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
-        # Unequal weights move a mean of values of one sign (less the default) by a factor:
-        # its error is relative (a mean of 0/1 is 0 exactly when every selected key holds 0).
-        one_sign = x.values is not None and (all(float(t) >= dnum for t in x.values)
-                                             or all(float(t) <= dnum for t in x.values))
-        return self.pnode(Head, "num", means, node.label, node, head=head, base=np.array([dnum]),
-                     err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
-                     rel=unequal / max(vmax, 1.0) if one_sign else 0.0,
-                     flag=self.mean_flag(node, node.selector, x.values, d, means),
-                     role="attention (select one)" if select_one else
-                     "attention (mean of one value)" if one_value else "attention (mean)")
-
-    def width(self, node: ir.IRNode, sel: ir.Selector, widths: list[int] | None = None,
-              of: Callable[[int], Any] | None = None, label: str | None = None,
-              equal: bool = True) -> PNode:
-        """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight.
-        An `or` that no single table or sum of tables expresses is split instead:
-        width(a or b) = width(a) + width(b) - width(a and b) (the last is dropped when a and b
-        never meet), each part a head and an MLP in the same layer, summed linearly.
-        `of`: the MLP computes of(width) instead (the number type of a mean, say); `equal`
-        False when it tells only a few widths apart: selected keys' scores may then differ
-        in float32 (a quadratic equality score), their effect on the share is bounded."""
-        widths = self.a.values[node.id] if widths is None else widths
-        label = label or node.label
-        sel = tie_broken(sel, self.a, lambda x, y: self.keys.of(x) == self.keys.of(y),
-                         self.footprint)
-        stripped = self.strip_causal(sel)
-        plan = None
-        if stripped is None or isinstance(stripped, ir.Select) and stripped.op == "==":
-            plan = self.selector(sel, need_threshold=True, equal_weights=equal)
-        else:
-            plan = self.try_selector(stripped)
-            blurred = plan is not None and plan.blurred
-            if blurred:
-                plan = None  # too blurred in this float type: split it, or one joint table
-            if plan is None:
-                stripped = distributed(stripped)
-            if plan is None and isinstance(stripped, ir.SelectorCombine) and stripped.op == "or":
-                a, b = stripped.inputs
-                both = ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
-                parts = [(1.0, a), (1.0, b)]
-                if not self.never(both):
-                    parts.append((-1.0, both))
-                total = Lin.const([0.0])
-                for sign, part in parts:
-                    w = self.width_of(part, node)
-                    total = total + self.numeric(w).scaled(sign)
-                summed = self.pnode(Linear, "num", list(widths), node.label, node, lin=total,
-                                    role="sum of widths")
-                if of is None:
-                    return summed
-                return self.mlp([summed], pointwise(of), label, node, role="MLP (width)")
-            if plan is None:
-                try:
-                    plan = self.joint_selector(stripped)
-                except CompileError as err:
-                    if not blurred or err.precision:
-                        raise
-                    # a wider float keeps the tables apart, where one joint table is too big
-                    raise CompileError(f"its attention scores are blurred in {self.prec.name} "
-                                       f"and one joint table is too large ({err.message})",
-                                       sel, precision=True, hint=PRECISION) from None
-        plan = sharp(plan, sel, self.prec)
-        v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
-        head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
-                        score_err=plan.err)
-        of = of or (lambda w: w)
-        if equal:
-            lookup = {1.0 / (w + 1): of(w) for w in widths}
-        else:  # each run of widths with one output: the range its shares fill
-            got = share_points(widths, of, 2 * head.beta(self.n) * plan.err)
-            if got is None:
-                raise CompileError("its selected keys' scores could differ enough in "
-                                   f"{self.prec.name} to blur the widths it tells apart", sel,
-                                   precision=True, hint=PRECISION)
-            lookup = got
-        share = self.pnode(Head, "num", sorted(lookup), f"1/(1+{node.label})", node, head=head,
-                           base=np.array([1.0]), role="attention (width, BOS share)",
-                           err=self.attn_err + (0.0 if equal else LEAK), checks=False)
-        return self.mlp([share], pointwise(lookup.__getitem__), label, node,
-                        role="MLP (width)")
-
-    def width_of(self, sel: ir.Selector, whole: ir.IRNode) -> PNode:
-        """The width of a part of a split selector (memoised by structure)."""
-        key = ("width-part", self.keys.of(sel))
-        got = self.shared.get(key)
-        if got is None:
-            part = Width(selector=sel, span=sel.span, path=sel.path,
-                         name=f"selector_width({sel.label})")
-            got = self.width(part, sel, list(range(self.n + 1)))
-            got.checks = False
-            self.shared[key] = got
-        return got
