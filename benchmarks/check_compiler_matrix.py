@@ -21,9 +21,14 @@ from rasp.examples import compile_spec, load_program, read_header
 
 # The vocabularies of the Tracr comparison (DESIGN table); others use their header's.
 TRACR_VOCAB = {
-    "length": ["a", "b", "c"], "reverse": ["a", "b", "c"], "hist": ["a", "b", "c"],
-    "sort": [1, 2, 3, 4, 5], "sort_freq": ["a", "b", "c"], "frac_prevs": ["a", "b", "x"],
-    "pair_balance": ["(", ")", "x"], "shuffle_dyck": ["(", ")"],
+    "length": ["a", "b", "c"],
+    "reverse": ["a", "b", "c"],
+    "hist": ["a", "b", "c"],
+    "sort": [1, 2, 3, 4, 5],
+    "sort_freq": ["a", "b", "c"],
+    "frac_prevs": ["a", "b", "x"],
+    "pair_balance": ["(", ")", "x"],
+    "shuffle_dyck": ["(", ")"],
     "shuffle_dyck2": ["(", ")", "{", "}"],
 }
 
@@ -53,8 +58,7 @@ def main() -> int:
             continue
         for n in [int(x) for x in args.lengths.split(",")]:
             program = load_program(path)
-            spec = compile_spec(program.header, vocab=vocab_for(name, header.vocab, n),
-                                max_len=n)
+            spec = compile_spec(program.header, vocab=vocab_for(name, header.vocab, n), max_len=n)
             vocab = spec.vocab
             t0 = time.perf_counter()
             try:
@@ -68,10 +72,13 @@ def main() -> int:
             s = prog.stats
             status = "ok" if report.ok else f"MISMATCH {report.mismatches}"
             failed |= not report.ok
-            print(f"{name:14} n={n:<3} L={s['layers']} H={s['heads']} d={s['d_model']:<5} "
-                  f"mlp={s['mlp_hidden']:<6} params={s['params']:<9,} {dt:6.2f}s  "
-                  f"{status} ({report.checked:,} {'all' if exhaustive else 'sampled'}, "
-                  f"{report.skipped} skipped)", flush=True)
+            print(
+                f"{name:14} n={n:<3} L={s['layers']} H={s['heads']} d={s['d_model']:<5} "
+                f"mlp={s['mlp_hidden']:<6} params={s['params']:<9,} {dt:6.2f}s  "
+                f"{status} ({report.checked:,} {'all' if exhaustive else 'sampled'}, "
+                f"{report.skipped} skipped)",
+                flush=True,
+            )
             if not report.ok:
                 print("   ", report.first.describe(), flush=True)
     return 1 if failed else 0

@@ -40,17 +40,27 @@ def table(results: dict[str, dict[int, runner.Outcome]], lengths: list[int]) -> 
     head = f"{'max_len':<22}" + "".join(f"{n:>8}" for n in lengths)
     rows = [head, "-" * len(head)]
     total = {n: sum(n in r for r in results.values()) for n in lengths}
-    for verdict, label in [("exact", "compiled exactly"), ("refused", "refused"),
-                           ("wrong", "wrong model"), ("timeout", "no verdict"),
-                           ("error", "raw exception")]:
+    for verdict, label in [
+        ("exact", "compiled exactly"),
+        ("refused", "refused"),
+        ("wrong", "wrong model"),
+        ("timeout", "no verdict"),
+        ("error", "raw exception"),
+    ]:
         cells = []
         for n in lengths:
             k = sum(r[n].verdict == verdict for r in results.values() if n in r)
             cells.append(f"{k:>3} {100 * k / total[n]:3.0f}%" if total[n] else "       -")
         rows.append(f"{label:<22}" + "".join(f"{c:>8}" for c in cells))
         if verdict == "wrong":
-            k = [sum(r[n].verdict == "wrong" and TYPE_ONLY in r[n].message
-                     for r in results.values() if n in r) for n in lengths]
+            k = [
+                sum(
+                    r[n].verdict == "wrong" and TYPE_ONLY in r[n].message
+                    for r in results.values()
+                    if n in r
+                )
+                for n in lengths
+            ]
             cells = "".join(f"{x:>3}     " for x in k).rstrip()
             rows.append(f"{'  of which type only':<22}{cells}")
     rows.append(f"{'configurations':<22}" + "".join(f"{total[n]:>8}" for n in lengths))
@@ -93,21 +103,38 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*", help="only these programs (file stems)")
     ap.add_argument("--lengths", default="5,8,16,32,64")
-    ap.add_argument("--time-limit", type=float, default=60.0,
-                    help="seconds per configuration, compile and verification (default 60)")
-    ap.add_argument("--samples", type=int, default=1000,
-                    help="random inputs per check when not exhaustive (default 1000)")
+    ap.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        help="seconds per configuration, compile and verification (default 60)",
+    )
+    ap.add_argument(
+        "--samples",
+        type=int,
+        default=1000,
+        help="random inputs per check when not exhaustive (default 1000)",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="configurations at once (default 1)")
     ap.add_argument("--no-json", action="store_true", help="do not write the results file")
-    ap.add_argument("--from-json", action="store_true",
-                    help="print the tables of the saved results file; compile nothing")
+    ap.add_argument(
+        "--from-json",
+        action="store_true",
+        help="print the tables of the saved results file; compile nothing",
+    )
     args = ap.parse_args()
     if args.from_json:
         saved = json.loads(RESULTS.read_text(encoding="utf-8"))
-        results = {name: {int(n): runner.Outcome(**o) for n, o in row.items()}
-                   for name, row in saved["results"].items()}
-        print(table(results, saved["lengths"]), grid(results, saved["lengths"]),
-              reasons(results), sep="\n\n")
+        results = {
+            name: {int(n): runner.Outcome(**o) for n, o in row.items()}
+            for name, row in saved["results"].items()
+        }
+        print(
+            table(results, saved["lengths"]),
+            grid(results, saved["lengths"]),
+            reasons(results),
+            sep="\n\n",
+        )
         return 0
     lengths = [int(x) for x in args.lengths.split(",")]
     progs = [p for p in runner.programs() if not args.names or p.name in args.names]
@@ -127,30 +154,51 @@ def main() -> int:
     with ThreadPoolExecutor(max(1, args.jobs)) as pool:
         for done, (p, n, out) in enumerate(pool.map(one, configs), 1):
             results[p.name][n] = out
-            print(f"[{done:>3}/{len(configs)}] {p.name[:30]:<30} {n:>3} {out.verdict:<8}"
-                  f"{out.seconds + out.verify_seconds:6.1f}s", file=sys.stderr, flush=True)
+            print(
+                f"[{done:>3}/{len(configs)}] {p.name[:30]:<30} {n:>3} {out.verdict:<8}"
+                f"{out.seconds + out.verify_seconds:6.1f}s",
+                file=sys.stderr,
+                flush=True,
+            )
     elapsed = time.perf_counter() - start
     print(table(results, lengths))
     print()
     print(grid(results, lengths))
     print()
     print(reasons(results))
-    counts = {n: {v: sum(r[n].verdict == v for r in results.values()) for v in runner.VERDICTS}
-              for n in lengths}
+    counts = {
+        n: {v: sum(r[n].verdict == v for r in results.values()) for v in runner.VERDICTS}
+        for n in lengths
+    }
     met = all(counts[n]["exact"] >= TARGETS[n] * len(progs) for n in TARGETS if n in counts)
     met = met and all(c["wrong"] == 0 and c["timeout"] == 0 for c in counts.values())
-    print(f"\n{len(progs)} programs, {len(configs)} configurations in {elapsed:.0f} s; "
-          f"issue 15 targets {'met' if met else 'NOT met'}")
+    print(
+        f"\n{len(progs)} programs, {len(configs)} configurations in {elapsed:.0f} s; "
+        f"issue 15 targets {'met' if met else 'NOT met'}"
+    )
     if not args.no_json:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps({
-            "lengths": lengths, "time_limit_s": args.time_limit, "samples": args.samples,
-            "programs": len(progs), "seconds": round(elapsed, 1),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "counts": counts,
-            "targets_met": met,
-            "results": {name: {str(n): out.to_json() for n, out in row.items()}
-                        for name, row in results.items()},
-        }, indent=1) + "\n", encoding="utf-8")
+        RESULTS.write_text(
+            json.dumps(
+                {
+                    "lengths": lengths,
+                    "time_limit_s": args.time_limit,
+                    "samples": args.samples,
+                    "programs": len(progs),
+                    "seconds": round(elapsed, 1),
+                    "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+                    "counts": counts,
+                    "targets_met": met,
+                    "results": {
+                        name: {str(n): out.to_json() for n, out in row.items()}
+                        for name, row in results.items()
+                    },
+                },
+                indent=1,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
         print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 

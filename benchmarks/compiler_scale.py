@@ -64,7 +64,7 @@ def tree_source(depth: int) -> str:
     """A balanced binary tree of depth `depth`: leaves are shifted tokens, nodes ternaries."""
     lines = []
     level = []
-    for j in range(2 ** depth):
+    for j in range(2**depth):
         lines.append(f'l0_{j} = aggregate(select(indices + {j % 5}, indices, ==), tokens, "a");')
         level.append(f"l0_{j}")
     for d in range(1, depth + 1):
@@ -82,10 +82,14 @@ def tree_source(depth: int) -> str:
 def long_source(lines_wanted: int = 1000) -> str:
     """A research-style program: a 300-entry dictionary, then conditional reassignments."""
     w = WORDS
-    head = ['# a generated 1,000-line program', 'word = tokens;',
-            'prev = aggregate(select(indices + 1, indices, ==), word, "#");',
-            'nxt = aggregate(select(indices - 1, indices, ==), word, "#");',
-            'tag = "none";', 'mark = "none";']
+    head = [
+        "# a generated 1,000-line program",
+        "word = tokens;",
+        'prev = aggregate(select(indices + 1, indices, ==), word, "#");',
+        'nxt = aggregate(select(indices - 1, indices, ==), word, "#");',
+        'tag = "none";',
+        'mark = "none";',
+    ]
     keys = [f"{a} {b} {c}" for a in ("#",) + w for b in w for c in ("#",) + w]
     table = [f'"{k}": "r{i % 7}"' for i, k in enumerate(keys)]
     body = ["table = {"] + [f"\t{e}," for e in table[:-1]] + [f"\t{table[-1]}", "};"]
@@ -95,10 +99,12 @@ def long_source(lines_wanted: int = 1000) -> str:
     while len(out) < lines_wanted - 1:
         a, b, c = w[i % 5], w[(i // 5) % 5], ("#",) + w
         var = ("role", "tag", "mark")[i % 3]
-        out.append(f'{var} = "v{i % 11}" if word == "{a}" and prev == "{b}" and '
-                   f'nxt == "{c[i % 6]}" else {var};')
+        out.append(
+            f'{var} = "v{i % 11}" if word == "{a}" and prev == "{b}" and '
+            f'nxt == "{c[i % 6]}" else {var};'
+        )
         i += 1
-    out.append('result = role + tag + mark;')
+    out.append("result = role + tag + mark;")
     return "\n".join(out) + "\n"
 
 
@@ -146,18 +152,31 @@ def by_size(tmp: Path, targets: list[int], limit: float) -> list[dict]:
             prog = _program(tmp, f"{shape}_{target}", src, "out_sop", VOCAB)
             nodes = _nodes(prog)
             out = runner.run(prog, 8, limit, samples=0)
-            rows.append({"shape": shape, "target": target, "nodes": nodes,
-                         "verdict": out.verdict, "seconds": round(out.seconds, 3),
-                         "cpu_seconds": round(out.cpu_seconds, 3),
-                         "d_model": out.stats.get("d_model"),
-                         "layers": out.stats.get("layers"), "message": out.message[:200]})
-            print(f"  size {shape:5} {nodes:>5} nodes: {out.verdict:8} {out.seconds:6.2f} s "
-                  f"d_model {out.stats.get('d_model', '-')}", file=sys.stderr, flush=True)
+            rows.append(
+                {
+                    "shape": shape,
+                    "target": target,
+                    "nodes": nodes,
+                    "verdict": out.verdict,
+                    "seconds": round(out.seconds, 3),
+                    "cpu_seconds": round(out.cpu_seconds, 3),
+                    "d_model": out.stats.get("d_model"),
+                    "layers": out.stats.get("layers"),
+                    "message": out.message[:200],
+                }
+            )
+            print(
+                f"  size {shape:5} {nodes:>5} nodes: {out.verdict:8} {out.seconds:6.2f} s "
+                f"d_model {out.stats.get('d_model', '-')}",
+                file=sys.stderr,
+                flush=True,
+            )
     return rows
 
 
-def by_length(names: list[str], lengths: list[int], limit: float, samples: int,
-              jobs: int = 1) -> dict:
+def by_length(
+    names: list[str], lengths: list[int], limit: float, samples: int, jobs: int = 1
+) -> dict:
     """Every example at every max_len (`jobs` compiles at once); verified at 256 and 512."""
     from rasp.examples import read_header
 
@@ -165,8 +184,9 @@ def by_length(names: list[str], lengths: list[int], limit: float, samples: int,
     for name in names:
         path = ROOT / "examples" / f"{name}.rasp"
         spec = read_header(str(path)).compile
-        progs[name] = runner.Program(name, str(path.relative_to(ROOT)), spec.expr,
-                                     tuple(spec.vocab), 0)
+        progs[name] = runner.Program(
+            name, str(path.relative_to(ROOT)), spec.expr, tuple(spec.vocab), 0
+        )
 
     def one(cfg):
         name, n = cfg
@@ -176,32 +196,49 @@ def by_length(names: list[str], lengths: list[int], limit: float, samples: int,
     points: dict[str, dict[int, dict]] = {name: {} for name in names}
     with ThreadPoolExecutor(max(1, jobs)) as pool:
         for name, n, res in pool.map(one, [(name, n) for name in names for n in lengths]):
-            points[name][n] = {"max_len": n, "verdict": res.verdict,
-                               "seconds": round(res.seconds, 3),
-                               "cpu_seconds": round(res.cpu_seconds, 3),
-                               "d_model": res.stats.get("d_model"),
-                               "params": res.stats.get("params"),
-                               "message": "" if res.verdict in ("compiled", "exact")
-                               else runner.reason_of(res.message)[:200]}
-            print(f"  {name:14} max_len {n:>3}: {res.verdict:8} {res.seconds:6.2f} s "
-                  f"d_model {res.stats.get('d_model', '-')}", file=sys.stderr, flush=True)
+            points[name][n] = {
+                "max_len": n,
+                "verdict": res.verdict,
+                "seconds": round(res.seconds, 3),
+                "cpu_seconds": round(res.cpu_seconds, 3),
+                "d_model": res.stats.get("d_model"),
+                "params": res.stats.get("params"),
+                "message": ""
+                if res.verdict in ("compiled", "exact")
+                else runner.reason_of(res.message)[:200],
+            }
+            print(
+                f"  {name:14} max_len {n:>3}: {res.verdict:8} {res.seconds:6.2f} s "
+                f"d_model {res.stats.get('d_model', '-')}",
+                file=sys.stderr,
+                flush=True,
+            )
     return {name: summarise([pts[n] for n in lengths]) for name, pts in points.items()}
 
 
 def summarise(points: list[dict]) -> dict:
     ok = [p for p in points if p["d_model"]]
     # growth faster than linear in max_len by a quarter, at least 4 dims, is a cliff
-    cliffs = [{"from": a["max_len"], "to": b["max_len"], "d_model": [a["d_model"], b["d_model"]]}
-              for a, b in zip(ok, ok[1:], strict=False)
-              if b["d_model"] > 1.25 * a["d_model"] * b["max_len"] / a["max_len"]
-              and b["d_model"] - a["d_model"] > 4]
-    exact_at = {str(n): next((p["verdict"] for p in points if p["max_len"] == n), None)
-                for n in (256, 512)}
-    return {"points": points, "cliffs": cliffs, "verified": exact_at,
-            "exp_time": slope([p["max_len"] for p in ok], [p["cpu_seconds"] for p in ok]),
-            "exp_d_model": slope([p["max_len"] for p in ok], [p["d_model"] for p in ok]),
-            "first_refused": next((p["max_len"] for p in points
-                                   if p["verdict"] not in ("compiled", "exact", "wrong")), None)}
+    cliffs = [
+        {"from": a["max_len"], "to": b["max_len"], "d_model": [a["d_model"], b["d_model"]]}
+        for a, b in zip(ok, ok[1:], strict=False)
+        if b["d_model"] > 1.25 * a["d_model"] * b["max_len"] / a["max_len"]
+        and b["d_model"] - a["d_model"] > 4
+    ]
+    exact_at = {
+        str(n): next((p["verdict"] for p in points if p["max_len"] == n), None) for n in (256, 512)
+    }
+    return {
+        "points": points,
+        "cliffs": cliffs,
+        "verified": exact_at,
+        "exp_time": slope([p["max_len"] for p in ok], [p["cpu_seconds"] for p in ok]),
+        "exp_d_model": slope([p["max_len"] for p in ok], [p["d_model"] for p in ok]),
+        "first_refused": next(
+            (p["max_len"] for p in points if p["verdict"] not in ("compiled", "exact", "wrong")),
+            None,
+        ),
+    }
 
 
 def _ranges(text: str) -> list[int]:
@@ -222,17 +259,28 @@ def main() -> int:
     ap.add_argument("--skip", default="", help="parts to skip: size,length,long")
     ap.add_argument("--no-json", action="store_true")
     args = ap.parse_args()
-    sizes = [int(x) for x in (args.sizes or ("10,30,100,300,1000" if args.quick else
-                                             "10,30,100,300,1000,3000,5000")).split(",")]
+    sizes = [
+        int(x)
+        for x in (
+            args.sizes or ("10,30,100,300,1000" if args.quick else "10,30,100,300,1000,3000,5000")
+        ).split(",")
+    ]
     lengths = _ranges(args.lengths or ("16:512:16" if args.quick else "16:512:1"))
     all_examples = sorted(p.stem for p in (ROOT / "examples").glob("*.rasp"))
-    names = (args.examples.split(",") if args.examples else
-             list(QUICK_EXAMPLES) if args.quick else all_examples)
+    names = (
+        args.examples.split(",")
+        if args.examples
+        else list(QUICK_EXAMPLES)
+        if args.quick
+        else all_examples
+    )
     skip = set(args.skip.split(",")) - {""}
     print("importing the compiler ...", file=sys.stderr, flush=True)
     runner.preload()
-    result: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
-                    "time_limit_s": args.time_limit}
+    result: dict = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        "time_limit_s": args.time_limit,
+    }
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         if "size" not in skip:
@@ -240,8 +288,10 @@ def main() -> int:
             result["size"] = rows
             print(f"{'shape':6} {'nodes':>6} {'verdict':9} {'CPU s':>8} {'d_model':>8} layers")
             for r in rows:
-                print(f"{r['shape']:6} {r['nodes']:>6} {r['verdict']:9} {r['cpu_seconds']:8.2f} "
-                      f"{r['d_model'] or '-':>8} {'-' if r['layers'] is None else r['layers']:>6}")
+                print(
+                    f"{r['shape']:6} {r['nodes']:>6} {r['verdict']:9} {r['cpu_seconds']:8.2f} "
+                    f"{r['d_model'] or '-':>8} {'-' if r['layers'] is None else r['layers']:>6}"
+                )
             for shape in ("chain", "tree"):
                 ok = [r for r in rows if r["shape"] == shape and r["d_model"]]
                 e_t = slope([r["nodes"] for r in ok], [r["cpu_seconds"] for r in ok])
@@ -251,32 +301,46 @@ def main() -> int:
         if "long" not in skip:
             prog = _program(Path(tmp), "long1000", long_source(), "result", WORDS)
             out = runner.run(prog, 8, max(args.time_limit, 60.0), samples=0)
-            result["long_program"] = {"lines": prog.lines, "nodes": _nodes(prog),
-                                      "verdict": out.verdict, "seconds": round(out.seconds, 2),
-                                      "cpu_seconds": round(out.cpu_seconds, 2),
-                                      "message": out.message[:300]}
-            print(f"\n1,000-line program ({prog.lines} lines, "
-                  f"{result['long_program']['nodes']} nodes): {out.verdict} in "
-                  f"{out.seconds:.1f} s ({out.cpu_seconds:.1f} s CPU)")
+            result["long_program"] = {
+                "lines": prog.lines,
+                "nodes": _nodes(prog),
+                "verdict": out.verdict,
+                "seconds": round(out.seconds, 2),
+                "cpu_seconds": round(out.cpu_seconds, 2),
+                "message": out.message[:300],
+            }
+            print(
+                f"\n1,000-line program ({prog.lines} lines, "
+                f"{result['long_program']['nodes']} nodes): {out.verdict} in "
+                f"{out.seconds:.1f} s ({out.cpu_seconds:.1f} s CPU)"
+            )
             if out.verdict != "compiled":
                 print(f"  {runner.reason_of(out.message)[:76]}")
         if "length" not in skip:
             curves = by_length(names, lengths, args.time_limit, args.samples, args.jobs)
-            result["length"] = {"lengths": [lengths[0], lengths[-1], len(lengths)],
-                                "examples": curves}
+            result["length"] = {
+                "lengths": [lengths[0], lengths[-1], len(lengths)],
+                "examples": curves,
+            }
             print(f"\nmax_len {lengths[0]} → {lengths[-1]} ({len(lengths)} steps)")
-            print(f"{'example':14} {'d@lo':>5} {'d@last':>6} {'exp d':>6} {'exp t':>6} "
-                  f"{'cliffs':>6} {'no model':>8} {'256':>8} {'512':>8}")
+            print(
+                f"{'example':14} {'d@lo':>5} {'d@last':>6} {'exp d':>6} {'exp t':>6} "
+                f"{'cliffs':>6} {'no model':>8} {'256':>8} {'512':>8}"
+            )
             for name, c in curves.items():
                 ds = [p["d_model"] for p in c["points"] if p["d_model"]]
-                print(f"{name:14} {ds[0] if ds else '-':>5} {ds[-1] if ds else '-':>6} "
-                      f"{_fmt(c['exp_d_model']):>6} {_fmt(c['exp_time']):>6} "
-                      f"{len(c['cliffs']):>6} {c['first_refused'] or '-':>8} "
-                      f"{c['verified']['256'] or '-':>8} "
-                      f"{c['verified']['512'] or '-':>8}")
+                print(
+                    f"{name:14} {ds[0] if ds else '-':>5} {ds[-1] if ds else '-':>6} "
+                    f"{_fmt(c['exp_d_model']):>6} {_fmt(c['exp_time']):>6} "
+                    f"{len(c['cliffs']):>6} {c['first_refused'] or '-':>8} "
+                    f"{c['verified']['256'] or '-':>8} "
+                    f"{c['verified']['512'] or '-':>8}"
+                )
                 for cl in c["cliffs"]:
-                    print(f"  cliff {cl['from']} → {cl['to']}: d_model {cl['d_model'][0]} → "
-                          f"{cl['d_model'][1]}")
+                    print(
+                        f"  cliff {cl['from']} → {cl['to']}: d_model {cl['d_model'][0]} → "
+                        f"{cl['d_model'][1]}"
+                    )
     result["seconds"] = round(time.perf_counter() - start, 1)
     if not args.no_json:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

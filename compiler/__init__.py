@@ -6,7 +6,7 @@ MLPs and embedding tables; `patterns` recognises selector_width and length), `as
 (with `refs`) is the typed contract the tools read.
 """
 
-from .errors import CompileError
-from .program import CompiledProgram, compile, load
+from compiler.errors import CompileError
+from compiler.program import CompiledProgram, compile, load
 
 __all__ = ["CompileError", "CompiledProgram", "compile", "load"]

@@ -18,15 +18,14 @@ import numpy as np
 import torch
 
 import runtime
+from compiler import manifest as mf
+from compiler.linear import BOS, ONE, Lin
+from compiler.manifest import D_BOS, D_ONE, jsonable
+from compiler.plan import Embedded, Head, HeadSpec, Mlp, MlpSpec, PNode
+from compiler.precision import FLOAT32, Precision
+from compiler.readout import readout
+from compiler.refs import ref_of
 from runtime.model import MLP, Attention
-
-from . import manifest as mf
-from .linear import BOS, ONE, Lin
-from .manifest import D_BOS, D_ONE, jsonable
-from .plan import Embedded, Head, HeadSpec, Mlp, MlpSpec, PNode
-from .precision import FLOAT32, Precision
-from .readout import readout
-from .refs import ref_of
 
 ENCODING = {"cat": "categorical", "num": "numerical"}  # plan codes → the manifest's words
 
@@ -97,8 +96,14 @@ class Builder:
     """Places the plan's stored values (`schedule`, `_projections`, `_layout`), then writes
     the weights (`build`) and says what every dimension holds (`layout`)."""
 
-    def __init__(self, root: PNode, vocab: list[Any], max_len: int, causal: bool,
-                 precision: Precision = FLOAT32):
+    def __init__(
+        self,
+        root: PNode,
+        vocab: list[Any],
+        max_len: int,
+        causal: bool,
+        precision: Precision = FLOAT32,
+    ):
         self.root, self.vocab, self.n, self.causal = root, vocab, max_len, causal
         self.prec = precision  # the weights' float type
         self.out_lin, self.output = readout(root, precision)
@@ -130,8 +135,9 @@ class Builder:
     def _layout(self) -> None:
         start = 2
         rank = {"tok": 0, "pos": 1}  # tokens, then positions, then sublayers in order
-        order = sorted(self.stored.values(),
-                       key=lambda s: (s.slot, rank.get(s.node.kind, 2), s.node.id))
+        order = sorted(
+            self.stored.values(), key=lambda s: (s.slot, rank.get(s.node.kind, 2), s.node.id)
+        )
         for st in order:
             st.start = start
             start += st.dims
@@ -153,7 +159,7 @@ class Builder:
                 st = self.stored[s]
                 p = st.node
                 if st.dims:
-                    w[:, st.start:st.start + st.dims] += m @ st.pinv
+                    w[:, st.start : st.start + st.dims] += m @ st.pinv
                 w[:, D_ONE] += m @ p.base
         return w
 
@@ -180,9 +186,19 @@ class Builder:
             hidden = sum(_mlp(st).hidden for st in mlps_of[layer])
             layers.append(runtime.LayerConfig(len(heads), d_head if heads else 0, hidden))
         config = runtime.TransformerConfig(
-            vocab_size=len(self.vocab) + 1, max_seq_len=self.n + 1, d_model=self.d_model,
-            layers=layers, activation="relu", norm="none", causal=self.causal, attn_scale=1.0,
-            bias=True, d_out=self.out_lin.rows, pos_embedding=True, attn_impl="math")
+            vocab_size=len(self.vocab) + 1,
+            max_seq_len=self.n + 1,
+            d_model=self.d_model,
+            layers=layers,
+            activation="relu",
+            norm="none",
+            causal=self.causal,
+            attn_scale=1.0,
+            bias=True,
+            d_out=self.out_lin.rows,
+            pos_embedding=True,
+            attn_impl="math",
+        )
         model = runtime.Transformer(config).to(getattr(torch, self.prec.name))
         with torch.no_grad():
             for p in model.parameters():
@@ -200,8 +216,9 @@ class Builder:
                         raise TypeError(f"layer {layer} of the model has no MLP")
                     offset = self._mlp(mlp, offset, st)
             model.unembed.weight.copy_(torch.from_numpy(self.weight(self.out_lin)))
-        return model, [mf.Layer(i, len(heads_of[i]), c.d_head, c.d_mlp)
-                       for i, c in enumerate(layers)]
+        return model, [
+            mf.Layer(i, len(heads_of[i]), c.d_head, c.d_mlp) for i, c in enumerate(layers)
+        ]
 
     def _embeddings(self, model: runtime.Transformer) -> None:
         tok = np.zeros((len(self.vocab) + 1, self.d_model))
@@ -216,9 +233,9 @@ class Builder:
                 raise TypeError(f"`{p.label}` is in the embedding but is not embedded")
             rows = p.table @ st.proj.T  # [domain, dims]
             if p.kind == "tok":
-                tok[:len(self.vocab), st.start:st.start + st.dims] = rows
+                tok[: len(self.vocab), st.start : st.start + st.dims] = rows
             else:
-                pos[1:, st.start:st.start + st.dims] = rows
+                pos[1:, st.start : st.start + st.dims] = rows
         if model.pos_emb is None:
             raise TypeError("a compiled model has position embeddings")
         model.tok_emb.weight.copy_(torch.from_numpy(tok))
@@ -244,10 +261,10 @@ class Builder:
         wk = self.at_bos(wk, want_k)
         wv = np.zeros((d_head, self.d_model))
         if st.dims:
-            wv[:st.dims] = self.weight(spec.v.left(st.proj))
+            wv[: st.dims] = self.weight(spec.v.left(st.proj))
         wv = self.at_bos(wv, np.zeros(d_head))
         o = np.zeros((self.d_model, d_head))
-        o[st.start:st.start + st.dims, :st.dims] = np.eye(st.dims)
+        o[st.start : st.start + st.dims, : st.dims] = np.eye(st.dims)
         hw = attn.head(h)
         hw.q.copy_(torch.from_numpy(wq))
         hw.k.copy_(torch.from_numpy(wk))
@@ -292,11 +309,11 @@ class Builder:
         # they go in the Linear's bias, and the BOS column cancels them at BOS.
         fc[:, D_BOS] -= biases.astype(np.float64)
         proj = np.zeros((self.d_model, len(fc)))
-        proj[st.start:st.start + st.dims] = np.array([const, *cols]).T
+        proj[st.start : st.start + st.dims] = np.array([const, *cols]).T
         n = len(fc)
-        mlp.fc.weight[offset:offset + n] = torch.from_numpy(fc)
-        mlp.fc.bias[offset:offset + n] = torch.from_numpy(biases)
-        mlp.proj.weight[:, offset:offset + n] = torch.from_numpy(proj)
+        mlp.fc.weight[offset : offset + n] = torch.from_numpy(fc)
+        mlp.fc.bias[offset : offset + n] = torch.from_numpy(biases)
+        mlp.proj.weight[:, offset : offset + n] = torch.from_numpy(proj)
         return offset + n
 
     def layout(self, index: dict[int, int]) -> tuple[mf.Value, ...]:
@@ -304,24 +321,36 @@ class Builder:
         program node (`refs.walk_index` of the compiled expression)."""
         out: list[mf.Value] = [
             mf.One(label="one", encoding="numerical", dims=(D_ONE, D_ONE + 1), layer=-1),
-            mf.BosFlag(label="bos", encoding="numerical", dims=(D_BOS, D_BOS + 1), layer=-1)]
+            mf.BosFlag(label="bos", encoding="numerical", dims=(D_BOS, D_BOS + 1), layer=-1),
+        ]
         for st in self.order:
             p = st.node
             common: dict[str, Any] = dict(
-                label=p.label, encoding=ENCODING[p.enc], dims=(st.start, st.start + st.dims),
-                layer=st.slot // 2 if st.slot >= 0 else -1, where=p.where(), text=_text(p),
-                role=p.role, node=index.get(p.ir.id) if p.ir is not None and p.checks else None,
+                label=p.label,
+                encoding=ENCODING[p.enc],
+                dims=(st.start, st.start + st.dims),
+                layer=st.slot // 2 if st.slot >= 0 else -1,
+                where=p.where(),
+                text=_text(p),
+                role=p.role,
+                node=index.get(p.ir.id) if p.ir is not None and p.checks else None,
                 proj=tuple(map(tuple, st.proj.tolist())),
                 base=tuple(p.base.tolist()) if p.base is not None else (),
-                values=jsonable(p.values) if p.enc == "cat" else None)
+                values=jsonable(p.values) if p.enc == "cat" else None,
+            )
             if isinstance(p, Embedded):
                 embedding = mf.TokenValue if p.kind == "tok" else mf.PositionValue
                 out.append(embedding(**common))
             elif isinstance(p, Head):
                 sel = p.head.selector
-                out.append(mf.HeadValue(
-                    selector=sel.label if sel is not None else "", d_qk=p.head.q.rows + 1,
-                    selector_ref=ref_of(sel, index) if sel is not None else None, **common))
+                out.append(
+                    mf.HeadValue(
+                        selector=sel.label if sel is not None else "",
+                        d_qk=p.head.q.rows + 1,
+                        selector_ref=ref_of(sel, index) if sel is not None else None,
+                        **common,
+                    )
+                )
             elif isinstance(p, Mlp):
                 out.append(mf.MlpValue(hidden=p.mlp.hidden, **common))
             else:

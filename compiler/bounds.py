@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from compiler.normalise import Width
 from rasp import ir
-
-from .normalise import Width
 
 Bound = tuple[float, float]
 

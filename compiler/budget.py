@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import CompileError
+from compiler.errors import CompileError
 
 DEFAULT_LIMIT = 60.0  # CPU seconds
 
@@ -30,8 +30,10 @@ class Budget:
         if self.limit is not None and time.thread_time() - self.start > self.limit:
             raise CompileError(
                 f"in time: the limit of {self.limit:g} CPU seconds passed ({stage}, {done} of "
-                f"{total} nodes done)", hint="a larger limit (--time-limit, time_limit=) or "
-                "a smaller --max-len may let it finish")
+                f"{total} nodes done)",
+                hint="a larger limit (--time-limit, time_limit=) or "
+                "a smaller --max-len may let it finish",
+            )
 
 
 class StderrProgress:
@@ -48,8 +50,11 @@ class StderrProgress:
         self.last: float | None = None
 
     def __call__(self, stage: str, done: int, total: int, elapsed: float) -> None:
-        if not self.live or elapsed < self.after or (
-                self.last is not None and elapsed - self.last < self.every):
+        if (
+            not self.live
+            or elapsed < self.after
+            or (self.last is not None and elapsed - self.last < self.every)
+        ):
             return
         self.last = elapsed
         line = f"compiling: {stage}, {done}/{total} nodes, {elapsed:.0f} s"

@@ -15,19 +15,21 @@ from collections.abc import Callable
 
 import numpy as np
 
+from compiler.tabulate import MISSING, tabulate
+from compiler.values import Analysis, is_number
 from rasp import ir
 
-from .tabulate import MISSING, tabulate
-from .values import Analysis, is_number
 
-
-def tie_broken(sel: ir.Selector, a: Analysis, same: Callable[[ir.IRNode, ir.IRNode], bool],
-               footprint: Callable[[ir.IRNode], frozenset[str]]) -> ir.Selector:
+def tie_broken(
+    sel: ir.Selector,
+    a: Analysis,
+    same: Callable[[ir.IRNode, ir.IRNode], bool],
+    footprint: Callable[[ir.IRNode], frozenset[str]],
+) -> ir.Selector:
     """`select(A + B, A + B, <)` (or >) as the lexicographic order of (A, position) when B is
     a strictly monotone function of the position spanning less than A's smallest gap; any
     other selector unchanged."""
-    if not (isinstance(sel, ir.Select) and sel.op in ("<", ">")
-            and same(sel.keys, sel.queries)):
+    if not (isinstance(sel, ir.Select) and sel.op in ("<", ">") and same(sel.keys, sel.queries)):
         return sel
     k = sel.keys
     if not (isinstance(k, ir.SequenceMap) and k.op == "+" and len(k.inputs) == 2):
@@ -43,8 +45,9 @@ def tie_broken(sel: ir.Selector, a: Analysis, same: Callable[[ir.IRNode, ir.IRNo
         strict = ir.Select(keys=key, queries=key, op=sel.op, span=span, path=path)
         equal = ir.Select(keys=key, queries=key, op="==", span=span, path=path)
         flip = {"<": ">", ">": "<"}
-        by_pos = ir.Select(keys=pos, queries=pos, op=sel.op if order > 0 else flip[sel.op],
-                           span=span, path=path)
+        by_pos = ir.Select(
+            keys=pos, queries=pos, op=sel.op if order > 0 else flip[sel.op], span=span, path=path
+        )
         ties = ir.SelectorCombine(op="and", inputs=(equal, by_pos), span=span, path=path)
         return ir.SelectorCombine(op="or", inputs=(strict, ties), span=span, path=path)
     return sel
@@ -62,10 +65,15 @@ def distributed(sel: ir.Selector) -> ir.Selector:
         if isinstance(either, ir.SelectorCombine) and either.op == "or":
             a, b = either.inputs
             span, path = sel.span, sel.path
-            return ir.SelectorCombine(op="or", inputs=(
-                ir.SelectorCombine(op="and", inputs=(a, other), span=span, path=path),
-                ir.SelectorCombine(op="and", inputs=(b, other), span=span, path=path)),
-                span=span, path=path)
+            return ir.SelectorCombine(
+                op="or",
+                inputs=(
+                    ir.SelectorCombine(op="and", inputs=(a, other), span=span, path=path),
+                    ir.SelectorCombine(op="and", inputs=(b, other), span=span, path=path),
+                ),
+                span=span,
+                path=path,
+            )
     return sel
 
 

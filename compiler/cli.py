@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from compiler.budget import DEFAULT_LIMIT
 from rasp.command import fail
 from rasp.env import Environment
 from rasp.errors import RaspError
@@ -24,25 +25,30 @@ from rasp.examples import (
     read_header,
 )
 
-from .budget import DEFAULT_LIMIT
 
-
-def _spec(file: str, expr: str | None, vocab: str | None, max_len: int | None
-          ) -> tuple[str, list[Any], int]:
+def _spec(
+    file: str, expr: str | None, vocab: str | None, max_len: int | None
+) -> tuple[str, list[Any], int]:
     """-e/--vocab/--max-len, defaulting to the file's `# compile:` header."""
     try:
-        spec = compile_spec(read_header(file), expr,
-                            parse_vocab(vocab) if vocab is not None else None, max_len)
+        spec = compile_spec(
+            read_header(file), expr, parse_vocab(vocab) if vocab is not None else None, max_len
+        )
     except RaspError as err:
         fail(err)
     except SpecMissing as err:
-        raise click.UsageError(f"{err} (the file has no `# compile:` header giving them)"
-                               ) from None
+        raise click.UsageError(f"{err} (the file has no `# compile:` header giving them)") from None
     return spec.expr, spec.vocab, spec.max_len
 
 
-def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool = False,
-             time_limit: float | None = None):
+def _compile(
+    file: str,
+    expr: str,
+    vocab: list[Any],
+    max_len: int,
+    causal: bool = False,
+    time_limit: float | None = None,
+):
     """Compile, showing progress on stderr after 2 s; Ctrl-C ends it with one line."""
     import compiler
     from compiler.budget import StderrProgress
@@ -51,8 +57,15 @@ def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool 
     progress = StderrProgress()
     try:
         env.run_file(file)
-        return compiler.compile(env, expr, vocab=vocab, max_len=max_len, causal=causal,
-                                time_limit=time_limit, progress=progress)
+        return compiler.compile(
+            env,
+            expr,
+            vocab=vocab,
+            max_len=max_len,
+            causal=causal,
+            time_limit=time_limit,
+            progress=progress,
+        )
     except RaspError as err:
         progress.close()
         fail(err)
@@ -66,8 +79,12 @@ def _compile(file: str, expr: str, vocab: list[Any], max_len: int, causal: bool 
 
 def _time_limit(f):
     return click.option(
-        "--time-limit", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_LIMIT,
-        show_default=True, help="CPU seconds a compile may take before it is refused.")(f)
+        "--time-limit",
+        type=click.FloatRange(min=0, min_open=True),
+        default=DEFAULT_LIMIT,
+        show_default=True,
+        help="CPU seconds a compile may take before it is refused.",
+    )(f)
 
 
 @click.command("compile")
@@ -79,8 +96,16 @@ def _time_limit(f):
 @click.option("--causal", is_flag=True, help="Compile a causal model (needs causal selectors).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and stats as JSON.")
 @_time_limit
-def compile_command(file: str, expr: str | None, vocab: str | None, max_len: int | None,
-                    output: str | None, causal: bool, as_json: bool, time_limit: float) -> None:
+def compile_command(
+    file: str,
+    expr: str | None,
+    vocab: str | None,
+    max_len: int | None,
+    output: str | None,
+    causal: bool,
+    as_json: bool,
+    time_limit: float,
+) -> None:
     """Compile an s-op of FILE to transformer weights; print the layer-by-layer plan."""
     expr, vocab_list, max_len = _spec(file, expr, vocab, max_len)
     prog = _compile(file, expr, vocab_list, max_len, causal, time_limit)
@@ -91,9 +116,18 @@ def compile_command(file: str, expr: str | None, vocab: str | None, max_len: int
             fail(f"cannot write {output}: {err.strerror or err}")
     if as_json:
         m = prog.manifest
-        click.echo(json.dumps({"expr": expr, "stats": prog.stats, "plan": m.plan(),
-                               "output": m.to_json()["output"],
-                               "compile_seconds": m.compile_seconds, "file": output}))
+        click.echo(
+            json.dumps(
+                {
+                    "expr": expr,
+                    "stats": prog.stats,
+                    "plan": m.plan(),
+                    "output": m.to_json()["output"],
+                    "compile_seconds": m.compile_seconds,
+                    "file": output,
+                }
+            )
+        )
         return
     click.echo(prog.plan_text())
     if output:
@@ -102,9 +136,15 @@ def compile_command(file: str, expr: str | None, vocab: str | None, max_len: int
 
 @click.command("exec")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False))
-@click.option("-i", "--input", "inputs", multiple=True, required=True,
-              help="An input: plain text (one token per character) or a literal like "
-                   "'[3, 1, 2]' (repeatable).")
+@click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    required=True,
+    help="An input: plain text (one token per character) or a literal like "
+    "'[3, 1, 2]' (repeatable).",
+)
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
 def exec_command(model: str, inputs: tuple[str, ...], device: str, as_json: bool) -> None:
@@ -135,18 +175,31 @@ def exec_command(model: str, inputs: tuple[str, ...], device: str, as_json: bool
 @click.option("-e", "--expr", help="The s-op to compile (default: the file's header).")
 @click.option("--vocab", help="Comma-separated tokens.")
 @click.option("--max-len", type=click.IntRange(1, MAX_LEN), help="Longest input.")
-@click.option("--samples", type=click.IntRange(1), default=10_000, show_default=True,
-              help="Random inputs when there are too many to try all.")
+@click.option(
+    "--samples",
+    type=click.IntRange(1),
+    default=10_000,
+    show_default=True,
+    help="Random inputs when there are too many to try all.",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--device", default="cpu", show_default=True, help="Where the model runs.")
 @_time_limit
-def verify(file: str, expr: str | None, vocab: str | None, max_len: int | None, samples: int,
-           seed: int, as_json: bool, device: str, time_limit: float) -> None:
+def verify(
+    file: str,
+    expr: str | None,
+    vocab: str | None,
+    max_len: int | None,
+    samples: int,
+    seed: int,
+    as_json: bool,
+    device: str,
+    time_limit: float,
+) -> None:
     """Compile FILE's s-op and compare the model with the interpreter on many inputs."""
     import runtime
-
-    from . import verify as check
+    from compiler import verify as check
 
     expr, vocab_list, max_len = _spec(file, expr, vocab, max_len)
     prog = _compile(file, expr, vocab_list, max_len, time_limit=time_limit)
@@ -159,22 +212,48 @@ def verify(file: str, expr: str | None, vocab: str | None, max_len: int | None, 
     how = "all" if exhaustive else "sampled"
     first = report.first  # the first mismatch, kept whenever there is one (not report.ok)
     if as_json:
-        click.echo(json.dumps({
-            "expr": expr, "ok": report.ok, "checked": report.checked, "exhaustive": exhaustive,
-            "skipped": report.skipped, "mismatches": report.mismatches,
-            "model_s": report.model_s, "interpreter_s": report.interpreter_s,
-            "model_cpu_s": report.model_cpu_s, "interpreter_cpu_s": report.interpreter_cpu_s,
-            "first": None if first is None else {
-                "input": first.input, "expected": first.expected, "actual": first.actual,
-                "node": first.node, "where": first.where}}, default=repr))
+        click.echo(
+            json.dumps(
+                {
+                    "expr": expr,
+                    "ok": report.ok,
+                    "checked": report.checked,
+                    "exhaustive": exhaustive,
+                    "skipped": report.skipped,
+                    "mismatches": report.mismatches,
+                    "model_s": report.model_s,
+                    "interpreter_s": report.interpreter_s,
+                    "model_cpu_s": report.model_cpu_s,
+                    "interpreter_cpu_s": report.interpreter_cpu_s,
+                    "first": None
+                    if first is None
+                    else {
+                        "input": first.input,
+                        "expected": first.expected,
+                        "actual": first.actual,
+                        "node": first.node,
+                        "where": first.where,
+                    },
+                },
+                default=repr,
+            )
+        )
     elif report.ok:
-        click.echo(f"ok: {report.checked:,} inputs ({how}, lengths 1..{max_len}) give the "
-                   f"interpreter's output" + (f"; {report.skipped:,} inputs on which the "
-                                               "program raises skipped" if report.skipped
-                                               else ""))
+        click.echo(
+            f"ok: {report.checked:,} inputs ({how}, lengths 1..{max_len}) give the "
+            f"interpreter's output"
+            + (
+                f"; {report.skipped:,} inputs on which the program raises skipped"
+                if report.skipped
+                else ""
+            )
+        )
         click.echo(f"throughput, {report.throughput()}")
     if first is not None:
         if not as_json:
-            click.echo(f"error: {report.mismatches:,} of {report.checked:,} inputs differ; "
-                       f"{first.describe()}", err=True)
+            click.echo(
+                f"error: {report.mismatches:,} of {report.checked:,} inputs differ; "
+                f"{first.describe()}",
+                err=True,
+            )
         sys.exit(1)

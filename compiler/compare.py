@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from compiler.discretise import MLP_TUPLES, Outputs, pointwise
+from compiler.linear import ONE, Lin
+from compiler.plan import Linear, PNode, read
+from compiler.tabulate import affine_of
+from compiler.values import Analysis, is_number
 from rasp import ir
-
-from .discretise import MLP_TUPLES, Outputs, pointwise
-from .linear import ONE, Lin
-from .plan import Linear, PNode, read
-from .tabulate import affine_of
-from .values import Analysis, is_number
 
 COMPARE = ("<", "<=", ">", ">=", "==", "!=")
 MAX_PAIRS = 20_000_000  # (x, y) pairs whose differences are listed (numpy, 8 bytes each)
@@ -31,8 +30,9 @@ def difference_points(xs: list[Any], ys: list[Any]) -> list[float] | None:
     extremes: every point where `(x - y) OP 0` can change, and the ends of its range."""
     if len(xs) * len(ys) > MAX_PAIRS:
         return None
-    d = np.subtract.outer(np.array([float(v) for v in xs]),
-                          np.array([float(v) for v in ys])).ravel()
+    d = np.subtract.outer(
+        np.array([float(v) for v in xs]), np.array([float(v) for v in ys])
+    ).ravel()
     below, above = d[d < 0], d[d > 0]
     points = {float(d.min()), float(d.max())}
     if len(below):
@@ -44,8 +44,12 @@ def difference_points(xs: list[Any], ys: list[Any]) -> list[float] | None:
     return sorted(points)
 
 
-def by_difference(node: ir.IRNode, lower: Callable[[ir.IRNode], PNode],
-                  mlp: Callable[..., PNode], new: Callable[..., PNode]) -> PNode | None:
+def by_difference(
+    node: ir.IRNode,
+    lower: Callable[[ir.IRNode], PNode],
+    mlp: Callable[..., PNode],
+    new: Callable[..., PNode],
+) -> PNode | None:
     """`x OP y` of two numbers as an MLP over x - y, when the pairs are too many for one MLP
     over both (None otherwise, or when x or y is not a number)."""
     if not (isinstance(node, ir.SequenceMap) and node.op in COMPARE and len(node.inputs) == 2):
@@ -59,8 +63,17 @@ def by_difference(node: ir.IRNode, lower: Callable[[ir.IRNode], PNode],
     if points is None:
         return None
     lin = _number(x) - _number(y)
-    diff = new(Linear, "num", points, f"{x.label} - {y.label}", node, lin=lin,
-               err=x.err + y.err, role="difference (next to 0)", checks=False)
+    diff = new(
+        Linear,
+        "num",
+        points,
+        f"{x.label} - {y.label}",
+        node,
+        lin=lin,
+        err=x.err + y.err,
+        role="difference (next to 0)",
+        checks=False,
+    )
     op = ir.elementwise_fn(node.op)
     outputs: Outputs = pointwise(lambda d: op(d, 0))
     return mlp([diff], outputs, node.label, node, role="MLP (comparison)")
@@ -75,8 +88,7 @@ def points_near(p: PNode, targets: list[Any]) -> list[float] | None:
         return None
     vals = np.array([float(p.lin.terms.get(ONE, np.zeros((1, 1)))[0, 0])])
     for src, m in p.lin.sources_terms():
-        if src.values is None or not all(is_number(v) or isinstance(v, bool)
-                                         for v in src.values):
+        if src.values is None or not all(is_number(v) or isinstance(v, bool) for v in src.values):
             return None
         col = m[0] if src.enc == "cat" else m[0, 0] * np.array([float(v) for v in src.values])
         if len(vals) * len(col) > MAX_PAIRS:
@@ -122,13 +134,22 @@ class AsNumber:
                     got = self.lower(node)
                 else:
                     lin = self.read(child).scaled(affine[0]) + Lin.const([affine[1]])
-                    got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                                     err=abs(affine[0]) * child.err, checks=False,
-                                     role="affine map (as a number)")
+                    got = self.pnode(
+                        Linear,
+                        "num",
+                        vals,
+                        node.label,
+                        node,
+                        lin=lin,
+                        err=abs(affine[0]) * child.err,
+                        checks=False,
+                        role="affine map (as a number)",
+                    )
                 self.shared[key] = got
             return got
-        if not (isinstance(node, ir.SequenceMap) and node.op in ("+", "-")
-                and len(node.inputs) == 2):
+        if not (
+            isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2
+        ):
             return self.lower(node)
         key = ("as number", self.keys.of(node))
         got = self.shared.get(key)
@@ -140,8 +161,16 @@ class AsNumber:
             else:
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
-                got = self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                                 err=ins[0].err + ins[1].err, role="sum (as a number)",
-                                 checks=False)
+                got = self.pnode(
+                    Linear,
+                    "num",
+                    vals,
+                    node.label,
+                    node,
+                    lin=lin,
+                    err=ins[0].err + ins[1].err,
+                    role="sum (as a number)",
+                    checks=False,
+                )
             self.shared[key] = got
         return got

@@ -17,15 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from compiler.errors import FEWER_VALUES, PRECISION, RAISES, SPLIT, TYPES, CompileError
+from compiler.linear import Lin
+from compiler.numtype import flag_readout
+from compiler.plan import Linear, Mlp, MlpSpec, PNode, err_of, read
+from compiler.precision import FLOAT32, Precision
+from compiler.tabulate import MISSING, Ambiguous, agree, apply, product_rows
+from compiler.values import distinct, vkey
 from rasp import ir
-
-from .errors import FEWER_VALUES, PRECISION, RAISES, SPLIT, TYPES, CompileError
-from .linear import Lin
-from .numtype import flag_readout
-from .plan import Linear, Mlp, MlpSpec, PNode, err_of, read
-from .precision import FLOAT32, Precision
-from .tabulate import MISSING, Ambiguous, agree, apply, product_rows
-from .values import distinct, vkey
 
 MLP_TUPLES = 16384  # input tuples one MLP may enumerate
 MAX_OUTPUTS = 16384  # distinct values one MLP may output (a one-hot each)
@@ -37,15 +36,26 @@ Outputs = Callable[[list[list[list[Any]]]], list[Any]]  # groups -> output at ev
 
 def pointwise(fn: Callable[..., Any]) -> Callable[[list[list[list[Any]]]], list[Any]]:
     """An MLP's outputs computed by calling fn at every point (see `discretise`)."""
+
     def outputs(groups: list[list[list[Any]]]) -> list[Any]:
-        return [agree([apply(fn, args) for args in itertools.product(*choices)], choices)
-                for choices in itertools.product(*groups)]
+        return [
+            agree([apply(fn, args) for args in itertools.product(*choices)], choices)
+            for choices in itertools.product(*groups)
+        ]
+
     return outputs
 
 
-def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode | None,
-           role: str, max_len: int, new: Callable[..., PNode], prec: Precision = FLOAT32
-           ) -> PNode:
+def discretise(
+    ins: list[PNode],
+    outputs: Outputs,
+    label: str,
+    node: ir.IRNode | None,
+    role: str,
+    max_len: int,
+    new: Callable[..., PNode],
+    prec: Precision = FLOAT32,
+) -> PNode:
     """A discretising MLP over the tuples of its inputs' values. `outputs(groups)` gives
     its output at every point of the product of the inputs' groups (a group: values one
     point stands for, equal as numbers), MISSING where the program raises."""
@@ -54,13 +64,20 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         if p.values is None:
             raise CompileError(
                 f"`{p.label}` can take too many values here to discretise (a mean over "
-                f"up to {max_len} positions)", node, hint=FEWER_VALUES)
+                f"up to {max_len} positions)",
+                node,
+                hint=FEWER_VALUES,
+            )
         domains.append(p.values)
     sizes = [len(d) for d in domains]
     if math.prod(sizes) > (MLP_TUPLES if len(ins) > 1 else ONE_INPUT):
         desc = " x ".join(f"{s} ({p.label})" for s, p in zip(sizes, ins, strict=True))
-        raise CompileError(f"its inputs take {desc} value combinations, more than an "
-                           f"MLP may enumerate ({MLP_TUPLES})", node, hint=SPLIT)
+        raise CompileError(
+            f"its inputs take {desc} value combinations, more than an "
+            f"MLP may enumerate ({MLP_TUPLES})",
+            node,
+            hint=SPLIT,
+        )
     # Each input as one number u with gaps >= 1; z mixes them in a mixed radix. Values
     # equal as numbers (1, 1.0, True) are one point, unless the result depends on which:
     # then an input with a type flag (see numtype) reads it as one more bit of u.
@@ -71,8 +88,10 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         if not any(p.flag is not None and p.enc == "num" for p in ins):
             raise CompileError(
                 f"its result depends on whether an input is {err.args[0]!r} (equal numbers "
-                "of different types), which the model cannot tell apart", node,
-                hint=TYPES) from None
+                "of different types), which the model cannot tell apart",
+                node,
+                hint=TYPES,
+            ) from None
         us, lins, errs, groups = _points(ins, domains, typed=True)
         try:
             outs = outputs(groups)
@@ -80,12 +99,13 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
             raise CompileError(
                 f"its result depends on whether an input is {again.args[0]!r} (equal "
                 "numbers of different types), which the model cannot tell apart",
-                node, hint=TYPES) from None
+                node,
+                hint=TYPES,
+            ) from None
     sizes = [len(u) for u in us]
     defined = [v for v in outs if v is not MISSING]
     if not defined:
-        raise CompileError("it raises an error on every value it can receive", node,
-                           hint=RAISES)
+        raise CompileError("it raises an error on every value it can receive", node, hint=RAISES)
     objects = {id(v): v for v in defined}  # outputs are mostly a few objects, repeated
     values = distinct(objects.values())
     index = {vkey(v): i for i, v in enumerate(values)}
@@ -93,11 +113,14 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     code_of[id(MISSING)] = -1
     codes = np.array([code_of[id(v)] for v in outs])
     if len(values) > MAX_OUTPUTS:
-        raise CompileError(f"it takes {len(values)} values, more than one MLP may write as a "
-                           f"one-hot ({MAX_OUTPUTS})", node, hint=FEWER_VALUES)
+        raise CompileError(
+            f"it takes {len(values)} values, more than one MLP may write as a "
+            f"one-hot ({MAX_OUTPUTS})",
+            node,
+            hint=FEWER_VALUES,
+        )
     if len(values) == 1:
-        return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]),
-                     role="constant")
+        return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]), role="constant")
     slack = None  # per point, its error above the least (an input with a relative error)
     if len(ins) == 1:
         p, u0 = ins[0], us[0]
@@ -111,11 +134,15 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
             errs[0] -= float(spared.max())  # the least error, at the point nearest the base
             slack = spared.max() - spared  # what each point has more
     idx = product_rows(sizes)
-    orders = (itertools.permutations(range(len(ins))) if len(ins) <= 4
-              else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))])
+    orders = (
+        itertools.permutations(range(len(ins)))
+        if len(ins) <= 4
+        else [tuple(range(len(ins))), tuple(reversed(range(len(ins))))]
+    )
     # which input varies fastest: the one with the fewest steps
-    best = min((_radix(perm, us, errs, idx, codes, prec.eps) for perm in orders),
-               key=lambda r: r.cost)
+    best = min(
+        (_radix(perm, us, errs, idx, codes, prec.eps) for perm in orders), key=lambda r: r.cost
+    )
     perm, mult, zs, filled, err_z = best.perm, best.mult, best.zs, best.codes, best.err_z
     if slack is not None:
         err_z += float(slack.max())  # the bound at the worst point
@@ -125,16 +152,26 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
         steps = np.flatnonzero(np.diff(best.codes) != 0) + 1
         near = np.maximum(err_at[steps - 1], err_at[steps])
         if len(steps) and (near > 0.1 * (best.zs[steps] - best.zs[steps - 1])).any():
-            raise CompileError("its inputs are too close together to tell apart after "
-                               f"{prec.name} rounding", node, precision=True,
-                               hint=PRECISION)
+            raise CompileError(
+                f"its inputs are too close together to tell apart after {prec.name} rounding",
+                node,
+                precision=True,
+                hint=PRECISION,
+            )
     if best.cost[0]:
-        raise CompileError("its inputs are too close together to tell apart after "
-                           f"{prec.name} rounding", node, precision=True,
-                           hint=PRECISION)
+        raise CompileError(
+            f"its inputs are too close together to tell apart after {prec.name} rounding",
+            node,
+            precision=True,
+            hint=PRECISION,
+        )
     if zs[-1] > prec.max_z:
-        raise CompileError(f"its inputs take too many values to tell apart in {prec.name}",
-                           node, precision=True, hint=PRECISION)
+        raise CompileError(
+            f"its inputs take too many values to tell apart in {prec.name}",
+            node,
+            precision=True,
+            hint=PRECISION,
+        )
     z = Lin.const([0.0])
     for i, m in zip(perm, mult, strict=True):
         z = z + lins[i].scaled(m)
@@ -143,19 +180,22 @@ def discretise(ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode |
     changes = spec.changes()
     halves = (zs[changes] - zs[changes - 1]) / 2
     if len(changes) and slack is None and err_z > 0.2 * float(halves.min()):
-        raise CompileError("its inputs are too close together to tell apart after "
-                           f"{prec.name} rounding", node, precision=True,
-                           hint=PRECISION)
+        raise CompileError(
+            f"its inputs are too close together to tell apart after {prec.name} rounding",
+            node,
+            precision=True,
+            hint=PRECISION,
+        )
     # Each ramp's ReLUs grow on its inexact side (the shorter one, see assemble) to `act`.
     lo, hi = float(zs[0]), float(zs[-1])
     mids = zs[changes] - halves
     spec.act = np.minimum(hi - mids, mids - lo) / halves + 1.0
-    return new(Mlp, "cat", values, label, node, mlp=spec, base=np.zeros(len(values)),
-                 role=role)
+    return new(Mlp, "cat", values, label, node, mlp=spec, base=np.zeros(len(values)), role=role)
 
 
-def _points(ins: list[PNode], domains: list[list[Any]], typed: bool
-            ) -> tuple[list[np.ndarray], list[Lin], list[float], list[list[list[Any]]]]:
+def _points(
+    ins: list[PNode], domains: list[list[Any]], typed: bool
+) -> tuple[list[np.ndarray], list[Lin], list[float], list[list[list[Any]]]]:
     """Each input's points u (gaps >= 1), its read-out of u, that read-out's float32 error,
     and the values each point stands for. `typed`: a number with a type flag is two points
     per number, 2u (a float) and 2u + 1 (not a float)."""
@@ -191,8 +231,9 @@ def _points(ins: list[PNode], domains: list[list[Any]], typed: bool
     return us, lins, errs, groups
 
 
-def _prune(u: np.ndarray, lin: Lin, err: float, codes: np.ndarray
-           ) -> tuple[np.ndarray, Lin, float, np.ndarray, np.ndarray]:
+def _prune(
+    u: np.ndarray, lin: Lin, err: float, codes: np.ndarray
+) -> tuple[np.ndarray, Lin, float, np.ndarray, np.ndarray]:
     """One input's points reduced to those next to a change of the output, and its ends (a
     ramp holds its value beyond its points, so the points between add nothing): fewer
     points, and u rescaled so that the closest two left are 1 apart, which widens the
@@ -207,8 +248,13 @@ def _prune(u: np.ndarray, lin: Lin, err: float, codes: np.ndarray
         return u, lin, err, codes, keep
     kept = u[keep]
     gap = float(np.diff(kept).min())
-    return ((kept - kept[0]) / gap, (lin - Lin.const([kept[0]])).scaled(1.0 / gap),
-            err / gap, codes[keep], keep)
+    return (
+        (kept - kept[0]) / gap,
+        (lin - Lin.const([kept[0]])).scaled(1.0 / gap),
+        err / gap,
+        codes[keep],
+        keep,
+    )
 
 
 def clusters(domain: list[Any]) -> tuple[np.ndarray, list[list[Any]], float]:
@@ -278,5 +324,3 @@ def _radix(perm, us, errs, idx, codes, eps: float) -> Radix:
     tight = float(((zs[steps] - zs[steps - 1]) / 2).min()) if len(steps) else 1.0
     too_close = err_z > 0.2 * tight  # some step would blur after float32 rounding
     return Radix((too_close, len(steps), radix), perm, mult, zs, c, err_z)
-
-

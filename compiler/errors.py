@@ -16,8 +16,13 @@ from rasp.errors import RaspError
 class CompileError(RaspError):
     """Names the expression, its file:line:col and why it cannot be compiled exactly."""
 
-    def __init__(self, message: str, node: ir.IRNode | None = None, precision: bool = False,
-                 hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        node: ir.IRNode | None = None,
+        precision: bool = False,
+        hint: str | None = None,
+    ):
         where = f"`{node.label}`: " if node is not None else ""
         super().__init__(f"cannot compile {where}{message}")
         self.node = node
@@ -36,15 +41,22 @@ class CompileError(RaspError):
 
 
 # Hints shared by several refusals (each names a rewrite that compiles).
-FEWER_VALUES = ("make it take fewer values before this point: round or compare a mean "
-                "(`round(m * n)`, `m > 0.5`), count with `selector_width(...)` instead of "
-                "averaging 0/1 values, or compile with a smaller --max-len")
-PRECISION = ("keep numbers few and far apart: count with `selector_width(...)` rather than "
-             "`1 / aggregate(...)`, compare means with a `select` instead of subtracting "
-             "them, or compile with a smaller --max-len")
-SPLIT = ("split it into steps that read fewer values each: first map every input to the few "
-         "classes the result depends on (a comparison, `min(x, k)`, a dictionary), then "
-         "combine those; or compile with a smaller --max-len")
-TYPES = ("fix the number's type before this point: `round(x)` is always an int, `x + 0.0` "
-         "always a float")
+FEWER_VALUES = (
+    "make it take fewer values before this point: round or compare a mean "
+    "(`round(m * n)`, `m > 0.5`), count with `selector_width(...)` instead of "
+    "averaging 0/1 values, or compile with a smaller --max-len"
+)
+PRECISION = (
+    "keep numbers few and far apart: count with `selector_width(...)` rather than "
+    "`1 / aggregate(...)`, compare means with a `select` instead of subtracting "
+    "them, or compile with a smaller --max-len"
+)
+SPLIT = (
+    "split it into steps that read fewer values each: first map every input to the few "
+    "classes the result depends on (a comparison, `min(x, k)`, a dictionary), then "
+    "combine those; or compile with a smaller --max-len"
+)
+TYPES = (
+    "fix the number's type before this point: `round(x)` is always an int, `x + 0.0` always a float"
+)
 RAISES = "guard it so that it has a value everywhere: `f(x) if ok(x) else d`"

@@ -13,11 +13,10 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from compiler.errors import CompileError
+from compiler.plan import Linear, Mlp, PNode
+from compiler.tabulate import tree_outputs
 from rasp import ir
-
-from .errors import CompileError
-from .plan import Linear, Mlp, PNode
-from .tabulate import tree_outputs
 
 FUSE_TUPLES = 4096  # input tuples of a fused MLP (a direct one may have MLP_TUPLES)
 MAX_LEAVES = 12  # inputs one fused MLP may read (see `boundary`)
@@ -71,8 +70,7 @@ class Fusion:
         # impossible to tell apart.
         return min(made, key=lambda p: p.read_err(np.eye(p.encdim)) if isinstance(p, Mlp) else 0)
 
-    def _options(self, node: ir.IRNode, few: list[ir.IRNode] | None
-                 ) -> Iterator[list[ir.IRNode]]:
+    def _options(self, node: ir.IRNode, few: list[ir.IRNode] | None) -> Iterator[list[ir.IRNode]]:
         """What one MLP for node may read, fewest layers first: the whole tree (over the
         token itself when that is fewer leaves), a frontier, the direct inputs. Lazily: the
         frontier search is skipped when the whole tree is precise enough."""
@@ -85,16 +83,21 @@ class Fusion:
             return fresh
 
         whole = self.boundary(node)  # the whole tree down to heads and embeddings
-        if few is not None and (whole is None or len(few) < len(whole)) and (
-                self._tuples(few) <= FUSE_TUPLES) and new(few):
+        if (
+            few is not None
+            and (whole is None or len(few) < len(whole))
+            and (self._tuples(few) <= FUSE_TUPLES)
+            and new(few)
+        ):
             yield few
         if whole is not None and self._tuples(whole) <= FUSE_TUPLES and new(whole):
             yield whole
         frontier = self.frontier(node)
         if new(frontier):
             yield frontier
-        direct = list({self.keys.of(c): c for c in node.children()
-                       if not isinstance(c, ir.Full)}.values())
+        direct = list(
+            {self.keys.of(c): c for c in node.children() if not isinstance(c, ir.Full)}.values()
+        )
         if new(direct):  # (the direct inputs: one more layer)
             yield direct
 
@@ -139,8 +142,9 @@ class Fusion:
                         groups.setdefault(self.keys.of(x.child), []).append(x)
                 now = tuples(leaves)
                 for group in groups.values():
-                    t = uniq([y for y in leaves if all(y is not g for g in group)]
-                             + [group[0].child])
+                    t = uniq(
+                        [y for y in leaves if all(y is not g for g in group)] + [group[0].child]
+                    )
                     if tuples(t) < now:
                         trial = t
                         break
@@ -183,8 +187,11 @@ class Fusion:
                 continue
             if not self._fusable(c):
                 if collapse and self.footprint(c) in ({"T"}, {"I"}):
-                    out.update((self.keys.of(x), x) for x in ir.walk([c])
-                               if isinstance(x, ir.Tokens | ir.Indices))
+                    out.update(
+                        (self.keys.of(x), x)
+                        for x in ir.walk([c])
+                        if isinstance(x, ir.Tokens | ir.Indices)
+                    )
                 else:
                     out[self.keys.of(c)] = c
                 continue

@@ -11,17 +11,23 @@ from typing import Any
 
 import numpy as np
 
+from compiler.canonical import distributed, tie_broken
+from compiler.discretise import pointwise
+from compiler.errors import PRECISION, CompileError
+from compiler.linear import BOS, ONE, Lin
+from compiler.normalise import Width
+from compiler.numtype import NumberTypes, share_points
+from compiler.plan import LEAK, Head, HeadSpec, Linear, PNode, err_of
+from compiler.selectors import Selectors, sharp
+from compiler.values import (
+    aggregate_values,
+    distinct,
+    is_number,
+    is_numeric_like,
+    selects_one_value,
+    vkey,
+)
 from rasp import ir
-
-from .canonical import distributed, tie_broken
-from .discretise import pointwise
-from .errors import PRECISION, CompileError
-from .linear import BOS, ONE, Lin
-from .normalise import Width
-from .numtype import NumberTypes, share_points
-from .plan import LEAK, Head, HeadSpec, Linear, PNode, err_of
-from .selectors import Selectors, sharp
-from .values import aggregate_values, distinct, is_number, is_numeric_like, selects_one_value, vkey
 
 
 class Heads(Selectors, NumberTypes):
@@ -43,15 +49,21 @@ class Heads(Selectors, NumberTypes):
         sp = self.selector(node.selector, equal_weights=not (select_one or one_value))
         want = self.overrides.get(node.name or "")
         if want == "numerical" and not numbers:
-            raise CompileError("a numerical encoding needs numbers", node,
-                               hint="drop `numerical`, or aggregate numbers (a dictionary "
-                               "or `indicator(...)` maps values to numbers)")
+            raise CompileError(
+                "a numerical encoding needs numbers",
+                node,
+                hint="drop `numerical`, or aggregate numbers (a dictionary "
+                "or `indicator(...)` maps values to numbers)",
+            )
         if want == "categorical" and not select_one:
-            raise CompileError("a categorical mean is exact only when at most one key is "
-                               "selected, which cannot be shown here", node,
-                               hint="drop `categorical` (a numerical mean is exact), or "
-                               "make the selector select one key: `and` it with a select "
-                               "that breaks ties by position")
+            raise CompileError(
+                "a categorical mean is exact only when at most one key is "
+                "selected, which cannot be shown here",
+                node,
+                hint="drop `categorical` (a numerical mean is exact), or "
+                "make the selector select one key: `and` it with a select "
+                "that breaks ties by position",
+            )
         numeric_default = d is None or is_numeric_like(d)
         if select_one and (x.enc == "cat" and want != "numerical" or not numeric_default):
             x, xin = self.onehot(x, node.sop)
@@ -64,13 +76,25 @@ class Heads(Selectors, NumberTypes):
             base[index[vkey(d)]] = 1.0
             v = xin.left(emb) - Lin.const(base)
             head = sp.head(v, 1.0, node.selector)
-            return self.pnode(Head, "cat", values, node.label, node, head=head, base=base,
-                         err=err_of(xin) + self.attn_err, role="attention (select one)")
+            return self.pnode(
+                Head,
+                "cat",
+                values,
+                node.label,
+                node,
+                head=head,
+                base=base,
+                err=err_of(xin) + self.attn_err,
+                role="attention (select one)",
+            )
         if not numeric_default:
-            raise CompileError(f"a mean of numbers with the default {d!r} (not a number) "
-                               "cannot be encoded in one numeric dimension", node,
-                               hint="give `aggregate` a number as its default (0), or make "
-                               "the selector select at most one key")
+            raise CompileError(
+                f"a mean of numbers with the default {d!r} (not a number) "
+                "cannot be encoded in one numeric dimension",
+                node,
+                hint="give `aggregate` a number as its default (0), or make "
+                "the selector select at most one key",
+            )
         dnum = 0.0 if d is None else float(d)
         v = self.numeric(x, node.sop) - Lin.const([dnum])
         vmax = 1e6
@@ -82,18 +106,36 @@ class Heads(Selectors, NumberTypes):
         unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
         # Unequal weights move a mean of values of one sign (less the default) by a factor:
         # its error is relative (a mean of 0/1 is 0 exactly when every selected key holds 0).
-        one_sign = x.values is not None and (all(float(t) >= dnum for t in x.values)
-                                             or all(float(t) <= dnum for t in x.values))
-        return self.pnode(Head, "num", means, node.label, node, head=head, base=np.array([dnum]),
-                     err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
-                     rel=unequal / max(vmax, 1.0) if one_sign else 0.0,
-                     flag=self.mean_flag(node, node.selector, x.values, d, means),
-                     role="attention (select one)" if select_one else
-                     "attention (mean of one value)" if one_value else "attention (mean)")
+        one_sign = x.values is not None and (
+            all(float(t) >= dnum for t in x.values) or all(float(t) <= dnum for t in x.values)
+        )
+        return self.pnode(
+            Head,
+            "num",
+            means,
+            node.label,
+            node,
+            head=head,
+            base=np.array([dnum]),
+            err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
+            rel=unequal / max(vmax, 1.0) if one_sign else 0.0,
+            flag=self.mean_flag(node, node.selector, x.values, d, means),
+            role="attention (select one)"
+            if select_one
+            else "attention (mean of one value)"
+            if one_value
+            else "attention (mean)",
+        )
 
-    def width(self, node: ir.IRNode, sel: ir.Selector, widths: list[int] | None = None,
-              of: Callable[[int], Any] | None = None, label: str | None = None,
-              equal: bool = True) -> PNode:
+    def width(
+        self,
+        node: ir.IRNode,
+        sel: ir.Selector,
+        widths: list[int] | None = None,
+        of: Callable[[int], Any] | None = None,
+        label: str | None = None,
+        equal: bool = True,
+    ) -> PNode:
         """selector_width: BOS scores like a selected key, so it gets 1/(w+1) of the weight.
         An `or` that no single table or sum of tables expresses is split instead:
         width(a or b) = width(a) + width(b) - width(a and b) (the last is dropped when a and b
@@ -103,8 +145,9 @@ class Heads(Selectors, NumberTypes):
         in float32 (a quadratic equality score), their effect on the share is bounded."""
         widths = self.a.values[node.id] if widths is None else widths
         label = label or node.label
-        sel = tie_broken(sel, self.a, lambda x, y: self.keys.of(x) == self.keys.of(y),
-                         self.footprint)
+        sel = tie_broken(
+            sel, self.a, lambda x, y: self.keys.of(x) == self.keys.of(y), self.footprint
+        )
         stripped = self.strip_causal(sel)
         plan = None
         if stripped is None or isinstance(stripped, ir.Select) and stripped.op == "==":
@@ -126,8 +169,9 @@ class Heads(Selectors, NumberTypes):
                 for sign, part in parts:
                     w = self.width_of(part, node)
                     total = total + self.numeric(w).scaled(sign)
-                summed = self.pnode(Linear, "num", list(widths), node.label, node, lin=total,
-                                    role="sum of widths")
+                summed = self.pnode(
+                    Linear, "num", list(widths), node.label, node, lin=total, role="sum of widths"
+                )
                 if of is None:
                     return summed
                 return self.mlp([summed], pointwise(of), label, node, role="MLP (width)")
@@ -138,36 +182,52 @@ class Heads(Selectors, NumberTypes):
                     if not blurred or err.precision:
                         raise
                     # a wider float keeps the tables apart, where one joint table is too big
-                    raise CompileError(f"its attention scores are blurred in {self.prec.name} "
-                                       f"and one joint table is too large ({err.message})",
-                                       sel, precision=True, hint=PRECISION) from None
+                    raise CompileError(
+                        f"its attention scores are blurred in {self.prec.name} "
+                        f"and one joint table is too large ({err.message})",
+                        sel,
+                        precision=True,
+                        hint=PRECISION,
+                    ) from None
         plan = sharp(plan, sel, self.prec)
         v = Lin(1, {BOS: np.ones((1, 1)), ONE: -np.ones((1, 1))})
-        head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel,
-                        score_err=plan.err)
+        head = HeadSpec(plan.q, plan.k, plan.threshold, "equal", v, 1.0, sel, score_err=plan.err)
         of = of or (lambda w: w)
         if equal:
             lookup = {1.0 / (w + 1): of(w) for w in widths}
         else:  # each run of widths with one output: the range its shares fill
             got = share_points(widths, of, 2 * head.beta(self.n) * plan.err)
             if got is None:
-                raise CompileError("its selected keys' scores could differ enough in "
-                                   f"{self.prec.name} to blur the widths it tells apart", sel,
-                                   precision=True, hint=PRECISION)
+                raise CompileError(
+                    "its selected keys' scores could differ enough in "
+                    f"{self.prec.name} to blur the widths it tells apart",
+                    sel,
+                    precision=True,
+                    hint=PRECISION,
+                )
             lookup = got
-        share = self.pnode(Head, "num", sorted(lookup), f"1/(1+{node.label})", node, head=head,
-                           base=np.array([1.0]), role="attention (width, BOS share)",
-                           err=self.attn_err + (0.0 if equal else LEAK), checks=False)
-        return self.mlp([share], pointwise(lookup.__getitem__), label, node,
-                        role="MLP (width)")
+        share = self.pnode(
+            Head,
+            "num",
+            sorted(lookup),
+            f"1/(1+{node.label})",
+            node,
+            head=head,
+            base=np.array([1.0]),
+            role="attention (width, BOS share)",
+            err=self.attn_err + (0.0 if equal else LEAK),
+            checks=False,
+        )
+        return self.mlp([share], pointwise(lookup.__getitem__), label, node, role="MLP (width)")
 
     def width_of(self, sel: ir.Selector, whole: ir.IRNode) -> PNode:
         """The width of a part of a split selector (memoised by structure)."""
         key = ("width-part", self.keys.of(sel))
         got = self.shared.get(key)
         if got is None:
-            part = Width(selector=sel, span=sel.span, path=sel.path,
-                         name=f"selector_width({sel.label})")
+            part = Width(
+                selector=sel, span=sel.span, path=sel.path, name=f"selector_width({sel.label})"
+            )
             got = self.width(part, sel, list(range(self.n + 1)))
             got.checks = False
             self.shared[key] = got

@@ -23,21 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from rasp import ir
-
-from .budget import Budget
-from .compare import AsNumber, by_difference
-from .discretise import Outputs, discretise, pointwise
-from .errors import RAISES, CompileError
-from .fusion import Fusion
-from .heads import Heads
-from .linear import Lin
-from .normalise import PrefixCount, Width
-from .plan import Embedded, Head, Linear, PNode, err_of, read
-from .precision import FLOAT32, Precision
-from .selectors import causal_compatible
-from .tabulate import MISSING, affine_of, apply, tabulate
-from .values import (
+from compiler.budget import Budget
+from compiler.compare import AsNumber, by_difference
+from compiler.discretise import Outputs, discretise, pointwise
+from compiler.errors import RAISES, CompileError
+from compiler.fusion import Fusion
+from compiler.heads import Heads
+from compiler.linear import Lin
+from compiler.normalise import PrefixCount, Width
+from compiler.plan import Embedded, Head, Linear, PNode, err_of, read
+from compiler.precision import FLOAT32, Precision
+from compiler.selectors import causal_compatible
+from compiler.tabulate import MISSING, affine_of, apply, tabulate
+from compiler.values import (
     Analysis,
     aggregate_values,
     apply_all,
@@ -47,15 +45,21 @@ from .values import (
     is_numeric_like,
     vkey,
 )
-from .values import walk as values_walk
+from compiler.values import walk as values_walk
+from rasp import ir
 
 
 class Lowerer(Fusion, Heads, AsNumber):
     """Walks the IR children first and decides how each s-op is computed."""
 
-    def __init__(self, analysis: Analysis, overrides: dict[str, str] | None = None,
-                 causal: bool = False, budget: Budget | None = None,
-                 precision: Precision = FLOAT32):
+    def __init__(
+        self,
+        analysis: Analysis,
+        overrides: dict[str, str] | None = None,
+        causal: bool = False,
+        budget: Budget | None = None,
+        precision: Precision = FLOAT32,
+    ):
         self.a = analysis
         self.prec = precision  # the model's float type: every error bound is in its units
         self.attn_err = 4 * precision.eps  # relative error of a head's mean (leakage: far less)
@@ -102,9 +106,11 @@ class Lowerer(Fusion, Heads, AsNumber):
         if p.enc == "num":
             return self.read(p)
         if not all(is_numeric_like(v) for v in p.domain):
-            raise CompileError("its values are not all numbers", node or p.ir,
-                               hint="map them to numbers first: a dictionary or "
-                               "`indicator(...)`")
+            raise CompileError(
+                "its values are not all numbers",
+                node or p.ir,
+                hint="map them to numbers first: a dictionary or `indicator(...)`",
+            )
         return self.read(p).left(np.array([[float(v) for v in p.domain]]))
 
     def onehot(self, p: PNode, node: ir.IRNode | None = None) -> tuple[PNode, Lin]:
@@ -139,13 +145,19 @@ class Lowerer(Fusion, Heads, AsNumber):
         lowered first, children before parents, so recursion stays shallow however deep the
         program, and no subexpression is lowered twice."""
         if isinstance(node, ir.Selector):
-            raise CompileError("a selector is not a value: compile an s-op", node,
-                               hint="compile `selector_width(sel)` or `aggregate(sel, x)`")
+            raise CompileError(
+                "a selector is not a value: compile an s-op",
+                node,
+                hint="compile `selector_width(sel)` or `aggregate(sel, x)`",
+            )
         key = self.keys.of(node)
         if key not in self.memo:
-            todo = list(ir.walk([node], lambda n: tuple(
-                c for c in self._reads(n)
-                if self.keys.of(c) not in self.memo)))
+            todo = list(
+                ir.walk(
+                    [node],
+                    lambda n: tuple(c for c in self._reads(n) if self.keys.of(c) not in self.memo),
+                )
+            )
             for i, n in enumerate(todo):
                 if isinstance(n, ir.Selector) or self.keys.of(n) in self.memo:
                     continue
@@ -190,8 +202,9 @@ class Lowerer(Fusion, Heads, AsNumber):
         value = tabulate(node, 1, {}).table[0]
         if value is MISSING:
             raise CompileError("this constant expression raises an error", node, hint=RAISES)
-        return self.pnode(Linear, "cat", [value], node.label, node, lin=Lin.const([1.0]),
-                     role="constant")
+        return self.pnode(
+            Linear, "cat", [value], node.label, node, lin=Lin.const([1.0]), role="constant"
+        )
 
     def embedded(self, node: ir.IRNode, kind: str) -> PNode:
         """A function of the token (or of the position) alone: a matrix over the one-hot of
@@ -199,8 +212,11 @@ class Lowerer(Fusion, Heads, AsNumber):
         get residual dimensions, shared by every such function."""
         base = self.base_embedding(kind)
         domain = base.domain
-        col = (tabulate(node, len(domain), {}, token=domain) if kind == "tok"
-               else tabulate(node, len(domain), {}, index=domain))
+        col = (
+            tabulate(node, len(domain), {}, token=domain)
+            if kind == "tok"
+            else tabulate(node, len(domain), {}, index=domain)
+        )
         outs = col.values()
         values = distinct(v for v in outs if v is not MISSING)
         if not values:
@@ -210,18 +226,32 @@ class Lowerer(Fusion, Heads, AsNumber):
         for r, v in enumerate(outs):
             if v is not MISSING:
                 m[index[vkey(v)], r] = 1.0
-        return self.pnode(Linear, "cat", values, node.label, node, lin=self.read(base).left(m),
-                     role="token function" if kind == "tok" else "position function")
+        return self.pnode(
+            Linear,
+            "cat",
+            values,
+            node.label,
+            node,
+            lin=self.read(base).left(m),
+            role="token function" if kind == "tok" else "position function",
+        )
 
     def base_embedding(self, kind: str) -> PNode:
         key = ("embedding", kind)
         got = self.shared.get(key)
         if got is None:
             domain = list(self.vocab) if kind == "tok" else list(range(self.n))
-            got = self.pnode(Embedded, "cat", domain, "tokens" if kind == "tok" else "indices",
-                        table=np.eye(len(domain)), base=np.zeros(len(domain)),
-                        role="token embedding" if kind == "tok" else "position embedding",
-                        checks=False, kind=kind)
+            got = self.pnode(
+                Embedded,
+                "cat",
+                domain,
+                "tokens" if kind == "tok" else "indices",
+                table=np.eye(len(domain)),
+                base=np.zeros(len(domain)),
+                role="token embedding" if kind == "tok" else "position embedding",
+                checks=False,
+                kind=kind,
+            )
             self.shared[key] = got
         return got
 
@@ -239,8 +269,17 @@ class Lowerer(Fusion, Heads, AsNumber):
             if affine is not None and flag is not False:
                 a, b = affine
                 lin = self.read(child).scaled(a) + Lin.const([b])
-                return self.pnode(Linear, "num", vals, node.label, node, lin=lin,
-                                  err=abs(a) * child.err, role="affine map", flag=flag)
+                return self.pnode(
+                    Linear,
+                    "num",
+                    vals,
+                    node.label,
+                    node,
+                    lin=lin,
+                    err=abs(a) * child.err,
+                    role="affine map",
+                    flag=flag,
+                )
         elif isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2:
             merged = self.merged_means(node)
             if merged is not None:
@@ -249,12 +288,21 @@ class Lowerer(Fusion, Heads, AsNumber):
             vals = apply_all(node.fn(), [p.values for p in ins]) or self.a.values.get(node.id)
             flag = self.passed_flag(node.fn(), ins, vals)
             if flag is not False and all(
-                    p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
+                p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins
+            ):
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
-                return self.pnode(Linear, "num", vals, node.label, node, lin=lin, flag=flag,
-                                  err=ins[0].err + ins[1].err,
-                                  role="sum" if sign > 0 else "difference")
+                return self.pnode(
+                    Linear,
+                    "num",
+                    vals,
+                    node.label,
+                    node,
+                    lin=lin,
+                    flag=flag,
+                    err=ins[0].err + ins[1].err,
+                    role="sum" if sign > 0 else "difference",
+                )
         compared = by_difference(node, self.lower, self.mlp, self.pnode)
         return compared if compared is not None else self.fused(node)
 
@@ -285,26 +333,49 @@ class Lowerer(Fusion, Heads, AsNumber):
         head = sp.head(v, max(vmax, 1.0), x.selector)
         unequal = 0.0 if info.max_one else head.unequal_err(self.n)
         means = aggregate_values(values, info, d, self.n)
-        return self.pnode(Head, "num", means, node.label, node, head=head,
-                          base=np.array([float(d)]), role="attention (mean)",
-                          err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
-                          flag=self.mean_flag(node, x.selector, values, d, means))
+        return self.pnode(
+            Head,
+            "num",
+            means,
+            node.label,
+            node,
+            head=head,
+            base=np.array([float(d)]),
+            role="attention (mean)",
+            err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
+            flag=self.mean_flag(node, x.selector, values, d, means),
+        )
 
     def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:
         outs = [apply(fn, (v,)) for v in child.domain]
         values = distinct(v for v in outs if v is not MISSING)
         if not values:
-            raise CompileError("it raises an error on every value it can receive", node,
-                               hint=RAISES)
+            raise CompileError(
+                "it raises an error on every value it can receive", node, hint=RAISES
+            )
         index = {vkey(v): i for i, v in enumerate(values)}
         m = np.zeros((len(values), len(child.domain)))
         for j, v in enumerate(outs):
             if v is not MISSING:
                 m[index[vkey(v)], j] = 1.0
-        return self.pnode(Linear, "cat", values, node.label, node, lin=self.read(child).left(m),
-                     err=child.err, role="lookup (linear)")
+        return self.pnode(
+            Linear,
+            "cat",
+            values,
+            node.label,
+            node,
+            lin=self.read(child).left(m),
+            err=child.err,
+            role="lookup (linear)",
+        )
 
-    def mlp(self, ins: list[PNode], outputs: Outputs, label: str, node: ir.IRNode | None,
-            role: str = "MLP") -> PNode:
+    def mlp(
+        self,
+        ins: list[PNode],
+        outputs: Outputs,
+        label: str,
+        node: ir.IRNode | None,
+        role: str = "MLP",
+    ) -> PNode:
         """A discretising MLP (see `discretise`)."""
         return discretise(ins, outputs, label, node, role, self.n, self.pnode, self.prec)

@@ -18,11 +18,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, cast
 
+from compiler import refs
+from compiler.manifest_v1 import upgrade
+from compiler.refs import Ref
 from rasp import ir
-
-from . import refs
-from .manifest_v1 import upgrade
-from .refs import Ref
 
 FORMAT = "raspc-compiled"
 VERSION = 2  # 1: no version key, 'cat'/'num' encodings, IR ids, max_seq_len, plan blocks
@@ -176,14 +175,16 @@ class Manifest:
 
     def blocks(self, layer: int) -> list[HeadValue | MlpValue]:
         """A layer's heads, then its MLP slices, in weight order."""
-        return [v for v in self.layout if isinstance(v, HeadValue | MlpValue)
-                and v.layer == layer]
+        return [v for v in self.layout if isinstance(v, HeadValue | MlpValue) and v.layer == layer]
 
     def placed(self, root: ir.IRNode) -> dict[int, Value]:
         """IR id (of `root`'s graph, the compiled expression) → the value holding that node."""
         nodes = list(ir.walk(root))
-        return {nodes[v.node].id: v for v in self.layout
-                if v.node is not None and 0 <= v.node < len(nodes)}
+        return {
+            nodes[v.node].id: v
+            for v in self.layout
+            if v.node is not None and 0 <= v.node < len(nodes)
+        }
 
     def selector(self, head: HeadValue, root: ir.IRNode) -> ir.Selector | None:
         """The selector `head` attends with, in `root`'s graph (the compiled expression's;
@@ -200,30 +201,49 @@ class Manifest:
         for layer in self.layers:
             blocks = []
             for b in self.blocks(layer.index):
-                d: dict[str, Any] = {"node": b.label, "where": b.where, "role": b.role,
-                                     "dims": list(b.dims)}
+                d: dict[str, Any] = {
+                    "node": b.label,
+                    "where": b.where,
+                    "role": b.role,
+                    "dims": list(b.dims),
+                }
                 if isinstance(b, HeadValue):
                     d.update(selector=b.selector, d_qk=b.d_qk)
                 else:
                     d["hidden"] = b.hidden
                 blocks.append(d)
-            out.append({"layer": layer.index, "heads": layer.heads, "d_head": layer.d_head,
-                        "mlp_hidden": layer.mlp_hidden, "blocks": blocks})
+            out.append(
+                {
+                    "layer": layer.index,
+                    "heads": layer.heads,
+                    "d_head": layer.d_head,
+                    "mlp_hidden": layer.mlp_hidden,
+                    "blocks": blocks,
+                }
+            )
         return out
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as this raspc writes it: always the current version's format."""
         return {
-            "format": FORMAT, "version": VERSION, "expr": self.expr,
-            "source": self.source, "vocab": list(self.vocab), "max_len": self.max_len,
-            "causal": self.causal, "output": {"encoding": self.output.encoding,
-                                              "values": self.output.values,
-                                              "node": self.output.label,
-                                              "where": self.output.where,
-                                              "typed": self.output.typed},
+            "format": FORMAT,
+            "version": VERSION,
+            "expr": self.expr,
+            "source": self.source,
+            "vocab": list(self.vocab),
+            "max_len": self.max_len,
+            "causal": self.causal,
+            "output": {
+                "encoding": self.output.encoding,
+                "values": self.output.values,
+                "node": self.output.label,
+                "where": self.output.where,
+                "typed": self.output.typed,
+            },
             "layout": [_value_json(v) for v in self.layout],
             "layers": [dataclasses.asdict(x) for x in self.layers],
-            "stats": dataclasses.asdict(self.stats), "compile_seconds": self.compile_seconds,
+            "stats": dataclasses.asdict(self.stats),
+            "compile_seconds": self.compile_seconds,
             "dtype": self.dtype,
         }
 
@@ -239,15 +259,17 @@ class Manifest:
         if version == 1:
             data = upgrade(data)
         elif version != VERSION:
-            raise ManifestError(f"manifest version {version!r}: this raspc reads versions 1 "
-                                f"to {VERSION}")
+            raise ManifestError(
+                f"manifest version {version!r}: this raspc reads versions 1 to {VERSION}"
+            )
         try:
             return _read(data)
         except ManifestError:
             raise
         except (KeyError, TypeError, ValueError, IndexError) as err:
-            raise ManifestError(f"damaged manifest (version {version}): "
-                                f"{type(err).__name__}: {err}") from None
+            raise ManifestError(
+                f"damaged manifest (version {version}): {type(err).__name__}: {err}"
+            ) from None
 
 
 def jsonable(values: list[Any] | None) -> list[Any] | None:
@@ -266,14 +288,26 @@ def jsonable(values: list[Any] | None) -> list[Any] | None:
 
 
 def _value_json(v: Value) -> dict[str, Any]:
-    d: dict[str, Any] = {"node": v.label, "kind": v.kind, "encoding": v.encoding,
-                         "dims": list(v.dims), "layer": v.layer, "where": v.where,
-                         "text": v.text, "role": v.role, "ref": v.node,
-                         "proj": [list(r) for r in v.proj], "base": list(v.base),
-                         "values": v.values}
+    d: dict[str, Any] = {
+        "node": v.label,
+        "kind": v.kind,
+        "encoding": v.encoding,
+        "dims": list(v.dims),
+        "layer": v.layer,
+        "where": v.where,
+        "text": v.text,
+        "role": v.role,
+        "ref": v.node,
+        "proj": [list(r) for r in v.proj],
+        "base": list(v.base),
+        "values": v.values,
+    }
     if isinstance(v, HeadValue):
-        d.update(selector=v.selector, d_qk=v.d_qk,
-                 selector_ref=None if v.selector_ref is None else refs.to_json(v.selector_ref))
+        d.update(
+            selector=v.selector,
+            d_qk=v.d_qk,
+            selector_ref=None if v.selector_ref is None else refs.to_json(v.selector_ref),
+        )
     elif isinstance(v, MlpValue):
         d["hidden"] = v.hidden
     return d
@@ -295,20 +329,30 @@ def _read_value(d: dict[str, Any]) -> Value:
     dims = (_int(d["dims"][0], "dims"), _int(d["dims"][1], "dims"))
     node = d.get("ref")
     common: dict[str, Any] = dict(
-        label=str(d["node"]), encoding=_encoding(d["encoding"]), dims=dims,
-        layer=_int(d["layer"], "layer"), where=str(d.get("where", "")),
-        text=str(d.get("text", "")), role=str(d.get("role", "")),
+        label=str(d["node"]),
+        encoding=_encoding(d["encoding"]),
+        dims=dims,
+        layer=_int(d["layer"], "layer"),
+        where=str(d.get("where", "")),
+        text=str(d.get("text", "")),
+        role=str(d.get("role", "")),
         node=None if node is None else _int(node, "ref"),
         proj=tuple(tuple(float(x) for x in row) for row in d.get("proj", [])),
-        base=tuple(float(x) for x in d.get("base", [])), values=d.get("values"))
+        base=tuple(float(x) for x in d.get("base", [])),
+        values=d.get("values"),
+    )
     kind = d["kind"]
     plain = {c.kind: c for c in (One, BosFlag, TokenValue, PositionValue)}
     if kind in plain:
         return plain[kind](**common)
     if kind == "head":
         sel = d.get("selector_ref")
-        return HeadValue(selector=str(d.get("selector", "")), d_qk=_int(d["d_qk"], "d_qk"),
-                         selector_ref=None if sel is None else refs.from_json(sel), **common)
+        return HeadValue(
+            selector=str(d.get("selector", "")),
+            d_qk=_int(d["d_qk"], "d_qk"),
+            selector_ref=None if sel is None else refs.from_json(sel),
+            **common,
+        )
     if kind == "mlp":
         return MlpValue(hidden=_int(d["hidden"], "hidden"), **common)
     raise ValueError(f"unknown value kind {kind!r}")
@@ -329,19 +373,30 @@ def _read(d: dict[str, Any]) -> Manifest:
     stats = d["stats"]
     source = d.get("source")
     manifest = Manifest(
-        expr=str(d["expr"]), source=None if source is None else str(source),
+        expr=str(d["expr"]),
+        source=None if source is None else str(source),
         vocab=[tuple(t) if isinstance(t, list) else t for t in vocab],
-        max_len=_int(d["max_len"], "max_len"), causal=bool(d["causal"]),
-        output=Output(_encoding(out["encoding"]), values, str(out.get("node", "")),
-                      str(out.get("where", "")), bool(out.get("typed", False))),
+        max_len=_int(d["max_len"], "max_len"),
+        causal=bool(d["causal"]),
+        output=Output(
+            _encoding(out["encoding"]),
+            values,
+            str(out.get("node", "")),
+            str(out.get("where", "")),
+            bool(out.get("typed", False)),
+        ),
         layout=tuple(_read_value(v) for v in d["layout"]),
-        layers=tuple(Layer(*(_int(x[k], k) for k in ("index", "heads", "d_head",
-                                                       "mlp_hidden"))) for x in d["layers"]),
-        stats=Stats(*(_int(stats[k], k) for k in ("layers", "heads", "d_model", "mlp_hidden",
-                                                   "params"))),
-        compile_seconds=float(d.get("compile_seconds", 0.0)), version=_int(d["version"],
-                                                                          "version"),
-        dtype=_dtype(d.get("dtype", "float32")))
+        layers=tuple(
+            Layer(*(_int(x[k], k) for k in ("index", "heads", "d_head", "mlp_hidden")))
+            for x in d["layers"]
+        ),
+        stats=Stats(
+            *(_int(stats[k], k) for k in ("layers", "heads", "d_model", "mlp_hidden", "params"))
+        ),
+        compile_seconds=float(d.get("compile_seconds", 0.0)),
+        version=_int(d["version"], "version"),
+        dtype=_dtype(d.get("dtype", "float32")),
+    )
     _check_shapes(manifest)
     return manifest
 
@@ -350,11 +405,13 @@ def _check_shapes(m: Manifest) -> None:
     """The layout fits the residual stream and the layers hold the heads it names."""
     for v in m.layout:
         if not 0 <= v.dims[0] <= v.dims[1] <= m.stats.d_model:
-            raise ValueError(f"`{v.label}` has dims {list(v.dims)} outside d_model "
-                             f"{m.stats.d_model}")
+            raise ValueError(
+                f"`{v.label}` has dims {list(v.dims)} outside d_model {m.stats.d_model}"
+            )
         if v.layer >= len(m.layers):
             raise ValueError(f"`{v.label}` is in layer {v.layer} of {len(m.layers)}")
     per_layer = [sum(1 for lay, _h, _v in m.heads() if lay == x.index) for x in m.layers]
     if [x.index for x in m.layers] != list(range(len(m.layers))) or per_layer != [
-            x.heads for x in m.layers]:
+        x.heads for x in m.layers
+    ]:
         raise ValueError("the layers do not match the heads of the layout")

@@ -26,20 +26,34 @@ def upgrade(d: dict[str, Any]) -> dict[str, Any]:
         if e["kind"] in ("constant", "bos"):
             entry.update(encoding="numerical", layer=-1)
         else:
-            entry.update({k: e.get(k) for k in ("layer", "where", "text", "role", "proj",
-                                                 "base", "values")})
+            entry.update(
+                {k: e.get(k) for k in ("layer", "where", "text", "role", "proj", "base", "values")}
+            )
             entry["encoding"] = ENCODINGS_V1[e["encoding"]]
             if e["kind"] in ("head", "mlp"):
                 block = next(blocks)
                 if list(block["dims"]) != list(e["dims"]):
-                    raise ValueError(f"plan block {block['node']!r} is not layout entry "
-                                     f"{e['node']!r}")
+                    raise ValueError(
+                        f"plan block {block['node']!r} is not layout entry {e['node']!r}"
+                    )
                 if e["kind"] == "head":
                     entry.update(selector=block.get("selector", ""), d_qk=block["d_qk"])
                 else:
                     entry["hidden"] = block["hidden"]
         layout.append(entry)
-    layers = [{"index": p["layer"], "heads": p["heads"], "d_head": p["d_head"],
-               "mlp_hidden": p["mlp_hidden"]} for p in d["plan"]]
-    return {**{k: v for k, v in d.items() if k not in ("bos", "max_seq_len", "plan")},
-            "version": 1, "max_len": d["max_seq_len"], "layout": layout, "layers": layers}
+    layers = [
+        {
+            "index": p["layer"],
+            "heads": p["heads"],
+            "d_head": p["d_head"],
+            "mlp_hidden": p["mlp_hidden"],
+        }
+        for p in d["plan"]
+    ]
+    return {
+        **{k: v for k, v in d.items() if k not in ("bos", "max_seq_len", "plan")},
+        "version": 1,
+        "max_len": d["max_seq_len"],
+        "layout": layout,
+        "layers": layers,
+    }

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from compiler import patterns
 from rasp import ir
-
-from . import patterns
 
 
 @dataclasses.dataclass(eq=False)
@@ -81,22 +80,41 @@ def normalise(root: ir.SOp) -> ir.SOp:
 def _normal(n: ir.IRNode, new: _Forms) -> ir.IRNode:
     width = patterns.match_width(n)
     if width is not None:
-        return Width(selector=new.sel(width[0]), is_length=width[1], span=n.span, path=n.path,
-                     name=n.name, id=n.id)
+        return Width(
+            selector=new.sel(width[0]),
+            is_length=width[1],
+            span=n.span,
+            path=n.path,
+            name=n.name,
+            id=n.id,
+        )
     copy = _copy(n, new)
     agg = patterns.match_count(n)
     if agg is not None:
         sop, sel = new.sop(agg.sop), new.sel(agg.selector)
         span, path = agg.span, agg.path
-        ones = ir.Select(keys=sop, queries=ir.Full(value=1, span=span, path=path), op="==",
-                         span=span, path=path)
-        counts = ir.SelectorCombine(op="and", inputs=(ones, sel), span=span, path=path,
-                                    name=f"select({sop.label}, 1, ==) and {sel.label}")
+        ones = ir.Select(
+            keys=sop, queries=ir.Full(value=1, span=span, path=path), op="==", span=span, path=path
+        )
+        counts = ir.SelectorCombine(
+            op="and",
+            inputs=(ones, sel),
+            span=span,
+            path=path,
+            name=f"select({sop.label}, 1, ==) and {sel.label}",
+        )
         fallback = dataclasses.replace(copy, id=_fresh_id())
         if not isinstance(fallback, ir.SOp):
             raise TypeError(f"a count is an s-op, not {type(fallback).__name__}")
-        return PrefixCount(selector=counts, counted=sop, fallback=fallback, span=n.span,
-                           path=n.path, name=n.name, id=n.id)
+        return PrefixCount(
+            selector=counts,
+            counted=sop,
+            fallback=fallback,
+            span=n.span,
+            path=n.path,
+            name=n.name,
+            id=n.id,
+        )
     return copy
 
 

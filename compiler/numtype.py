@@ -24,16 +24,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from compiler.errors import TYPES, CompileError
+from compiler.linear import Lin
+from compiler.plan import Flag, Linear, PNode, read
+from compiler.precision import FLOAT64, Precision
+from compiler.scores import combine, select_atoms, truth_table
+from compiler.tabulate import MISSING, tabulate
+from compiler.values import distinct, is_numeric_like, vkey
 from rasp import ir
-from rasp.interpreter import BOOL, INT, type_class
-
-from .errors import TYPES, CompileError
-from .linear import Lin
-from .plan import Flag, Linear, PNode, read
-from .precision import FLOAT64, Precision
-from .scores import combine, select_atoms, truth_table
-from .tabulate import MISSING, tabulate
-from .values import distinct, is_numeric_like, vkey
+from rasp.columns import BOOL, INT, type_class
 
 
 def nonfloat(v: Any) -> bool:
@@ -55,13 +54,15 @@ def flaggable(values: Sequence[Any]) -> bool:
     seen: dict[tuple[float, bool], int] = {}
     for v in values:
         if is_numeric_like(v) and seen.setdefault(
-                (float(v), nonfloat(v)), type_class(v)) != type_class(v):
+            (float(v), nonfloat(v)), type_class(v)
+        ) != type_class(v):
             return False
     return True
 
 
-def share_points(widths: list[int], of: Callable[[int], Any], spread: float
-                 ) -> dict[float, Any] | None:
+def share_points(
+    widths: list[int], of: Callable[[int], Any], spread: float
+) -> dict[float, Any] | None:
     """Where a BOS share 1/(1 + w) may lie when the selected keys' weights differ by a
     factor up to e^spread (scores equal only up to rounding): for each run of consecutive
     widths with one output, the two ends of the range its shares fill, mapped to that output
@@ -118,13 +119,18 @@ class NumberTypes:
     width: Callable[..., PNode]
     prec: Precision
 
-    def mean_flag(self, node: ir.IRNode, sel: ir.Selector, keys: list[Any] | None,
-                  default: Any, means: list[Any] | None) -> Flag | None:
+    def mean_flag(
+        self,
+        node: ir.IRNode,
+        sel: ir.Selector,
+        keys: list[Any] | None,
+        default: Any,
+        means: list[Any] | None,
+    ) -> Flag | None:
         """The flag of a mean over `sel` of values from `keys` whose value set is `means`
         (None: its type never varies, or a flag cannot tell its twins apart). A set too
         large to list (None) may hold twins: it gets a flag too."""
-        if keys is None or means is not None and (not ambiguous(means)
-                                                  or not flaggable(means)):
+        if keys is None or means is not None and (not ambiguous(means) or not flaggable(means)):
             return None
         if all(nonfloat(k) for k in keys):
             single = True
@@ -147,8 +153,9 @@ class NumberTypes:
 
         return Flag(key, build, ints)
 
-    def passed_flag(self, fn: Callable[..., Any], ins: list[PNode], values: list[Any] | None
-                    ) -> Flag | None | Literal[False]:
+    def passed_flag(
+        self, fn: Callable[..., Any], ins: list[PNode], values: list[Any] | None
+    ) -> Flag | None | Literal[False]:
         """The flag a sum or affine map of `ins` passes on: None where its values never
         differ by type alone, False where a linear read-out would lose the type (an MLP
         computes it then)."""
@@ -161,13 +168,13 @@ class NumberTypes:
         if len(flags) != 1 or values is None or not flaggable(values):
             return False
         known = [s for s in sets if s is not None]
-        if len(known) < len(sets) or not keeps_type(fn, known, [p.flag is not None
-                                                                for p in ins]):
+        if len(known) < len(sets) or not keeps_type(fn, known, [p.flag is not None for p in ins]):
             return False
         return flags.pop()
 
-    def _flag_node(self, node: ir.IRNode, sel: ir.Selector, widths: list[int],
-                   kinds: tuple[bool, ...]) -> PNode:
+    def _flag_node(
+        self, node: ir.IRNode, sel: ir.Selector, widths: list[int], kinds: tuple[bool, ...]
+    ) -> PNode:
         of = dict(zip(widths, kinds, strict=True))
         label = f"int?({node.label})"
         per_pos = self._position_widths(sel)
@@ -179,8 +186,15 @@ class NumberTypes:
             for pos, v in enumerate(outs):
                 m[index[vkey(v)], pos] = 1.0
             base = self.base_embedding("pos")
-            p = self.pnode(Linear, "cat", values, label, node, lin=Lin.of(base, self.n).left(m),
-                           role="position function (type of a mean)")
+            p = self.pnode(
+                Linear,
+                "cat",
+                values,
+                label,
+                node,
+                lin=Lin.of(base, self.n).left(m),
+                role="position function (type of a mean)",
+            )
         else:
             try:  # scores that need not be equal (fewer dimensions), if precise enough
                 p = self.width(node, sel, widths, of=of.__getitem__, label=label, equal=False)
@@ -219,8 +233,12 @@ def output_flag(root: PNode) -> Lin | None:
     flag tells which."""
     if root.values is None and root.flag is not None:  # too many values to list
         if not root.flag.ints:
-            raise CompileError("its value may be an int or an equal float, and it takes too "
-                               "many values for the decoder to list", root.ir, hint=TYPES)
+            raise CompileError(
+                "its value may be an int or an equal float, and it takes too "
+                "many values for the decoder to list",
+                root.ir,
+                hint=TYPES,
+            )
         return flag_readout(root.flag.node())  # 1: the number rounds to an int
     if not ambiguous(root.values):
         return None
@@ -228,11 +246,17 @@ def output_flag(root: PNode) -> Lin | None:
         raise CompileError(
             "its value is an int on some inputs and an equal float on others (a mean over "
             "one selected key passes that key's int through; over several it is a float), "
-            "and the model cannot tell which here", root.ir, hint=TYPES)
+            "and the model cannot tell which here",
+            root.ir,
+            hint=TYPES,
+        )
     return flag_readout(root.flag.node())
 
 
 def flag_readout(flag: PNode) -> Lin:
     """A flag as one number, 0 or 1."""
-    return read(flag) if flag.enc == "num" else read(flag).left(
-        np.array([[float(v) for v in flag.domain]]))
+    return (
+        read(flag)
+        if flag.enc == "num"
+        else read(flag).left(np.array([[float(v) for v in flag.domain]]))
+    )

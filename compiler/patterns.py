@@ -20,23 +20,37 @@ def _is_full(node: ir.IRNode, value) -> bool:
 
 def _is_index_indicator(node: ir.IRNode) -> bool:
     """indicator(indices == 0)."""
-    return (isinstance(node, ir.Map) and node.op == "indicator"
-            and isinstance(node.child, ir.Map) and node.child.op == "=="
-            and isinstance(node.child.child, ir.Indices)
-            and node.child.const_side == "right" and type(node.child.const) is int
-            and node.child.const == 0)
+    return (
+        isinstance(node, ir.Map)
+        and node.op == "indicator"
+        and isinstance(node.child, ir.Map)
+        and node.child.op == "=="
+        and isinstance(node.child.child, ir.Indices)
+        and node.child.const_side == "right"
+        and type(node.child.const) is int
+        and node.child.const == 0
+    )
 
 
 def _is_at0(node: ir.IRNode) -> bool:
     """select(indices, 0, ==)."""
-    return (isinstance(node, ir.Select) and node.op == "=="
-            and isinstance(node.keys, ir.Indices) and _is_full(node.queries, 0))
+    return (
+        isinstance(node, ir.Select)
+        and node.op == "=="
+        and isinstance(node.keys, ir.Indices)
+        and _is_full(node.queries, 0)
+    )
 
 
 def _reciprocal_of(node: ir.IRNode) -> ir.IRNode | None:
     """X in `1 / X`."""
-    if (isinstance(node, ir.Map) and node.op == "/" and node.const_side == "left"
-            and type(node.const) is int and node.const == 1):
+    if (
+        isinstance(node, ir.Map)
+        and node.op == "/"
+        and node.const_side == "left"
+        and type(node.const) is int
+        and node.const == 1
+    ):
         return node.child
     return None
 
@@ -52,50 +66,74 @@ def match_width(node: ir.IRNode) -> tuple[ir.Selector, bool] | None:
     # selector that is `length`; the paper writes widths so, with `sel or select(indices,
     # 0, ==)`.
     share = _reciprocal_of(body)
-    if (isinstance(share, ir.Aggregate) and _is_index_indicator(share.sop)
-            and _zero(share.default)):
+    if isinstance(share, ir.Aggregate) and _is_index_indicator(share.sop) and _zero(share.default):
         return share.selector, _is_full_selector(share.selector)
     # selector_width: round(1 / share0 - 1 + chose0)
     if not (isinstance(body, ir.SequenceMap) and body.op == "+" and len(body.inputs) == 2):
         return None
     minus, chose0 = body.inputs
-    if not (isinstance(minus, ir.Map) and minus.op == "-" and minus.const_side == "right"
-            and type(minus.const) is int and minus.const == 1):
+    if not (
+        isinstance(minus, ir.Map)
+        and minus.op == "-"
+        and minus.const_side == "right"
+        and type(minus.const) is int
+        and minus.const == 1
+    ):
         return None
     share0 = _reciprocal_of(minus.child)
-    if not (isinstance(share0, ir.Aggregate) and _is_index_indicator(share0.sop)
-            and _zero(share0.default)):
+    if not (
+        isinstance(share0, ir.Aggregate)
+        and _is_index_indicator(share0.sop)
+        and _zero(share0.default)
+    ):
         return None
     with0 = share0.selector
-    if not (isinstance(with0, ir.SelectorCombine) and with0.op == "or"
-            and _is_at0(with0.inputs[1])):
+    if not (
+        isinstance(with0, ir.SelectorCombine) and with0.op == "or" and _is_at0(with0.inputs[1])
+    ):
         return None
     sel, at0 = with0.inputs
-    if not (isinstance(chose0, ir.Aggregate) and _is_full(chose0.sop, 1)
-            and _zero(chose0.default)):
+    if not (isinstance(chose0, ir.Aggregate) and _is_full(chose0.sop, 1) and _zero(chose0.default)):
         return None
     both = chose0.selector
-    if not (isinstance(both, ir.SelectorCombine) and both.op == "and"
-            and both.inputs[0] is sel and both.inputs[1] is at0):
+    if not (
+        isinstance(both, ir.SelectorCombine)
+        and both.op == "and"
+        and both.inputs[0] is sel
+        and both.inputs[1] is at0
+    ):
         return None
     return sel, False
 
 
 def is_upto(sel: ir.IRNode) -> bool:
     """select(indices, indices, <=): every position up to the query's."""
-    return (isinstance(sel, ir.Select) and sel.op == "<=" and isinstance(sel.keys, ir.Indices)
-            and isinstance(sel.queries, ir.Indices))
+    return (
+        isinstance(sel, ir.Select)
+        and sel.op == "<="
+        and isinstance(sel.keys, ir.Indices)
+        and isinstance(sel.queries, ir.Indices)
+    )
 
 
 def _is_before(sel: ir.IRNode) -> bool:
     """select(indices, indices, <): every position before the query's."""
-    return (isinstance(sel, ir.Select) and sel.op == "<" and isinstance(sel.keys, ir.Indices)
-            and isinstance(sel.queries, ir.Indices))
+    return (
+        isinstance(sel, ir.Select)
+        and sel.op == "<"
+        and isinstance(sel.keys, ir.Indices)
+        and isinstance(sel.queries, ir.Indices)
+    )
 
 
 def _is_index_plus_one(node: ir.IRNode) -> bool:
-    return (isinstance(node, ir.Map) and node.op == "+" and isinstance(node.child, ir.Indices)
-            and type(node.const) is int and node.const == 1)
+    return (
+        isinstance(node, ir.Map)
+        and node.op == "+"
+        and isinstance(node.child, ir.Indices)
+        and type(node.const) is int
+        and node.const == 1
+    )
 
 
 def match_count(node: ir.IRNode) -> ir.Aggregate | None:
@@ -115,8 +153,11 @@ def match_count(node: ir.IRNode) -> ir.Aggregate | None:
             continue
         if is_upto(agg.selector) and _is_index_plus_one(size):
             return agg
-        if (_is_before(agg.selector) and isinstance(size, ir.Indices)
-                and (agg.default is None or type(agg.default) in (int, float))):
+        if (
+            _is_before(agg.selector)
+            and isinstance(size, ir.Indices)
+            and (agg.default is None or type(agg.default) in (int, float))
+        ):
             return agg  # the earlier positions: i of them (none at 0: default * 0 is 0)
         width = match_width(size)
         if _is_full_selector(agg.selector) and width is not None and width[1]:
@@ -130,9 +171,12 @@ def _zero(v) -> bool:
 
 def _is_full_selector(sel: ir.IRNode) -> bool:
     """select(c, c, ==) on two equal constants: every query selects every key."""
-    return (isinstance(sel, ir.Select) and isinstance(sel.keys, ir.Full)
-            and isinstance(sel.queries, ir.Full)
-            and _safe_pred(sel, sel.keys.value, sel.queries.value))
+    return (
+        isinstance(sel, ir.Select)
+        and isinstance(sel.keys, ir.Full)
+        and isinstance(sel.queries, ir.Full)
+        and _safe_pred(sel, sel.keys.value, sel.queries.value)
+    )
 
 
 def _safe_pred(sel: ir.Select, k, q) -> bool:

@@ -18,11 +18,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from compiler.errors import FEWER_VALUES, CompileError
+from compiler.linear import Lin
+from compiler.precision import F32_EPS
 from rasp import ir
-
-from .errors import FEWER_VALUES, CompileError
-from .linear import Lin
-from .precision import F32_EPS
 
 LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
 
@@ -127,8 +126,9 @@ class PNode:
         """The value set where it is known: always for a one-hot; a numeric node's is None
         when a mean can take too many values."""
         if self.values is None:
-            raise CompileError(f"`{self.label}` can take too many values here", self.ir,
-                               hint=FEWER_VALUES)
+            raise CompileError(
+                f"`{self.label}` can take too many values here", self.ir, hint=FEWER_VALUES
+            )
         return self.values
 
     def where(self) -> str:

@@ -14,22 +14,21 @@ import numpy as np
 import torch
 
 import runtime
+from compiler import report
+from compiler import values as values_mod
+from compiler.assemble import Builder
+from compiler.budget import DEFAULT_LIMIT, Budget, Progress
+from compiler.codec import InputCodec, OutputCodec
+from compiler.errors import CompileError
+from compiler.lower import Lowerer
+from compiler.manifest import Layer, Manifest, ManifestError, Stats
+from compiler.normalise import Width, normalise
+from compiler.precision import FLOAT32, FLOAT64, Precision
+from compiler.refs import walk_index
+from compiler.values import is_numeric_like, vkey
 from rasp import ir
+from rasp.columns import type_class
 from rasp.env import Environment
-from rasp.interpreter import type_class
-
-from . import report
-from . import values as values_mod
-from .assemble import Builder
-from .budget import DEFAULT_LIMIT, Budget, Progress
-from .codec import InputCodec, OutputCodec
-from .errors import CompileError
-from .lower import Lowerer
-from .manifest import Layer, Manifest, ManifestError, Stats
-from .normalise import Width, normalise
-from .precision import FLOAT32, FLOAT64, Precision
-from .refs import walk_index
-from .values import is_numeric_like, vkey
 
 
 def _environment(source: Environment | str | os.PathLike) -> tuple[Environment, str | None]:
@@ -41,10 +40,16 @@ def _environment(source: Environment | str | os.PathLike) -> tuple[Environment, 
     return env, path
 
 
-def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[Any],
-            max_len: int, causal: bool = False, encodings: dict[str, str] | None = None,
-            time_limit: float | None = DEFAULT_LIMIT, progress: Progress | None = None
-            ) -> CompiledProgram:
+def compile(
+    source: Environment | str | os.PathLike,
+    name: str,
+    vocab: Sequence[Any],
+    max_len: int,
+    causal: bool = False,
+    encodings: dict[str, str] | None = None,
+    time_limit: float | None = DEFAULT_LIMIT,
+    progress: Progress | None = None,
+) -> CompiledProgram:
     """Compile the s-op `name` (a name or any expression) for inputs over `vocab` of length
     1..max_len (the model has one more position, BOS's). `encodings` overrides an
     aggregate's encoding by variable name ('categorical' or 'numerical'). Raises
@@ -56,16 +61,22 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
     env, path = _environment(source)
     vocab = list(dict.fromkeys(vocab))
     if not vocab:
-        raise CompileError("the vocabulary is empty",
-                           hint="name the tokens: --vocab a,b,c (or the `# compile:` header)")
+        raise CompileError(
+            "the vocabulary is empty",
+            hint="name the tokens: --vocab a,b,c (or the `# compile:` header)",
+        )
     if not isinstance(max_len, int) or max_len < 1:
-        raise CompileError(f"max_len must be a positive integer, not {max_len!r}",
-                           hint="the longest input, in tokens: --max-len 8, say")
+        raise CompileError(
+            f"max_len must be a positive integer, not {max_len!r}",
+            hint="the longest input, in tokens: --max-len 8, say",
+        )
     node = env.expression(name)
     if not isinstance(node, ir.SOp):
         what = "a selector" if isinstance(node, ir.Selector) else f"not an s-op ({node!r})"
-        raise CompileError(f"`{name}` is {what}: only s-ops compile",
-                           hint="compile `selector_width(sel)` or `aggregate(sel, x)`")
+        raise CompileError(
+            f"`{name}` is {what}: only s-ops compile",
+            hint="compile `selector_width(sel)` or `aggregate(sel, x)`",
+        )
     normal = normalise(node)
     analysis = values_mod.analyse([normal], vocab, max_len, budget)
     if causal:
@@ -79,17 +90,31 @@ def compile(source: Environment | str | os.PathLike, name: str, vocab: Sequence[
     masked = builder.causal
     model, layers = builder.build()
     manifest = Manifest(
-        expr=name, source=path, vocab=list(vocab), max_len=max_len, causal=masked,
-        output=builder.output, layout=builder.layout(walk_index(node)), layers=tuple(layers),
-        stats=_stats(model, layers), compile_seconds=round(time.perf_counter() - start, 4),
-        dtype=builder.prec.name)
+        expr=name,
+        source=path,
+        vocab=list(vocab),
+        max_len=max_len,
+        causal=masked,
+        output=builder.output,
+        layout=builder.layout(walk_index(node)),
+        layers=tuple(layers),
+        stats=_stats(model, layers),
+        compile_seconds=round(time.perf_counter() - start, 4),
+        dtype=builder.prec.name,
+    )
     prog = CompiledProgram(model, manifest)
     prog.env, prog.node = env, node
     return prog
 
 
-def _placed(analysis: values_mod.Analysis, normal: ir.SOp, encodings: dict[str, str] | None,
-            budget: Budget, causal: bool, precision: Precision) -> Builder:
+def _placed(
+    analysis: values_mod.Analysis,
+    normal: ir.SOp,
+    encodings: dict[str, str] | None,
+    budget: Budget,
+    causal: bool,
+    precision: Precision,
+) -> Builder:
     """The plan lowered and placed for weights of one float type (float32 first; float64
     only where float32 would refuse: a CompileError with `precision` set)."""
     lowerer = Lowerer(analysis, encodings, budget=budget, precision=precision)
@@ -103,17 +128,22 @@ def _check_causal(node: ir.SOp) -> None:
     for n in values_mod.walk([node]):
         if isinstance(n, ir.Aggregate | Width):
             if not _causal_selector(n.selector):
-                raise CompileError("a causal model cannot compute this: its selector may "
-                                   "select later positions", n,
-                                   hint="compile without --causal: a causal model computes "
-                                   "only values whose selectors keep to earlier keys "
-                                   "(`select(indices, indices, <=)`, or an `and` with it)")
+                raise CompileError(
+                    "a causal model cannot compute this: its selector may select later positions",
+                    n,
+                    hint="compile without --causal: a causal model computes "
+                    "only values whose selectors keep to earlier keys "
+                    "(`select(indices, indices, <=)`, or an `and` with it)",
+                )
 
 
 def _causal_selector(sel: ir.Selector) -> bool:
     if isinstance(sel, ir.Select):
-        return (isinstance(sel.keys, ir.Indices) and isinstance(sel.queries, ir.Indices)
-                and sel.op in ("<", "<=", "=="))
+        return (
+            isinstance(sel.keys, ir.Indices)
+            and isinstance(sel.queries, ir.Indices)
+            and sel.op in ("<", "<=", "==")
+        )
     if isinstance(sel, ir.SelectorCombine) and sel.op == "and":
         return any(_causal_selector(s) for s in sel.inputs)
     if isinstance(sel, ir.SelectorCombine) and sel.op == "or":
@@ -122,9 +152,13 @@ def _causal_selector(sel: ir.Selector) -> bool:
 
 
 def _stats(model: runtime.Transformer, layers: list[Layer]) -> Stats:
-    return Stats(layers=len(layers), heads=sum(x.heads for x in layers),
-                 d_model=model.config.d_model, mlp_hidden=sum(x.mlp_hidden for x in layers),
-                 params=model.num_params())
+    return Stats(
+        layers=len(layers),
+        heads=sum(x.heads for x in layers),
+        d_model=model.config.d_model,
+        mlp_hidden=sum(x.mlp_hidden for x in layers),
+        params=model.num_params(),
+    )
 
 
 def same_value(expected: Any, actual: Any) -> bool:
@@ -188,8 +222,7 @@ class CompiledProgram:
 
     def fast_forward(self) -> runtime.FastForward:
         """The pruned forward of the current weights (rebuilt when a weight changed)."""
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device)
-                    for p in self.model.parameters())
+        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.model.parameters())
         if self._fast is None or key != self._fast_key:
             self._fast, self._fast_key = runtime.FastForward(self.model), key
         return self._fast
@@ -232,6 +265,8 @@ def load(path: str | os.PathLike, device: str | None = None) -> CompiledProgram:
     except ManifestError as err:
         raise runtime.ModelFileError(f"{path}: {err}") from None
     if model.config.max_seq_len != manifest.max_len + 1:
-        raise runtime.ModelFileError(f"{path}: the model has {model.config.max_seq_len} "
-                                     f"positions, not max_len {manifest.max_len} + BOS")
+        raise runtime.ModelFileError(
+            f"{path}: the model has {model.config.max_seq_len} "
+            f"positions, not max_len {manifest.max_len} + BOS"
+        )
     return CompiledProgram(model, manifest)

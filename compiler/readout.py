@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import PRECISION, CompileError
-from .linear import Lin
-from .manifest import Encoding, Output, jsonable
-from .numtype import output_flag
-from .plan import Head, PNode, err_of, read
-from .precision import Precision
-from .values import is_numeric_like
+from compiler.errors import PRECISION, CompileError
+from compiler.linear import Lin
+from compiler.manifest import Encoding, Output, jsonable
+from compiler.numtype import output_flag
+from compiler.plan import Head, PNode, err_of, read
+from compiler.precision import Precision
+from compiler.values import is_numeric_like
 
 
 def _check_error(root: PNode, lin: Lin, output: Output, prec: Precision) -> None:
@@ -34,9 +34,13 @@ def _check_error(root: PNode, lin: Lin, output: Output, prec: Precision) -> None
             scale = root.head.vmax if isinstance(root, Head) else 1.0
             limit = 1e-5 * max(1.0, scale)
     if err > limit:
-        raise CompileError(f"its {prec.name} error (up to {err:.2g}) could change the decoded "
-                           f"output (values {limit / 0.45:.2g} apart)", root.ir, precision=True,
-                           hint=PRECISION)
+        raise CompileError(
+            f"its {prec.name} error (up to {err:.2g}) could change the decoded "
+            f"output (values {limit / 0.45:.2g} apart)",
+            root.ir,
+            precision=True,
+            hint=PRECISION,
+        )
 
 
 def readout(root: PNode, prec: Precision) -> tuple[Lin, Output]:
@@ -54,13 +58,15 @@ def _readout(root: PNode) -> tuple[Lin, Output]:
     vals = root.values
 
     def output(encoding: Encoding, typed: bool = False) -> Output:
-        return Output(encoding, jsonable(vals), label=root.label, where=root.where(),
-                         typed=typed)
+        return Output(encoding, jsonable(vals), label=root.label, where=root.where(), typed=typed)
 
     if root.enc == "num":
         if vals is not None and not all(is_numeric_like(v) for v in vals):
-            raise CompileError("a numeric output with non-numeric values", root.ir,
-                               hint="compile a categorical value: drop `numerical`")
+            raise CompileError(
+                "a numeric output with non-numeric values",
+                root.ir,
+                hint="compile a categorical value: drop `numerical`",
+            )
         flag = output_flag(root)
         if flag is not None:
             return lin.stack(flag), output("numerical", typed=True)

@@ -90,8 +90,9 @@ def resolve(ref: Ref, nodes: list[ir.IRNode]) -> ir.IRNode | None:
         case CombineRef(op=op, inputs=inputs):
             parts = [resolve(r, nodes) for r in inputs]
             sels = [p for p in parts if isinstance(p, ir.Selector)]
-            return ir.SelectorCombine(op=op, inputs=tuple(sels)) if len(sels) == len(
-                parts) else None
+            return (
+                ir.SelectorCombine(op=op, inputs=tuple(sels)) if len(sels) == len(parts) else None
+            )
     return None  # pragma: no cover - the match is exhaustive
 
 
@@ -116,8 +117,9 @@ def from_json(data: Any) -> Ref:
         if "const" in data and len(data) == 1:
             return ConstRef(data["const"])
         if isinstance(data.get("select"), str) and data["select"] in ir.COMPARISONS:
-            return SelectRef(data["select"], from_json(data.get("keys")),
-                             from_json(data.get("queries")))
+            return SelectRef(
+                data["select"], from_json(data.get("keys")), from_json(data.get("queries"))
+            )
         if data.get("combine") in ("and", "or", "not") and isinstance(data.get("inputs"), list):
             return CombineRef(data["combine"], tuple(from_json(r) for r in data["inputs"]))
     raise ValueError(f"not a node reference: {data!r}")

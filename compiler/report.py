@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 
-from .manifest import Embedding, HeadValue, Manifest, Value
+from compiler.manifest import Embedding, HeadValue, Manifest, Value
 
 
 def plan_text(manifest: Manifest, columns: int | None = None) -> str:
@@ -28,9 +28,11 @@ def plan_text(manifest: Manifest, columns: int | None = None) -> str:
     for layer in manifest.layers:
         blocks = manifest.blocks(layer.index)
         width += sum(b.width for b in blocks)
-        lines.append(f"layer {layer.index}: {layer.heads} head(s) of width "
-                     f"{layer.d_head}, MLP hidden {layer.mlp_hidden}; residual width "
-                     f"{width}")
+        lines.append(
+            f"layer {layer.index}: {layer.heads} head(s) of width "
+            f"{layer.d_head}, MLP hidden {layer.mlp_hidden}; residual width "
+            f"{width}"
+        )
         for b in blocks:
             if isinstance(b, HeadValue):
                 block("head", b, f"{b.label}  <- {b.selector}")
@@ -39,10 +41,12 @@ def plan_text(manifest: Manifest, columns: int | None = None) -> str:
     out = manifest.output
     lines.append(f"output: {out.label} ({out.encoding})")
     s = manifest.stats
-    lines.append(f"stats: layers {s.layers}, heads {s.heads}, d_model {s.d_model}, "
-                 f"mlp_hidden {s.mlp_hidden}, params {s.params:,}")
+    lines.append(
+        f"stats: layers {s.layers}, heads {s.heads}, d_model {s.d_model}, "
+        f"mlp_hidden {s.mlp_hidden}, params {s.params:,}"
+    )
     return "\n".join(lines)
 
 
 def _fit(text: str, columns: int) -> str:
-    return text if len(text) <= columns else text[:max(columns - 1, 20)] + "…"
+    return text if len(text) <= columns else text[: max(columns - 1, 20)] + "…"

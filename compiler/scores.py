@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from compiler.linear import ONE, Lin
+from compiler.plan import HeadSpec, err_of
+from compiler.precision import F32_EPS
+from compiler.values import is_numeric_like
 from rasp import ir
-
-from .linear import ONE, Lin
-from .plan import HeadSpec, err_of
-from .precision import F32_EPS
-from .values import is_numeric_like
 
 MAX_SCORE_ERR = 0.1  # largest rounding error of q.k a head may have (HeadSpec.beta's margins)
 
@@ -51,8 +50,13 @@ def _bound(lin: Lin) -> np.ndarray:
     out = np.abs(lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, 0])
     for s in lin.sources():
         p = s
-        big = 1.0 if p.enc == "cat" else max(
-            (abs(float(v)) for v in p.values), default=0.0) if p.values is not None else np.inf
+        big = (
+            1.0
+            if p.enc == "cat"
+            else max((abs(float(v)) for v in p.values), default=0.0)
+            if p.values is not None
+            else np.inf
+        )
         out = out + np.abs(lin.terms[s]).max(axis=1) * big
     return out
 
@@ -69,7 +73,7 @@ def score_err(q: Lin, k: Lin, eps: float = F32_EPS) -> float:
     def against(lin: Lin, others: np.ndarray | None, big: np.ndarray) -> float:
         if others is not None:
             return err_of(lin.left(others.T))
-        return sum(err_of(lin.left(np.eye(lin.rows)[i:i + 1])) * big[i] for i in range(lin.rows))
+        return sum(err_of(lin.left(np.eye(lin.rows)[i : i + 1])) * big[i] for i in range(lin.rows))
 
     if vq is not None and vk is not None:
         terms = (vq != 0).astype(float).T @ (vk != 0).astype(float)
@@ -96,15 +100,17 @@ class SelPlan:
         return self.err > MAX_SCORE_ERR
 
     @staticmethod
-    def of(q: Lin, k: Lin, threshold: float, bos_k: np.ndarray | None = None,
-           eps: float = F32_EPS) -> SelPlan:
+    def of(
+        q: Lin, k: Lin, threshold: float, bos_k: np.ndarray | None = None, eps: float = F32_EPS
+    ) -> SelPlan:
         return SelPlan(q, k, threshold, bos_k, score_err(q, k, eps))
 
     def head(self, v: Lin, vmax: float, selector: ir.Selector) -> HeadSpec:
         """The head that reads v from the keys this selects (BOS holds the default)."""
         bos = "none" if self.bos_k is not None else "half"
-        return HeadSpec(self.q, self.k, self.threshold, bos, v, vmax, selector, self.bos_k,
-                        self.err)
+        return HeadSpec(
+            self.q, self.k, self.threshold, bos, v, vmax, selector, self.bos_k, self.err
+        )
 
 
 def select_atoms(sel: ir.Selector) -> list[ir.Select]:
@@ -166,8 +172,9 @@ def bilinear(table: np.ndarray, qlin: Lin, klin: Lin) -> tuple[Lin, Lin]:
     return qlin.left(qmat), klin.left(kmat)
 
 
-def additive_scores(sel: ir.Selector, groups: list[list[ir.Select]], tables: dict[int, np.ndarray]
-              ) -> tuple[list[np.ndarray], float] | None:
+def additive_scores(
+    sel: ir.Selector, groups: list[list[ir.Select]], tables: dict[int, np.ndarray]
+) -> tuple[list[np.ndarray], float] | None:
     """Per-group integer scores whose sum is T exactly on selected pairs, <= T-1 elsewhere
     (an `and` of selects on different values, say). None when none is found."""
     states, state_of = [], []
@@ -186,14 +193,15 @@ def additive_scores(sel: ir.Selector, groups: list[list[ir.Select]], tables: dic
         for ai, a in enumerate(g):
             truth[a.id] = np.array([states[gi][c[gi], ai] for c in combos], dtype=bool)
     target = combine(sel, truth)
-    choices = np.array(list(itertools.product((0, 1, -1, 2, -2), repeat=unknowns)),
-                       dtype=np.float64).reshape(5**unknowns, unknowns)
+    choices = np.array(
+        list(itertools.product((0, 1, -1, 2, -2), repeat=unknowns)), dtype=np.float64
+    ).reshape(5**unknowns, unknowns)
     # sums[choice, combo]
     sums = np.zeros((len(choices), len(combos)))
     col = 0
     for gi, s in enumerate(states):
         idx = np.array([c[gi] for c in combos])
-        w = np.concatenate([np.zeros((len(choices), 1)), choices[:, col:col + len(s) - 1]], 1)
+        w = np.concatenate([np.zeros((len(choices), 1)), choices[:, col : col + len(s) - 1]], 1)
         sums += w[:, idx]
         col += len(s) - 1
     if not target.any():
@@ -209,7 +217,7 @@ def additive_scores(sel: ir.Selector, groups: list[list[ir.Select]], tables: dic
     threshold = float(t_sel[hits[0], 0])
     out, col = [], 0
     for gi, s in enumerate(states):
-        w = np.concatenate([[0.0], best[col:col + len(s) - 1]])
+        w = np.concatenate([[0.0], best[col : col + len(s) - 1]])
         col += len(s) - 1
         out.append(w[state_of[gi]])
     return out, threshold

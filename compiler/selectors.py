@@ -14,17 +14,16 @@ from typing import Any
 
 import numpy as np
 
+from compiler import patterns
+from compiler.compare import points_near
+from compiler.discretise import pointwise
+from compiler.errors import PRECISION, CompileError
+from compiler.linear import Lin, stack_all
+from compiler.plan import Linear, PNode, read
+from compiler.precision import FLOAT64, Precision
+from compiler.scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
+from compiler.values import is_number, vkey
 from rasp import ir
-
-from . import patterns
-from .compare import points_near
-from .discretise import pointwise
-from .errors import PRECISION, CompileError
-from .linear import Lin, stack_all
-from .plan import Linear, PNode, read
-from .precision import FLOAT64, Precision
-from .scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
-from .values import is_number, vkey
 
 
 @dataclass
@@ -59,8 +58,9 @@ class Selectors:
     as_number: Callable[[ir.IRNode], PNode]
     pnode: Callable[..., PNode]
 
-    def selector(self, sel: ir.Selector, need_threshold: bool = False,
-                 equal_weights: bool = True) -> SelPlan:
+    def selector(
+        self, sel: ir.Selector, need_threshold: bool = False, equal_weights: bool = True
+    ) -> SelPlan:
         """q, k read-outs with q.k == T on selected pairs and <= T-1 elsewhere.
         `equal_weights`: several selected keys must get exactly equal weights (a mean, a
         width), so no scores computed from large cancelling terms (the quadratic form)."""
@@ -127,13 +127,18 @@ class Selectors:
             plan = SelPlan.of(qrows, krows, 1.0, eps=self.prec.eps)
         else:
             kb = float(qs.min()) - gap
-            plan = SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]),
-                              eps=self.prec.eps)
+            plan = SelPlan.of(
+                qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]), eps=self.prec.eps
+            )
         if plan.blurred and self.prec.eps > FLOAT64.eps:
             # A one-hot table instead would grow with max_len (reverse: d_model 13 -> 153
             # from max_len 71); a wider float keeps these three dimensions.
-            raise CompileError(f"its equality scores could be off by {plan.err:.2g} in "
-                               f"{self.prec.name}", at, precision=True, hint=PRECISION)
+            raise CompileError(
+                f"its equality scores could be off by {plan.err:.2g} in {self.prec.name}",
+                at,
+                precision=True,
+                hint=PRECISION,
+            )
         return None if plan.blurred else plan  # else a one-hot table: exact, and wider
 
     def _sides(self, atoms: list[ir.Select]) -> dict[int, Side]:
@@ -156,12 +161,24 @@ class Selectors:
         if p.values is None and at.op == "==" and other.values is not None:
             near = points_near(p, other.values)  # too many values: those next to a match
             if near is not None:
-                p = self.pnode(Linear, "num", near, p.label, p.ir, lin=read(p), err=p.err,
-                               role="value (next to a match)", checks=False)
+                p = self.pnode(
+                    Linear,
+                    "num",
+                    near,
+                    p.label,
+                    p.ir,
+                    lin=read(p),
+                    err=p.err,
+                    role="value (next to a match)",
+                    checks=False,
+                )
         if p.enc == "cat" or p.values is None or other.values is None:
             return self.onehot(p, at)
-        table = (truth_table(at, p.values, other.values).T if keys
-                 else truth_table(at, other.values, p.values))  # [p's value, other's]
+        table = (
+            truth_table(at, p.values, other.values).T
+            if keys
+            else truth_table(at, other.values, p.values)
+        )  # [p's value, other's]
         sig, cls = np.unique(table, axis=0, return_inverse=True)
         if len(sig) == len(p.values):
             return self.onehot(p, at)
@@ -171,8 +188,9 @@ class Selectors:
         if got is None:
             reps = {c: p.values[i] for i, c in reversed(list(enumerate(cls)))}
             rep = {vkey(v): reps[c] for v, c in zip(p.values, cls, strict=True)}
-            got = self.mlp([p], pointwise(lambda v: rep[vkey(v)]), p.label, p.ir or at,
-                           role="classes of")
+            got = self.mlp(
+                [p], pointwise(lambda v: rep[vkey(v)]), p.label, p.ir or at, role="classes of"
+            )
             got.checks = False
             self.classes[key] = got
         return got, read(got)
@@ -185,8 +203,10 @@ class Selectors:
         groups: dict[tuple[int, int], list[ir.Select]] = {}
         for at in atoms:
             groups.setdefault((sides[at.id].keys.id, sides[at.id].queries.id), []).append(at)
-        tables = {at.id: truth_table(at, sides[at.id].keys.domain, sides[at.id].queries.domain)
-                  for at in atoms}
+        tables = {
+            at.id: truth_table(at, sides[at.id].keys.domain, sides[at.id].queries.domain)
+            for at in atoms
+        }
         return Pairs(atoms, sides, list(groups.values()), tables)
 
     def try_selector(self, sel: ir.Selector) -> SelPlan | None:
@@ -240,8 +260,9 @@ class Selectors:
             if len(ps) == 1:
                 return ps[0]
             label = "(" + ", ".join(p.label for p in ps) + ")"
-            p = self.mlp(ps, pointwise(lambda *vs: tuple(vs)), label, sel,
-                         role="MLP (joint one-hot)")
+            p = self.mlp(
+                ps, pointwise(lambda *vs: tuple(vs)), label, sel, role="MLP (joint one-hot)"
+            )
             p.checks = False
             return p
 
@@ -262,12 +283,16 @@ class Selectors:
 def sharp(plan: SelPlan, sel: ir.Selector, prec: Precision) -> SelPlan:
     """The plan, if the model's float type keeps its scores apart (else a CompileError)."""
     if plan.blurred:
-        raise CompileError(f"its attention scores could be off by {plan.err:.2g} in "
-                           f"{prec.name}, too close to the margin between selected and other "
-                           "keys", sel, precision=True,
-                           hint="compare fewer values: map the keys and queries to the few "
-                           "classes the comparison needs before selecting, or split an "
-                           "`and`/`or` of selects over many values into steps")
+        raise CompileError(
+            f"its attention scores could be off by {plan.err:.2g} in "
+            f"{prec.name}, too close to the margin between selected and other "
+            "keys",
+            sel,
+            precision=True,
+            hint="compare fewer values: map the keys and queries to the few "
+            "classes the comparison needs before selecting, or split an "
+            "`and`/`or` of selects over many values into steps",
+        )
     return plan
 
 
@@ -275,5 +300,8 @@ def causal_compatible(sel: ir.Selector) -> bool:
     """select(indices, indices, <=), possibly `and`-ed with anything: a causal mask suffices."""
     if patterns.is_upto(sel):
         return True
-    return (isinstance(sel, ir.SelectorCombine) and sel.op == "and"
-            and any(causal_compatible(s) for s in sel.inputs))
+    return (
+        isinstance(sel, ir.SelectorCombine)
+        and sel.op == "and"
+        and any(causal_compatible(s) for s in sel.inputs)
+    )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from compiler.normalise import PrefixCount, Width
 from rasp import ir
-
-from .normalise import PrefixCount, Width
 
 
 class StructKeys:
@@ -20,8 +19,7 @@ class StructKeys:
         got = self.by_node.get(node.id)
         if got is not None:
             return got
-        todo = ir.walk([node], lambda n: tuple(c for c in n.children()
-                                               if c.id not in self.by_node))
+        todo = ir.walk([node], lambda n: tuple(c for c in n.children() if c.id not in self.by_node))
         for n in todo:  # children first, each node once: linear in distinct nodes
             shape = _shape(n) + tuple(self.by_node[c.id] for c in n.children())
             self.by_node[n.id] = self.table.setdefault(shape, len(self.table))
@@ -38,8 +36,7 @@ def _shape(node: ir.IRNode) -> tuple:
         case ir.Full(value=v):
             return ("full", type(v).__name__, repr(v))
         case ir.Map():
-            return ("map", node.op, type(node.const).__name__, repr(node.const),
-                    node.const_side)
+            return ("map", node.op, type(node.const).__name__, repr(node.const), node.const_side)
         case ir.SequenceMap():
             return ("seqmap", node.op)
         case ir.Aggregate():

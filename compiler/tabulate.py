@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from compiler.values import is_number, vkey
 from rasp import ir
-
-from .values import is_number, vkey
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
 
@@ -64,12 +63,18 @@ def apply(fn: Callable[..., Any], args: Sequence[Any]) -> Any:
         return MISSING
 
 
-def tabulate(node: ir.IRNode, rows: int, done: dict[Any, Column],
-             token: Sequence[Any] | None = None, index: Sequence[Any] | None = None,
-             key: Callable[[ir.IRNode], Any] = lambda n: n.id) -> Column:
+def tabulate(
+    node: ir.IRNode,
+    rows: int,
+    done: dict[Any, Column],
+    token: Sequence[Any] | None = None,
+    index: Sequence[Any] | None = None,
+    key: Callable[[ir.IRNode], Any] = lambda n: n.id,
+) -> Column:
     """The value of an elementwise expression on each row, given the columns of its leaves
     (and the token, or the position, of each row when the expression reads them). `done`
     maps `key(node)` to columns: it holds the leaves, and gets every node computed."""
+
     def kids(n: ir.IRNode) -> tuple[ir.IRNode, ...]:
         return () if key(n) in done else n.children()
 
@@ -88,8 +93,7 @@ def tabulate(node: ir.IRNode, rows: int, done: dict[Any, Column],
                 fn = n.fn()
                 ins = [done[key(c)] for c in n.children()]
                 uniq, inv = _combos([c.codes for c in ins], [len(c.table) for c in ins])
-                raw = [apply(fn, [c.table[k] for c, k in zip(ins, u, strict=True)])
-                       for u in uniq]
+                raw = [apply(fn, [c.table[k] for c, k in zip(ins, u, strict=True)]) for u in uniq]
                 codes, table = _dedupe(raw)
                 out = Column(codes[inv], table)
             case _:
@@ -119,9 +123,13 @@ def product_rows(sizes: Sequence[int]) -> np.ndarray:
     return idx
 
 
-def tree_outputs(node: ir.IRNode, leaves: list[ir.IRNode], groups: list[list[list[Any]]],
-                 key: Callable[[ir.IRNode], Any], done: dict[Any, Column] | None = None
-                 ) -> list[Any]:
+def tree_outputs(
+    node: ir.IRNode,
+    leaves: list[ir.IRNode],
+    groups: list[list[list[Any]]],
+    key: Callable[[ir.IRNode], Any],
+    done: dict[Any, Column] | None = None,
+) -> list[Any]:
     """The tree's output at every point of the product of its leaves' groups (a group: the
     values one input point stands for, equal as numbers); see `agree`. `done`: columns of
     nodes over these same leaves computed before (filled in)."""
@@ -139,9 +147,10 @@ def tree_outputs(node: ir.IRNode, leaves: list[ir.IRNode], groups: list[list[lis
     per_point: list[list[Any]] = [[] for _ in range(int(np.prod(sizes)))]
     for p, c in zip(point, out.codes, strict=True):
         per_point[p].append(out.table[c])
-    return [agree(vs, [g[i] for g, i in zip(groups, t, strict=True)])
-            for vs, t in zip(per_point, itertools.product(*(range(s) for s in sizes)),
-                             strict=True)]
+    return [
+        agree(vs, [g[i] for g, i in zip(groups, t, strict=True)])
+        for vs, t in zip(per_point, itertools.product(*(range(s) for s in sizes)), strict=True)
+    ]
 
 
 class Ambiguous(Exception):
@@ -167,9 +176,14 @@ def affine_of(node: ir.Map, vals: list[Any] | None) -> tuple[float, float] | Non
     num_c = is_number(c)
     cn = c if num_c else 0.0
     structural = {
-        ("+", "right"): (1.0, cn), ("+", "left"): (1.0, cn), ("-", "right"): (1.0, -cn),
-        ("-", "left"): (-1.0, cn), ("*", "right"): (cn, 0.0), ("*", "left"): (cn, 0.0),
-        ("neg", None): (-1.0, 0.0), ("pos", None): (1.0, 0.0),
+        ("+", "right"): (1.0, cn),
+        ("+", "left"): (1.0, cn),
+        ("-", "right"): (1.0, -cn),
+        ("-", "left"): (-1.0, cn),
+        ("*", "right"): (cn, 0.0),
+        ("*", "left"): (cn, 0.0),
+        ("neg", None): (-1.0, 0.0),
+        ("pos", None): (1.0, 0.0),
     }
     key = (node.op, node.const_side)
     if key in structural and (num_c or node.const_side is None):
@@ -183,8 +197,7 @@ def affine_of(node: ir.Map, vals: list[Any] | None) -> tuple[float, float] | Non
     outs = [apply(fn, (v,)) for v in vals]
     by_x: dict[float, float] = {}  # equal numbers (5, 5.0) are one point to the model
     for v, o in zip(vals, outs, strict=True):
-        if (o is MISSING or not is_number(o)
-                or by_x.setdefault(float(v), float(o)) != float(o)):
+        if o is MISSING or not is_number(o) or by_x.setdefault(float(v), float(o)) != float(o):
             return None
     pts = sorted(by_x.items())
     if len(pts) == 1:

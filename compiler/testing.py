@@ -41,9 +41,13 @@ def chain_program(steps: int, dict_size: int = 800, seed: int = 0) -> str:
     rng = random.Random(seed)
     entries = [f'"{w}": {i}' for i, w in enumerate(CHAIN_VOCAB)]
     entries += [f'"w{i}": {i % 7}' for i in range(dict_size - len(CHAIN_VOCAB))]
-    lines = ["d = {" + ", ".join(entries) + "};", "t = d[tokens];",
-             "prev = aggregate(select(indices, indices - 1, ==), t, 0);",
-             "nxt = aggregate(select(indices, indices + 1, ==), t, 0);", "x = 0;"]
+    lines = [
+        "d = {" + ", ".join(entries) + "};",
+        "t = d[tokens];",
+        "prev = aggregate(select(indices, indices - 1, ==), t, 0);",
+        "nxt = aggregate(select(indices, indices + 1, ==), t, 0);",
+        "x = 0;",
+    ]
     for i in range(steps):
         src = rng.choice(["t", "prev", "nxt"])
         lines.append(f"c{i} = {src} == {rng.randrange(5)} and (x < {rng.randrange(1, 6)});")

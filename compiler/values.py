@@ -16,14 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rasp import ir
-from rasp.values import value_key as vkey  # the language's identity of a value
-
-from .bounds import selects_a_position
-from .budget import Budget
-from .normalise import PrefixCount, Width
-from .structure import StructKeys
-from .valuesets import (  # (also the names other stages read from here: see __all__)
+from compiler.bounds import selects_a_position
+from compiler.budget import Budget
+from compiler.normalise import PrefixCount, Width
+from compiler.structure import StructKeys
+from compiler.valuesets import (
     SelectorInfo,
     aggregate_values,
     apply_all,
@@ -32,10 +29,27 @@ from .valuesets import (  # (also the names other stages read from here: see __a
     is_numeric_like,
     sums,
 )
+from rasp import ir
+from rasp.values import value_key as vkey  # the language's identity of a value
 
-__all__ = ["Analysis", "SelectorInfo", "aggregate_values", "analyse", "apply_all",
-           "count_selector", "determines", "distinct", "is_number", "is_numeric_like",
-           "position_injective", "selects_one_value", "sums", "uniform", "vkey", "walk"]
+__all__ = [
+    "Analysis",
+    "SelectorInfo",
+    "aggregate_values",
+    "analyse",
+    "apply_all",
+    "count_selector",
+    "determines",
+    "distinct",
+    "is_number",
+    "is_numeric_like",
+    "position_injective",
+    "selects_one_value",
+    "sums",
+    "uniform",
+    "vkey",
+    "walk",
+]
 
 
 @dataclass
@@ -53,8 +67,9 @@ class Analysis:
         return self.values[node.id]
 
 
-def analyse(roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int,
-            budget: Budget | None = None) -> Analysis:
+def analyse(
+    roots: list[ir.IRNode], vocab: Sequence[Any], max_len: int, budget: Budget | None = None
+) -> Analysis:
     """Value sets of every s-op reachable from `roots` (selector summaries too)."""
     a = Analysis(list(vocab), max_len, {}, {})
     nodes = walk(roots)
@@ -110,8 +125,13 @@ def _values(node: ir.IRNode, a: Analysis) -> list[Any] | None:
                 return [False, True]  # too many pairs to list: a superset
             return out
         case ir.Aggregate():
-            return aggregate_values(a.values.get(node.sop.id), a.selectors[node.selector.id],
-                                    node.default, n, selects_one_value(node, a))
+            return aggregate_values(
+                a.values.get(node.sop.id),
+                a.selectors[node.selector.id],
+                node.default,
+                n,
+                selects_one_value(node, a),
+            )
     raise TypeError(f"unknown s-op {type(node).__name__}")  # pragma: no cover
 
 
@@ -146,8 +166,9 @@ def _totally_ordered(values: list[Any] | None) -> bool:
         return False
     if all(isinstance(v, str) for v in values):
         return True
-    return (all(is_numeric_like(v) for v in values)
-            and len({float(v) for v in values}) == len(values))
+    return all(is_numeric_like(v) for v in values) and len({float(v) for v in values}) == len(
+        values
+    )
 
 
 def _order_keys(sel: ir.Selector, a: Analysis) -> list[ir.IRNode] | None:
@@ -155,19 +176,30 @@ def _order_keys(sel: ir.Selector, a: Analysis) -> list[ir.IRNode] | None:
     lexicographic order of (X1, X2, ...): `select(X, X, <)` (or >), and
     `select(X, X, <) or (select(X, X, ==) and ORDER)` for ties broken by ORDER."""
     if isinstance(sel, ir.Select):
-        ok = (sel.op in ("<", ">") and _same(sel.keys, sel.queries, a)
-              and _totally_ordered(a.values.get(sel.keys.id)))
+        ok = (
+            sel.op in ("<", ">")
+            and _same(sel.keys, sel.queries, a)
+            and _totally_ordered(a.values.get(sel.keys.id))
+        )
         return [sel.keys] if ok else None
     if not (isinstance(sel, ir.SelectorCombine) and sel.op == "or"):
         return None
     strict, ties = sel.inputs
     first = _order_keys(strict, a)
-    if (first is None or len(first) != 1 or not isinstance(ties, ir.SelectorCombine)
-            or ties.op != "and"):
+    if (
+        first is None
+        or len(first) != 1
+        or not isinstance(ties, ir.SelectorCombine)
+        or ties.op != "and"
+    ):
         return None
     equal, rest = ties.inputs
-    if not (isinstance(equal, ir.Select) and equal.op == "=="
-            and _same(equal.keys, first[0], a) and _same(equal.queries, first[0], a)):
+    if not (
+        isinstance(equal, ir.Select)
+        and equal.op == "=="
+        and _same(equal.keys, first[0], a)
+        and _same(equal.queries, first[0], a)
+    ):
         return None
     after = _order_keys(rest, a)
     return None if after is None else first + after
@@ -202,8 +234,9 @@ def _numbers(x: ir.IRNode, a: Analysis) -> bool:
         return all(is_number(v) for v in vals)
     if isinstance(x, ir.SequenceMap) and x.op in ("+", "-"):
         return all(_numbers(c, a) for c in x.inputs)
-    return isinstance(x, ir.Map) and x.op in ("+", "-") and is_number(x.const) and _numbers(
-        x.child, a)
+    return (
+        isinstance(x, ir.Map) and x.op in ("+", "-") and is_number(x.const) and _numbers(x.child, a)
+    )
 
 
 def uniform(x: ir.IRNode, a: Analysis) -> bool:
@@ -227,8 +260,7 @@ def uniform(x: ir.IRNode, a: Analysis) -> bool:
 def _uniform_queries(sel: ir.Selector, a: Analysis) -> bool:
     if isinstance(sel, ir.Select):
         return uniform(sel.queries, a)
-    return isinstance(sel, ir.SelectorCombine) and all(
-        _uniform_queries(s, a) for s in sel.inputs)
+    return isinstance(sel, ir.SelectorCombine) and all(_uniform_queries(s, a) for s in sel.inputs)
 
 
 def _find_sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
@@ -236,16 +268,17 @@ def _find_sources(x: ir.IRNode, a: Analysis) -> list[ir.IRNode]:
         sel = x.selector
         if x.is_length:
             return []
-        if (isinstance(sel, ir.Select) and sel.op in ("<=", ">=")
-                and _same(sel.keys, sel.queries, a)
-                and _totally_ordered(a.values.get(sel.keys.id))):
+        if (
+            isinstance(sel, ir.Select)
+            and sel.op in ("<=", ">=")
+            and _same(sel.keys, sel.queries, a)
+            and _totally_ordered(a.values.get(sel.keys.id))
+        ):
             return [sel.keys]
         return _order_keys(sel, a) or []
-    if isinstance(x, ir.Map) and (_shift(x, a) or _injective(
-            x.fn(), [a.values.get(x.child.id)])):
+    if isinstance(x, ir.Map) and (_shift(x, a) or _injective(x.fn(), [a.values.get(x.child.id)])):
         return [x.child]
-    if isinstance(x, ir.SequenceMap) and _injective(
-            x.fn(), [a.values.get(c.id) for c in x.inputs]):
+    if isinstance(x, ir.SequenceMap) and _injective(x.fn(), [a.values.get(c.id) for c in x.inputs]):
         return list(x.inputs)
     if isinstance(x, ir.SequenceMap) and x.op in ("+", "-") and len(x.inputs) == 2:
         # a sum with a value uniform within the input is injective in the other term
@@ -263,11 +296,17 @@ def determines(x: ir.IRNode, y: ir.IRNode, a: Analysis) -> bool:
     got = a.determined.get(key)
     if got is None:
         a.determined[key] = False  # a cycle of claims proves nothing
-        got = (_same(x, y, a) or isinstance(y, ir.Full)
-               or isinstance(y, ir.Map) and determines(x, y.child, a)
-               or isinstance(y, ir.SequenceMap) and all(determines(x, c, a) for c in y.inputs)
-               or any(determines(s, y, a) for s in _sources(x, a))
-               or y is not _POSITION and determines(x, _POSITION, a))
+        got = (
+            _same(x, y, a)
+            or isinstance(y, ir.Full)
+            or isinstance(y, ir.Map)
+            and determines(x, y.child, a)
+            or isinstance(y, ir.SequenceMap)
+            and all(determines(x, c, a) for c in y.inputs)
+            or any(determines(s, y, a) for s in _sources(x, a))
+            or y is not _POSITION
+            and determines(x, _POSITION, a)
+        )
         a.determined[key] = got
     return got
 
@@ -276,14 +315,15 @@ def selects_one_value(node: ir.Aggregate, a: Analysis) -> bool:
     """Whether the keys one query selects always hold one value of the aggregated s-op, so
     that their mean is that value whatever weights they get: `select(K, Q, ==)` (or an `and`
     with it) where K determines the s-op and no two different values of K are equal."""
+
     def one(sel: ir.Selector) -> bool:
         if isinstance(sel, ir.SelectorCombine):
             return sel.op == "and" and any(one(s) for s in sel.inputs)
         if not isinstance(sel, ir.Select):
             return False
         keys = a.values.get(sel.keys.id)
-        return (sel.op == "==" and _totally_ordered(keys)
-                and determines(sel.keys, node.sop, a))
+        return sel.op == "==" and _totally_ordered(keys) and determines(sel.keys, node.sop, a)
+
     return one(node.selector)
 
 
@@ -308,8 +348,10 @@ def _selector_info(sel: ir.Selector, a: Analysis) -> SelectorInfo:
     nonempty = _all_true(sel, a)
     if isinstance(sel, ir.Select):
         one = sel.op == "==" and position_injective(sel.keys, a)
-        if one and isinstance(sel.keys, ir.Indices) and selects_a_position(
-            sel.queries, a.values.get(sel.queries.id), a.max_len
+        if (
+            one
+            and isinstance(sel.keys, ir.Indices)
+            and selects_a_position(sel.queries, a.values.get(sel.queries.id), a.max_len)
         ):
             nonempty = True
         return SelectorInfo(one, nonempty)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from rasp.interpreter import BOOL, FLOAT, INT, STR, type_class
+from rasp.columns import BOOL, FLOAT, INT, STR, type_class
 from rasp.values import value_key as vkey  # the language's identity of a value
 
 LIMIT = 100_000  # distinct values kept per s-op
@@ -53,8 +53,7 @@ def is_numeric_like(v: Any) -> bool:
     return type_class(v) in (INT, FLOAT, BOOL)
 
 
-def apply_all(fn: Callable[..., Any], sets: Sequence[Sequence[Any] | None]
-              ) -> list[Any] | None:
+def apply_all(fn: Callable[..., Any], sets: Sequence[Sequence[Any] | None]) -> list[Any] | None:
     """fn over the product of value sets, skipping inputs on which fn raises (a program that
     raises on an input has no output there to match); None when too many (or a set is)."""
     known = [s for s in sets if s is not None]
@@ -90,8 +89,13 @@ def sums(xs: list[Any] | None, ys: list[Any] | None, minus: bool) -> list[Any] |
         x, y = np.array(xi, dtype=dtype), np.array(yi, dtype=dtype)
         grid = np.subtract.outer(x, y) if minus else np.add.outer(x, y)
         if not want_int:  # pairs of two ints were counted above
-            both = np.add.outer(np.array([isinstance(v, int) for v in xi], dtype=np.int8),
-                                np.array([isinstance(v, int) for v in yi], dtype=np.int8)) == 2
+            both = (
+                np.add.outer(
+                    np.array([isinstance(v, int) for v in xi], dtype=np.int8),
+                    np.array([isinstance(v, int) for v in yi], dtype=np.int8),
+                )
+                == 2
+            )
             grid = grid[~both]
         got = np.unique(grid)
         if len(out) + len(got) > LIMIT:
@@ -106,8 +110,9 @@ class SelectorInfo:
     nonempty: bool  # every query selects at least one key
 
 
-def aggregate_values(xs: list[Any] | None, info: SelectorInfo, default: Any, n: int,
-                     one_value: bool = False) -> list[Any] | None:
+def aggregate_values(
+    xs: list[Any] | None, info: SelectorInfo, default: Any, n: int, one_value: bool = False
+) -> list[Any] | None:
     """One selected key: its value; none: the default; two or more: a float mean (numbers
     only: averaging anything else is an error in the program, so it has no value to match),
     which is one of the values as a float when the selected keys all hold one value."""

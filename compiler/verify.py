@@ -17,20 +17,24 @@ from typing import Any
 
 import numpy as np
 
+from compiler.manifest import Value
+from compiler.program import CompiledProgram, agrees
+from compiler.values import vkey
 from rasp import interpreter, ir
 from rasp.errors import RaspError
 from rasp.source import count_inputs, draw_inputs, every_input
-
-from .manifest import Value
-from .program import CompiledProgram, agrees
-from .values import vkey
 
 EXHAUSTIVE = 100_000
 SAMPLES = 10_000
 
 
-def inputs_for(vocab: Sequence[Any], max_len: int, samples: int = SAMPLES, seed: int = 0,
-               limit: int = EXHAUSTIVE) -> tuple[list[list[Any]], bool]:
+def inputs_for(
+    vocab: Sequence[Any],
+    max_len: int,
+    samples: int = SAMPLES,
+    seed: int = 0,
+    limit: int = EXHAUSTIVE,
+) -> tuple[list[list[Any]], bool]:
     """(inputs, exhaustive). A sample weights length n by n^2 and makes every fourth draw the
     longest: long inputs are where a compiled model's precision runs out (a learner's data,
     `lm.data`, are uniform instead)."""
@@ -38,7 +42,7 @@ def inputs_for(vocab: Sequence[Any], max_len: int, samples: int = SAMPLES, seed:
     if sum(counts) <= limit:
         return every_input(vocab, range(1, max_len + 1)), True
     short = 0
-    while short < max_len and sum(counts[:short + 1]) <= samples // 4:
+    while short < max_len and sum(counts[: short + 1]) <= samples // 4:
         short += 1
     out = every_input(vocab, range(1, short + 1))
     rng = random.Random(seed)
@@ -63,11 +67,15 @@ class Mismatch:
     node_actual: Any = None
 
     def describe(self) -> str:
-        text = (f"input {self.input!r}: expected {self.expected!r}, the compiled model gives "
-                f"{self.actual!r}")
+        text = (
+            f"input {self.input!r}: expected {self.expected!r}, the compiled model gives "
+            f"{self.actual!r}"
+        )
         if self.node:
-            text += (f"\n  first differing value: `{self.node}` at {self.where}: expected "
-                     f"{self.node_expected!r}, the residual stream holds {self.node_actual!r}")
+            text += (
+                f"\n  first differing value: `{self.node}` at {self.where}: expected "
+                f"{self.node_expected!r}, the residual stream holds {self.node_actual!r}"
+            )
         return text
 
 
@@ -95,9 +103,11 @@ class Report:
         def rate(seconds: float) -> str:
             return f"{n / seconds:,.0f}" if seconds > 0 else "-"
 
-        return (f"inputs/s (per CPU-s): model {rate(self.model_s)} "
-                f"({rate(self.model_cpu_s)}), interpreter {rate(self.interpreter_s)} "
-                f"({rate(self.interpreter_cpu_s)})")
+        return (
+            f"inputs/s (per CPU-s): model {rate(self.model_s)} "
+            f"({rate(self.model_cpu_s)}), interpreter {rate(self.interpreter_s)} "
+            f"({rate(self.interpreter_cpu_s)})"
+        )
 
 
 def expected_outputs(node: ir.SOp, inputs: list[list[Any]]) -> list[list[Any] | None]:
@@ -108,7 +118,7 @@ def expected_outputs(node: ir.SOp, inputs: list[list[Any]]) -> list[list[Any] | 
         by_len.setdefault(len(x), []).append(i)
     for members in by_len.values():
         for start in range(0, len(members), 4096):
-            part = members[start:start + 4096]
+            part = members[start : start + 4096]
             rows: list[list[Any] | None]
             try:
                 rows = list(interpreter.evaluate_batch(node, [inputs[i] for i in part]))
@@ -124,27 +134,40 @@ def expected_outputs(node: ir.SOp, inputs: list[list[Any]]) -> list[list[Any] | 
     return out
 
 
-def verify(prog: CompiledProgram, node: ir.SOp, inputs: list[list[Any]], exhaustive: bool
-           ) -> Report:
+def verify(
+    prog: CompiledProgram, node: ir.SOp, inputs: list[list[Any]], exhaustive: bool
+) -> Report:
     t0, c0 = time.perf_counter(), time.process_time()
     expected = expected_outputs(node, inputs)
     t1, c1 = time.perf_counter(), time.process_time()
     actual = prog.run_batch(inputs)
     t2, c2 = time.perf_counter(), time.process_time()
     skipped = sum(e is None for e in expected)
-    bad = [(i, e) for i, (e, a) in enumerate(zip(expected, actual, strict=True))
-           if e is not None and not agrees(e, a)]
-    report = Report(len(inputs) - skipped, exhaustive, skipped, len(bad),
-                    lengths=sorted({len(x) for x in inputs}), interpreter_s=t1 - t0,
-                    model_s=t2 - t1, interpreter_cpu_s=c1 - c0, model_cpu_s=c2 - c1)
+    bad = [
+        (i, e)
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+        if e is not None and not agrees(e, a)
+    ]
+    report = Report(
+        len(inputs) - skipped,
+        exhaustive,
+        skipped,
+        len(bad),
+        lengths=sorted({len(x) for x in inputs}),
+        interpreter_s=t1 - t0,
+        model_s=t2 - t1,
+        interpreter_cpu_s=c1 - c0,
+        model_cpu_s=c2 - c1,
+    )
     if bad:
         i, e = bad[0]
         report.first = diagnose(prog, node, inputs[i], e, actual[i])
     return report
 
 
-def diagnose(prog: CompiledProgram, root: ir.SOp, x: list[Any], expected: list[Any],
-             actual: list[Any]) -> Mismatch:
+def diagnose(
+    prog: CompiledProgram, root: ir.SOp, x: list[Any], expected: list[Any], actual: list[Any]
+) -> Mismatch:
     """Name the first stored value whose residual dimensions disagree with the interpreter."""
     mm = Mismatch(list(x), expected, actual)
     resid = prog.forward([x], output="residual")[0][1:].double().numpy()  # [n, d_model]

@@ -8,11 +8,17 @@ from typing import Any
 
 import numpy as np
 
-from .columns import BOOL, FLOAT, INT, STR, Column, compact, type_class
-from .errors import RaspEvalError
+from rasp.columns import BOOL, FLOAT, INT, STR, Column, compact, type_class
+from rasp.errors import RaspEvalError
 
-_ORDER_OPS = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-              ">": np.greater, ">=": np.greater_equal}
+_ORDER_OPS = {
+    "==": np.equal,
+    "!=": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+}
 
 
 def select(keys: Column, queries: Column, op: str) -> np.ndarray:
@@ -27,8 +33,9 @@ def select(keys: Column, queries: Column, op: str) -> np.ndarray:
         return _ORDER_OPS[op](k_rank[keys.codes][:, None, :], q_rank[queries.codes][:, :, None])
     pred = _AS_ORIGINAL[op]
     try:
-        table = np.array([[bool(pred(kv, qv)) for qv in queries.values] for kv in keys.values],
-                         dtype=bool).reshape(len(keys.values), len(queries.values))
+        table = np.array(
+            [[bool(pred(kv, qv)) for qv in queries.values] for kv in keys.values], dtype=bool
+        ).reshape(len(keys.values), len(queries.values))
     except TypeError:
         try:
             table = _sparse_table(keys, queries, pred)
@@ -66,8 +73,10 @@ def _shared_ranks(a: list[Any], b: list[Any]) -> tuple[np.ndarray, np.ndarray] |
     if not (kinds == {STR} or kinds <= {BOOL, INT, FLOAT}):
         return None
     order = {v: i for i, v in enumerate(sorted(set(a) | set(b)))}
-    return (np.array([order[v] for v in a], dtype=np.int32),
-            np.array([order[v] for v in b], dtype=np.int32))
+    return (
+        np.array([order[v] for v in a], dtype=np.int32),
+        np.array([order[v] for v in b], dtype=np.int32),
+    )
 
 
 def _sparse_table(keys: Column, queries: Column, pred) -> np.ndarray:
@@ -89,7 +98,7 @@ def aggregate(sel: np.ndarray, col: Column, default: Any) -> Column:
     halves, ... below 2**53), its sum too; otherwise the selected values are added one key at a
     time in float64, left to right as Python's `sum` does. Ints too large for a float take
     Python's own sum (and its OverflowError)."""
-    limit = 2 ** 53 // max(1, col.codes.shape[1])
+    limit = 2**53 // max(1, col.codes.shape[1])
     nums = np.zeros(len(col.values))
     huge = False
     for i, v in enumerate(col.values):
@@ -111,13 +120,15 @@ def aggregate(sel: np.ndarray, col: Column, default: Any) -> Column:
         # The original averages only numbers: not strings, and not a sequence of bools only.
         per_pos = col.classes()[col.codes]
         numbers = np.isin(per_pos, (BOOL, INT, FLOAT)).all(axis=-1) & ~(per_pos == BOOL).all(
-            axis=-1)
+            axis=-1
+        )
         bad = multi.any(axis=-1) & ~numbers
         if bad.any():
             b = int(np.argmax(bad))
             vals = [col.values[c] for c in col.codes[b]]
             raise RaspEvalError(
-                f"asked to average multiple values, but they are non-numbers: {vals}")
+                f"asked to average multiple values, but they are non-numbers: {vals}"
+            )
         if huge:
             means = _python_means(sel, col, multi)
         elif exact:
@@ -130,8 +141,9 @@ def aggregate(sel: np.ndarray, col: Column, default: Any) -> Column:
     return compact(Column(codes, values))
 
 
-def _sequential_means(sel: np.ndarray, x: np.ndarray, multi: np.ndarray,
-                      counts: np.ndarray) -> np.ndarray:
+def _sequential_means(
+    sel: np.ndarray, x: np.ndarray, multi: np.ndarray, counts: np.ndarray
+) -> np.ndarray:
     """Python's left-to-right float sum over the selected keys, at the `multi` positions: one
     key at a time, for all queries of all inputs at once."""
     rows = np.flatnonzero(multi.any(axis=-1))
@@ -151,7 +163,7 @@ def _sums_exact(nums: np.ndarray, limit: int) -> bool:
     if not np.isfinite(nums).all() or (np.signbit(nums) & (nums == 0)).any():
         return False  # inf and nan propagate by order; -0.0 sums to 0.0 from Python's start
     for e in (0, 1, 2, 4, 8, 16):
-        scaled = nums * float(2 ** e)
+        scaled = nums * float(2**e)
         if (scaled == np.round(scaled)).all():
             return bool(np.abs(scaled).max(initial=0.0) < limit)
     return False

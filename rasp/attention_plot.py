@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from . import ir
-from .command import fail, load_or_exit, output_name
-from .compiled import (
+from rasp import ir
+from rasp.command import fail, load_or_exit, output_name
+from rasp.compiled import (
     NoCompiler,
     attention_weights,
     compile_ticking,
@@ -28,12 +28,12 @@ from .compiled import (
     head_selector,
     heads,
 )
-from .env import Environment
-from .errors import RaspError
-from .examples import MAX_LEN, compile_spec, parse_input_literal, parse_vocab
-from .format import format_example_arg
-from .interpreter import evaluate_batch
-from .source import normalise_input
+from rasp.env import Environment
+from rasp.errors import RaspError
+from rasp.examples import MAX_LEN, compile_spec, parse_input_literal, parse_vocab
+from rasp.format import format_example_arg
+from rasp.interpreter import evaluate_batch
+from rasp.source import normalise_input
 
 if TYPE_CHECKING:  # the app names the compiler's types; it imports it only to compile
     from compiler import CompiledProgram
@@ -71,21 +71,28 @@ def head_views(prog: CompiledProgram, tokens: list[Any]) -> list[HeadView]:
     for layer, h, head in heads(prog):
         sel = head_selector(prog, head)
         matrix = evaluate_batch(sel, [tokens])[0] if sel is not None else None
-        views.append(HeadView(layer, h, head.label, head.role, head.selector, matrix,
-                              weights[layer][h]))
+        views.append(
+            HeadView(layer, h, head.label, head.role, head.selector, matrix, weights[layer][h])
+        )
     return views
 
 
-def compile_for(env: Environment, expr: str, vocab: list[Any], max_len: int
-                ) -> CompiledProgram:
+def compile_for(env: Environment, expr: str, vocab: list[Any], max_len: int) -> CompiledProgram:
     """Compile `expr`; a selector compiles inside `aggregate(selector, indices)`."""
     if isinstance(env.expression(expr), ir.Selector):
         expr = f"aggregate({expr}, indices)"
     return compile_ticking(env, expr, vocab, max_len)
 
 
-def _matrix(ax: Any, values: np.ndarray, rows: list[str], cols: list[str], title: str,
-            annotate: bool, scale: bool) -> Any:
+def _matrix(
+    ax: Any,
+    values: np.ndarray,
+    rows: list[str],
+    cols: list[str],
+    title: str,
+    annotate: bool,
+    scale: bool,
+) -> Any:
     """One panel; `scale`: colours span 0 to the panel's largest weight (a head that spreads
     over 30 keys is not near-white), else 0..1 (a selector's booleans). Returns the image."""
     top = float(values.max()) if scale and values.size and values.max() > 0 else 1.0
@@ -107,8 +114,15 @@ def _matrix(ax: Any, values: np.ndarray, rows: list[str], cols: list[str], title
             v = values[i, j]
             if v >= 0.005:
                 text = "1" if v >= 0.995 else f"{v:.2f}".lstrip("0")
-                ax.text(j, i, text, ha="center", va="center", fontsize=7,
-                        color="white" if v > 0.6 * top else "black")
+                ax.text(
+                    j,
+                    i,
+                    text,
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if v > 0.6 * top else "black",
+                )
     return image
 
 
@@ -130,15 +144,34 @@ def figure(views: list[HeadView], tokens: list[Any], title: str) -> Any:
     for (left, right), v in zip(axes, views, strict=True):
         where = f"layer {v.layer}, head {v.head}"
         if v.selector is not None:
-            _matrix(left, np.asarray(v.selector, dtype=float), names, names,
-                    "RASP selector\n" + _wrap(v.selector_label, chars), annotate=False,
-                    scale=False)
+            _matrix(
+                left,
+                np.asarray(v.selector, dtype=float),
+                names,
+                names,
+                "RASP selector\n" + _wrap(v.selector_label, chars),
+                annotate=False,
+                scale=False,
+            )
         else:
             left.axis("off")
-            left.text(0.5, 0.5, "selector\n" + _wrap(v.selector_label, chars) +
-                      "\nnot in the program", ha="center", va="center", fontsize=8)
-        image = _matrix(right, v.weights[1:], names, ["§", *names],
-                        f"compiled {where}\n" + _wrap(v.node, chars), annotate, scale=True)
+            left.text(
+                0.5,
+                0.5,
+                "selector\n" + _wrap(v.selector_label, chars) + "\nnot in the program",
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
+        image = _matrix(
+            right,
+            v.weights[1:],
+            names,
+            ["§", *names],
+            f"compiled {where}\n" + _wrap(v.node, chars),
+            annotate,
+            scale=True,
+        )
         bar = fig.colorbar(image, ax=right, fraction=0.046, pad=0.04)
         bar.ax.tick_params(labelsize=7)
         bar.set_label("attention weight", fontsize=7)
@@ -154,29 +187,46 @@ def plot(views: list[HeadView], tokens: list[Any], path: str, title: str, dpi: i
 
 def _short(text: str, width: int = 34) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= width else text[:width - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _wrap(text: str, width: int, lines: int = 3) -> str:
     """A title over a panel: whole words on at most `lines` lines of `width` characters."""
-    return "\n".join(textwrap.wrap(" ".join(text.split()), width, max_lines=lines,
-                                   placeholder=" …", break_on_hyphens=False))
+    return "\n".join(
+        textwrap.wrap(
+            " ".join(text.split()), width, max_lines=lines, placeholder=" …", break_on_hyphens=False
+        )
+    )
 
 
 @click.command("attention")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("-e", "--expr", help="The s-op (or selector) to compile. Default: the header's.")
-@click.option("-i", "--input", "given", help="The input: plain text (one token per character) "
-                                             "or a literal like '[3, 1, 2]'. Default: the "
-                                             "header's first example.")
-@click.option("--vocab", help="Comma-separated tokens (default: the header's, else the "
-                              "input's).")
-@click.option("--max-len", type=click.IntRange(1, MAX_LEN),
-              help="Longest input (default: the header's, else the input's length).")
+@click.option(
+    "-i",
+    "--input",
+    "given",
+    help="The input: plain text (one token per character) "
+    "or a literal like '[3, 1, 2]'. Default: the "
+    "header's first example.",
+)
+@click.option("--vocab", help="Comma-separated tokens (default: the header's, else the input's).")
+@click.option(
+    "--max-len",
+    type=click.IntRange(1, MAX_LEN),
+    help="Longest input (default: the header's, else the input's length).",
+)
 @click.option("-o", "--output", help="OUT.png (or .svg, .pdf). Default: NAME-attention.png.")
 @click.option("--dpi", type=click.IntRange(30, 600), default=90, show_default=True)
-def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
-              max_len: int | None, output: str | None, dpi: int) -> None:
+def attention(
+    file: str,
+    expr: str | None,
+    given: str | None,
+    vocab: str | None,
+    max_len: int | None,
+    output: str | None,
+    dpi: int,
+) -> None:
     """Draw each compiled attention head's pattern beside the RASP selector it implements."""
     program = load_or_exit(file)
     env, header = program.env, program.header
@@ -192,8 +242,7 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
         tokens = list(normalise_input(example))
         if not tokens:
             fail("the input is empty")
-        spec = compile_spec(header, expr, parse_vocab(vocab) if vocab else None, max_len,
-                            example)
+        spec = compile_spec(header, expr, parse_vocab(vocab) if vocab else None, max_len, example)
         expr, vocab_list, length = spec.expr, spec.vocab, spec.max_len
         prog = compile_for(env, expr, vocab_list, length)
         views = head_views(prog, tokens)
@@ -201,9 +250,11 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
             fail(f"`{expr}` compiles to a model without attention heads")
         output = output or output_name(expr, "-attention.png")
         st = prog.stats
-        title = (f"{_short(expr, 60)} on {format_example_arg(example)}\ncompiled for vocab "
-                 f"{','.join(map(str, vocab_list))}, max length {length}: "
-                 f"{counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')} (§ = BOS)")
+        title = (
+            f"{_short(expr, 60)} on {format_example_arg(example)}\ncompiled for vocab "
+            f"{','.join(map(str, vocab_list))}, max length {length}: "
+            f"{counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')} (§ = BOS)"
+        )
         plot(views, tokens, output, title, dpi)
     except RaspError as err:
         fail(err)
@@ -211,10 +262,13 @@ def attention(file: str, expr: str | None, given: str | None, vocab: str | None,
         fail(str(err))
     except (ValueError, OSError) as err:  # SpecMissing among them
         fail(str(err))
-    click.echo(f"{output}: {counted(len(views), 'head')} on "
-               f"{format_example_arg(example)}")
+    click.echo(f"{output}: {counted(len(views), 'head')} on {format_example_arg(example)}")
     for v in views:
-        verdict = {True: "matches the selector", False: "DIFFERS from the selector",
-                   None: "no selector to compare"}[v.matches()]
-        click.echo(f"  layer {v.layer} head {v.head}: {v.node} <- {v.selector_label} "
-                   f"({v.role}); {verdict}")
+        verdict = {
+            True: "matches the selector",
+            False: "DIFFERS from the selector",
+            None: "no selector to compare",
+        }[v.matches()]
+        click.echo(
+            f"  layer {v.layer} head {v.head}: {v.node} <- {v.selector_label} ({v.role}); {verdict}"
+        )

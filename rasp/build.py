@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from . import ast, ir
-from .errors import RaspEvalError, RaspTypeError
+from rasp import ast, ir
+from rasp.errors import RaspEvalError, RaspTypeError
 
 ATOM_TYPES = (int, float, str, bool)
 MAX_NAME = 30  # the original's name_maxlen: longer names become "s-op" / "sel"
@@ -153,8 +153,9 @@ class Builder:
                 raise RaspEvalError(f"bad operand type for unary {op}: 'UnfinishedSelect'")
             raise RaspTypeError(f"Cannot apply {op} to selector(s)")
         if isinstance(v, ir.SOp):
-            shown = f"I({self.names.of(v)})" if op == "indicator" else \
-                f"( {op} {self.names.of(v)} )"
+            shown = (
+                f"I({self.names.of(v)})" if op == "indicator" else f"( {op} {self.names.of(v)} )"
+            )
             return self._mk(ir.Map, shown, op=name, child=v)
         if op == "indicator":
             raise RaspTypeError(f"indicator operator expects s-op, got: {describe(v)}")
@@ -186,76 +187,116 @@ class Builder:
                 return self._mk(ir.Map, shown, op=op, child=b, const=a, const_side="left")
             if op in _REFLECTED:  # the s-op's own (reflected) comparison, as Python runs it
                 flipped = _REFLECTED[op]
-                return self._mk(ir.Map, f"( {self.names.of(b)} {flipped} {self.names.plain(a)} )",
-                                op=flipped, child=b, const=a, const_side="right")
+                return self._mk(
+                    ir.Map,
+                    f"( {self.names.of(b)} {flipped} {self.names.plain(a)} )",
+                    op=flipped,
+                    child=b,
+                    const=a,
+                    const_side="right",
+                )
         return self._mk(ir.Map, shown, op=op, child=b, const=a, const_side="left")
 
     def contains(self, a: Any, b: Any, container: ast.Node) -> Any:
         """`a in b`: an s-op in a list of atoms, or an atom in a list or an s-op."""
         if isinstance(a, ir.SOp):
             if not isinstance(b, list):
-                raise RaspTypeError('"[s-op] in X" expects X to be list of atoms, but got '
-                                    f"non-list: {self.names.desc(b)}")
+                raise RaspTypeError(
+                    '"[s-op] in X" expects X to be list of atoms, but got '
+                    f"non-list: {self.names.desc(b)}"
+                )
             if not all(is_atom(x) for x in b):
-                raise RaspTypeError('"[s-op] in X" expects X to be list of atoms, but got '
-                                    f"list with values: {self.names.desc(b)}")
+                raise RaspTypeError(
+                    '"[s-op] in X" expects X to be list of atoms, but got '
+                    f"list with values: {self.names.desc(b)}"
+                )
             shown = container.name if isinstance(container, ast.Name) else str(b)
-            return self._mk(ir.Map, f"{self.names.of(a)} in {shown}", op="in", child=a,
-                            const=list(b), const_side="right")
+            return self._mk(
+                ir.Map,
+                f"{self.names.of(a)} in {shown}",
+                op="in",
+                child=a,
+                const=list(b),
+                const_side="right",
+            )
         if isinstance(a, ir.Selector) or isinstance(a, Function):
             what = "select" if isinstance(a, ir.Selector) else "function"
-            raise RaspTypeError(f"don't check if {what} is contained in list/dict: unless "
-                                f"exact same instance, unable to check equivalence of {what}s")
+            raise RaspTypeError(
+                f"don't check if {what} is contained in list/dict: unless "
+                f"exact same instance, unable to check equivalence of {what}s"
+            )
         if not is_atom(a):
-            raise RaspTypeError(f'"A in X" expects A to be s-op or atom, but got A: '
-                                f"{self.names.desc(a)}")
+            raise RaspTypeError(
+                f'"A in X" expects A to be s-op or atom, but got A: {self.names.desc(a)}'
+            )
         if isinstance(b, ir.SOp):
             full_s = self.env.base.lookup("full_s")
-            hits = self._mk(ir.Map, "s-op", op="indicator",
-                            child=self._mk(ir.Map, "s-op", op="==", child=b, const=a,
-                                           const_side="right"))
+            hits = self._mk(
+                ir.Map,
+                "s-op",
+                op="indicator",
+                child=self._mk(ir.Map, "s-op", op="==", child=b, const=a, const_side="right"),
+            )
             frac = self._mk(ir.Aggregate, "s-op", selector=full_s, sop=hits, default=0)
-            return self._mk(ir.Map, "( s-op > 0 )", op=">", child=frac, const=0,
-                            const_side="right")
+            return self._mk(ir.Map, "( s-op > 0 )", op=">", child=frac, const=0, const_side="right")
         if not isinstance(b, list):
-            raise RaspTypeError('"[atom] in X" expects X to be list or s-op, but got: '
-                                f"{self.names.desc(b)}")
+            raise RaspTypeError(
+                f'"[atom] in X" expects X to be list or s-op, but got: {self.names.desc(b)}'
+            )
         return python(lambda x, c: x in c, a, b)
 
     def ternary(self, then: Any, cond: ir.SOp, other: Any) -> ir.SOp:
         shown = f"{self.names.plain(then)} if {self.names.of(cond)} else {self.names.plain(other)}"
-        return self._mk(ir.SequenceMap, shown, op="ternary",
-                        inputs=(self.lift(then), cond, self.lift(other)))
+        return self._mk(
+            ir.SequenceMap, shown, op="ternary", inputs=(self.lift(then), cond, self.lift(other))
+        )
 
     def index(self, target: Any, idx: Any, target_name: str, index_name: str) -> Any:
         if isinstance(target, ir.SOp):
             if isinstance(idx, ir.IRNode) or not isinstance(idx, int) or isinstance(idx, bool):
                 raise RaspTypeError(
-                    f"index into sequence has to be integer, got: {self.names.desc(idx)}")
+                    f"index into sequence has to be integer, got: {self.names.desc(idx)}"
+                )
             where: Any = idx
             if idx < 0:
                 length = self.env.base.lookup("length")
-                where = self._mk(ir.Map, f"{self.names.of(length)}{idx}", op="+", child=length,
-                                 const=idx, const_side="right")
+                where = self._mk(
+                    ir.Map,
+                    f"{self.names.of(length)}{idx}",
+                    op="+",
+                    child=length,
+                    const=idx,
+                    const_side="right",
+                )
             sel = self.select(self.env.constants["indices"], where, "==")
             self.names.set(sel, f"load from {idx}")
-            return self._mk(ir.Aggregate, f"{self.names.of(target)}[{idx}]", selector=sel,
-                            sop=target, default=0)
+            return self._mk(
+                ir.Aggregate, f"{self.names.of(target)}[{idx}]", selector=sel, sop=target, default=0
+            )
         if isinstance(target, ir.Selector):
             raise RaspTypeError("a selector cannot be indexed")
         if isinstance(idx, ir.SOp):
             if not isinstance(target, list | dict | str):
                 raise RaspTypeError(f"cannot index {describe(target)} with an s-op")
-            return self._mk(ir.Map, f"{target_name}[{index_name}]", op="index", child=idx,
-                            const=target, const_side="right")
+            return self._mk(
+                ir.Map,
+                f"{target_name}[{index_name}]",
+                op="index",
+                child=idx,
+                const=target,
+                const_side="right",
+            )
         if not isinstance(target, list | dict | str):
-            raise RaspTypeError("can only index into a list, dict, string,or sequence, but "
-                                f"instead got: {self.names.desc(target)}")
+            raise RaspTypeError(
+                "can only index into a list, dict, string,or sequence, but "
+                f"instead got: {self.names.desc(target)}"
+            )
         return python(lambda c, k: ir.elementwise_fn("index")(k, c), target, idx)
 
     def select(self, keys: Any, queries: Any, op: str) -> ir.Select:
-        return self._mk(ir.Select, "plain select", keys=self.lift(keys),
-                        queries=self.lift(queries), op=op)
+        return self._mk(
+            ir.Select, "plain select", keys=self.lift(keys), queries=self.lift(queries), op=op
+        )
 
     def aggregate(self, sel: Any, sop: Any, default: Any) -> ir.Aggregate:
         if not isinstance(sel, ir.Selector):

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import RaspTypeError
-from .values import value_key
+from rasp.errors import RaspTypeError
+from rasp.values import value_key
 
 # Type classes of values, in the original's terms.
 STR, BOOL, INT, FLOAT, OTHER = range(5)

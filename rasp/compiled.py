@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import ir
-from .env import Environment
-from .errors import RaspError
+from rasp import ir
+from rasp.env import Environment
+from rasp.errors import RaspError
 
 if TYPE_CHECKING:  # the app may name the compiler's types; it imports it only to compile
     from compiler import CompiledProgram
@@ -33,20 +33,23 @@ class NoCompiler(Exception):
     """The compiler package is missing: a message for the user, not a failure of the program."""
 
 
-def compile_expr(env: Environment, expr: str, vocab: list[Any], max_len: int,
-                 progress: Any = None) -> CompiledProgram:
+def compile_expr(
+    env: Environment, expr: str, vocab: list[Any], max_len: int, progress: Any = None
+) -> CompiledProgram:
     """A CompiledProgram (raises NoCompiler, or a RaspError such as CompileError);
     `progress(stage, done, total, seconds)` is the compiler's progress callback."""
     try:
         import compiler  # and torch: only when a compile is asked for
     except ImportError:
-        raise NoCompiler("the compiler is not installed in this raspc (no `compiler` "
-                         "package)") from None
+        raise NoCompiler(
+            "the compiler is not installed in this raspc (no `compiler` package)"
+        ) from None
     try:
         return compiler.compile(env, expr, vocab=vocab, max_len=max_len, progress=progress)
     except OverflowError as exc:  # a huge integer in a select or a map
-        raise RaspError(f"cannot compile {expr}: a value too large for the model's float "
-                        f"arithmetic ({exc})") from None
+        raise RaspError(
+            f"cannot compile {expr}: a value too large for the model's float arithmetic ({exc})"
+        ) from None
 
 
 def same_output(expected: Any, actual: Any) -> bool:
@@ -61,8 +64,9 @@ def same_output(expected: Any, actual: Any) -> bool:
 def root(prog: CompiledProgram) -> ir.SOp:
     """The s-op a program was compiled from: every compile keeps it; a model file does not."""
     if prog.node is None:
-        raise RaspError("this model was loaded from a file: it does not say which program "
-                        "it was compiled from")
+        raise RaspError(
+            "this model was loaded from a file: it does not say which program it was compiled from"
+        )
     return prog.node
 
 
@@ -116,8 +120,9 @@ class Ticker:
 
 
 @contextmanager
-def ticking(stream: TextIO | None, text: str, delay: float = 1.0,
-            interval: float = 1.0) -> Iterator[Ticker]:
+def ticking(
+    stream: TextIO | None, text: str, delay: float = 1.0, interval: float = 1.0
+) -> Iterator[Ticker]:
     """While the block runs longer than `delay` seconds, keep `text`, the seconds so far and
     the ticker's stage on one terminal line of `stream` (erased at the end); nothing at all
     when `stream` is None. The block passes `ticker.update` to the compiler as `progress`."""
@@ -153,8 +158,7 @@ def ticking(stream: TextIO | None, text: str, delay: float = 1.0,
             stream.flush()
 
 
-def compile_ticking(env: Environment, expr: str, vocab: list[Any], max_len: int
-                    ) -> CompiledProgram:
+def compile_ticking(env: Environment, expr: str, vocab: list[Any], max_len: int) -> CompiledProgram:
     """`compile_expr` for the command-line tools (show, draw, attention): a compile over a
     second ticks on stderr when it is a terminal."""
     stream = sys.stderr if sys.stderr.isatty() else None

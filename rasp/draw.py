@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import click
 import networkx as nx
 
-from . import ir
-from .command import fail, load_or_exit, output_name
-from .compiled import (
+from rasp import ir
+from rasp.command import fail, load_or_exit, output_name
+from rasp.compiled import (
     NoCompiler,
     compile_ticking,
     counted,
@@ -30,10 +30,10 @@ from .compiled import (
     placements,
     root,
 )
-from .env import Environment
-from .errors import RaspError
-from .examples import Header, SpecMissing, compile_spec, parse_input_literal
-from .graph import (
+from rasp.env import Environment
+from rasp.errors import RaspError
+from rasp.examples import Header, SpecMissing, compile_spec, parse_input_literal
+from rasp.graph import (
     NO_NAMES,
     GraphNode,
     Placement,
@@ -57,22 +57,33 @@ def to_dot(graph: nx.DiGraph, title: str = "") -> str:
     def quote(s: str) -> str:
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
-    lines = ["digraph rasp {", "  rankdir=TB;", '  fontname="Helvetica";',
-             f"  labelloc=t; label={quote(title)};",
-             '  node [fontname="Helvetica", fontsize=11, style="filled,rounded"];']
+    lines = [
+        "digraph rasp {",
+        "  rankdir=TB;",
+        '  fontname="Helvetica";',
+        f"  labelloc=t; label={quote(title)};",
+        '  node [fontname="Helvetica", fontsize=11, style="filled,rounded"];',
+    ]
     for nid, data in graph.nodes(data=True):
         info: GraphNode = data["info"]
         shape = "ellipse" if info.selector else "box"
-        lines.append(f"  n{nid} [label={quote(info.label)}, shape={shape}, "
-                     f"fillcolor={quote(colour(info))}];")
+        lines.append(
+            f"  n{nid} [label={quote(info.label)}, shape={shape}, fillcolor={quote(colour(info))}];"
+        )
     lines += [f"  n{a} -> n{b};" for a, b in graph.edges]
     keys = legend(graph)
     if keys:
-        rows = "".join(f'<TR><TD BGCOLOR="{shade}" WIDTH="18"></TD><TD ALIGN="LEFT">'
-                       f"{meaning}</TD></TR>" for shade, meaning in keys)
-        lines += ["  subgraph cluster_legend {", '    label="colour"; fontsize=10;',
-                  '    legend [shape=plaintext, style="", label=<<TABLE BORDER="0" '
-                  f'CELLSPACING="2">{rows}</TABLE>>];', "  }"]
+        rows = "".join(
+            f'<TR><TD BGCOLOR="{shade}" WIDTH="18"></TD><TD ALIGN="LEFT">{meaning}</TD></TR>'
+            for shade, meaning in keys
+        )
+        lines += [
+            "  subgraph cluster_legend {",
+            '    label="colour"; fontsize=10;',
+            '    legend [shape=plaintext, style="", label=<<TABLE BORDER="0" '
+            f'CELLSPACING="2">{rows}</TABLE>>];',
+            "  }",
+        ]
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -81,8 +92,9 @@ def _render_dot(graph: nx.DiGraph, path: str, fmt: str, dot: str, title: str) ->
     with tempfile.NamedTemporaryFile("w", suffix=".dot", delete=False) as f:
         f.write(to_dot(graph, title))
     try:
-        done = subprocess.run([dot, f"-T{fmt}", "-o", path, f.name], capture_output=True,
-                              timeout=60)
+        done = subprocess.run(
+            [dot, f"-T{fmt}", "-o", path, f.name], capture_output=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     finally:
@@ -116,33 +128,60 @@ def _render_matplotlib(graph: nx.DiGraph, path: str, fmt: str, title: str) -> No
     for nid, data in graph.nodes(data=True):
         info: GraphNode = data["info"]
         style = "round,pad=0.4" if info.selector else "square,pad=0.4"
-        boxes[nid] = ax.text(*pos[nid], info.label, ha="center", va="center", fontsize=8,
-                             family="DejaVu Sans", zorder=3,
-                             bbox={"boxstyle": style, "facecolor": colour(info),
-                                   "edgecolor": "#555555"})
+        boxes[nid] = ax.text(
+            *pos[nid],
+            info.label,
+            ha="center",
+            va="center",
+            fontsize=8,
+            family="DejaVu Sans",
+            zorder=3,
+            bbox={"boxstyle": style, "facecolor": colour(info), "edgecolor": "#555555"},
+        )
     for (a, b), line in paths.items():
         if len(line) > 2:  # through the waypoints, behind the boxes
             ax.plot(*zip(*line[:-1], strict=True), color="#555555", linewidth=1, zorder=1)
         start = boxes[a].get_bbox_patch() if len(line) == 2 else None
         # Drawn after the boxes, so it is clipped to their (then known) outlines.
-        ax.annotate("", xy=line[-1], xytext=line[-2], zorder=4,
-                    arrowprops={"arrowstyle": "-|>", "color": "#555555",
-                                "shrinkA": 0 if start is None else 2,
-                                "shrinkB": 2, "patchA": start,
-                                "patchB": boxes[b].get_bbox_patch()})
+        ax.annotate(
+            "",
+            xy=line[-1],
+            xytext=line[-2],
+            zorder=4,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": "#555555",
+                "shrinkA": 0 if start is None else 2,
+                "shrinkB": 2,
+                "patchA": start,
+                "patchB": boxes[b].get_bbox_patch(),
+            },
+        )
     if keys:
         from matplotlib.patches import Patch
 
-        ax.legend(handles=[Patch(facecolor=c, edgecolor="#555555", label=m) for c, m in keys],
-                  loc="lower left", fontsize=8, title="colour", title_fontsize=8,
-                  frameon=False)
+        ax.legend(
+            handles=[Patch(facecolor=c, edgecolor="#555555", label=m) for c, m in keys],
+            loc="lower left",
+            fontsize=8,
+            title="colour",
+            title_fontsize=8,
+            frameon=False,
+        )
     with rc_context({"svg.fonttype": "none"}):  # SVG text stays text: smaller, searchable
         fig.savefig(path, format=fmt, dpi=120)
 
 
-def render(root: ir.IRNode, path: str, example: Any = None, engine: str = "auto",
-           placed: dict[int, Placement] | None = None, title: str | None = None,
-           internals: bool = False, names: TopLevel = NO_NAMES) -> nx.DiGraph:
+def render(
+    root: ir.IRNode,
+    path: str,
+    example: Any = None,
+    engine: str = "auto",
+    placed: dict[int, Placement] | None = None,
+    title: str | None = None,
+    internals: bool = False,
+    names: TopLevel = NO_NAMES,
+) -> nx.DiGraph:
     """Draw `root`'s graph to `path` (format from its extension). Returns the graph drawn,
     its `engine` attribute naming the engine used."""
     fmt = os.path.splitext(path)[1].lstrip(".").lower()
@@ -175,8 +214,9 @@ def _head_selectors(prog: CompiledProgram) -> dict[int, Placement]:
     return found
 
 
-def compiled_placements(env: Environment, expr: str, header: Header
-                        ) -> tuple[CompiledProgram, str] | None:
+def compiled_placements(
+    env: Environment, expr: str, header: Header
+) -> tuple[CompiledProgram, str] | None:
     """Compile `expr` with the file's `# compile:` vocabulary and length: (the compiled
     program, a title), or None without a header or a compiler. CompileErrors propagate."""
     try:
@@ -188,10 +228,12 @@ def compiled_placements(env: Environment, expr: str, header: Header
     except NoCompiler:
         return None
     st = prog.stats
-    title = (f"{expr}: compiled for vocab {','.join(map(str, spec.vocab))}, max length "
-             f"{spec.max_len}: {counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')}, "
-             "d_model "
-             f"{st['d_model']}")
+    title = (
+        f"{expr}: compiled for vocab {','.join(map(str, spec.vocab))}, max length "
+        f"{spec.max_len}: {counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')}, "
+        "d_model "
+        f"{st['d_model']}"
+    )
     return prog, title
 
 
@@ -208,21 +250,48 @@ def layer_placements(prog: CompiledProgram) -> dict[int, Placement]:
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("-e", "--expr", help="The s-op or selector to draw (a name or an expression). "
-                                   "Default: the header's compiled name, else the last s-op.")
+@click.option(
+    "-e",
+    "--expr",
+    help="The s-op or selector to draw (a name or an expression). "
+    "Default: the header's compiled name, else the last s-op.",
+)
 @click.option("-o", "--output", help="OUT.svg, OUT.png or OUT.pdf. Default: NAME.svg.")
-@click.option("-i", "--input", "given", help="Annotate each s-op with its values on this input "
-                                             "(default: the header's first example).")
-@click.option("--engine", type=click.Choice(["auto", "dot", "matplotlib"]), default="auto",
-              show_default=True, help="auto: graphviz's dot when installed, else matplotlib.")
-@click.option("--layers/--no-layers", default=True, show_default=True,
-              help="Compile (with the file's `# compile:` header) and colour each node by the "
-                   "layer that computes it; else colour by kind.")
-@click.option("--internals", is_flag=True,
-              help="Draw the steps inside library functions too (selector_width's at0, "
-                   "share0, ...); by default each call is one node.")
-def draw(file: str, expr: str | None, output: str | None, given: str | None,
-         engine: str, layers: bool, internals: bool) -> None:
+@click.option(
+    "-i",
+    "--input",
+    "given",
+    help="Annotate each s-op with its values on this input (default: the header's first example).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "dot", "matplotlib"]),
+    default="auto",
+    show_default=True,
+    help="auto: graphviz's dot when installed, else matplotlib.",
+)
+@click.option(
+    "--layers/--no-layers",
+    default=True,
+    show_default=True,
+    help="Compile (with the file's `# compile:` header) and colour each node by the "
+    "layer that computes it; else colour by kind.",
+)
+@click.option(
+    "--internals",
+    is_flag=True,
+    help="Draw the steps inside library functions too (selector_width's at0, "
+    "share0, ...); by default each call is one node.",
+)
+def draw(
+    file: str,
+    expr: str | None,
+    output: str | None,
+    given: str | None,
+    engine: str,
+    layers: bool,
+    internals: bool,
+) -> None:
     """Draw the computation graph of an s-op in FILE."""
     program = load_or_exit(file)
     env, header = program.env, program.header
@@ -235,18 +304,21 @@ def draw(file: str, expr: str | None, output: str | None, given: str | None,
         node = env.expression(expr)
         if not isinstance(node, ir.IRNode):
             fail(f"{expr} is not an s-op or a selector, so it has no graph")
-        example = parse_input_literal(given) if given is not None else (
-            header.examples[0].input if header.examples else None)
+        example = (
+            parse_input_literal(given)
+            if given is not None
+            else (header.examples[0].input if header.examples else None)
+        )
         output = output or output_name(expr, ".svg")
         placed, title = None, None
-        compiled = compiled_placements(env, expr, header) if layers and isinstance(
-            node, ir.SOp) else None
+        compiled = (
+            compiled_placements(env, expr, header) if layers and isinstance(node, ir.SOp) else None
+        )
         if compiled is not None:
             prog, title = compiled
             node = root(prog)
             placed = layer_placements(prog)
-        graph = render(node, output, example, engine, placed, title, internals,
-                       top_level(env))
+        graph = render(node, output, example, engine, placed, title, internals, top_level(env))
     except RaspError as err:
         fail(err)
     except (ValueError, RuntimeError, OSError) as err:

@@ -30,8 +30,13 @@ class RaspError(Exception):
         # a loaded file, in a function defined earlier): "called from <input>:1:5", outermost last.
         self.notes: list[str] = []
 
-    def located(self, line: int | None, column: int | None, path: str | None = None,
-                source_line: str | None = None) -> RaspError:
+    def located(
+        self,
+        line: int | None,
+        column: int | None,
+        path: str | None = None,
+        source_line: str | None = None,
+    ) -> RaspError:
         """Fill in a location if none is known yet (the innermost location wins)."""
         if self.line is None and line is not None:
             self.line, self.column = line, column
@@ -63,7 +68,7 @@ class RaspError(Exception):
 
 def caret_under(line: str, column: int) -> str:
     """A caret under `column` of `line` (1-based), its tabs kept so that it lines up."""
-    lead = line[:column - 1]
+    lead = line[: column - 1]
     return "".join(c if c == "\t" else " " for c in lead).ljust(column - 1) + "^"
 
 

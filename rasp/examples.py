@@ -12,11 +12,11 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ast, ir
-from .env import Echo, Environment
-from .errors import RaspSyntaxError
-from .parser import parse_expression
-from .source import normalise_input, read_source
+from rasp import ast, ir
+from rasp.env import Echo, Environment
+from rasp.errors import RaspSyntaxError
+from rasp.parser import parse_expression
+from rasp.source import normalise_input, read_source
 
 MAX_LEN = 4096  # the longest input a header (or a flag) may ask a compiled model to take
 
@@ -84,9 +84,13 @@ class SpecMissing(ValueError):
         self.missing = missing
 
 
-def compile_spec(header: Header | None, expr: str | None = None,
-                 vocab: list[Any] | None = None, max_len: int | None = None,
-                 example: Any = None) -> CompileSpec:
+def compile_spec(
+    header: Header | None,
+    expr: str | None = None,
+    vocab: list[Any] | None = None,
+    max_len: int | None = None,
+    example: Any = None,
+) -> CompileSpec:
     """What to compile, each part the first given of: the caller's value (a flag), the
     header's `# compile:` line, and (vocabulary and length only) the example's distinct
     tokens and its length. Raises SpecMissing naming the parts none of them gave."""
@@ -97,10 +101,12 @@ def compile_spec(header: Header | None, expr: str | None = None,
     if vocab is None:
         vocab = spec.vocab if spec else (sorted(set(tokens), key=str) if tokens else None)
     if max_len is None:
-        max_len = spec.max_len if spec else (max(1, len(tokens)) if tokens is not None
-                                             else None)
-    missing = [flag for flag, value in (("-e", expr), ("--vocab", vocab),
-                                        ("--max-len", max_len)) if not value]
+        max_len = spec.max_len if spec else (max(1, len(tokens)) if tokens is not None else None)
+    missing = [
+        flag
+        for flag, value in (("-e", expr), ("--vocab", vocab), ("--max-len", max_len))
+        if not value
+    ]
     if missing or expr is None or vocab is None or max_len is None:
         raise SpecMissing(missing)
     return CompileSpec(expr, vocab, max_len, dict(spec.options) if spec else {})
@@ -141,8 +147,10 @@ def _parse_compile(rest: str) -> CompileSpec:
         options[word[2:]] = value
     missing = [f"--{key}" for key in ("vocab", "max-len") if key not in options]
     if not expr.strip() or missing:
-        raise HeaderError("needs 'NAME --vocab a,b,c --max-len N'"
-                         + (f" (no {' or '.join(missing)})" if missing else ""))
+        raise HeaderError(
+            "needs 'NAME --vocab a,b,c --max-len N'"
+            + (f" (no {' or '.join(missing)})" if missing else "")
+        )
     vocab = parse_vocab(options.pop("vocab"))
     if not vocab:
         raise HeaderError("--vocab needs at least one token", "--vocab")
@@ -179,10 +187,11 @@ def read_header(path: str, text: str | None = None) -> Header:
         except (HeaderError, RaspSyntaxError) as exc:
             message = exc.message if isinstance(exc, RaspSyntaxError) else str(exc)
             at = getattr(exc, "at", None)
-            if at and at in line[column - 1:]:
+            if at and at in line[column - 1 :]:
                 column = line.index(at, column - 1) + 1
-            raise RaspSyntaxError(f"`# {key}:` line: {message}", number, column, path,
-                                  line) from None
+            raise RaspSyntaxError(
+                f"`# {key}:` line: {message}", number, column, path, line
+            ) from None
     return header
 
 
@@ -216,5 +225,4 @@ def default_exprs(header: Header, env: Environment) -> list[str]:
     selector the file defines."""
     if header.compile is not None:
         return [header.compile.expr]
-    return [name for name, v in env.top.vars.items()
-            if isinstance(v, ir.IRNode) and name != "out"]
+    return [name for name, v in env.top.vars.items() if isinstance(v, ir.IRNode) and name != "out"]

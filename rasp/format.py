@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from . import ir
-from .build import Applied, Function
-from .interpreter import row_type, type_class
+from rasp import ir
+from rasp.build import Applied, Function
+from rasp.columns import row_type, type_class
 
 
 def small_str(v: Any) -> str:
@@ -59,8 +59,10 @@ def format_full_display(tokens: list[Any], values: list[Any], pref: str = "") ->
     out = [str(v) for v in _minority_bools(list(values))]
     width = max(len(c) for c in inp + out)
     row = lambda cells: " ".join(c.rjust(width) for c in cells)
-    return (f"{pref} \t\tinput:   {row(inp)} \t (strings)\n"
-            f"{pref} \t\toutput:  {row(out)} \t ({sequence_type(values)})")
+    return (
+        f"{pref} \t\tinput:   {row(inp)} \t (strings)\n"
+        f"{pref} \t\toutput:  {row(out)} \t ({sequence_type(values)})"
+    )
 
 
 def all_identical(values: list[Any]) -> bool:

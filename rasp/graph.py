@@ -15,10 +15,10 @@ from typing import Any
 
 import networkx as nx
 
-from . import ir
-from .format import small_str
-from .interpreter import Column, evaluate_nodes
-from .source import LIBRARY_PATH, normalise_input
+from rasp import ir
+from rasp.format import small_str
+from rasp.interpreter import Column, evaluate_nodes
+from rasp.source import LIBRARY_PATH, normalise_input
 
 MAX_TEXT = 32  # characters of source text per label line
 
@@ -29,11 +29,23 @@ KIND_COLOURS = {
     "selector": "#fde9c9",
     "attention": "#f9cb9c",
 }
-KIND_NAMES = {"input": "input", "mlp": "MLP (elementwise)", "selector": "selector",
-              "attention": "attention (aggregate)"}
+KIND_NAMES = {
+    "input": "input",
+    "mlp": "MLP (elementwise)",
+    "selector": "selector",
+    "attention": "attention (aggregate)",
+}
 FOLDED = "#ffffff"  # compiled, but folded into a later block
-LAYER_COLOURS = ("#cfe2f3", "#f9cb9c", "#d9ead3", "#fff2cc", "#ead1dc", "#d0e0e3", "#f4cccc",
-                 "#d9d2e9")
+LAYER_COLOURS = (
+    "#cfe2f3",
+    "#f9cb9c",
+    "#d9ead3",
+    "#fff2cc",
+    "#ead1dc",
+    "#d0e0e3",
+    "#f4cccc",
+    "#d9d2e9",
+)
 
 
 # Where the compiled model computes a node: (layer, sublayer); layer -1 is the embedding.
@@ -63,8 +75,7 @@ def kind_of(node: ir.IRNode) -> str:
 
 def _short(text: str) -> str:
     """At most two lines of source text: labels stay readable in wide graphs."""
-    return "\n".join(textwrap.wrap(" ".join(text.split()), MAX_TEXT, max_lines=2,
-                                   placeholder=" …"))
+    return "\n".join(textwrap.wrap(" ".join(text.split()), MAX_TEXT, max_lines=2, placeholder=" …"))
 
 
 def _operation(node: ir.IRNode) -> str:
@@ -94,7 +105,7 @@ def node_label(node: ir.IRNode, values: list[Any] | None = None, brief: bool = F
         lines.append(text)
     if values is not None:
         shown = "[" + ", ".join(small_str(v) for v in values) + "]"
-        lines.append(shown if len(shown) <= MAX_TEXT else shown[:MAX_TEXT - 2] + "…]")
+        lines.append(shown if len(shown) <= MAX_TEXT else shown[: MAX_TEXT - 2] + "…]")
     return "\n".join(lines)
 
 
@@ -117,12 +128,14 @@ def top_level(env: Any) -> TopLevel:
     return TopLevel(ids(env.top), ids(env.base))
 
 
-def visible_inputs(root: ir.IRNode, internals: bool, names: TopLevel = NO_NAMES
-                   ) -> dict[int, tuple[list[ir.IRNode], int]]:
+def visible_inputs(
+    root: ir.IRNode, internals: bool, names: TopLevel = NO_NAMES
+) -> dict[int, tuple[list[ir.IRNode], int]]:
     """For each node drawn: the drawn nodes it reads (through hidden library steps, when
     `internals` is False) and how many hidden steps it stands for. A hidden step is a node
     the standard library built inside a function (`at0`, `share0`, ...), or a library value
     that only the library reads (`full_s` inside `length`)."""
+
     def shown(node: ir.IRNode, read_by_library: bool) -> bool:
         if internals or node.path != LIBRARY_PATH or node.id in names.user:
             return True
@@ -149,9 +162,13 @@ def visible_inputs(root: ir.IRNode, internals: bool, names: TopLevel = NO_NAMES
     return found
 
 
-def build_graph(root: ir.IRNode, example: Any = None,
-                placed: dict[int, Placement] | None = None,
-                internals: bool = True, names: TopLevel = NO_NAMES) -> nx.DiGraph:
+def build_graph(
+    root: ir.IRNode,
+    example: Any = None,
+    placed: dict[int, Placement] | None = None,
+    internals: bool = True,
+    names: TopLevel = NO_NAMES,
+) -> nx.DiGraph:
     """The DAG under `root`: an edge runs from each operand to the node that uses it.
     `placed` (from the compiler) adds each node's layer to its label and colour. Without
     `internals`, the steps inside library functions are folded into the node that uses them
@@ -170,9 +187,18 @@ def build_graph(root: ir.IRNode, example: Any = None,
             label += f"\n(+{hidden} library step{'s' if hidden != 1 else ''})"
         if placed is not None:
             label += "\n" + (_placement_text(where) if where else "(folded)")
-        graph.add_node(node.id, info=GraphNode(node.id, label, kind_of(node),
-                                               isinstance(node, ir.Selector), where,
-                                               placed is not None, hidden))
+        graph.add_node(
+            node.id,
+            info=GraphNode(
+                node.id,
+                label,
+                kind_of(node),
+                isinstance(node, ir.Selector),
+                where,
+                placed is not None,
+                hidden,
+            ),
+        )
         for child in inputs:
             graph.add_edge(child.id, node.id)
     return graph
@@ -183,8 +209,10 @@ def legend(graph: nx.DiGraph) -> list[tuple[str, str]]:
     infos = [data["info"] for _n, data in graph.nodes(data=True)]
     if infos and infos[0].compiled:
         layers = sorted({i.placement[0] for i in infos if i.placement is not None})
-        entries = [(_colour_of_layer(layer), "embedding" if layer < 0 else f"layer {layer}")
-                   for layer in layers]
+        entries = [
+            (_colour_of_layer(layer), "embedding" if layer < 0 else f"layer {layer}")
+            for layer in layers
+        ]
         if any(i.placement is None for i in infos):
             entries.append((FOLDED, "folded into a later block"))
         return entries
@@ -216,8 +244,9 @@ def _placement_text(where: Placement) -> str:
 def _values(root: ir.IRNode, example: Any) -> dict[int, list[Any]]:
     """Each s-op's values on the example (selectors are left unannotated)."""
     memo = evaluate_nodes([root], [normalise_input(example)])
-    return {nid: [v.values[c] for c in v.codes[0]] for nid, v in memo.items()
-            if isinstance(v, Column)}
+    return {
+        nid: [v.values[c] for c in v.codes[0]] for nid, v in memo.items() if isinstance(v, Column)
+    }
 
 
 def _colour_of_layer(layer: int) -> str:
@@ -235,8 +264,9 @@ def colour(info: GraphNode) -> str:
 Point = tuple[float, float]
 
 
-def layered_layout(graph: nx.DiGraph) -> tuple[dict[int, Point], dict[tuple[int, int],
-                                                                     list[Point]]]:
+def layered_layout(
+    graph: nx.DiGraph,
+) -> tuple[dict[int, Point], dict[tuple[int, int], list[Point]]]:
     """A layered (Sugiyama-style) layout: inputs on the top row, every node one row below its
     deepest operand. An edge that skips rows runs through a waypoint on each row it crosses,
     ordered with the nodes, so it passes beside them rather than through them. Returns node
@@ -280,6 +310,8 @@ def layered_layout(graph: nx.DiGraph) -> tuple[dict[int, Point], dict[tuple[int,
             rows[d].sort(key=lambda n: mean(n, aug.successors))
             place(rows[d])
     pos = {n: (x[n], float(-depth[n])) for n in aug.nodes}
-    paths = {edge: [pos[edge[0]], *(pos[p] for p in chain), pos[edge[1]]]
-             for edge, chain in waypoints.items()}
+    paths = {
+        edge: [pos[edge[0]], *(pos[p] for p in chain), pos[edge[1]]]
+        for edge, chain in waypoints.items()
+    }
     return {n: pos[n] for n in graph.nodes}, paths

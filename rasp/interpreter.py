@@ -15,21 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from . import ir
-from .attention import aggregate, select
-from .columns import (  # noqa: F401 - re-exported: the interpreter's value model
-    BOOL,
-    FLOAT,
-    INT,
-    OTHER,
-    STR,
+from rasp import ir
+from rasp.attention import aggregate, select
+from rasp.columns import (
     Column,
     check_homogeneous,
     map_column,
-    row_type,
-    type_class,
 )
-from .errors import RaspError, RaspEvalError
+from rasp.errors import RaspError, RaspEvalError
 
 # Selector cells allowed in one pass; larger batches are split, larger single inputs refused.
 MAX_SELECTOR_CELLS = 1 << 26
@@ -82,9 +75,11 @@ def _python_error(exc: Exception, node: ir.IRNode, roots: list[ir.IRNode]) -> Ra
     return _locate(RaspEvalError(str(message)), node, roots)
 
 
-def evaluate_nodes(roots: list[ir.IRNode], inputs: Sequence[Sequence[Any]],
-                   memo: dict[int, Column | np.ndarray] | None = None
-                   ) -> dict[int, Column | np.ndarray]:
+def evaluate_nodes(
+    roots: list[ir.IRNode],
+    inputs: Sequence[Sequence[Any]],
+    memo: dict[int, Column | np.ndarray] | None = None,
+) -> dict[int, Column | np.ndarray]:
     """Evaluate `roots` (and what they need) on equal-length inputs. Returns node id → value.
     `memo` holds values already known on these inputs: they are neither recomputed nor walked
     through, and the new ones are added to it."""
@@ -101,8 +96,15 @@ def evaluate_nodes(roots: list[ir.IRNode], inputs: Sequence[Sequence[Any]],
             value = _evaluate_one(node, memo, tokens, shape)
         except RaspError as err:
             raise _locate(err, node, roots) from None
-        except (ArithmeticError, TypeError, ValueError, IndexError, KeyError,
-                AttributeError, OverflowError) as exc:
+        except (
+            ArithmeticError,
+            TypeError,
+            ValueError,
+            IndexError,
+            KeyError,
+            AttributeError,
+            OverflowError,
+        ) as exc:
             raise _python_error(exc, node, roots) from None
         if isinstance(value, Column):
             try:
@@ -119,8 +121,7 @@ def _evaluate_one(node: ir.IRNode, memo, tokens: Column, shape) -> Column | np.n
         case ir.Tokens(conversion=conv):
             return map_column(ir.TOKEN_CONVERSIONS[conv], [tokens])
         case ir.Indices():
-            return Column(np.broadcast_to(np.arange(shape[1]), shape).copy(),
-                          list(range(shape[1])))
+            return Column(np.broadcast_to(np.arange(shape[1]), shape).copy(), list(range(shape[1])))
         case ir.Full(value=value):
             return Column.constant(value, shape)
         case ir.Map():
@@ -155,13 +156,14 @@ def evaluate_batch(node: ir.IRNode, inputs: Sequence[Sequence[Any]]) -> list[lis
         chunk = len(members)
         if needs_cells:
             if n * n > MAX_SELECTOR_CELLS:
-                longest = int(MAX_SELECTOR_CELLS ** 0.5)
+                longest = int(MAX_SELECTOR_CELLS**0.5)
                 raise RaspEvalError(
                     f"input of {n:,} tokens is too long: a selector over it needs {n * n:,} "
-                    f"cells (the limit is {MAX_SELECTOR_CELLS:,}, inputs of {longest:,} tokens)")
+                    f"cells (the limit is {MAX_SELECTOR_CELLS:,}, inputs of {longest:,} tokens)"
+                )
             chunk = max(1, MAX_SELECTOR_CELLS // (n * n))
         for start in range(0, len(members), chunk):
-            part = members[start:start + chunk]
+            part = members[start : start + chunk]
             try:
                 value = evaluate_nodes([node], [inputs[i] for i in part])[node.id]
             except RaspError as err:
@@ -211,7 +213,8 @@ class ExampleMemo:
         value = evaluate_nodes([node], [x], memo)[node.id]
         added = itertools.islice(reversed(memo.values()), len(memo) - before)
         self._cells[key] = self._cells.get(key, 0) + sum(
-            v.codes.size if isinstance(v, Column) else v.size for v in added)
+            v.codes.size if isinstance(v, Column) else v.size for v in added
+        )
         if self._cells[key] > self.MAX_CELLS:  # a long session on a long example: bound it
             memo.clear()
             self._cells[key] = 0

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .ast import Span
-from .errors import RaspTypeError
+from rasp.ast import Span
+from rasp.errors import RaspTypeError
 
 _ids = itertools.count()
 
@@ -191,8 +191,7 @@ def _index(container: Any, key: Any) -> Any:
     if not isinstance(key, int):
         raise RaspTypeError(f"list indices must be integers, got: {_repr_atom(key)}")
     if not -len(container) <= key < len(container):
-        raise RaspTypeError(
-            f"index {key} out of range for list of length {len(container)}")
+        raise RaspTypeError(f"index {key} out of range for list of length {len(container)}")
     return container[key]
 
 
@@ -244,15 +243,17 @@ def elementwise_fn(op: str) -> Callable[..., Any]:
     return _ELEMENTWISE[op]
 
 
-def walk(roots: IRNode | list[IRNode],
-         children: Callable[[IRNode], tuple[IRNode, ...]] | None = None) -> Iterator[IRNode]:
+def walk(
+    roots: IRNode | list[IRNode], children: Callable[[IRNode], tuple[IRNode, ...]] | None = None
+) -> Iterator[IRNode]:
     """All nodes reachable from `roots`, children before parents, each once (iterative).
 
     `children` says which nodes a node reads (default: its IR children); the compiler passes
     its own, which skips the library internals of patterns it compiles whole."""
     read = children or (lambda node: node.children())
-    stack: list[tuple[IRNode, bool]] = [(r, False) for r in reversed(
-        roots if isinstance(roots, list) else [roots])]
+    stack: list[tuple[IRNode, bool]] = [
+        (r, False) for r in reversed(roots if isinstance(roots, list) else [roots])
+    ]
     seen: set[int] = set()
     while stack:
         node, expanded = stack.pop()

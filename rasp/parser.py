@@ -8,8 +8,8 @@ from importlib import resources
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from . import ast
-from .errors import RaspSyntaxError
+from rasp import ast
+from rasp.errors import RaspSyntaxError
 
 # Friendly names for terminals in "expected ..." messages.
 _TERMINAL_NAMES = {
@@ -76,8 +76,9 @@ def _syntax_error(err: UnexpectedInput, text: str, path: str | None) -> RaspSynt
         if token.type == "$END":
             message = f"unexpected end of input; expected {_expected(err.accepts or err.expected)}"
         else:
-            message = (f"unexpected {token.value!r}; expected "
-                       f"{_expected(err.accepts or err.expected)}")
+            message = (
+                f"unexpected {token.value!r}; expected {_expected(err.accepts or err.expected)}"
+            )
     elif isinstance(err, UnexpectedCharacters):
         message = f"unexpected character {err.char!r}"
         if err.allowed:
@@ -92,8 +93,9 @@ def _syntax_error(err: UnexpectedInput, text: str, path: str | None) -> RaspSynt
 class _ToAst(Transformer):
     """Parse tree → AST dataclasses. Each method gets the rule's children."""
 
-    def __init__(self, text: str, path: str | None, offset: int = 0,
-                 lines: ast.SourceLines | None = None):
+    def __init__(
+        self, text: str, path: str | None, offset: int = 0, lines: ast.SourceLines | None = None
+    ):
         super().__init__()
         self._text = text
         self._path = path
@@ -103,8 +105,14 @@ class _ToAst(Transformer):
     def _sp(self, meta) -> ast.Span:
         if getattr(meta, "empty", True):
             return ast.Span(0, 0, 0, 0)
-        return ast.Span(meta.line + self._offset, meta.column, meta.end_line + self._offset,
-                        meta.end_column, self._text[meta.start_pos:meta.end_pos], self._lines)
+        return ast.Span(
+            meta.line + self._offset,
+            meta.column,
+            meta.end_line + self._offset,
+            meta.end_column,
+            self._text[meta.start_pos : meta.end_pos],
+            self._lines,
+        )
 
     # statements
     def start(self, meta, *items):
@@ -129,8 +137,9 @@ class _ToAst(Transformer):
         return ast.Load(self._sp(meta), str(path)[1:-1])
 
     def funcdef(self, meta, _def, name, params, *rest):
-        *body, _ret, returns = [r for r in rest if not (isinstance(r, Token)
-                                                       and r.type == "COMMENT")]
+        *body, _ret, returns = [
+            r for r in rest if not (isinstance(r, Token) and r.type == "COMMENT")
+        ]
         return ast.FuncDef(self._sp(meta), str(name), params or [], _statements(body), returns)
 
     def forloop(self, meta, _for, names, _in, source, *body):
@@ -150,8 +159,9 @@ class _ToAst(Transformer):
         return ast.ReplCommand(self._sp(meta), "show_example", _kind(parts))
 
     def examples_toggle(self, meta, *parts):
-        return ast.ReplCommand(self._sp(meta), "examples", _kind(parts),
-                               flag=parts[-1].type == "ON")
+        return ast.ReplCommand(
+            self._sp(meta), "examples", _kind(parts), flag=parts[-1].type == "ON"
+        )
 
     def full_seq_display(self, meta, _kw, flag):
         return ast.ReplCommand(self._sp(meta), "full_seq_display", flag=flag.type == "ON")
@@ -173,7 +183,9 @@ class _ToAst(Transformer):
         if str(op) == "!=":
             raise RaspSyntaxError(
                 "'!=' is only allowed inside select(...); write not (a == b) instead",
-                op.line, op.column)
+                op.line,
+                op.column,
+            )
         return ast.BinOp(self._sp(meta), str(op), left, right)
 
     def unop(self, meta, op, operand):
@@ -258,8 +270,7 @@ def _to_ast(tree: Tree, text: str, path: str | None):
             inner.source_line = src
             raise inner from None
         if isinstance(inner, RecursionError):
-            raise RaspSyntaxError("the program is nested too deeply to parse",
-                                  path=path) from None
+            raise RaspSyntaxError("the program is nested too deeply to parse", path=path) from None
         raise
 
 
@@ -304,8 +315,10 @@ def read_statements(text: str, path: str | None = None) -> list[ast.Node | RaspS
         try:
             tree = _parser().parse(pending, start="start")
         except UnexpectedInput as err:
-            if isinstance(err, UnexpectedEOF) or getattr(
-                    getattr(err, "token", None), "type", None) == "$END":
+            if (
+                isinstance(err, UnexpectedEOF)
+                or getattr(getattr(err, "token", None), "type", None) == "$END"
+            ):
                 pending += " "
                 continue
             error = _syntax_error(err, pending, path)
@@ -333,8 +346,9 @@ def read_statements(text: str, path: str | None = None) -> list[ast.Node | RaspS
     return found
 
 
-def parse_recovering(text: str, path: str | None = None,
-                     max_errors: int = 20) -> tuple[list[ast.Node], list[RaspSyntaxError]]:
+def parse_recovering(
+    text: str, path: str | None = None, max_errors: int = 20
+) -> tuple[list[ast.Node], list[RaspSyntaxError]]:
     """Parse, and on a syntax error blank out the broken statement and go on, so that one run
     reports every syntax error (line numbers are kept; statements after the first error still
     parse). Returns the statements of the repaired text and the errors."""
@@ -366,8 +380,9 @@ def _blank_statement(text: str, err: RaspSyntaxError) -> str | None:
     if err.line > len(line_starts):
         return None
     offset = min(line_starts[err.line - 1] + err.column - 1, len(text))
-    start = max(text.rfind(";", 0, offset), text.rfind("}", 0, offset),
-                text.rfind("{", 0, offset)) + 1
+    start = (
+        max(text.rfind(";", 0, offset), text.rfind("}", 0, offset), text.rfind("{", 0, offset)) + 1
+    )
     ends = [i for i in (text.find(";", offset), text.find("}", offset)) if i != -1]
     end = min(ends) + 1 if ends else len(text)
     blank = "".join(c if c == "\n" else " " for c in text[start:end])

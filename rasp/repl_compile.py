@@ -18,9 +18,9 @@ import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
-from . import ir
-from .build import Applied, Function
-from .compiled import (
+from rasp import ir
+from rasp.build import Applied, Function
+from rasp.compiled import (
     NoCompiler,
     attention_weights,
     compile_expr,
@@ -31,14 +31,14 @@ from .compiled import (
     same_output,
     ticking,
 )
-from .env import Environment
-from .errors import RaspError
-from .examples import compile_spec, parse_max_len, parse_vocab
-from .format import format_applied, format_example_arg, format_matrix, format_sequence
-from .interpreter import evaluate_batch
-from .repl_echo import Settings
-from .repl_fit import Output
-from .source import normalise_input
+from rasp.env import Environment
+from rasp.errors import RaspError
+from rasp.examples import compile_spec, parse_max_len, parse_vocab
+from rasp.format import format_applied, format_example_arg, format_matrix, format_sequence
+from rasp.interpreter import evaluate_batch
+from rasp.repl_echo import Settings
+from rasp.repl_fit import Output
+from rasp.source import normalise_input
 
 if TYPE_CHECKING:  # the app names the compiler's types; it imports it only to compile
     from compiler import CompiledProgram
@@ -73,8 +73,8 @@ def draw(session: ReplSession, sop: ir.SOp, example: Any) -> list[str]:
     """`draw(sop)`: the graph goes to comp_flows/NAME_INPUT.pdf (a name safe in any
     shell), the value is echoed. On a terminal the s-op is compiled for the running
     example and coloured by layer; otherwise (or when it does not compile) by kind."""
-    from .draw import layer_placements, render  # networkx: 0.3 s that few sessions need
-    from .graph import top_level
+    from rasp.draw import layer_placements, render  # networkx: 0.3 s that few sessions need
+    from rasp.graph import top_level
 
     example = session.settings.sop_example if example is None else example
     values = session.env.on_example(sop, example)
@@ -91,8 +91,9 @@ def draw(session: ReplSession, sop: ir.SOp, example: Any) -> list[str]:
             note = f"; coloured by kind: {str(err).splitlines()[0]}"
     try:
         os.makedirs("comp_flows", exist_ok=True)
-        render(node, path, example=example, placed=placed, title=title,
-               names=top_level(session.env))
+        render(
+            node, path, example=example, placed=placed, title=title, names=top_level(session.env)
+        )
     except OSError as exc:
         raise RaspError(f"cannot write {path}: {exc.strerror or exc}") from None
     applied = Applied(sop, normalise_input(example), values)
@@ -138,8 +139,10 @@ def side_by_side(left: str, right: str, gap: int = 6) -> str:
     n = max(len(left_lines), len(right_lines))
     left_lines += [""] * (n - len(left_lines))
     right_lines += [""] * (n - len(right_lines))
-    return "\n".join((a.expandtabs().ljust(width) + b).rstrip()
-                     for a, b in zip(left_lines, right_lines, strict=True))
+    return "\n".join(
+        (a.expandtabs().ljust(width) + b).rstrip()
+        for a, b in zip(left_lines, right_lines, strict=True)
+    )
 
 
 def _parse(arg: str, example: Any, command: str = "compile") -> tuple[str, list[Any], int, bool]:
@@ -174,8 +177,10 @@ def check_compilable(env: Environment, expr: str, command: str) -> Any:
         call = f"{value.name}({', '.join('tokens' for _ in value.params)})"
         raise ValueError(f"{value.signature()} is a function: try :{command} {call}")
     if not isinstance(value, ir.IRNode):
-        raise ValueError(f"{expr} is a {type(value).__name__}, not an s-op: only s-ops (and, "
-                         "for :attn, selectors) compile")
+        raise ValueError(
+            f"{expr} is a {type(value).__name__}, not an s-op: only s-ops (and, "
+            "for :attn, selectors) compile"
+        )
     return value
 
 
@@ -189,22 +194,24 @@ def register(session: ReplSession) -> None:
             except (RaspError, ValueError, NoCompiler) as err:
                 message = err.message if isinstance(err, RaspError) else str(err)
                 return [(ERROR, f"!! {message}\n")]
+
         return run
 
-    def compiled(arg: str, example: Any, command: str
-                 ) -> tuple[str, CompiledProgram, bool, bool]:
+    def compiled(arg: str, example: Any, command: str) -> tuple[str, CompiledProgram, bool, bool]:
         """(expr, program, --plan given, vocab and length both from the running example)."""
         expr, vocab, max_len, plan = _parse(arg, example, command)
         value = check_compilable(session.env, expr, command)
         if command == "attn" and isinstance(value, ir.Selector):
             expr = f"aggregate({expr}, indices)"  # a selector compiles inside an aggregate
         elif not isinstance(value, ir.SOp):
-            raise ValueError(f"{expr} is a selector: compile an s-op that uses it, e.g. "
-                             f":compile aggregate({expr}, tokens), or see it with :attn {expr}")
+            raise ValueError(
+                f"{expr} is a selector: compile an s-op that uses it, e.g. "
+                f":compile aggregate({expr}, tokens), or see it with :attn {expr}"
+            )
         words = shlex.split(arg)
         defaults = "--vocab" not in words and "--max-len" not in words
         width = shutil.get_terminal_size((80, 24)).columns
-        with ticking(session.progress, f"compiling {expr}"[:width // 2] + "…") as ticker:
+        with ticking(session.progress, f"compiling {expr}"[: width // 2] + "…") as ticker:
             prog = compile_expr(session.env, expr, vocab, max_len, ticker.update)
         return expr, prog, plan, defaults
 
@@ -220,8 +227,13 @@ def register(session: ReplSession) -> None:
         expr, prog, plan, defaults = compiled(arg, example, "compile")
         stats = prog.stats
         lines = [f"     compiled: {expr}", *vocab_lines(prog, defaults)]
-        lines.append("\t" + ", ".join(f"{key} {stats[key]:,}" for key in
-                                      ("layers", "heads", "d_model", "mlp_hidden", "params")))
+        lines.append(
+            "\t"
+            + ", ".join(
+                f"{key} {stats[key]:,}"
+                for key in ("layers", "heads", "d_model", "mlp_hidden", "params")
+            )
+        )
         if plan:
             columns = shutil.get_terminal_size((80, 24)).columns - 8  # after the tab
             lines += ["\t" + line for line in prog.plan_text(columns).split("\n")]
@@ -248,22 +260,32 @@ def register(session: ReplSession) -> None:
         shown = tokens[:n]
         lines = []
         for layer, head, value in mine or heads(prog):
-            title = (f"head {head} of layer {layer}: {value.label} <- "
-                     f"{value.selector or '?'} ({value.role}) on "
-                     f"{format_example_arg(example)}")
-            lines += textwrap.wrap(title, columns, subsequent_indent="    ",
-                                   break_on_hyphens=False) if session.cut else [title]
-            weights = weights_of[layer][head][:n + 1, :n + 1]
+            title = (
+                f"head {head} of layer {layer}: {value.label} <- "
+                f"{value.selector or '?'} ({value.role}) on "
+                f"{format_example_arg(example)}"
+            )
+            lines += (
+                textwrap.wrap(title, columns, subsequent_indent="    ", break_on_hyphens=False)
+                if session.cut
+                else [title]
+            )
+            weights = weights_of[layer][head][: n + 1, : n + 1]
             text = "compiled attention (§ = BOS)\n" + format_weights(shown, weights)
             sel = head_selector(prog, value)
             if sel is not None:
                 rows = [row[:n] for row in evaluate_batch(sel, [tokens])[0][:n]]
                 rasp_text = f"RASP selector {value.selector or sel.label}\n" + format_matrix(
-                    shown, rows, indent="")
+                    shown, rows, indent=""
+                )
                 text = side_by_side(rasp_text, text)
                 if session.cut and max(len(x) for x in text.split("\n")) > columns:
-                    text = rasp_text + "\n" + "compiled attention (§ = BOS)\n" + \
-                        format_weights(shown, weights)  # one above the other
+                    text = (
+                        rasp_text
+                        + "\n"
+                        + "compiled attention (§ = BOS)\n"
+                        + format_weights(shown, weights)
+                    )  # one above the other
             lines += text.split("\n")
         if n < len(tokens):
             lines.append(f"(the first {n} of {len(tokens)} tokens: :cut off shows all)")

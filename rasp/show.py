@@ -22,10 +22,10 @@ from pygments.formatters import HtmlFormatter, Terminal256Formatter, TerminalTru
 from pygments.styles import get_all_styles, get_style_by_name
 from pygments.util import ClassNotFound
 
-from . import ast, ir
-from .build import Function
-from .command import fail
-from .compiled import (
+from rasp import ast, ir
+from rasp.build import Function
+from rasp.command import fail
+from rasp.compiled import (
     NoCompiler,
     compile_ticking,
     counted,
@@ -35,13 +35,13 @@ from .compiled import (
     placements,
     root,
 )
-from .env import Echo, Environment
-from .errors import RaspError
-from .examples import Header, load_program
-from .format import format_example_arg, format_sequence, sequence_type
-from .interpreter import evaluate_batch
-from .lexer import RaspLexer, TerminalStyle
-from .source import normalise_input
+from rasp.env import Echo, Environment
+from rasp.errors import RaspError
+from rasp.examples import Header, load_program
+from rasp.format import format_example_arg, format_sequence, sequence_type
+from rasp.interpreter import evaluate_batch
+from rasp.lexer import RaspLexer, TerminalStyle
+from rasp.source import normalise_input
 
 if TYPE_CHECKING:
     from compiler.manifest import Value
@@ -61,9 +61,13 @@ def wrap_note(note: str, width: int) -> list[str]:
             lines[-1] = joined
         else:
             lines.append("#>   " + chunk)
-    return [part for line in lines for part in textwrap.wrap(
-        line, width, subsequent_indent="#>   ", break_long_words=False,
-        break_on_hyphens=False)]
+    return [
+        part
+        for line in lines
+        for part in textwrap.wrap(
+            line, width, subsequent_indent="#>   ", break_long_words=False, break_on_hyphens=False
+        )
+    ]
 
 
 @dataclass
@@ -109,33 +113,45 @@ def compile_header(env: Environment, header: Header, echoes: list[Echo]) -> Comp
     wanted = " ".join(expr.split())
     for echo in echoes:
         stmt = echo.statement
-        if (isinstance(stmt, ast.Assign) and len(stmt.names) == 1 and len(stmt.values) == 1
-                and " ".join(stmt.values[0].span.text.split()) == wanted):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.names) == 1
+            and len(stmt.values) == 1
+            and " ".join(stmt.values[0].span.text.split()) == wanted
+        ):
             expr = stmt.names[0]
     try:
         prog = compile_ticking(env, expr, spec.vocab, spec.max_len)
     except NoCompiler:
         return None
     except RaspError as err:
-        return Compiled({}, set(), -1, "",
-                        f"#> compile {spec.expr}: {err.message.splitlines()[0]}")
+        return Compiled({}, set(), -1, "", f"#> compile {spec.expr}: {err.message.splitlines()[0]}")
     st = prog.stats
-    summary = (f"#> compiled {spec.expr} (vocab {','.join(map(str, spec.vocab))}, max length "
-               f"{spec.max_len}): {counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')}"
-               f", d_model {st['d_model']}, MLP hidden {st['mlp_hidden']}, "
-               f"{st['params']:,} parameters")
+    summary = (
+        f"#> compiled {spec.expr} (vocab {','.join(map(str, spec.vocab))}, max length "
+        f"{spec.max_len}): {counted(st['layers'], 'layer')}, {counted(st['heads'], 'head')}"
+        f", d_model {st['d_model']}, MLP hidden {st['mlp_hidden']}, "
+        f"{st['params']:,} parameters"
+    )
     head_layers: dict[int, list[int]] = {}
     for layer, _h, head in heads(prog):
         sel = head_selector(prog, head)
         if sel is not None:
             head_layers.setdefault(sel.id, []).append(layer)
     node = root(prog)
-    return Compiled(placements(prog), {n.id for n in ir.walk(node)}, node.id,
-                    prog.manifest.output.encoding, summary, head_layers)
+    return Compiled(
+        placements(prog),
+        {n.id for n in ir.walk(node)},
+        node.id,
+        prog.manifest.output.encoding,
+        summary,
+        head_layers,
+    )
 
 
-def annotate(name: str, value: Any, examples: list[Any],
-             compiled: Compiled | None = None) -> Annotation:
+def annotate(
+    name: str, value: Any, examples: list[Any], compiled: Compiled | None = None
+) -> Annotation:
     """What `name` is, checked on the examples (an s-op's type is the union over them)."""
     if isinstance(value, Function):
         return Annotation(name, "function", "", value.signature())
@@ -154,19 +170,24 @@ def annotate(name: str, value: Any, examples: list[Any],
             if layers:
                 distinct = sorted(set(layers))
                 where = ("layer " if len(distinct) == 1 else "layers ") + ", ".join(
-                    map(str, distinct))
+                    map(str, distinct)
+                )
                 detail += f"; attention pattern of {counted(len(layers), 'head')} in {where}"
             return Annotation(name, kind, "", detail)
         types = list(dict.fromkeys(sequence_type(r) for r in results))
         detail = first + _cut(format_sequence(results[0]).rsplit(" (", 1)[0], 40)
         if compiled is not None and value.id in compiled.placed:
             detail += "; " + placement_text(compiled.placed[value.id])
-        elif (compiled is not None and value.id in compiled.nodes
-              and isinstance(value, ir.Tokens | ir.Indices)):
+        elif (
+            compiled is not None
+            and value.id in compiled.nodes
+            and isinstance(value, ir.Tokens | ir.Indices)
+        ):
             detail += "; embedding"
         elif compiled is not None and value.id == compiled.root:
-            detail += ("; the model's output, read out by the unembedding "
-                       f"({compiled.output_encoding})")
+            detail += (
+                f"; the model's output, read out by the unembedding ({compiled.output_encoding})"
+            )
         elif compiled is not None and value.id in compiled.nodes:
             detail += "; folded into a later block (no residual dims of its own)"
         return Annotation(name, kind, "/".join(types), detail)
@@ -176,7 +197,7 @@ def annotate(name: str, value: Any, examples: list[Any],
 
 def _cut(text: str, width: int = 60) -> str:
     """A value as an annotation shows it: at most `width` characters."""
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def annotated_lines(path: str, layers: bool = True) -> list[tuple[int | None, str]]:
@@ -193,13 +214,17 @@ def annotated_lines(path: str, layers: bool = True) -> list[tuple[int | None, st
             continue
         for name, value in _bound(echo):
             notes.setdefault(span.end_line, []).append(
-                annotate(name, value, examples, compiled).line())
+                annotate(name, value, examples, compiled).line()
+            )
     out: list[tuple[int | None, str]] = []
     for number, text in enumerate(source.splitlines(), start=1):
         out.append((number, text))
-        indent = text[:len(text) - len(text.lstrip())]
-        out += [(None, indent + part) for note in notes.get(number, [])
-                for part in wrap_note(note, WIDTH - len(indent.expandtabs()))]
+        indent = text[: len(text) - len(text.lstrip())]
+        out += [
+            (None, indent + part)
+            for note in notes.get(number, [])
+            for part in wrap_note(note, WIDTH - len(indent.expandtabs()))
+        ]
     if compiled is not None:
         out += [(None, part) for part in wrap_note(compiled.summary, WIDTH)]
     return out
@@ -245,22 +270,32 @@ def _style(name: str | None, default: str) -> Any:
         get_style_by_name(name)
     except ClassNotFound:
         known = ", ".join([TerminalStyle.name, *sorted(get_all_styles())])
-        raise click.BadParameter(f"no style {name!r}; known: {known}",
-                                 param_hint="--style") from None
+        raise click.BadParameter(
+            f"no style {name!r}; known: {known}", param_hint="--style"
+        ) from None
     return name
 
 
 @click.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--html", "as_html", is_flag=True, help="Print a standalone HTML page.")
-@click.option("--color/--no-color", default=None,
-              help="Terminal colours (default: when stdout is a terminal).")
-@click.option("--style", help=f"A Pygments colour style: default {TerminalStyle.name} on a "
-                               "terminal (the terminal's own 8 colours, readable on dark and "
-                               "light backgrounds), friendly for --html.")
-@click.option("--layers/--no-layers", default=True, show_default=True,
-              help="Compile the header's expression and say which layer of the model "
-                   "computes each s-op.")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Terminal colours (default: when stdout is a terminal).",
+)
+@click.option(
+    "--style",
+    help=f"A Pygments colour style: default {TerminalStyle.name} on a "
+    "terminal (the terminal's own 8 colours, readable on dark and "
+    "light backgrounds), friendly for --html.",
+)
+@click.option(
+    "--layers/--no-layers",
+    default=True,
+    show_default=True,
+    help="Compile the header's expression and say which layer of the model computes each s-op.",
+)
 def show(file: str, as_html: bool, color: bool | None, style: str | None, layers: bool) -> None:
     """Print FILE highlighted, each top-level name annotated with its kind, type and (compiled)
     layer."""
@@ -273,8 +308,11 @@ def show(file: str, as_html: bool, color: bool | None, style: str | None, layers
     if as_html:
         click.echo(html_page(lines, file, chosen), nl=False)
     elif color if color is not None else sys.stdout.isatty():
-        formatter = (Terminal256Formatter(style=chosen) if chosen is TerminalStyle
-                     else TerminalTrueColorFormatter(style=chosen))
+        formatter = (
+            Terminal256Formatter(style=chosen)
+            if chosen is TerminalStyle
+            else TerminalTrueColorFormatter(style=chosen)
+        )
         click.echo(highlight(text, RaspLexer(), formatter), nl=False, color=True)
     else:
         click.echo(text, nl=False)

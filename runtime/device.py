@@ -67,8 +67,9 @@ def cpu_threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def autocast(device: torch.device,
-             dtype: torch.dtype = torch.bfloat16) -> contextlib.AbstractContextManager:
+def autocast(
+    device: torch.device, dtype: torch.dtype = torch.bfloat16
+) -> contextlib.AbstractContextManager:
     """Mixed-precision autocast for training on CUDA; a no-op on other devices.
 
     bf16 autocast on CPU is slower than float32 on most CPUs, so the CPU keeps float32.

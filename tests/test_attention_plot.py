@@ -75,15 +75,19 @@ def test_selectors_and_width_heads(tmp_path, monkeypatch):
     assert "aggregate(flip, indices) <- flip" in result.output
 
 
-@pytest.mark.parametrize("args, message", [
-    (["-i", "abz"], "error: token 'z' is not in the vocabulary ['a', 'b', 'c']"),
-    (["-e", "nope"], "error: <input>:1:1: Undefined variable: nope"),
-    (["-i", "abcabcabcabcabcabc"], "longer than the compiled max_len 16"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-i", "abz"], "error: token 'z' is not in the vocabulary ['a', 'b', 'c']"),
+        (["-e", "nope"], "error: <input>:1:1: Undefined variable: nope"),
+        (["-i", "abcabcabcabcabcabc"], "longer than the compiled max_len 16"),
+    ],
+)
 def test_user_errors_exit_1_with_one_line(args, message, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    result = CliRunner().invoke(main, ["attention", "examples/reverse.rasp", *args, "-o",
-                                       str(tmp_path / "x.png")])
+    result = CliRunner().invoke(
+        main, ["attention", "examples/reverse.rasp", *args, "-o", str(tmp_path / "x.png")]
+    )
     assert result.exit_code == 1
     assert len(result.output.strip().splitlines()) == 1
     assert message in result.output
@@ -102,12 +106,14 @@ def test_without_a_header_the_input_gives_vocabulary_and_length(tmp_path):
     args = [str(program), "-e", "aggregate(select(indices, 0, ==), tokens)", "-o", str(out)]
     result = _run(*args)
     assert result.exit_code == 1
-    assert result.output.strip() == (f"error: {program} has no example in its header: give an "
-                                     "input with -i")
+    assert result.output.strip() == (
+        f"error: {program} has no example in its header: give an input with -i"
+    )
     result = _run(*args, "-i", "xyz")
     assert result.exit_code == 0, result.output
-    assert "<- select(indices, 0, ==) (attention (select one)); matches the selector" in \
-        result.output
+    assert (
+        "<- select(indices, 0, ==) (attention (select one)); matches the selector" in result.output
+    )
     assert out.read_bytes().startswith(PNG)
     result = _run(str(program), "-i", "xyz", "-o", str(out))
     assert result.exit_code == 1
@@ -116,11 +122,14 @@ def test_without_a_header_the_input_gives_vocabulary_and_length(tmp_path):
 
 def test_a_model_without_heads_is_an_error(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
-    result = _run("examples/sort.rasp", "-e", "tokens_int * 2", "-i", "[1, 2]", "-o",
-                  str(tmp_path / "x.png"))
+    result = _run(
+        "examples/sort.rasp", "-e", "tokens_int * 2", "-i", "[1, 2]", "-o", str(tmp_path / "x.png")
+    )
     assert result.exit_code == 1
-    assert result.output.strip() == "error: `tokens_int * 2` compiles to a model without " \
+    assert (
+        result.output.strip() == "error: `tokens_int * 2` compiles to a model without "
         "attention heads"
+    )
 
 
 def _views(path: str, given: str, max_len: int | None = None):
@@ -153,8 +162,9 @@ def _text_inside(fig) -> None:
     canvas.draw()
     box = fig.bbox
     renderer = canvas.get_renderer()
-    for text in fig.findobj(match=lambda a: hasattr(a, "get_text") and hasattr(
-            a, "get_window_extent")):
+    for text in fig.findobj(
+        match=lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")
+    ):
         if not text.get_visible() or not text.get_text():
             continue
         ext = text.get_window_extent(renderer)
@@ -171,8 +181,12 @@ def test_figure_scale_colour_bar_axes_and_titles(monkeypatch):
     monkeypatch.chdir(ROOT)
     tokens = list("abc" * 10)
     views = _views("examples/hist.rasp", "abc" * 10, max_len=30)
-    fig = figure(views, tokens, "hist on " + "abc" * 10 + "\ncompiled for vocab a,b,c, max "
-                 "length 30: 1 layer, 1 head (§ = BOS)")
+    fig = figure(
+        views,
+        tokens,
+        "hist on " + "abc" * 10 + "\ncompiled for vocab a,b,c, max "
+        "length 30: 1 layer, 1 head (§ = BOS)",
+    )
     selector_ax, compiled_ax, bar_ax = fig.axes
     low, high = compiled_ax.images[0].get_clim()
     assert low == 0 and high == pytest.approx(views[0].weights[1:].max())
@@ -192,8 +206,11 @@ def test_long_titles_wrap_inside_the_figure(monkeypatch):
     views = _views("examples/dyck2.rasp", "({})")
     long = max(views, key=lambda v: len(v.node))
     assert len(long.node) > 40
-    fig = figure(views, list("({})"), "dyck2 on \"({})\"\ncompiled for vocab (,),{,}, max "
-                 "length 12: 7 layers, 5 heads (§ = BOS)")
+    fig = figure(
+        views,
+        list("({})"),
+        'dyck2 on "({})"\ncompiled for vocab (,),{,}, max length 12: 7 layers, 5 heads (§ = BOS)',
+    )
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert any(" ".join(long.node.split()) in " ".join(t.split()) for t in titles)
     assert not any("…" in t for t in titles)  # wrapped whole, not cut mid-expression

@@ -22,15 +22,21 @@ BIG = "1" + "0" * 400  # past float range: 10**400
 FILE_COMMANDS = ["run", "check", "show", "draw", "compile", "verify", "attention"]
 
 HEADERS = {
-    "max_len_word": ("# compile: y --vocab a,b --max-len abc", "--max-len needs a whole number",
-                     "abc"),
+    "max_len_word": (
+        "# compile: y --vocab a,b --max-len abc",
+        "--max-len needs a whole number",
+        "abc",
+    ),
     "unclosed_quote": ('# compile: y --vocab "a,b --max-len 4', "no closing quotation", '"'),
     "no_arrow": ('# example: "ab"', "needs 'INPUT -> OUTPUT'", '"ab"'),
     "vocab_no_value": ("# compile: y --vocab", "--vocab needs a value", "--vocab"),
     "vocab_then_flag": ("# compile: y --vocab --max-len 4", "--vocab needs a value", "--vocab"),
     "no_name": ("# compile: --vocab a --max-len 4", "needs 'NAME --vocab", "--vocab"),
-    "huge_max_len": ("# compile: y --vocab a,b --max-len 99999999",
-                     f"between 1 and {MAX_LEN}", "99999999"),
+    "huge_max_len": (
+        "# compile: y --vocab a,b --max-len 99999999",
+        f"between 1 and {MAX_LEN}",
+        "99999999",
+    ),
     "bad_example": ("# example: [1, 2 -> [a]", "expected ']'", "["),
 }
 
@@ -40,7 +46,8 @@ def invoke(args: list[str], tmp_path: Path) -> tuple[int, str, float]:
     result = CliRunner().invoke(main, args, catch_exceptions=True)
     elapsed = time.perf_counter() - start
     assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"{args}: {type(result.exception).__name__}: {result.exception}")
+        f"{args}: {type(result.exception).__name__}: {result.exception}"
+    )
     return result.exit_code, result.output, elapsed
 
 
@@ -59,7 +66,7 @@ def test_malformed_header(case, command, tmp_path, monkeypatch):
     # The source line, then a caret under the offending text.
     source, caret = out.splitlines()[1:3]
     assert source.strip() == line
-    assert source[caret.index("^"):].startswith(at), out
+    assert source[caret.index("^") :].startswith(at), out
     assert elapsed < 10
 
 
@@ -67,8 +74,10 @@ def test_malformed_header(case, command, tmp_path, monkeypatch):
 def test_integer_past_float_range(command, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     path = tmp_path / "big.rasp"
-    path.write_text("# big: a huge integer\n# compile: y --vocab 1,2 --max-len 4\n"
-                    f"# example: [1, 2] -> [1, 2]\ny = tokens_int + {BIG};\n")
+    path.write_text(
+        "# big: a huge integer\n# compile: y --vocab 1,2 --max-len 4\n"
+        f"# example: [1, 2] -> [1, 2]\ny = tokens_int + {BIG};\n"
+    )
     code, out, _ = invoke([command, str(path)], tmp_path)
     if command == "show":  # show reports the compile failure as an annotation, and succeeds
         out = out.replace("\n#>   ", " ")  # annotations wrap at 80 columns
@@ -83,14 +92,20 @@ def test_oversized_program(command, tmp_path, monkeypatch):
     path = tmp_path / "big.rasp"
     path.write_text("x = indices + 1;\n" * 40_000)  # 680 KB
     code, out, elapsed = invoke([command, str(path)], tmp_path)
-    assert code == 1 and out == f"error: {path}: larger than 256 KiB: too large to be a RASP " \
-                                 "program\n"
+    assert (
+        code == 1 and out == f"error: {path}: larger than 256 KiB: too large to be a RASP program\n"
+    )
     assert elapsed < 5
 
 
 def _rasp(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "rasp.cli", *args], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "rasp.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
@@ -104,8 +119,10 @@ def test_fifo_and_device_are_refused_at_once(tmp_path):
             start = time.perf_counter()
             done = _rasp(command, target)
             assert done.returncode == 1
-            assert done.stderr == f"error: {target}: not a regular file (a device or a pipe?)," \
-                                  " so not a program\n"
+            assert (
+                done.stderr == f"error: {target}: not a regular file (a device or a pipe?),"
+                " so not a program\n"
+            )
             assert time.perf_counter() - start < 20
 
 
@@ -113,8 +130,9 @@ def test_wrong_input_kind_names_what_the_program_takes(tmp_path):
     code, out, _ = invoke(["run", str(ROOT / "examples" / "sort.rasp"), "-i", "abc"], tmp_path)
     assert code == 1
     assert "invalid literal for int()" in out
-    assert out.rstrip().endswith("(this program's examples take inputs like [3, 1, 2]: "
-                                 "try -i '[3, 1, 2]')")
+    assert out.rstrip().endswith(
+        "(this program's examples take inputs like [3, 1, 2]: try -i '[3, 1, 2]')"
+    )
 
 
 def test_last_resort_guard_turns_recursion_into_one_line(monkeypatch, tmp_path):
@@ -128,8 +146,7 @@ def test_last_resort_guard_turns_recursion_into_one_line(monkeypatch, tmp_path):
     monkeypatch.setattr(examples, "read_source", lambda _path: deep())
     code, out, _ = invoke(["run", str(ROOT / "examples" / "reverse.rasp")], tmp_path)
     assert code == 1
-    assert out == "error: the input is nested too deeply to read (past Python's recursion " \
-                  "limit)\n"
+    assert out == "error: the input is nested too deeply to read (past Python's recursion limit)\n"
 
 
 def _model_with(tmp_path: Path, name: str, edit) -> Path:
@@ -139,16 +156,17 @@ def _model_with(tmp_path: Path, name: str, edit) -> Path:
 
     good = tmp_path / "reverse.safetensors"
     if not good.exists():
-        code, out, _ = invoke(["compile", str(ROOT / "examples" / "reverse.rasp"), "-o",
-                               str(good)], tmp_path)
+        code, out, _ = invoke(
+            ["compile", str(ROOT / "examples" / "reverse.rasp"), "-o", str(good)], tmp_path
+        )
         assert code == 0, out
     raw = good.read_bytes()
     n = struct.unpack("<Q", raw[:8])[0]
-    header = json.loads(raw[8:8 + n])
+    header = json.loads(raw[8 : 8 + n])
     edit(header["__metadata__"])
     text = json.dumps(header).encode()
     path = tmp_path / name
-    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n:])
+    path.write_bytes(struct.pack("<Q", len(text)) + text + raw[8 + n :])
     return path
 
 
@@ -159,19 +177,32 @@ def _set_vocab(value):
         manifest = json.loads(meta["manifest"])
         manifest["vocab"] = value
         meta["manifest"] = json.dumps(manifest)
+
     return edit
 
 
-@pytest.mark.parametrize("name, edit, message", [
-    ("deep.safetensors", lambda m: m.update(manifest="[" * 100_000 + "]" * 100_000),
-     "invalid config or manifest: nested too deeply"),
-    ("deepcfg.safetensors", lambda m: m.update(config="[" * 100_000 + "]" * 100_000),
-     "invalid config or manifest: nested too deeply"),
-    ("empty.safetensors", _set_vocab([]), "damaged manifest: the vocabulary is empty"),
-    ("null.safetensors", _set_vocab(None), "damaged manifest: the vocabulary is empty"),
-    ("list.safetensors", lambda m: m.update(manifest="[1]"),
-     "a raspc model, but not a compiled RASP program"),
-])
+@pytest.mark.parametrize(
+    "name, edit, message",
+    [
+        (
+            "deep.safetensors",
+            lambda m: m.update(manifest="[" * 100_000 + "]" * 100_000),
+            "invalid config or manifest: nested too deeply",
+        ),
+        (
+            "deepcfg.safetensors",
+            lambda m: m.update(config="[" * 100_000 + "]" * 100_000),
+            "invalid config or manifest: nested too deeply",
+        ),
+        ("empty.safetensors", _set_vocab([]), "damaged manifest: the vocabulary is empty"),
+        ("null.safetensors", _set_vocab(None), "damaged manifest: the vocabulary is empty"),
+        (
+            "list.safetensors",
+            lambda m: m.update(manifest="[1]"),
+            "a raspc model, but not a compiled RASP program",
+        ),
+    ],
+)
 def test_damaged_model_file(name, edit, message, tmp_path):
     path = _model_with(tmp_path, name, edit)
     code, out, elapsed = invoke(["exec", str(path), "-i", "abc"], tmp_path)
@@ -195,8 +226,9 @@ def test_compile_into_an_unwritable_place(tmp_path, monkeypatch):
     target = "/sys/raspc-test.safetensors"
     if not os.path.isdir("/sys/kernel"):
         pytest.skip("needs Linux's sysfs")
-    code, out, _ = invoke(["compile", str(ROOT / "examples" / "reverse.rasp"), "-o", target],
-                          tmp_path)
+    code, out, _ = invoke(
+        ["compile", str(ROOT / "examples" / "reverse.rasp"), "-o", target], tmp_path
+    )
     assert code == 1
     assert out.startswith(f"error: cannot write {target}: ") and len(out.splitlines()) == 1
 

@@ -26,8 +26,23 @@ def num(draw, depth: int = 3) -> str:
     leaves = ["tokens_int", "indices", "length"]
     if depth <= 0:
         return draw(st.sampled_from(leaves))
-    kind = draw(st.sampled_from(["leaf", "const", "binop", "ternary", "indicator", "width",
-                                 "mean", "mean", "rank", "by_rank", "count"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "leaf",
+                "const",
+                "binop",
+                "ternary",
+                "indicator",
+                "width",
+                "mean",
+                "mean",
+                "rank",
+                "by_rank",
+                "count",
+            ]
+        )
+    )
     sub = lambda: draw(num(depth - 1))  # noqa: E731
     c = draw(st.integers(1, 3))
     match kind:
@@ -95,8 +110,11 @@ def program(draw) -> str:
     if kind == "bool":
         return draw(boolean())
     sel = draw(selector(1))
-    return draw(st.sampled_from([f'aggregate({sel}, tokens_str, "_")',
-                                 f'("p" if {draw(boolean(1))} else tokens_str)']))
+    return draw(
+        st.sampled_from(
+            [f'aggregate({sel}, tokens_str, "_")', f'("p" if {draw(boolean(1))} else tokens_str)']
+        )
+    )
 
 
 def _exact_or_refused(text: str, vocab: list, max_len: int) -> None:
@@ -139,16 +157,25 @@ def deep_program(rng: random.Random, depth: int) -> str:
         a = f"v{max(0, i - 1 - int(rng.expovariate(0.5)))}"
         b = f"v{rng.randrange(i)}"
         c = rng.randrange(1, 4)
-        lines.append(f"v{i} = " + rng.choice([
-            f"({a} + {c}) % 3", f"({a} + {b}) % 4", f"{a} - {b}", f"({a} > {b}) + 0",
-            f"{c} if {a} == {b} else {a} % 3",
-            f"aggregate(select(indices, indices - 1, ==), {a}, 0)",
-            f"aggregate(select(indices, {a} % 4, ==), {b}, 0)",
-            f"round(aggregate(select({a}, {b}, ==), indices, 0))",
-            f"selector_width(select({a}, {b}, <))",
-            f"round(aggregate(select(indices, indices, <=), indicator({a} == {c}))"
-            " * (indices + 1))",
-        ]) + ";")
+        lines.append(
+            f"v{i} = "
+            + rng.choice(
+                [
+                    f"({a} + {c}) % 3",
+                    f"({a} + {b}) % 4",
+                    f"{a} - {b}",
+                    f"({a} > {b}) + 0",
+                    f"{c} if {a} == {b} else {a} % 3",
+                    f"aggregate(select(indices, indices - 1, ==), {a}, 0)",
+                    f"aggregate(select(indices, {a} % 4, ==), {b}, 0)",
+                    f"round(aggregate(select({a}, {b}, ==), indices, 0))",
+                    f"selector_width(select({a}, {b}, <))",
+                    f"round(aggregate(select(indices, indices, <=), indicator({a} == {c}))"
+                    " * (indices + 1))",
+                ]
+            )
+            + ";"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -15,8 +15,11 @@ CASES = json.loads((Path(__file__).parent / "data" / "cases.json").read_text())
 
 def _same(a, b) -> bool:
     if isinstance(a, list | tuple):
-        return isinstance(b, list | tuple) and len(a) == len(b) and all(
-            _same(x, y) for x, y in zip(a, b, strict=True))
+        return (
+            isinstance(b, list | tuple)
+            and len(a) == len(b)
+            and all(_same(x, y) for x, y in zip(a, b, strict=True))
+        )
     if isinstance(a, float) or isinstance(b, float):
         return type(a) is type(b) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     return type(a) is type(b) and a == b
@@ -48,8 +51,11 @@ def test_case(case):
         assert _same(want, got), f"{got!r} != {want!r}"
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c["kind"] != "error"],
-                         ids=[c["id"] for c in CASES if c["kind"] != "error"])
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c["kind"] != "error"],
+    ids=[c["id"] for c in CASES if c["kind"] != "error"],
+)
 def test_printed(case):
     """The REPL's echo of `(expr)(input);` is the original's, character for character."""
     env = rasp.Environment()

@@ -29,8 +29,8 @@ import runner  # noqa: E402
 LENGTHS = (5, 16, 32)
 LONG_LENGTHS = (5, 16)
 LONG_LINES = 300
-TIME_LIMIT = 30.0   # seconds per configuration, compile and verification together
-SAMPLES = 300       # random inputs per check where the inputs are too many to enumerate
+TIME_LIMIT = 30.0  # seconds per configuration, compile and verification together
+SAMPLES = 300  # random inputs per check where the inputs are too many to enumerate
 
 PROGRAMS = runner.programs()
 REFUSALS = runner.read_refusals()
@@ -48,9 +48,11 @@ def _slow(program: runner.Program, n: int) -> bool:
     return program.lines > LONG_LINES or (program.name, n) in HEAVY
 
 
-CONFIGS = [pytest.param(p, n, id=f"{p.name}-{n}",
-                        marks=[pytest.mark.slow] if _slow(p, n) else [])
-           for p in PROGRAMS for n in _lengths(p)]
+CONFIGS = [
+    pytest.param(p, n, id=f"{p.name}-{n}", marks=[pytest.mark.slow] if _slow(p, n) else [])
+    for p in PROGRAMS
+    for n in _lengths(p)
+]
 
 
 def test_corpus_is_big_enough():
@@ -106,8 +108,10 @@ def test_compiles_exactly_or_is_a_listed_refusal(loaded, program, max_len):
         assert listed is not None, (
             f"{where}: newly refused (add `{program.name} {max_len} "
             f"{' '.join(reason.split()[:6])}` to tests/corpus/refusals.txt if it must "
-            f"be): {out.message}")
+            f"be): {out.message}"
+        )
         assert reason.startswith(listed), f"{where}: refused for another reason: {reason}"
     else:
-        assert listed is None, (f"{where}: compiles exactly now; remove it from "
-                                f"tests/corpus/refusals.txt")
+        assert listed is None, (
+            f"{where}: compiles exactly now; remove it from tests/corpus/refusals.txt"
+        )

@@ -19,8 +19,11 @@ MEANS = json.loads((DATA / "original_means.json").read_text())["cases"]
 # Where raspc deliberately differs from the original (strict: each must still differ).
 INTERNALS = "the original's message shows its internal objects (class names, ids, addresses)"
 KNOWN = {
-    "index.9": INTERNALS, "index.list.9": INTERNALS, "index.named.9": INTERNALS,
-    "error.22": INTERNALS, "error.37": INTERNALS,
+    "index.9": INTERNALS,
+    "index.list.9": INTERNALS,
+    "index.named.9": INTERNALS,
+    "error.22": INTERNALS,
+    "error.37": INTERNALS,
     "func.3.5": "raspc recurses deeper than the original's 108 levels (here 109)",
 }
 WORDING = {"error.19": "a syntax error worded otherwise than ANTLR's (rasp/repl_antlr.py)"}
@@ -34,8 +37,7 @@ def _marks(case):
     return []
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, marks=_marks(c), id=c["id"])
-                                  for c in SESSIONS])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=_marks(c), id=c["id"]) for c in SESSIONS])
 def test_session_as_the_original(case, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # `load "nosuchfile";` must not find one
     out = io.StringIO()

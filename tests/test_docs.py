@@ -51,14 +51,17 @@ from rasp.repl import ReplSession, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-FENCE = re.compile(r"(<!-- not run: [^>]*-->\s*)?^```(\w+)([^\n]*)\n(.*?)^```\s*$",
-                   re.MULTILINE | re.DOTALL)
+FENCE = re.compile(
+    r"(<!-- not run: [^>]*-->\s*)?^```(\w+)([^\n]*)\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL
+)
 TOLERANCE = re.compile(r"±(\d+(?:\.\d+)?)%(?: or ±(\d+(?:\.\d+)?))?")
 SOURCE = re.compile(r'title="([\w./-]+\.rasp)"')
 # A number standing alone (not inside a name like `1x8` or `d_model`): thousands separators,
 # a fraction, an exponent, and a unit suffix (k, M, G, %) are allowed.
-NUMBER = re.compile(r"(?<![\w.])(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[+-]?\d+)?)"
-                    r"(?=[kMG%]?(?![\w.]))")
+NUMBER = re.compile(
+    r"(?<![\w.])(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:e[+-]?\d+)?)"
+    r"(?=[kMG%]?(?![\w.]))"
+)
 PROMPT, MORE = ">> ", ".. "
 
 
@@ -100,9 +103,17 @@ def blocks(page: Path) -> list[Block]:
     found = []
     for m in FENCE.finditer(text):
         tol, source = TOLERANCE.search(m.group(3)), SOURCE.search(m.group(3))
-        found.append(Block(page, text.count("\n", 0, m.start(2)) + 1, m.group(2), m.group(4),
-                           m.group(1) is not None, Tolerance.parse(tol),
-                           source.group(1) if source else None))
+        found.append(
+            Block(
+                page,
+                text.count("\n", 0, m.start(2)) + 1,
+                m.group(2),
+                m.group(4),
+                m.group(1) is not None,
+                Tolerance.parse(tol),
+                source.group(1) if source else None,
+            )
+        )
     return found
 
 
@@ -125,7 +136,8 @@ def same_line(expected: str, actual: str, tol: Tolerance | None = None) -> bool:
     want, got = NUMBER.split(expected), NUMBER.split(actual)  # text, number, text, ...
     return len(want) == len(got) and all(
         (w == g) if i % 2 == 0 else _close(w, g, tol)
-        for i, (w, g) in enumerate(zip(want, got, strict=True)))
+        for i, (w, g) in enumerate(zip(want, got, strict=True))
+    )
 
 
 def _matches(expected: list[str], actual: list[str], tol: Tolerance | None = None) -> bool:
@@ -134,8 +146,11 @@ def _matches(expected: list[str], actual: list[str], tol: Tolerance | None = Non
         return not actual
     if expected[0] == "...":
         return any(_matches(expected[1:], actual[i:], tol) for i in range(len(actual) + 1))
-    return bool(actual) and same_line(expected[0], actual[0], tol) and \
-        _matches(expected[1:], actual[1:], tol)
+    return (
+        bool(actual)
+        and same_line(expected[0], actual[0], tol)
+        and _matches(expected[1:], actual[1:], tol)
+    )
 
 
 def _trimmed(lines: list[str]) -> list[str]:
@@ -156,8 +171,9 @@ def _env() -> dict[str, str]:
 
 
 def _run(command: str, cwd: Path = ROOT) -> str:
-    proc = subprocess.run(["bash", "-c", command], cwd=cwd, env=_env(), capture_output=True,
-                          text=True, timeout=600)
+    proc = subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=600
+    )
     return proc.stdout + proc.stderr
 
 
@@ -177,9 +193,9 @@ def repl_inputs(body: str) -> list[tuple[str, list[str]]]:
     inputs: list[tuple[str, list[str]]] = []
     for line in body.splitlines():
         if line.startswith(PROMPT.rstrip()):
-            inputs.append((line[len(PROMPT):], []))
+            inputs.append((line[len(PROMPT) :], []))
         elif line.startswith(MORE.rstrip()) and inputs and not inputs[-1][1]:
-            inputs[-1] = (inputs[-1][0] + "\n" + line[len(MORE):], [])
+            inputs[-1] = (inputs[-1][0] + "\n" + line[len(MORE) :], [])
         elif inputs:
             inputs[-1][1].append(line)
     return inputs
@@ -216,8 +232,9 @@ def _tracked_files() -> dict[str, str] | None:
     (`.ci/run` checks the whole checkout after the whole suite.)"""
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         return None
-    listed = subprocess.run(["git", "ls-files", "-z", "--", *WATCHED], cwd=ROOT,
-                            capture_output=True)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--", *WATCHED], cwd=ROOT, capture_output=True
+    )
     if listed.returncode != 0:
         return None
     hashes = {}
@@ -246,11 +263,11 @@ def test_console(block, workspace):
     for command, expected in commands:
         actual = _run(command, workspace).rstrip("\n").splitlines()
         assert _matches(_trimmed(expected), actual, block.tolerance), (
-            f"{block.where}: `{command}` printed:\n" + "\n".join(actual))
+            f"{block.where}: `{command}` printed:\n" + "\n".join(actual)
+        )
 
 
-@pytest.mark.parametrize("block", [b for b in ALL if b.lang == "rasp" and not b.is_repl],
-                         ids=_ids)
+@pytest.mark.parametrize("block", [b for b in ALL if b.lang == "rasp" and not b.is_repl], ids=_ids)
 def test_rasp_program(block, workspace, monkeypatch):
     if block.source:
         assert block.body == (ROOT / block.source).read_text(), f"{block.where}: not the file"
@@ -258,8 +275,9 @@ def test_rasp_program(block, workspace, monkeypatch):
     rasp.Environment().run(block.body, block.where)
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if any(b.is_repl for b in blocks(p))],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if any(b.is_repl for b in blocks(p))], ids=lambda p: p.name
+)
 def test_repl_sessions(page, workspace, monkeypatch):
     monkeypatch.chdir(workspace)
     monkeypatch.setenv("COLUMNS", "80")
@@ -277,8 +295,14 @@ def test_repl_sessions(page, workspace, monkeypatch):
 def test_bash(block, workspace):
     if block.skip:
         pytest.skip("marked <!-- not run -->")
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block.body], cwd=workspace,
-                          env=_env(), capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", block.body],
+        cwd=workspace,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -289,18 +313,25 @@ class _Checker(doctest.OutputChecker):
 
     def check_output(self, want: str, got: str, optionflags: int) -> bool:
         return super().check_output(want, got, optionflags) or (
-            self.tolerance is not None and _matches(
-                want.rstrip("\n").splitlines(), got.rstrip("\n").splitlines(), self.tolerance))
+            self.tolerance is not None
+            and _matches(
+                want.rstrip("\n").splitlines(), got.rstrip("\n").splitlines(), self.tolerance
+            )
+        )
 
 
-@pytest.mark.parametrize("page", [p for p in PAGES if any(
-    b.lang in ("pycon", "python") for b in blocks(p))], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page",
+    [p for p in PAGES if any(b.lang in ("pycon", "python") for b in blocks(p))],
+    ids=lambda p: p.name,
+)
 def test_python_and_doctests(page, workspace, monkeypatch):
     monkeypatch.chdir(workspace)
     namespace: dict = {"rasp": rasp, "env": rasp.Environment()}
     parser, checker = doctest.DocTestParser(), _Checker()
-    runner = doctest.DocTestRunner(checker=checker,
-                                   optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
+    runner = doctest.DocTestRunner(
+        checker=checker, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
+    )
     for block in blocks(page):
         if block.lang == "python":
             exec(compile(block.body, block.where, "exec"), namespace)
@@ -315,8 +346,9 @@ def test_python_and_doctests(page, workspace, monkeypatch):
 def test_readme_main_job_runs():
     """The README's first command (its block is not run, to keep the test suite from
     running itself): the main job, on an installed checkout."""
-    proc = subprocess.run(["bash", "scripts/demo"], cwd=ROOT, env=_env(), capture_output=True,
-                          text=True, timeout=900)
+    proc = subprocess.run(
+        ["bash", "scripts/demo"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "sort(tokens_int, tokens_int)([3, 1, 2]) = [1, 2, 3] (ints)" in proc.stdout
 
@@ -324,19 +356,22 @@ def test_readme_main_job_runs():
 # ---- the comparison itself -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("shown", "actual", "rtol", "same"), [
-    ("sequence 86.1921 (6.4295 bits)", "sequence 81.4227 (6.3474 bits)", 0.25, True),
-    ("sequence 86.1921 (6.4295 bits)", "sequence 181.4227 (7.5033 bits)", 0.25, False),
-    ("outputs 1.0001 (0.0001 bits)", "outputs 1.0002 (0.0002 bits)", 0.25, True),
-    ("outputs 1.0001 (0.0001 bits)", "outputs 1.0001 (0.0003 bits)", 0.25, False),
-    ("outputs 1.0001 (0.0001 bits)", "outputs 1.3412 (0.4235 bits)", 0.25, False),
-    ("N 6.28k, C 3.59e+07, 1,340", "N 6.31k, C 3.62e+07, 1,350", 0.05, True),
-    ("3-gram 3.4410", "4-gram 3.4410", 0.25, False),            # an integer, 33% off
-    ("model 1x8 1.826", "model 1x9 1.826", 0.25, False),        # not a number: exact
-    ("exact match 100.00%", "exact match 100.00% (test)", 0.25, False),  # the text differs
-    ("sequence 86.1921", "sequence 86.1922", None, False),      # no marker: exact
-    ("a\tb  ", "a       b", None, True),                         # tabs, trailing blanks
-])
+@pytest.mark.parametrize(
+    ("shown", "actual", "rtol", "same"),
+    [
+        ("sequence 86.1921 (6.4295 bits)", "sequence 81.4227 (6.3474 bits)", 0.25, True),
+        ("sequence 86.1921 (6.4295 bits)", "sequence 181.4227 (7.5033 bits)", 0.25, False),
+        ("outputs 1.0001 (0.0001 bits)", "outputs 1.0002 (0.0002 bits)", 0.25, True),
+        ("outputs 1.0001 (0.0001 bits)", "outputs 1.0001 (0.0003 bits)", 0.25, False),
+        ("outputs 1.0001 (0.0001 bits)", "outputs 1.3412 (0.4235 bits)", 0.25, False),
+        ("N 6.28k, C 3.59e+07, 1,340", "N 6.31k, C 3.62e+07, 1,350", 0.05, True),
+        ("3-gram 3.4410", "4-gram 3.4410", 0.25, False),  # an integer, 33% off
+        ("model 1x8 1.826", "model 1x9 1.826", 0.25, False),  # not a number: exact
+        ("exact match 100.00%", "exact match 100.00% (test)", 0.25, False),  # the text differs
+        ("sequence 86.1921", "sequence 86.1922", None, False),  # no marker: exact
+        ("a\tb  ", "a       b", None, True),  # tabs, trailing blanks
+    ],
+)
 def test_numbers_compare_with_the_blocks_tolerance(shown, actual, rtol, same):
     assert same_line(shown, actual, None if rtol is None else Tolerance(rtol)) is same
 
@@ -351,27 +386,35 @@ def test_an_absolute_tolerance_covers_numbers_near_zero():
 
 def test_markers_and_sessions_are_parsed(tmp_path):
     page = tmp_path / "page.md"
-    page.write_text('# t\n\n```console title="numbers vary by machine: ±25%"\n$ true\n```\n\n'
-                    '```rasp\n>> def f(x) {\n..     return x;\n.. }\n     console function: f(x)\n'
-                    '>> set example "ab"\n```\n')
+    page.write_text(
+        '# t\n\n```console title="numbers vary by machine: ±25%"\n$ true\n```\n\n'
+        "```rasp\n>> def f(x) {\n..     return x;\n.. }\n     console function: f(x)\n"
+        '>> set example "ab"\n```\n'
+    )
     shell, session = blocks(page)
     assert (shell.line, shell.lang, shell.is_repl) == (3, "console", False)
     assert shell.tolerance == Tolerance(0.25)
     assert shell.source is None
     assert session.is_repl and session.tolerance is None
-    assert repl_inputs(session.body) == [("def f(x) {\n    return x;\n}",
-                                          ["     console function: f(x)"]),
-                                         ('set example "ab"', [])]
+    assert repl_inputs(session.body) == [
+        ("def f(x) {\n    return x;\n}", ["     console function: f(x)"]),
+        ('set example "ab"', []),
+    ]
 
 
 # ---- the site ------------------------------------------------------------------------------
 
 
 SPAN = re.compile(r'<span class="([\w-]+)">')
-RASP_BLOCK = re.compile(r'<div class="language-rasp highlight">'
-                        r'(?:<span class="filename">[^<]*</span>)?<pre>.*?</pre></div>', re.DOTALL)
-FETCHED = re.compile(r'<(?:script|img|iframe)[^>]*\ssrc="(https?:)?//|'
-                     r'<link[^>]*\shref="(https?:)?//|url\((["\']?)(https?:)?//|@import')
+RASP_BLOCK = re.compile(
+    r'<div class="language-rasp highlight">'
+    r'(?:<span class="filename">[^<]*</span>)?<pre>.*?</pre></div>',
+    re.DOTALL,
+)
+FETCHED = re.compile(
+    r'<(?:script|img|iframe)[^>]*\ssrc="(https?:)?//|'
+    r'<link[^>]*\shref="(https?:)?//|url\((["\']?)(https?:)?//|@import'
+)
 
 
 @pytest.fixture(scope="module")
@@ -380,9 +423,14 @@ def site(tmp_path_factory) -> Path:
     if not mkdocs.exists():
         pytest.skip("mkdocs is not installed (pip install -e '.[dev]')")
     out = tmp_path_factory.mktemp("site")
-    proc = subprocess.run([str(mkdocs), "build", "--strict", "-q", "-d", str(out)], cwd=ROOT,
-                          env={**_env(), "NO_MKDOCS_2_WARNING": "1"}, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [str(mkdocs), "build", "--strict", "-q", "-d", str(out)],
+        cwd=ROOT,
+        env={**_env(), "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return out
 
@@ -430,8 +478,9 @@ def test_site_colours_rasp_with_the_lexer_offline(site):
     assert pages_with_rasp >= 3
     assert not FETCHED.search(css), "a stylesheet fetches from the network"
     for scheme in ("default", "slate"):  # the colours the rules above refer to, in each scheme
-        assert re.search(rf"\[data-md-color-scheme={scheme}\][^}}]*--md-code-hl-keyword-color",
-                         css), f"the {scheme} scheme has no code colours"
+        assert re.search(
+            rf"\[data-md-color-scheme={scheme}\][^}}]*--md-code-hl-keyword-color", css
+        ), f"the {scheme} scheme has no code colours"
 
 
 def test_doctests_use_the_blocks_tolerance():
@@ -444,8 +493,9 @@ def test_doctests_use_the_blocks_tolerance():
 
 def test_the_scratch_copy_keeps_writes_out_of_the_checkout(tmp_path):
     copy = make_workspace(tmp_path / "raspc")
-    assert (copy / "examples" / "reverse.rasp").read_text() == \
-        (ROOT / "examples" / "reverse.rasp").read_text()
+    assert (copy / "examples" / "reverse.rasp").read_text() == (
+        ROOT / "examples" / "reverse.rasp"
+    ).read_text()
     assert not (copy / "docs" / "img").is_symlink() and not any((copy / "docs" / "img").iterdir())
     assert not any((copy / name).exists() for name in ("out", "runs", ".git"))
     out = _run("mkdir -p out && echo x > out/f && echo y > docs/img/g.png && ls out docs/img", copy)
@@ -458,6 +508,9 @@ def test_running_the_docs_leaves_tracked_files_alone(tracked_before):
     if tracked_before is None:
         pytest.skip("not a git checkout")
     after = _tracked_files()
-    changed = sorted(name for name in tracked_before.keys() | after.keys()
-                     if tracked_before.get(name) != after.get(name))
+    changed = sorted(
+        name
+        for name in tracked_before.keys() | after.keys()
+        if tracked_before.get(name) != after.get(name)
+    )
     assert not changed, f"the docs' blocks changed tracked files: {changed}"

@@ -20,8 +20,11 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.rasp"))
 @pytest.fixture
 def no_dot(monkeypatch):
     real = shutil.which
-    monkeypatch.setattr(draw_module.shutil, "which",
-                        lambda name, *a, **k: None if name == "dot" else real(name, *a, **k))
+    monkeypatch.setattr(
+        draw_module.shutil,
+        "which",
+        lambda name, *a, **k: None if name == "dot" else real(name, *a, **k),
+    )
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
@@ -37,8 +40,7 @@ def test_png_and_pdf(tmp_path, no_dot):
     path = str(ROOT / "examples" / "reverse.rasp")
     for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
         out = tmp_path / f"reverse.{ext}"
-        result = CliRunner().invoke(draw, [path, "-e", "reverse", "-o", str(out),
-                                           "--no-layers"])
+        result = CliRunner().invoke(draw, [path, "-e", "reverse", "-o", str(out), "--no-layers"])
         assert result.exit_code == 0, result.output
         assert out.read_bytes().startswith(magic)
 
@@ -86,8 +88,9 @@ def test_user_errors(tmp_path, no_dot):
     runner = CliRunner()
     result = runner.invoke(draw, [path, "-o", str(tmp_path / "x.gif"), "--no-layers"])
     assert result.exit_code == 1 and "use .svg, .png or .pdf" in result.output
-    result = runner.invoke(draw, [path, "--engine", "dot", "-o", str(tmp_path / "x.svg"),
-                                  "--no-layers"])
+    result = runner.invoke(
+        draw, [path, "--engine", "dot", "-o", str(tmp_path / "x.svg"), "--no-layers"]
+    )
     assert result.exit_code == 1 and "dot is not installed" in result.output
     result = runner.invoke(draw, [path, "-e", "nosuch", "-o", str(tmp_path / "x.svg")])
     assert result.exit_code == 1 and "nosuch" in result.output
@@ -109,8 +112,10 @@ def test_coloured_by_compiled_layer(tmp_path, no_dot):
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz is not installed")
 def test_dot_when_installed(tmp_path):
-    result = CliRunner().invoke(draw, [str(ROOT / "examples" / "sort.rasp"),
-                                       "-o", str(tmp_path / "sort.svg"), "--no-layers"])
+    result = CliRunner().invoke(
+        draw,
+        [str(ROOT / "examples" / "sort.rasp"), "-o", str(tmp_path / "sort.svg"), "--no-layers"],
+    )
     assert result.exit_code == 0 and "drawn with dot" in result.output
 
 
@@ -123,8 +128,11 @@ def test_library_internals_are_folded_by_default(tmp_path, no_dot):
     assert result.exit_code == 0, result.output
     svg = out.read_text()
     assert "share0" not in svg and "at0" not in svg and "library steps" in svg
-    assert re.search(r"\d+ nodes, drawn with matplotlib\n\(\d+ library steps folded into "
-                     r"their calls: --internals draws them\)\n", result.output)
+    assert re.search(
+        r"\d+ nodes, drawn with matplotlib\n\(\d+ library steps folded into "
+        r"their calls: --internals draws them\)\n",
+        result.output,
+    )
     shown = int(result.output.split(": ")[1].split()[0])
     assert shown <= 5
     result = CliRunner().invoke(draw, [path, "-o", str(out), "--no-layers", "--internals"])
@@ -156,7 +164,7 @@ def test_legend_names_the_colours(tmp_path, no_dot):
     svg = out.read_text()
     for meaning in ("input", "MLP (elementwise)", "selector", "attention (aggregate)"):
         assert f">{meaning}<" in svg or meaning in svg, meaning
-    graph = build_graph(Environment().expression("tokens == \"a\""))
+    graph = build_graph(Environment().expression('tokens == "a"'))
     assert "cluster_legend" in to_dot(graph) and "MLP (elementwise)" in to_dot(graph)
 
 
@@ -177,8 +185,16 @@ def test_repl_draw_writes_a_safe_name_coloured_by_layer(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     seen = {}
 
-    def record(node, path, example=None, engine="auto", placed=None, title=None,
-               internals=False, names=None):
+    def record(
+        node,
+        path,
+        example=None,
+        engine="auto",
+        placed=None,
+        title=None,
+        internals=False,
+        names=None,
+    ):
         seen.update(path=path, placed=placed)
         open(path, "wb").close()
 
@@ -199,8 +215,10 @@ def test_a_library_value_the_user_reads_is_one_node(tmp_path, no_dot):
     from rasp.graph import top_level
 
     env = Environment()
-    env.run("flip = select(indices, length - indices - 1, ==);\n"
-            "reverse = aggregate(flip, tokens);\nh = selector_width(flip);\ny = h + 1;")
+    env.run(
+        "flip = select(indices, length - indices - 1, ==);\n"
+        "reverse = aggregate(flip, tokens);\nh = selector_width(flip);\ny = h + 1;"
+    )
     graph = build_graph(env.expression("reverse"), internals=False, names=top_level(env))
     names = {data["info"].label.split("\n")[0] for _n, data in graph.nodes(data=True)}
     assert "length" in names and "full_s" not in names

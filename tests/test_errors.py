@@ -25,7 +25,7 @@ BAD_PROGRAMS = [
     ("t = aggregate(indices, tokens);", rasp.RaspTypeError, "Expected selector"),
     ('load "no/such/file";', rasp.RaspNameError, "could not find file"),
     ("r = range(3.0);", rasp.RaspTypeError, "integer"),
-    ("q = tokens != \"a\";", rasp.RaspSyntaxError, "only allowed inside select"),
+    ('q = tokens != "a";', rasp.RaspSyntaxError, "only allowed inside select"),
 ]
 
 
@@ -109,10 +109,15 @@ def test_cli_syntax_error_is_one_clean_message(tmp_path):
     assert f"{prog}:1:31" in result.output
 
 
-@pytest.mark.parametrize("source", [
-    "y = nosuch;", "z = count(tokens);", "a = aggregate(full_s, tokens);\n",
-    'load "missing";',
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "y = nosuch;",
+        "z = count(tokens);",
+        "a = aggregate(full_s, tokens);\n",
+        'load "missing";',
+    ],
+)
 def test_cli_user_errors_exit_1(tmp_path, source):
     prog = tmp_path / "p.rasp"
     prog.write_text(source)
@@ -123,7 +128,7 @@ def test_cli_user_errors_exit_1(tmp_path, source):
 
 def test_cli_non_utf8_file(tmp_path):
     prog = tmp_path / "latin.rasp"
-    prog.write_bytes(b"x = \"caf\xe9\";\n")
+    prog.write_bytes(b'x = "caf\xe9";\n')
     result = _cli(["run", str(prog)])
     assert result.exit_code == 1
     assert "not UTF-8" in result.output
@@ -170,8 +175,9 @@ def test_cli_caret_sits_under_the_expression(tmp_path, command):
     snippet of the expression), tabs kept."""
     path = tmp_path / "bad.rasp"
     path.write_text("a = 1;\n\tb, c = 1, tokens_int + 1;\n")
-    result = CliRunner().invoke(main, [command, str(path), "-e", "c"] if command == "run"
-                                else [command, str(path)])
+    result = CliRunner().invoke(
+        main, [command, str(path), "-e", "c"] if command == "run" else [command, str(path)]
+    )
     assert result.exit_code == 1
     lines = result.output.splitlines()
     at = next(i for i, line in enumerate(lines) if "invalid literal for int()" in line)
@@ -179,7 +185,7 @@ def test_cli_caret_sits_under_the_expression(tmp_path, command):
     source, caret = lines[at + 1], lines[at + 2]
     assert source == "    \tb, c = 1, tokens_int + 1;"
     assert caret == "    \t" + " " * 10 + "^"
-    assert source[caret.index("^"):].startswith("tokens_int")
+    assert source[caret.index("^") :].startswith("tokens_int")
 
 
 def test_cli_error_in_the_library_names_its_line_and_the_use(tmp_path):
@@ -204,7 +210,7 @@ def test_repl_error_in_a_library_function_says_file_line_and_call():
     assert library[line - 1].rstrip() in out
     assert "in average, called from line 1, column 9: average(tokens)" in out
     shown, caret = out.splitlines()[2:4]
-    assert shown[caret.index("^"):].startswith("aggregate(")
+    assert shown[caret.index("^") :].startswith("aggregate(")
 
 
 def test_repl_error_in_an_earlier_function_says_where_it_was_called():

@@ -11,8 +11,18 @@ from rasp.format import format_sequence
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.rasp"))
 PAPER = ["reverse", "hist", "double_hist", "sort", "most_freq", "dyck1", "dyck2", "dyck3"]
-TRACR = ["length", "frac_prevs", "sort_unique", "sort_freq", "pair_balance", "shuffle_dyck",
-         "shuffle_dyck2", "reverse", "hist", "sort"]
+TRACR = [
+    "length",
+    "frac_prevs",
+    "sort_unique",
+    "sort_freq",
+    "pair_balance",
+    "shuffle_dyck",
+    "shuffle_dyck2",
+    "reverse",
+    "hist",
+    "sort",
+]
 
 
 def test_every_program_is_there():

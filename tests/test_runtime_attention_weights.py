@@ -15,8 +15,9 @@ from runtime import LayerConfig, Transformer, TransformerConfig
 def _model(causal: bool) -> Transformer:
     torch.manual_seed(0)
     layers = [LayerConfig(2, 8, 32), LayerConfig(0, 0, 16), LayerConfig(3, 4, 0)]
-    config = TransformerConfig(vocab_size=7, max_seq_len=9, d_model=16, layers=layers,
-                               causal=causal, attn_impl="math")
+    config = TransformerConfig(
+        vocab_size=7, max_seq_len=9, d_model=16, layers=layers, causal=causal, attn_impl="math"
+    )
     return Transformer(config).eval()
 
 
@@ -29,8 +30,11 @@ def test_weights_are_what_each_layer_applies(causal, padded):
     if padded:
         pad[0, 4:] = True
     seen: list[tuple[torch.Tensor, torch.Tensor]] = []
-    hooks = [b.attn.register_forward_hook(lambda _m, args, out: seen.append((args[0], out)))
-             for b in model.blocks if b.attn is not None]
+    hooks = [
+        b.attn.register_forward_hook(lambda _m, args, out: seen.append((args[0], out)))
+        for b in model.blocks
+        if b.attn is not None
+    ]
     with torch.no_grad():
         model(idx, pad_mask=pad if padded else None)
         for h in hooks:
@@ -38,8 +42,7 @@ def test_weights_are_what_each_layer_applies(causal, padded):
         weights = model.attention_weights(idx, pad if padded else None)
     assert [w is None for w in weights] == [False, True, False]
     attns = [b.attn for b in model.blocks if b.attn is not None]
-    for attn, w, (x, out) in zip(attns, [w for w in weights if w is not None], seen,
-                                 strict=True):
+    for attn, w, (x, out) in zip(attns, [w for w in weights if w is not None], seen, strict=True):
         B, T, _ = x.shape
         assert w.shape == (B, attn.n_heads, T, T)
         q, k, v = attn.qkv(x).view(B, T, 3, attn.n_heads, attn.d_head).permute(2, 0, 3, 1, 4)

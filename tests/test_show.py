@@ -34,10 +34,12 @@ def test_show_every_example(path):
 
 def test_annotation_lines(tmp_path):
     program = tmp_path / "p.rasp"
-    program.write_text('# p: demo\n# example: "abc" -> [0, 1, 2]\n'
-                       'idx = indices;\nprevs = select(indices, indices, <);\n'
-                       'def twice(x) {\n  return x + x;\n}\nn = 3;\nwords = ["a", "b"];\n'
-                       'bad = tokens_int + 1;\nn = "rebound";\nidx = indices + 10;\n')
+    program.write_text(
+        '# p: demo\n# example: "abc" -> [0, 1, 2]\n'
+        "idx = indices;\nprevs = select(indices, indices, <);\n"
+        'def twice(x) {\n  return x + x;\n}\nn = 3;\nwords = ["a", "b"];\n'
+        'bad = tokens_int + 1;\nn = "rebound";\nidx = indices + 10;\n'
+    )
     result = CliRunner().invoke(show, [str(program), "--no-layers"])
     assert result.exit_code == 0, result.output
     notes = [line for line in joined(result.output).splitlines() if line.startswith("#>")]
@@ -80,24 +82,36 @@ def test_compiled_layers():
     """The numbers are the compiler's (they improve as it does): check their shape only."""
     pytest.importorskip("compiler")
     out = joined(CliRunner().invoke(show, [str(ROOT / "examples" / "reverse.rasp")]).output)
-    assert re.search(r'#> reverse: s-op, strings; on "abc": \[c, b, a\]; (layer \d+ '
-                     r"(attention|MLP)|the model's output).*\n", out)
-    assert re.search(r'#> flip: selector; on "abc": 3 of 3x3 pairs selected; attention '
-                     r"pattern of 1 head in layer \d+\n", out)
-    assert re.fullmatch(r"#> compiled reverse \(vocab a,b,c, max length 16\): \d+ layers?, "
-                        r"\d+ heads?, d_model \d+, MLP hidden \d+, [\d,]+ parameters",
-                        out.splitlines()[-1])
+    assert re.search(
+        r'#> reverse: s-op, strings; on "abc": \[c, b, a\]; (layer \d+ '
+        r"(attention|MLP)|the model's output).*\n",
+        out,
+    )
+    assert re.search(
+        r'#> flip: selector; on "abc": 3 of 3x3 pairs selected; attention '
+        r"pattern of 1 head in layer \d+\n",
+        out,
+    )
+    assert re.fullmatch(
+        r"#> compiled reverse \(vocab a,b,c, max length 16\): \d+ layers?, "
+        r"\d+ heads?, d_model \d+, MLP hidden \d+, [\d,]+ parameters",
+        out.splitlines()[-1],
+    )
     # The header compiles an expression that the file names: the name is annotated.
     out = joined(CliRunner().invoke(show, [str(ROOT / "examples" / "sort.rasp")]).output)
-    assert re.search(r"#> sorted_ints: s-op, ints; on \[3, 1, 2\]: \[1, 2, 3\]; "
-                     r"(layer \d+|the model's output)", out)
+    assert re.search(
+        r"#> sorted_ints: s-op, ints; on \[3, 1, 2\]: \[1, 2, 3\]; "
+        r"(layer \d+|the model's output)",
+        out,
+    )
 
 
 def test_compile_failure_is_a_note(tmp_path):
     pytest.importorskip("compiler")
     program = tmp_path / "sel.rasp"
-    program.write_text("# compile: prevs --vocab a,b --max-len 4\n"
-                       "prevs = select(indices, indices, <);\n")
+    program.write_text(
+        "# compile: prevs --vocab a,b --max-len 4\nprevs = select(indices, indices, <);\n"
+    )
     result = CliRunner().invoke(show, [str(program)])
     assert result.exit_code == 0, result.output
     assert joined(result.output).splitlines()[-1].startswith("#> compile prevs: cannot compile")
@@ -110,8 +124,11 @@ def test_html_numbers_lines_as_the_file_does():
     html = CliRunner().invoke(show, [str(path), "--html", "--no-layers"]).output
     assert '<meta charset="utf-8">' in html and "charset=None" not in html
     numbers = re.search(r'<td class="linenos"><pre>(.*?)</pre>', html, re.S).group(1).split("\n")
-    code = re.search(r'<td class="code"><div class="highlight"><pre>(.*?)</pre>', html,
-                     re.S).group(1).split("\n")
+    code = (
+        re.search(r'<td class="code"><div class="highlight"><pre>(.*?)</pre>', html, re.S)
+        .group(1)
+        .split("\n")
+    )
     assert len(numbers) == len(code)
     source = path.read_text().splitlines()
     for number, line in zip(numbers, code, strict=True):
@@ -133,8 +150,10 @@ def test_terminal_colours_are_the_terminals_own():
 
     for token, spec in TerminalStyle.styles.items():
         colours = [w for w in spec.split() if w not in ("bold", "italic", "underline")]
-        assert all(c.startswith("ansi") and c not in ("ansiblue", "ansiblack", "ansiwhite",
-                                                      "ansiyellow") for c in colours), token
+        assert all(
+            c.startswith("ansi") and c not in ("ansiblue", "ansiblack", "ansiwhite", "ansiyellow")
+            for c in colours
+        ), token
     assert issubclass(TerminalStyle, PygmentsStyle)
     path = str(ROOT / "examples" / "hist.rasp")
     out = CliRunner().invoke(show, [path, "--color", "--no-layers"]).output

@@ -75,7 +75,7 @@ def refresh(page: Path) -> bool:
             body = refresh_session(block, session)
         else:
             continue
-        new += [text[last:m.start(4)], body]
+        new += [text[last : m.start(4)], body]
         last = m.end(4)
     new.append(text[last:])
     updated = "".join(new)

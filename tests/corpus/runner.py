@@ -32,9 +32,9 @@ WALL_FACTOR = 4
 
 @dataclass(frozen=True)
 class Program:
-    name: str       # the file's stem
-    path: str       # relative to the repository root
-    expr: str       # what the header's `compile:` line compiles
+    name: str  # the file's stem
+    path: str  # relative to the repository root
+    expr: str  # what the header's `compile:` line compiles
     vocab: tuple
     lines: int
 
@@ -43,12 +43,12 @@ class Program:
 class Outcome:
     verdict: str
     message: str = ""
-    seconds: float = 0.0          # compile time (wall, in the child)
-    cpu_seconds: float = 0.0      # compile time (CPU of the child: steadier under load)
+    seconds: float = 0.0  # compile time (wall, in the child)
+    cpu_seconds: float = 0.0  # compile time (CPU of the child: steadier under load)
     verify_seconds: float = 0.0
     stats: dict[str, int] = field(default_factory=dict)
-    located: bool = False         # a refusal that names file:line:col
-    checked: int = 0              # inputs compared
+    located: bool = False  # a refusal that names file:line:col
+    checked: int = 0  # inputs compared
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -63,8 +63,15 @@ def programs() -> list[Program]:
         spec = read_header(str(path)).compile
         assert spec is not None, f"{path.name}: no `# compile:` header"
         text = path.read_text(encoding="utf-8")
-        out.append(Program(path.stem, str(path.relative_to(ROOT)), spec.expr, tuple(spec.vocab),
-                           text.count("\n") + 1))
+        out.append(
+            Program(
+                path.stem,
+                str(path.relative_to(ROOT)),
+                spec.expr,
+                tuple(spec.vocab),
+                text.count("\n") + 1,
+            )
+        )
     return out
 
 
@@ -87,12 +94,12 @@ def reason_of(message: str) -> str:
     at = head.find("cannot compile ")
     if at < 0:
         return head
-    rest = head[at + len("cannot compile "):]
+    rest = head[at + len("cannot compile ") :]
     if rest.startswith("`"):
         cut = rest.find("`: ")
-        rest = rest[cut + 3:] if cut >= 0 else rest
+        rest = rest[cut + 3 :] if cut >= 0 else rest
     if rest.startswith("`") and "` " in rest:
-        rest = rest[rest.index("` ") + 2:]
+        rest = rest[rest.index("` ") + 2 :]
     return rest
 
 
@@ -136,18 +143,28 @@ def _judge(prog, node, vocab: list, max_len: int, samples: int) -> Outcome:
         checked += 1
         if all(_same(u, w) for u, w in zip(e, a, strict=True)):
             continue
-        if all(_same(float(u), float(w)) if isinstance(u, (int, float))
-               and isinstance(w, (int, float)) else _same(u, w)
-               for u, w in zip(e, a, strict=True)):
-            return Outcome("wrong", f"input {x!r}: expected {e!r}, the compiled model gives "
-                           f"{a!r} ({TYPE_ONLY_NOTE})", checked=checked)
+        if all(
+            _same(float(u), float(w))
+            if isinstance(u, (int, float)) and isinstance(w, (int, float))
+            else _same(u, w)
+            for u, w in zip(e, a, strict=True)
+        ):
+            return Outcome(
+                "wrong",
+                f"input {x!r}: expected {e!r}, the compiled model gives {a!r} ({TYPE_ONLY_NOTE})",
+                checked=checked,
+            )
         return Outcome("wrong", _diagnosis(check, prog, node, x, e, a), checked=checked)
-    return Outcome("exact", f"{checked} inputs{' (all)' if exhaustive else ''}",
-                   checked=checked)
+    return Outcome("exact", f"{checked} inputs{' (all)' if exhaustive else ''}", checked=checked)
 
 
-def judge(program: Program, max_len: int, samples: int = 1000,
-          compiled_hook=lambda: None, wall_limit: float | None = None) -> Outcome:
+def judge(
+    program: Program,
+    max_len: int,
+    samples: int = 1000,
+    compiled_hook=lambda: None,
+    wall_limit: float | None = None,
+) -> Outcome:
     """Compile and verify in THIS process (the child's side of `run`); `samples` 0 compiles
     only. `compiled_hook` is called between the compile and the verification. The compiler's
     own (wall-clock) limit is set to `wall_limit`; a refusal for running out of it counts as
@@ -170,13 +187,18 @@ def judge(program: Program, max_len: int, samples: int = 1000,
     if "time_limit" in inspect.signature(compiler.compile).parameters:
         options["time_limit"] = wall_limit
     try:
-        prog = compiler.compile(env, program.expr, vocab=list(program.vocab),
-                                max_len=max_len, **options)
+        prog = compiler.compile(
+            env, program.expr, vocab=list(program.vocab), max_len=max_len, **options
+        )
     except compiler.CompileError as err:
         verdict = "timeout" if reason_of(err.message).startswith("in time") else "refused"
-        return Outcome(verdict, str(err), time.perf_counter() - start,
-                       time.process_time() - cpu,
-                       located=err.line is not None and err.column is not None)
+        return Outcome(
+            verdict,
+            str(err),
+            time.perf_counter() - start,
+            time.process_time() - cpu,
+            located=err.line is not None and err.column is not None,
+        )
     except RaspError as err:
         return Outcome("error", f"{type(err).__name__}: {err}", time.perf_counter() - start)
     compiled, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -192,8 +214,7 @@ def judge(program: Program, max_len: int, samples: int = 1000,
 
 def _child(conn, program: Program, max_len: int, samples: int, wall_limit: float) -> None:
     try:
-        out = judge(program, max_len, samples, lambda: conn.send({"phase": "verify"}),
-                    wall_limit)
+        out = judge(program, max_len, samples, lambda: conn.send({"phase": "verify"}), wall_limit)
     except BaseException as err:  # noqa: BLE001 - a raw exception is the finding itself
         frame = traceback.extract_tb(err.__traceback__)[-1]
         where = f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
@@ -231,8 +252,11 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
     checked (0: compile only, verdict `compiled`)."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, daemon=True,
-                       args=(child, program, max_len, samples, WALL_FACTOR * time_limit))
+    proc = ctx.Process(
+        target=_child,
+        daemon=True,
+        args=(child, program, max_len, samples, WALL_FACTOR * time_limit),
+    )
     start = time.perf_counter()
     phase, phase_start, phase_cpu = "compile", start, 0.0
     proc.start()
@@ -256,12 +280,18 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
             used = wall if cpu is None else cpu - phase_cpu
             if used > time_limit or wall > WALL_FACTOR * time_limit:
                 what = "no verdict" if phase == "compile" else "compiled, but the check ran"
-                return Outcome("timeout", f"{what} after {time_limit:g} s ({used:.0f} s CPU, "
-                               f"{wall:.0f} s wall)", time.perf_counter() - start,
-                               used if cpu is not None else 0.0)
+                return Outcome(
+                    "timeout",
+                    f"{what} after {time_limit:g} s ({used:.0f} s CPU, {wall:.0f} s wall)",
+                    time.perf_counter() - start,
+                    used if cpu is not None else 0.0,
+                )
         proc.join(5)
-        return Outcome("error", f"the child process died (exit code {proc.exitcode})",
-                       time.perf_counter() - start)
+        return Outcome(
+            "error",
+            f"the child process died (exit code {proc.exitcode})",
+            time.perf_counter() - start,
+        )
     finally:
         if proc.is_alive():
             proc.kill()

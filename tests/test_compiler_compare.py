@@ -17,8 +17,9 @@ def test_difference_points_are_the_ones_next_to_zero_and_the_ends():
 
 
 def test_points_near_list_the_sums_next_to_each_target():
-    pos = Embedded("cat", [0, 1, 2, 3], "indices", table=np.eye(4), base=np.zeros(4),
-                   kind="pos", id=0)
+    pos = Embedded(
+        "cat", [0, 1, 2, 3], "indices", table=np.eye(4), base=np.zeros(4), kind="pos", id=0
+    )
     mean = Head("num", [0, 0.5, 1.0, 1.5], "m", head=None, base=np.zeros(1), id=1)
     lin = Lin.of(pos, 4).left(np.arange(4.0)[None, :]) + Lin.of(mean, 1) + Lin.const([1.0])
     k = Linear("num", None, "k", lin=lin, id=2)
@@ -29,6 +30,11 @@ def test_points_near_list_the_sums_next_to_each_target():
 
 
 def test_a_sum_with_a_mean_selects_exactly_by_the_integer_it_hits():
-    compile_exact('p = aggregate(select(tokens, "+", ==), indices, 0);'
-                  'y = aggregate(select(indices + p + 1, indices, ==), tokens, "-");'
-                  'z = y if indices > p else "-";', "z", ["0", "1", "+"], 8)
+    compile_exact(
+        'p = aggregate(select(tokens, "+", ==), indices, 0);'
+        'y = aggregate(select(indices + p + 1, indices, ==), tokens, "-");'
+        'z = y if indices > p else "-";',
+        "z",
+        ["0", "1", "+"],
+        8,
+    )

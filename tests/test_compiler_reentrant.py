@@ -12,9 +12,11 @@ import pytest
 import compiler
 from compiler.testing import env_with
 
-SORT = ("smaller = select(tokens_int, tokens_int, <);"
-        "target = selector_width(smaller);"
-        "s = aggregate(select(target, indices, ==), tokens_int);")
+SORT = (
+    "smaller = select(tokens_int, tokens_int, <);"
+    "target = selector_width(smaller);"
+    "s = aggregate(select(target, indices, ==), tokens_int);"
+)
 
 
 def _cpu_of_one(env) -> float:
@@ -38,8 +40,10 @@ def test_two_threads_compile_what_one_thread_compiles():
         return json.dumps(m, sort_keys=True, default=repr)
 
     env = env_with(SORT)  # one program, shared by the threads
-    alone = {name: manifest(compiler.compile(env, name, vocab=[1, 2, 3, 4], max_len=5))
-             for name in ("s", "target")}
+    alone = {
+        name: manifest(compiler.compile(env, name, vocab=[1, 2, 3, 4], max_len=5))
+        for name in ("s", "target")
+    }
     got: dict[str, list[str]] = {"s": [], "target": []}
     errors: list[BaseException] = []
 

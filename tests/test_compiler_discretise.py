@@ -18,8 +18,15 @@ def _maker():
 
 
 def _tokens(values, new):
-    return new(Embedded, "cat", list(values), "tokens", table=np.eye(len(values)),
-               base=np.zeros(len(values)), kind="tok")
+    return new(
+        Embedded,
+        "cat",
+        list(values),
+        "tokens",
+        table=np.eye(len(values)),
+        base=np.zeros(len(values)),
+        kind="tok",
+    )
 
 
 def _number(values, new):
@@ -43,8 +50,9 @@ def test_read_errors_from_codes_match_the_one_hot_table():
     import dataclasses
 
     new = _maker()
-    p = discretise([_tokens(list(range(9)), new)], pointwise(lambda v: (v * v) % 5), "sq",
-                   None, "MLP", 4, new)
+    p = discretise(
+        [_tokens(list(range(9)), new)], pointwise(lambda v: (v * v) % 5), "sq", None, "MLP", 4, new
+    )
     plain = dataclasses.replace(p, mlp=dataclasses.replace(p.mlp, codes=None))
     assert p.mlp.codes is not None
     assert p.mlp.changes().tolist() == plain.mlp.changes().tolist()
@@ -55,8 +63,7 @@ def test_read_errors_from_codes_match_the_one_hot_table():
 def test_two_inputs_mix_in_a_radix_with_every_tuple_apart():
     new = _maker()
     a, b = _tokens(["x", "y"], new), _number([0.0, 0.5, 1.0], new)
-    p = discretise([a, b], pointwise(lambda s, v: s if v > 0.25 else "-"), "f", None, "MLP", 4,
-                   new)
+    p = discretise([a, b], pointwise(lambda s, v: s if v > 0.25 else "-"), "f", None, "MLP", 4, new)
     assert sorted(p.values) == ["-", "x", "y"]
     assert len(np.unique(p.mlp.points)) == 6  # 2 x 3 tuples, distinct z
     assert np.diff(p.mlp.points).min() >= 1.0
@@ -77,8 +84,15 @@ def test_refusals_name_the_reason():
         unknown = new(Head, "num", None, "m", head=None)
         discretise([unknown], pointwise(lambda v: v), "f", None, "MLP", 8, new)
     with pytest.raises(CompileError, match="equal numbers of different types"):
-        discretise([_number([1, 1.0, 2], new)], pointwise(lambda v: type(v).__name__), "t",
-                   None, "MLP", 4, new)
+        discretise(
+            [_number([1, 1.0, 2], new)],
+            pointwise(lambda v: type(v).__name__),
+            "t",
+            None,
+            "MLP",
+            4,
+            new,
+        )
     with pytest.raises(CompileError, match="raises an error on every value"):
         discretise([_tokens([0], new)], pointwise(lambda v: 1 / v), "r", None, "MLP", 4, new)
 
@@ -95,8 +109,7 @@ def test_floats_a_few_ulps_apart_are_one_point():
 def test_one_input_keeps_only_the_points_next_to_a_change():
     new = _maker()
     many = [i / 8 for i in range(MLP_TUPLES + 1000)]  # more than two inputs may have
-    p = discretise([_number(many, new)], pointwise(lambda v: v >= 300.0), "f", None, "MLP", 4,
-                   new)
+    p = discretise([_number(many, new)], pointwise(lambda v: v >= 300.0), "f", None, "MLP", 4, new)
     assert p.mlp.points.tolist() == [0.0, 2399.0, 2400.0, len(many) - 1.0]
     assert p.mlp.hidden == 3
 

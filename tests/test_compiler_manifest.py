@@ -15,8 +15,9 @@ from compiler.testing import ROOT, env_with
 from rasp import interpreter, ir
 
 MODELS = os.path.join(ROOT, "tests", "data", "models")
-PREFIX = ('c = round(aggregate(select(indices, indices, <=), indicator(tokens == "a"))'
-          " * (indices + 1));")
+PREFIX = (
+    'c = round(aggregate(select(indices, indices, <=), indicator(tokens == "a")) * (indices + 1));'
+)
 
 
 def test_json_round_trip_is_exact():
@@ -65,24 +66,42 @@ def test_an_aggregate_head_names_the_programs_selector():
     assert placed[root.id].label == "r" and placed[root.id].sublayer == "attention"
 
 
-@pytest.mark.parametrize("ref", [NodeRef(3), ConstRef(1), ConstRef("a"),
-                                 SelectRef("<", NodeRef(0), ConstRef(2.5)),
-                                 CombineRef("or", (NodeRef(1), CombineRef("not", (NodeRef(2),))))])
+@pytest.mark.parametrize(
+    "ref",
+    [
+        NodeRef(3),
+        ConstRef(1),
+        ConstRef("a"),
+        SelectRef("<", NodeRef(0), ConstRef(2.5)),
+        CombineRef("or", (NodeRef(1), CombineRef("not", (NodeRef(2),)))),
+    ],
+)
 def test_references_round_trip(ref):
     assert from_json(json.loads(json.dumps(to_json(ref)))) == ref
 
 
-@pytest.mark.parametrize("bad", [{"node": "3"}, {"select": "~", "keys": {"node": 0},
-                                                 "queries": {"node": 1}},
-                                 {"combine": "xor", "inputs": []}, [1], None])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"node": "3"},
+        {"select": "~", "keys": {"node": 0}, "queries": {"node": 1}},
+        {"combine": "xor", "inputs": []},
+        [1],
+        None,
+    ],
+)
 def test_malformed_references_are_refused(bad):
     with pytest.raises(ValueError, match="not a node reference"):
         from_json(bad)
 
 
-@pytest.mark.parametrize("name, expr, runs", [
-    ("hist_v1", "hist", [("abca", [2, 1, 1, 2])]),
-    ("reverse_v1", "reverse", [("abc", ["c", "b", "a"]), ("cab", ["b", "a", "c"])])])
+@pytest.mark.parametrize(
+    "name, expr, runs",
+    [
+        ("hist_v1", "hist", [("abca", [2, 1, 1, 2])]),
+        ("reverse_v1", "reverse", [("abc", ["c", "b", "a"]), ("cab", ["b", "a", "c"])]),
+    ],
+)
 def test_version_1_files_load_and_run(name, expr, runs):
     prog = compiler.load(os.path.join(MODELS, name + ".safetensors"))
     m = prog.manifest
@@ -106,8 +125,12 @@ def test_a_version_1_file_saved_again_is_version_2(tmp_path):
 
 
 def _saved(tmp_path, edit) -> str:
-    prog = compiler.compile(env_with("w = selector_width(select(tokens, tokens, ==));"), "w",
-                            vocab=["a", "b"], max_len=3)
+    prog = compiler.compile(
+        env_with("w = selector_width(select(tokens, tokens, ==));"),
+        "w",
+        vocab=["a", "b"],
+        max_len=3,
+    )
     data = prog.manifest.to_json()
     edit(data)
     path = str(tmp_path / "m.safetensors")
@@ -115,17 +138,20 @@ def _saved(tmp_path, edit) -> str:
     return path
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d.update(version=7), "manifest version 7: this raspc reads versions 1 to 2"),
-    (lambda d: d.pop("layers"), "damaged manifest (version 2): KeyError: 'layers'"),
-    (lambda d: d["layout"][2].update(encoding="cat"), "unknown encoding 'cat'"),
-    (lambda d: d.update(vocab=[]), "the vocabulary is empty"),
-    (lambda d: d.update(max_len=9), "positions, not max_len 9 + BOS"),
-    (lambda d: d.update(format="other"), "a raspc model, but not a compiled RASP program"),
-    (lambda d: d["layout"][-1].update(dims=[5, 99]), "outside d_model"),
-    (lambda d: d["layers"][0].update(heads=3), "the layers do not match the heads"),
-    (lambda d: d["layout"][-1].update(layer=4), "is in layer 4 of 1"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.update(version=7), "manifest version 7: this raspc reads versions 1 to 2"),
+        (lambda d: d.pop("layers"), "damaged manifest (version 2): KeyError: 'layers'"),
+        (lambda d: d["layout"][2].update(encoding="cat"), "unknown encoding 'cat'"),
+        (lambda d: d.update(vocab=[]), "the vocabulary is empty"),
+        (lambda d: d.update(max_len=9), "positions, not max_len 9 + BOS"),
+        (lambda d: d.update(format="other"), "a raspc model, but not a compiled RASP program"),
+        (lambda d: d["layout"][-1].update(dims=[5, 99]), "outside d_model"),
+        (lambda d: d["layers"][0].update(heads=3), "the layers do not match the heads"),
+        (lambda d: d["layout"][-1].update(layer=4), "is in layer 4 of 1"),
+    ],
+)
 def test_a_bad_manifest_is_one_clear_error(tmp_path, edit, message):
     with pytest.raises(runtime.ModelFileError) as err:
         compiler.load(_saved(tmp_path, edit))
@@ -133,13 +159,15 @@ def test_a_bad_manifest_is_one_clear_error(tmp_path, edit, message):
 
 
 def test_heads_are_numbered_within_their_layer():
-    src = ("a = aggregate(select(indices, indices, ==), tokens);"
-           "b = aggregate(select(indices, 0, ==), tokens);"
-           "c = aggregate(select(indices, indices, <), indicator(a == b));")
+    src = (
+        "a = aggregate(select(indices, indices, ==), tokens);"
+        "b = aggregate(select(indices, 0, ==), tokens);"
+        "c = aggregate(select(indices, indices, <), indicator(a == b));"
+    )
     prog = compiler.compile(env_with(src), "c", vocab=["x", "y"], max_len=3)
     numbered = [(layer, h) for layer, h, _v in prog.manifest.heads()]
     assert numbered == sorted(numbered)
     for layer in prog.manifest.layers:
         assert [h for lay, h in numbered if lay == layer.index] == list(range(layer.heads))
     first = prog.manifest.layers[0]
-    assert all(isinstance(b, HeadValue) for b in prog.manifest.blocks(0)[:first.heads])
+    assert all(isinstance(b, HeadValue) for b in prog.manifest.blocks(0)[: first.heads])

@@ -9,13 +9,16 @@ from compiler import verify as check
 from compiler.testing import assert_exact, compile_exact, env_with
 
 
-@pytest.mark.parametrize("sel", [
-    "select(tokens, tokens, ==) and select(indices, indices, <)",
-    "select(tokens, tokens, ==) or select(indices, 0, ==)",
-    "not select(tokens, tokens, ==)",
-    "select(tokens, tokens, <) or (select(tokens, tokens, ==) and select(indices, indices, <))",
-    "not (select(indices, indices, <) and select(tokens, \"a\", ==))",
-])
+@pytest.mark.parametrize(
+    "sel",
+    [
+        "select(tokens, tokens, ==) and select(indices, indices, <)",
+        "select(tokens, tokens, ==) or select(indices, 0, ==)",
+        "not select(tokens, tokens, ==)",
+        "select(tokens, tokens, <) or (select(tokens, tokens, ==) and select(indices, indices, <))",
+        'not (select(indices, indices, <) and select(tokens, "a", ==))',
+    ],
+)
 def test_composite_selectors(sel):
     compile_exact(f"s = {sel};", "selector_width(s)", ["a", "b", "c"], 4)
     compile_exact(f"s = {sel};", "aggregate(s, indices + 1)", ["a", "b"], 4)
@@ -27,8 +30,10 @@ def test_sort_unique_keeps_the_residual_narrow_and_exact_with_repeated_keys():
     Whether one key or several were selected decides the type (3 or 3.0): a width head with
     the same quadratic score tells it, as its float error need only keep 0, 1 and 2+ keys
     apart (see numtype.share_points)."""
-    src = "r = selector_width(select(tokens_int, tokens_int, <));" \
-          "s = aggregate(select(r, indices, ==), tokens_int);"
+    src = (
+        "r = selector_width(select(tokens_int, tokens_int, <));"
+        "s = aggregate(select(r, indices, ==), tokens_int);"
+    )
     prog = compile_exact(src, "s", [0, 1, 2, 3, 4], 5)
     got = prog.run([3, 3, 1])
     assert got == [1, 3.0, 0] and [type(v) for v in got] == [int, float, int]
@@ -47,13 +52,18 @@ def test_float32_score_error_sharpens_heads_and_bounds_means():
     from compiler.plan import HeadSpec
 
     def head(err):
-        return HeadSpec(Lin.const([1.0]), Lin.const([1.0]), 1.0, "half", Lin.const([1.0]),
-                        4.0, score_err=err)
+        return HeadSpec(
+            Lin.const([1.0]), Lin.const([1.0]), 1.0, "half", Lin.const([1.0]), 4.0, score_err=err
+        )
 
     assert head(0.1).beta(32) > head(0.0).beta(32)
     assert head(0.0).unequal_err(32) == 0.0 < head(1e-6).unequal_err(32) < 1e-3
-    prog = compiler.compile(env_with("m = aggregate(select(tokens, tokens, ==), indices);"), "m",
-                            vocab=["a", "b"], max_len=8)
+    prog = compiler.compile(
+        env_with("m = aggregate(select(tokens, tokens, ==), indices);"),
+        "m",
+        vocab=["a", "b"],
+        max_len=8,
+    )
     assert_exact(prog, ["a", "b"], 8)
 
 
@@ -62,13 +72,19 @@ def test_scores_float32_would_blur_compile_in_float64():
     after the scores' error, so the model computes in float64 (and says so), exactly. (An
     `or` of three selects whose width needed one joint table of every (length, token,
     index) triple, and float64 for it, now splits into `and`s of per-pair tables.)"""
-    sel = ("((select(length, tokens_int, ==) or select(tokens_int, tokens_int, ==)) or "
-           "select(indices, indices, >=))")
+    sel = (
+        "((select(length, tokens_int, ==) or select(tokens_int, tokens_int, ==)) or "
+        "select(indices, indices, >=))"
+    )
     prog = compiler.compile(env_with(), f"selector_width({sel})", vocab=[0, 1, 2], max_len=20)
     assert prog.manifest.dtype == "float32"
     assert_exact(prog, [0, 1, 2], 20)
-    prog = compiler.compile(env_with("m = aggregate(select(tokens, tokens, ==), indices);"),
-                            "m", vocab=["a", "b"], max_len=64)
+    prog = compiler.compile(
+        env_with("m = aggregate(select(tokens, tokens, ==), indices);"),
+        "m",
+        vocab=["a", "b"],
+        max_len=64,
+    )
     assert prog.manifest.dtype == "float64"
     assert_exact(prog, ["a", "b"], 64)
 

@@ -20,15 +20,19 @@ def test_widths_and_length_become_width_nodes_with_the_program_s_ids():
 
 
 def test_the_paper_s_reciprocal_share_is_a_width():
-    env = env_with("s = select(tokens, tokens, ==) or select(indices, 0, ==);"
-                   "w = round(1 / aggregate(s, indicator(indices == 0)));")
+    env = env_with(
+        "s = select(tokens, tokens, ==) or select(indices, 0, ==);"
+        "w = round(1 / aggregate(s, indicator(indices == 0)));"
+    )
     n = normalise(env.expression("w"))
     assert isinstance(n, Width) and n.selector is env.expression("s")
 
 
 def test_prefix_counts_keep_what_they_count_and_the_expression_as_written():
-    env = env_with("x = indicator(tokens == \"a\");"
-                   "c = round(aggregate(select(indices, indices, <=), x) * (indices + 1));")
+    env = env_with(
+        'x = indicator(tokens == "a");'
+        "c = round(aggregate(select(indices, indices, <=), x) * (indices + 1));"
+    )
     c = env.expression("c")
     n = normalise(c)
     assert isinstance(n, PrefixCount) and n.id == c.id

@@ -29,9 +29,11 @@ def test_product_rows_vary_the_last_input_fastest():
 
 
 def test_a_tree_over_its_leaves_matches_python_row_by_row():
-    env = env_with("a = aggregate(select(indices, 0, ==), tokens_int);"
-                   "b = aggregate(select(indices, 1, ==), tokens_int);"
-                   "t = (a + 1) * b if a < b else 10 / (b - 1);")
+    env = env_with(
+        "a = aggregate(select(indices, 0, ==), tokens_int);"
+        "b = aggregate(select(indices, 1, ==), tokens_int);"
+        "t = (a + 1) * b if a < b else 10 / (b - 1);"
+    )
     a, b, t = (env.expression(x) for x in "abt")
     av, bv = [0, 1, 2], [1, 2, 3]
     got = tree_outputs(t, [a, b], [[[v] for v in av], [[v] for v in bv]], lambda n: n.id)
@@ -42,8 +44,9 @@ def test_a_tree_over_its_leaves_matches_python_row_by_row():
 
 
 def test_shared_subtrees_are_computed_once_and_remembered():
-    env = env_with("a = aggregate(select(indices, 0, ==), tokens_int); s = a * 2;"
-                   "u = s + s; v = s - 1;")
+    env = env_with(
+        "a = aggregate(select(indices, 0, ==), tokens_int); s = a * 2;u = s + s; v = s - 1;"
+    )
     a, u, v = (env.expression(x) for x in "auv")
     done: dict = {}
     groups = [[[0], [1], [2]]]

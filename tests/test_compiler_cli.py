@@ -25,8 +25,20 @@ def test_cli_compile_exec_verify(tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     runner = CliRunner()
     out = tmp_path / "r.safetensors"
-    res = runner.invoke(compile_command, ["examples/reverse.rasp", "-e", "reverse", "--vocab",
-                                          "a,b,c", "--max-len", "6", "-o", str(out)])
+    res = runner.invoke(
+        compile_command,
+        [
+            "examples/reverse.rasp",
+            "-e",
+            "reverse",
+            "--vocab",
+            "a,b,c",
+            "--max-len",
+            "6",
+            "-o",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "layer 0" in res.output and "reverse" in res.output and "stats:" in res.output
     res = runner.invoke(compile_command, ["examples/reverse.rasp", "--json"])
@@ -38,7 +50,7 @@ def test_cli_compile_exec_verify(tmp_path, monkeypatch):
     res = runner.invoke(verify, ["examples/reverse.rasp", "--max-len", "5"])
     assert res.exit_code == 0 and "ok:" in res.output
     bad = tmp_path / "bad.rasp"
-    bad.write_text("m = aggregate(select(indices, indices, <=), tokens_int, \"x\");\n")
+    bad.write_text('m = aggregate(select(indices, indices, <=), tokens_int, "x");\n')
     res = runner.invoke(compile_command, [str(bad), "-e", "m", "--vocab", "1,2", "--max-len", "3"])
     assert res.exit_code == 1 and "bad.rasp:1:" in res.output and "Traceback" not in res.output
     res = runner.invoke(compile_command, [str(bad)])

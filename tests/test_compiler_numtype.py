@@ -51,9 +51,11 @@ def test_a_prefix_mean_is_an_int_at_the_first_position():
 def test_type_through_maps_and_sums():
     """1 - m keeps the type (the flag passes on); m * m needs it in an MLP (one more input
     bit); a mean over a selection of any size gets its flag from a width head."""
-    src = ('s = select(tokens, tokens, ==);'
-           'm = aggregate(s, indicator(tokens == "a"), 0);'
-           'flip = 10 * (1 - m); sq = m * m; both = m - aggregate(s, tokens == "b", 0);')
+    src = (
+        "s = select(tokens, tokens, ==);"
+        'm = aggregate(s, indicator(tokens == "a"), 0);'
+        'flip = 10 * (1 - m); sq = m * m; both = m - aggregate(s, tokens == "b", 0);'
+    )
     for name in ("m", "flip", "both"):
         compile_exact(src, name, ["a", "b"], 4)
     prog = compile_exact(src, "sq", ["a", "b"], 4)
@@ -76,7 +78,6 @@ def test_a_mean_with_too_many_values_to_list_is_typed_too():
 def test_a_type_no_flag_can_tell_is_refused():
     """Keys that are 1 on some positions and 1.0 on others: a mean over one key passes
     either through, so the output's type is the key's own, which no width tells."""
-    src = ('x = 1 if tokens == "a" else 1.0;'
-           'm = aggregate(select(tokens, tokens, ==), x, 0);')
+    src = 'x = 1 if tokens == "a" else 1.0;m = aggregate(select(tokens, tokens, ==), x, 0);'
     with pytest.raises(compiler.CompileError, match="int on some inputs"):
         compiler.compile(env_with(src), "m", ["a", "b"], 4)

@@ -36,15 +36,18 @@ def test_a_chain_of_tests_on_the_word_and_its_neighbours_is_one_mlp():
     variables are all functions of (word, prev, nxt): one MLP over the token and two heads,
     not one layer per step (273 layers and 222M parameters before fusion read the token)."""
     words = ["john", "mary", "sees", "not", "and"]
-    lines = ["word = tokens;",
-             'prev = aggregate(select(indices + 1, indices, ==), word, "#");',
-             'nxt = aggregate(select(indices - 1, indices, ==), word, "#");',
-             'a = "-"; b = "-"; c = "-";']
+    lines = [
+        "word = tokens;",
+        'prev = aggregate(select(indices + 1, indices, ==), word, "#");',
+        'nxt = aggregate(select(indices - 1, indices, ==), word, "#");',
+        'a = "-"; b = "-"; c = "-";',
+    ]
     for i in range(900):
         var = "abc"[i % 3]
         w, p, n = words[i % 5], words[(i // 5) % 5], (["#", *words])[i % 6]
-        lines.append(f'{var} = "v{i % 11}" if word == "{w}" and prev == "{p}" and '
-                     f'nxt == "{n}" else {var};')
+        lines.append(
+            f'{var} = "v{i % 11}" if word == "{w}" and prev == "{p}" and nxt == "{n}" else {var};'
+        )
     lines.append("result = a + b + c;")
     env = env_with("\n".join(lines))
     prog, cpu = _cpu(lambda: compiler.compile(env, "result", vocab=words, max_len=8))
@@ -78,8 +81,7 @@ def test_the_time_limit_ends_a_compile_with_a_compile_error():
 def test_progress_names_the_stage_and_nodes_done():
     seen = []
     env = env_with(chain_program(5, dict_size=10))
-    compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_len=4,
-                     progress=lambda *a: seen.append(a))
+    compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_len=4, progress=lambda *a: seen.append(a))
     stages = {s for s, *_ in seen}
     assert {"value sets", "lowering"} <= stages
     assert all(0 <= done <= total for _, done, total, _ in seen)

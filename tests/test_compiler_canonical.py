@@ -20,7 +20,8 @@ def _rewrite(source: str, vocab, max_len: int) -> ir.Selector:
     def foot(n: ir.IRNode) -> frozenset[str]:
         kinds = {type(x) for x in ir.walk([n])}
         return frozenset({"I"} if ir.Indices in kinds else set()) | (
-            frozenset({"T"}) if ir.Tokens in kinds else frozenset())
+            frozenset({"T"}) if ir.Tokens in kinds else frozenset()
+        )
 
     return tie_broken(sel, a, lambda x, y: x is y, foot)
 
@@ -43,8 +44,10 @@ def test_a_share_as_large_as_a_gap_is_left_alone():
 
 
 def test_and_over_or_distributes():
-    env = env_with("a = select(tokens, tokens, <); b = select(indices, indices, <);"
-                   "c = select(tokens, \"x\", ==); s = (a or b) and c;")
+    env = env_with(
+        "a = select(tokens, tokens, <); b = select(indices, indices, <);"
+        'c = select(tokens, "x", ==); s = (a or b) and c;'
+    )
     got = distributed(env.expression("s"))
     assert isinstance(got, ir.SelectorCombine) and got.op == "or"
     assert all(isinstance(p, ir.SelectorCombine) and p.op == "and" for p in got.inputs)
@@ -54,8 +57,16 @@ def test_and_over_or_distributes():
 
 
 def test_tracr_style_sort_compiles_exactly_and_as_small_as_the_library_sort():
-    tracr = compile_exact(SORT_KEY + "u = aggregate(select(selector_width(select(k, k, <)), "
-                          "indices, ==), tokens);", "u", ["a", "b", "c"], 6)
-    lib = compile_exact("h = -selector_width(select(tokens, tokens, ==));"
-                        "u = sort(tokens, h);", "u", ["a", "b", "c"], 6)
+    tracr = compile_exact(
+        SORT_KEY + "u = aggregate(select(selector_width(select(k, k, <)), indices, ==), tokens);",
+        "u",
+        ["a", "b", "c"],
+        6,
+    )
+    lib = compile_exact(
+        "h = -selector_width(select(tokens, tokens, ==));u = sort(tokens, h);",
+        "u",
+        ["a", "b", "c"],
+        6,
+    )
     assert tracr.stats["d_model"] <= lib.stats["d_model"]
