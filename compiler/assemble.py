@@ -27,8 +27,6 @@ from compiler.readout import readout
 from compiler.refs import ref_of
 from runtime.model import MLP, Attention
 
-ENCODING = {"cat": "categorical", "num": "numerical"}  # plan codes → the manifest's words
-
 
 @dataclass(eq=False)
 class Stored:
@@ -327,7 +325,7 @@ class Builder:
             p = st.node
             common: dict[str, Any] = dict(
                 label=p.label,
-                encoding=ENCODING[p.enc],
+                encoding=p.enc,
                 dims=(st.start, st.start + st.dims),
                 layer=st.slot // 2 if st.slot >= 0 else -1,
                 where=p.where(),
@@ -336,7 +334,7 @@ class Builder:
                 node=index.get(p.ir.id) if p.ir is not None and p.checks else None,
                 proj=tuple(map(tuple, st.proj.tolist())),
                 base=tuple(p.base.tolist()) if p.base is not None else (),
-                values=jsonable(p.values) if p.enc == "cat" else None,
+                values=jsonable(p.values) if p.enc == "categorical" else None,
             )
             if isinstance(p, Embedded):
                 embedding = mf.TokenValue if p.kind == "tok" else mf.PositionValue

@@ -65,7 +65,7 @@ def by_difference(
     lin = _number(x) - _number(y)
     diff = new(
         Linear,
-        "num",
+        "numerical",
         points,
         f"{x.label} - {y.label}",
         node,
@@ -90,7 +90,9 @@ def points_near(p: PNode, targets: list[Any]) -> list[float] | None:
     for src, m in p.lin.sources_terms():
         if src.values is None or not all(is_number(v) or isinstance(v, bool) for v in src.values):
             return None
-        col = m[0] if src.enc == "cat" else m[0, 0] * np.array([float(v) for v in src.values])
+        col = (
+            m[0] if src.enc == "categorical" else m[0, 0] * np.array([float(v) for v in src.values])
+        )
         if len(vals) * len(col) > MAX_PAIRS:
             return None
         vals = np.unique(np.add.outer(vals, col).ravel())
@@ -102,7 +104,7 @@ def points_near(p: PNode, targets: list[Any]) -> list[float] | None:
 
 
 def _number(p: PNode) -> Lin:
-    if p.enc == "num":
+    if p.enc == "numerical":
         return read(p)
     return read(p).left(np.array([[float(v) for v in p.domain]]))
 
@@ -130,13 +132,13 @@ class AsNumber:
                 child = self.as_number(node.child)
                 affine = affine_of(node, self.a.values.get(node.child.id))
                 vals = self.a.values.get(node.id)
-                if affine is None or child.enc != "num":
+                if affine is None or child.enc != "numerical":
                     got = self.lower(node)
                 else:
                     lin = self.read(child).scaled(affine[0]) + Lin.const([affine[1]])
                     got = self.pnode(
                         Linear,
-                        "num",
+                        "numerical",
                         vals,
                         node.label,
                         node,
@@ -156,14 +158,14 @@ class AsNumber:
         if got is None:
             ins = [self.as_number(c) for c in node.inputs]
             vals = self.a.values.get(node.id)
-            if not all(p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins):
+            if not all(p.enc == "numerical" or all(is_number(v) for v in p.domain) for p in ins):
                 got = self.lower(node)
             else:
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
                 got = self.pnode(
                     Linear,
-                    "num",
+                    "numerical",
                     vals,
                     node.label,
                     node,

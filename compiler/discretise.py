@@ -85,7 +85,7 @@ def discretise(
         us, lins, errs, groups = _points(ins, domains, typed=False)
         outs = outputs(groups)
     except Ambiguous as err:
-        if not any(p.flag is not None and p.enc == "num" for p in ins):
+        if not any(p.flag is not None and p.enc == "numerical" for p in ins):
             raise CompileError(
                 f"its result depends on whether an input is {err.args[0]!r} (equal numbers "
                 "of different types), which the model cannot tell apart",
@@ -120,13 +120,15 @@ def discretise(
             hint=FEWER_VALUES,
         )
     if len(values) == 1:
-        return new(Linear, "cat", values, label, node, lin=Lin.const([1.0]), role="constant")
+        return new(
+            Linear, "categorical", values, label, node, lin=Lin.const([1.0]), role="constant"
+        )
     slack = None  # per point, its error above the least (an input with a relative error)
     if len(ins) == 1:
         p, u0 = ins[0], us[0]
         us[0], lins[0], errs[0], codes, keep = _prune(u0, lins[0], errs[0], codes)
         sizes = [len(us[0])]
-        if p.rel > 0 and p.enc == "num" and p.base is not None and len(u0) == len(groups[0]):
+        if p.rel > 0 and p.enc == "numerical" and p.base is not None and len(u0) == len(groups[0]):
             x = np.array([float(g[0]) for g in groups[0]])[keep]
             off = np.abs(x - float(p.base[0]))
             per_u = (us[0][-1] - us[0][0]) / (x[-1] - x[0]) if x[-1] > x[0] else 0.0
@@ -190,7 +192,9 @@ def discretise(
     lo, hi = float(zs[0]), float(zs[-1])
     mids = zs[changes] - halves
     spec.act = np.minimum(hi - mids, mids - lo) / halves + 1.0
-    return new(Mlp, "cat", values, label, node, mlp=spec, base=np.zeros(len(values)), role=role)
+    return new(
+        Mlp, "categorical", values, label, node, mlp=spec, base=np.zeros(len(values)), role=role
+    )
 
 
 def _points(
@@ -201,7 +205,7 @@ def _points(
     per number, 2u (a float) and 2u + 1 (not a float)."""
     us, lins, errs, groups = [], [], [], []
     for p, domain in zip(ins, domains, strict=True):
-        if p.enc == "cat":
+        if p.enc == "categorical":
             u = np.arange(len(domain), dtype=np.float64)
             lins.append(read(p).left(u[None, :]))
             errs.append(err_of(lins[-1]))

@@ -42,7 +42,7 @@ class Heads(Selectors, NumberTypes):
         x = self.lower(node.sop)
         info = self.a.selectors[node.selector.id]
         d = node.default
-        numbers = x.enc == "num" or all(is_number(v) for v in x.domain)
+        numbers = x.enc == "numerical" or all(is_number(v) for v in x.domain)
         select_one = info.max_one or not numbers
         # Keys that all hold one value average to it whatever their weights.
         one_value = not info.max_one and selects_one_value(node, self.a)
@@ -65,7 +65,7 @@ class Heads(Selectors, NumberTypes):
                 "that breaks ties by position",
             )
         numeric_default = d is None or is_numeric_like(d)
-        if select_one and (x.enc == "cat" and want != "numerical" or not numeric_default):
+        if select_one and (x.enc == "categorical" and want != "numerical" or not numeric_default):
             x, xin = self.onehot(x, node.sop)
             values = distinct([*x.domain, d])
             index = {vkey(v): i for i, v in enumerate(values)}
@@ -78,7 +78,7 @@ class Heads(Selectors, NumberTypes):
             head = sp.head(v, 1.0, node.selector)
             return self.pnode(
                 Head,
-                "cat",
+                "categorical",
                 values,
                 node.label,
                 node,
@@ -111,7 +111,7 @@ class Heads(Selectors, NumberTypes):
         )
         return self.pnode(
             Head,
-            "num",
+            "numerical",
             means,
             node.label,
             node,
@@ -170,7 +170,13 @@ class Heads(Selectors, NumberTypes):
                     w = self.width_of(part, node)
                     total = total + self.numeric(w).scaled(sign)
                 summed = self.pnode(
-                    Linear, "num", list(widths), node.label, node, lin=total, role="sum of widths"
+                    Linear,
+                    "numerical",
+                    list(widths),
+                    node.label,
+                    node,
+                    lin=total,
+                    role="sum of widths",
                 )
                 if of is None:
                     return summed
@@ -208,7 +214,7 @@ class Heads(Selectors, NumberTypes):
             lookup = got
         share = self.pnode(
             Head,
-            "num",
+            "numerical",
             sorted(lookup),
             f"1/(1+{node.label})",
             node,

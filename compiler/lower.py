@@ -103,7 +103,7 @@ class Lowerer(Fusion, Heads, AsNumber):
 
     def numeric(self, p: PNode, node: ir.IRNode | None = None) -> Lin:
         """The value of p as one number."""
-        if p.enc == "num":
+        if p.enc == "numerical":
             return self.read(p)
         if not all(is_numeric_like(v) for v in p.domain):
             raise CompileError(
@@ -115,7 +115,7 @@ class Lowerer(Fusion, Heads, AsNumber):
 
     def onehot(self, p: PNode, node: ir.IRNode | None = None) -> tuple[PNode, Lin]:
         """p as a one-hot (a numeric p is discretised by an MLP first)."""
-        if p.enc == "cat":
+        if p.enc == "categorical":
             return p, self.read(p)
         q = self.cat_of.get(p.id)
         if q is None:
@@ -203,7 +203,7 @@ class Lowerer(Fusion, Heads, AsNumber):
         if value is MISSING:
             raise CompileError("this constant expression raises an error", node, hint=RAISES)
         return self.pnode(
-            Linear, "cat", [value], node.label, node, lin=Lin.const([1.0]), role="constant"
+            Linear, "categorical", [value], node.label, node, lin=Lin.const([1.0]), role="constant"
         )
 
     def embedded(self, node: ir.IRNode, kind: str) -> PNode:
@@ -228,7 +228,7 @@ class Lowerer(Fusion, Heads, AsNumber):
                 m[index[vkey(v)], r] = 1.0
         return self.pnode(
             Linear,
-            "cat",
+            "categorical",
             values,
             node.label,
             node,
@@ -243,7 +243,7 @@ class Lowerer(Fusion, Heads, AsNumber):
             domain = list(self.vocab) if kind == "tok" else list(range(self.n))
             got = self.pnode(
                 Embedded,
-                "cat",
+                "categorical",
                 domain,
                 "tokens" if kind == "tok" else "indices",
                 table=np.eye(len(domain)),
@@ -261,7 +261,7 @@ class Lowerer(Fusion, Heads, AsNumber):
         if isinstance(node, ir.Map):
             child = self.lower(node.child)
             fn = node.fn()
-            if child.enc == "cat":
+            if child.enc == "categorical":
                 return self.linear_map(node, child, fn)
             affine = affine_of(node, child.values)
             vals = apply_all(fn, [child.values])
@@ -271,7 +271,7 @@ class Lowerer(Fusion, Heads, AsNumber):
                 lin = self.read(child).scaled(a) + Lin.const([b])
                 return self.pnode(
                     Linear,
-                    "num",
+                    "numerical",
                     vals,
                     node.label,
                     node,
@@ -288,13 +288,13 @@ class Lowerer(Fusion, Heads, AsNumber):
             vals = apply_all(node.fn(), [p.values for p in ins]) or self.a.values.get(node.id)
             flag = self.passed_flag(node.fn(), ins, vals)
             if flag is not False and all(
-                p.enc == "num" or all(is_number(v) for v in p.domain) for p in ins
+                p.enc == "numerical" or all(is_number(v) for v in p.domain) for p in ins
             ):
                 sign = 1.0 if node.op == "+" else -1.0
                 lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
                 return self.pnode(
                     Linear,
-                    "num",
+                    "numerical",
                     vals,
                     node.label,
                     node,
@@ -335,7 +335,7 @@ class Lowerer(Fusion, Heads, AsNumber):
         means = aggregate_values(values, info, d, self.n)
         return self.pnode(
             Head,
-            "num",
+            "numerical",
             means,
             node.label,
             node,
@@ -360,7 +360,7 @@ class Lowerer(Fusion, Heads, AsNumber):
                 m[index[vkey(v)], j] = 1.0
         return self.pnode(
             Linear,
-            "cat",
+            "categorical",
             values,
             node.label,
             node,

@@ -106,6 +106,22 @@ def keeps_type(fn: Callable[..., Any], sets: list[list[Any]], flagged: list[bool
     return True
 
 
+def untyped(node: ir.IRNode) -> Flag:
+    """The flag of a value whose type may vary in ways no flag here tracks (a mean of keys
+    that are ints or floats, with too many values to list): reading it refuses, so the
+    value compiles wherever its type is never read (compared, rounded) and nowhere else."""
+
+    def build() -> PNode:
+        raise CompileError(
+            "its value may be an int or an equal float (a mean over one selected key "
+            "passes that key's type through), and the model cannot tell which here",
+            node,
+            hint=TYPES,
+        )
+
+    return Flag(("untyped", node.id), build)
+
+
 class NumberTypes:
     """Mixed into `lower.Lowerer` (uses its analysis, memos, embeddings and widths)."""
 
@@ -130,14 +146,16 @@ class NumberTypes:
         """The flag of a mean over `sel` of values from `keys` whose value set is `means`
         (None: its type never varies, or a flag cannot tell its twins apart). A set too
         large to list (None) may hold twins: it gets a flag too."""
-        if keys is None or means is not None and (not ambiguous(means) or not flaggable(means)):
-            return None
-        if all(nonfloat(k) for k in keys):
+        if means is not None and (not ambiguous(means) or not flaggable(means)):
+            return None  # the read-out sees the twins in `means` and refuses if it must
+        if keys is not None and all(nonfloat(k) for k in keys):
             single = True
-        elif all(isinstance(k, float) for k in keys):
+        elif keys is not None and all(isinstance(k, float) for k in keys):
             single = False
-        else:
-            return None  # the key's own type varies: the flag would need the key's flag
+        elif means is not None:
+            return None  # as above: the twins are in `means`
+        else:  # the key's own type varies (or is unknown) and no value set shows it
+            return untyped(node)
         zero = nonfloat(0 if default is None else default)
         low = 1 if self.a.selectors[sel.id].nonempty else 0
         widths = list(range(low, self.n + 1))
@@ -188,7 +206,7 @@ class NumberTypes:
             base = self.base_embedding("pos")
             p = self.pnode(
                 Linear,
-                "cat",
+                "categorical",
                 values,
                 label,
                 node,
@@ -257,6 +275,6 @@ def flag_readout(flag: PNode) -> Lin:
     """A flag as one number, 0 or 1."""
     return (
         read(flag)
-        if flag.enc == "num"
+        if flag.enc == "numerical"
         else read(flag).left(np.array([[float(v) for v in flag.domain]]))
     )

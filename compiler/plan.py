@@ -104,7 +104,7 @@ class PNode:
     """A value the model computes at every position; one subclass per way of computing it."""
 
     kind: ClassVar[str]  # 'tok' 'pos' 'linear' 'mlp' 'head' (the manifest's word)
-    enc: str  # 'cat' | 'num'
+    enc: str  # 'categorical' | 'numerical' (the manifest's words)
     values: list[Any] | None
     label: str
     ir: ir.IRNode | None = None
@@ -119,7 +119,7 @@ class PNode:
 
     @property
     def encdim(self) -> int:
-        return len(self.domain) if self.enc == "cat" else 1
+        return len(self.domain) if self.enc == "categorical" else 1
 
     @property
     def domain(self) -> list[Any]:
@@ -138,7 +138,7 @@ class PNode:
         """Bound on the float32 error of the read-outs m @ enc (max over rows of m)."""
         m = np.atleast_2d(m)
         l1 = np.abs(m).sum(axis=1)
-        return float((self.err * (_linf(m) if self.enc == "cat" else l1)).max())
+        return float((self.err * (_linf(m) if self.enc == "categorical" else l1)).max())
 
 
 def _linf(m: np.ndarray) -> np.ndarray:

@@ -60,7 +60,7 @@ def _readout(root: PNode) -> tuple[Lin, Output]:
     def output(encoding: Encoding, typed: bool = False) -> Output:
         return Output(encoding, jsonable(vals), label=root.label, where=root.where(), typed=typed)
 
-    if root.enc == "num":
+    if root.enc == "numerical":
         if vals is not None and not all(is_numeric_like(v) for v in vals):
             raise CompileError(
                 "a numeric output with non-numeric values",

@@ -29,7 +29,7 @@ def _vectors(lin: Lin, limit: int = 4096) -> np.ndarray | None:
     out = lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, :1]
     for s in lin.sources():
         m, p = lin.terms[s], s
-        if p.enc == "cat":
+        if p.enc == "categorical":
             cols = m
         elif p.values is not None and all(is_numeric_like(v) for v in p.values):
             cols = m[:, :1] * np.array([float(v) for v in p.values])[None, :]
@@ -52,7 +52,7 @@ def _bound(lin: Lin) -> np.ndarray:
         p = s
         big = (
             1.0
-            if p.enc == "cat"
+            if p.enc == "categorical"
             else max((abs(float(v)) for v in p.values), default=0.0)
             if p.values is not None
             else np.inf

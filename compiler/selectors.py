@@ -98,7 +98,7 @@ class Selectors:
         kp, qp = self.as_number(at.keys), self.as_number(at.queries)
         if kp.values is None or qp.values is None:
             return None
-        if kp.enc != "cat" and len(kp.values) > 3:  # k^2 needs a one-hot: discretise first
+        if kp.enc != "categorical" and len(kp.values) > 3:  # k^2 needs a one-hot: discretise first
             try:
                 kp, _ = self.onehot(kp, at)
             except CompileError:
@@ -108,7 +108,7 @@ class Selectors:
         ks = np.array([float(v) for v in kp.domain])
         qs = np.array([float(v) for v in qp.values])
         nonempty = self.a.selectors[at.id].nonempty
-        with_q2 = qp.enc == "cat"
+        with_q2 = qp.enc == "categorical"
         if not with_q2 and (need_threshold or not nonempty):
             return None
         if min(len(ks), len(qs)) <= (3 if with_q2 else 2):
@@ -163,7 +163,7 @@ class Selectors:
             if near is not None:
                 p = self.pnode(
                     Linear,
-                    "num",
+                    "numerical",
                     near,
                     p.label,
                     p.ir,
@@ -172,7 +172,7 @@ class Selectors:
                     role="value (next to a match)",
                     checks=False,
                 )
-        if p.enc == "cat" or p.values is None or other.values is None:
+        if p.enc == "categorical" or p.values is None or other.values is None:
             return self.onehot(p, at)
         table = (
             truth_table(at, p.values, other.values).T

@@ -18,11 +18,11 @@ def test_difference_points_are_the_ones_next_to_zero_and_the_ends():
 
 def test_points_near_list_the_sums_next_to_each_target():
     pos = Embedded(
-        "cat", [0, 1, 2, 3], "indices", table=np.eye(4), base=np.zeros(4), kind="pos", id=0
+        "categorical", [0, 1, 2, 3], "indices", table=np.eye(4), base=np.zeros(4), kind="pos", id=0
     )
-    mean = Head("num", [0, 0.5, 1.0, 1.5], "m", head=None, base=np.zeros(1), id=1)
+    mean = Head("numerical", [0, 0.5, 1.0, 1.5], "m", head=None, base=np.zeros(1), id=1)
     lin = Lin.of(pos, 4).left(np.arange(4.0)[None, :]) + Lin.of(mean, 1) + Lin.const([1.0])
-    k = Linear("num", None, "k", lin=lin, id=2)
+    k = Linear("numerical", None, "k", lin=lin, id=2)
     got = points_near(k, [2, 5])
     # sums i + m + 1 run from 1 to 5.5 in steps of 0.5: 2 and 5 with their neighbours
     assert got == [1.0, 1.5, 2.0, 2.5, 4.5, 5.0, 5.5]

@@ -20,7 +20,7 @@ def _maker():
 def _tokens(values, new):
     return new(
         Embedded,
-        "cat",
+        "categorical",
         list(values),
         "tokens",
         table=np.eye(len(values)),
@@ -30,7 +30,7 @@ def _tokens(values, new):
 
 
 def _number(values, new):
-    return new(Head, "num", list(values), "mean", base=np.zeros(1), head=None)
+    return new(Head, "numerical", list(values), "mean", base=np.zeros(1), head=None)
 
 
 def test_steps_sit_between_the_points_where_the_output_changes():
@@ -81,7 +81,7 @@ def test_refusals_name_the_reason():
     with pytest.raises(CompileError, match="more than an MLP may enumerate"):
         discretise([a, b], pointwise(lambda x, y: x), "f", None, "MLP", 4, new)
     with pytest.raises(CompileError, match="too many values here"):
-        unknown = new(Head, "num", None, "m", head=None)
+        unknown = new(Head, "numerical", None, "m", head=None)
         discretise([unknown], pointwise(lambda v: v), "f", None, "MLP", 8, new)
     with pytest.raises(CompileError, match="equal numbers of different types"):
         discretise(
@@ -117,9 +117,9 @@ def test_one_input_keeps_only_the_points_next_to_a_change():
 def test_a_relative_error_spares_the_points_near_the_base():
     new = _maker()
     means = [0, 0.125, 0.25, 0.5, 1.0]  # a mean of 0/1 values, default 0
-    loose = new(Head, "num", means, "m", base=np.zeros(1), head=None, err=0.05, rel=0.05)
+    loose = new(Head, "numerical", means, "m", base=np.zeros(1), head=None, err=0.05, rel=0.05)
     p = discretise([loose], pointwise(lambda v: v > 0), "any", None, "MLP", 8, new)
     assert p.values == [False, True]
-    absolute = new(Head, "num", means, "m", base=np.zeros(1), head=None, err=0.05)
+    absolute = new(Head, "numerical", means, "m", base=np.zeros(1), head=None, err=0.05)
     with pytest.raises(CompileError, match="too close together"):
         discretise([absolute], pointwise(lambda v: v > 0), "any", None, "MLP", 8, new)

@@ -3,8 +3,9 @@
 import pytest
 
 import compiler
-from compiler.numtype import ambiguous, flaggable, keeps_type, share_points
-from compiler.testing import compile_exact, env_with
+import rasp
+from compiler.numtype import ambiguous, flaggable, keeps_type, share_points, untyped
+from compiler.testing import assert_exact, compile_exact, env_with
 
 
 def test_twins_on_hand_built_sets():
@@ -81,3 +82,41 @@ def test_a_type_no_flag_can_tell_is_refused():
     src = 'x = 1 if tokens == "a" else 1.0;m = aggregate(select(tokens, tokens, ==), x, 0);'
     with pytest.raises(compiler.CompileError, match="int on some inputs"):
         compiler.compile(env_with(src), "m", ["a", "b"], 4)
+
+
+NESTED = [  # means of means (and of sums of means): keys that are ints or floats
+    "aggregate(s, (aggregate(s, indices) + 1))",  # found by the hypothesis test
+    "aggregate(s, aggregate(s, indices))",
+    "aggregate(p, aggregate(s, indices))",
+    "aggregate(s, aggregate(s, aggregate(s, indices)))",
+    "aggregate(s, (aggregate(s, indices) + aggregate(p, tokens_int)))",
+    "aggregate(s, (aggregate(s, indices) - aggregate(s, tokens_int)))",
+    "aggregate(p, (aggregate(p, indices) + 1), 0)",
+    "aggregate(s, (aggregate(s, indices) * 2))",
+    "aggregate(s, aggregate(s, tokens_int))",
+]
+
+
+@pytest.mark.parametrize("expr", NESTED)
+def test_a_mean_of_means_is_exact_or_refused(expr):
+    """Over one key such a mean is the key's own int or float, and its values are too many
+    to list, so no value set shows the twins: its flag refuses when read (at the output),
+    where the model would otherwise decode 1 as 0.99999999998 (an int, expected)."""
+    src = "s = select(tokens_int, tokens_int, ==); p = select(indices, indices, <=);"
+    try:
+        prog = compiler.compile(env_with(src), expr, vocab=[0, 1, 2], max_len=4)
+    except compiler.CompileError as err:
+        assert "int" in err.message and "float" in err.message
+        return
+    assert_exact(prog, [0, 1, 2], 4)
+
+
+def test_an_untyped_flag_refuses_when_read():
+    """The flag of a value whose type no flag tracks is built lazily and refuses then, with
+    the expression's own location (the read-out quotes it)."""
+    node = rasp.Environment().expression("aggregate(select(indices, 0, ==), indices)")
+    flag = untyped(node)
+    assert flag.key == ("untyped", node.id) and not flag.ints
+    with pytest.raises(compiler.CompileError, match="int or an equal float") as err:
+        flag.node()
+    assert err.value.node is node
