@@ -79,6 +79,37 @@ def by_difference(
     return mlp([diff], outputs, node.label, node, role="MLP (comparison)")
 
 
+def by_nearest(
+    node: ir.IRNode,
+    lower: Callable[[ir.IRNode], PNode],
+    mlp: Callable[..., PNode],
+    new: Callable[..., PNode],
+) -> PNode | None:
+    """`m OP c` of a mean m whose values are too many to list but lie on a known grid
+    (`MeanGrid`): an MLP over the grid's points next to c, which is all `OP c` needs
+    (balance == 0 at max_len 512: 5 points instead of ~160k means). None otherwise."""
+    if not (isinstance(node, ir.Map) and node.op in COMPARE and is_number(node.const)):
+        return None
+    m = lower(node.child)
+    if m.values is not None or m.grid is None or m.enc != "numerical":
+        return None
+    points = m.grid.near(float(node.const))
+    if points is None:
+        return None
+    near = new(
+        Linear,
+        "numerical",
+        points,
+        f"{m.label} (next to {node.const})",
+        node,
+        lin=read(m),
+        err=m.err,
+        role="mean (next to a constant)",
+        checks=False,
+    )
+    return mlp([near], pointwise(node.fn()), node.label, node, role="MLP (comparison)")
+
+
 def points_near(p: PNode, targets: list[Any]) -> list[float] | None:
     """The values a one-dimensional linear read-out of numbers can take next to each target
     (equal to it, the nearest below and above) and its extremes: all `p == target` needs,

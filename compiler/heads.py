@@ -27,6 +27,7 @@ from compiler.values import (
     selects_one_value,
     vkey,
 )
+from compiler.valuesets import MeanGrid
 from rasp import ir
 
 
@@ -120,6 +121,7 @@ class Heads(Selectors, NumberTypes):
             err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
             rel=unequal / max(vmax, 1.0) if one_sign else 0.0,
             flag=self.mean_flag(node, node.selector, x.values, d, means),
+            grid=None if means is not None else MeanGrid.of(x.values, info, dnum, self.n),
             role="attention (select one)"
             if select_one
             else "attention (mean of one value)"

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from compiler.budget import Budget
-from compiler.compare import AsNumber, by_difference
+from compiler.compare import AsNumber, by_difference, by_nearest
 from compiler.discretise import Outputs, discretise, pointwise
 from compiler.errors import RAISES, CompileError
 from compiler.fusion import Fusion
@@ -46,6 +46,7 @@ from compiler.values import (
     vkey,
 )
 from compiler.values import walk as values_walk
+from compiler.valuesets import MeanGrid
 from rasp import ir
 
 
@@ -303,7 +304,9 @@ class Lowerer(Fusion, Heads, AsNumber):
                     err=ins[0].err + ins[1].err,
                     role="sum" if sign > 0 else "difference",
                 )
-        compared = by_difference(node, self.lower, self.mlp, self.pnode)
+        compared = by_difference(node, self.lower, self.mlp, self.pnode) or by_nearest(
+            node, self.lower, self.mlp, self.pnode
+        )
         return compared if compared is not None else self.fused(node)
 
     def merged_means(self, node: ir.SequenceMap) -> PNode | None:
@@ -344,6 +347,7 @@ class Lowerer(Fusion, Heads, AsNumber):
             role="attention (mean)",
             err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
             flag=self.mean_flag(node, x.selector, values, d, means),
+            grid=None if means is not None else MeanGrid.of(values, info, d, self.n),
         )
 
     def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:

@@ -21,6 +21,7 @@ import numpy as np
 from compiler.errors import FEWER_VALUES, CompileError
 from compiler.linear import Lin
 from compiler.precision import F32_EPS
+from compiler.valuesets import MeanGrid
 from rasp import ir
 
 LEAK = 1e-9  # attention weight allowed on keys that should get none, in total
@@ -114,6 +115,7 @@ class PNode:
     role: str = ""  # what it is, for the plan printout
     checks: bool = True  # its value is its IR node's value (verify compares them)
     flag: Flag | None = None  # where its value may be 1 or 1.0: which (see numtype)
+    grid: MeanGrid | None = None  # a mean's values, described, where too many to list
     eps: float = field(default=F32_EPS, kw_only=True)  # the model's unit roundoff
     id: int = field(default=0, kw_only=True)  # creation order (the layout's tie-break)
 

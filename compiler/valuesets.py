@@ -8,6 +8,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -154,3 +155,62 @@ def mean_values(xs: list[Any], n: int) -> list[float] | None:
         parts = [np.arange(k + 1) * c / k for k in range(2, n + 1)]
         return [float(m) for m in np.unique(np.concatenate(parts))] if parts else []
     return None
+
+
+@dataclass(frozen=True)
+class MeanGrid:
+    """The values of a mean of integers over up to n keys, too many to list (about
+    n^2 span / 3), described instead: every mean of k >= 1 keys holding lo + step * i_j
+    (0 <= i_j <= span) is lo + step * J / k with J = sum(i_j) an integer in 0..k * span, so
+    the means lie in G = {lo + step * J / k : 1 <= k <= n, 0 <= J <= k * span}; an empty
+    selection gives one of `extras` (the default). G holds values no input reaches, which
+    only brings the points `near` returns closer to c: safe for a comparison with c."""
+
+    lo: int
+    step: int
+    span: int
+    n: int
+    extras: tuple[float, ...]
+
+    @classmethod
+    def of(cls, xs: list[Any] | None, info: SelectorInfo, default: Any, n: int) -> MeanGrid | None:
+        """The grid of means of `xs` (ints only) over `info`'s selections; None otherwise."""
+        if not xs or info.max_one or not all(type(v) is int for v in xs):
+            return None
+        if not info.nonempty and not is_number(default):
+            return None
+        lo, hi = min(xs), max(xs)
+        step = math.gcd(*(v - lo for v in xs)) or 1
+        extras = () if info.nonempty else (float(default),)
+        return cls(lo, step, (hi - lo) // step, n, extras)
+
+    def near(self, c: float) -> list[float] | None:
+        """The points where `m OP c` can change, for any comparison OP: c, the largest value
+        of G below c, the smallest above, G's extremes and the extras (as floats, which is
+        what the interpreter computes: J / k rounded once). Between two neighbours no value
+        of G lies on both sides of c, so `m OP c` is constant there. None when rounding to
+        floats would put a neighbour onto c."""
+        target = Fraction(c)
+        below: Fraction | None = None
+        above: Fraction | None = None
+        hit = False
+        for k in range(1, self.n + 1):
+            t = (target - self.lo) * k / self.step  # J at c, for this k
+            # the largest J below c, J at c (if an integer), the smallest J above c
+            for j in {math.ceil(t) - 1, math.floor(t), math.ceil(t), math.floor(t) + 1}:
+                if not 0 <= j <= k * self.span:
+                    continue
+                v = self.lo + Fraction(self.step * j, k)
+                if v == target:
+                    hit = True
+                elif v < target and (below is None or v > below):
+                    below = v
+                elif v > target and (above is None or v < above):
+                    above = v
+        if below is not None and float(below) >= c or above is not None and float(above) <= c:
+            return None
+        pts = {float(self.lo), float(self.lo + self.step * self.span), *self.extras}
+        pts |= {float(v) for v in (below, above) if v is not None}
+        if hit:
+            pts.add(float(c))
+        return sorted(pts)
