@@ -142,15 +142,14 @@ def _number(p: PNode) -> Lin:
 
 class AsNumber:
     """Mixed into `lower.Lowerer` (uses its lower, numeric, read, pnode, keys, shared and
-    analysis)."""
+    analysis, and its affine and summed read-outs)."""
 
     a: Analysis
     keys: Any
     shared: dict[tuple[str, Any], PNode]
     lower: Callable[[ir.IRNode], PNode]
-    numeric: Callable[..., Lin]
-    read: Callable[[PNode], Lin]
-    pnode: Callable[..., PNode]
+    affine: Callable[..., PNode]
+    summed: Callable[..., PNode]
 
     def as_number(self, node: ir.IRNode) -> PNode:
         """node's value as a number, whatever its type (3 or 3.0): all a select or a
@@ -166,17 +165,8 @@ class AsNumber:
                 if affine is None or child.enc != "numerical":
                     got = self.lower(node)
                 else:
-                    lin = self.read(child).scaled(affine[0]) + Lin.const([affine[1]])
-                    got = self.pnode(
-                        Linear,
-                        "numerical",
-                        vals,
-                        node.label,
-                        node,
-                        lin=lin,
-                        err=abs(affine[0]) * child.err,
-                        checks=False,
-                        role="affine map (as a number)",
+                    got = self.affine(
+                        node, child, affine, vals, "affine map (as a number)", checks=False
                     )
                 self.shared[key] = got
             return got
@@ -192,18 +182,6 @@ class AsNumber:
             if not all(p.enc == "numerical" or all(is_number(v) for v in p.domain) for p in ins):
                 got = self.lower(node)
             else:
-                sign = 1.0 if node.op == "+" else -1.0
-                lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
-                got = self.pnode(
-                    Linear,
-                    "numerical",
-                    vals,
-                    node.label,
-                    node,
-                    lin=lin,
-                    err=ins[0].err + ins[1].err,
-                    role="sum (as a number)",
-                    checks=False,
-                )
+                got = self.summed(node, ins, vals, "sum (as a number)", checks=False)
             self.shared[key] = got
         return got

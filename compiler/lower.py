@@ -268,19 +268,7 @@ class Lowerer(Fusion, Heads, AsNumber):
             vals = apply_all(fn, [child.values])
             flag = self.passed_flag(fn, [child], vals)
             if affine is not None and flag is not False:
-                a, b = affine
-                lin = self.read(child).scaled(a) + Lin.const([b])
-                return self.pnode(
-                    Linear,
-                    "numerical",
-                    vals,
-                    node.label,
-                    node,
-                    lin=lin,
-                    err=abs(a) * child.err,
-                    role="affine map",
-                    flag=flag,
-                )
+                return self.affine(node, child, affine, vals, "affine map", flag=flag)
         elif isinstance(node, ir.SequenceMap) and node.op in ("+", "-") and len(node.inputs) == 2:
             merged = self.merged_means(node)
             if merged is not None:
@@ -291,23 +279,47 @@ class Lowerer(Fusion, Heads, AsNumber):
             if flag is not False and all(
                 p.enc == "numerical" or all(is_number(v) for v in p.domain) for p in ins
             ):
-                sign = 1.0 if node.op == "+" else -1.0
-                lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
-                return self.pnode(
-                    Linear,
-                    "numerical",
-                    vals,
-                    node.label,
-                    node,
-                    lin=lin,
-                    flag=flag,
-                    err=ins[0].err + ins[1].err,
-                    role="sum" if sign > 0 else "difference",
-                )
+                role = "sum" if node.op == "+" else "difference"
+                return self.summed(node, ins, vals, role, flag=flag)
         compared = by_difference(node, self.lower, self.mlp, self.pnode) or by_nearest(
             node, self.lower, self.mlp, self.pnode
         )
         return compared if compared is not None else self.fused(node)
+
+    def affine(
+        self,
+        node: ir.IRNode,
+        child: PNode,
+        ab: tuple[float, float],
+        vals: Any,
+        role: str,
+        **kw: Any,
+    ) -> PNode:
+        """`a * child + b` of a number: a linear read-out, never stored."""
+        a, b = ab
+        lin = self.read(child).scaled(a) + Lin.const([b])
+        return self.pnode(
+            Linear,
+            "numerical",
+            vals,
+            node.label,
+            node,
+            lin=lin,
+            err=abs(a) * child.err,
+            role=role,
+            **kw,
+        )
+
+    def summed(
+        self, node: ir.SequenceMap, ins: list[PNode], vals: Any, role: str, **kw: Any
+    ) -> PNode:
+        """`x + y` or `x - y` of two numbers: a linear read-out, never stored."""
+        sign = 1.0 if node.op == "+" else -1.0
+        lin = self.numeric(ins[0]) + self.numeric(ins[1]).scaled(sign)
+        err = ins[0].err + ins[1].err
+        return self.pnode(
+            Linear, "numerical", vals, node.label, node, lin=lin, err=err, role=role, **kw
+        )
 
     def merged_means(self, node: ir.SequenceMap) -> PNode | None:
         """aggregate(s, a) +/- aggregate(s, b) over one selector is aggregate(s, a +/- b): one
