@@ -96,19 +96,36 @@ class Heads(Selectors, NumberTypes):
                 hint="give `aggregate` a number as its default (0), or make "
                 "the selector select at most one key",
             )
-        dnum = 0.0 if d is None else float(d)
-        v = self.numeric(x, node.sop) - Lin.const([dnum])
+        v = self.numeric(x, node.sop) - Lin.const([0.0 if d is None else float(d)])
+        return self.mean_head(node, node.selector, sp, v, x.values, d, select_one, one_value)
+
+    def mean_head(
+        self,
+        node: ir.IRNode,
+        sel: ir.Selector,
+        sp: Any,
+        v: Lin,
+        values: list[Any] | None,
+        d: Any,
+        select_one: bool = False,
+        one_value: bool = False,
+    ) -> PNode:
+        """A head averaging the number `v` (the values less the default `d`) over `sel`'s keys
+        (`sp` its scores): its value set, error bound, number-type flag and grid."""
+        info = self.a.selectors[sel.id]
+        dval = 0 if d is None else d
+        dnum = float(dval)
         vmax = 1e6
-        if x.values is not None:
-            xs = np.array([float(t) for t in x.values])
+        if values is not None:
+            xs = np.array([float(t) for t in values])
             vmax = float(np.abs(xs - dnum).max()) if len(xs) else 1.0
-        means = aggregate_values(x.values, info, 0 if d is None else d, self.n, one_value)
-        head = sp.head(v, max(vmax, 1.0), node.selector)
+        means = aggregate_values(values, info, dval, self.n, one_value)
+        head = sp.head(v, max(vmax, 1.0), sel)
         unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
         # Unequal weights move a mean of values of one sign (less the default) by a factor:
         # its error is relative (a mean of 0/1 is 0 exactly when every selected key holds 0).
-        one_sign = x.values is not None and (
-            all(float(t) >= dnum for t in x.values) or all(float(t) <= dnum for t in x.values)
+        one_sign = values is not None and (
+            all(float(t) >= dnum for t in values) or all(float(t) <= dnum for t in values)
         )
         return self.pnode(
             Head,
@@ -120,8 +137,8 @@ class Heads(Selectors, NumberTypes):
             base=np.array([dnum]),
             err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
             rel=unequal / max(vmax, 1.0) if one_sign else 0.0,
-            flag=self.mean_flag(node, node.selector, x.values, d, means),
-            grid=None if means is not None else MeanGrid.of(x.values, info, dnum, self.n),
+            flag=self.mean_flag(node, sel, values, d, means),
+            grid=None if means is not None else MeanGrid.of(values, info, dnum, self.n),
             role="attention (select one)"
             if select_one
             else "attention (mean of one value)"

@@ -31,13 +31,12 @@ from compiler.fusion import Fusion
 from compiler.heads import Heads
 from compiler.linear import Lin
 from compiler.normalise import PrefixCount, Width
-from compiler.plan import Embedded, Head, Linear, PNode, err_of, read
+from compiler.plan import Embedded, Linear, PNode, read
 from compiler.precision import FLOAT32, Precision
 from compiler.selectors import causal_compatible
 from compiler.tabulate import MISSING, affine_of, apply, tabulate
 from compiler.values import (
     Analysis,
-    aggregate_values,
     apply_all,
     count_selector,
     distinct,
@@ -46,7 +45,6 @@ from compiler.values import (
     vkey,
 )
 from compiler.values import walk as values_walk
-from compiler.valuesets import MeanGrid
 from rasp import ir
 
 
@@ -344,23 +342,7 @@ class Lowerer(Fusion, Heads, AsNumber):
         sp = self.selector(x.selector, equal_weights=not info.max_one)
         sign = 1.0 if node.op == "+" else -1.0
         v = self.numeric(px) + self.numeric(py).scaled(sign) - Lin.const([float(d)])
-        vmax = max(abs(float(t) - d) for t in values)
-        head = sp.head(v, max(vmax, 1.0), x.selector)
-        unequal = 0.0 if info.max_one else head.unequal_err(self.n)
-        means = aggregate_values(values, info, d, self.n)
-        return self.pnode(
-            Head,
-            "numerical",
-            means,
-            node.label,
-            node,
-            head=head,
-            base=np.array([float(d)]),
-            role="attention (mean)",
-            err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
-            flag=self.mean_flag(node, x.selector, values, d, means),
-            grid=None if means is not None else MeanGrid.of(values, info, d, self.n),
-        )
+        return self.mean_head(node, x.selector, sp, v, values, d, select_one=info.max_one)
 
     def linear_map(self, node: ir.IRNode, child: PNode, fn) -> PNode:
         outs = [apply(fn, (v,)) for v in child.domain]
