@@ -248,7 +248,7 @@ def verify(
                 else ""
             )
         )
-        click.echo(f"throughput, {report.throughput()}")
+        click.echo(report.throughput())
     if first is not None:
         if not as_json:
             click.echo(

@@ -97,7 +97,8 @@ class Report:
         return self.mismatches == 0
 
     def throughput(self) -> str:
-        """Both sides' inputs per second (wall) and per CPU-second in this run."""
+        """Both sides' inputs per second (wall) and per CPU-second in this run, in one line
+        that fits 80 columns."""
         n = self.checked + self.skipped
 
         def rate(seconds: float) -> str:
@@ -105,7 +106,7 @@ class Report:
 
         return (
             f"inputs/s (per CPU-s): model {rate(self.model_s)} "
-            f"({rate(self.model_cpu_s)}), interpreter {rate(self.interpreter_s)} "
+            f"({rate(self.model_cpu_s)}); interpreter {rate(self.interpreter_s)} "
             f"({rate(self.interpreter_cpu_s)})"
         )
 
