@@ -163,7 +163,8 @@ def _sums_exact(nums: np.ndarray, limit: int) -> bool:
     if not np.isfinite(nums).all() or (np.signbit(nums) & (nums == 0)).any():
         return False  # inf and nan propagate by order; -0.0 sums to 0.0 from Python's start
     for e in (0, 1, 2, 4, 8, 16):
-        scaled = nums * float(2**e)
+        with np.errstate(over="ignore"):  # a value near float's max scales to inf: not exact
+            scaled = nums * float(2**e)
         if (scaled == np.round(scaled)).all():
             return bool(np.abs(scaled).max(initial=0.0) < limit)
     return False
