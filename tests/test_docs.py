@@ -23,7 +23,9 @@ marked per block: an info string with `±N%`, shown on the page as the block's t
 (```` ```console title="numbers vary by machine: ±25%" ````), lets every number in the block
 differ from the shown one by N% of it plus one unit of its last shown digit, while the text
 around the numbers must be equal; `±N% or ±A` allows a difference of A where that is more
-(for numbers near 0, such as an excess perplexity). Every other block is compared exactly.
+(for numbers near 0, such as an excess perplexity), and `, ×F over B` lets numbers over B be
+off by a factor F (a perplexity on lengths the model never saw). Every other block is compared
+exactly.
 
 Blocks run in a scratch copy of the checkout (symlinks to its files, with docs/img, out/ and
 runs/ of its own), so nothing they write lands in the checkout; the last test checks that no
@@ -54,7 +56,9 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(
     r"(<!-- not run: [^>]*-->\s*)?^```(\w+)([^\n]*)\n(.*?)^```\s*$", re.MULTILINE | re.DOTALL
 )
-TOLERANCE = re.compile(r"±(\d+(?:\.\d+)?)%(?: or ±(\d+(?:\.\d+)?))?")
+TOLERANCE = re.compile(
+    r"±(\d+(?:\.\d+)?)%(?: or ±(\d+(?:\.\d+)?))?(?:, ×(\d+(?:\.\d+)?) over (\d+(?:\.\d+)?))?"
+)
 SOURCE = re.compile(r'title="([\w./-]+\.rasp)"')
 # A number standing alone (not inside a name like `1x8` or `d_model`): thousands separators,
 # a fraction, an exponent, and a unit suffix (k, M, G, %) are allowed.
@@ -67,16 +71,26 @@ PROMPT, MORE = ">> ", ".. "
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How far a shown number may be from the printed one: `rel` of it, or `abs` if larger."""
+    """How far a shown number may be from the printed one: `rel` of it, or `abs` if larger;
+    a number over `over` within a factor `factor` (a perplexity far from the training data,
+    the exponential of a loss that varies by machine, moves by factors, not percents)."""
 
     rel: float
     abs: float = 0.0
+    factor: float = 1.0
+    over: float = float("inf")
 
     @staticmethod
     def parse(found: re.Match | None) -> Tolerance | None:
         if found is None:
             return None
-        return Tolerance(float(found.group(1)) / 100, float(found.group(2) or 0))
+        rel, abs_, factor, over = found.groups()
+        return Tolerance(
+            float(rel) / 100,
+            float(abs_ or 0),
+            float(factor or 1),
+            float(over) if over else float("inf"),
+        )
 
 
 @dataclass
@@ -126,6 +140,8 @@ def _close(shown: str, actual: str, tol: Tolerance) -> bool:
     decimals = len(mantissa.partition(".")[2])
     unit = 10.0 ** (int(exponent or 0) - decimals) if decimals or exponent else 0.0
     want, got = float(shown.replace(",", "")), float(actual.replace(",", ""))
+    if abs(want) > tol.over and want * got > 0:
+        return abs(want) / tol.factor <= abs(got) <= abs(want) * tol.factor
     return abs(got - want) <= max(tol.rel * abs(want), tol.abs) + unit
 
 
@@ -382,6 +398,16 @@ def test_an_absolute_tolerance_covers_numbers_near_zero():
     assert same_line("excess 7.79e-05, 0.0453 bits", "excess 0.00312, 0.0521 bits", tol)
     assert not same_line("excess 7.79e-05, 0.0453 bits", "excess 0.0312, 0.0521 bits", tol)
     assert not same_line("perplexity 536.7593", "perplexity 736.7593", tol)
+
+
+def test_a_factor_tolerance_covers_large_numbers_only():
+    found = TOLERANCE.search('title="numbers vary by machine: ±30% or ±0.05, ×3 over 100"')
+    tol = Tolerance.parse(found)
+    assert tol == Tolerance(0.3, 0.05, 3.0, 100.0)
+    assert same_line("perplexity 536.7593, 9.0681 bits", "perplexity 838.3070, 9.7113 bits", tol)
+    assert not same_line("perplexity 536.7593", "perplexity 1700.0", tol)
+    assert not same_line("perplexity 536.7593", "perplexity -600.0", tol)
+    assert not same_line("perplexity 36.7593", "perplexity 60.0", tol)  # under 100: ±30%
 
 
 def test_markers_and_sessions_are_parsed(tmp_path):
