@@ -138,9 +138,12 @@ class PNode:
 
     def read_err(self, m: np.ndarray) -> float:
         """Bound on the float32 error of the read-outs m @ enc (max over rows of m)."""
+        return float(self.read_errs(m).max())
+
+    def read_errs(self, m: np.ndarray) -> np.ndarray:
+        """The bound of each read-out (row of m) on its own."""
         m = np.atleast_2d(m)
-        l1 = np.abs(m).sum(axis=1)
-        return float((self.err * (_linf(m) if self.enc == "categorical" else l1)).max())
+        return self.err * (_linf(m) if self.enc == "categorical" else np.abs(m).sum(axis=1))
 
 
 def _linf(m: np.ndarray) -> np.ndarray:
@@ -156,8 +159,8 @@ class Embedded(PNode):
     kind: str  # type: ignore[misc]  # 'tok' | 'pos'
     table: np.ndarray  # [vocab or max_len, encdim]
 
-    def read_err(self, m: np.ndarray) -> float:
-        return float((self.eps * _linf(np.atleast_2d(m))).max())  # exact, rounded once
+    def read_errs(self, m: np.ndarray) -> np.ndarray:
+        return self.eps * _linf(np.atleast_2d(m))  # exact, rounded once
 
 
 @dataclass(eq=False, kw_only=True)
@@ -175,9 +178,9 @@ class Mlp(PNode):
     kind: ClassVar[str] = "mlp"
     mlp: MlpSpec
 
-    def read_err(self, m: np.ndarray) -> float:
+    def read_errs(self, m: np.ndarray) -> np.ndarray:
         if self.mlp.act is None:
-            return super().read_err(m)
+            return super().read_errs(m)
         m = np.atleast_2d(m)
         steps, codes = self.mlp.changes(), self.mlp.codes
         if codes is not None:  # one-hots: a step reads column codes[j] less codes[j - 1]
@@ -185,7 +188,7 @@ class Mlp(PNode):
         else:
             jumps = ((self.mlp.outs[steps] - self.mlp.outs[steps - 1]) @ m.T).T
         per_row = np.abs(jumps) @ self.mlp.act  # [rows]
-        return float((self.eps * (4 * per_row + 1.68 * np.abs(m).sum(axis=1))).max())
+        return self.eps * (4 * per_row + 1.68 * np.abs(m).sum(axis=1))
 
 
 @dataclass(eq=False, kw_only=True)
@@ -204,3 +207,11 @@ def read(p: PNode) -> Lin:
 def err_of(lin: Lin) -> float:
     """Bound on the float32 error of a read-out (max over its rows)."""
     return sum(s.read_err(m) for s, m in lin.sources_terms())
+
+
+def errs_of(lin: Lin) -> np.ndarray:
+    """The bound of each row of a read-out on its own."""
+    out = np.zeros(lin.rows)
+    for s, m in lin.sources_terms():
+        out = out + s.read_errs(m)
+    return out

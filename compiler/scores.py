@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from compiler.linear import ONE, Lin
-from compiler.plan import HeadSpec, err_of
+from compiler.plan import HeadSpec, err_of, errs_of
 from compiler.precision import F32_EPS
 from compiler.values import is_numeric_like
 from rasp import ir
@@ -73,7 +73,7 @@ def score_err(q: Lin, k: Lin, eps: float = F32_EPS) -> float:
     def against(lin: Lin, others: np.ndarray | None, big: np.ndarray) -> float:
         if others is not None:
             return err_of(lin.left(others.T))
-        return sum(err_of(lin.left(np.eye(lin.rows)[i : i + 1])) * big[i] for i in range(lin.rows))
+        return float(errs_of(lin) @ big)
 
     if vq is not None and vk is not None:
         terms = (vq != 0).astype(float).T @ (vk != 0).astype(float)
