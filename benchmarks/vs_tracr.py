@@ -7,8 +7,10 @@ Each program is compiled by raspc (from examples/) and, when a Tracr installatio
 by Tracr (from its own library, run by `tracr_worker.py` under Tracr's Python). Both run the
 same random inputs of the full length, one thread each (torch; XLA without its thread pool),
 timed in process CPU time, as the machine is shared. e2e is tokens to decoded outputs
-(raspc: `run_batch`; Tracr: its encoder, jitted forward, decoder); bare is the forward alone on
-encoded ids. Every raspc row's outputs are checked against the interpreter; Tracr's outputs
+as Python lists (raspc: `run_batch`; Tracr: its encoder, jitted forward, decoder); raspc's
+"arrays" is the same to decoded arrays (`run_arrays`: the lists are then one `tolist`, about
+25 ns per value); bare is the forward alone on encoded ids. Every raspc row's outputs are
+checked against the interpreter; Tracr's outputs
 are checked too and reported. Tracr is looked for at --tracr-python, $RASPC_TRACR_PYTHON, or
 ../tracr-venv/bin/python beside the repository; without it raspc's figures print alone.
 Progress goes to stderr; JSON to benchmarks/results/vs_tracr.json.
@@ -126,12 +128,15 @@ def bench_raspc(
         batch = inputs[:b]
         outputs = prog.run_batch(batch)
         exact = all(same_output(e, a) for e, a in zip(expected, outputs, strict=False))
+        values, counts = prog.run_arrays(batch)
+        exact = exact and prog.codec.rows(values, counts) == outputs
         tokens, lengths = prog.encode_batch(batch)
         rows.append(
             {
                 "batch": b,
                 "exact": exact,
                 "e2e": timed(lambda batch=batch: prog.run_batch(batch), min_cpu),
+                "arrays": timed(lambda batch=batch: prog.run_arrays(batch), min_cpu),
                 "bare": timed(
                     lambda t=tokens, ln=lengths: runtime.run_padded(fast, t, ln), min_cpu
                 ),
@@ -210,17 +215,8 @@ def table(results: dict[str, Any], wide: bool) -> str:
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:,.0f}"
 
-    head = [
-        "program",
-        "batch",
-        "e2e/cpu-s",
-        "bare",
-        "e2e/bare",
-        "Tracr e2e",
-        "bare",
-        "ratio",
-        "exact",
-    ]
+    head = ["program", "batch", "lists", "arrays", "bare", "arr/bare", "Tracr", "bare", "ratio"]
+    head.append("exact")
     if wide:
         head += ["e2e seq/s", "Tracr seq/s"]
     lines = []
@@ -230,6 +226,7 @@ def table(results: dict[str, Any], wide: bool) -> str:
         for row in res["raspc"]["rows"]:
             b = row["batch"]
             e2e, bare = rate(b, row["e2e"]["cpu"]), rate(b, row["bare"]["cpu"])
+            arrays = rate(b, row["arrays"]["cpu"]) if "arrays" in row else None
             t = trows.get(b)
             t_e2e = rate(b, t["e2e"]["cpu"]) if t else None
             t_bare = rate(b, t["bare"]["cpu"]) if t else None
@@ -237,8 +234,9 @@ def table(results: dict[str, Any], wide: bool) -> str:
                 f"{name}@{PROGRAMS[name][1]}",
                 f"{b:,}",
                 num(e2e),
+                num(arrays),
                 num(bare),
-                f"{e2e / bare:.2f}",
+                f"{arrays / bare:.2f}" if arrays else "-",
                 num(t_e2e),
                 num(t_bare),
                 f"{e2e / t_e2e:.1f}x" if t_e2e else "-",
@@ -369,7 +367,10 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(results, indent=1))  # kept as each finishes
     m = results["machine"]
     print(f"{m['cpu']}, load average {m['loadavg']:.1f}")
-    print("Sequences per CPU-second (ratio: raspc e2e / Tracr e2e)")
+    print(
+        "Sequences per CPU-second: raspc end to end to Python lists, to arrays, and its\n"
+        "bare forward; Tracr end to end (to lists) and bare; ratio: raspc lists / Tracr"
+    )
     print(table(results, args.wide))
     print("\n".join(summary(results)))
     if not python and not earlier:

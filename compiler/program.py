@@ -237,10 +237,17 @@ class CompiledProgram:
         return self.run_batch([tokens])[0]
 
     def run_arrays(self, inputs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        """(outputs [N, longest] as an object array of Python values, lengths [N])."""
+        """(outputs [N, longest], lengths [N]): int64 or float64 where every value the
+        program can produce is an int or every one a float, else an object array of Python
+        values (see `OutputCodec`). A model that reads no position decodes one entry per
+        vocabulary token and sequence, then looks each position's value up by its token."""
         tokens, lengths = self.encode_batch(inputs)
         cols = slice(0, 1 + self.codec.typed) if self.codec.numeric else None
-        logits = runtime.run_padded(self.fast_forward(), tokens, lengths, columns=cols)
+        fast = self.fast_forward()
+        if fast.position_free and len(fast.tok) < tokens.shape[1]:
+            table = self.codec.decode(runtime.run_token_logits(fast, tokens, lengths, cols))
+            return np.take_along_axis(table, tokens[:, 1:], axis=1), lengths - 1
+        logits = runtime.run_padded(fast, tokens, lengths, columns=cols)
         return self.codec.decode(logits[:, 1:]), lengths - 1
 
     def run_batch(self, inputs: Sequence[Any]) -> list[list[Any]]:

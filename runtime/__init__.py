@@ -1,7 +1,7 @@
 """raspc runtime: the PyTorch transformer that executes compiled RASP programs and trained LMs."""
 
 from runtime.device import exact_fp32, pick_device
-from runtime.fast import FastForward, run_padded
+from runtime.fast import FastForward, run_padded, run_token_logits
 from runtime.io import ModelFileError, load, save
 from runtime.model import LayerConfig, Transformer, TransformerConfig
 
@@ -15,5 +15,6 @@ __all__ = [
     "load",
     "pick_device",
     "run_padded",
+    "run_token_logits",
     "save",
 ]

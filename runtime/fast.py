@@ -178,6 +178,13 @@ class FastForward:
     ) -> torch.Tensor:
         """Logits [B,T,d_out] (only `columns` of them if given) or the final residual [B,T,D]
         for right-padded ids [B,T]."""
+        with self._running():
+            return self._forward(idx, lengths, output, columns)
+
+    @contextlib.contextmanager
+    def _running(self) -> Iterator[None]:
+        """Inference mode, float32 without TF32, and on a CPU this forward's threads with
+        subnormals flushed."""
         cpu = self.device.type == "cpu"
         with (
             torch.inference_mode(),
@@ -185,7 +192,7 @@ class FastForward:
             cpu_threads(self.threads if cpu else None),
             flush_denormals() if cpu else contextlib.nullcontext(),
         ):
-            return self._forward(idx, lengths, output, columns)
+            yield
 
     def _forward(
         self, idx: torch.Tensor, lengths: torch.Tensor | None, output: str, columns: slice | None
@@ -223,11 +230,28 @@ class FastForward:
     def _forward_by_token(
         self, idx: torch.Tensor, lengths: torch.Tensor | None, columns: slice | None
     ) -> torch.Tensor:
-        """A position-free model runs once per vocabulary entry and sequence, not per token:
-        row c of sequence b stands for every position holding token c, and a key row counts
-        as often as its token occurs (softmax over keys grouped by their identical vectors);
-        each position then gathers its token's logits. V rows instead of T per sequence."""
+        """A position-free model runs once per vocabulary entry and sequence, not per token
+        (`token_logits`); each position then gathers its token's logits."""
+        logits = self._token_logits(idx, lengths, columns)
         B, T = idx.shape
+        return logits.gather(1, idx[..., None].expand(B, T, logits.shape[-1]))
+
+    def token_logits(
+        self, idx: torch.Tensor, lengths: torch.Tensor | None = None, columns: slice | None = None
+    ) -> torch.Tensor:
+        """For a position-free model, the logits [B,V,d_out] (or `columns`) every position
+        holding token c of sequence b has: row c of sequence b stands for those positions,
+        and a key row counts as often as its token occurs (softmax over keys grouped by their
+        identical vectors). V rows instead of T per sequence."""
+        if not self.position_free:
+            raise ValueError("token_logits needs a bidirectional model that reads no position")
+        with self._running():
+            return self._token_logits(idx, lengths, columns)
+
+    def _token_logits(
+        self, idx: torch.Tensor, lengths: torch.Tensor | None, columns: slice | None
+    ) -> torch.Tensor:
+        B = idx.shape[0]
         V, D = self.tok.shape
         n = bytoken.occurrences(idx, lengths, V, self.dtype)  # [B,1,V]
         x = self.tok.repeat(B, 1)  # [B*V, D]
@@ -243,8 +267,7 @@ class FastForward:
         w, b = self.unembed, self.unembed_bias
         if columns is not None:
             w, b = w[columns], None if b is None else b[columns]
-        logits = F.linear(x, w, b).view(B, V, -1)
-        return logits.gather(1, idx[..., None].expand(B, T, logits.shape[-1]))
+        return F.linear(x, w, b).view(B, V, -1)
 
     def _score_bias(self, lengths: torch.Tensor | None, B: int, T: int) -> torch.Tensor | None:
         """Additive score mask [B or 1, T or 1, T]: -inf on padding keys and (causal) on later
@@ -369,3 +392,24 @@ def run_padded(
     unsorted = np.empty_like(out)
     unsorted[order] = out
     return unsorted
+
+
+def run_token_logits(
+    fast: FastForward, tokens: np.ndarray, lengths: np.ndarray, columns: slice | None = None
+) -> np.ndarray:
+    """For a position-free model (`fast.position_free`), the logits [N, V, W] of each
+    vocabulary entry in each right-padded sequence of ids [N, T] (see `token_logits`): what
+    every position holding that token has. Decoding V entries per sequence instead of T and
+    gathering the decoded values by token costs less than decoding every position."""
+    if tokens.ndim != 2 or len(lengths) != len(tokens):
+        raise ValueError("tokens must be [N, T] with one length per row")
+    N, V = len(tokens), fast.tok.shape[0]
+    width = len(range(fast.unembed.shape[0])[columns or slice(None)])
+    out = np.empty((N, V, width), dtype=np.float64 if fast.dtype == torch.float64 else np.float32)
+    ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(fast.device)
+    lens = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64)).to(fast.device)
+    size = default_rows(fast, V)
+    for start in range(0, N, size):
+        y = fast.token_logits(ids[start : start + size], lens[start : start + size], columns)
+        out[start : start + size] = y.cpu().numpy()
+    return out

@@ -26,7 +26,14 @@ from compiler.program import same_output, same_value
 from compiler.testing import ROOT, env_with
 from rasp import interpreter
 from rasp.examples import read_header
-from runtime import FastForward, LayerConfig, Transformer, TransformerConfig, run_padded
+from runtime import (
+    FastForward,
+    LayerConfig,
+    Transformer,
+    TransformerConfig,
+    run_padded,
+    run_token_logits,
+)
 from runtime.fast import CPU_TOKENS, default_rows, flush_denormals
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -193,6 +200,11 @@ def test_position_free_models_run_once_per_token(bias):
         for i, n in enumerate(lengths.tolist())
     )
     assert default_rows(fast, 9) == CPU_TOKENS // 7  # chunks sized by the 7 rows it runs
+    table = run_token_logits(fast, idx.numpy(), lengths.numpy(), slice(1, 3))  # [N, V, 2]
+    assert table.shape == (6, 7, 2)
+    looked_up = np.take_along_axis(table, idx.numpy()[..., None], axis=1)
+    for i, n in enumerate(lengths.tolist()):  # each position's row of its token, exactly
+        assert np.array_equal(looked_up[i, :n], part[i, :n].numpy())
     with torch.no_grad():
         model.blocks[3].mlp.fc.weight[0, 9] = 1.0  # now a layer reads the position
     assert not FastForward(model).position_free
@@ -202,6 +214,8 @@ def test_position_free_models_run_once_per_token(bias):
     with torch.no_grad():
         causal.blocks[3].mlp.fc.weight[0, 9] = 0
     assert not FastForward(causal).position_free  # a causal model sees a prefix
+    with pytest.raises(ValueError, match="reads no position"):
+        FastForward(causal).token_logits(idx)
 
 
 def test_fast_forward_float64_and_errors():
@@ -360,6 +374,42 @@ def test_lists_of_characters_encode_as_text():
     for bad in ("c", "\x00", 2.0):
         with pytest.raises(ValueError, match=re.escape(f"token {bad!r} is not in the")):
             codec.encode_batch([["a"], ["b", bad]])
+
+
+def test_numbers_decode_into_typed_arrays_where_the_values_allow():
+    """All ints: int64; all floats: float64; mixed, typed or off every value: objects. The
+    Python values `tolist` gives back are the same either way."""
+    ints = OutputCodec(Output("numerical", [3, 1, 2, 0]))
+    got = ints.decode(np.array([[[0.1], [2.9]]], dtype=np.float32))
+    assert got.dtype == np.int64 and got.tolist() == [[0, 3]]
+    assert type(got.tolist()[0][0]) is int
+    off = ints.decode(np.array([[[0.1], [1.5]]], dtype=np.float32))
+    assert off.dtype == object and off.tolist() == [[0, 1.5]]
+    floats = OutputCodec(Output("numerical", [0.5, 0.25]))
+    got = floats.decode(np.array([[[0.26], [0.49]]]))
+    assert got.dtype == np.float64 and got.tolist() == [[0.25, 0.5]]
+    assert OutputCodec(Output("numerical", [1, 0.5])).decode(np.zeros((1, 1, 1))).dtype == object
+    assert OutputCodec(Output("numerical", [True, 2])).decode(np.zeros((1, 1, 1))).dtype == object
+    assert OutputCodec(Output("numerical", [2**70, 1])).decode(np.ones((1, 1, 1))).dtype == object
+
+
+def test_position_free_programs_decode_per_token():
+    """hist reads no position: run_arrays decodes one entry per vocabulary token and looks
+    positions up by token; the values equal the position-by-position decode's."""
+    prog = compiler.compile(
+        os.path.join(ROOT, "examples", "hist.rasp"), "hist", ["a", "b", "c"], 12
+    )
+    fast = prog.fast_forward()
+    assert fast.position_free
+    rng = random.Random(3)
+    inputs = ["".join(rng.choice("abc") for _ in range(rng.randint(1, 12))) for _ in range(300)]
+    values, lengths = prog.run_arrays(inputs)
+    assert values.dtype == np.int64
+    tokens, with_bos = prog.encode_batch(inputs)
+    plain = prog.codec.decode(run_padded(fast, tokens, with_bos, columns=slice(0, 1))[:, 1:])
+    for i, n in enumerate(lengths.tolist()):
+        assert values[i, :n].tolist() == plain[i, :n].tolist()
+    assert prog.run_batch(inputs) == interpreter.evaluate_batch(prog.node, inputs)
 
 
 def test_rows_cut_each_row_to_its_length():
