@@ -16,6 +16,7 @@ import numpy as np
 from compiler.linear import ONE, Lin
 from compiler.plan import HeadSpec, err_of, errs_of
 from compiler.precision import F32_EPS
+from compiler.unique import unique_cols, unique_rows
 from compiler.values import is_numeric_like
 from rasp import ir
 
@@ -35,7 +36,7 @@ def _vectors(lin: Lin, limit: int = 4096) -> np.ndarray | None:
             cols = m[:, :1] * np.array([float(v) for v in p.values])[None, :]
         else:
             return None
-        cols = np.unique(cols, axis=1)
+        cols = unique_cols(cols)[0]
         if out.shape[1] * cols.shape[1] > limit:
             return None
         out = (out[:, :, None] + cols[:, None, :]).reshape(lin.rows, -1)
@@ -131,9 +132,25 @@ def _combined(sel: ir.Selector) -> ir.SelectorCombine:
     return sel
 
 
+def _exact_floats(values: Sequence[Any]) -> np.ndarray | None:
+    """The values as float64 when each is a bool, int or float that float64 holds exactly
+    (ints up to 2**53), so numpy compares them as Python does; else None."""
+    if not all(type(v) in (bool, int, float) for v in values):
+        return None
+    if any(type(v) is int and abs(v) > 2**53 for v in values):
+        return None
+    return np.array([float(v) for v in values], dtype=np.float64)
+
+
 def truth_table(at: ir.Select, keys: Sequence[Any], queries: Sequence[Any]) -> np.ndarray:
-    """[query value, key value] -> keys OP queries (False where Python raises)."""
+    """[query value, key value] -> keys OP queries (False where Python raises). Numbers are
+    compared all at once (a million pairs at max_len 1,000); other values pair by pair."""
     pred = at.predicate()
+    kf, qf = _exact_floats(keys), _exact_floats(queries)
+    if kf is not None and qf is not None:
+        return np.asarray(pred(kf[None, :], qf[:, None]), dtype=bool).reshape(
+            len(queries), len(keys)
+        )
     t = np.zeros((len(queries), len(keys)), dtype=bool)
     for qi, qv in enumerate(queries):
         for ki, kv in enumerate(keys):
@@ -158,9 +175,8 @@ def combine(sel: ir.Selector, truth: dict[int, np.ndarray]) -> np.ndarray:
 
 def bilinear(table: np.ndarray, qlin: Lin, klin: Lin) -> tuple[Lin, Lin]:
     """q, k with q.k = table[query value, key value], of width min(distinct rows, columns)."""
-    cols, col_of = np.unique(table, axis=1, return_inverse=True)
-    rows, row_of = np.unique(table, axis=0, return_inverse=True)
-    col_of, row_of = np.ravel(col_of), np.ravel(row_of)
+    cols, col_of = unique_cols(table)
+    rows, row_of = unique_rows(table)
     if cols.shape[1] <= rows.shape[0]:
         kmat = np.zeros((cols.shape[1], table.shape[1]))
         kmat[col_of, np.arange(table.shape[1])] = 1.0
@@ -181,9 +197,9 @@ def additive_scores(
     for g in groups:
         stack = np.stack([tables[a.id] for a in g], axis=-1)  # [q, k, atoms]
         flat = stack.reshape(-1, len(g))
-        uniq, inv = np.unique(flat, axis=0, return_inverse=True)
+        uniq, inv = unique_rows(flat)
         states.append(uniq)
-        state_of.append(np.ravel(inv).reshape(stack.shape[:2]))
+        state_of.append(inv.reshape(stack.shape[:2]))
     unknowns = sum(len(s) - 1 for s in states)
     if unknowns > 7:
         return None

@@ -22,6 +22,7 @@ from compiler.linear import Lin, stack_all
 from compiler.plan import Linear, PNode, read
 from compiler.precision import FLOAT64, Precision
 from compiler.scores import SelPlan, additive_scores, bilinear, combine, select_atoms, truth_table
+from compiler.unique import unique_rows
 from compiler.values import is_number, vkey
 from rasp import ir
 
@@ -179,10 +180,9 @@ class Selectors:
             if keys
             else truth_table(at, other.values, p.values)
         )  # [p's value, other's]
-        sig, cls = np.unique(table, axis=0, return_inverse=True)
+        sig, cls = unique_rows(table)
         if len(sig) == len(p.values):
             return self.onehot(p, at)
-        cls = np.ravel(cls)
         key = (p.id, tuple(cls.tolist()))
         got = self.classes.get(key)
         if got is None:
@@ -238,7 +238,7 @@ class Selectors:
         states = []
         for g in pairs.groups:
             flat = np.stack([tables[a.id] for a in g], axis=-1).reshape(-1, len(g))
-            states.append((g, np.unique(flat, axis=0)))
+            states.append((g, unique_rows(flat)[0]))
         if math.prod(len(s) for _, s in states) > 4096:
             return False
         truth: dict[int, list[bool]] = {a.id: [] for a in atoms}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import compiler
 from compiler import verify as check
+from compiler.scores import truth_table
 from compiler.testing import assert_exact, compile_exact, env_with
+from compiler.unique import unique_cols, unique_rows
+from rasp import ir
 
 
 @pytest.mark.parametrize(
@@ -99,3 +103,53 @@ def test_an_equality_score_float32_would_blur_takes_float64_not_a_wider_table():
     assert small.manifest.dtype == "float32" and big.manifest.dtype == "float64"
     assert big.stats["d_model"] == small.stats["d_model"]
     assert_exact(big, ["a", "b"], 90)
+
+
+def _truth_table_by_pairs(op, keys, queries):
+    """Python's comparison pair by pair: what `truth_table` must agree with."""
+    pred = ir.COMPARISONS[op]
+    out = np.zeros((len(queries), len(keys)), dtype=bool)
+    for qi, qv in enumerate(queries):
+        for ki, kv in enumerate(keys):
+            try:
+                out[qi, ki] = bool(pred(kv, qv))
+            except TypeError:
+                pass
+    return out
+
+
+@pytest.mark.parametrize("op", ["==", "!=", "<", "<=", ">", ">="])
+@pytest.mark.parametrize(
+    "keys, queries",
+    [
+        ([0, 1, 2, 3, -4], [3, 0, 7]),  # ints: compared all at once
+        ([True, False, 1, 0.5, 2.0, -0.0], [1, True, 0, 0.0, 2]),  # bool == 1 == 1.0
+        ([float("nan"), float("inf"), -float("inf"), 1e308], [float("nan"), 1.0, float("inf")]),
+        ([2**53 + 1, 2**53, 2**60], [float(2**53), 2**53 + 1, 2**60 + 1]),  # beyond float64
+        (["a", "b", 1, None, (1, 2)], ["b", 1, 1.0, (1, 2), None]),  # mixed: pair by pair
+        ([], [1, 2]),
+    ],
+)
+def test_truth_table_agrees_with_python_comparisons(op, keys, queries):
+    at = ir.Select(keys=None, queries=None, op=op)
+    got = truth_table(at, keys, queries)
+    assert got.dtype == bool and got.shape == (len(queries), len(keys))
+    assert (got == _truth_table_by_pairs(op, keys, queries)).all()
+
+
+@pytest.mark.parametrize(
+    "a",
+    [
+        np.array([[1, 0, 1], [0, 0, 1], [1, 0, 1], [0, 1, 0]], dtype=bool),
+        np.array([[3, -1], [-5, 2], [3, -1], [-5, 1], [0, 0]]),
+        np.array([[-0.0, 1.5], [0.0, 1.5], [-np.inf, -2.0], [1e-310, -1e-310], [-2.0, 7.0]]),
+        np.array([[np.nan, 1.0], [1.0, 2.0], [1.0, 2.0]]),  # NaN: numpy's own unique
+        np.zeros((0, 3)),
+    ],
+)
+def test_unique_rows_and_cols_match_numpy(a):
+    for axis, ours in ((0, unique_rows), (1, unique_cols)):
+        want, want_inv = np.unique(a, axis=axis, return_inverse=True)
+        got, inv = ours(a)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(inv, np.ravel(want_inv))
