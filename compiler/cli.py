@@ -115,13 +115,15 @@ def compile_command(
         except OSError as err:
             fail(f"cannot write {output}: {err.strerror or err}")
     if as_json:
+        from compiler import report
+
         m = prog.manifest
         click.echo(
             json.dumps(
                 {
                     "expr": expr,
                     "stats": prog.stats,
-                    "plan": m.plan(),
+                    "plan": report.plan_json(m),
                     "output": m.to_json()["output"],
                     "compile_seconds": m.compile_seconds,
                     "file": output,

@@ -195,34 +195,6 @@ class Manifest:
         found = refs.resolve(head.selector_ref, list(ir.walk(root)))
         return found if isinstance(found, ir.Selector) else None
 
-    def plan(self) -> list[dict[str, Any]]:
-        """The layer-by-layer plan as `rasp compile --json` prints it."""
-        out = []
-        for layer in self.layers:
-            blocks = []
-            for b in self.blocks(layer.index):
-                d: dict[str, Any] = {
-                    "node": b.label,
-                    "where": b.where,
-                    "role": b.role,
-                    "dims": list(b.dims),
-                }
-                if isinstance(b, HeadValue):
-                    d.update(selector=b.selector, d_qk=b.d_qk)
-                else:
-                    d["hidden"] = b.hidden
-                blocks.append(d)
-            out.append(
-                {
-                    "layer": layer.index,
-                    "heads": layer.heads,
-                    "d_head": layer.d_head,
-                    "mlp_hidden": layer.mlp_hidden,
-                    "blocks": blocks,
-                }
-            )
-        return out
-
     def to_json(self) -> dict[str, Any]:
         """The manifest as this raspc writes it: always the current version's format."""
         return {

@@ -6,6 +6,7 @@ location; then its expression (and a head's selector), cut to fit the terminal."
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from compiler.manifest import Embedding, HeadValue, Manifest, Value
 
@@ -50,3 +51,32 @@ def plan_text(manifest: Manifest, columns: int | None = None) -> str:
 
 def _fit(text: str, columns: int) -> str:
     return text if len(text) <= columns else text[: max(columns - 1, 20)] + "…"
+
+
+def plan_json(manifest: Manifest) -> list[dict[str, Any]]:
+    """The layer-by-layer plan as `rasp compile --json` prints it."""
+    out = []
+    for layer in manifest.layers:
+        blocks = []
+        for b in manifest.blocks(layer.index):
+            d: dict[str, Any] = {
+                "node": b.label,
+                "where": b.where,
+                "role": b.role,
+                "dims": list(b.dims),
+            }
+            if isinstance(b, HeadValue):
+                d.update(selector=b.selector, d_qk=b.d_qk)
+            else:
+                d["hidden"] = b.hidden
+            blocks.append(d)
+        out.append(
+            {
+                "layer": layer.index,
+                "heads": layer.heads,
+                "d_head": layer.d_head,
+                "mlp_hidden": layer.mlp_hidden,
+                "blocks": blocks,
+            }
+        )
+    return out

@@ -34,7 +34,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import cast
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -42,11 +41,6 @@ from runtime import bytoken, prune
 from runtime.device import cpu_threads, exact_fp32
 from runtime.model import Block, Transformer
 
-# Tokens per forward call: on a CPU, about what keeps a chunk's activations in cache
-# (measured: 8k tokens ran sort@32 and hist@64 1.3-1.5x faster than 64k); on a GPU, enough
-# to fill it while one head's scores (rows x T x T) stay under GPU_SCORES numbers.
-CPU_TOKENS = 8192
-GPU_SCORES = 1 << 28
 MLP_HIDDEN = 1 << 16  # hidden activations per MLP block on a CPU (256 KiB of float32)
 
 
@@ -329,87 +323,3 @@ class FastForward:
         h = F.linear(x, m.fc, m.fc_bias)
         h = F.gelu(h) if m.gelu else torch.relu_(h)
         return F.linear(h, m.proj, m.proj_bias)
-
-
-def default_rows(fast: FastForward, length: int) -> int:
-    """Sequences per forward call for padded length `length` (see CPU_TOKENS, GPU_SCORES); a
-    position-free model runs vocabulary rows, not positions (as many as `length` would be)."""
-    if fast.position_free and len(fast.tok) < length:
-        length = len(fast.tok)
-    if fast.device.type == "cpu":
-        return max(1, CPU_TOKENS // length)
-    return max(1, GPU_SCORES // (length * length))
-
-
-def run_padded(
-    fast: FastForward,
-    tokens: np.ndarray,
-    lengths: np.ndarray,
-    output: str = "logits",
-    rows: int | None = None,
-    columns: slice | None = None,
-) -> np.ndarray:
-    """Run right-padded token ids [N, T] (padding too must be valid ids) with `lengths` real
-    tokens each, in chunks; returns outputs [N, T, W] (W = d_out, d_model for 'residual', or
-    the `columns` kept) as a numpy array of the model's dtype, in input order; positions past
-    a sequence's length hold nothing meaningful.
-
-    Sequences are sorted by length once and cut into chunks of at most `rows`, so that a
-    chunk pads only to its own longest sequence (length buckets) and one of equal lengths
-    needs no mask at all."""
-    if tokens.ndim != 2 or len(lengths) != len(tokens):
-        raise ValueError("tokens must be [N, T] with one length per row")
-    N, T = tokens.shape
-    if N and (lengths.min() < 1 or lengths.max() > T):
-        raise ValueError("every length must be between 1 and the padded width")
-    vocab = fast.tok.shape[0]
-    if N and (tokens.min() < 0 or tokens.max() >= vocab):
-        row, col = np.argwhere((tokens < 0) | (tokens >= vocab))[0]
-        raise ValueError(
-            f"sequence {row} has token id {tokens[row, col]} at position {col}, "
-            f"outside the vocabulary [0, {vocab})"
-        )
-    width = fast.config.d_model if output == "residual" else fast.unembed.shape[0]
-    if columns is not None:
-        width = len(range(width)[columns])
-    dtype = np.float64 if fast.dtype == torch.float64 else np.float32
-    order = np.argsort(lengths, kind="stable")
-    sorted_lengths = lengths[order]
-    same_order = bool((order == np.arange(N)).all())
-    ids = torch.from_numpy(
-        np.ascontiguousarray(tokens if same_order else tokens[order], dtype=np.int64)
-    ).to(fast.device)
-    lens = torch.from_numpy(np.ascontiguousarray(sorted_lengths, dtype=np.int64)).to(fast.device)
-    out = np.empty((N, T, width), dtype=dtype)
-    size = rows or default_rows(fast, T)
-    for start in range(0, N, size):
-        end = min(N, start + size)
-        n = int(sorted_lengths[end - 1])
-        y = fast(ids[start:end, :n], lens[start:end], output, columns)
-        out[start:end, :n] = y.cpu().numpy()
-    if same_order:
-        return out
-    unsorted = np.empty_like(out)
-    unsorted[order] = out
-    return unsorted
-
-
-def run_token_logits(
-    fast: FastForward, tokens: np.ndarray, lengths: np.ndarray, columns: slice | None = None
-) -> np.ndarray:
-    """For a position-free model (`fast.position_free`), the logits [N, V, W] of each
-    vocabulary entry in each right-padded sequence of ids [N, T] (see `token_logits`): what
-    every position holding that token has. Decoding V entries per sequence instead of T and
-    gathering the decoded values by token costs less than decoding every position."""
-    if tokens.ndim != 2 or len(lengths) != len(tokens):
-        raise ValueError("tokens must be [N, T] with one length per row")
-    N, V = len(tokens), fast.tok.shape[0]
-    width = len(range(fast.unembed.shape[0])[columns or slice(None)])
-    out = np.empty((N, V, width), dtype=np.float64 if fast.dtype == torch.float64 else np.float32)
-    ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(fast.device)
-    lens = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64)).to(fast.device)
-    size = default_rows(fast, V)
-    for start in range(0, N, size):
-        y = fast.token_logits(ids[start : start + size], lens[start : start + size], columns)
-        out[start : start + size] = y.cpu().numpy()
-    return out

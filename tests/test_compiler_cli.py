@@ -43,6 +43,9 @@ def test_cli_compile_exec_verify(tmp_path, monkeypatch):
     assert "layer 0" in res.output and "reverse" in res.output and "stats:" in res.output
     res = runner.invoke(compile_command, ["examples/reverse.rasp", "--json"])
     assert res.exit_code == 0 and json.loads(res.output)["stats"]["layers"] == 2
+    plan = json.loads(res.output)["plan"]
+    assert [layer["layer"] for layer in plan] == [0, 1]
+    assert all(b["dims"] and b["role"] for layer in plan for b in layer["blocks"])
     res = runner.invoke(exec_command, [str(out), "-i", "abc", "-i", '["c", "a"]'])
     assert res.exit_code == 0 and "['c', 'b', 'a']" in res.output
     res = runner.invoke(exec_command, [str(out), "-i", "xyz"])

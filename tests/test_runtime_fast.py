@@ -34,7 +34,8 @@ from runtime import (
     run_padded,
     run_token_logits,
 )
-from runtime.fast import CPU_TOKENS, default_rows, flush_denormals
+from runtime.batches import CPU_TOKENS, default_rows
+from runtime.fast import flush_denormals
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
