@@ -82,8 +82,10 @@ def run_tracr(
     min_cpu: float,
     back_to_back: int | None = None,
     one_thread: bool = True,
+    max_len: int | None = None,
 ) -> dict[str, Any]:
     vocab, n = PROGRAMS[name]
+    n = max_len or n
     request = {
         "program": name,
         "vocab": vocab,

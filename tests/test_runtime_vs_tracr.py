@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,22 @@ def test_with_tracr(tmp_path, capsys, restore_threads):
     )
     res = json.loads((tmp_path / "wall.json").read_text())["programs"]["hist"]
     assert code == 0 and res["tracr_wall"] > 0 and res["ratio"] > 0
+
+
+def test_tracr_by_length_needs_tracr(capsys, monkeypatch):
+    """Without Tracr the length check says so and fails; with it (where installed) Tracr's
+    hist is right on every short input, so the harness itself decodes correctly."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import tracr_lengths
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    monkeypatch.setenv("RASPC_TRACR_PYTHON", "")
+    python = tracr_lengths.vt.tracr_python(None)
+    if python is None:
+        assert tracr_lengths.main(["--tracr-python", "/nonexistent"]) == 1
+        assert "Tracr: absent" in capsys.readouterr().out
+        return
+    code = tracr_lengths.main(["--programs", "hist", "--lengths", "3,4", "--count", "5"])
+    out = capsys.readouterr().out
+    assert code == 0 and "5/5" in out and max(len(line) for line in out.splitlines()) <= 80
