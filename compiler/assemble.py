@@ -19,7 +19,7 @@ import torch
 
 import runtime
 from compiler import manifest as mf
-from compiler.linear import BOS, ONE, Lin
+from compiler.linear import BOS, ONE, Lin, is_identity, matmul
 from compiler.manifest import D_BOS, D_ONE, jsonable
 from compiler.plan import Embedded, Head, HeadSpec, Mlp, MlpSpec, PNode
 from compiler.precision import FLOAT32, Precision
@@ -72,11 +72,29 @@ def schedule(out: Lin) -> dict[PNode, Stored]:
     return stored
 
 
+def _holds_units(rows: np.ndarray, dim: int) -> bool:
+    """Whether every unit vector is one of `rows` and `matrix_rank` would say so too (its
+    tolerance, largest singular value * rows * eps, is below 1, the least singular value
+    then): a rank without an SVD of thousands of rows at max_len 512."""
+    if rows.shape[0] < dim:
+        return False
+    units = (np.count_nonzero(rows, axis=1) == 1) & ((rows == 1.0).sum(axis=1) == 1)
+    covered = np.zeros(dim, dtype=bool)
+    covered[np.argmax(rows[units] == 1.0, axis=1)] = True
+    eps = float(np.finfo(np.float64).eps)
+    return bool(covered.all()) and float(np.linalg.norm(rows)) * max(rows.shape) * eps < 1.0
+
+
+def _pinv(proj: np.ndarray) -> np.ndarray:
+    """The pseudo-inverse (an identity's is itself, which numpy's SVD gives exactly too)."""
+    return np.eye(proj.shape[0]) if is_identity(proj) else np.linalg.pinv(proj)
+
+
 def _basis(rows: np.ndarray, dim: int) -> np.ndarray:
     """Independent rows spanning `rows` (the identity when they span everything)."""
     if rows.shape[0] == 0:
         return np.zeros((0, dim))
-    if np.linalg.matrix_rank(rows) == dim:
+    if _holds_units(rows, dim) or np.linalg.matrix_rank(rows) == dim:
         return np.eye(dim)
     chosen: list[np.ndarray] = []
     ortho: list[np.ndarray] = []
@@ -122,7 +140,7 @@ class Builder:
             p = st.node
             rows = req.get(p, [])
             st.proj = _basis(np.vstack(rows) if rows else np.zeros((0, p.encdim)), p.encdim)
-            st.pinv = np.linalg.pinv(st.proj) if st.dims else np.zeros((p.encdim, 0))
+            st.pinv = _pinv(st.proj) if st.dims else np.zeros((p.encdim, 0))
             if isinstance(p, Mlp):
                 need(p.mlp.z)
             elif isinstance(p, Head):
@@ -157,7 +175,7 @@ class Builder:
                 st = self.stored[s]
                 p = st.node
                 if st.dims:
-                    w[:, st.start : st.start + st.dims] += m @ st.pinv
+                    w[:, st.start : st.start + st.dims] += matmul(m, st.pinv)
                 w[:, D_ONE] += m @ p.base
         return w
 

@@ -49,7 +49,7 @@ class Lin:
         """matrix @ self."""
         matrix = np.asarray(matrix, dtype=np.float64)
         assert matrix.shape[1] == self.rows, (matrix.shape, self.rows)
-        return Lin(matrix.shape[0], {k: matrix @ m for k, m in self.terms.items()})
+        return Lin(matrix.shape[0], {k: matmul(matrix, m) for k, m in self.terms.items()})
 
     def stack(self, other: Lin) -> Lin:
         """Rows of self, then rows of other."""
@@ -76,3 +76,23 @@ def stack_all(lins: list[Lin]) -> Lin:
     for lin in lins:
         out = out.stack(lin)
     return out
+
+
+def is_identity(m: np.ndarray) -> bool:
+    """Whether m is a square identity (as `Lin.of` reads a stored value whole)."""
+    n = m.shape[0]
+    return (
+        m.ndim == 2
+        and m.shape[1] == n
+        and np.count_nonzero(m) == n
+        and bool((np.diagonal(m) == 1.0).all())
+    )
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b, without the cubic product when b is an identity (a read-out of a stored value
+    read whole, 1,000 wide at max_len 512): a copy of a, + 0.0 turning -0.0 into 0.0 as the
+    product does."""
+    if is_identity(b) and a.shape[-1] == b.shape[0]:
+        return np.asarray(a, dtype=np.float64) + 0.0
+    return a @ b

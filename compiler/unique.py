@@ -2,7 +2,9 @@
 sorted lexicographically by value), without its cost: numpy sorts rows as structured records
 compared field by field, which took seconds per table at max_len 512 (a truth table over
 1,000 x 1,000 values). Here each row becomes a byte string whose byte order is its value
-order, so a dict finds the distinct rows and a sort of those few strings orders them.
+order (bools packed 8 to a byte): up to 8 bytes, one uint64 for numpy's 1-d unique (a
+million (query, key) pairs of a few selects); longer, a dict finds the distinct rows and a
+sort of those few strings orders them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ def _ordered_bytes(a: np.ndarray) -> np.ndarray | None:
     equality; -0.0 equals 0.0). None for dtypes or values that have no such bytes here (NaN,
     which equals nothing)."""
     if a.dtype == np.bool_:
-        return a.view(np.uint8)
+        return np.packbits(a, axis=1)  # first column in the high bit: the same order
     if a.dtype.kind == "i":
         u = a.astype(np.int64).view(np.uint64) ^ _SIGN  # negatives below positives
     elif a.dtype.kind == "u":
@@ -38,21 +40,34 @@ def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(a)
     assert a.ndim == 2, a.shape
     b = _ordered_bytes(a) if a.size else None
-    if b is None or 0 in a.shape:
+    if b is None:
         u, inv = np.unique(a, axis=0, return_inverse=True)
         return u, np.ravel(inv)
+    firsts, inv = _by_code(b) if b.shape[1] <= 8 else _by_dict(b)
+    rows = a[firsts]
+    return (rows + 0.0 if a.dtype.kind == "f" else rows), inv
+
+
+def _by_code(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of up to 8 bytes as one uint64 each, for numpy's 1-d unique: (first row of each
+    distinct one, in order; each row's index)."""
+    codes = np.ascontiguousarray(np.pad(b, ((0, 0), (0, 8 - b.shape[1])))).view(">u8")
+    _, firsts, inv = np.unique(codes.ravel(), return_index=True, return_inverse=True)
+    return firsts, np.ravel(inv)
+
+
+def _by_dict(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Longer rows as byte strings in a dict: (first row of each distinct one, in order;
+    each row's index)."""
     buf, width = b.tobytes(), b.shape[1]
+    keys = [buf[i * width : (i + 1) * width] for i in range(b.shape[0])]
     first: dict[bytes, int] = {}
-    keys = [buf[i * width : (i + 1) * width] for i in range(a.shape[0])]
     for i, k in enumerate(keys):
         first.setdefault(k, i)
     order = sorted(first)
     pos = {k: j for j, k in enumerate(order)}
     inv = np.fromiter((pos[k] for k in keys), dtype=np.intp, count=len(keys))
-    rows = a[[first[k] for k in order]]
-    if a.dtype.kind == "f":
-        rows = rows + 0.0
-    return rows, inv
+    return np.array([first[k] for k in order], dtype=np.intp), inv
 
 
 def unique_cols(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,6 @@ import compiler
 from compiler import verify as check
 from compiler.scores import truth_table
 from compiler.testing import assert_exact, compile_exact, env_with
-from compiler.unique import unique_cols, unique_rows
 from rasp import ir
 
 
@@ -135,21 +134,3 @@ def test_truth_table_agrees_with_python_comparisons(op, keys, queries):
     got = truth_table(at, keys, queries)
     assert got.dtype == bool and got.shape == (len(queries), len(keys))
     assert (got == _truth_table_by_pairs(op, keys, queries)).all()
-
-
-@pytest.mark.parametrize(
-    "a",
-    [
-        np.array([[1, 0, 1], [0, 0, 1], [1, 0, 1], [0, 1, 0]], dtype=bool),
-        np.array([[3, -1], [-5, 2], [3, -1], [-5, 1], [0, 0]]),
-        np.array([[-0.0, 1.5], [0.0, 1.5], [-np.inf, -2.0], [1e-310, -1e-310], [-2.0, 7.0]]),
-        np.array([[np.nan, 1.0], [1.0, 2.0], [1.0, 2.0]]),  # NaN: numpy's own unique
-        np.zeros((0, 3)),
-    ],
-)
-def test_unique_rows_and_cols_match_numpy(a):
-    for axis, ours in ((0, unique_rows), (1, unique_cols)):
-        want, want_inv = np.unique(a, axis=axis, return_inverse=True)
-        got, inv = ours(a)
-        np.testing.assert_array_equal(got, want)
-        np.testing.assert_array_equal(inv, np.ravel(want_inv))

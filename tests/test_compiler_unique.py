@@ -1,0 +1,66 @@
+"""The compiler's fast paths against what they stand for: distinct rows against np.unique,
+the identity shortcut of a product against @, the unit-rows rank test against matrix_rank."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.assemble import _holds_units
+from compiler.linear import is_identity, matmul
+from compiler.unique import unique_cols, unique_rows
+
+
+@pytest.mark.parametrize(
+    "a",
+    [
+        np.array([[1, 0, 1], [0, 0, 1], [1, 0, 1], [0, 1, 0]], dtype=bool),
+        np.array([[1] * 70, [0] * 69 + [1], [1] * 70, [0] * 70], dtype=bool),  # 9 bytes a row
+        np.array([[3, -1], [-5, 2], [3, -1], [-5, 1], [0, 0]]),
+        np.array([[-0.0, 1.5], [0.0, 1.5], [-np.inf, -2.0], [1e-310, -1e-310], [-2.0, 7.0]]),
+        np.array([[-0.0, 1.5, 2.0], [0.0, 1.5, 2.0], [-1.0, 0.0, 0.0]]),  # 24 bytes a row
+        np.array([[np.nan, 1.0], [1.0, 2.0], [1.0, 2.0]]),  # NaN: numpy's own unique
+        np.zeros((0, 3)),
+    ],
+)
+def test_unique_rows_and_cols_match_numpy(a):
+    for axis, ours in ((0, unique_rows), (1, unique_cols)):
+        want, want_inv = np.unique(a, axis=axis, return_inverse=True)
+        got, inv = ours(a)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(inv, np.ravel(want_inv))
+
+
+def test_unique_rows_of_a_million_narrow_rows_keep_numpys_order():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 2, (1_000_000, 3)).astype(bool)
+    want, want_inv = np.unique(a, axis=0, return_inverse=True)
+    got, inv = unique_rows(a)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(inv, np.ravel(want_inv))
+
+
+def test_identity_product_is_bytewise_the_product():
+    a = np.array([[-0.0, 2.5, -3.0], [0.0, -0.0, 1e-300]])
+    assert is_identity(np.eye(3)) and not is_identity(np.eye(3)[:2])
+    assert not is_identity(np.diag([1.0, 2.0, 1.0])) and not is_identity(np.ones((2, 2)))
+    assert matmul(a, np.eye(3)).tobytes() == (a @ np.eye(3)).tobytes()
+    b = np.array([[1.0, 0.0], [0.5, 1.0], [0.0, 2.0]])
+    assert matmul(a, b).tobytes() == (a @ b).tobytes()
+
+
+@pytest.mark.parametrize(
+    "rows, full",
+    [
+        (np.vstack([np.eye(4)[[2, 0]], [[1.0, 1.0, 0.0, 0.0]], np.eye(4)[[3, 1]]]), True),
+        (np.vstack([np.eye(4)[[2, 0, 3]], [[0.0, 2.0, 0.0, 0.0]]]), False),  # not a unit
+        (np.vstack([np.eye(4)[[2, 0, 3]], [[0.0, 1.0, 1.0, 0.0]]]), False),
+        (np.vstack([np.eye(2), [[1e20, 0.0]]]), False),  # too large: matrix_rank says 1
+    ],
+)
+def test_unit_rows_imply_the_rank_matrix_rank_finds(rows, full):
+    """Unit rows only ever confirm full rank; else the SVD decides."""
+    assert _holds_units(rows, rows.shape[1]) == full
+    if full:
+        assert np.linalg.matrix_rank(rows) == rows.shape[1]
