@@ -31,8 +31,9 @@ from compiler.precision import FLOAT64, Precision
 from compiler.scores import combine, select_atoms, truth_table
 from compiler.tabulate import MISSING, tabulate
 from compiler.values import distinct, is_numeric_like, vkey
+from compiler.valuesets import numeric_arrays
 from rasp import ir
-from rasp.columns import BOOL, INT, type_class
+from rasp.columns import BOOL, FLOAT, INT, type_class
 
 
 def nonfloat(v: Any) -> bool:
@@ -41,6 +42,9 @@ def nonfloat(v: Any) -> bool:
 
 def ambiguous(values: Sequence[Any] | None) -> bool:
     """Some number occurs in the set with two types (1 and 1.0, or 1 and True)."""
+    arrays = numeric_arrays(values or [])
+    if arrays is not None:  # the same, by numpy (sets of 100,000 means)
+        return _twins(*arrays)
     seen: dict[float, int] = {}
     for v in values or ():
         if is_numeric_like(v) and seen.setdefault(float(v), type_class(v)) != type_class(v):
@@ -48,9 +52,21 @@ def ambiguous(values: Sequence[Any] | None) -> bool:
     return False
 
 
+def _twins(floats: np.ndarray, classes: np.ndarray) -> bool:
+    """Whether some number occurs with two type classes."""
+    order = np.lexsort((classes, floats))
+    f, c = floats[order], classes[order]
+    return bool(((f[1:] == f[:-1]) & (c[1:] != c[:-1])).any())
+
+
 def flaggable(values: Sequence[Any]) -> bool:
     """Each number occurs at most once as a float and at most once otherwise, so a flag
     (float or not) tells its twins apart."""
+    arrays = numeric_arrays(values)
+    if arrays is not None:  # the same, by numpy: no number is both an int and a bool
+        floats, classes = arrays
+        nonfloats = classes != FLOAT
+        return not _twins(floats[nonfloats], classes[nonfloats])
     seen: dict[tuple[float, bool], int] = {}
     for v in values:
         if is_numeric_like(v) and seen.setdefault(

@@ -16,8 +16,7 @@ _SIGN = np.uint64(1 << 63)
 
 def _ordered_bytes(a: np.ndarray) -> np.ndarray | None:
     """[rows, bytes] whose bytewise order (and equality) is `a`'s row-wise value order (and
-    equality; -0.0 equals 0.0). None for dtypes or values that have no such bytes here (NaN,
-    which equals nothing)."""
+    equality; -0.0 equals 0.0; no NaN). None for dtypes without such bytes here."""
     if a.dtype == np.bool_:
         return np.packbits(a, axis=1)  # first column in the high bit: the same order
     if a.dtype.kind == "i":
@@ -25,10 +24,7 @@ def _ordered_bytes(a: np.ndarray) -> np.ndarray | None:
     elif a.dtype.kind == "u":
         u = a.astype(np.uint64)
     elif a.dtype.kind == "f":
-        f = a.astype(np.float64) + 0.0  # -0.0 -> 0.0, as == has them
-        if np.isnan(f).any():
-            return None
-        u = f.view(np.uint64)
+        u = (a.astype(np.float64) + 0.0).view(np.uint64)  # -0.0 -> 0.0, as == has them
         u = np.where(u & _SIGN, ~u, u | _SIGN)  # negatives reversed, below positives
     else:
         return None
@@ -39,13 +35,18 @@ def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(distinct rows in lexicographic order, for each row of `a` the index of its own)."""
     a = np.asarray(a)
     assert a.ndim == 2, a.shape
-    b = _ordered_bytes(a) if a.size else None
-    if b is None:
+    if a.size == 0 or a.dtype.kind not in "biuf" or a.dtype.kind == "f" and np.isnan(a).any():
         u, inv = np.unique(a, axis=0, return_inverse=True)
         return u, np.ravel(inv)
-    firsts, inv = _by_code(b) if b.shape[1] <= 8 else _by_dict(b)
-    rows = a[firsts]
-    return (rows + 0.0 if a.dtype.kind == "f" else rows), inv
+    if a.dtype.kind == "f":
+        a = np.ascontiguousarray(a + 0.0)  # -0.0 -> 0.0 (as == has them): equal rows, bytes
+        if a.shape[1] > 1:  # hashed as they are; only the distinct rows ordered
+            firsts, inv = _by_dict(a.view(np.uint8).reshape(a.shape[0], -1), a)
+            return a[firsts], inv
+    b = _ordered_bytes(a)
+    assert b is not None
+    firsts, inv = _by_code(b) if b.shape[1] <= 8 else _by_dict(b, a)
+    return a[firsts], inv
 
 
 def _by_code(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,18 +57,25 @@ def _by_code(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return firsts, np.ravel(inv)
 
 
-def _by_dict(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Longer rows as byte strings in a dict: (first row of each distinct one, in order;
-    each row's index)."""
+def _by_dict(b: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of `a` told apart by their bytes in `b` (equal exactly when the rows are) in a
+    dict, then the distinct ones sorted by their ordered bytes: (first row of each distinct
+    one, in order; each row's index)."""
     buf, width = b.tobytes(), b.shape[1]
-    keys = [buf[i * width : (i + 1) * width] for i in range(b.shape[0])]
-    first: dict[bytes, int] = {}
-    for i, k in enumerate(keys):
-        first.setdefault(k, i)
-    order = sorted(first)
-    pos = {k: j for j, k in enumerate(order)}
-    inv = np.fromiter((pos[k] for k in keys), dtype=np.intp, count=len(keys))
-    return np.array([first[k] for k in order], dtype=np.intp), inv
+    labels: dict[bytes, int] = {}
+    seen = np.fromiter(
+        (labels.setdefault(buf[i * width : (i + 1) * width], len(labels)) for i in range(len(b))),
+        dtype=np.intp,
+        count=len(b),
+    )
+    firsts = np.unique(seen, return_index=True)[1]  # label j first appears at firsts[j]
+    ordered = _ordered_bytes(a[firsts])
+    assert ordered is not None
+    obuf, ow = ordered.tobytes(), ordered.shape[1]
+    rank = sorted(range(len(firsts)), key=lambda j: obuf[j * ow : (j + 1) * ow])
+    pos = np.empty(len(firsts), dtype=np.intp)
+    pos[rank] = np.arange(len(firsts))
+    return firsts[rank], pos[seen]
 
 
 def unique_cols(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

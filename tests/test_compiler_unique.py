@@ -1,14 +1,19 @@
 """The compiler's fast paths against what they stand for: distinct rows against np.unique,
-the identity shortcut of a product against @, the unit-rows rank test against matrix_rank."""
+the identity shortcut of a product against @, the unit-rows rank test against matrix_rank,
+numpy's distinct values and twins against Python's dict loops."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from compiler import valuesets
 from compiler.assemble import _holds_units
 from compiler.linear import is_identity, matmul
+from compiler.numtype import ambiguous, flaggable, nonfloat
 from compiler.unique import unique_cols, unique_rows
+from compiler.values import is_numeric_like
+from rasp.columns import type_class
 
 
 @pytest.mark.parametrize(
@@ -64,3 +69,65 @@ def test_unit_rows_imply_the_rank_matrix_rank_finds(rows, full):
     assert _holds_units(rows, rows.shape[1]) == full
     if full:
         assert np.linalg.matrix_rank(rows) == rows.shape[1]
+
+
+MIXED_NUMBERS = [
+    [3, 1.0, True, 1, 0.0, -0.0, False, 0, 2.5, 1.0, 3],  # 1, 1.0 and True are three values
+    [-0.0, 0.0, -1, -1.0, float("inf"), -float("inf"), 2**53 - 1, float(2**53)],
+    [1.0, True, 1],  # twins: flag-able
+    [1, True],  # an int and a bool of one number: not flag-able
+    [2**60, 2**60 + 1, 1.0],  # beyond float64: Python's loops
+    [float("nan"), 1.0, 1],
+    ["a", 1, 1.0, "b", None],
+    [],
+]
+
+
+def _distinct_by_loop(values):
+    seen = {}
+    for v in values:
+        seen.setdefault(valuesets.vkey(v), v)
+    return sorted(seen.values(), key=valuesets.sort_key)
+
+
+def _typed(values):
+    """Values with their type and the sign of a zero (== alone would hide both)."""
+    return [(type(v), repr(v)) for v in values]
+
+
+@pytest.mark.parametrize("values", MIXED_NUMBERS)
+def test_distinct_values_match_the_dict_and_sort_of_them(values):
+    if any(v != v for v in values):  # NaN: sorted() has no order to match
+        assert valuesets.numeric_arrays(values) is None
+        return
+    assert _typed(valuesets.distinct(values)) == _typed(_distinct_by_loop(values))
+    assert _typed(valuesets.distinct(values[::-1])) == _typed(_distinct_by_loop(values[::-1]))
+
+
+def test_distinct_refuses_more_than_the_limit():
+    valuesets.distinct([k / 2 for k in range(valuesets.LIMIT)])
+    with pytest.raises(valuesets.TooMany):
+        valuesets.distinct([k / 2 for k in range(valuesets.LIMIT + 1)])
+
+
+def _ambiguous_by_loop(values):
+    seen = {}
+    return any(
+        is_numeric_like(v) and seen.setdefault(float(v), type_class(v)) != type_class(v)
+        for v in values
+    )
+
+
+def _flaggable_by_loop(values):
+    seen = {}
+    return not any(
+        is_numeric_like(v)
+        and seen.setdefault((float(v), nonfloat(v)), type_class(v)) != type_class(v)
+        for v in values
+    )
+
+
+@pytest.mark.parametrize("values", MIXED_NUMBERS)
+def test_twins_by_numpy_match_the_loops(values):
+    assert ambiguous(values) == _ambiguous_by_loop(values)
+    assert flaggable(values) == _flaggable_by_loop(values)
