@@ -16,7 +16,7 @@ import numpy as np
 from compiler.linear import ONE, Lin
 from compiler.plan import HeadSpec, err_of, errs_of
 from compiler.precision import F32_EPS
-from compiler.unique import unique_cols, unique_rows
+from compiler.unique import distinct_cols, unique_cols, unique_rows
 from compiler.values import is_numeric_like
 from rasp import ir
 
@@ -36,16 +36,16 @@ def _vectors(lin: Lin, limit: int = 4096) -> np.ndarray | None:
             cols = m[:, :1] * np.array([float(v) for v in p.values])[None, :]
         else:
             return None
-        cols = unique_cols(cols)[0]
+        cols = distinct_cols(cols)
         if out.shape[1] * cols.shape[1] > limit:
             return None
         out = (out[:, :, None] + cols[:, None, :]).reshape(lin.rows, -1)
     return out
 
 
-def _bound(lin: Lin) -> np.ndarray:
-    """Per row, the largest magnitude the read-out can take at a non-BOS position."""
-    vecs = _vectors(lin)
+def _bound(lin: Lin, vecs: np.ndarray | None) -> np.ndarray:
+    """Per row, the largest magnitude the read-out can take at a non-BOS position (`vecs`:
+    its `_vectors`)."""
     if vecs is not None:
         return np.abs(vecs).max(axis=1)
     out = np.abs(lin.terms.get(ONE, np.zeros((lin.rows, 1)))[:, 0])
@@ -68,8 +68,7 @@ def score_err(q: Lin, k: Lin, eps: float = F32_EPS) -> float:
     one unit in the last place per nonzero product). A side with too many vectors to list
     is bounded row by row."""
     vq, vk = _vectors(q), _vectors(k)
-    qmax = np.abs(vq).max(axis=1) if vq is not None else _bound(q)
-    kmax = np.abs(vk).max(axis=1) if vk is not None else _bound(k)
+    qmax, kmax = _bound(q, vq), _bound(k, vk)
 
     def against(lin: Lin, others: np.ndarray | None, big: np.ndarray) -> float:
         if others is not None:

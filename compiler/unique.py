@@ -82,3 +82,17 @@ def unique_cols(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """`unique_rows` of the columns: (distinct columns in order, each column's index)."""
     rows, inv = unique_rows(np.asarray(a).T)
     return rows.T, inv
+
+
+def distinct_cols(a: np.ndarray) -> np.ndarray:
+    """The distinct columns of `a` in the order they first occur (no sort: for a caller that
+    takes them as a set, such as every vector a read-out can take)."""
+    a = np.asarray(a)
+    rows = np.ascontiguousarray(a.T + 0.0 if a.dtype.kind == "f" else a.T)
+    if rows.size == 0 or a.dtype.kind not in "biuf" or a.dtype.kind == "f" and np.isnan(a).any():
+        return unique_cols(a)[0]
+    buf, width = rows.tobytes(), rows.nbytes // rows.shape[0]
+    firsts: dict[bytes, int] = {}
+    for i in range(rows.shape[0]):
+        firsts.setdefault(buf[i * width : (i + 1) * width], i)
+    return rows[list(firsts.values())].T

@@ -11,7 +11,7 @@ from compiler import valuesets
 from compiler.assemble import _holds_units
 from compiler.linear import is_identity, matmul
 from compiler.numtype import ambiguous, flaggable, nonfloat
-from compiler.unique import unique_cols, unique_rows
+from compiler.unique import distinct_cols, unique_cols, unique_rows
 from compiler.values import is_numeric_like
 from rasp.columns import type_class
 
@@ -35,6 +35,14 @@ def test_unique_rows_and_cols_match_numpy(a):
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got, want)
         np.testing.assert_array_equal(inv, np.ravel(want_inv))
+
+
+def test_distinct_cols_are_numpys_in_first_seen_order():
+    a = np.array([[1.0, -0.0, 1.0, 0.0, 2.0], [3.0, 0.0, 3.0, -0.0, 1.0]])
+    np.testing.assert_array_equal(distinct_cols(a), a[:, [0, 1, 4]])
+    assert not np.signbit(distinct_cols(a)).any()
+    b = np.array([[True, False, True], [False, False, False]])
+    np.testing.assert_array_equal(distinct_cols(b), b[:, :2])
 
 
 def test_unique_rows_of_a_million_narrow_rows_keep_numpys_order():
