@@ -220,18 +220,13 @@ class Lowerer(Fusion, Heads, AsNumber):
         values = distinct(v for v in outs if v is not MISSING)
         if not values:
             raise CompileError("it raises an error on every input", node, hint=RAISES)
-        index = {vkey(v): i for i, v in enumerate(values)}
-        m = np.zeros((len(values), len(domain)))
-        for r, v in enumerate(outs):
-            if v is not MISSING:
-                m[index[vkey(v)], r] = 1.0
         return self.pnode(
             Linear,
             "categorical",
             values,
             node.label,
             node,
-            lin=self.read(base).left(m),
+            lin=self.read(base).left(_onehot_map(values, outs)),
             role="token function" if kind == "tok" else "position function",
         )
 
@@ -351,18 +346,13 @@ class Lowerer(Fusion, Heads, AsNumber):
             raise CompileError(
                 "it raises an error on every value it can receive", node, hint=RAISES
             )
-        index = {vkey(v): i for i, v in enumerate(values)}
-        m = np.zeros((len(values), len(child.domain)))
-        for j, v in enumerate(outs):
-            if v is not MISSING:
-                m[index[vkey(v)], j] = 1.0
         return self.pnode(
             Linear,
             "categorical",
             values,
             node.label,
             node,
-            lin=self.read(child).left(m),
+            lin=self.read(child).left(_onehot_map(values, outs)),
             err=child.err,
             role="lookup (linear)",
         )
@@ -377,3 +367,14 @@ class Lowerer(Fusion, Heads, AsNumber):
     ) -> PNode:
         """A discretising MLP (see `discretise`)."""
         return discretise(ins, outputs, label, node, role, self.n, self.pnode, self.prec)
+
+
+def _onehot_map(values: list[Any], outs: list[Any]) -> np.ndarray:
+    """[value, input] -> 1 where input i maps to value (a column of 0s where it raises):
+    a function of a one-hot is this matrix times it."""
+    index = {vkey(v): i for i, v in enumerate(values)}
+    m = np.zeros((len(values), len(outs)))
+    for j, v in enumerate(outs):
+        if v is not MISSING:
+            m[index[vkey(v)], j] = 1.0
+    return m

@@ -106,24 +106,24 @@ def match_width(node: ir.IRNode) -> tuple[ir.Selector, bool] | None:
     return sel, False
 
 
-def is_upto(sel: ir.IRNode) -> bool:
-    """select(indices, indices, <=): every position up to the query's."""
+def _by_position(sel: ir.IRNode, op: str) -> bool:
+    """select(indices, indices, op)."""
     return (
         isinstance(sel, ir.Select)
-        and sel.op == "<="
+        and sel.op == op
         and isinstance(sel.keys, ir.Indices)
         and isinstance(sel.queries, ir.Indices)
     )
+
+
+def is_upto(sel: ir.IRNode) -> bool:
+    """select(indices, indices, <=): every position up to the query's."""
+    return _by_position(sel, "<=")
 
 
 def _is_before(sel: ir.IRNode) -> bool:
     """select(indices, indices, <): every position before the query's."""
-    return (
-        isinstance(sel, ir.Select)
-        and sel.op == "<"
-        and isinstance(sel.keys, ir.Indices)
-        and isinstance(sel.queries, ir.Indices)
-    )
+    return _by_position(sel, "<")
 
 
 def _is_index_plus_one(node: ir.IRNode) -> bool:
