@@ -12,6 +12,7 @@ an address trains in this process, one run after another, with no Ray at all.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -200,9 +201,17 @@ def start_ray(jobs: int, address: str | None = None) -> bool:
     if ray.is_initialized():
         return False
     if address is None:
-        ray.init(
-            num_cpus=jobs, include_dashboard=False, log_to_driver=False, configure_logging=False
-        )
+        # A new local cluster turns token authentication on, as it should, and says so in
+        # a warning on stderr at every start: kept out of the command's output.
+        notice = logging.getLogger("ray._private.authentication.authentication_token_setup")
+        level = notice.level
+        notice.setLevel(logging.ERROR)
+        try:
+            ray.init(
+                num_cpus=jobs, include_dashboard=False, log_to_driver=False, configure_logging=False
+            )
+        finally:
+            notice.setLevel(level)
     else:
         ray.init(address=address, log_to_driver=False)
     return True
