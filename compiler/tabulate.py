@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from compiler.values import is_number, vkey
+from compiler.valuesets import numeric_arrays
 from rasp import ir
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
@@ -89,6 +90,8 @@ def tabulate(
                 out = column([apply(conv, (t,)) for t in token])
             case ir.Indices() if index is not None:
                 out = column(list(index))
+            case ir.Map(child=child) if (got := _compared(n, done[key(child)])) is not None:
+                out = got
             case ir.Map() | ir.SequenceMap():
                 fn = n.fn()
                 ins = [done[key(c)] for c in n.children()]
@@ -100,6 +103,23 @@ def tabulate(
                 raise KeyError(f"{n.label} is not elementwise over the given leaves")
         done[key(n)] = out
     return done[key(node)]
+
+
+def _compared(node: ir.Map, col: Column) -> Column | None:
+    """`x OP c` on a column, all values at once (as the Map case computes it: over the
+    values that occur, in order), when OP compares and every value and c is a number numpy
+    compares as Python does (see `numeric_arrays`); else None."""
+    if node.op not in ir.COMPARISONS or node.const_side is None:
+        return None
+    uniq, inv = np.unique(col.codes, return_inverse=True)
+    arrays = numeric_arrays([*(col.table[u] for u in uniq.tolist()), node.const])
+    if arrays is None:
+        return None
+    xs, c = arrays[0][:-1], arrays[0][-1]
+    fn = ir.COMPARISONS[node.op]
+    got = fn(xs, c) if node.const_side == "right" else fn(c, xs)
+    codes, table = _dedupe(np.asarray(got, dtype=bool).tolist())
+    return Column(codes[np.ravel(inv)], table)
 
 
 def _combos(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -144,6 +164,9 @@ def tree_outputs(
         return out.values()
     sizes = [len(gs) for gs in groups]
     point = np.ravel_multi_index(tuple(g[idx[:, j]] for j, g in enumerate(group_of)), sizes)
+    agreed = _agreed(point, out, math.prod(sizes))
+    if agreed is not None:
+        return agreed
     per_point: list[list[Any]] = [[] for _ in range(int(np.prod(sizes)))]
     for p, c in zip(point, out.codes, strict=True):
         per_point[p].append(out.table[c])
@@ -151,6 +174,24 @@ def tree_outputs(
         agree(vs, [g[i] for g, i in zip(groups, t, strict=True)])
         for vs, t in zip(per_point, itertools.product(*(range(s) for s in sizes)), strict=True)
     ]
+
+
+def _agreed(point: np.ndarray, out: Column, count: int) -> list[Any] | None:
+    """`agree` at every point by numpy, when the table's values are plain (bool, int, float
+    but NaN, str: two codes are then two results `agree` refuses) and every point's defined
+    rows share one code; else None (the loop then finds, and raises, the first refusal)."""
+    plain = (bool, int, float, str)
+    if not all(v is MISSING or type(v) in plain and v == v for v in out.table):
+        return None
+    defined = np.array([v is not MISSING for v in out.table], dtype=bool)[out.codes]
+    pts, codes = point[defined], out.codes[defined]
+    lo = np.full(count, len(out.table))
+    hi = np.full(count, -1)
+    np.minimum.at(lo, pts, codes)
+    np.maximum.at(hi, pts, codes)
+    if ((hi >= 0) & (lo != hi)).any():
+        return None
+    return [out.table[c] if c >= 0 else MISSING for c in hi.tolist()]
 
 
 class Ambiguous(Exception):
@@ -194,9 +235,9 @@ def affine_of(node: ir.Map, vals: list[Any] | None) -> tuple[float, float] | Non
     if vals is None or not vals or len(vals) > 100_000:
         return None
     fn = node.fn()
-    outs = [apply(fn, (v,)) for v in vals]
     by_x: dict[float, float] = {}  # equal numbers (5, 5.0) are one point to the model
-    for v, o in zip(vals, outs, strict=True):
+    for v in vals:
+        o = apply(fn, (v,))  # (one by one: a comparison's first bool ends it)
         if o is MISSING or not is_number(o) or by_x.setdefault(float(v), float(o)) != float(o):
             return None
     pts = sorted(by_x.items())

@@ -38,7 +38,8 @@ def numeric_arrays(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray] | Non
     float64 holds exactly or a float other than NaN (so equality and order of the floats
     are Python's); else None. Lets sets of 100,000 means be handled by numpy."""
     try:
-        classes = np.fromiter((_CLASS_OF[type(v)] for v in values), np.int8, len(values))
+        kinds = map(_CLASS_OF.__getitem__, map(type, values))  # KeyError: another type
+        classes = np.fromiter(kinds, np.int8, len(values))
         floats = np.array(values, dtype=np.float64)
     except (KeyError, OverflowError):
         return None

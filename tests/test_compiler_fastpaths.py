@@ -1,6 +1,6 @@
 """The compiler's fast paths against what they stand for: distinct rows against np.unique,
 the identity shortcut of a product against @, the unit-rows rank test against matrix_rank,
-numpy's distinct values and twins against Python's dict loops."""
+numpy's distinct values, twins, clusters, comparisons and agreement against Python's loops."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ import pytest
 
 from compiler import valuesets
 from compiler.assemble import _holds_units
+from compiler.discretise import NEAR, clusters
 from compiler.linear import is_identity, matmul
 from compiler.numtype import ambiguous, flaggable, nonfloat
+from compiler.tabulate import MISSING, Ambiguous, _compared, column, tabulate, tree_outputs
+from compiler.testing import env_with
 from compiler.unique import distinct_cols, unique_cols, unique_rows
 from compiler.values import is_numeric_like
 from rasp.columns import type_class
@@ -139,3 +142,61 @@ def _flaggable_by_loop(values):
 def test_twins_by_numpy_match_the_loops(values):
     assert ambiguous(values) == _ambiguous_by_loop(values)
     assert flaggable(values) == _flaggable_by_loop(values)
+
+
+def _clusters_by_loop(domain):
+    xs, points, members, spread = sorted(domain, key=float), [], [], 0.0
+    for v in xs:
+        f = float(v)
+        if points and f - points[-1] <= NEAR * max(1.0, abs(f)):
+            members[-1].append(v)
+            spread = max(spread, f - points[-1])
+        else:
+            points.append(f)
+            members.append([v])
+    return points, members, spread
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        [2, 1.0, True, 1, 0.0, False, -0.0, 2 / 3, 1 / 3 + 1 / 3, -3.0],
+        # a chain of small gaps: the third is over the limit from the first, not the second
+        [5.000000000008, 5.0, 5.000000000004, 5.000000000012, 1e-13, 2e-13, 0],
+        [],
+    ],
+)
+def test_clusters_by_numpy_match_the_loop(domain):
+    points, members, spread = clusters(domain)
+    want_points, want_members, want_spread = _clusters_by_loop(domain)
+    assert points.tolist() == want_points and spread == want_spread
+    assert [_typed(m) for m in members] == [_typed(m) for m in want_members]
+
+
+def test_comparisons_of_a_column_at_once_match_python_row_by_row():
+    env = env_with(
+        "a = aggregate(select(indices, 0, ==), tokens_int);"
+        "lt = a < 2; ge = 1 >= a; eq = a == 1.0; le = True <= a;"
+    )
+    a = env.expression("a")
+    values = [2, True, 1.0, -0.0, 0, 1, 2.5, False]
+    for name, fn in [
+        ("lt", lambda x: x < 2),
+        ("ge", lambda x: 1 >= x),
+        ("eq", lambda x: x == 1.0),
+        ("le", lambda x: True <= x),
+    ]:
+        node = env.expression(name)
+        assert _compared(node, column(values)) is not None
+        col = tabulate(node, len(values), {a.id: column(values)})
+        assert _typed(col.values()) == _typed([fn(x) for x in values])
+    assert _compared(env.expression("lt"), column([1, "x", MISSING])) is None
+
+
+def test_groups_of_equal_numbers_agree_by_numpy_or_raise_as_the_loop_does():
+    env = env_with("a = aggregate(select(indices, 0, ==), tokens_int); t = a < 2; u = a * 1;")
+    a, t, u = (env.expression(x) for x in "atu")
+    groups = [[[1, 1.0, True], [2, 2.0], [3]]]
+    assert tree_outputs(t, [a], groups, lambda n: n.id) == [True, False, False]
+    with pytest.raises(Ambiguous):  # 1 * 1 and 1.0 * 1 are two results
+        tree_outputs(u, [a], groups, lambda n: n.id)
