@@ -176,6 +176,8 @@ class NumberTypes:
         low = 1 if self.a.selectors[sel.id].nonempty else 0
         widths = list(range(low, self.n + 1))
         kinds = tuple(zero if w == 0 else single if w == 1 else False for w in widths)
+        if not any(kinds):
+            return None  # a float at every width (float keys over a never-empty selection)
         key = ("type flag", self.keys.of(sel), low, kinds)
         ints = all(type(v) is int for v in [*keys, 0 if default is None else default])
 

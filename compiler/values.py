@@ -344,9 +344,22 @@ def _all_true(sel: ir.Selector, a: Analysis) -> bool:
     return False
 
 
+def _selects_itself(sel: ir.Select, a: Analysis) -> bool:
+    """`select(x, x, ==)` (or `<=`, `>=`) of one computation: every query selects at least
+    its own position, whose key is its own value (x op x holds for every value but NaN)."""
+    values = a.values.get(sel.keys.id)
+    return (
+        sel.op in ("==", "<=", ">=")
+        and _same(sel.keys, sel.queries, a)
+        and values is not None
+        and all(v == v for v in values)
+    )
+
+
 def _selector_info(sel: ir.Selector, a: Analysis) -> SelectorInfo:
     nonempty = _all_true(sel, a)
     if isinstance(sel, ir.Select):
+        nonempty = nonempty or _selects_itself(sel, a)
         one = sel.op == "==" and position_injective(sel.keys, a)
         if (
             one

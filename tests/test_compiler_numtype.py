@@ -120,3 +120,15 @@ def test_an_untyped_flag_refuses_when_read():
     with pytest.raises(compiler.CompileError, match="int or an equal float") as err:
         flag.node()
     assert err.value.node is node
+
+
+def test_the_type_hint_works_for_a_mean_of_running_frequencies():
+    """A mean over the prefix of a running frequency: the frequency is an int at position 0
+    (one key) and a float elsewhere, so the mean's type varies and it is refused with the
+    hint `x + 0.0`; with the hint applied every key is a float, and as `i <= i` never
+    selects nothing, the mean is always a float: no flag, and it compiles exactly."""
+    src = 'upto = select(indices, indices, <=); fa = aggregate(upto, indicator(tokens == "a"));'
+    with pytest.raises(compiler.CompileError, match="int or an equal float") as err:
+        compiler.compile(env_with(src), "aggregate(upto, fa)", ["a", "b"], 5)
+    assert "`x + 0.0` always a float" in (err.value.hint or "")
+    compile_exact(src, "aggregate(upto, fa + 0.0)", ["a", "b"], 5)

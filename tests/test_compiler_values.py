@@ -18,7 +18,24 @@ def test_value_sets_follow_python_semantics():
     assert a.of(env.expression("x")) == [2, 4]
     assert a.of(env.expression("y")) == [2, 3, 4, 5, 6]
     means = a.of(env.expression("s"))
-    assert 1.5 in means and 1 in means and 0 in means  # mean, single value, default
+    assert 1.5 in means and 1 in means  # a mean, a single value
+    assert 0 not in means  # never the default: i <= i, so no selection is empty
+
+
+def test_a_select_of_one_computation_with_itself_is_never_empty():
+    env = env_with("x = tokens_int % 2; same = select(x, x, ==); le = select(tokens, tokens, <=);")
+    env.run("lt = select(x, x, <); y = select(x, tokens_int % 2, >=);")
+    a = values.analyse(
+        [env.expression(f"aggregate({name}, tokens_int)") for name in ("same", "le", "lt", "y")],
+        [1, 2, 3],
+        4,
+    )
+    nonempty = {
+        name: a.selectors[env.expression(name).id].nonempty for name in ("same", "le", "lt", "y")
+    }
+    # == and <= of one s-op select the query's own position; < does not; `y` compares two
+    # separately written but identical computations, the same s-op
+    assert nonempty == {"same": True, "le": True, "lt": False, "y": True}
 
 
 def test_selector_summaries_and_relative_bounds():
