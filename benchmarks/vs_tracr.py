@@ -251,7 +251,7 @@ def table(results: dict[str, Any], wide: bool) -> str:
                 ]
             lines.append(cells)
     widths = [max(len(str(c)) for c in col) for col in zip(head, *lines, strict=True)]
-    fmt = "  ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    fmt = " ".join(f"{{:<{w}}}" if i == 0 else f"{{:>{w}}}" for i, w in enumerate(widths))
     return "\n".join(fmt.format(*r) for r in [head, *lines])
 
 

@@ -132,3 +132,12 @@ def test_tracr_by_length_needs_tracr(capsys, monkeypatch):
     code = tracr_lengths.main(["--programs", "hist", "--lengths", "3,4", "--count", "5"])
     out = capsys.readouterr().out
     assert code == 0 and "5/5" in out and max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_the_full_table_fits_80_columns():
+    """The README's table as the script prints it (four programs, four batches, Tracr's
+    columns filled, six-digit rates) stays within 80 columns."""
+    results = json.loads((ROOT / "benchmarks" / "results" / "vs_tracr.json").read_text())
+    lines = script().table(results, wide=False).splitlines()
+    assert len(lines) == 1 + sum(len(p["raspc"]["rows"]) for p in results["programs"].values())
+    assert max(map(len, lines)) <= 80, "\n".join(lines)
