@@ -20,19 +20,29 @@ from compiler.precision import Precision
 from compiler.values import is_numeric_like
 
 
+# Numbers count as the interpreter's when within 1e-5 of their size (`program.same_value`).
+SAME = 1e-5
+
+
 def _check_error(root: PNode, lin: Lin, output: Output, prec: Precision) -> None:
     """The output must decode to the right value despite float32 error: argmax needs the
-    one-hot within 0.3; numbers need the error well below half the gap to the next value."""
+    one-hot within 0.3; numbers need the error well below half the gap to the next value,
+    or below half the tolerance numbers are compared with (`SAME`): snapping then moves a
+    value by at most twice the error, so values closer than that (0.5 and 0.49999999999999994
+    from two orders of float division) decode as either, both right. Never across number
+    types: the nearest int and float must stay apart."""
     err = err_of(lin)
     if output.encoding == "categorical":
         limit = 0.3
     else:
-        vals = np.unique([float(v) for v in output.values or []])
+        values = [v for v in output.values or [] if is_numeric_like(v)]
+        vals = np.unique([float(v) for v in values])
         if len(vals) > 1:
             limit = 0.45 * float(np.diff(vals).min())  # snapping to the nearest value
+            limit = max(limit, min(SAME / 2, 0.45 * _type_gap(values)))
         else:  # unknown values: verify compares numbers to 1e-5 of their size
             scale = root.head.vmax if isinstance(root, Head) else 1.0
-            limit = 1e-5 * max(1.0, scale)
+            limit = SAME * max(1.0, scale)
     if err > limit:
         raise CompileError(
             f"its {prec.name} error (up to {err:.2g}) could change the decoded "
@@ -41,6 +51,20 @@ def _check_error(root: PNode, lin: Lin, output: Output, prec: Precision) -> None
             precision=True,
             hint=PRECISION,
         )
+
+
+def _type_gap(values: list) -> float:
+    """The least distance between a float and a number that is not one (inf if none): the
+    closest such pair is next to each other in sorted order."""
+    ordered = sorted(values, key=float)
+    return min(
+        (
+            float(b) - float(a)
+            for a, b in zip(ordered, ordered[1:])
+            if isinstance(a, float) != isinstance(b, float) and float(a) != float(b)
+        ),
+        default=float("inf"),
+    )
 
 
 def readout(root: PNode, prec: Precision) -> tuple[Lin, Output]:
