@@ -19,7 +19,6 @@ from compiler.plan import Head, PNode, err_of, read
 from compiler.precision import Precision
 from compiler.values import is_numeric_like
 
-
 # Numbers count as the interpreter's when within 1e-5 of their size (`program.same_value`).
 SAME = 1e-5
 
@@ -60,7 +59,7 @@ def _type_gap(values: list) -> float:
     return min(
         (
             float(b) - float(a)
-            for a, b in zip(ordered, ordered[1:])
+            for a, b in zip(ordered, ordered[1:], strict=False)
             if isinstance(a, float) != isinstance(b, float) and float(a) != float(b)
         ),
         default=float("inf"),
