@@ -17,3 +17,7 @@ class Precision:
 FLOAT32 = Precision("float32", 2.0**-24, 2.0**20)
 FLOAT64 = Precision("float64", 2.0**-53, 2.0**49)
 F32_EPS = FLOAT32.eps
+
+# How close a number must be to the interpreter's to count as it (`program.same_value`): 1e-5
+# of its size, and no closer than 1e-5. The read-out's error bound is judged against it too.
+SAME = 1e-5

@@ -23,7 +23,7 @@ from compiler.errors import CompileError
 from compiler.lower import Lowerer
 from compiler.manifest import Layer, Manifest, ManifestError, Stats
 from compiler.normalise import Width, normalise
-from compiler.precision import FLOAT32, FLOAT64, Precision
+from compiler.precision import FLOAT32, FLOAT64, SAME, Precision
 from compiler.refs import walk_index
 from compiler.values import is_numeric_like, vkey
 from rasp import ir
@@ -163,10 +163,10 @@ def _stats(model: runtime.Transformer, layers: list[Layer]) -> Stats:
 
 def same_value(expected: Any, actual: Any) -> bool:
     """The one rule for 'the model gave the interpreter's value': numbers (int, float, bool)
-    equal to 1e-5 of their size, everything else equal by type and value."""
+    equal to `SAME` (1e-5) of their size, everything else equal by type and value."""
     if is_numeric_like(expected) and is_numeric_like(actual):
         e, a = float(expected), float(actual)
-        return abs(e - a) <= 1e-5 * max(1.0, abs(e))
+        return abs(e - a) <= SAME * max(1.0, abs(e))
     return vkey(expected) == vkey(actual)
 
 

@@ -16,11 +16,8 @@ from compiler.linear import Lin
 from compiler.manifest import Encoding, Output, jsonable
 from compiler.numtype import output_flag
 from compiler.plan import Head, PNode, err_of, read
-from compiler.precision import Precision
+from compiler.precision import SAME, Precision
 from compiler.values import is_numeric_like
-
-# Numbers count as the interpreter's when within 1e-5 of their size (`program.same_value`).
-SAME = 1e-5
 
 
 def _check_error(root: PNode, lin: Lin, output: Output, prec: Precision) -> None:
@@ -39,7 +36,7 @@ def _check_error(root: PNode, lin: Lin, output: Output, prec: Precision) -> None
         if len(vals) > 1:
             limit = 0.45 * float(np.diff(vals).min())  # snapping to the nearest value
             limit = max(limit, min(SAME / 2, 0.45 * _type_gap(values)))
-        else:  # unknown values: verify compares numbers to 1e-5 of their size
+        else:  # unknown values: verify compares numbers to SAME of their size
             scale = root.head.vmax if isinstance(root, Head) else 1.0
             limit = SAME * max(1.0, scale)
     if err > limit:

@@ -15,7 +15,7 @@ def test_the_type_gap_is_the_closest_int_float_pair():
 def test_values_closer_than_the_comparison_tolerance_decode_as_either():
     """fa / (fb + 1) takes values 2.8e-17 apart (one fraction reached by two orders of
     float division): no float error keeps them apart, but both are right to 1e-5
-    (`readout.SAME`), so it compiles exactly; before, it was refused ("its float64 error
+    (`precision.SAME`), so it compiles exactly; before, it was refused ("its float64 error
     could change the decoded output (values 2.8e-17 apart)")."""
     src = (
         "upto = select(indices, indices, <=);"
