@@ -209,23 +209,34 @@ class Lowerer(Fusion, Heads, AsNumber):
         """A function of the token (or of the position) alone: a matrix over the one-hot of
         the token (position), which the embedding holds; only the read-outs its readers need
         get residual dimensions, shared by every such function."""
+        return self.embedded_tuple([node], kind, node.label, node)
+
+    def embedded_tuple(self, nodes: list[ir.IRNode], kind: str, label: str, at: ir.IRNode) -> PNode:
+        """Several functions of the token (position) as one: the one-hot of their values'
+        tuple (of the value itself for one node), which takes at most one value per token
+        (position), however many each part takes."""
         base = self.base_embedding(kind)
         domain = base.domain
-        col = (
-            tabulate(node, len(domain), {}, token=domain)
-            if kind == "tok"
-            else tabulate(node, len(domain), {}, index=domain)
-        )
-        outs = col.values()
+        cols = [
+            (
+                tabulate(node, len(domain), {}, token=domain)
+                if kind == "tok"
+                else tabulate(node, len(domain), {}, index=domain)
+            ).values()
+            for node in nodes
+        ]
+        outs = cols[0]
+        if len(cols) > 1:
+            outs = [MISSING if MISSING in row else tuple(row) for row in zip(*cols, strict=True)]
         values = distinct(v for v in outs if v is not MISSING)
         if not values:
-            raise CompileError("it raises an error on every input", node, hint=RAISES)
+            raise CompileError("it raises an error on every input", at, hint=RAISES)
         return self.pnode(
             Linear,
             "categorical",
             values,
-            node.label,
-            node,
+            label,
+            at,
             lin=self.read(base).left(_onehot_map(values, outs)),
             role="token function" if kind == "tok" else "position function",
         )

@@ -58,6 +58,8 @@ class Selectors:
     classes: dict[tuple[int, tuple[int, ...]], PNode]  # see `side_onehot`
     as_number: Callable[[ir.IRNode], PNode]
     pnode: Callable[..., PNode]
+    footprint: Callable[[ir.IRNode], frozenset[str]]
+    embedded_tuple: Callable[..., PNode]
 
     def selector(
         self, sel: ir.Selector, need_threshold: bool = False, equal_weights: bool = True
@@ -260,9 +262,39 @@ class Selectors:
             if len(ps) == 1:
                 return ps[0]
             label = "(" + ", ".join(p.label for p in ps) + ")"
-            p = self.mlp(
-                ps, pointwise(lambda *vs: tuple(vs)), label, sel, role="MLP (joint one-hot)"
-            )
+            # Functions of the position (or of the token) alone take one value per position
+            # (token) together: one embedded tuple each, so the MLP below enumerates those
+            # tuples, not every combination of their parts' values.
+            kinds: dict[str, list[int]] = {}
+            for i, p in enumerate(ps):
+                foot = self.footprint(p.ir) if p.ir is not None else None
+                if foot in (frozenset("I"), frozenset("T")):
+                    kinds.setdefault("pos" if foot == frozenset("I") else "tok", []).append(i)
+            inputs: list[PNode] = []
+            slots: list[list[int]] = []  # per input, the parts of the joint value it gives
+            for kind, idx in kinds.items():
+                if len(idx) > 1:
+                    parts = [ps[i] for i in idx]
+                    nodes = [p.ir for p in parts if p.ir is not None]
+                    tag = "(" + ", ".join(p.label for p in parts) + ")"
+                    inputs.append(self.embedded_tuple(nodes, kind, tag, sel))
+                    slots.append(idx)
+            grouped = {i for idx in slots for i in idx}
+            for i, p in enumerate(ps):
+                if i not in grouped:
+                    inputs.append(p)
+                    slots.append([i])
+            if len(inputs) == 1:
+                return inputs[0]  # one embedded tuple, its parts in the order of ps
+
+            def flat(*vs: Any) -> tuple:
+                out: list[Any] = [None] * len(ps)
+                for v, idx in zip(vs, slots, strict=True):
+                    for j, x in zip(idx, v if len(idx) > 1 else (v,), strict=True):
+                        out[j] = x
+                return tuple(out)
+
+            p = self.mlp(inputs, pointwise(flat), label, sel, role="MLP (joint one-hot)")
             p.checks = False
             return p
 
