@@ -270,6 +270,12 @@ def clusters(domain: list[Any]) -> tuple[np.ndarray, list[list[Any]], float]:
     arrays = numeric_arrays(domain)
     if arrays is not None:
         return _clusters_of(domain, arrays[0])
+    return clusters_by_loop(domain)
+
+
+def clusters_by_loop(domain: list[Any]) -> tuple[np.ndarray, list[list[Any]], float]:
+    """`clusters` one value at a time: for values that are not all plain numbers (and the
+    reference the numpy path is tested against)."""
     xs = sorted(domain, key=float)
     points: list[float] = []
     members: list[list[Any]] = []
