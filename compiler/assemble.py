@@ -215,7 +215,7 @@ class Builder:
             pos_embedding=True,
             attn_impl="math",
         )
-        model = runtime.Transformer(config).to(getattr(torch, self.prec.name))
+        model = runtime.Transformer(config, init=False).to(getattr(torch, self.prec.name))
         with torch.no_grad():
             for p in model.parameters():
                 p.zero_()

@@ -445,3 +445,22 @@ def test_cuda_compiled_model_matches_eager():
         torch.testing.assert_close(
             maybe_compile(model, "default")(idx), model(idx), atol=1e-5, rtol=1e-5
         )
+
+
+def test_init_false_skips_the_random_init(monkeypatch):
+    """A caller that sets every weight (the compiler) skips GPT-2's normal init: what draws
+    remain are the two embeddings' own, in nn.Embedding's constructor."""
+    config = make_model().config
+    draws = []
+    real = torch.nn.init.normal_
+    monkeypatch.setattr(
+        torch.nn.init, "normal_", lambda t, *a, **k: draws.append(t.shape) or real(t, *a, **k)
+    )
+    Transformer(config)
+    with_init = len(draws)
+    draws.clear()
+    model = Transformer(config, init=False)
+    assert len(draws) == 2 and with_init > 2 + len(config.layers)
+    assert {n: p.shape for n, p in model.named_parameters()} == {
+        n: p.shape for n, p in make_model().named_parameters()
+    }
