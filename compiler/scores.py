@@ -18,6 +18,7 @@ from compiler.plan import HeadSpec, err_of, errs_of
 from compiler.precision import F32_EPS
 from compiler.unique import distinct_cols, unique_cols, unique_rows
 from compiler.values import is_numeric_like
+from compiler.valuesets import numeric_arrays
 from rasp import ir
 
 MAX_SCORE_ERR = 0.1  # largest rounding error of q.k a head may have (HeadSpec.beta's margins)
@@ -131,23 +132,13 @@ def _combined(sel: ir.Selector) -> ir.SelectorCombine:
     return sel
 
 
-def _exact_floats(values: Sequence[Any]) -> np.ndarray | None:
-    """The values as float64 when each is a bool, int or float that float64 holds exactly
-    (ints up to 2**53), so numpy compares them as Python does; else None."""
-    if not all(type(v) in (bool, int, float) for v in values):
-        return None
-    if any(type(v) is int and abs(v) > 2**53 for v in values):
-        return None
-    return np.array([float(v) for v in values], dtype=np.float64)
-
-
 def truth_table(at: ir.Select, keys: Sequence[Any], queries: Sequence[Any]) -> np.ndarray:
     """[query value, key value] -> keys OP queries (False where Python raises). Numbers are
     compared all at once (a million pairs at max_len 1,000); other values pair by pair."""
     pred = at.predicate()
-    kf, qf = _exact_floats(keys), _exact_floats(queries)
-    if kf is not None and qf is not None:
-        return np.asarray(pred(kf[None, :], qf[:, None]), dtype=bool).reshape(
+    kf, qf = numeric_arrays(keys), numeric_arrays(queries)
+    if kf is not None and qf is not None:  # numbers numpy compares as Python does
+        return np.asarray(pred(kf[0][None, :], qf[0][:, None]), dtype=bool).reshape(
             len(queries), len(keys)
         )
     t = np.zeros((len(queries), len(keys)), dtype=bool)
