@@ -1,5 +1,6 @@
-"""Re-entrant: no process-wide state. Compiles do not slow down with the number of compiles
-before them, and compiles in two threads give what one thread gives."""
+"""Re-entrant: no process-wide state kept. Compiles do not slow down with the number of
+compiles before them, compiles in two threads give what one thread gives, and the garbage
+collector a compile pauses is left as it was found."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import importlib.util
 import json
 import threading
 from pathlib import Path
+
+import pytest
 
 import compiler
 from compiler.testing import env_with
@@ -76,3 +79,19 @@ def test_the_repeat_benchmark_prints_both_medians(capsys):
     assert script.main(["--compiles", "4", "--max-len", "3"]) == 0
     out = capsys.readouterr().out
     assert "4 compiles in one process" in out and "last / first:" in out
+
+
+def test_a_compile_leaves_the_garbage_collector_as_it_found_it():
+    env = env_with(SORT)
+    assert gc.isenabled()
+    compiler.compile(env, "s", vocab=[1, 2], max_len=3)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        compiler.compile(env, "s", vocab=[1, 2], max_len=3)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    with pytest.raises(compiler.CompileError):
+        compiler.compile(env, "s", vocab=[1, 2], max_len=0)
+    assert gc.isenabled()
