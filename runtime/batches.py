@@ -42,22 +42,11 @@ def run_padded(
     Sequences are sorted by length once and cut into chunks of at most `rows`, so that a
     chunk pads only to its own longest sequence (length buckets) and one of equal lengths
     needs no mask at all."""
-    if tokens.ndim != 2 or len(lengths) != len(tokens):
-        raise ValueError("tokens must be [N, T] with one length per row")
+    _check(fast, tokens, lengths)
     N, T = tokens.shape
-    if N and (lengths.min() < 1 or lengths.max() > T):
-        raise ValueError("every length must be between 1 and the padded width")
-    vocab = fast.tok.shape[0]
-    if N and (tokens.min() < 0 or tokens.max() >= vocab):
-        row, col = np.argwhere((tokens < 0) | (tokens >= vocab))[0]
-        raise ValueError(
-            f"sequence {row} has token id {tokens[row, col]} at position {col}, "
-            f"outside the vocabulary [0, {vocab})"
-        )
     width = fast.config.d_model if output == "residual" else fast.unembed.shape[0]
     if columns is not None:
         width = len(range(width)[columns])
-    dtype = np.float64 if fast.dtype == torch.float64 else np.float32
     order = np.argsort(lengths, kind="stable")
     sorted_lengths = lengths[order]
     same_order = bool((order == np.arange(N)).all())
@@ -65,7 +54,7 @@ def run_padded(
         np.ascontiguousarray(tokens if same_order else tokens[order], dtype=np.int64)
     ).to(fast.device)
     lens = torch.from_numpy(np.ascontiguousarray(sorted_lengths, dtype=np.int64)).to(fast.device)
-    out = np.empty((N, T, width), dtype=dtype)
+    out = np.empty((N, T, width), dtype=_numpy_dtype(fast))
     size = rows or default_rows(fast, T)
     for start in range(0, N, size):
         end = min(N, start + size)
@@ -86,11 +75,10 @@ def run_token_logits(
     vocabulary entry in each right-padded sequence of ids [N, T] (see `token_logits`): what
     every position holding that token has. Decoding V entries per sequence instead of T and
     gathering the decoded values by token costs less than decoding every position."""
-    if tokens.ndim != 2 or len(lengths) != len(tokens):
-        raise ValueError("tokens must be [N, T] with one length per row")
+    _check(fast, tokens, lengths)
     N, V = len(tokens), fast.tok.shape[0]
     width = len(range(fast.unembed.shape[0])[columns or slice(None)])
-    out = np.empty((N, V, width), dtype=np.float64 if fast.dtype == torch.float64 else np.float32)
+    out = np.empty((N, V, width), dtype=_numpy_dtype(fast))
     ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(fast.device)
     lens = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64)).to(fast.device)
     size = default_rows(fast, V)
@@ -98,3 +86,24 @@ def run_token_logits(
         y = fast.token_logits(ids[start : start + size], lens[start : start + size], columns)
         out[start : start + size] = y.cpu().numpy()
     return out
+
+
+def _check(fast: FastForward, tokens: np.ndarray, lengths: np.ndarray) -> None:
+    """Ids [N, T] with one length (1..T) per row, every id in the vocabulary: a ValueError
+    saying which is not."""
+    if tokens.ndim != 2 or len(lengths) != len(tokens):
+        raise ValueError("tokens must be [N, T] with one length per row")
+    N, T = tokens.shape
+    if N and (lengths.min() < 1 or lengths.max() > T):
+        raise ValueError("every length must be between 1 and the padded width")
+    vocab = fast.tok.shape[0]
+    if N and (tokens.min() < 0 or tokens.max() >= vocab):
+        row, col = np.argwhere((tokens < 0) | (tokens >= vocab))[0]
+        raise ValueError(
+            f"sequence {row} has token id {tokens[row, col]} at position {col}, "
+            f"outside the vocabulary [0, {vocab})"
+        )
+
+
+def _numpy_dtype(fast: FastForward) -> type[np.floating]:
+    return np.float64 if fast.dtype == torch.float64 else np.float32

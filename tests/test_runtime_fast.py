@@ -237,6 +237,8 @@ def test_fast_forward_float64_and_errors():
         run_padded(fast, np.array([[1, 2, 3], [1, 2, 7]]), np.array([3, 3]))
     with pytest.raises(ValueError, match="tokens must be"):
         run_padded(fast, np.zeros(3, dtype=np.int64), np.array([3]))
+    with pytest.raises(ValueError, match="sequence 1 has token id 7 at position 2"):
+        run_token_logits(fast, np.array([[1, 2, 3], [1, 2, 7]]), np.array([3, 3]))
 
 
 def test_fast_forward_follows_changed_weights():
