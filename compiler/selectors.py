@@ -257,48 +257,7 @@ class Selectors:
         sides = self._sides(atoms)
         kps = list({sides[a.id].keys.id: sides[a.id].keys for a in atoms}.values())
         qps = list({sides[a.id].queries.id: sides[a.id].queries for a in atoms}.values())
-
-        def joint(ps: list[PNode]) -> PNode:
-            if len(ps) == 1:
-                return ps[0]
-            label = "(" + ", ".join(p.label for p in ps) + ")"
-            # Functions of the position (or of the token) alone take one value per position
-            # (token) together: one embedded tuple each, so the MLP below enumerates those
-            # tuples, not every combination of their parts' values.
-            kinds: dict[str, list[int]] = {}
-            for i, p in enumerate(ps):
-                foot = self.footprint(p.ir) if p.ir is not None else None
-                if foot in (frozenset("I"), frozenset("T")):
-                    kinds.setdefault("pos" if foot == frozenset("I") else "tok", []).append(i)
-            inputs: list[PNode] = []
-            slots: list[list[int]] = []  # per input, the parts of the joint value it gives
-            for kind, idx in kinds.items():
-                if len(idx) > 1:
-                    parts = [ps[i] for i in idx]
-                    nodes = [p.ir for p in parts if p.ir is not None]
-                    tag = "(" + ", ".join(p.label for p in parts) + ")"
-                    inputs.append(self.embedded_tuple(nodes, kind, tag, sel))
-                    slots.append(idx)
-            grouped = {i for idx in slots for i in idx}
-            for i, p in enumerate(ps):
-                if i not in grouped:
-                    inputs.append(p)
-                    slots.append([i])
-            if len(inputs) == 1:
-                return inputs[0]  # one embedded tuple, its parts in the order of ps
-
-            def flat(*vs: Any) -> tuple:
-                out: list[Any] = [None] * len(ps)
-                for v, idx in zip(vs, slots, strict=True):
-                    for j, x in zip(idx, v if len(idx) > 1 else (v,), strict=True):
-                        out[j] = x
-                return tuple(out)
-
-            p = self.mlp(inputs, pointwise(flat), label, sel, role="MLP (joint one-hot)")
-            p.checks = False
-            return p
-
-        kj, qj = joint(kps), joint(qps)
+        kj, qj = self.joint_onehot(kps, sel), self.joint_onehot(qps, sel)
         kpos = {p.id: i for i, p in enumerate(kps)}
         qpos = {p.id: i for i, p in enumerate(qps)}
         cells = {}
@@ -310,6 +269,49 @@ class Selectors:
         f = combine(sel, cells)
         q, k = bilinear(f.astype(np.float64), read(qj), read(kj))
         return SelPlan.of(q, k, 1.0, eps=self.prec.eps)
+
+    def joint_onehot(self, ps: list[PNode], sel: ir.Selector) -> PNode:
+        """The one-hot of the tuple of `ps`' values (a selector side reading several s-ops).
+        Functions of the position (or of the token) alone take one value per position
+        (token) together: one embedded tuple each, so the MLP joining the rest enumerates
+        those tuples, not every combination of their parts' values."""
+        if len(ps) == 1:
+            return ps[0]
+        kinds: dict[str, list[int]] = {}
+        for i, p in enumerate(ps):
+            foot = self.footprint(p.ir) if p.ir is not None else None
+            if foot in (frozenset("I"), frozenset("T")):
+                kinds.setdefault("pos" if foot == frozenset("I") else "tok", []).append(i)
+        inputs: list[PNode] = []
+        slots: list[list[int]] = []  # per input, the parts of the joint value it gives
+        for kind, idx in kinds.items():
+            if len(idx) > 1:
+                parts = [ps[i] for i in idx]
+                nodes = [p.ir for p in parts if p.ir is not None]
+                inputs.append(self.embedded_tuple(nodes, kind, _tuple_label(parts), sel))
+                slots.append(idx)
+        grouped = {i for idx in slots for i in idx}
+        for i, p in enumerate(ps):
+            if i not in grouped:
+                inputs.append(p)
+                slots.append([i])
+        if len(inputs) == 1:
+            return inputs[0]  # one embedded tuple, its parts in the order of ps
+
+        def flat(*vs: Any) -> tuple:
+            out: list[Any] = [None] * len(ps)
+            for v, idx in zip(vs, slots, strict=True):
+                for j, x in zip(idx, v if len(idx) > 1 else (v,), strict=True):
+                    out[j] = x
+            return tuple(out)
+
+        joint = self.mlp(inputs, pointwise(flat), _tuple_label(ps), sel, role="MLP (joint one-hot)")
+        joint.checks = False
+        return joint
+
+
+def _tuple_label(ps: list[PNode]) -> str:
+    return "(" + ", ".join(p.label for p in ps) + ")"
 
 
 def sharp(plan: SelPlan, sel: ir.Selector, prec: Precision) -> SelPlan:
