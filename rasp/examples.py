@@ -37,8 +37,7 @@ class Example:
 
 @dataclass
 class Header:
-    name: str | None = None
-    description: str = ""
+    name: str | None = None  # the first `# name: what it does` line's name
     compile: CompileSpec | None = None
     examples: list[Example] = field(default_factory=list)
 
@@ -183,7 +182,7 @@ def read_header(path: str, text: str | None = None) -> Header:
                     raise HeaderError("needs 'INPUT -> OUTPUT'")
                 header.examples.append(Example(parse_input_literal(given), want.strip()))
             elif header.name is None and " " not in key:
-                header.name, header.description = key, rest
+                header.name = key
         except (HeaderError, RaspSyntaxError) as exc:
             message = exc.message if isinstance(exc, RaspSyntaxError) else str(exc)
             at = getattr(exc, "at", None)

@@ -93,12 +93,9 @@ def _syntax_error(err: UnexpectedInput, text: str, path: str | None) -> RaspSynt
 class _ToAst(Transformer):
     """Parse tree → AST dataclasses. Each method gets the rule's children."""
 
-    def __init__(
-        self, text: str, path: str | None, offset: int = 0, lines: ast.SourceLines | None = None
-    ):
+    def __init__(self, text: str, offset: int = 0, lines: ast.SourceLines | None = None):
         super().__init__()
         self._text = text
-        self._path = path
         self._offset = offset  # lines before `text` in its file (a chunk of a loaded file)
         self._lines = lines or ast.SourceLines(text)
 
@@ -253,7 +250,7 @@ def _statements(items) -> list[ast.Node]:
 
 def _to_ast(tree: Tree, text: str, path: str | None):
     try:
-        return _ToAst(text, path).transform(tree)
+        return _ToAst(text).transform(tree)
     except RecursionError:
         raise RaspSyntaxError("the program is nested too deeply to parse", path=path) from None
     except RaspSyntaxError as err:
@@ -328,7 +325,7 @@ def read_statements(text: str, path: str | None = None) -> list[ast.Node | RaspS
             pending = ""
             continue
         try:
-            statements = _ToAst(pending, path, first, lines).transform(tree)
+            statements = _ToAst(pending, first, lines).transform(tree)
         except Exception as err:  # lark wraps our errors (a '!=' outside select) in VisitError
             inner = getattr(err, "orig_exc", err)
             if not isinstance(inner, RaspSyntaxError):
