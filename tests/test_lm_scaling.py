@@ -217,6 +217,21 @@ def test_cli_train_eval_scale(tmp_path, swept, monkeypatch):
     assert (out / "report.txt").read_text().startswith("program")
 
 
+def test_json_output_is_quiet(tmp_path):
+    """``--json`` is for a caller that parses the output: no progress bars on stderr either
+    (without ``-q``, which is what turns them off for the table)."""
+    result = _invoke(
+        "train",
+        REVERSE,
+        *("--layers", "1", "--d-model", "8", "--heads", "1", "--tokens", "1k"),
+        *("--max-len", "4", "--examples", "200", "--batch-size", "16"),
+        *("-o", str(tmp_path / "m.safetensors"), "--json"),
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["steps"] > 0
+
+
 def test_cli_errors_are_one_line(tmp_path):
     result = CliRunner().invoke(lm, ["train", str(tmp_path / "missing.rasp")])
     assert result.exit_code == 1 and result.output.strip().count("\n") == 0

@@ -87,8 +87,10 @@ def choice_option(*decls: str, choices: tuple[str, ...], help: str | None = None
 
 
 def json_option(what: str):
-    """``--json``: print `what` as JSON instead of a table."""
-    return click.option("--json", "as_json", is_flag=True, help=f"Print {what} as JSON.")
+    """``--json``: print `what` as JSON instead of a table, with no progress bars."""
+    return click.option(
+        "--json", "as_json", is_flag=True, help=f"Print {what} as JSON (no progress bars)."
+    )
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -176,5 +178,6 @@ def base_config(kw: dict[str, Any]) -> TrainConfig:
         device=kw["device"],
         torch_compile=kw["compile_mode"],
         threads=kw["threads"] or None,
-        progress=not kw["quiet"],
+        # --json keeps stderr quiet too: a caller parsing the JSON wants nothing else.
+        progress=not (kw["quiet"] or kw["as_json"]),
     )
