@@ -2,6 +2,7 @@
 against the size of the model the compiler writes for it.
 
 Usage: python benchmarks/learnability.py [--programs examples/sort.rasp,...] [--json]
+       [--recompile | --reanalyse]
 
 For every program in ``examples/`` (inputs over the header's vocabulary, lengths 1..max-len)
 it sweeps model sizes x token budgets x seeds (``lm.sweep``, Ray tasks), then reports:
@@ -13,7 +14,9 @@ counted the same way (with and without embeddings) with the ratio learned / comp
 
 Results go to ``benchmarks/results/learnability.json`` after each program (a rerun skips the
 programs already there with the same settings, and sweeps resume run by run), plots to
-``lm/figures/learnability/``.
+``lm/figures/learnability/``. ``--recompile`` re-reads only the compiled sizes of the programs
+already there, with the current compiler, and needs no runs; ``--reanalyse`` redoes the
+analysis from the runs (``--runs-dir``), which are not part of the repository.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from lm import chinchilla, frontier  # noqa: E402
 from lm.data import ProgramSpec  # noqa: E402
-from lm.scaling import compiled_size, si, span  # noqa: E402
+from lm.scaling import CompiledSize, compiled_size, si, span  # noqa: E402
 from lm.sweep import SweepConfig, default_jobs, parse_size, start_ray, sweep  # noqa: E402
 from lm.train import TrainConfig  # noqa: E402
 from lm.uncertainty import bootstrap  # noqa: E402
@@ -123,7 +126,33 @@ def _long_block(rows: list[dict[str, Any]], size: str, D: float) -> dict[str, An
     }
 
 
-def analyse(rows: list[dict[str, Any]], compiled, n_boot: int) -> dict[str, Any]:
+def ratios(
+    learned: float | None, learned_params: float | None, compiled: CompiledSize
+) -> dict[str, float | None]:
+    """Learned over compiled size, counted the same way: without embeddings and with."""
+    if learned is None or learned_params is None or not compiled.params_non_embedding:
+        return {"ratio_non_embedding": None, "ratio_with_embeddings": None}
+    return {
+        "ratio_non_embedding": learned / compiled.params_non_embedding,
+        "ratio_with_embeddings": learned_params / compiled.params,
+    }
+
+
+def recompile(entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` with the compiled model re-read from the current compiler, and the ratios
+    with it. The compiler changes more often than the trained runs, which this does not need
+    (they may live on another machine): the table's compiled sizes stay current."""
+    spec = ProgramSpec.from_file(entry["program"], entry["expr"], entry["vocab"])
+    compiled = compiled_size(spec, entry["max_len"])
+    learned = entry["frontier"]["smallest_N"]
+    return {
+        **entry,
+        "compiled": asdict(compiled),
+        **ratios(learned, entry["learned_params"], compiled),
+    }
+
+
+def analyse(rows: list[dict[str, Any]], compiled: CompiledSize, n_boot: int) -> dict[str, Any]:
     points = frontier.pool(rows)
     fr = frontier.frontier(points)
     compute = [6.0 * p.N * p.D for p in points]
@@ -135,17 +164,12 @@ def analyse(rows: list[dict[str, Any]], compiled, n_boot: int) -> dict[str, Any]
     if learned is not None:
         at = next(p for p in points if p.N == learned)
         with_emb, size = at.params, at.size
-    ratio = ratio_emb = None
-    if learned is not None and compiled.params_non_embedding:
-        ratio = learned / compiled.params_non_embedding
-        ratio_emb = with_emb / compiled.params
     return {
         "frontier": fr.as_dict(),
         "points": [{**asdict(p), "interval": list(p.interval)} for p in points],
         "swept_compute": [min(compute), max(compute)],
         "learned_params": with_emb,
-        "ratio_non_embedding": ratio,
-        "ratio_with_embeddings": ratio_emb,
+        **ratios(learned, with_emb, compiled),
         "best": {**asdict(best), "interval": list(best.interval)},
         "chinchilla": _fit_block(rows, budget, n_boot),
         # Longer inputs: the smallest model that learned the program, else the best one.
@@ -195,8 +219,9 @@ def run_program(path: str, args: argparse.Namespace, log) -> dict[str, Any]:
 
 
 def table(entries: list[dict[str, Any]]) -> str:
-    """The learnability table, three lines per program: the estimates, then their 90%
-    intervals (an open end, ``>x`` or ``<=x``, is a bound the grid did not close)."""
+    """The learnability table, four lines per program: the estimates, their 90% intervals
+    (an open end, ``>x`` or ``<=x``, is a bound the grid did not close) with the budget of
+    ``N_opt``, then the sizes counted with embeddings and the longer inputs' perplexity."""
     head = (
         f"{'program':<13}{'learned N':>9}{'D':>7}{'C min':>8}{'best':>6}{'N_opt':>7}"
         f"{'E=0':>7}{'compiled':>9}{'ratio':>6}{'long':>6}"
@@ -228,8 +253,25 @@ def table(entries: list[dict[str, Any]]) -> str:
             )
         n_range = span(*free["n_opt_interval"]) if free else "-"
         e0_range = span(*e0["n_opt_interval"]) if e0 else "-"
-        lines.append(f"  90%: N_opt {n_range}  E=0 {e0_range}"[:80])
+        at = f"  at C {si(ch['budget_flops'])}" if free or e0 else ""
+        lines.append(f"  90%: N_opt {n_range}  E=0 {e0_range}{at}"[:80])
+        lines.append(_with_embeddings(e)[:80])
     return "\n".join(lines)
+
+
+def _with_embeddings(e: dict[str, Any]) -> str:
+    """The fourth line of a program: learned and compiled sizes with embeddings, and the
+    output perplexity on the longer inputs."""
+    comp = e["compiled"]
+    if not comp.get("params"):
+        sizes = "compiled -"
+    elif e["learned_params"]:
+        ratio = _times(e["ratio_with_embeddings"])
+        sizes = f"learned {si(e['learned_params'])}, compiled {si(comp['params'])} ({ratio})"
+    else:
+        sizes = f"compiled {si(comp['params'])}"
+    long = f"; long: output ppl {e['long']['output_ppl']:.3g}" if e["long"] else ""
+    return f"  with embeddings: {sizes}{long}"
 
 
 def _times(ratio: float | None) -> str:
@@ -262,10 +304,11 @@ def legend(entries: list[dict[str, Any]]) -> str:
         "  them (>=x: that size may itself be the answer);",
         "  best: the highest exact match of any grid point (seeds pooled)",
         "N_opt, E=0: Chinchilla fit of validation output NLL (free E / E fixed at 0) at",
-        "  the largest swept compute (in range), 90% bootstrap intervals",
+        "  the largest swept compute C (in range), 90% bootstrap intervals",
         "compiled: the compiler's model, non-embedding parameters; ratio = learned N /",
         f"  compiled N; long: exact match on lengths max+1..max+{s['long']} (the learned",
-        "  model, else the best)",
+        "  model, else the best); with embeddings: both sizes and their ratio counting",
+        "  the token and position tables, and the long inputs' output perplexity",
     ]
     return "\n".join(lines)
 
@@ -330,8 +373,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="benchmarks/results/learnability.json")
     parser.add_argument("--plots", default="lm/figures/learnability")
     parser.add_argument("--json", action="store_true", help="no progress; print the JSON")
-    parser.add_argument(
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument(
         "--reanalyse", action="store_true", help="redo the analysis of programs already done"
+    )
+    again.add_argument(
+        "--recompile",
+        action="store_true",
+        help="re-read only the compiled sizes (and redraw the plots) of programs already done: "
+        "needs no runs",
     )
     args = parser.parse_args(argv)
     log = (lambda _m: None) if args.json else (lambda m: print(m, file=sys.stderr, flush=True))
@@ -342,12 +392,17 @@ def main(argv: list[str] | None = None) -> None:
         start_ray(args.jobs)  # once for all programs (a start takes seconds)
     for i, path in enumerate(programs, 1):
         old = saved["programs"].get(path)
-        if old and old.get("settings") == settings(args) and not args.reanalyse:
+        done = old is not None and old.get("settings") == settings(args)
+        if done and args.recompile:
+            entry = recompile(old)
+            log(f"[{i}/{len(programs)}] {path}: compiled {entry['compiled']}")
+        elif done and not args.reanalyse:
             log(f"[{i}/{len(programs)}] {path}: in {out} already")
             continue
-        log(f"[{i}/{len(programs)}] {path}")
-        entry = run_program(path, args, log)
-        if old and args.reanalyse and old.get("settings") == settings(args):
+        else:
+            log(f"[{i}/{len(programs)}] {path}")
+            entry = run_program(path, args, log)
+        if done and args.reanalyse:
             # The runs were trained before: keep how long that took.
             entry["analysis_minutes"] = entry["minutes"]
             entry["train_minutes"], entry["minutes"] = old["train_minutes"], old["minutes"]
@@ -358,7 +413,8 @@ def main(argv: list[str] | None = None) -> None:
         tmp = out.with_name(out.name + ".tmp")
         tmp.write_text(json.dumps(saved, indent=1))
         tmp.replace(out)
-        log(f"[{i}/{len(programs)}] {path}: {entry['minutes']} min")
+        if not args.recompile:
+            log(f"[{i}/{len(programs)}] {path}: {entry['minutes']} min")
     entries = [saved["programs"][p] for p in programs if p in saved["programs"]]
     if args.json:
         print(json.dumps({"machine": saved.get("machine"), "programs": entries}))

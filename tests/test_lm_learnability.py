@@ -1,0 +1,84 @@
+"""benchmarks/learnability.py: the table it prints from its committed results is the one
+lm/README.md shows, its compiled sizes are the current compiler's, and ``--recompile``
+refreshes them without the runs (which are not in the repository)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+from lm.data import ProgramSpec
+from lm.scaling import compiled_size
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "learnability.json"
+
+
+def script():
+    path = ROOT / "benchmarks" / "learnability.py"
+    spec = importlib.util.spec_from_file_location("learnability", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def saved() -> dict:
+    return json.loads(RESULTS.read_text())
+
+
+def _printed(saved: dict) -> str:
+    module = script()
+    entries = list(saved["programs"].values())
+    return module.table(entries) + "\n\n" + module.legend(entries)
+
+
+def test_lm_readme_shows_the_table_the_committed_results_give(saved):
+    printed = _printed(saved)
+    assert max(map(len, printed.splitlines())) <= 80
+    readme = (ROOT / "lm" / "README.md").read_text()
+    assert printed in readme, "lm/README.md's table differs: paste the script's output"
+    # One block of four lines per program, each with the sizes counted with embeddings.
+    assert printed.count("\n  with embeddings: ") == len(saved["programs"]) == 15
+
+
+def test_committed_compiled_sizes_are_the_current_compilers(saved):
+    """The compiler changes more often than the trained runs: when this fails, run
+    ``python benchmarks/learnability.py --recompile`` (seconds, no training) and paste the
+    table it prints into the READMEs."""
+    for path, entry in saved["programs"].items():
+        spec = ProgramSpec.from_file(ROOT / path, entry["expr"], entry["vocab"])
+        assert entry["compiled"] == asdict(compiled_size(spec, entry["max_len"])), path
+
+
+def test_recompile_refreshes_sizes_and_ratios_without_runs(saved, tmp_path, monkeypatch):
+    module = script()
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(module, "run_program", lambda *a: pytest.fail("trained a program"))
+    path = "examples/length.rasp"  # learned: both ratios are defined
+    stale = json.loads(json.dumps(saved))
+    stale["programs"][path]["compiled"].update(params=1, params_non_embedding=1)
+    stale["programs"][path]["ratio_non_embedding"] = 1.0
+    out = tmp_path / "learnability.json"
+    out.write_text(json.dumps(stale))
+    module.main(
+        ["--programs", path, "--jobs", "1", "--recompile"]
+        + ["--out", str(out), "--plots", str(tmp_path / "plots")]
+    )
+    entry = json.loads(out.read_text())["programs"][path]
+    compiled = entry["compiled"]
+    assert compiled == saved["programs"][path]["compiled"] and compiled["params"] > 1
+    N = entry["frontier"]["smallest_N"]
+    assert entry["ratio_non_embedding"] == pytest.approx(N / compiled["params_non_embedding"])
+    assert entry["ratio_with_embeddings"] == pytest.approx(
+        entry["learned_params"] / compiled["params"]
+    )
+    assert {k: v for k, v in entry.items() if not re.match("compiled|ratio_", k)} == {
+        k: v for k, v in stale["programs"][path].items() if not re.match("compiled|ratio_", k)
+    }
+    assert (tmp_path / "plots" / "length.png").stat().st_size > 10_000
