@@ -175,9 +175,24 @@ def figure(views: list[HeadView], tokens: list[Any], title: str) -> Any:
         bar = fig.colorbar(image, ax=right, fraction=0.046, pad=0.04)
         bar.ax.tick_params(labelsize=7)
         bar.set_label("attention weight", fontsize=7)
-    fig.suptitle(title, fontsize=9)
+    heading = fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    _clear_of(heading, fig)
     return fig
+
+
+def _clear_of(heading: Any, fig: Any, gap: float = 6.0) -> None:
+    """Lower the panels' top until every panel (its title and key labels included) lies `gap`
+    pixels below the figure's `heading`. tight_layout sizes rows as if each fixed-aspect panel
+    filled its cell, so in a tall figure the first row ran into the heading; a panel moves by
+    only part of the change, hence the few rounds."""
+    for _ in range(10):
+        fig.draw_without_rendering()
+        top = max(ax.get_tightbbox().y1 for ax in fig.axes)
+        overlap = top + gap - heading.get_window_extent().y0
+        if overlap <= 0:
+            return
+        fig.subplots_adjust(top=fig.subplotpars.top - overlap / fig.bbox.height)
 
 
 def plot(views: list[HeadView], tokens: list[Any], path: str, title: str, dpi: int = 90) -> None:

@@ -155,13 +155,18 @@ def test_prefix_count_heads_find_their_selector(monkeypatch):
 
 
 def _text_inside(fig) -> None:
-    """Every text of the figure (titles, tick labels) lies inside it: nothing is cut."""
+    """Every text of the figure (titles, tick labels) lies inside it: nothing is cut; and the
+    figure's title lies clear of every panel (their titles and key labels included)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     canvas = FigureCanvasAgg(fig)
     canvas.draw()
     box = fig.bbox
     renderer = canvas.get_renderer()
+    if fig.get_suptitle():  # matplotlib keeps the figure title's Text privately
+        title = fig._suptitle.get_window_extent(renderer)
+        for ax in fig.axes:
+            assert not ax.get_tightbbox(renderer).overlaps(title), ax.get_title()
     for text in fig.findobj(
         match=lambda a: hasattr(a, "get_text") and hasattr(a, "get_window_extent")
     ):
