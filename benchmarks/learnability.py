@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from matplotlib.figure import Figure
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lm import chinchilla, frontier  # noqa: E402
 from lm.data import ProgramSpec  # noqa: E402
+from lm.plots import learnability_figure  # noqa: E402
 from lm.scaling import CompiledSize, compiled_size, si, span  # noqa: E402
 from lm.sweep import SweepConfig, default_jobs, parse_size, start_ray, sweep  # noqa: E402
 from lm.train import TrainConfig  # noqa: E402
@@ -314,45 +314,10 @@ def legend(entries: list[dict[str, Any]]) -> str:
 
 
 def plot(entry: dict[str, Any], out_dir: Path) -> Path:
-    """Tokens needed to reach 99% exact match against model size, and the compiled size."""
-    points = [
-        frontier.Point(**{k: p[k] for k in ("N", "D", "correct", "total", "seeds")})
-        for p in entry["points"]
-    ]
-    needs = frontier.needs(points)
-    fig = Figure(figsize=(6.4, 4.2))
-    ax = fig.subplots()
-    top = max(p.D for p in points)
-    for n in needs:
-        if n.D is not None:
-            lo = n.D_lo if n.D_lo is not None else n.first_budget / 2
-            hi = n.D_hi if n.D_hi is not None else top * 2
-            ax.errorbar([n.N], [n.D], yerr=[[n.D - lo], [hi - n.D]], fmt="o", color="C0", capsize=3)
-        else:
-            ax.plot([n.N], [top], marker="^", color="C3", ls="none")
-    ax.plot([], [], "o", color="C0", label="tokens to reach 99% (90% interval)")
-    ax.plot([], [], "^", color="C3", label="not reached within the largest budget")
-    comp = entry["compiled"]
-    if comp.get("params_non_embedding"):
-        ax.axvline(
-            comp["params_non_embedding"],
-            color="k",
-            ls="--",
-            lw=1,
-            label="compiled model, non-embedding",
-        )
-        ax.axvline(comp["params"], color="k", ls=":", lw=1, label="compiled, with embeddings")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("parameters N (non-embedding)")
-    ax.set_ylabel("training tokens D")
-    ax.set_title(f"{Path(entry['program']).stem}: learned vs compiled size")
-    ax.legend(fontsize=7, loc="best")
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
+    """Write the program's figure of learned against compiled size; return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{Path(entry['program']).stem}.png"
-    fig.savefig(path, dpi=110)
+    learnability_figure(entry).savefig(path, dpi=110)
     return path
 
 

@@ -1,19 +1,23 @@
 """Figures of a scaling report: ``loss.png`` (loss against N and D, with the fitted law) and
 ``isoflop.png`` (predicted loss along lines of constant compute, and the compute-optimal
-allocation). Every axis is named and carries tick labels, also when the data span less
-than a decade of a log scale (where matplotlib would label no tick at all). Figures are
-built without pyplot, so drawing them sets no backend and keeps no figure alive."""
+allocation); and the learnability table's figure of a program (tokens to reach 99% exact
+match against size, beside the compiled model's size). Every axis is named and carries tick
+labels, also when the data span less than a decade of a log scale (where matplotlib would
+label no tick at all). Figures are built without pyplot, so drawing them sets no backend and
+keeps no figure alive."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullFormatter
 
+from lm import frontier
 from lm.frontier import size_key
 from lm.scaling import Report, si
 
@@ -136,3 +140,40 @@ def plot(rep: Report, out_dir: str | Path) -> list[Path]:
         paths.append(out_dir / name)
         fig.savefig(paths[-1], dpi=120)
     return paths
+
+
+def learnability_figure(entry: dict[str, Any]) -> Figure:
+    """Tokens needed to reach 99% exact match against model size (``entry``: one program of
+    ``benchmarks/learnability.py``'s results), and the compiled size with and without
+    embeddings."""
+    points = [
+        frontier.Point(**{k: p[k] for k in ("N", "D", "correct", "total", "seeds")})
+        for p in entry["points"]
+    ]
+    fig = Figure(figsize=(6.4, 4.8))
+    ax = fig.subplots()
+    top = max(p.D for p in points)
+    for n in frontier.needs(points):
+        if n.D is not None:
+            lo = n.D_lo if n.D_lo is not None else n.first_budget / 2
+            hi = n.D_hi if n.D_hi is not None else top * 2
+            ax.errorbar([n.N], [n.D], yerr=[[n.D - lo], [hi - n.D]], fmt="o", color="C0", capsize=3)
+        else:
+            ax.plot([n.N], [top], marker="^", color="C3", ls="none")
+    ax.plot([], [], "o", color="C0", label="tokens to reach 99% (90% interval)")
+    ax.plot([], [], "^", color="C3", label="not reached within the largest budget")
+    comp = entry["compiled"]
+    if comp.get("params_non_embedding"):
+        ax.axvline(
+            comp["params_non_embedding"], color="k", ls="--", lw=1, label="compiled, non-embedding"
+        )
+        ax.axvline(comp["params"], color="k", ls=":", lw=1, label="compiled, with embeddings")
+    log_axes(ax)
+    ax.set_xlabel("parameters N (non-embedding)")
+    ax.set_ylabel("training tokens D")
+    ax.set_title(f"{Path(entry['program']).stem}: learned vs compiled size")
+    # Below the axes: inside, it would cover points wherever they fall.
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lm.data import ProgramSpec
+from lm.plots import learnability_figure
 from lm.scaling import compiled_size
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,3 +83,24 @@ def test_recompile_refreshes_sizes_and_ratios_without_runs(saved, tmp_path, monk
         k: v for k, v in stale["programs"][path].items() if not re.match("compiled|ratio_", k)
     }
     assert (tmp_path / "plots" / "length.png").stat().st_size > 10_000
+
+
+def _tick_labels(axis) -> list[str]:
+    lo, hi = sorted(axis.get_view_interval())
+    ticks = [t for t in axis.get_major_ticks() + axis.get_minor_ticks() if lo <= t.get_loc() <= hi]
+    return [t.label1.get_text() for t in ticks if t.label1.get_visible() and t.label1.get_text()]
+
+
+def test_figures_label_every_axis_also_within_one_decade(saved):
+    """Every committed program's figure, and one whose sizes and budgets span no power of
+    ten (where matplotlib alone labels no tick), has named axes with tick labels."""
+    narrow = json.loads(json.dumps(saved["programs"]["examples/shuffle_dyck2.rasp"]))
+    for p, N in zip(narrow["points"], [2e4] * 4 + [3e4] * 4 + [5e4] * 4, strict=True):
+        p["N"], p["D"] = N, p["D"] / 2 + 1e5  # budgets 1.25e5-3e5
+    narrow["compiled"].update(params=4e4, params_non_embedding=3.5e4)
+    for entry in [*saved["programs"].values(), narrow]:
+        fig = learnability_figure(entry)
+        fig.canvas.draw()
+        (ax,) = fig.axes
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+        assert _tick_labels(ax.xaxis) and _tick_labels(ax.yaxis), entry["program"]
