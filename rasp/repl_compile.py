@@ -107,6 +107,26 @@ def draw(session: ReplSession, sop: ir.SOp, example: Any) -> list[str]:
 INDENT = "     "  # the original's echo indent, which :compile and :attn share
 
 
+def error_text(err: Exception, columns: int) -> str:
+    """`!! ` and why a command failed, wrapped to `columns`, then the error's notes: a
+    refusal's hint (the rewrite that would compile) and where a call came from. The bare
+    message alone lost the hint and ran past the terminal's edge."""
+    message = err.message if isinstance(err, RaspError) else str(err)
+    notes = err.notes if isinstance(err, RaspError) else []
+    lines = [
+        wrapped
+        for i, line in enumerate(message.split("\n"))
+        for wrapped in textwrap.wrap(
+            ("!! " if i == 0 else "   ") + line,
+            columns,
+            subsequent_indent="   ",
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+    ]
+    return "\n".join([*lines, *(f"   {note}" for note in notes)]) + "\n"
+
+
 def attn_tokens(tokens: list[Any], columns: int, lines: int) -> int:
     """How many tokens of the example :attn can show: the compiled matrix (BOS column, one
     column per token) within `columns`, and its rows within a screen of `lines`."""
@@ -192,8 +212,8 @@ def register(session: ReplSession) -> None:
             try:
                 return [("", "\n".join(fn(arg)) + "\n")]
             except (RaspError, ValueError, NoCompiler) as err:
-                message = err.message if isinstance(err, RaspError) else str(err)
-                return [(ERROR, f"!! {message}\n")]
+                columns = shutil.get_terminal_size((80, 24)).columns
+                return [(ERROR, error_text(err, columns))]
 
         return run
 

@@ -295,10 +295,10 @@ def test_compile_and_attn_commands():
     assert re.search(r"      a \|     1 +a +\. +\. +\. +1\n", out)
     out = text_of(session.run_text(":attn flip"))  # a selector: compiled inside an aggregate
     assert "RASP selector flip" in out
-    assert text_of(session.run_text(":compile flip")) == (
+    assert " ".join(text_of(session.run_text(":compile flip")).split()) == (
         "!! flip is a selector: compile an s-op that uses it, e.g. :compile aggregate(flip, "
-        "tokens), or see it with :attn flip\n"
-    )
+        "tokens), or see it with :attn flip"
+    )  # wrapped to the terminal
     assert "--max-len needs a whole number" in text_of(
         session.run_text(":compile reverse --max-len")
     )
@@ -317,6 +317,20 @@ def test_compile_of_a_function_says_how_to_call_it(command):
     assert text_of(session.run_text(f":{command} 3")) == (
         "!! 3 is a int, not an s-op: only s-ops (and, for :attn, selectors) compile\n"
     )
+
+
+def test_a_refusal_shows_its_hint_within_80_columns(monkeypatch):
+    """The compiler's refusal was one 230-column line without its hint (what would compile)."""
+    pytest.importorskip("compiler")
+    monkeypatch.setenv("COLUMNS", "80")
+    session = ReplSession(interactive=True)
+    session.run_text(
+        'x = 1 if tokens == "a" else 1.0; m = aggregate(select(tokens, tokens, ==), x, 0);'
+    )
+    out = text_of(session.run_text(":compile m --vocab a,b --max-len 4"))
+    assert out.startswith("!! cannot compile `m`: its value is an int on some inputs")
+    assert "\n   hint: fix the number's type before this point: `round(x)`" in out
+    assert max(len(line) for line in out.splitlines()) <= 80 and len(out.splitlines()) >= 4
 
 
 @pytest.mark.parametrize("off, typed", [(0.0, True), (5e-6, True), (3e-5, True), (0.0, False)])
