@@ -9,9 +9,11 @@ same random inputs of the full length, one thread each (torch; XLA without its t
 timed in process CPU time, as the machine is shared. e2e is tokens to decoded outputs
 as Python lists (raspc: `run_batch`; Tracr: its encoder, jitted forward, decoder); raspc's
 "arrays" is the same to decoded arrays (`run_arrays`: the lists are then one `tolist`, about
-25 ns per value); bare is the forward alone on encoded ids. Every raspc row's outputs are
-checked against the interpreter; Tracr's outputs
-are checked too and reported. Tracr is looked for at --tracr-python, $RASPC_TRACR_PYTHON, or
+25 ns per value); "text" the same from one string per input, RASP's own input form, where
+every token is a character (hist, reverse, sort_freq: reading a Python list costs ~10 ns per
+token, as much as hist's whole forward); bare is the forward alone on encoded ids. Every
+raspc row's outputs are checked against the interpreter; Tracr's outputs are checked too and
+reported. Tracr is looked for at --tracr-python, $RASPC_TRACR_PYTHON, or
 ../tracr-venv/bin/python beside the repository; without it raspc's figures print alone.
 Progress goes to stderr; JSON to benchmarks/results/vs_tracr.json.
 
@@ -133,17 +135,19 @@ def bench_raspc(
         values, counts = prog.run_arrays(batch)
         exact = exact and prog.codec.rows(values, counts) == outputs
         tokens, lengths = prog.encode_batch(batch)
-        rows.append(
-            {
-                "batch": b,
-                "exact": exact,
-                "e2e": timed(lambda batch=batch: prog.run_batch(batch), min_cpu),
-                "arrays": timed(lambda batch=batch: prog.run_arrays(batch), min_cpu),
-                "bare": timed(
-                    lambda t=tokens, ln=lengths: runtime.run_padded(fast, t, ln), min_cpu
-                ),
-            }
-        )
+        row = {
+            "batch": b,
+            "exact": exact,
+            "e2e": timed(lambda batch=batch: prog.run_batch(batch), min_cpu),
+            "arrays": timed(lambda batch=batch: prog.run_arrays(batch), min_cpu),
+            "bare": timed(lambda t=tokens, ln=lengths: runtime.run_padded(fast, t, ln), min_cpu),
+        }
+        if all(isinstance(t, str) and len(t) == 1 for t in PROGRAMS[name][0]):
+            texts = ["".join(x) for x in batch]  # RASP's own input form: one string each
+            values, counts = prog.run_arrays(texts)
+            row["exact"] = exact and prog.codec.rows(values, counts) == outputs
+            row["text"] = timed(lambda texts=texts: prog.run_arrays(texts), min_cpu)
+        rows.append(row)
         progress(f"raspc {name} batch {b:,} done")
     return {
         "d_model": prog.stats["d_model"],
@@ -217,10 +221,10 @@ def table(results: dict[str, Any], wide: bool) -> str:
     def num(x: float | None) -> str:
         return "-" if x is None else f"{x:,.0f}"
 
-    head = ["program", "batch", "lists", "arrays", "bare", "arr/bare", "Tracr", "bare", "ratio"]
+    head = ["program", "batch", "lists", "arrays", "text", "bare", "a/b t/b", "Tracr", "ratio"]
     head.append("exact")
     if wide:
-        head += ["e2e seq/s", "Tracr seq/s"]
+        head += ["Tracr bare", "e2e seq/s", "Tracr seq/s"]
     lines = []
     for name, res in results["programs"].items():
         tracr = res.get("tracr")
@@ -229,6 +233,7 @@ def table(results: dict[str, Any], wide: bool) -> str:
             b = row["batch"]
             e2e, bare = rate(b, row["e2e"]["cpu"]), rate(b, row["bare"]["cpu"])
             arrays = rate(b, row["arrays"]["cpu"]) if "arrays" in row else None
+            text = rate(b, row["text"]["cpu"]) if "text" in row else None
             t = trows.get(b)
             t_e2e = rate(b, t["e2e"]["cpu"]) if t else None
             t_bare = rate(b, t["bare"]["cpu"]) if t else None
@@ -237,15 +242,16 @@ def table(results: dict[str, Any], wide: bool) -> str:
                 f"{b:,}",
                 num(e2e),
                 num(arrays),
+                num(text),
                 num(bare),
-                f"{arrays / bare:.2f}" if arrays else "-",
+                " ".join(f"{x / bare:.2f}" if x else "   -" for x in (arrays, text)),
                 num(t_e2e),
-                num(t_bare),
                 f"{e2e / t_e2e:.1f}x" if t_e2e else "-",
                 "yes" if row["exact"] else "NO",
             ]
             if wide:
                 cells += [
+                    num(t_bare),
                     num(rate(b, row["e2e"]["wall"])),
                     num(rate(b, t["e2e"]["wall"])) if t else "-",
                 ]
@@ -260,9 +266,9 @@ def summary(results: dict[str, Any]) -> list[str]:
     out = []
     for name, res in results["programs"].items():
         r, tracr = res["raspc"], res.get("tracr")
-        line = f"{name}@{PROGRAMS[name][1]}: raspc d_model {r['d_model']}, {r['layers']} layers"
+        line = f"{name}@{PROGRAMS[name][1]}: raspc d_model {r['d_model']}, layers {r['layers']}"
         if tracr:
-            line += f"; Tracr d_model {tracr['d_model']}, {tracr['layers']} layers"
+            line += f"; Tracr d_model {tracr['d_model']}, layers {tracr['layers']}"
         out.append(line)
         if tracr:
             out.append(
@@ -370,8 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     m = results["machine"]
     print(f"{m['cpu']}, load average {m['loadavg']:.1f}")
     print(
-        "Sequences per CPU-second: raspc end to end to Python lists, to arrays, and its\n"
-        "bare forward; Tracr end to end (to lists) and bare; ratio: raspc lists / Tracr"
+        "Sequences per CPU-second: raspc end to end from lists of tokens to Python lists,\n"
+        "to arrays, from strings (text) to arrays, and its bare forward; a/b t/b: arrays\n"
+        "and text over bare; Tracr end to end, lists to lists; ratio: raspc lists/Tracr"
     )
     print(table(results, args.wide))
     print("\n".join(summary(results)))
