@@ -38,7 +38,7 @@ import torch  # noqa: E402
 import compiler  # noqa: E402
 from compiler import verify as check  # noqa: E402
 from compiler.program import same_output  # noqa: E402
-from rasp.env import Environment, read_source  # noqa: E402
+from rasp.env import Environment  # noqa: E402
 from rasp.examples import read_header  # noqa: E402
 from runtime import bench as B  # noqa: E402
 from runtime.bench_tables import format_attention, format_gemm, format_train  # noqa: E402
@@ -90,7 +90,7 @@ def compiled_section(device: torch.device, cfg: dict[str, Any]) -> dict[str, Any
     for name, vocab, n in cfg["programs"]:
         path = ROOT / "examples" / f"{name}.rasp"
         env = Environment()
-        env.run(read_source(str(path)), str(path))
+        env.run_file(str(path))
         prog = compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab, max_len=n)
         prog.model.to(device)
         rng = random.Random(0)

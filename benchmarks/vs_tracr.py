@@ -47,7 +47,7 @@ import compiler  # noqa: E402
 import runtime  # noqa: E402
 from compiler import verify as check  # noqa: E402
 from compiler.program import same_output  # noqa: E402
-from rasp.env import Environment, read_source  # noqa: E402
+from rasp.env import Environment  # noqa: E402
 from rasp.examples import read_header  # noqa: E402
 from runtime.device import device_name  # noqa: E402
 
@@ -118,7 +118,7 @@ def compile_raspc(name: str) -> compiler.CompiledProgram:
     vocab, n = PROGRAMS[name]
     path = ROOT / "examples" / f"{name}.rasp"
     env = Environment()
-    env.run(read_source(str(path)), str(path))
+    env.run_file(str(path))
     return compiler.compile(env, read_header(str(path)).compile.expr, vocab=vocab, max_len=n)
 
 
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
 def _node(name: str):
     path = ROOT / "examples" / f"{name}.rasp"
     env = Environment()
-    env.run(read_source(str(path)), str(path))
+    env.run_file(str(path))
     return env.expression(read_header(str(path)).compile.expr)
 
 
