@@ -77,6 +77,7 @@ _STMT_LITERALS = (
 
 # Tokens that can end an expression: after them an operator, `,` or `;` is due, not an operand.
 _VALUE_ENDS = frozenset(("ID", "PosInt", "Float", "String", ")", "]", "}"))
+_COMPARISONS = frozenset(("==", "!=", "<", ">", "<=", ">="))
 
 
 def _set_text(literals: tuple[str, ...], kinds: tuple[str, ...], eof: bool = False) -> str:
@@ -167,6 +168,8 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     before, rest = text[: bad.start], text[bad.end :]
     if i > 0 and tokens[i - 1].kind in ("round", "indicator"):  # they take a parenthesis
         return f"missing '(' at '{bad.text}'"
+    if _after_predicate(tokens, i):
+        return _closing_select(text, tokens, i)
     if i == 0:
         context = STATEMENT
     elif parse_input(before).status is Status.COMPLETE:
@@ -207,6 +210,28 @@ def _stray_closer(tokens: list[Token], i: int) -> str | None:
     after = tokens[i + 1].kind if i + 1 < len(tokens) else "<EOF>"
     word = "extraneous" if after == ";" else "mismatched"
     return f"{word} input '{bad.text}' expecting ';'"
+
+
+def _after_predicate(tokens: list[Token], i: int) -> bool:
+    """Whether token `i` follows the comparison that is a `select(`'s last argument."""
+    return (
+        i > 1
+        and tokens[i - 1].kind in _COMPARISONS
+        and tokens[i - 2].kind == ","
+        and _open_brackets(tokens[:i])[-1:] == ["select("]
+    )
+
+
+def _closing_select(text: str, tokens: list[Token], i: int) -> str:
+    """Only `)` may follow a select's comparison: ANTLR drops the token when `)` comes next,
+    inserts the `)` when that lets it go on (`select(a, b, ==;`), else says it expected one."""
+    bad = tokens[i]
+    if i + 1 < len(tokens) and tokens[i + 1].kind == ")":
+        return f"extraneous input '{bad.text}' expecting ')'"
+    closed = f"{text[: bad.start]}) {text[bad.start :]}"
+    if _gets_further(closed, bad.start + 2 + len(bad.text)):  # the token may follow the `)`
+        return f"missing ')' at '{bad.text}'"
+    return f"mismatched input '{bad.text}' expecting ')'"
 
 
 def _missing_closer(text: str, tokens: list[Token], i: int) -> str | None:

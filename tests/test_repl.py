@@ -112,6 +112,12 @@ EXPRESSION_SET = (
         ("def=4;", "mismatched input '=' expecting ID"),
         ("for in;", "missing ID at 'in'"),
         ('tokens != "a";', "no viable alternative at input 'tokens!='"),
+        # After a select's comparison only `)` may come (the original, run on each of these).
+        ("x = select(indices, indices, ==;", "missing ')' at ';'"),
+        ("x = aggregate(select(indices, indices, <, tokens);", "missing ')' at ','"),
+        ("x = select(indices, indices, == 3);", "extraneous input '3' expecting ')'"),
+        ("x = select(indices, indices, != y;", "mismatched input 'y' expecting ')'"),
+        ("x = select(indices, indices, <];", "mismatched input ']' expecting ')'"),
     ],
 )
 def test_syntax_errors_are_worded_like_antlr(stdin, message):
