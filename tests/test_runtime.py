@@ -1,5 +1,5 @@
-"""runtime.Transformer: attention paths agree, masks hide what they must, generation is cached
-correctly, batched inference equals one-by-one inference."""
+"""runtime.Transformer: its config, its layout, attention paths agree, masks hide what they
+must (generation: test_runtime_generate.py; devices: test_runtime_devices.py)."""
 
 from __future__ import annotations
 
@@ -7,55 +7,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from runtime_models import make_model, tokens
 
 from runtime import LayerConfig, Transformer, TransformerConfig
-from runtime.device import autocast, exact_fp32, pick_device
-from runtime.model import KVCache
-
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-
+from runtime.device import exact_fp32
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def make_model(
-    causal: bool = True,
-    norm: str = "none",
-    activation: str = "relu",
-    attn_scale: float | None = None,
-    bias: bool = True,
-    vocab: int = 13,
-    max_len: int = 24,
-    seed: int = 0,
-    **kw,
-) -> Transformer:
-    torch.manual_seed(seed)
-    layers = kw.pop(
-        "layers",
-        [
-            LayerConfig(4, 8, 48),
-            LayerConfig(0, 0, 32),
-            LayerConfig(2, 16, 0),
-            LayerConfig(3, 4, 16),
-        ],
-    )
-    config = TransformerConfig(
-        vocab_size=vocab,
-        max_seq_len=max_len,
-        d_model=32,
-        layers=layers,
-        activation=activation,
-        norm=norm,
-        causal=causal,
-        attn_scale=attn_scale,
-        bias=bias,
-        **kw,
-    )
-    return Transformer(config).eval()
-
-
-def tokens(B: int, T: int, vocab: int = 13, seed: int = 1) -> torch.Tensor:
-    return torch.randint(0, vocab, (B, T), generator=torch.Generator().manual_seed(seed))
 
 
 # --- config -----------------------------------------------------------------------------------
@@ -279,172 +236,6 @@ def test_padding_never_changes_the_unpadded_part(impl, causal, side):
 def test_pad_mask_shape_must_match():
     with pytest.raises(ValueError, match="pad_mask"):
         make_model()(tokens(2, 5), torch.zeros(2, 4, dtype=torch.bool))
-
-
-# --- generation -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("norm", ["none", "layernorm"])
-def test_generation_with_cache_equals_without(norm):
-    model = make_model(norm=norm)
-    prompt = tokens(3, 5)
-    cached = model.generate(prompt, 12, greedy=True)
-    plain = model.generate(prompt, 12, greedy=True, use_cache=False)
-    assert cached.shape == (3, 17) and torch.equal(cached, plain)
-    assert torch.equal(cached[:, :5], prompt)
-
-
-def test_sampled_generation_with_cache_equals_without():
-    model = make_model()
-    prompt = tokens(4, 3)
-    kw = {"temperature": 0.8, "top_k": 5}
-    cached = model.generate(prompt, 10, generator=torch.Generator().manual_seed(7), **kw)
-    plain = model.generate(
-        prompt, 10, use_cache=False, generator=torch.Generator().manual_seed(7), **kw
-    )
-    assert torch.equal(cached, plain)
-
-
-def test_top_k_one_is_greedy():
-    model = make_model()
-    prompt = tokens(2, 4)
-    assert torch.equal(model.generate(prompt, 6, top_k=1), model.generate(prompt, 6, greedy=True))
-
-
-def test_generation_past_max_seq_len_crops_the_context():
-    model = make_model(max_len=8)
-    prompt = tokens(2, 6)
-    cached = model.generate(prompt, 10, greedy=True)
-    plain = model.generate(prompt, 10, greedy=True, use_cache=False)
-    assert cached.shape == (2, 16) and torch.equal(cached, plain)
-
-
-def test_left_padded_prompts_generate_as_if_alone():
-    model = make_model(norm="layernorm")
-    prompts = [tokens(1, n, seed=20 + n)[0] for n in (6, 2, 4)]
-    idx = torch.zeros(3, 6, dtype=torch.long)
-    pad = torch.ones(3, 6, dtype=torch.bool)
-    for i, p in enumerate(prompts):
-        idx[i, 6 - len(p) :] = p
-        pad[i, 6 - len(p) :] = False
-    for use_cache in (True, False):
-        out = model.generate(idx, 8, greedy=True, pad_mask=pad, use_cache=use_cache)
-        for i, p in enumerate(prompts):
-            alone = model.generate(p[None], 8, greedy=True)
-            assert torch.equal(out[i, 6:], alone[0, len(p) :])
-
-
-def test_generation_stops_when_every_row_has_emitted_eos():
-    model = make_model()
-    prompt = tokens(2, 3)
-    free = model.generate(prompt, 15, greedy=True)
-    eos = int(free[0, 3])  # row 0 emits this first
-    out = model.generate(prompt, 15, greedy=True, eos_token=eos)
-    first = [int((row[3:] == eos).nonzero()[0]) if (row[3:] == eos).any() else None for row in free]
-    if all(f is not None for f in first):
-        assert out.shape[1] == 3 + max(first) + 1
-    for row, f in zip(out, first, strict=True):
-        if f is not None:
-            assert (row[3 + f :] == eos).all()
-
-
-def test_bidirectional_generation_recomputes_every_step():
-    model = make_model(causal=False)
-    prompt = tokens(2, 4)
-    assert torch.equal(
-        model.generate(prompt, 5, greedy=True),
-        model.generate(prompt, 5, greedy=True, use_cache=False),
-    )
-    with pytest.raises(ValueError, match="causal"):
-        model.residual(prompt, cache=KVCache(model.config, 2, prompt.device, torch.float32))
-
-
-def test_generation_needs_a_vocabulary_unembedding():
-    with pytest.raises(ValueError, match="d_out"):
-        make_model(d_out=3).generate(tokens(1, 2), 2)
-    with pytest.raises(ValueError, match="temperature"):
-        make_model().generate(tokens(1, 2), 2, temperature=0.0)
-
-
-# --- devices ----------------------------------------------------------------------------------
-
-
-def test_pick_device(monkeypatch):
-    monkeypatch.delenv("RASPC_DEVICE", raising=False)
-    assert pick_device("cpu") == torch.device("cpu")
-    assert pick_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
-    monkeypatch.setenv("RASPC_DEVICE", "cpu")
-    assert pick_device() == torch.device("cpu")
-    with pytest.raises(ValueError, match="unknown device"):
-        pick_device("abacus")
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
-def test_asking_for_missing_cuda_is_an_error():
-    with pytest.raises(ValueError, match="CUDA is not available"):
-        pick_device("cuda")
-
-
-def test_exact_fp32_turns_tf32_off_and_restores():
-    before = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("high")
-    try:
-        with exact_fp32():
-            assert torch.get_float32_matmul_precision() == "highest"
-            assert torch.backends.cudnn.allow_tf32 is False
-        assert torch.get_float32_matmul_precision() == "high"
-    finally:
-        torch.set_float32_matmul_precision(before)
-
-
-# --- CUDA -------------------------------------------------------------------------------------
-
-
-@cuda
-def test_cuda_matches_cpu_in_exact_fp32():
-    model = make_model(causal=False, attn_scale=100.0)
-    idx = tokens(4, 20)
-    with torch.no_grad(), exact_fp32():
-        cpu = model(idx)
-        gpu = model.cuda()(idx.cuda()).cpu()
-    torch.testing.assert_close(gpu, cpu, atol=1e-5, rtol=1e-5)
-
-
-@cuda
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_cuda_sdpa_equals_math(dtype):
-    model = make_model(norm="layernorm").cuda().to(dtype)
-    idx = tokens(4, 24).cuda()
-    tol = 1e-5 if dtype == torch.float32 else 3e-2
-    with torch.no_grad(), exact_fp32():
-        torch.testing.assert_close(
-            model(idx, attn_impl="sdpa"), model(idx, attn_impl="math"), atol=tol, rtol=tol
-        )
-
-
-@cuda
-def test_cuda_generation_and_autocast():
-    model = make_model(norm="layernorm").cuda()
-    prompt = tokens(3, 4).cuda()
-    assert torch.equal(
-        model.generate(prompt, 8, greedy=True),
-        model.generate(prompt, 8, greedy=True, use_cache=False),
-    )
-    device = torch.device("cuda")
-    with autocast(device):
-        assert model(prompt).dtype == torch.bfloat16
-
-
-@cuda
-def test_cuda_compiled_model_matches_eager():
-    from runtime.device import maybe_compile
-
-    model = make_model(causal=False).cuda()
-    idx = tokens(8, 16).cuda()
-    with torch.no_grad(), exact_fp32():
-        torch.testing.assert_close(
-            maybe_compile(model, "default")(idx), model(idx), atol=1e-5, rtol=1e-5
-        )
 
 
 def test_init_false_skips_the_random_init(monkeypatch):
