@@ -153,6 +153,14 @@ def format_weights(tokens: list[Any], weights: Any) -> str:
     return "\n".join(lines)
 
 
+def _first(example: Any, n: int) -> str:
+    """The example's first `n` tokens as the REPL writes the example, then `…`: the
+    heading of a cut :attn (the whole of a 200-token example took four lines)."""
+    if isinstance(example, str):
+        return format_example_arg(example[:n]) + "…"
+    return format_example_arg(list(example)[:n])[:-1] + ", …]"
+
+
 def side_by_side(left: str, right: str, gap: int = 6) -> str:
     left_lines, right_lines = left.split("\n"), right.split("\n")
     width = max(len(line.expandtabs()) for line in left_lines) + gap
@@ -278,12 +286,12 @@ def register(session: ReplSession) -> None:
         columns = size.columns - len(INDENT)
         n = attn_tokens(tokens, columns, size.lines) if session.cut else len(tokens)
         shown = tokens[:n]
+        on = format_example_arg(example) if n == len(tokens) else _first(example, n)
         lines = []
         for layer, head, value in mine or heads(prog):
             title = (
                 f"head {head} of layer {layer}: {value.label} <- "
-                f"{value.selector or '?'} ({value.role}) on "
-                f"{format_example_arg(example)}"
+                f"{value.selector or '?'} ({value.role}) on {on}"
             )
             lines += (
                 textwrap.wrap(title, columns, subsequent_indent="    ", break_on_hyphens=False)

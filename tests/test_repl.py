@@ -408,6 +408,7 @@ def test_attn_fits_80_columns_and_cuts_long_examples(monkeypatch):
     assert max(len(line.expandtabs()) for line in out.splitlines()) <= 80
     assert len(out.splitlines()) <= 3 * 22
     assert "of 200 tokens: :cut off shows all)" in out
+    assert 'on "abababababababab"…' in out and "ab" * 20 not in out  # the heading cut too
     session.run_text(":cut off")
     out = text_of(session.run_text(":attn reverse"))
     assert len(out.splitlines()) > 200
