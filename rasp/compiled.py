@@ -119,13 +119,19 @@ class Ticker:
         self.detail = f"{stage} {done}/{total}"
 
 
+# The tickers running, innermost last: only it writes (the REPL ticks a whole input, and a
+# compile inside that input ticks its own stage on the same line).
+_running: list[Ticker] = []
+
+
 @contextmanager
 def ticking(
     stream: TextIO | None, text: str, delay: float = 1.0, interval: float = 1.0
 ) -> Iterator[Ticker]:
     """While the block runs longer than `delay` seconds, keep `text`, the seconds so far and
     the ticker's stage on one terminal line of `stream` (erased at the end); nothing at all
-    when `stream` is None. The block passes `ticker.update` to the compiler as `progress`."""
+    when `stream` is None. The block passes `ticker.update` to the compiler as `progress`.
+    A ticking block inside another one takes the line over until it ends."""
     ticker = Ticker()
     if stream is None:
         yield ticker
@@ -138,6 +144,8 @@ def ticking(
     def tick() -> None:
         wait = delay
         while not done.wait(wait):
+            if _running[-1] is not ticker:
+                continue  # an inner block is ticking
             line = f"{text} {time.monotonic() - start:.0f} s"
             if ticker.detail:
                 line += f" ({ticker.detail})"
@@ -147,12 +155,14 @@ def ticking(
             wait = interval
 
     thread = threading.Thread(target=tick, daemon=True)
+    _running.append(ticker)
     thread.start()
     try:
         yield ticker
     finally:
         done.set()
         thread.join()
+        _running.remove(ticker)
         if shown.is_set():
             stream.write("\r\x1b[K")
             stream.flush()

@@ -26,6 +26,7 @@ from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
 
 from rasp import ir
 from rasp.build import Function
+from rasp.compiled import ticking
 from rasp.keywords import glued_words, operator_words, statement_words
 from rasp.lexer import RaspLexer, TerminalStyle
 from rasp.repl import PROMPT, Output, ReplSession, Status, def_depth, parse_input
@@ -152,6 +153,8 @@ def _history(path: str) -> History:
 class PromptRepl:
     """The terminal REPL. `input`, `output` and `sink` (where results go) are for tests."""
 
+    tick_after = 2.0  # seconds an input runs before a line says it is still working
+
     def __init__(
         self,
         session: ReplSession,
@@ -219,6 +222,8 @@ class PromptRepl:
             except EOFError:
                 break
             try:
-                self.sink(self.session.run_text(text))
+                with ticking(self.session.progress, "working…", delay=self.tick_after):
+                    out = self.session.run_text(text)
+                self.sink(out)
             except KeyboardInterrupt:
                 self.sink([(ERROR, "!! interrupted\n")])

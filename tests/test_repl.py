@@ -528,6 +528,28 @@ def test_ticker_shows_the_compilers_stage():
     assert quiet.getvalue() == ""
 
 
+def test_an_inner_ticker_takes_the_line_over():
+    """The REPL ticks a whole input; a compile inside it ticks its stage, and only that."""
+    import io
+    import time
+
+    from rasp.compiled import ticking
+
+    stream = io.StringIO()
+    end = time.monotonic() + 60
+    with ticking(stream, "working…", delay=0.01, interval=0.01):
+        while "working…" not in stream.getvalue() and time.monotonic() < end:
+            time.sleep(0.01)
+        with ticking(stream, "compiling x…", delay=0.01, interval=0.01):
+            while "compiling" not in stream.getvalue() and time.monotonic() < end:
+                time.sleep(0.01)
+            time.sleep(0.1)  # ten of the outer ticker's intervals
+            inner = stream.getvalue().split("compiling", 1)[1]
+        while stream.getvalue().count("working…") < 2 and time.monotonic() < end:
+            time.sleep(0.01)  # the outer one resumes
+    assert "working…" not in inner and stream.getvalue().count("working…") >= 2
+
+
 @pytest.mark.parametrize(
     "typed, message",
     [

@@ -32,13 +32,13 @@ def _wait(condition, what: str, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def drive(tmp_path, steps):
+def drive(tmp_path, steps, session: ReplSession | None = None):
     """Run the REPL on a pipe; `steps` are (keys, condition on (buffer text, outputs))."""
     outputs: list[str] = []
     failures: list[BaseException] = []
     with create_pipe_input() as pipe:
         repl = PromptRepl(
-            ReplSession(interactive=True),
+            session or ReplSession(interactive=True),
             str(tmp_path / "history"),
             input=pipe,
             output=DummyOutput(),
@@ -206,3 +206,26 @@ def test_input_highlighting_uses_the_terminals_colours():
         attrs = STYLE.get_attrs_for_style_str(f"class:{cls}", DEFAULT_ATTRS)
         assert attrs.color in ("", None) or attrs.color.startswith("ansi"), (cls, attrs.color)
         assert attrs.color not in ("ansiblue", "ansiblack", "ansiwhite", "ansiyellow")
+
+
+def test_a_slow_input_says_it_is_working(tmp_path, monkeypatch):
+    """A statement on a long running example ran 16 s (sort of 6,000 tokens), a load 50 s,
+    with nothing on the screen: past `tick_after` a line says so, erased before the result."""
+    import io
+
+    session = ReplSession(interactive=True)
+    session.progress = io.StringIO()
+    run = session.env.execute
+
+    def slow(statement):
+        end = time.monotonic() + 60  # until it ticked (later on a loaded machine)
+        while not session.progress.getvalue() and time.monotonic() < end:
+            time.sleep(0.01)
+        return run(statement)
+
+    monkeypatch.setattr(session.env, "execute", slow)
+    monkeypatch.setattr(PromptRepl, "tick_after", 0.05)
+    outputs, _ = drive(tmp_path, [("x = 1;\r", results(1))], session)
+    assert "value: x =  1" in outputs[1]
+    ticks = session.progress.getvalue()
+    assert ticks.startswith("\rworking… 0 s\x1b[K") and ticks.endswith("\r\x1b[K")
