@@ -14,6 +14,7 @@ import click
 
 from rasp import ir
 from rasp.command import LazyGroup, fail, load_or_exit
+from rasp.compiled import ticking
 from rasp.env import Environment
 from rasp.errors import RaspError
 from rasp.examples import Header, default_exprs, parse_input_literal, read_header
@@ -125,7 +126,8 @@ def run(file: str, exprs: tuple[str, ...], inputs: tuple[str, ...], as_json: boo
         names = list(exprs) or program.default_exprs()
         for expr in names:
             try:
-                outputs = env.evaluate_batch(expr, values)
+                with ticking(progress_stream(), f"running {expr[:40]}…", delay=TICK_AFTER):
+                    outputs = env.evaluate_batch(expr, values)
             except RaspError as err:
                 if not inputs:
                     raise
@@ -135,6 +137,14 @@ def run(file: str, exprs: tuple[str, ...], inputs: tuple[str, ...], as_json: boo
                 click.echo(_render(expr, node, x, out, as_json))
     except RaspError as err:
         fail(err)
+
+
+TICK_AFTER = 2.0  # seconds an evaluation runs before a line says it still does
+
+
+def progress_stream() -> Any:
+    """Where a slow evaluation ticks: stderr when a person watches it, else nowhere."""
+    return sys.stderr if sys.stderr.isatty() else None
 
 
 def _render(expr: str, node: Any, x: Any, out: Any, as_json: bool) -> str:

@@ -2,15 +2,22 @@
 their `--help`, which imports none of them."""
 
 import importlib
+import io
 import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+import rasp.cli
 from lm.cli import COMMANDS, lm
 from rasp.cli import LAZY_COMMANDS, main
+from rasp.env import Environment
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(("group", "table"), [(main, LAZY_COMMANDS), (lm, COMMANDS)])
@@ -53,3 +60,23 @@ def test_help_imports_no_torch(args):
     exit_code, heavy, output = json.loads(done.stdout)
     assert exit_code == 0 and "Commands:" in output
     assert heavy == []
+
+
+def test_a_slow_run_ticks_on_the_terminal(monkeypatch):
+    """`rasp run` on a long input (sort of 6,000 tokens: 16 s) said nothing until the end."""
+    stream = io.StringIO()
+    monkeypatch.setattr(rasp.cli, "progress_stream", lambda: stream)
+    monkeypatch.setattr(rasp.cli, "TICK_AFTER", 0.05)
+    evaluate = Environment.evaluate_batch
+
+    def slow(self, expr, values):
+        end = time.monotonic() + 60  # until it ticked (later on a loaded machine)
+        while not stream.getvalue() and time.monotonic() < end:
+            time.sleep(0.01)
+        return evaluate(self, expr, values)
+
+    monkeypatch.setattr(Environment, "evaluate_batch", slow)
+    result = CliRunner().invoke(main, ["run", str(ROOT / "examples" / "reverse.rasp"), "-i", "ab"])
+    assert result.exit_code == 0 and result.output == 'reverse("ab") = [b, a] (strings)\n'
+    ticks = stream.getvalue()
+    assert ticks.startswith("\rrunning reverse… ") and ticks.endswith("\r\x1b[K")
