@@ -175,9 +175,15 @@ def by_size(tmp: Path, targets: list[int], limit: float) -> list[dict]:
 
 
 def by_length(
-    names: list[str], lengths: list[int], limit: float, samples: int, jobs: int = 1
+    names: list[str],
+    lengths: list[int],
+    limit: float,
+    samples: int,
+    jobs: int = 1,
+    check_limit: float | None = None,
 ) -> dict:
-    """Every example at every max_len (`jobs` compiles at once); verified at 256 and 512."""
+    """Every example at every max_len (`jobs` compiles at once); verified at 256 and 512
+    (each check within `check_limit` CPU seconds, the compile within `limit`)."""
     from rasp.examples import read_header
 
     progs = {}
@@ -191,7 +197,7 @@ def by_length(
     def one(cfg):
         name, n = cfg
         check = samples if n in (256, 512) else 0
-        return name, n, runner.run(progs[name], n, limit, samples=check)
+        return name, n, runner.run(progs[name], n, limit, samples=check, check_limit=check_limit)
 
     points: dict[str, dict[int, dict]] = {name: {} for name in names}
     with ThreadPoolExecutor(max(1, jobs)) as pool:
@@ -234,10 +240,7 @@ def summarise(points: list[dict]) -> dict:
         "verified": exact_at,
         "exp_time": slope([p["max_len"] for p in ok], [p["cpu_seconds"] for p in ok]),
         "exp_d_model": slope([p["max_len"] for p in ok], [p["d_model"] for p in ok]),
-        "first_refused": next(
-            (p["max_len"] for p in points if p["verdict"] not in ("compiled", "exact", "wrong")),
-            None,
-        ),
+        "first_refused": next((p["max_len"] for p in points if not p["d_model"]), None),
     }
 
 
@@ -255,6 +258,12 @@ def main() -> int:
     ap.add_argument("--examples", help="comma-separated example names (default: all)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="seconds per compile")
     ap.add_argument("--samples", type=int, default=200, help="inputs verified at 256/512")
+    ap.add_argument(
+        "--check-limit",
+        type=float,
+        default=600.0,
+        help="seconds per check at 256/512 (dyck2@512: 80 s for 200 inputs)",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="max_len compiles at once (default 1)")
     ap.add_argument("--skip", default="", help="parts to skip: size,length,long")
     ap.add_argument("--no-json", action="store_true")
@@ -317,7 +326,9 @@ def main() -> int:
             if out.verdict != "compiled":
                 print(f"  {runner.reason_of(out.message)[:76]}")
         if "length" not in skip:
-            curves = by_length(names, lengths, args.time_limit, args.samples, args.jobs)
+            curves = by_length(
+                names, lengths, args.time_limit, args.samples, args.jobs, args.check_limit
+            )
             result["length"] = {
                 "lengths": [lengths[0], lengths[-1], len(lengths)],
                 "examples": curves,

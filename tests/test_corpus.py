@@ -110,3 +110,19 @@ def test_compiles_exactly_or_is_a_listed_refusal(loaded, program, max_len):
         assert listed is None, (
             f"{where}: compiles exactly now; remove it from tests/corpus/refusals.txt"
         )
+
+
+def test_a_check_that_runs_out_is_told_apart_from_a_compile_that_does(loaded, tmp_path):
+    """The check against the interpreter has its own limit (`compiler_scale.py` gives the
+    60M-parameter models of max_len 512 longer to check than to compile); running out of it
+    is a timeout of the check whose outcome still carries the compiled model's stats and the
+    compile's time, so the model is not counted as missing."""
+    path = tmp_path / "rev.rasp"
+    path.write_text("rev = aggregate(select(indices, length - indices - 1, ==), tokens);\n")
+    program = runner.Program("rev", str(path), "rev", ("a", "b", "c"), 1)
+    # 20,000 inputs of up to 64 tokens take seconds to check; the limit ends it at once
+    out = runner.run(program, 64, TIME_LIMIT, samples=20_000, check_limit=0.01)
+    assert out.verdict == "timeout"
+    assert out.message.startswith(runner.CHECK_TIMEOUT), out.message
+    assert out.stats["d_model"] == 13
+    assert 0 < out.cpu_seconds < TIME_LIMIT

@@ -27,6 +27,9 @@ ROOT = CORPUS.parent.parent
 REFUSALS = CORPUS / "refusals.txt"
 TYPE_ONLY_NOTE = "equal numbers, different types"
 VERDICTS = ("exact", "refused", "wrong", "timeout", "error")
+CHECK_TIMEOUT = (
+    "compiled, but the check ran"  # how a `timeout` of the check (not the compile) begins
+)
 WALL_FACTOR = 4
 
 
@@ -162,13 +165,13 @@ def judge(
     program: Program,
     max_len: int,
     samples: int = 1000,
-    compiled_hook=lambda: None,
+    compiled_hook=lambda compiled: None,
     wall_limit: float | None = None,
 ) -> Outcome:
     """Compile and verify in THIS process (the child's side of `run`); `samples` 0 compiles
-    only. `compiled_hook` is called between the compile and the verification. The compiler's
-    own (wall-clock) limit is set to `wall_limit`; a refusal for running out of it counts as
-    `timeout`."""
+    only. `compiled_hook(outcome)` is called between the compile and the verification, with
+    the compile's `compiled` outcome (times, stats). The compiler's own (wall-clock) limit
+    is set to `wall_limit`; a refusal for running out of it counts as `timeout`."""
     import inspect
 
     import torch
@@ -204,7 +207,7 @@ def judge(
     compiled, cpu = time.perf_counter() - start, time.process_time() - cpu
     if samples <= 0:
         return Outcome("compiled", "not verified", compiled, cpu, stats=prog.stats)
-    compiled_hook()
+    compiled_hook(Outcome("compiled", "", compiled, cpu, stats=prog.stats))
     out = _judge(prog, prog.node, list(program.vocab), max_len, samples)
     out.seconds, out.cpu_seconds = compiled, cpu
     out.verify_seconds = time.perf_counter() - start - compiled
@@ -214,7 +217,13 @@ def judge(
 
 def _child(conn, program: Program, max_len: int, samples: int, wall_limit: float) -> None:
     try:
-        out = judge(program, max_len, samples, lambda: conn.send({"phase": "verify"}), wall_limit)
+        out = judge(
+            program,
+            max_len,
+            samples,
+            lambda compiled: conn.send({"phase": "verify", "compiled": compiled.to_json()}),
+            wall_limit,
+        )
     except BaseException as err:  # noqa: BLE001 - a raw exception is the finding itself
         frame = traceback.extract_tb(err.__traceback__)[-1]
         where = f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
@@ -242,14 +251,23 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) -> Outcome:
+def run(
+    program: Program,
+    max_len: int,
+    time_limit: float,
+    samples: int = 1000,
+    check_limit: float | None = None,
+) -> Outcome:
     """Judge one configuration in a forked child; `timeout` if no verdict in `time_limit` s.
 
-    The compile and the check against the interpreter have `time_limit` each. The limit
-    counts the child's CPU seconds where /proc tells them (so a loaded machine
-    does not turn slow compiles into timeouts), and wall-clock seconds otherwise; wall time
-    is capped at WALL_FACTOR times the limit either way. `samples` bounds the random inputs
-    checked (0: compile only, verdict `compiled`)."""
+    The compile has `time_limit`, the check against the interpreter `check_limit` (default:
+    the same; checking a 60M-parameter model on hundreds of inputs of length 512 takes
+    longer than compiling it). A limit counts the child's CPU seconds where /proc tells
+    them (so a loaded machine does not turn slow compiles into timeouts), and wall-clock
+    seconds otherwise; wall time is capped at WALL_FACTOR times the limit either way. A
+    check that runs out is `timeout` with a message starting CHECK_TIMEOUT (and the
+    compile's times and the model's stats). `samples`
+    bounds the random inputs checked (0: compile only, verdict `compiled`)."""
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(
@@ -258,7 +276,8 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
         args=(child, program, max_len, samples, WALL_FACTOR * time_limit),
     )
     start = time.perf_counter()
-    phase, phase_start, phase_cpu = "compile", start, 0.0
+    phase, phase_start, phase_cpu, limit = "compile", start, 0.0, time_limit
+    compiled = Outcome("timeout")  # the compile's times and stats, once it is done
     proc.start()
     child.close()
     try:
@@ -271,6 +290,8 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
                 if msg.get("phase") != "verify":
                     return Outcome(**msg)
                 phase, phase_start = "verify", time.perf_counter()
+                compiled = Outcome(**msg["compiled"])
+                limit = time_limit if check_limit is None else check_limit
                 phase_cpu = _cpu_seconds(proc.pid) or 0.0
                 continue
             if not proc.is_alive():
@@ -278,13 +299,22 @@ def run(program: Program, max_len: int, time_limit: float, samples: int = 1000) 
             wall = time.perf_counter() - phase_start
             cpu = _cpu_seconds(proc.pid)
             used = wall if cpu is None else cpu - phase_cpu
-            if used > time_limit or wall > WALL_FACTOR * time_limit:
-                what = "no verdict" if phase == "compile" else "compiled, but the check ran"
+            if used > limit or wall > WALL_FACTOR * limit:
+                message = f"after {limit:g} s ({used:.0f} s CPU, {wall:.0f} s wall)"
+                if phase == "compile":
+                    return Outcome(
+                        "timeout",
+                        f"no verdict {message}",
+                        time.perf_counter() - start,
+                        used if cpu is not None else 0.0,
+                    )
                 return Outcome(
                     "timeout",
-                    f"{what} after {time_limit:g} s ({used:.0f} s CPU, {wall:.0f} s wall)",
-                    time.perf_counter() - start,
-                    used if cpu is not None else 0.0,
+                    f"{CHECK_TIMEOUT} {message}",
+                    compiled.seconds,
+                    compiled.cpu_seconds,
+                    verify_seconds=wall,
+                    stats=compiled.stats,
                 )
         proc.join(5)
         return Outcome(
