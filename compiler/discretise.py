@@ -17,7 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from compiler.errors import FEWER_VALUES, PRECISION, RAISES, SPLIT, TYPES, CompileError
+from compiler.errors import (
+    FEWER_VALUES,
+    PRECISION,
+    RAISES,
+    ROUNDED,
+    SPLIT,
+    TYPES,
+    CompileError,
+)
 from compiler.linear import Lin
 from compiler.numtype import flag_readout
 from compiler.plan import Linear, Mlp, MlpSpec, PNode, err_of, read
@@ -87,22 +95,12 @@ def discretise(
         outs = outputs(groups)
     except Ambiguous as err:
         if not any(p.flag is not None and p.enc == "numerical" for p in ins):
-            raise CompileError(
-                f"its result depends on whether an input is {err.args[0]!r} (equal numbers "
-                "of different types), which the model cannot tell apart",
-                node,
-                hint=TYPES,
-            ) from None
+            raise _cannot_tell(err.args[0], node) from None
         us, lins, errs, groups = _points(ins, domains, typed=True)
         try:
             outs = outputs(groups)
         except Ambiguous as again:
-            raise CompileError(
-                f"its result depends on whether an input is {again.args[0]!r} (equal "
-                "numbers of different types), which the model cannot tell apart",
-                node,
-                hint=TYPES,
-            ) from None
+            raise _cannot_tell(again.args[0], node) from None
     sizes = [len(u) for u in us]
     defined = [v for v in outs if v is not MISSING]
     if not defined:
@@ -259,6 +257,26 @@ def _prune(
         err / gap,
         codes[keep],
         keep,
+    )
+
+
+def _cannot_tell(choices: list[list[Any]], node: ir.IRNode | None) -> CompileError:
+    """The refusal when inputs one point stands for (`choices`: each input's values there)
+    give different results: equal numbers of different types (1 and 1.0), or else floats a
+    rounding error apart, one number computed two ways (see `clusters`)."""
+    mixed = any(len({type(v) for v in group}) > 1 for group in choices)
+    if mixed:
+        return CompileError(
+            f"its result depends on whether an input is {choices!r} (equal numbers of "
+            "different types), which the model cannot tell apart",
+            node,
+            hint=TYPES,
+        )
+    return CompileError(
+        f"its result depends on which of {choices!r} an input is (one number computed two "
+        "ways, a rounding error apart), which the model cannot tell apart",
+        node,
+        hint=ROUNDED,
     )
 
 

@@ -60,3 +60,8 @@ TYPES = (
     "fix the number's type before this point: `round(x)` is always an int, `x + 0.0` always a float"
 )
 RAISES = "guard it so that it has a value everywhere: `f(x) if ok(x) else d`"
+ROUNDED = (
+    "round the number to the precision the program needs before this point "
+    "(`round(x * 1000) / 1000`), or compute it from counts (`selector_width(...)`) "
+    "instead of means"
+)

@@ -95,6 +95,12 @@ def test_refusals_name_the_reason():
         )
     with pytest.raises(CompileError, match="raises an error on every value"):
         discretise([_tokens([0], new)], pointwise(lambda v: 1 / v), "r", None, "MLP", 4, new)
+    # one number computed two ways (1 ulp apart) is one point; its square is not one result.
+    # Said as such, with a rewrite that compiles, not as "equal numbers of different types"
+    with pytest.raises(CompileError, match="one number computed two ways") as err:
+        near = [-7.916666666666667, -7.916666666666666]
+        discretise([_number(near, new)], pointwise(lambda v: v * v), "s", None, "MLP", 4, new)
+    assert "different types" not in str(err.value) and "round(x * 1000)" in str(err.value)
 
 
 def test_floats_a_few_ulps_apart_are_one_point():
