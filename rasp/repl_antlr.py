@@ -112,6 +112,51 @@ EXPRESSION = _Context(
 NAME = _Context(frozenset(), frozenset(("ID",)), "ID")
 
 
+_BODY_KINDS = ("Float", "PosInt", "String", "Comment", "ID")
+_BODY_LITERALS = ("load", "draw", "(", "def", "{", "for")
+FOR_BODY = _Context(
+    frozenset(_BODY_LITERALS + _EXPR_LITERALS[2:]),
+    frozenset(_BODY_KINDS),
+    _set_text(_BODY_LITERALS + _EXPR_LITERALS[2:], _BODY_KINDS),
+)
+DEF_BODY = _Context(
+    FOR_BODY.literals | {"return"},
+    FOR_BODY.kinds,
+    _set_text(_BODY_LITERALS + ("return",) + _EXPR_LITERALS[2:], _BODY_KINDS),
+)
+DEF_END = _Context(frozenset(("}",)), frozenset(("Comment",)), "{'}', Comment}")
+
+
+def _one(literal: str) -> _Context:
+    return _Context(frozenset((literal,)), frozenset(), f"'{literal}'")
+
+
+ON_OFF = _Context(frozenset(("on", "off")), frozenset(), "{'on', 'off'}")
+KIND = _Context(
+    frozenset(("s-op", "selector", "example")), frozenset(), "{'s-op', 'selector', 'example'}"
+)
+# A statement's first keywords -> (what ANTLR expects next, what may follow that: the tokens
+# after which it reports the expected one as missing; None where it never does).
+_AFTER_KEYWORDS: dict[tuple[str, ...], tuple[_Context, _Context | None]] = {
+    ("s-op",): (_one("examples"), ON_OFF),
+    ("selector",): (_one("examples"), ON_OFF),
+    ("set",): (KIND, None),
+    ("show",): (KIND, None),
+    ("set", "s-op"): (_one("example"), EXPRESSION),
+    ("set", "selector"): (_one("example"), EXPRESSION),
+    ("show", "s-op"): (_one("example"), AFTER_STATEMENT),
+    ("show", "selector"): (_one("example"), AFTER_STATEMENT),
+    ("examples",): (ON_OFF, AFTER_STATEMENT),
+    ("s-op", "examples"): (ON_OFF, AFTER_STATEMENT),
+    ("selector", "examples"): (ON_OFF, AFTER_STATEMENT),
+    ("full seq display",): (ON_OFF, AFTER_STATEMENT),
+    ("load",): (_Context(frozenset(), frozenset(("String",)), "String"), _one(";")),
+    ("load", "String"): (_one(";"), AFTER_STATEMENT),
+    ("draw",): (_one("("), EXPRESSION),
+    ("for", "ID"): (_one("in"), EXPRESSION),
+}
+
+
 @dataclass(frozen=True)
 class Token:
     start: int
@@ -170,6 +215,17 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
         return f"missing '(' at '{bad.text}'"
     if _after_predicate(tokens, i):
         return _closing_select(text, tokens, i)
+    body = _in_body(tokens, i)
+    if body is not None:
+        return _body_message(body, bad, after, tokens[i - 1].kind == "{")
+    keywords = _AFTER_KEYWORDS.get(tuple(t.kind for t in tokens[:i]))
+    if keywords is not None:  # ANTLR drops the token, inserts the expected one, or says so
+        expected, then = keywords
+        if _fits(expected, after):
+            return f"extraneous input '{bad.text}' expecting {expected.text}"
+        if then is not None and _fits(then, bad):
+            return f"missing {expected.text} at '{bad.text}'"
+        return f"mismatched input '{bad.text}' expecting {expected.text}"
     if i == 0:
         context = STATEMENT
     elif parse_input(before).status is Status.COMPLETE:
@@ -189,6 +245,45 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     ):
         return f"missing ID at '{bad.text}'"
     return f"mismatched input '{bad.text}' expecting {context.text}"
+
+
+def _in_body(tokens: list[Token], i: int) -> str | None:
+    """Where token `i` starts a statement inside a function's or a loop's body: "def", or
+    "def return" once the body's `return` has been read, or "for"; else None."""
+    stack: list[str | None] = []  # per open bracket: the body it opens ("def", "for") or None
+    first: str | None = None  # the kind of the current statement's first token
+    for k, t in enumerate(tokens[:i]):
+        if first is None:
+            first = t.kind
+        if t.kind == "{":
+            opens = first in ("def", "for") and k > 0 and tokens[k - 1].kind in _VALUE_ENDS
+            stack.append(first if opens else None)
+            first = None if opens else first
+        elif t.kind in ("(", "[") or t.kind.endswith("("):
+            stack.append(None)
+        elif t.kind in (")", "]", "}") and stack:
+            closed = stack.pop()
+            first = None if closed is not None else first  # a def or a loop ends with its `}`
+        elif t.kind == "return" and stack and stack[-1] == "def":
+            stack[-1] = "def return"
+        elif t.kind == ";":
+            first = None
+    if first is not None or not stack or stack[-1] is None:
+        return None
+    return stack[-1]
+
+
+def _body_message(body: str, bad: Token, after: Token, first: bool) -> str:
+    """ANTLR's words for a token that cannot start a statement in a body: at the body's start
+    the set of statements; after one, the token that ends the body's loop (`return` in a
+    function, `}` in a loop); after the `return`, the `}`."""
+    if first:
+        expected = DEF_BODY if body == "def" else FOR_BODY
+        word = "extraneous" if _fits(expected, after) else "mismatched"
+        return f"{word} input '{bad.text}' expecting {expected.text}"
+    expected = {"def": _one("return"), "for": _one("}")}.get(body, DEF_END)
+    word = "extraneous" if _fits(expected, after) else "mismatched"
+    return f"{word} input '{bad.text}' expecting {expected.text}"
 
 
 def _open_brackets(tokens: list[Token]) -> list[str]:

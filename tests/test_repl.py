@@ -88,48 +88,6 @@ def test_parse_input_classification():
     assert parse_input("x = = 1;").status is Status.ERROR
 
 
-STATEMENT_SET = (
-    "{'set', 's-op', 'selector', 'show', 'full seq display', 'examples', 'exit()', "
-    "'exit', 'quit', 'quit()', 'load', 'draw', '(', 'def', '{', 'for', 'aggregate(', "
-    "'[', 'not', '-', '+', 'round', 'indicator', 'select(', 'range(', 'zip(', 'len(', "
-    "Float, PosInt, String, Comment, ID}"
-)
-EXPRESSION_SET = (
-    "{'(', '{', 'aggregate(', '[', 'not', '-', '+', 'round', 'indicator', "
-    "'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, ID}"
-)
-
-
-# What the original printed for these inputs (its test suite's transcripts).
-@pytest.mark.parametrize(
-    "stdin, message",
-    [
-        ("if;", f"mismatched input 'if' expecting {STATEMENT_SET}"),
-        ("in 4;", f"extraneous input 'in' expecting {STATEMENT_SET}"),
-        ("tokens;;", "extraneous input ';' expecting {<EOF>, " + STATEMENT_SET[1:]),
-        ("not=3;", f"extraneous input '=' expecting {EXPRESSION_SET}"),
-        ("selector_width(tokens,tokens,==);", f"mismatched input '==' expecting {EXPRESSION_SET}"),
-        ("def=4;", "mismatched input '=' expecting ID"),
-        ("for in;", "missing ID at 'in'"),
-        ('tokens != "a";', "no viable alternative at input 'tokens!='"),
-        # After a select's comparison only `)` may come (the original, run on each of these).
-        ("x = select(indices, indices, ==;", "missing ')' at ';'"),
-        ("x = aggregate(select(indices, indices, <, tokens);", "missing ')' at ','"),
-        ("x = select(indices, indices, == 3);", "extraneous input '3' expecting ')'"),
-        ("x = select(indices, indices, != y;", "mismatched input 'y' expecting ')'"),
-        ("x = select(indices, indices, <];", "mismatched input ']' expecting ')'"),
-    ],
-)
-def test_syntax_errors_are_worded_like_antlr(stdin, message):
-    assert body(piped(stdin + "\n")) == (
-        f">> \t!! antlr exception: {message} \t-- ignoring input\n>> \n"
-    )
-
-
-def test_token_recognition_error():
-    assert "token recognition error at: '@'" in piped("x = 1 @ 2;\n")
-
-
 # ---- state survives errors ---------------------------------------------------------------------
 
 

@@ -1,0 +1,77 @@
+"""Piped sessions word syntax errors as the original's ANTLR parser did (rasp/repl_antlr.py):
+each message here is what the original RASP printed for the input."""
+
+import io
+
+import pytest
+
+from rasp.repl import run_piped
+
+
+def piped(stdin: str) -> str:
+    """A piped session's output after the banner."""
+    out = io.StringIO()
+    run_piped(io.StringIO(stdin), out)
+    return out.getvalue().split("\n", 2)[2]
+
+
+STATEMENT_SET = (
+    "{'set', 's-op', 'selector', 'show', 'full seq display', 'examples', 'exit()', "
+    "'exit', 'quit', 'quit()', 'load', 'draw', '(', 'def', '{', 'for', 'aggregate(', "
+    "'[', 'not', '-', '+', 'round', 'indicator', 'select(', 'range(', 'zip(', 'len(', "
+    "Float, PosInt, String, Comment, ID}"
+)
+EXPRESSION_SET = (
+    "{'(', '{', 'aggregate(', '[', 'not', '-', '+', 'round', 'indicator', "
+    "'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, ID}"
+)
+
+LOOP_BODY_SET = (
+    "{'load', 'draw', '(', 'def', '{', 'for', 'aggregate(', '[', 'not', '-', '+', 'round', "
+    "'indicator', 'select(', 'range(', 'zip(', 'len(', Float, PosInt, String, Comment, ID}"
+)
+FUNCTION_BODY_SET = LOOP_BODY_SET.replace("'for', ", "'for', 'return', ")
+
+
+# What the original printed for these inputs (its test suite's transcripts).
+@pytest.mark.parametrize(
+    "stdin, message",
+    [
+        ("if;", f"mismatched input 'if' expecting {STATEMENT_SET}"),
+        ("in 4;", f"extraneous input 'in' expecting {STATEMENT_SET}"),
+        ("tokens;;", "extraneous input ';' expecting {<EOF>, " + STATEMENT_SET[1:]),
+        ("not=3;", f"extraneous input '=' expecting {EXPRESSION_SET}"),
+        ("selector_width(tokens,tokens,==);", f"mismatched input '==' expecting {EXPRESSION_SET}"),
+        ("def=4;", "mismatched input '=' expecting ID"),
+        ("for in;", "missing ID at 'in'"),
+        ('tokens != "a";', "no viable alternative at input 'tokens!='"),
+        # After a select's comparison only `)` may come (the original, run on each of these).
+        ("x = select(indices, indices, ==;", "missing ')' at ';'"),
+        ("x = aggregate(select(indices, indices, <, tokens);", "missing ')' at ','"),
+        ("x = select(indices, indices, == 3);", "extraneous input '3' expecting ')'"),
+        ("x = select(indices, indices, != y;", "mismatched input 'y' expecting ')'"),
+        ("x = select(indices, indices, <];", "mismatched input ']' expecting ')'"),
+        # A statement's keywords, then a token that cannot follow them (the original's words).
+        ("selector example on", "mismatched input 'example' expecting 'examples'"),
+        ('set foo "ab"', "mismatched input 'foo' expecting {'s-op', 'selector', 'example'}"),
+        ('set selector foo "ab"', "missing 'example' at 'foo'"),
+        ("full seq display maybe", "missing {'on', 'off'} at 'maybe'"),
+        ("load foo;", "mismatched input 'foo' expecting String"),
+        ('load "x" "y";', "extraneous input '\"y\"' expecting ';'"),
+        ("draw x;", "missing '(' at 'x'"),
+        ("for x range(3) { y = x; }", "missing 'in' at 'range('"),
+        # Bodies: their first statement, a later one, and after a function's return.
+        ("def f(n) { if n; }", f"extraneous input 'if' expecting {FUNCTION_BODY_SET}"),
+        ("for i in range(2) { if i; }", f"extraneous input 'if' expecting {LOOP_BODY_SET}"),
+        ("def f(n) { x = 1; if n; }", "mismatched input 'if' expecting 'return'"),
+        ("def f(n) { x = 1; }", "mismatched input '}' expecting 'return'"),
+        ("for i in range(2) { x = 1; if i; }", "mismatched input 'if' expecting '}'"),
+        ("def f(n) { return n; in }", "extraneous input 'in' expecting {'}', Comment}"),
+    ],
+)
+def test_syntax_errors_are_worded_like_antlr(stdin, message):
+    assert piped(stdin + "\n") == (f">> \t!! antlr exception: {message} \t-- ignoring input\n>> \n")
+
+
+def test_token_recognition_error():
+    assert "token recognition error at: '@'" in piped("x = 1 @ 2;\n")
