@@ -184,6 +184,36 @@ def tokenize(text: str) -> tuple[list[Token], int | None]:
     return tokens, None
 
 
+def _pending_around(text: str, at: int) -> tuple[int, int]:
+    """The span of a loaded file's `text` that the original's reader held when it met the
+    error at offset `at`: whole lines, from the first that no statement before took up to
+    the line of the error (it reads line by line until the text parses or cannot)."""
+    start = end = 0
+    for line in text.splitlines(keepends=True):
+        end += len(line)
+        if end > at:
+            break
+        if parse_input(text[start:end]).status is not Status.INCOMPLETE:
+            start = end  # a statement (or an error) ends with this line
+    return start, end
+
+
+def loaded_message(err: RaspSyntaxError, text: str) -> str:
+    """The original's message for a syntax error in a loaded file whose `text` is given: the
+    statement around the error worded as a typed one (ANTLR's words depend on it alone)."""
+    at = offset(text, err.line, err.column)
+    if at is None:
+        return antlr_message(err, text)
+    named = re.match(r"unexpected (?:character )?('[^']*'|\"[^\"]*\")", err.message)
+    if named and not text.startswith(named.group(1)[1:-1], at):
+        at -= text.startswith(named.group(1)[1:-1], at - 1)  # a line the reader joined on
+    start, end = _pending_around(text, at)
+    before = text[start:at]
+    column = len(before) - before.rfind("\n")
+    shifted = RaspSyntaxError(err.message, before.count("\n") + 1, column)
+    return antlr_message(shifted, text[start:end])
+
+
 def _fits(context: _Context, token: Token) -> bool:
     return token.kind in context.literals or token.kind in context.kinds
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rasp.errors import RaspError, RaspNameError, RaspSyntaxError, caret_under
-from rasp.repl_antlr import antlr_message
+from rasp.repl_antlr import antlr_message, loaded_message
 from rasp.repl_fit import Output
+from rasp.source import read_source
 
 ERROR = "class:error"  # the prompt-toolkit style of error text
 
@@ -58,9 +59,12 @@ class ErrorStyle:
     def syntax_error(self, err: RaspError, text: str) -> Output:
         if self.interactive:
             return self.located(err, text)
-        if err.path is not None:  # inside a loaded file
-            return [(ERROR, f"\t!! antlr exception: {err} \t-- ignoring input\n")]
-        message = antlr_message(err, text) if isinstance(err, RaspSyntaxError) else err.message
+        if err.path is not None and isinstance(err, RaspSyntaxError):  # in a loaded file
+            message = _loaded_message(err)
+        elif isinstance(err, RaspSyntaxError):
+            message = antlr_message(err, text)
+        else:
+            message = err.message
         return [(ERROR, f"\t!! antlr exception: {message} \t-- ignoring input\n")]
 
     def located(self, err: RaspError, text: str) -> Output:
@@ -88,6 +92,16 @@ class ErrorStyle:
             lines.append("   " + caret_under(source, err.column))
         lines += [f"   {note}" for note in err.notes]  # e.g. where a library function was called
         return [(ERROR, "\n".join(lines) + "\n")]
+
+
+def _loaded_message(err: RaspSyntaxError) -> str:
+    """ANTLR's words for an error in the file `err` names; raspc's own if it cannot be read
+    again (it changed or went away since)."""
+    try:
+        text = read_source(err.path or "")
+    except RaspError:
+        return str(err)
+    return loaded_message(err, text)
 
 
 def _is_name_error(err: RaspError) -> bool:

@@ -75,3 +75,26 @@ def test_syntax_errors_are_worded_like_antlr(stdin, message):
 
 def test_token_recognition_error():
     assert "token recognition error at: '@'" in piped("x = 1 @ 2;\n")
+
+
+# A syntax error in a loaded file: the original read the file line by line, so its message is
+# ANTLR's for the lines it held; the later statements still run.
+@pytest.mark.parametrize(
+    "program, message",
+    [
+        ("x = 1;\ny = ;\nz = 3;\n", f"mismatched input ';' expecting {EXPRESSION_SET}"),
+        ("x = select(indices, indices, ==;\ny = 2;\n", "missing ')' at ';'"),
+        ("x = 1 $ 2;\n", "token recognition error at: '$'"),
+        ("def f(x) {\n  y = 1;\n}\n", "mismatched input '}' expecting 'return'"),
+        (
+            'set example "ab"\nx = tokens;\nselector examples maybe\n',
+            "missing {'on', 'off'} at 'maybe'",
+        ),
+        ("a = 1; b = ;\nq = 2;\n", f"mismatched input ';' expecting {EXPRESSION_SET}"),
+    ],
+)
+def test_a_loaded_files_syntax_error_is_worded_like_antlr(program, message, tmp_path, monkeypatch):
+    (tmp_path / "bad.rasp").write_text(program)
+    monkeypatch.chdir(tmp_path)
+    first = piped('load "bad";\n').split("\n")[0]
+    assert first == f">> \t!! antlr exception: {message} \t-- ignoring input"
