@@ -2,7 +2,8 @@
 once, so that later stages read node kinds instead of matching shapes:
 
 - `Width(sel)`: selector_width(sel), `length` (is_length), and a width written as the
-  reciprocal of key 0's share (see `patterns.match_width`);
+  reciprocal of key 0's share (see `patterns.match_width`); the width of a selector written
+  to select every key (`s or not s`, Tracr's `Comparison.TRUE`) is `length`;
 - `PrefixCount`: round(aggregate(upto, x) * (indices + 1)), the width of `select(x, 1, ==)
   and upto` when x is 0/1 (which the value sets decide), else its `fallback` as written;
   the library's `count`, round(length * aggregate(full_s, x)), likewise over full_s.
@@ -80,13 +81,11 @@ def normalise(root: ir.SOp) -> ir.SOp:
 def _normal(n: ir.IRNode, new: _Forms) -> ir.IRNode:
     width = patterns.match_width(n)
     if width is not None:
+        sel, is_length = new.sel(width[0]), width[1]
+        if not is_length and patterns.always_selects(width[0]):
+            sel, is_length = _full_selector(width[0]), True  # `length`, however written
         return Width(
-            selector=new.sel(width[0]),
-            is_length=width[1],
-            span=n.span,
-            path=n.path,
-            name=n.name,
-            id=n.id,
+            selector=sel, is_length=is_length, span=n.span, path=n.path, name=n.name, id=n.id
         )
     copy = _copy(n, new)
     agg = patterns.match_count(n)
@@ -116,6 +115,13 @@ def _normal(n: ir.IRNode, new: _Forms) -> ir.IRNode:
             id=n.id,
         )
     return copy
+
+
+def _full_selector(written: ir.Selector) -> ir.Select:
+    """select(1, 1, ==), the library's `full_s`, where `written` stood."""
+    span, path = written.span, written.path
+    one = ir.Full(value=1, span=span, path=path)
+    return ir.Select(keys=one, queries=one, op="==", span=span, path=path, name=written.name)
 
 
 def _fresh_id() -> int:

@@ -106,6 +106,50 @@ def match_width(node: ir.IRNode) -> tuple[ir.Selector, bool] | None:
     return sel, False
 
 
+def always_selects(sel: ir.Selector) -> bool:
+    """A selector written to select every key for every query: `s or not s` (Tracr's
+    `Comparison.TRUE`, as its `make_length` is written in RASP) or `select(k, q, ==) or
+    select(k, q, !=)`. Both hold whatever the values (a comparison that raises selects
+    nothing, so its `not` selects)."""
+    if not (isinstance(sel, ir.SelectorCombine) and sel.op == "or" and len(sel.inputs) == 2):
+        return False
+    a, b = sel.inputs
+    for x, y in ((a, b), (b, a)):
+        if isinstance(y, ir.SelectorCombine) and y.op == "not" and _same_selector(x, y.inputs[0]):
+            return True
+    return (
+        isinstance(a, ir.Select)
+        and isinstance(b, ir.Select)
+        and _same_sides(a, b)
+        and {a.op, b.op} == {"==", "!="}
+    )
+
+
+def _same_selector(x: ir.Selector, y: ir.Selector) -> bool:
+    """One selector, or two `select`s of the same keys and queries by the same comparison."""
+    if x is y:
+        return True
+    return (
+        isinstance(x, ir.Select) and isinstance(y, ir.Select) and x.op == y.op and _same_sides(x, y)
+    )
+
+
+def _same_sides(x: ir.Select, y: ir.Select) -> bool:
+    """The same keys and the same queries (one s-op, or equal constants)."""
+    return _same_sop(x.keys, y.keys) and _same_sop(x.queries, y.queries)
+
+
+def _same_sop(x: ir.SOp, y: ir.SOp) -> bool:
+    if x is y:
+        return True
+    return (
+        isinstance(x, ir.Full)
+        and isinstance(y, ir.Full)
+        and type(x.value) is type(y.value)
+        and x.value == y.value
+    )
+
+
 def _by_position(sel: ir.IRNode, op: str) -> bool:
     """select(indices, indices, op)."""
     return (

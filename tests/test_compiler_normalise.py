@@ -45,3 +45,26 @@ def test_nothing_to_rewrite_is_the_same_graph():
     env = env_with("z = aggregate(select(indices, indices, <), tokens_int + 1);")
     z = env.expression("z")
     assert normalise(z) is z
+
+
+def test_a_width_of_a_selector_written_to_select_every_key_is_length():
+    """Tracr's `Comparison.TRUE` written in RASP (`s or not s`, or `==` or `!=` on the same
+    sides) is `length`: a full selector, so it compiles to the size of `length`."""
+    for written in [
+        "select(tokens, tokens, ==) or not select(tokens, tokens, ==)",
+        "not select(indices, indices, <) or select(indices, indices, <)",
+        'select(tokens, "a", ==) or select(tokens, "a", !=)',
+    ]:
+        n = normalise(env_with(f"w = selector_width({written});").expression("w"))
+        assert isinstance(n, Width) and n.is_length, written
+        full = n.selector
+        assert isinstance(full, ir.Select) and full.op == "==", written
+        assert isinstance(full.keys, ir.Full) and isinstance(full.queries, ir.Full)
+    for not_every in [
+        'select(tokens, "a", ==) or select(tokens, "b", !=)',  # "b" is selected by neither
+        "select(tokens, tokens, ==) or not select(indices, indices, ==)",
+        "select(tokens, tokens, <) or select(tokens, tokens, >=)",  # NaN would select neither
+        "select(tokens, tokens, ==) and not select(tokens, tokens, ==)",
+    ]:
+        n = normalise(env_with(f"w = selector_width({not_every});").expression("w"))
+        assert isinstance(n, Width) and not n.is_length, not_every

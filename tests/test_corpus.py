@@ -126,3 +126,41 @@ def test_a_check_that_runs_out_is_told_apart_from_a_compile_that_does(loaded, tm
     assert out.message.startswith(runner.CHECK_TIMEOUT), out.message
     assert out.stats["d_model"] == 13
     assert 0 < out.cpu_seconds < TIME_LIMIT
+
+
+# Tracr's library as Tracr writes it (tests/corpus/tracr_*) and the same function written
+# plainly in examples/: two phrasings, one size (issue 15: make_sort_freq was 13x wider)
+SAME_FUNCTION = [
+    ("tracr_length", "length", ["a", "b", "c"]),
+    ("tracr_sort_freq", "sort_freq", ["a", "b", "c"]),
+    ("tracr_hist", "hist", ["a", "b", "c"]),
+    ("tracr_sort", "sort", [1, 2, 3, 4]),
+    ("tracr_sort_unique", "sort_unique", list(range(8))),
+]
+
+
+def _compiled(path: Path, vocab: list, max_len: int):
+    import compiler
+    from rasp.env import read_source
+
+    header = read_header(str(path)).compile
+    env = rasp.Environment()
+    env.run(read_source(str(path)), str(path))
+    return env, header.expr, compiler.compile(env, header.expr, vocab=vocab, max_len=max_len)
+
+
+@pytest.mark.parametrize(
+    ("tracr", "plain", "vocab"), SAME_FUNCTION, ids=[t for t, _, _ in SAME_FUNCTION]
+)
+def test_tracr_style_programs_compile_to_the_size_of_the_same_function_written_plainly(
+    tracr, plain, vocab
+):
+    from compiler import verify as check
+
+    inputs, _ = check.inputs_for(vocab, 6, samples=200, limit=200)
+    for n in (16, 32):
+        t_env, t_expr, t_prog = _compiled(runner.CORPUS / f"{tracr}.rasp", vocab, n)
+        p_env, p_expr, p_prog = _compiled(runner.ROOT / "examples" / f"{plain}.rasp", vocab, n)
+        assert t_prog.stats == p_prog.stats, n
+    for x in inputs:  # one function: the same outputs (values and types) on every input
+        assert repr(t_env.evaluate(t_expr, x)) == repr(p_env.evaluate(p_expr, x)), x
