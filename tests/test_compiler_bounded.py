@@ -103,3 +103,32 @@ def test_a_budget_without_a_limit_never_refuses():
     Budget(limit=None, start=0.0).tick("lowering", 0, 1)
     with pytest.raises(CompileError, match="limit of 1 CPU seconds"):
         Budget(limit=1.0, start=0.0).tick("lowering", 0, 1)
+
+
+def test_ctrl_c_in_the_middle_of_a_cli_compile_ends_it_with_one_line(monkeypatch, capsys, tmp_path):
+    """Ctrl-C while lowering (the interrupt raised from the progress callback, where the
+    compile is) ends `rasp compile` with one line and status 130, no traceback; the progress
+    line is cleared and the garbage collector a compile pauses is back on."""
+    import gc
+
+    from compiler import budget, cli
+
+    closed = []
+
+    class CtrlC(StderrProgress):
+        def __call__(self, stage: str, done: int, total: int, elapsed: float) -> None:
+            if stage == "lowering" and done >= 3:
+                raise KeyboardInterrupt
+
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(budget, "StderrProgress", CtrlC)
+    path = tmp_path / "chain.rasp"
+    path.write_text(chain_program(20, dict_size=10))
+    assert gc.isenabled()
+    with pytest.raises(SystemExit) as stop:
+        cli._compile(str(path), "x", CHAIN_VOCAB, 8)
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+    assert closed and gc.isenabled()
