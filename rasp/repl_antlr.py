@@ -261,7 +261,12 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     elif parse_input(before).status is Status.COMPLETE:
         context = AFTER_STATEMENT
     elif tokens[i - 1].kind in _VALUE_ENDS:  # an operator or `;` was due: ANTLR's sets vary
-        return _missing_closer(text, tokens, i) or _stray_closer(tokens, i) or fallback
+        return (
+            _missing_closer(text, tokens, i)
+            or _stray_closer(tokens, i)
+            or _semicolon_due(tokens, i)
+            or fallback
+        )
     elif _gets_further(f"{before} (x) {rest}", len(before) + 5):
         context = EXPRESSION
     elif _gets_further(f"{before} x {rest}", len(before) + 3):
@@ -359,14 +364,42 @@ def _closing_select(text: str, tokens: list[Token], i: int) -> str:
     return f"mismatched input '{bad.text}' expecting ')'"
 
 
+def _semicolon_due(tokens: list[Token], i: int) -> str | None:
+    """Token `i` after a whole assignment or `return` value, where only `;` may come (`x = y =
+    1;`): ANTLR drops the token when `;` follows, else says it expected one. Where the token
+    could start a statement ANTLR inserts the `;` (and the original waits for more input), and
+    an expression statement fails its prediction instead: None for those."""
+    if _open_brackets(tokens[:i])[-1:] not in ([], ["{"]):
+        return None
+    begin = max((k + 1 for k in range(i) if tokens[k].kind in (";", "{", "}")), default=0)
+    statement = tokens[begin:i]
+    depth = 0
+    assigned = False
+    for t in statement:
+        depth += t.kind in ("(", "[", "{") or t.kind.endswith("(")
+        depth -= t.kind in (")", "]", "}")
+        assigned = assigned or (t.kind == "=" and depth == 0)
+    if not (assigned or statement[:1] and statement[0].kind == "return"):
+        return None
+    bad = tokens[i]
+    if i + 1 < len(tokens) and tokens[i + 1].kind == ";":
+        return f"extraneous input '{bad.text}' expecting ';'"
+    if _fits(STATEMENT, bad):
+        return None
+    return f"mismatched input '{bad.text}' expecting ';'"
+
+
 def _missing_closer(text: str, tokens: list[Token], i: int) -> str | None:
     """`missing ')' at ';'`: ANTLR inserts the closing bracket of the innermost open `(` or `[`
-    when that lets it go on (`x = (1 + 2;`)."""
+    when that lets it go on (`x = (1 + 2;`); inside `(` it first drops a token that the `)`
+    follows (`x = (1 2);`)."""
     stack = _open_brackets(tokens[:i])
     if not stack or stack[-1] == "{":
         return None
     closer = "]" if stack[-1] == "[" else ")"
     bad = tokens[i]
+    if closer == ")" and i + 1 < len(tokens) and tokens[i + 1].kind == ")":
+        return f"extraneous input '{bad.text}' expecting ')'"
     if _gets_further(f"{text[: bad.start]}{closer} {text[bad.start :]}", bad.start + 2):
         return f"missing '{closer}' at '{bad.text}'"
     return None

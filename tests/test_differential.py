@@ -26,14 +26,11 @@ KNOWN = {
     "error.37": INTERNALS,
     "func.3.5": "raspc recurses deeper than the original's 108 levels (here 109)",
 }
-WORDING = {"error.19": "a syntax error worded otherwise than ANTLR's (rasp/repl_antlr.py)"}
 
 
 def _marks(case):
     if case["id"] in KNOWN:
         return [pytest.mark.xfail(reason=KNOWN[case["id"]], strict=True)]
-    if case["id"] in WORDING:
-        return [pytest.mark.xfail(reason=WORDING[case["id"]], strict=False)]
     return []
 
 
@@ -46,7 +43,7 @@ def test_session_as_the_original(case, tmp_path, monkeypatch):
 
 
 def test_the_sessions_are_many_and_mostly_identical():
-    assert len(SESSIONS) >= 400 and len(KNOWN) + len(WORDING) <= 10
+    assert len(SESSIONS) >= 400 and len(KNOWN) <= 10
 
 
 def test_means_bit_for_bit():

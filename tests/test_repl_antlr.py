@@ -60,6 +60,12 @@ FUNCTION_BODY_SET = LOOP_BODY_SET.replace("'for', ", "'for', 'return', ")
         ('load "x" "y";', "extraneous input '\"y\"' expecting ';'"),
         ("draw x;", "missing '(' at 'x'"),
         ("for x range(3) { y = x; }", "missing 'in' at 'range('"),
+        # After a whole assignment or return value only `;` may come.
+        ("x = y = 1;", "mismatched input '=' expecting ';'"),
+        ("x, y = 1 2;", "extraneous input '2' expecting ';'"),
+        ("def f(a) { return a b; }", "extraneous input 'b' expecting ';'"),
+        ("tokens 3;", "no viable alternative at input 'tokens3'"),  # an expression statement
+        ("x = (1 2);", "extraneous input '2' expecting ')'"),
         # Bodies: their first statement, a later one, and after a function's return.
         ("def f(n) { if n; }", f"extraneous input 'if' expecting {FUNCTION_BODY_SET}"),
         ("for i in range(2) { if i; }", f"extraneous input 'if' expecting {LOOP_BODY_SET}"),
