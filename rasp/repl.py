@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from rasp import ast, ir, repl_compile
 from rasp.env import Echo, Environment
 from rasp.errors import RaspError, RaspSyntaxError
+from rasp.repl_antlr import antlr_message
 from rasp.repl_echo import Echoer, Settings, quoted
 from rasp.repl_errors import ERROR, ErrorStyle
 from rasp.repl_fit import Fit, Output, fit
@@ -56,6 +57,16 @@ HELP_WORDS = ("help", "help;")  # typed without the colon, in a session that def
 def def_depth(text: str) -> int:
     """How many `def` words the pending input holds (the original indents its prompt by it)."""
     return text.split().count("def")
+
+
+def _waits(parsed: Parsed, text: str) -> bool:
+    """Whether the original reads on after an error in the middle of `text`: it takes ANTLR's
+    `missing ';'` for an unfinished input (`x = 1 y = 2;`), and so joins every later line."""
+    return (
+        parsed.status is Status.ERROR
+        and isinstance(parsed.error, RaspSyntaxError)
+        and antlr_message(parsed.error, text).startswith("missing ';' at")
+    )
 
 
 class ReplSession:
@@ -109,7 +120,7 @@ class ReplSession:
         self.pending += line
         parsed = parse_input(self.pending)
         stop = stop_message(self.pending) if parsed.status is Status.INCOMPLETE else None
-        if parsed.status is Status.INCOMPLETE and stop is None:
+        if (parsed.status is Status.INCOMPLETE and stop is None) or _waits(parsed, self.pending):
             self.pending += " "
             return None
         text, self.pending = self.pending, ""

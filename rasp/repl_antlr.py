@@ -184,36 +184,6 @@ def tokenize(text: str) -> tuple[list[Token], int | None]:
     return tokens, None
 
 
-def _pending_around(text: str, at: int) -> tuple[int, int]:
-    """The span of a loaded file's `text` that the original's reader held when it met the
-    error at offset `at`: whole lines, from the first that no statement before took up to
-    the line of the error (it reads line by line until the text parses or cannot)."""
-    start = end = 0
-    for line in text.splitlines(keepends=True):
-        end += len(line)
-        if end > at:
-            break
-        if parse_input(text[start:end]).status is not Status.INCOMPLETE:
-            start = end  # a statement (or an error) ends with this line
-    return start, end
-
-
-def loaded_message(err: RaspSyntaxError, text: str) -> str:
-    """The original's message for a syntax error in a loaded file whose `text` is given: the
-    statement around the error worded as a typed one (ANTLR's words depend on it alone)."""
-    at = offset(text, err.line, err.column)
-    if at is None:
-        return antlr_message(err, text)
-    named = re.match(r"unexpected (?:character )?('[^']*'|\"[^\"]*\")", err.message)
-    if named and not text.startswith(named.group(1)[1:-1], at):
-        at -= text.startswith(named.group(1)[1:-1], at - 1)  # a line the reader joined on
-    start, end = _pending_around(text, at)
-    before = text[start:at]
-    column = len(before) - before.rfind("\n")
-    shifted = RaspSyntaxError(err.message, before.count("\n") + 1, column)
-    return antlr_message(shifted, text[start:end])
-
-
 def _fits(context: _Context, token: Token) -> bool:
     return token.kind in context.literals or token.kind in context.kinds
 
@@ -366,9 +336,9 @@ def _closing_select(text: str, tokens: list[Token], i: int) -> str:
 
 def _semicolon_due(tokens: list[Token], i: int) -> str | None:
     """Token `i` after a whole assignment or `return` value, where only `;` may come (`x = y =
-    1;`): ANTLR drops the token when `;` follows, else says it expected one. Where the token
-    could start a statement ANTLR inserts the `;` (and the original waits for more input), and
-    an expression statement fails its prediction instead: None for those."""
+    1;`): ANTLR drops the token when `;` follows, inserts the `;` where the token could start
+    a statement (the original then reads on: rasp.repl), else says it expected one. An
+    expression statement fails its prediction instead: None there."""
     if _open_brackets(tokens[:i])[-1:] not in ([], ["{"]):
         return None
     begin = max((k + 1 for k in range(i) if tokens[k].kind in (";", "{", "}")), default=0)
@@ -379,13 +349,14 @@ def _semicolon_due(tokens: list[Token], i: int) -> str | None:
         depth += t.kind in ("(", "[", "{") or t.kind.endswith("(")
         depth -= t.kind in (")", "]", "}")
         assigned = assigned or (t.kind == "=" and depth == 0)
-    if not (assigned or statement[:1] and statement[0].kind == "return"):
+    if not statement or not (assigned or statement[0].kind == "return"):
         return None
     bad = tokens[i]
     if i + 1 < len(tokens) and tokens[i + 1].kind == ";":
         return f"extraneous input '{bad.text}' expecting ';'"
-    if _fits(STATEMENT, bad):
-        return None
+    returned = statement[0].kind == "return"  # then only the body's `}` may follow
+    if _fits(DEF_END if returned else STATEMENT, bad):
+        return f"missing ';' at '{bad.text}'"
     return f"mismatched input '{bad.text}' expecting ';'"
 
 

@@ -7,11 +7,13 @@ prints raspc's message instead, with where it happened and the line with a caret
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rasp.errors import RaspError, RaspNameError, RaspSyntaxError, caret_under
-from rasp.repl_antlr import antlr_message, loaded_message
+from rasp.repl_antlr import antlr_message
 from rasp.repl_fit import Output
+from rasp.repl_input import Status, offset, parse_input
 from rasp.source import read_source
 
 ERROR = "class:error"  # the prompt-toolkit style of error text
@@ -101,7 +103,37 @@ def _loaded_message(err: RaspSyntaxError) -> str:
         text = read_source(err.path or "")
     except RaspError:
         return str(err)
-    return loaded_message(err, text)
+    return antlr_in_file(err, text)
+
+
+def _pending_around(text: str, at: int) -> tuple[int, int]:
+    """The span of a loaded file's `text` that the original's reader held when it met the
+    error at offset `at`: whole lines, from the first that no statement before took up to
+    the line of the error (it reads line by line until the text parses or cannot)."""
+    start = end = 0
+    for line in text.splitlines(keepends=True):
+        end += len(line)
+        if end > at:
+            break
+        if parse_input(text[start:end]).status is not Status.INCOMPLETE:
+            start = end  # a statement (or an error) ends with this line
+    return start, end
+
+
+def antlr_in_file(err: RaspSyntaxError, text: str) -> str:
+    """The original's message for a syntax error in a loaded file whose `text` is given: the
+    statement around the error worded as a typed one (ANTLR's words depend on it alone)."""
+    at = offset(text, err.line, err.column)
+    if at is None:
+        return antlr_message(err, text)
+    named = re.match(r"unexpected (?:character )?('[^']*'|\"[^\"]*\")", err.message)
+    if named and not text.startswith(named.group(1)[1:-1], at):
+        at -= text.startswith(named.group(1)[1:-1], at - 1)  # a line the reader joined on
+    start, end = _pending_around(text, at)
+    before = text[start:at]
+    column = len(before) - before.rfind("\n")
+    shifted = RaspSyntaxError(err.message, before.count("\n") + 1, column)
+    return antlr_message(shifted, text[start:end])
 
 
 def _is_name_error(err: RaspError) -> bool:

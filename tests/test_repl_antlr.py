@@ -104,3 +104,13 @@ def test_a_loaded_files_syntax_error_is_worded_like_antlr(program, message, tmp_
     monkeypatch.chdir(tmp_path)
     first = piped('load "bad";\n').split("\n")[0]
     assert first == f">> \t!! antlr exception: {message} \t-- ignoring input"
+
+
+def test_a_missing_semicolon_reads_on_as_the_original_does():
+    """The original takes ANTLR's `missing ';'` for an unfinished input, so `x = 1 y = 2;`
+    joins every later line and prints nothing (run on the original: the same)."""
+    assert piped("x = 1 y = 2;\nz = 3;\nz;\n") == ">> .. .. .. \n"
+    assert piped("def f(a) { return a b = 1; }\nq = 2;\n") == (
+        ">> \t!! antlr exception: mismatched input 'b' expecting ';' \t-- ignoring input\n"
+        ">>     value: q =  2\n>> \n"
+    )
