@@ -9,8 +9,14 @@ default error strategy words it, for the situations that cover most mistakes:
 - a token after a complete statement (`tokens;;`): the same, with `<EOF>` in the set;
 - a token where an expression or a name must come: `... expecting {'(', ...}` / `expecting ID`,
   or `missing ID at 'in'` when the token would fit after a name;
+- a token where a statement's keywords want one thing (`set foo`, `load foo;`, `draw x;`,
+  `for x range(3)`), after a select's comparison, after a whole assignment (`x = y = 1;`)
+  or inside a body (`return` or `}` due): ANTLR's recovery, which drops the token (`extraneous
+  input`), inserts the expected one (`missing ... at`) or says what it expected;
 - a character no token starts with: `token recognition error at: '@'`;
 - anything else: `no viable alternative at input '<the tokens read, without spaces>'`.
+
+A loaded file's error is worded for the lines the original's reader held (rasp.repl_errors).
 
 The interactive REPL prints raspc's own messages, with the column and a caret, instead.
 """
