@@ -120,8 +120,10 @@ class Ticker:
 
 
 # The tickers running, innermost last: only it writes (the REPL ticks a whole input, and a
-# compile inside that input ticks its own stage on the same line).
+# compile inside that input ticks its own stage on the same line). The lock keeps a check of
+# who is innermost and that ticker's write together.
 _running: list[Ticker] = []
+_line = threading.Lock()
 
 
 @contextmanager
@@ -144,28 +146,31 @@ def ticking(
     def tick() -> None:
         wait = delay
         while not done.wait(wait):
-            if _running[-1] is not ticker:
-                continue  # an inner block is ticking
             line = f"{text} {time.monotonic() - start:.0f} s"
             if ticker.detail:
                 line += f" ({ticker.detail})"
-            stream.write("\r" + line[:width] + "\x1b[K")
-            stream.flush()
+            with _line:
+                if _running[-1] is not ticker:
+                    continue  # an inner block is ticking
+                stream.write("\r" + line[:width] + "\x1b[K")
+                stream.flush()
             shown.set()
             wait = interval
 
     thread = threading.Thread(target=tick, daemon=True)
-    _running.append(ticker)
+    with _line:
+        _running.append(ticker)
     thread.start()
     try:
         yield ticker
     finally:
         done.set()
         thread.join()
-        _running.remove(ticker)
-        if shown.is_set():
-            stream.write("\r\x1b[K")
-            stream.flush()
+        with _line:
+            _running.remove(ticker)
+            if shown.is_set():
+                stream.write("\r\x1b[K")
+                stream.flush()
 
 
 def compile_ticking(env: Environment, expr: str, vocab: list[Any], max_len: int) -> CompiledProgram:
