@@ -89,7 +89,7 @@ def load_data(
             raise ValueError("saved program sources need the config's expr and vocab")
         program = rasp_program(config.program, config.expr, sources)
     if program is None:
-        spec = ProgramSpec.from_file(config.program, config.expr, config.vocab)
+        spec = ProgramSpec.from_file(config.program, config.expr, config.vocab, config.max_len)
         config.expr, config.vocab = spec.expr, spec.vocab
         program = rasp_program(spec.path, spec.expr)
     if config.vocab is None:

@@ -12,7 +12,7 @@ import os
 import random
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import torch
 
 import rasp
 from rasp import ast
-from rasp.examples import read_header
+from rasp.examples import SpecMissing, compile_spec, read_header
 from rasp.parser import parse_program
 from rasp.source import count_inputs, draw_inputs, every_input, read_source, resolve_load
 from rasp.values import value_key
@@ -226,7 +226,7 @@ def rasp_program(path: str | Path, expr: str, sources: dict[str, str] | None = N
                 if Path(tmp).resolve() not in target.parents:
                     raise ValueError(f"program source path {rel!r} leaves its directory")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(text)
+                target.write_text(text, encoding="utf-8")  # as read_source reads it
             main = Path(tmp, Path(path).name)
             env.run_file(str(main))
     env.expression(expr)  # fail now, with the interpreter's message, on a bad name
@@ -257,7 +257,8 @@ def program_sources(path: str | Path) -> dict[str, str]:
 
 @dataclass
 class ProgramSpec:
-    """A program file, the s-op to learn, and its vocabulary (from the file's header)."""
+    """A program file, the s-op to learn, its vocabulary and the longest input: each the
+    caller's, else the file's header's."""
 
     path: str
     expr: str
@@ -266,21 +267,28 @@ class ProgramSpec:
 
     @classmethod
     def from_file(
-        cls, path: str | Path, expr: str | None = None, vocab: Sequence[Any] | None = None
+        cls,
+        path: str | Path,
+        expr: str | None = None,
+        vocab: Sequence[Any] | None = None,
+        max_len: int | None = None,
     ) -> ProgramSpec:
-        """Fill what is not given from the ``# compile:`` header line."""
-        header = read_header(str(path))
-        spec = header.compile
-        expr = expr or (spec.expr if spec else None)
-        vocab = list(vocab) if vocab else (spec.vocab if spec else None)
-        if not expr:
-            raise ValueError(f"{path}: no expression given and no '# compile:' header line")
-        if not vocab:
-            raise ValueError(f"{path}: no vocabulary given and no '# compile:' header line")
-        return cls(str(path), expr, vocab, spec.max_len if spec else 16)
+        """Fill what is not given from the `# compile:` header line, by the rule `rasp compile`
+        uses (`compile_spec`), so a header means the same to both. An empty `expr` or `vocab`
+        (`-e ''`, `--vocab ,`) falls back to the header like a missing one."""
+        try:
+            spec = compile_spec(
+                read_header(str(path)), expr or None, list(vocab) if vocab else None, max_len
+            )
+        except SpecMissing as exc:
+            raise ValueError(
+                f"{path}: no {_MISSING[exc.missing[0]]} given and no '# compile:' header line"
+            ) from None
+        return cls(str(path), spec.expr, spec.vocab, spec.max_len)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+
+# What each flag `compile_spec` names as missing is, in lm's error message.
+_MISSING = {"-e": "expression", "--vocab": "vocabulary", "--max-len": "maximum length"}
 
 
 @dataclass

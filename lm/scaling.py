@@ -362,7 +362,9 @@ def report(
 ) -> Report:
     """Fit both laws (and bootstrap them), find the frontier, compile the program. ``budget``
     None: the largest swept compute, the largest budget that is not an extrapolation."""
-    spec = ProgramSpec.from_file(config.base.program, config.base.expr, config.base.vocab)
+    spec = ProgramSpec.from_file(
+        config.base.program, config.base.expr, config.base.vocab, config.base.max_len
+    )
     compiled = (
         compiled_size(spec, config.base.max_len)
         if compile_model

@@ -128,7 +128,7 @@ def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
 def sweep(config: SweepConfig, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
     """Train every run not already in ``results.jsonl``; return all the sweep's results."""
     base = config.base
-    spec = ProgramSpec.from_file(base.program, base.expr, base.vocab)
+    spec = ProgramSpec.from_file(base.program, base.expr, base.vocab, base.max_len)
     config.base = replace(base, expr=spec.expr, vocab=spec.vocab)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)

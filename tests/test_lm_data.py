@@ -1,11 +1,24 @@
 """Program data: tokenizer, deterministic sampling, splits without leakage, held-out lengths."""
 
+import io
 from collections import Counter
 
 import pytest
 import torch
 
-from lm.data import BOS, EOS, PAD, SEP, DataConfig, ProgramSpec, Tokenizer, make_dataset
+from lm.data import (
+    BOS,
+    EOS,
+    PAD,
+    SEP,
+    DataConfig,
+    ProgramSpec,
+    Tokenizer,
+    make_dataset,
+    program_sources,
+    rasp_program,
+)
+from rasp.examples import SpecMissing, compile_spec, read_header
 
 
 def fake_hist(inputs):
@@ -90,14 +103,60 @@ def test_program_spec_reads_the_header(tmp_path):
     )
     spec = ProgramSpec.from_file(path)
     assert (spec.expr, spec.vocab, spec.max_len) == ("rev", ["x", "y"], 5)
+    assert ProgramSpec.from_file(path, "", []) == spec  # empty is not given: the header's
     (tmp_path / "bare.rasp").write_text("x = tokens;\n")
-    with pytest.raises(ValueError, match="no expression"):
+    with pytest.raises(ValueError, match="no expression given and no '# compile:' header"):
         ProgramSpec.from_file(tmp_path / "bare.rasp")
+    with pytest.raises(ValueError, match="no vocabulary given and no '# compile:' header"):
+        ProgramSpec.from_file(tmp_path / "bare.rasp", "x")
+    with pytest.raises(ValueError, match="no maximum length given and no '# compile:' header"):
+        ProgramSpec.from_file(tmp_path / "bare.rasp", "x", ["a"])
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "# compile: rev --vocab x,y --max-len 5",
+        "# compile: other --max-len 7 --vocab 1,2,3 --width 3",
+        "# rev: no compile line",
+    ],
+)
+@pytest.mark.parametrize(
+    "given",
+    [
+        {},
+        {"max_len": 3},
+        {"expr": "other", "vocab": ["q"]},
+        {"expr": "rev", "vocab": [1], "max_len": 2},
+    ],
+)
+def test_program_spec_reads_a_header_as_rasp_compile_does(tmp_path, header, given):
+    """One rule for header -> (expression, vocabulary, length): lm's is `compile_spec`'s."""
+    path = tmp_path / "p.rasp"
+    path.write_text(f"{header}\nrev = tokens;\nother = tokens;\n")
+    try:
+        want = compile_spec(read_header(str(path)), **given)
+    except SpecMissing:
+        with pytest.raises(ValueError, match="given and no '# compile:' header line"):
+            ProgramSpec.from_file(path, **given)
+        return
+    spec = ProgramSpec.from_file(path, **given)
+    assert (spec.expr, spec.vocab, spec.max_len) == (want.expr, want.vocab, want.max_len)
+
+
+def test_saved_sources_are_written_back_as_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    """A checkpoint's program text, rewritten to run it, is UTF-8 as `read_source` reads it,
+    not the locale's encoding (ASCII under `LC_ALL=C` without Python's UTF-8 mode)."""
+    path = tmp_path / "accent.rasp"
+    text = '# accent: each "a" becomes "é"\naccent = "é" if tokens == "a" else tokens;\n'
+    path.write_text(text, encoding="utf-8")
+    sources = program_sources(path)
+    # What `open` falls back to without an encoding: here, as under that locale, ASCII.
+    monkeypatch.setattr(io, "text_encoding", lambda encoding, stacklevel=2: encoding or "ascii")
+    assert rasp_program(path, "accent", sources)([["a", "b"]]) == [["é", "b"]]
 
 
 def test_real_interpreter_data(tmp_path):
-    from lm.data import rasp_program
-
     path = tmp_path / "rev.rasp"
     path.write_text("rev = aggregate(select(indices, length - indices - 1, ==), tokens);\n")
     data = make_dataset(rasp_program(path, "rev"), DataConfig(vocab=["x", "y"], max_len=4))
