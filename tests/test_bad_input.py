@@ -86,6 +86,30 @@ def test_integer_past_float_range(command, tmp_path, monkeypatch):
     assert code == 1 and "too large" in out.splitlines()[0], out
 
 
+@pytest.mark.parametrize("command", ["draw", "compile", "verify"])
+def test_integer_past_float_range_in_a_select(command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "big.rasp"
+    path.write_text(
+        "# big: a huge key\n# compile: y --vocab 1,2 --max-len 4\n# example: [1, 2] -> [0, 0]\n"
+        f"y = aggregate(select(tokens_int, {BIG}, ==), tokens_int);\n"
+    )
+    code, out, elapsed = invoke([command, str(path)], tmp_path)
+    assert code == 1 and len(out.splitlines()) == 1 and "too large" in out, out
+    assert elapsed < 30
+
+
+@pytest.mark.parametrize("command", ["compile", "verify", "attention"])
+def test_max_len_flag_past_the_cap(command, tmp_path, monkeypatch):
+    """A --max-len the machine cannot hold (it tried to allocate 1.6 TB) is a usage error."""
+    monkeypatch.chdir(ROOT)
+    code, out, elapsed = invoke(
+        [command, "examples/reverse.rasp", "--max-len", "99999999"], tmp_path
+    )
+    assert code == 2 and f"99999999 is not in the range 1<=x<={MAX_LEN}" in out, out
+    assert elapsed < 30
+
+
 @pytest.mark.parametrize("command", FILE_COMMANDS)
 def test_oversized_program(command, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -124,6 +148,15 @@ def test_fifo_and_device_are_refused_at_once(tmp_path):
                 " so not a program\n"
             )
             assert time.perf_counter() - start < 20
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+@pytest.mark.parametrize("command", ["show", "draw", "compile", "verify", "attention"])
+def test_a_device_is_refused_by_every_command(command, tmp_path):
+    code, out, elapsed = invoke([command, "/dev/zero"], tmp_path)
+    assert code == 1
+    assert out == "error: /dev/zero: not a regular file (a device or a pipe?), so not a program\n"
+    assert elapsed < 10
 
 
 def test_wrong_input_kind_names_what_the_program_takes(tmp_path):

@@ -80,3 +80,15 @@ def test_a_slow_run_ticks_on_the_terminal(monkeypatch):
     assert result.exit_code == 0 and result.output == 'reverse("ab") = [b, a] (strings)\n'
     ticks = stream.getvalue()
     assert ticks.startswith("\rrunning reverse… ") and ticks.endswith("\r\x1b[K")
+
+
+def test_compile_means_one_thing():
+    """`--compile` meant the RASP compiler (show, draw), torch.compile (lm train) and, negated,
+    something else again (lm scale): each now has a name of its own."""
+    runner = CliRunner()
+    for command in (["show"], ["draw"], ["lm", "train"], ["lm", "scale"]):
+        helptext = runner.invoke(main, [*command, "--help"]).output
+        assert "--compile " not in helptext and "--no-compile " not in helptext, command
+    assert "--layers / --no-layers" in runner.invoke(main, ["show", "--help"]).output
+    assert "--torch-compile" in runner.invoke(main, ["lm", "train", "--help"]).output
+    assert "--compiled / --no-compiled" in runner.invoke(main, ["lm", "scale", "--help"]).output
