@@ -538,3 +538,9 @@ def test_attn_shows_the_selector_of_a_prefix_count(monkeypatch):
 def test_help_names_every_meta_command():
     """The help lists what the session answers to: a meta command added later shows up."""
     assert sorted(ReplSession().meta) == sorted(set(re.findall(r"^  :(\w+)", HELP, re.M)))
+
+
+def test_help_gives_the_compile_options():
+    """`:compile` and `:attn` take --vocab and --max-len (else the running example's): the
+    help said neither."""
+    assert "--vocab a,b,c and --max-len N" in HELP and "the running\n      example's" in HELP
