@@ -1,4 +1,4 @@
-"""``python -m lm``: the ``rasp lm`` commands, e.g. under ``torchrun -m lm train``."""
+"""`python -m lm`: the `rasp lm` commands, e.g. under `torchrun -m lm train`."""
 
 from lm.cli import lm
 

@@ -1,14 +1,14 @@
 """Training checkpoints as safetensors plus JSON metadata: loading one never runs code.
 
-A checkpoint is one ``.safetensors`` file. Its tensors are the model's weights (``model.*``)
-and the optimizer's moment estimates (``optim.<param>.<name>``); its metadata holds one JSON
+A checkpoint is one `.safetensors` file. Its tensors are the model's weights (`model.*`)
+and the optimizer's moment estimates (`optim.<param>.<name>`); its metadata holds one JSON
 document: the run's config, the transformer's shape, the tokenizer, the training state (step,
 tokens, FLOPs, loss curve), the optimizer's hyper-parameters, and the program's source text
-with every file it loads, so that ``rasp lm eval`` works from any directory.
+with every file it loads, so that `rasp lm eval` works from any directory.
 
-``load_checkpoint`` rebuilds the run from one: its model, tokenizer, config and state.
+`load_checkpoint` rebuilds the run from one: its model, tokenizer, config and state.
 
-Older checkpoints were pickles (``torch.save``), which execute code when loaded; they are
+Older checkpoints were pickles (`torch.save`), which execute code when loaded; they are
 recognised by their first bytes and refused with a message instead of being unpickled.
 """
 
@@ -55,7 +55,7 @@ def save(
 
 
 def load(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``(metadata, tensors)`` of a checkpoint; ``CheckpointError`` for anything else."""
+    """`(metadata, tensors)` of a checkpoint; `CheckpointError` for anything else."""
     path = Path(path)
     try:
         with open(path, "rb") as f:
@@ -90,7 +90,7 @@ def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def optimizer_state(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
-    """The ``optimizer.state_dict()`` that ``save`` took apart."""
+    """The `optimizer.state_dict()` that `save` took apart."""
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
@@ -100,7 +100,7 @@ def optimizer_state(meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> d
 
 
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"):
-    """``(model, tokenizer, config, state)`` from a checkpoint written by ``train``; ``state``
+    """`(model, tokenizer, config, state)` from a checkpoint written by `train`; `state`
     holds the step, tokens, FLOPs, loss curve and the program's sources. Never unpickles."""
     meta, tensors = load(path)
     try:

@@ -1,13 +1,13 @@
-"""Chinchilla scaling law: fit ``L(N, D) = E + A/N^alpha + B/D^beta`` and its compute optimum.
+"""Chinchilla scaling law: fit `L(N, D) = E + A/N^alpha + B/D^beta` and its compute optimum.
 
-The fit follows Hoffmann et al. (2022, approach 3): parameters ``(a, b, e, alpha, beta)`` with
-``A = exp(a)``, ``B = exp(b)``, ``E = exp(e)``; the predicted log loss is the log-sum-exp
-``LSE(a - alpha log N, b - beta log D, e)``; the objective is the Huber loss (delta = 1e-3) of
+The fit follows Hoffmann et al. (2022, approach 3): parameters `(a, b, e, alpha, beta)` with
+`A = exp(a)`, `B = exp(b)`, `E = exp(e)`; the predicted log loss is the log-sum-exp
+`LSE(a - alpha log N, b - beta log D, e)`; the objective is the Huber loss (delta = 1e-3) of
 predicted minus observed log loss; L-BFGS runs from a grid of initialisations and the best
 minimum wins.
 
 Speed matters because the grid has 4,500 starts: a loop of scipy calls takes minutes. Here one
-batched L-BFGS (``lm.lbfgs``: all starts advancing together as ``[starts, 5]`` arrays) runs
+batched L-BFGS (`lm.lbfgs`: all starts advancing together as `[starts, 5]` arrays) runs
 with the exact analytic gradients below, computed in cache-sized blocks on a pool of threads.
 """
 
@@ -38,7 +38,7 @@ DEFAULT_GRID: dict[str, tuple[float, ...]] = {
 
 @dataclass(frozen=True)
 class ChinchillaFit:
-    """Fitted constants of ``L(N, D) = E + A/N^alpha + B/D^beta`` and the derived optimum."""
+    """Fitted constants of `L(N, D) = E + A/N^alpha + B/D^beta` and the derived optimum."""
 
     E: float
     A: float
@@ -53,19 +53,19 @@ class ChinchillaFit:
 
     @property
     def theta(self) -> np.ndarray:
-        """``(a, b, e, alpha, beta)``, the fitted parametrisation."""
+        """`(a, b, e, alpha, beta)`, the fitted parametrisation."""
         e = _E_ZERO if self.E <= 0 else np.log(self.E)
         return np.array([np.log(self.A), np.log(self.B), e, self.alpha, self.beta])
 
     def predict(self, N, D):
-        """Predicted loss for ``N`` parameters trained on ``D`` tokens (arrays broadcast)."""
+        """Predicted loss for `N` parameters trained on `D` tokens (arrays broadcast)."""
         N = np.asarray(N, dtype=float)
         D = np.asarray(D, dtype=float)
         return self.E + self.A / N**self.alpha + self.B / D**self.beta
 
     @property
     def G(self) -> float:
-        """``(alpha A / (beta B))^(1 / (alpha + beta))``, the scale of the optimal allocation
+        """`(alpha A / (beta B))^(1 / (alpha + beta))`, the scale of the optimal allocation
         (NaN when an exponent is not positive: then no finite optimum exists)."""
         if not (self.alpha > 0 and self.beta > 0):
             return float("nan")
@@ -73,16 +73,16 @@ class ChinchillaFit:
 
     @property
     def a(self) -> float:
-        """Exponent of ``N_opt`` in ``C``: ``beta / (alpha + beta)``."""
+        """Exponent of `N_opt` in `C`: `beta / (alpha + beta)`."""
         return self.beta / (self.alpha + self.beta)
 
     @property
     def b(self) -> float:
-        """Exponent of ``D_opt`` in ``C``: ``alpha / (alpha + beta)``."""
+        """Exponent of `D_opt` in `C`: `alpha / (alpha + beta)`."""
         return self.alpha / (self.alpha + self.beta)
 
     def optimal(self, C):
-        """Compute-optimal ``(N_opt, D_opt)`` for a budget ``C ~= 6 N D`` FLOPs."""
+        """Compute-optimal `(N_opt, D_opt)` for a budget `C ~= 6 N D` FLOPs."""
         C = np.asarray(C, dtype=float)
         n_opt = self.G * (C / 6.0) ** self.a
         d_opt = (C / 6.0) ** self.b / self.G
@@ -112,8 +112,8 @@ def _objective_block(
     delta: float,
     w: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean Huber loss and its exact gradient for a block of starts ``theta`` ``[rows, 5]``;
-    ``w`` ``[rows, runs]`` weighs each run per row (a bootstrap resample's counts)."""
+    """Mean Huber loss and its exact gradient for a block of starts `theta` `[rows, 5]`;
+    `w` `[rows, runs]` weighs each run per row (a bootstrap resample's counts)."""
     n_runs = log_n.shape[0]
     a, b, e, al, be = theta.T.unsqueeze(-1)
     t1 = a - al * log_n  # [rows, runs]
@@ -148,10 +148,10 @@ def _objective(
     pool: ThreadPoolExecutor,
     weights: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mean Huber loss per start and its exact gradient; ``theta`` is ``[S, 5]`` (``weights``,
-    when given, ``[S, runs]``).
+    """Mean Huber loss per start and its exact gradient; `theta` is `[S, 5]` (`weights`,
+    when given, `[S, runs]`).
 
-    Blocks of rows small enough for the ``[rows, runs]`` temporaries to stay in cache go to a
+    Blocks of rows small enough for the `[rows, runs]` temporaries to stay in cache go to a
     pool of threads (torch releases the GIL), each op single-threaded: on a busy machine this
     is many times faster than torch's own intra-op threads, which spin waiting for each other.
     """
@@ -170,18 +170,18 @@ def _objective(
 
 
 def init_grid(grid: dict[str, tuple[float, ...]] | None = None) -> np.ndarray:
-    """Every combination of the initial values, as rows ``(a, b, e, alpha, beta)``."""
+    """Every combination of the initial values, as rows `(a, b, e, alpha, beta)`."""
     grid = DEFAULT_GRID if grid is None else grid
     rows = itertools.product(grid["a"], grid["b"], grid["e"], grid["alpha"], grid["beta"])
     return np.array(list(rows), dtype=float)
 
 
-#: ``e`` when the floor is fixed at 0: exp(-60) ~ 1e-26, far below any loss float64 resolves.
+#: `e` when the floor is fixed at 0: exp(-60) ~ 1e-26, far below any loss float64 resolves.
 _E_ZERO = -60.0
 
 
 def check_runs(N, D, loss) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The runs as float arrays; ``ValueError`` unless five or more, all positive."""
+    """The runs as float arrays; `ValueError` unless five or more, all positive."""
     N, D, loss = (np.asarray(v, dtype=float).ravel() for v in (N, D, loss))
     if not (N.shape == D.shape == loss.shape):
         raise ValueError("N, D and loss must have the same length")
@@ -202,8 +202,8 @@ def minimise(
     fix_E0: bool,
     weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Batched L-BFGS from every row of ``starts``; with ``fix_E0`` the ``e`` column is held
-    at ``_E_ZERO`` (its gradient is zeroed, so no step ever moves it)."""
+    """Batched L-BFGS from every row of `starts`; with `fix_E0` the `e` column is held
+    at `_E_ZERO` (its gradient is zeroed, so no step ever moves it)."""
     log_n, log_d, log_l = (torch.from_numpy(np.log(v)) for v in (N, D, loss))
     starts = np.array(starts, dtype=float)
     mask = np.ones(5)
@@ -256,10 +256,10 @@ def fit(
     max_iter: int = 500,
     fix_E0: bool = False,
 ) -> ChinchillaFit:
-    """Fit ``L(N, D) = E + A/N^alpha + B/D^beta`` to runs with ``N`` parameters, ``D`` tokens.
+    """Fit `L(N, D) = E + A/N^alpha + B/D^beta` to runs with `N` parameters, `D` tokens.
 
-    ``fix_E0`` fits ``E = 0``: a deterministic program's outputs have entropy 0, and a free
-    ``E`` can absorb the curvature of a learning transition instead. Raises ``ValueError``
+    `fix_E0` fits `E = 0`: a deterministic program's outputs have entropy 0, and a free
+    `E` can absorb the curvature of a learning transition instead. Raises `ValueError`
     for fewer than five runs or non-positive values, since the law has five constants and
     lives on logarithms.
     """
@@ -284,9 +284,9 @@ def training_flops(
 ) -> float:
     """Exact training FLOPs per sequence, counted as in Hoffmann et al. (2022), appendix F.
 
-    Forward: embeddings, per layer the QKV projections, logits ``QK^T``, softmax, the weighted
+    Forward: embeddings, per layer the QKV projections, logits `QK^T`, softmax, the weighted
     sum and output projection, the MLP, then the unembedding; backward is twice the forward.
-    ``6 N D`` leaves out the attention terms that grow with ``seq_len``, which are a large share
+    `6 N D` leaves out the attention terms that grow with `seq_len`, which are a large share
     for the small models trained on RASP programs.
     """
     attn = n_heads * d_head

@@ -1,6 +1,6 @@
-"""What determines a training run (``TrainConfig``) and the data it trains on (``load_data``).
+"""What determines a training run (`TrainConfig`) and the data it trains on (`load_data`).
 
-Apart from ``train`` so that a checkpoint (``lm.checkpoint``), the sweep and the CLI can read
+Apart from `train` so that a checkpoint (`lm.checkpoint`), the sweep and the CLI can read
 and build configurations without importing the training loop.
 """
 
@@ -16,7 +16,7 @@ from runtime.device import COMPILE_MODES
 
 @dataclass
 class TrainConfig:
-    """Everything that determines a run. Fields after ``seed`` only say how and where to run
+    """Everything that determines a run. Fields after `seed` only say how and where to run
     it: they may change between a run and its resumption."""
 
     program: str = ""  # path of the .rasp file (or a label when a program is passed in)
@@ -82,8 +82,8 @@ class TrainConfig:
 def load_data(
     config: TrainConfig, program: Program | None = None, sources: dict[str, str] | None = None
 ) -> Dataset:
-    """The run's dataset: the program file's interpreter (or that of its saved ``sources``)
-    unless ``program`` is given."""
+    """The run's dataset: the program file's interpreter (or that of its saved `sources`)
+    unless `program` is given."""
     if program is None and sources is not None:
         if config.expr is None or config.vocab is None:
             raise ValueError("saved program sources need the config's expr and vocab")

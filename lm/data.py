@@ -1,9 +1,9 @@
-"""Language-modelling data for a RASP program: ``BOS input SEP output EOS`` token sequences.
+"""Language-modelling data for a RASP program: `BOS input SEP output EOS` token sequences.
 
 A program is a function from a batch of inputs to their outputs (the batched interpreter);
 inputs are sampled over the program's vocabulary and a length range, deduplicated, and split
 into train / validation / test by input, so no input is in two splits. An optional held-out
-length range gives a fourth split, ``long``, for length generalisation.
+length range gives a fourth split, `long`, for length generalisation.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Tokenizer:
     """Special tokens, then one token per distinct value (input tokens first, in the compiler's
     vocabulary order, then output values not among them).
 
-    A value shared by inputs and outputs (``reverse``, ``sort``) is one token. The value list is
+    A value shared by inputs and outputs (`reverse`, `sort`) is one token. The value list is
     stored in checkpoints, so a trained model decodes without the program.
     """
 
@@ -67,7 +67,7 @@ class Tokenizer:
             raise KeyError(f"{value!r} is not in the tokenizer's vocabulary") from None
 
     def encode(self, inputs: Sequence[Any], outputs: Sequence[Any] | None = None) -> list[int]:
-        """``BOS inputs SEP`` (a prompt), followed by ``outputs EOS`` when outputs are given."""
+        """`BOS inputs SEP` (a prompt), followed by `outputs EOS` when outputs are given."""
         ids = [BOS, *map(self.id, inputs), SEP]
         if outputs is not None:
             ids += [*map(self.id, outputs), EOS]
@@ -143,7 +143,7 @@ class Dataset:
 
     @property
     def max_seq_len(self) -> int:
-        """Positions a model needs: ``BOS`` + input + ``SEP`` + output + ``EOS``."""
+        """Positions a model needs: `BOS` + input + `SEP` + output + `EOS`."""
         longest_out = max(len(e.output) for split in self.splits.values() for e in split)
         return self.config.longest + longest_out + 3
 
@@ -154,9 +154,9 @@ class Dataset:
 def sample_inputs(
     vocab: Sequence[Any], lengths: tuple[int, int], n: int, rng: random.Random
 ) -> list[list[Any]]:
-    """Up to ``n`` distinct inputs: every input (shuffled) when there are at most ``n``, else a
+    """Up to `n` distinct inputs: every input (shuffled) when there are at most `n`, else a
     uniform length and uniform tokens per draw, so the data follow the plain distribution a
-    learner is scored on (``rasp verify`` instead favours long inputs, which find more bugs)."""
+    learner is scored on (`rasp verify` instead favours long inputs, which find more bugs)."""
     lo, hi = lengths
     if count_inputs(vocab, range(lo, hi + 1)) <= n:
         found = every_input(vocab, range(lo, hi + 1))
@@ -187,7 +187,7 @@ def make_dataset(program: Program, config: DataConfig) -> Dataset:
 def split_by_length(
     inputs: list[list[Any]], sizes: dict[str, int], rng: random.Random
 ) -> dict[str, list[list[Any]]]:
-    """Held-out splits of the given sizes, stratified by input length; the rest is ``train``.
+    """Held-out splits of the given sizes, stratified by input length; the rest is `train`.
 
     Rejection sampling finds short inputs first (there are few of them), so taking the first
     inputs found as validation would fill it with short ones. Instead the inputs are shuffled,
@@ -208,13 +208,13 @@ def split_by_length(
 
 
 def _plain(values: Sequence[Any]) -> list[Any]:
-    """Interpreter outputs as plain Python values (numpy scalars have ``.item()``)."""
+    """Interpreter outputs as plain Python values (numpy scalars have `.item()`)."""
     return [v.item() if hasattr(v, "item") else v for v in values]
 
 
 def rasp_program(path: str | Path, expr: str, sources: dict[str, str] | None = None) -> Program:
-    """The batched interpreter's function for s-op ``expr`` of the program at ``path``, or of
-    ``sources`` (from ``program_sources``) when given: then no file of the program is read."""
+    """The batched interpreter's function for s-op `expr` of the program at `path`, or of
+    `sources` (from `program_sources`) when given: then no file of the program is read."""
     path = str(path)
     env = rasp.Environment()
     if sources is None:
@@ -293,10 +293,10 @@ _MISSING = {"-e": "expression", "--vocab": "vocabulary", "--max-len": "maximum l
 
 @dataclass
 class SequenceBatch:
-    """Padded token ids ``[n, T]`` and which next-token targets are output tokens.
+    """Padded token ids `[n, T]` and which next-token targets are output tokens.
 
-    ``inputs = ids[:, :-1]`` predicts ``targets = ids[:, 1:]``; ``output_mask`` marks targets
-    after ``SEP`` (the outputs and ``EOS``), ``target_mask`` every target that is not padding.
+    `inputs = ids[:, :-1]` predicts `targets = ids[:, 1:]`; `output_mask` marks targets
+    after `SEP` (the outputs and `EOS`), `target_mask` every target that is not padding.
     """
 
     ids: torch.Tensor
@@ -315,7 +315,7 @@ class SequenceBatch:
         return self.ids.shape[0]
 
     def select(self, index: torch.Tensor) -> SequenceBatch:
-        """Rows ``index``, trimmed to the longest of them."""
+        """Rows `index`, trimmed to the longest of them."""
         lengths = self.lengths[index]
         return SequenceBatch(self.ids[index, : int(lengths.max())], lengths)
 

@@ -3,12 +3,12 @@
 A RASP program has a known floor (loss 0) and a learning transition: exact match stays near 0
 and then jumps. A power law in loss describes that poorly; the question a reader can check is
 "how many parameters and tokens does it take to get the program right?". For each model size
-``N`` the runs (seeds pooled) give an exact-match curve over the token budgets ``D``; the ``D``
-it needs is where that curve crosses the target (interpolated in ``log D`` between the grid
+`N` the runs (seeds pooled) give an exact-match curve over the token budgets `D`; the `D`
+it needs is where that curve crosses the target (interpolated in `log D` between the grid
 points that straddle it). Its interval comes from grid points and Wilson binomial bounds,
 with no assumption about the curve's shape between them: it lies above the last budget whose
 upper bound is still below the target, and at or below the first budget whose lower bound
-reaches it. The frontier is the least compute ``6 N D`` over the sizes.
+reaches it. The frontier is the least compute `6 N D` over the sizes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ Z90 = 1.6448536269514722  # two-sided 90% normal quantile
 
 
 def wilson(k: int, n: int, z: float = Z90) -> tuple[float, float]:
-    """Wilson score interval for ``k`` successes in ``n`` trials (90% by default)."""
+    """Wilson score interval for `k` successes in `n` trials (90% by default)."""
     if n <= 0:
         return (0.0, 1.0)
     p = k / n
@@ -67,7 +67,7 @@ def pool(rows: Iterable[dict[str, Any]]) -> list[Point]:
     """Pool seeds: the test inputs of every seed of a grid point, counted together.
 
     Seeds of one size may differ by a few parameters (their data can hold different output
-    values, so the unembedding differs): a size's ``N`` is the mean over its runs."""
+    values, so the unembedding differs): a size's `N` is the mean over its runs."""
     rows = list(rows)
     by_size: dict[str, list[dict[str, Any]]] = defaultdict(list)
     groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
@@ -87,9 +87,9 @@ def pool(rows: Iterable[dict[str, Any]]) -> list[Point]:
 
 
 def crossing(ds: list[float], values: list[float], target: float = TARGET) -> float | None:
-    """The least ``D`` at which ``values`` (over increasing ``ds``) reaches ``target``,
-    interpolated linearly in ``log D``; ``ds[0]`` when the first point already reaches it,
-    ``None`` when no point does."""
+    """The least `D` at which `values` (over increasing `ds`) reaches `target`,
+    interpolated linearly in `log D`; `ds[0]` when the first point already reaches it,
+    `None` when no point does."""
     for i, v in enumerate(values):
         if v >= target:
             if i == 0:
@@ -103,7 +103,7 @@ def crossing(ds: list[float], values: list[float], target: float = TARGET) -> fl
 @dataclass
 class Need:
     """The tokens (and compute) one model size needs to reach the target, with bounds.
-    ``None`` as a bound: beyond the grid (``hi``) or at or below its first budget (``lo``)."""
+    `None` as a bound: beyond the grid (`hi`) or at or below its first budget (`lo`)."""
 
     N: float
     D: float | None
@@ -121,7 +121,7 @@ def _first(values: list[float], target: float) -> int | None:
 
 
 def needs(points: list[Point], target: float = TARGET) -> list[Need]:
-    """For each size, the ``D`` at which exact match crosses ``target`` and its bounds."""
+    """For each size, the `D` at which exact match crosses `target` and its bounds."""
     by_n: dict[float, list[Point]] = defaultdict(list)
     for p in points:
         by_n[p.N].append(p)
@@ -144,7 +144,7 @@ def needs(points: list[Point], target: float = TARGET) -> list[Need]:
 @dataclass
 class Frontier:
     """What the exact-match runs say: the smallest size that learns the program, the least
-    compute that does, each with bounds (``None``: none reached / beyond the grid)."""
+    compute that does, each with bounds (`None`: none reached / beyond the grid)."""
 
     target: float
     smallest_N: float | None  # the smallest size whose pooled runs reach the target

@@ -1,4 +1,4 @@
-"""L-BFGS over many independent problems at once: the rows of one ``[problems, dim]`` array.
+"""L-BFGS over many independent problems at once: the rows of one `[problems, dim]` array.
 
 The Chinchilla fit starts from 4,500 points and the bootstrap refits hundreds of resamples; a
 loop of scipy calls takes minutes. Here every row runs the two-loop recursion and an Armijo
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-#: ``fun(x[idx], idx) -> (f, grad)``: the objective of the rows ``idx``.
+#: `fun(x[idx], idx) -> (f, grad)`: the objective of the rows `idx`.
 Objective = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
@@ -28,10 +28,10 @@ def batched_lbfgs(
     max_backtracks: int = 30,
     max_move: float = 2.0,
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Minimise independent problems, one per row of ``x``, with L-BFGS.
+    """Minimise independent problems, one per row of `x`, with L-BFGS.
 
-    ``fun(x[idx], idx) -> (f, grad)`` evaluates any subset of rows. Each row has its own history,
-    step size and stopping test; a rejected curvature pair is stored with ``rho = 0``, which
+    `fun(x[idx], idx) -> (f, grad)` evaluates any subset of rows. Each row has its own history,
+    step size and stopping test; a rejected curvature pair is stored with `rho = 0`, which
     makes it a no-op in the two-loop recursion, so all rows can share one ring buffer.
     """
     x = np.array(x, dtype=float)

@@ -1,4 +1,4 @@
-"""The metrics tables that ``rasp lm train`` and ``rasp lm eval`` print, as text.
+"""The metrics tables that `rasp lm train` and `rasp lm eval` print, as text.
 
 Kept apart from the commands so that the numbers' formatting (four decimals, or scientific
 notation where those would read 0.0000; exact match with its Wilson interval) is tested on
@@ -13,7 +13,7 @@ from lm.frontier import wilson
 
 
 def train_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """What ``rasp lm train`` prints: the run's size and cost, then its evaluation."""
+    """What `rasp lm train` prints: the run's size and cost, then its evaluation."""
     rows = [
         ("steps", f"{metrics['steps']} of {metrics['total_steps']}"),
         ("parameters", f"{metrics['params']} ({metrics['params_non_embedding']} non-embedding)"),
@@ -75,7 +75,7 @@ def eval_rows(m: dict[str, Any], ngram: int = 3) -> list[tuple[str, str]]:
 
 
 def rename_ngram(metrics: dict[str, Any], order: int) -> dict[str, Any]:
-    """The table prints the baseline under ``ngram3``; point it at the order asked for."""
+    """The table prints the baseline under `ngram3`; point it at the order asked for."""
     return {
         k.replace(f"ngram{order}_", "ngram3_"): v
         for k, v in metrics.items()

@@ -1,9 +1,9 @@
-"""The trained models: a uniform causal ``runtime.Transformer`` with a choice of positions.
+"""The trained models: a uniform causal `runtime.Transformer` with a choice of positions.
 
-``position`` is how a token learns where it is: ``learned`` absolute embeddings (GPT-2; rows
-past the training lengths are never trained, so longer inputs fail), ``rope`` (rotary
+`position` is how a token learns where it is: `learned` absolute embeddings (GPT-2; rows
+past the training lengths are never trained, so longer inputs fail), `rope` (rotary
 embeddings: queries and keys rotated by their position, so attention sees offsets only) or
-``none`` (NoPE: a causal model can still count the tokens before it). Rotary attention is a
+`none` (NoPE: a causal model can still count the tokens before it). Rotary attention is a
 subclass of the runtime's attention module with the same parameters, so checkpoints of every
 kind hold the same tensor names.
 """
@@ -22,7 +22,7 @@ POSITIONS = ("learned", "rope", "none")
 
 @dataclass
 class ModelConfig:
-    """A uniform causal transformer: ``n_layers`` blocks of ``n_heads`` heads and an MLP."""
+    """A uniform causal transformer: `n_layers` blocks of `n_heads` heads and an MLP."""
 
     n_layers: int = 2
     d_model: int = 64
@@ -61,7 +61,7 @@ class ModelConfig:
 
 
 def build_model(config: TransformerConfig, position: str = "learned") -> Transformer:
-    """A fresh transformer; with ``rope``, every attention module rotates queries and keys."""
+    """A fresh transformer; with `rope`, every attention module rotates queries and keys."""
     model = Transformer(config)
     if position == "rope":
         for block in model.blocks:
@@ -71,8 +71,8 @@ def build_model(config: TransformerConfig, position: str = "learned") -> Transfo
 
 
 def _rotate(x: torch.Tensor, start: int) -> torch.Tensor:
-    """Rotary embedding of ``x`` ``[B,H,T,Dh]`` at positions ``start..start+T`` (pairs of
-    dimensions ``(i, i + Dh/2)`` turn by ``pos * 10000^(-2i/Dh)``)."""
+    """Rotary embedding of `x` `[B,H,T,Dh]` at positions `start..start+T` (pairs of
+    dimensions `(i, i + Dh/2)` turn by `pos * 10000^(-2i/Dh)`)."""
     T, d = x.shape[-2], x.shape[-1]
     half = d // 2
     freq = 10000.0 ** (-torch.arange(half, device=x.device, dtype=torch.float64) / half)

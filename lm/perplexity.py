@@ -1,7 +1,7 @@
 """Perplexity, bits per token and exact match, for trained models and an n-gram baseline.
 
-Perplexity is ``exp(total NLL / total scored tokens)``, reported apart over the output tokens
-(everything after ``SEP``, ``EOS`` included) and over whole sequences. A RASP program is
+Perplexity is `exp(total NLL / total scored tokens)`, reported apart over the output tokens
+(everything after `SEP`, `EOS` included) and over whole sequences. A RASP program is
 deterministic, so its outputs have entropy 0: the ideal output perplexity is 1 and the output
 NLL itself is the excess over that floor. Whole sequences include the randomly sampled inputs,
 whose entropy no model can remove.
@@ -23,7 +23,7 @@ from lm.data import EOS, PAD, Example, SequenceBatch, Tokenizer
 
 @dataclass
 class NLL:
-    """A sum of negative log-likelihoods (nats) over ``count`` scored tokens."""
+    """A sum of negative log-likelihoods (nats) over `count` scored tokens."""
 
     total: float
     count: int
@@ -80,7 +80,7 @@ def model_perplexity(
     batch_size: int = 512,
     device: torch.device | str = "cpu",
 ) -> Perplexity:
-    """Exact NLL sums of a causal model over ``data`` (in the model's precision, at least
+    """Exact NLL sums of a causal model over `data` (in the model's precision, at least
     float32; padding never scored)."""
     model.eval()
     total = Perplexity(NLL(0.0, 0), NLL(0.0, 0))
@@ -97,7 +97,7 @@ def model_perplexity(
 
 
 class NGram:
-    """A Markov model of order ``n`` (context: the previous ``n - 1`` tokens) with add-``k``
+    """A Markov model of order `n` (context: the previous `n - 1` tokens) with add-`k`
     smoothing over the tokens that can be targets (everything but padding).
 
     The baseline the makemore tutorial starts from: it knows which tokens follow which, nothing
@@ -155,8 +155,8 @@ def exact_match(
     batch_size: int = 512,
     device: torch.device | str = "cpu",
 ) -> float:
-    """Fraction of examples whose greedy continuation of ``BOS input SEP`` is exactly
-    ``output EOS``. Prompts are batched by length, so no padding enters the model."""
+    """Fraction of examples whose greedy continuation of `BOS input SEP` is exactly
+    `output EOS`. Prompts are batched by length, so no padding enters the model."""
     if not examples:
         return math.nan
     model.eval()

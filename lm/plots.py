@@ -1,5 +1,5 @@
-"""Figures of a scaling report: ``loss.png`` (loss against N and D, with the fitted law) and
-``isoflop.png`` (predicted loss along lines of constant compute, and the compute-optimal
+"""Figures of a scaling report: `loss.png` (loss against N and D, with the fitted law) and
+`isoflop.png` (predicted loss along lines of constant compute, and the compute-optimal
 allocation); and the learnability table's figure of a program (tokens to reach 99% exact
 match against size, beside the compiled model's size). Every axis is named and carries tick
 labels, also when the data span less than a decade of a log scale (where matplotlib would
@@ -129,7 +129,7 @@ def isoflop_figure(rep: Report) -> Figure:
 
 
 def plot(rep: Report, out_dir: str | Path) -> list[Path]:
-    """Write ``loss.png`` and, when a law was fitted, ``isoflop.png``; return their paths."""
+    """Write `loss.png` and, when a law was fitted, `isoflop.png`; return their paths."""
     out_dir = Path(out_dir)
     paths = []
     figures = [("loss.png", loss_figure)]
@@ -143,8 +143,8 @@ def plot(rep: Report, out_dir: str | Path) -> list[Path]:
 
 
 def learnability_figure(entry: dict[str, Any]) -> Figure:
-    """Tokens needed to reach 99% exact match against model size (``entry``: one program of
-    ``benchmarks/learnability.py``'s results), and the compiled size with and without
+    """Tokens needed to reach 99% exact match against model size (`entry`: one program of
+    `benchmarks/learnability.py`'s results), and the compiled size with and without
     embeddings."""
     points = [
         frontier.Point(**{k: p[k] for k in ("N", "D", "correct", "total", "seeds")})

@@ -1,10 +1,10 @@
-"""Scaling reports: what a sweep (``lm.sweep``) says about a program.
+"""Scaling reports: what a sweep (`lm.sweep`) says about a program.
 
-Two estimators, each with its uncertainty. The Chinchilla law ``L = E + A/N^alpha +
-B/D^beta`` fitted to the validation loss, twice: with ``E`` free and with ``E = 0`` (a
+Two estimators, each with its uncertainty. The Chinchilla law `L = E + A/N^alpha +
+B/D^beta` fitted to the validation loss, twice: with `E` free and with `E = 0` (a
 deterministic program's floor), each with bootstrap intervals on the constants and on
-``N_opt``/``D_opt`` at the budget, which is marked as an extrapolation when it lies outside
-the swept compute. And the least training that reaches 99% exact match (``lm.frontier``),
+`N_opt`/`D_opt` at the budget, which is marked as an extrapolation when it lies outside
+the swept compute. And the least training that reaches 99% exact match (`lm.frontier`),
 with Wilson intervals. Beside them, the compiled model's size, counted the same way.
 """
 
@@ -43,7 +43,7 @@ RESOLUTION = 1e-13
 @dataclass
 class CompiledSize:
     """The compiled model's shape, its parameters counted as for trained models: all of them,
-    and without the token and position tables (the ``N`` of ``C = 6ND``)."""
+    and without the token and position tables (the `N` of `C = 6ND`)."""
 
     layers: int | None = None
     heads: int | None = None
@@ -72,7 +72,7 @@ def compiled_size(spec: ProgramSpec, max_len: int) -> CompiledSize:
 @dataclass
 class Report:
     """What a sweep found about a program: the runs, both fits and their bootstraps (keyed
-    ``free`` and ``E0``), the budget, and the compiled model's size."""
+    `free` and `E0`), the budget, and the compiled model's size."""
 
     program: str
     expr: str
@@ -290,7 +290,7 @@ def _loss(x: float) -> str:
 
 
 def _v(x: float, interval=None) -> str:
-    """A constant and its 90% interval: ``0.33 [0.2, 0.4]``."""
+    """A constant and its 90% interval: `0.33 [0.2, 0.4]`."""
     text = f"{x:.3g}"
     return text if interval is None else f"{text} {span(interval.lo, interval.hi, _g2)}"
 
@@ -339,8 +339,8 @@ def si(x: float | None) -> str:
 def span(
     lo: float | None, hi: float | None, fmt: Callable[[float], str] = si, above: str = ">"
 ) -> str:
-    """A 90% interval ``[lo, hi]``; an open end is one the grid did not close: ``[>x]``
-    (``above`` is ``>=`` for a size that may itself be the answer), ``[<=x]``, or ``[open]``
+    """A 90% interval `[lo, hi]`; an open end is one the grid did not close: `[>x]`
+    (`above` is `>=` for a size that may itself be the answer), `[<=x]`, or `[open]`
     with neither."""
     if lo is None and hi is None:
         return "[open]"
@@ -360,7 +360,7 @@ def report(
     n_boot: int = 200,
     log: Callable[[str], None] = lambda _m: None,
 ) -> Report:
-    """Fit both laws (and bootstrap them), find the frontier, compile the program. ``budget``
+    """Fit both laws (and bootstrap them), find the frontier, compile the program. `budget`
     None: the largest swept compute, the largest budget that is not an extrapolation."""
     spec = ProgramSpec.from_file(
         config.base.program, config.base.expr, config.base.vocab, config.base.max_len

@@ -1,11 +1,11 @@
 """Sweeps: train a grid of model sizes x token budgets x seeds, one Ray task per run.
 
-Each ``(size, tokens, seed)`` run is a Ray task that asks for what it uses (``threads`` CPUs,
-or a fraction of a GPU so that several small runs share one). ``ray.init()`` starts Ray inside
-this process by default (nothing to set up); ``address`` sends the same sweep to a cluster.
-Only the driver writes ``OUT/results.jsonl``, one line per finished run as it arrives, so many
+Each `(size, tokens, seed)` run is a Ray task that asks for what it uses (`threads` CPUs,
+or a fraction of a GPU so that several small runs share one). `ray.init()` starts Ray inside
+this process by default (nothing to set up); `address` sends the same sweep to a cluster.
+Only the driver writes `OUT/results.jsonl`, one line per finished run as it arrives, so many
 workers never race on the file; a rerun reads the finished runs back and trains the rest
-(each run also checkpoints to ``OUT/checkpoints/`` and resumes from there). ``jobs=1`` without
+(each run also checkpoints to `OUT/checkpoints/` and resumes from there). `jobs=1` without
 an address trains in this process, one run after another, with no Ray at all.
 """
 
@@ -35,7 +35,7 @@ DEFAULT_TOKENS = "50k,100k,200k,400k,800k"
 
 
 def parse_size(text: str, position: str = "learned") -> ModelConfig:
-    """``LxD`` (layers x d_model, one head per 16 dimensions) or ``LxDxH`` (H heads)."""
+    """`LxD` (layers x d_model, one head per 16 dimensions) or `LxDxH` (H heads)."""
     try:
         parts = [int(p) for p in text.lower().split("x")]
     except ValueError:
@@ -55,7 +55,7 @@ def size_label(model: ModelConfig) -> str:
 
 @dataclass
 class SweepConfig:
-    """A grid of sizes x token budgets x seeds; ``base`` holds everything else about a run."""
+    """A grid of sizes x token budgets x seeds; `base` holds everything else about a run."""
 
     base: TrainConfig
     sizes: list[ModelConfig] = field(
@@ -80,7 +80,7 @@ class SweepConfig:
             raise ValueError("gpu_fraction must lie in (0, 1]")
 
     def runs(self) -> list[tuple[str, TrainConfig]]:
-        """``(key, config)`` for every grid point and seed, smallest compute first."""
+        """`(key, config)` for every grid point and seed, smallest compute first."""
         grid = sorted(
             ((m, d, s) for m in self.sizes for d in self.token_budgets for s in self.seeds),
             key=lambda mds: (mds[0].n_layers * mds[0].d_model ** 2 * mds[1], mds[1], mds[2]),
@@ -126,7 +126,7 @@ def read_results(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def sweep(config: SweepConfig, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
-    """Train every run not already in ``results.jsonl``; return all the sweep's results."""
+    """Train every run not already in `results.jsonl`; return all the sweep's results."""
     base = config.base
     spec = ProgramSpec.from_file(base.program, base.expr, base.vocab, base.max_len)
     config.base = replace(base, expr=spec.expr, vocab=spec.vocab)
@@ -194,7 +194,7 @@ def _ray_sweep(
 
 
 def start_ray(jobs: int, address: str | None = None) -> bool:
-    """Start Ray in this process with ``jobs`` CPUs (or join the cluster at ``address``) unless
+    """Start Ray in this process with `jobs` CPUs (or join the cluster at `address`) unless
     it is running already; whether this call started it (and so should shut it down)."""
     import ray  # as in _ray_sweep
 

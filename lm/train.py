@@ -1,8 +1,8 @@
-"""Train a causal ``runtime.Transformer`` on a RASP program's data: ``train(config) -> metrics``.
+"""Train a causal `runtime.Transformer` on a RASP program's data: `train(config) -> metrics`.
 
 AdamW with linear warm-up then cosine decay to the token budget, gradient clipping, loss on the
 output tokens only (or on whole sequences), bf16 autocast on CUDA, a tqdm bar with loss and
-tokens/s, and a checkpoint that a rerun resumes from. Under ``torchrun`` (``WORLD_SIZE`` > 1)
+tokens/s, and a checkpoint that a rerun resumes from. Under `torchrun` (`WORLD_SIZE` > 1)
 the same function trains with DistributedDataParallel: every rank builds the same data, the
 global batch of each step is the same on every rank and each takes its slice, and the loss is
 normalised by the global count of scored tokens, so a run on k processes follows the loss curve
@@ -40,7 +40,7 @@ from runtime.device import autocast, maybe_compile, pick_device
 
 
 def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
-    """Linear warm-up to ``lr``, then cosine decay to ``min_lr_ratio * lr`` at the last step."""
+    """Linear warm-up to `lr`, then cosine decay to `min_lr_ratio * lr` at the last step."""
     warmup = max(1, round(config.warmup_fraction * total_steps))
     if step < warmup:
         return config.lr * (step + 1) / warmup
@@ -52,9 +52,9 @@ def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
 def batch_indices(
     step: int, n: int, batch_size: int, seed: int, perms: dict[int, torch.Tensor] | None = None
 ) -> torch.Tensor:
-    """The global batch of ``step``: consecutive slices of one seeded permutation per epoch, a
+    """The global batch of `step`: consecutive slices of one seeded permutation per epoch, a
     pure function of the step so that a resumed run sees the same data as an unbroken one.
-    ``perms`` caches the permutations (one draw per epoch, not per step)."""
+    `perms` caches the permutations (one draw per epoch, not per step)."""
     perms = {} if perms is None else perms
     start = step * batch_size
     parts, taken = [], 0
@@ -90,7 +90,7 @@ class _Dist:
 
 
 def _setup_distributed(device: torch.device) -> _Dist:
-    """Join the process group that ``torchrun`` describes in the environment, if any."""
+    """Join the process group that `torchrun` describes in the environment, if any."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return _Dist()
@@ -100,8 +100,8 @@ def _setup_distributed(device: torch.device) -> _Dist:
 
 
 def _device(config: TrainConfig) -> torch.device:
-    """The configured device; under ``torchrun`` on CUDA, the GPU of this process's
-    ``LOCAL_RANK`` (a fixed index would put every rank on one GPU)."""
+    """The configured device; under `torchrun` on CUDA, the GPU of this process's
+    `LOCAL_RANK` (a fixed index would put every rank on one GPU)."""
     device = pick_device(config.device)
     if device.type == "cuda" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         local = int(os.environ.get("LOCAL_RANK", "0"))
@@ -116,7 +116,7 @@ def _device(config: TrainConfig) -> torch.device:
 
 
 def parameter_counts(model: Transformer) -> dict[str, int]:
-    """``params`` (all) and ``params_non_embedding`` (the ``N`` of ``C ~= 6 N D``: lookups in
+    """`params` (all) and `params_non_embedding` (the `N` of `C ~= 6 N D`: lookups in
     the token and position tables cost no multiply-adds)."""
     return {"params": model.num_params(), "params_non_embedding": model.num_params(False)}
 
@@ -152,7 +152,7 @@ def evaluate(
 
 
 def train(config: TrainConfig, program: Program | None = None) -> dict[str, Any]:
-    """Train to the token budget (resuming from ``config.out`` when it holds a checkpoint of
+    """Train to the token budget (resuming from `config.out` when it holds a checkpoint of
     the same run) and return metrics: the loss curve, parameter and token counts, FLOPs, and
     the evaluation on the held-out splits."""
     device = _device(config)

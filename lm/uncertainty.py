@@ -1,6 +1,6 @@
-"""Bootstrap intervals for the Chinchilla fit: ``E, A, B, alpha, beta`` and ``N_opt, D_opt``.
+"""Bootstrap intervals for the Chinchilla fit: `E, A, B, alpha, beta` and `N_opt, D_opt`.
 
-The runs are resampled with replacement (a case bootstrap: each replicate weighs run ``i`` by
+The runs are resampled with replacement (a case bootstrap: each replicate weighs run `i` by
 how often it was drawn) and the law refitted to each replicate. All replicates are fitted at
 once, as rows of one batched L-BFGS, each from the full fit's optimum and a small grid of
 other starts (the full grid of 4,500 per replicate would cost minutes, and the optimum of a
@@ -39,8 +39,8 @@ class Interval:
 
 @dataclass
 class Bootstrap:
-    """Refitted constants of ``n`` replicates, ``theta`` ``[n, 5]`` as ``(a, b, e, alpha,
-    beta)``, and the fits they give."""
+    """Refitted constants of `n` replicates, `theta` `[n, 5]` as `(a, b, e, alpha,
+    beta)`, and the fits they give."""
 
     fit: ChinchillaFit
     theta: np.ndarray
@@ -77,7 +77,7 @@ class Bootstrap:
         return out
 
     def optimal(self, budget: float) -> tuple[Interval, Interval]:
-        """Intervals of ``N_opt`` and ``D_opt`` at compute ``budget``."""
+        """Intervals of `N_opt` and `D_opt` at compute `budget`."""
         opts = np.array([f.optimal(budget) for f in self.fits])
         return self._interval(opts[:, 0]), self._interval(opts[:, 1])
 
@@ -85,7 +85,7 @@ class Bootstrap:
 def bootstrap(
     N, D, loss, fit: ChinchillaFit, *, n_boot: int = 200, seed: int = 0, max_iter: int = 300
 ) -> Bootstrap:
-    """Refit ``fit`` (free or with ``E = 0``, as it was fitted) to ``n_boot`` resamples."""
+    """Refit `fit` (free or with `E = 0`, as it was fitted) to `n_boot` resamples."""
     N, D, loss = chinchilla.check_runs(N, D, loss)
     rng = np.random.default_rng(seed)
     counts = rng.multinomial(N.size, np.full(N.size, 1.0 / N.size), size=n_boot).astype(float)

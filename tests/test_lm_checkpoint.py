@@ -19,7 +19,7 @@ from runtime import TransformerConfig
 
 
 class _WritesAFile:
-    """Unpickling this object creates ``path``: what a malicious checkpoint could do."""
+    """Unpickling this object creates `path`: what a malicious checkpoint could do."""
 
     def __init__(self, path: str):
         self.path = path

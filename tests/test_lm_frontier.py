@@ -22,7 +22,7 @@ def _true_need(N: float) -> float:
 
 def _runs(sizes, budgets, seeds=(0, 1), n_test=200, rng=None):
     """Rows as the sweep writes them; exact match a logistic in log D that crosses 0.99 at
-    _true_need(N), sampled binomially when ``rng`` is given (else its expectation)."""
+    _true_need(N), sampled binomially when `rng` is given (else its expectation)."""
     rows = []
     for N in sizes:
         for D in budgets:

@@ -1,5 +1,5 @@
 """benchmarks/learnability.py: the table it prints from its committed results is the one
-lm/README.md shows, its compiled sizes are the current compiler's, and ``--recompile``
+lm/README.md shows, its compiled sizes are the current compiler's, and `--recompile`
 refreshes them without the runs (which are not in the repository)."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_lm_readme_shows_the_table_the_committed_results_give(saved):
 
 def test_committed_compiled_sizes_are_the_current_compilers(saved):
     """The compiler changes more often than the trained runs: when this fails, run
-    ``python benchmarks/learnability.py --recompile`` (seconds, no training) and paste the
+    `python benchmarks/learnability.py --recompile` (seconds, no training) and paste the
     table it prints into the READMEs."""
     for path, entry in saved["programs"].items():
         spec = ProgramSpec.from_file(ROOT / path, entry["expr"], entry["vocab"])

@@ -218,8 +218,8 @@ def test_cli_train_eval_scale(tmp_path, swept, monkeypatch):
 
 
 def test_json_output_is_quiet(tmp_path):
-    """``--json`` is for a caller that parses the output: no progress bars on stderr either
-    (without ``-q``, which is what turns them off for the table)."""
+    """`--json` is for a caller that parses the output: no progress bars on stderr either
+    (without `-q`, which is what turns them off for the table)."""
     result = _invoke(
         "train",
         REVERSE,

@@ -1,11 +1,11 @@
-"""``rasp lm``: train language models on a program's data, measure perplexity, fit scaling laws.
+"""`rasp lm`: train language models on a program's data, measure perplexity, fit scaling laws.
 
 User errors (a missing file, a bad program, an inconsistent option) exit 1 with one line on
-stderr; bad usage exits 2 (click). ``python -m lm`` runs the same group, which is how
-``torchrun --nproc_per_node K -m lm train ...`` trains on K processes or GPUs.
+stderr; bad usage exits 2 (click). `python -m lm` runs the same group, which is how
+`torchrun --nproc_per_node K -m lm train ...` trains on K processes or GPUs.
 
-Each command is a module of its own (``train``, ``evaluate``, ``scale``, their shared options
-in ``options``), imported when it runs: ``rasp lm --help`` lists them without importing torch.
+Each command is a module of its own (`train`, `evaluate`, `scale`, their shared options
+in `options`), imported when it runs: `rasp lm --help` lists them without importing torch.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``rasp lm eval``: a checkpoint's perplexity, n-gram baseline and exact match."""
+"""`rasp lm eval`: a checkpoint's perplexity, n-gram baseline and exact match."""
 
 from __future__ import annotations
 

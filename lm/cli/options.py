@@ -1,8 +1,8 @@
-"""The options and argument types of ``rasp lm``'s commands, and its handling of user errors.
+"""The options and argument types of `rasp lm`'s commands, and its handling of user errors.
 
-``train`` and ``scale`` share the options that say which program's data to learn and how to
-train (``training_options``), read into a ``TrainConfig`` by ``base_config``. Imported only by
-the commands (it loads torch), never by ``rasp lm --help``.
+`train` and `scale` share the options that say which program's data to learn and how to
+train (`training_options`), read into a `TrainConfig` by `base_config`. Imported only by
+the commands (it loads torch), never by `rasp lm --help`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _SUFFIX = {"k": 1e3, "m": 1e6, "g": 1e9, "b": 1e9, "t": 1e12}
 
 
 def parse_amount(text: str) -> float:
-    """``25k``, ``2M``, ``1e6``, ``3.5e18``: a count or a FLOP budget."""
+    """`25k`, `2M`, `1e6`, `3.5e18`: a count or a FLOP budget."""
     t = text.strip().lower()
     scale = _SUFFIX.get(t[-1:], 1.0)
     number = t[:-1] if t[-1:] in _SUFFIX else t
@@ -87,7 +87,7 @@ def choice_option(*decls: str, choices: tuple[str, ...], help: str | None = None
 
 
 def json_option(what: str):
-    """``--json``: print `what` as JSON instead of a table, with no progress bars."""
+    """`--json`: print `what` as JSON instead of a table, with no progress bars."""
     return click.option(
         "--json", "as_json", is_flag=True, help=f"Print {what} as JSON (no progress bars)."
     )
@@ -110,7 +110,7 @@ def user_errors(fn: Callable) -> Callable:
 
 
 def training_options(fn: Callable) -> Callable:
-    """Options shared by ``train`` and ``scale``: the program's data and how to train."""
+    """Options shared by `train` and `scale`: the program's data and how to train."""
     options = [
         click.argument("file", type=click.Path(dir_okay=False)),
         click.option("-e", "--expr", help="The s-op to learn (default: the header's)."),
@@ -159,7 +159,7 @@ def training_options(fn: Callable) -> Callable:
 
 
 def base_config(kw: dict[str, Any]) -> TrainConfig:
-    """The ``TrainConfig`` the shared options describe."""
+    """The `TrainConfig` the shared options describe."""
     if not Path(kw["file"]).is_file():
         raise ValueError(f"{kw['file']}: no such file")
     return TrainConfig(

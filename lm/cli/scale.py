@@ -1,4 +1,4 @@
-"""``rasp lm scale``: a sweep of model sizes x token budgets, its scaling-law fits and plots."""
+"""`rasp lm scale`: a sweep of model sizes x token budgets, its scaling-law fits and plots."""
 
 from __future__ import annotations
 

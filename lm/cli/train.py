@@ -1,4 +1,4 @@
-"""``rasp lm train``: train one model on a program's data, resuming from its checkpoint."""
+"""`rasp lm train`: train one model on a program's data, resuming from its checkpoint."""
 
 from __future__ import annotations
 
@@ -74,6 +74,6 @@ def train(**kw: Any) -> None:
 
 
 def _leave_process_group() -> None:
-    """Under torchrun, ``train`` joined a process group; leave it before the process exits."""
+    """Under torchrun, `train` joined a process group; leave it before the process exits."""
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
