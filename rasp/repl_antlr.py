@@ -217,6 +217,11 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     bad = tokens[i]
     after = tokens[i + 1] if i + 1 < len(tokens) else Token(len(text), len(text), "<EOF>", "")
     before, rest = text[: bad.start], text[bad.end :]
+    undecided = _undecided_collection(tokens, i)
+    if undecided is not None:  # ANTLR's look-ahead from that bracket finds no way on
+        return (
+            f"no viable alternative at input '{''.join(t.text for t in tokens[undecided : i + 1])}'"
+        )
     if i > 0 and tokens[i - 1].kind in ("round", "indicator"):  # they take a parenthesis
         return f"missing '(' at '{bad.text}'"
     if _after_predicate(tokens, i):
@@ -224,7 +229,8 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     body = _in_body(tokens, i)
     if body is not None:
         return _body_message(body, bad, after, tokens[i - 1].kind == "{")
-    keywords = _AFTER_KEYWORDS.get(tuple(t.kind for t in tokens[:i]))
+    kinds = tuple(t.kind for t in tokens[:i])
+    keywords = _AFTER_KEYWORDS.get(kinds if kinds[-2:] != ("for", "ID") else kinds[-2:])
     if keywords is not None:  # ANTLR drops the token, inserts the expected one, or says so
         expected, then = keywords
         if _fits(expected, after):
@@ -295,6 +301,23 @@ def _body_message(body: str, bad: Token, after: Token, first: bool) -> str:
     expected = {"def": _one("return"), "for": _one("}")}.get(body, DEF_END)
     word = "extraneous" if _fits(expected, after) else "mismatched"
     return f"{word} input '{bad.text}' expecting {expected.text}"
+
+
+def _undecided_collection(tokens: list[Token], i: int) -> int | None:
+    """The index of the outermost open `[` or `{` before token `i` whose kind ANTLR has not
+    yet decided (a list or a comprehension, a dict or a dict built by a loop: no `,` or `for`
+    in it yet), if any; an index's `[` and a body's `{` follow a value and are no such thing."""
+    frames: list[tuple[int, bool]] = []  # (where, a collection) per open bracket
+    decided: set[int] = set()
+    for k, t in enumerate(tokens[:i]):
+        if t.kind in ("(", "[", "{") or t.kind.endswith("("):
+            after_value = k > 0 and tokens[k - 1].kind in _VALUE_ENDS
+            frames.append((k, t.kind in ("[", "{") and not after_value))
+        elif t.kind in (")", "]", "}") and frames:
+            frames.pop()
+        elif t.kind in (",", "for") and frames:
+            decided.add(frames[-1][0])
+    return next((k for k, collection in frames if collection and k not in decided), None)
 
 
 def _open_brackets(tokens: list[Token]) -> list[str]:
@@ -368,15 +391,15 @@ def _semicolon_due(tokens: list[Token], i: int) -> str | None:
 
 def _missing_closer(text: str, tokens: list[Token], i: int) -> str | None:
     """`missing ')' at ';'`: ANTLR inserts the closing bracket of the innermost open `(` or `[`
-    when that lets it go on (`x = (1 + 2;`); inside `(` it first drops a token that the `)`
+    when that lets it go on (`x = (1 + 2;`); first it drops a token that the closing bracket
     follows (`x = (1 2);`)."""
     stack = _open_brackets(tokens[:i])
     if not stack or stack[-1] == "{":
         return None
     closer = "]" if stack[-1] == "[" else ")"
     bad = tokens[i]
-    if closer == ")" and i + 1 < len(tokens) and tokens[i + 1].kind == ")":
-        return f"extraneous input '{bad.text}' expecting ')'"
+    if i + 1 < len(tokens) and tokens[i + 1].kind == closer:
+        return f"extraneous input '{bad.text}' expecting '{closer}'"
     if _gets_further(f"{text[: bad.start]}{closer} {text[bad.start :]}", bad.start + 2):
         return f"missing '{closer}' at '{bad.text}'"
     return None

@@ -66,6 +66,18 @@ FUNCTION_BODY_SET = LOOP_BODY_SET.replace("'for', ", "'for', 'return', ")
         ("def f(a) { return a b; }", "extraneous input 'b' expecting ';'"),
         ("tokens 3;", "no viable alternative at input 'tokens3'"),  # an expression statement
         ("x = (1 2);", "extraneous input '2' expecting ')'"),
+        # A list or dict not yet known to be a comprehension: ANTLR's look-ahead from its
+        # bracket fails; once decided, the usual recovery.
+        ("x = [1 2];", "no viable alternative at input '[12'"),
+        ("x = [1 +];", "no viable alternative at input '[1+]'"),
+        ("x = [(1 2)];", "no viable alternative at input '[(12'"),
+        ('x = {"a": 1 2};', "no viable alternative at input '{\"a\":12'"),
+        (
+            "x = [select(indices, indices, ==];",
+            "no viable alternative at input '[select(indices,indices,==]'",
+        ),
+        ("x = [1, 2 3];", "extraneous input '3' expecting ']'"),
+        ("x = [i for i range(3)];", "missing 'in' at 'range('"),
         # Bodies: their first statement, a later one, and after a function's return.
         ("def f(n) { if n; }", f"extraneous input 'if' expecting {FUNCTION_BODY_SET}"),
         ("for i in range(2) { if i; }", f"extraneous input 'if' expecting {LOOP_BODY_SET}"),
