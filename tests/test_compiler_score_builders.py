@@ -1,7 +1,8 @@
 """The attention-score builders of `compiler/scores.py` on hand-built inputs (tables, read-outs
 and plan nodes made here, no lowering): `bilinear` factorises a table, `additive_scores`
 finds per-pair scores whose sum separates an `and` of selects on different pairs, `combine`
-and `select_atoms` read composite selectors, and `score_err` bounds the float32 error of q.k.
+and `select_atoms` read composite selectors, `score_err` bounds the float32 error of q.k, and
+`HeadSpec`'s softmax scale keeps the weight on unselected keys under `LEAK`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from compiler.linear import Lin
-from compiler.plan import Embedded
+from compiler.plan import LEAK, Embedded, HeadSpec
 from compiler.scores import additive_scores, bilinear, combine, score_err, select_atoms
 from compiler.testing import env_with
 from rasp import ir
@@ -143,3 +144,30 @@ def test_score_err_bounds_the_float32_error_of_every_q_dot_k():
             for j in range(5)
         )
         assert bound / 20 < worst <= bound, (scale, worst, bound)
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    e = np.exp(scores - scores.max())
+    return e / e.sum()
+
+
+@pytest.mark.parametrize("bos", ["half", "equal"])
+@pytest.mark.parametrize("n", [1, 8, 512])
+@pytest.mark.parametrize(("vmax", "score_err"), [(1.0, 0.0), (100.0, 0.05), (3.0, 0.12)])
+def test_the_softmax_scale_leaks_under_leak_at_the_worst_scores(bos, n, vmax, score_err):
+    """One selected key against n others at the closest scores float32 error allows (the
+    keys 1 below less twice the error, BOS 1/2 below in 'half' mode): the others' weight
+    times the widest value gap (2 vmax) stays under LEAK; and a mean of selected keys whose
+    scores float32 pulls 2 x score_err apart errs by at most `unequal_err`."""
+    spec = HeadSpec(Lin(1), Lin(1), 1.0, bos, Lin(1), vmax, score_err=score_err)
+    beta = spec.beta(n)
+    gap = (0.5 if bos == "half" else 1.0) - 2 * score_err
+    scores = beta * np.array([1.0] + [1.0 - gap] * n)
+    leaked = float(_softmax(scores)[1:].sum())
+    assert leaked * 2 * max(vmax, 1.0) <= LEAK
+    assert leaked * 2 * max(vmax, 1.0) > LEAK / 100  # and not by a scale far sharper
+    # several selected keys: half score 2 x score_err higher, holding vmax; half hold 0
+    k = 2 * (n // 2 + 1)
+    w = _softmax(beta * np.array([2 * score_err] * (k // 2) + [0.0] * (k // 2)))
+    mean = float(w[: k // 2].sum()) * vmax
+    assert abs(mean - vmax / 2) <= spec.unequal_err(n) + 1e-12
