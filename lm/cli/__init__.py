@@ -14,7 +14,7 @@ import click
 
 from rasp.command import LazyGroup
 
-# name -> ("module:attribute", its one-line help, which the command takes as its short_help).
+# name -> ("module:attribute", its one-line help in `rasp lm --help`), as rasp.cli.LAZY_COMMANDS.
 COMMANDS = {
     "train": ("lm.cli.train:train", "Train a transformer on a program's inputs and outputs."),
     "eval": (

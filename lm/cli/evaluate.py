@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from lm.checkpoint import load_checkpoint
-from lm.cli import COMMANDS
 from lm.cli.options import json_option, user_errors
 from lm.config import load_data
 from lm.metrics_table import eval_rows, rename_ngram, table
@@ -16,7 +15,7 @@ from lm.train import evaluate
 from runtime.device import pick_device
 
 
-@click.command(name="eval", short_help=COMMANDS["eval"][1])
+@click.command(name="eval")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @click.option("--device", help="cpu or cuda (default: CUDA when present).")
 @click.option(

@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from lm import scaling
-from lm.cli import COMMANDS
 from lm.cli.options import (
     Amount,
     base_config,
@@ -25,7 +24,7 @@ from lm.cli.options import (
 from lm.plots import plot
 
 
-@click.command(short_help=COMMANDS["scale"][1])
+@click.command()
 @training_options
 @click.option(
     "--budget",

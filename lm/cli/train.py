@@ -11,7 +11,6 @@ from typing import Any
 import click
 import torch.distributed as dist
 
-from lm.cli import COMMANDS
 from lm.cli.options import (
     Amount,
     base_config,
@@ -25,7 +24,7 @@ from lm.model import ModelConfig
 from lm.train import train as run_training
 
 
-@click.command(short_help=COMMANDS["train"][1])
+@click.command()
 @training_options
 @int_option("--layers", default=2)
 @int_option("--d-model", default=64)
