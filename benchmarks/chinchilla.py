@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/chinchilla.py [--runs 300] [--noise 0.005] [--scipy-starts 45]
 
-With ``--scipy-starts K`` it also times K of the starts fitted one at a time with scipy's
+With `--scipy-starts K` it also times K of the starts fitted one at a time with scipy's
 L-BFGS-B, with finite-difference gradients (the usual reproduction) and with the exact
 gradient, and extrapolates each to 4,500.
 """
@@ -19,7 +19,7 @@ from lm.chinchilla import ChinchillaFit
 
 
 def _scipy_seconds(starts: np.ndarray, log_n, log_d, log_l, delta: float, exact: bool) -> float:
-    """Seconds to fit ``starts`` one at a time with scipy's L-BFGS-B; ``exact``: with the
+    """Seconds to fit `starts` one at a time with scipy's L-BFGS-B; `exact`: with the
     analytic gradient of the Huber loss of the log-sum-exp (else finite differences)."""
     from scipy.optimize import minimize
     from scipy.special import logsumexp, softmax

@@ -4,19 +4,19 @@ against the size of the model the compiler writes for it.
 Usage: python benchmarks/learnability.py [--programs examples/sort.rasp,...] [--json]
        [--recompile | --reanalyse]
 
-For every program in ``examples/`` (inputs over the header's vocabulary, lengths 1..max-len)
-it sweeps model sizes x token budgets x seeds (``lm.sweep``, Ray tasks), then reports:
+For every program in `examples/` (inputs over the header's vocabulary, lengths 1..max-len)
+it sweeps model sizes x token budgets x seeds (`lm.sweep`, Ray tasks), then reports:
 the smallest trained model reaching >= 99% exact match on held-out inputs (N, the D it needed
 and the compute 6ND, with 90% intervals from Wilson bounds on exact match), the least compute
 reaching it, the Chinchilla N_opt at a budget inside the swept compute (free fit and E = 0,
 90% bootstrap intervals), exact match on held-out longer inputs, and the compiled model's size
 counted the same way (with and without embeddings) with the ratio learned / compiled.
 
-Results go to ``benchmarks/results/learnability.json`` after each program (a rerun skips the
+Results go to `benchmarks/results/learnability.json` after each program (a rerun skips the
 programs already there with the same settings, and sweeps resume run by run), plots to
-``lm/figures/learnability/``. ``--recompile`` re-reads only the compiled sizes of the programs
-already there, with the current compiler, and needs no runs; ``--reanalyse`` redoes the
-analysis from the runs (``--runs-dir``), which are not part of the repository.
+`lm/figures/learnability/`. `--recompile` re-reads only the compiled sizes of the programs
+already there, with the current compiler, and needs no runs; `--reanalyse` redoes the
+analysis from the runs (`--runs-dir`), which are not part of the repository.
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def _best(points: list[frontier.Point]) -> frontier.Point:
 
 def _long_block(rows: list[dict[str, Any]], size: str, D: float) -> dict[str, Any] | None:
     """Exact match on held-out longer inputs (seeds pooled) and their output perplexity, for
-    model ``size`` at the first budget of at least ``D``."""
+    model `size` at the first budget of at least `D`."""
     at = [r for r in rows if frontier.size_key(r) == size and "exact_match_long" in r]
     budgets = sorted({r["config"]["tokens"] for r in at if r["tokens"] >= D * 0.999})
     if not budgets:
@@ -139,7 +139,7 @@ def ratios(
 
 
 def recompile(entry: dict[str, Any]) -> dict[str, Any]:
-    """``entry`` with the compiled model re-read from the current compiler, and the ratios
+    """`entry` with the compiled model re-read from the current compiler, and the ratios
     with it. The compiler changes more often than the trained runs, which this does not need
     (they may live on another machine): the table's compiled sizes stay current."""
     spec = ProgramSpec.from_file(entry["program"], entry["expr"], entry["vocab"])
@@ -220,8 +220,8 @@ def run_program(path: str, args: argparse.Namespace, log) -> dict[str, Any]:
 
 def table(entries: list[dict[str, Any]]) -> str:
     """The learnability table, four lines per program: the estimates, their 90% intervals
-    (an open end, ``>x`` or ``<=x``, is a bound the grid did not close) with the budget of
-    ``N_opt``, then the sizes counted with embeddings and the longer inputs' perplexity."""
+    (an open end, `>x` or `<=x`, is a bound the grid did not close) with the budget of
+    `N_opt`, then the sizes counted with embeddings and the longer inputs' perplexity."""
     head = (
         f"{'program':<13}{'learned N':>9}{'D':>7}{'C min':>8}{'best':>6}{'N_opt':>7}"
         f"{'E=0':>7}{'compiled':>9}{'ratio':>6}{'long':>6}"

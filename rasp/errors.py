@@ -7,7 +7,7 @@ class RaspError(Exception):
     """A user-facing error. `message` is the bare text; `str()` adds the location.
 
     `kind` tells the REPL which of the original's three error forms to print:
-    'rasp' (``!!ignoring input``), 'python' (``something went wrong``) or 'syntax'.
+    'rasp' (`!!ignoring input`), 'python' (`something went wrong`) or 'syntax'.
     """
 
     kind = "rasp"
