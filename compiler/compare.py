@@ -4,7 +4,8 @@ indices against the indices: 16 x 1,217 pairs at max_len 16, 64 x 79k at 64). It
 only the differences next to 0 and the extremes (a ramp holds its value beyond them), which
 also keeps the step wide however close together the other differences are. A select or a
 comparison reads a sum as a number whatever its type (`AsNumber`), and a select of a sum too
-large to list reads only the values next to a match (`points_near`).
+large to list reads only the values next to a match (`points_near`). A product of two ints
+with too many pairs is a difference of two squares (`by_squares`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from compiler.discretise import MLP_TUPLES, Outputs, pointwise
 from compiler.linear import ONE, Lin
-from compiler.plan import Linear, PNode, read
+from compiler.plan import Linear, PNode, err_of, read
 from compiler.tabulate import affine_of
 from compiler.values import Analysis, is_number
 from rasp import ir
@@ -77,6 +78,54 @@ def by_difference(
     op = ir.elementwise_fn(node.op)
     outputs: Outputs = pointwise(lambda d: op(d, 0))
     return mlp([diff], outputs, node.label, node, role="MLP (comparison)")
+
+
+def by_squares(
+    node: ir.IRNode,
+    lower: Callable[[ir.IRNode], PNode],
+    mlp: Callable[..., PNode],
+    new: Callable[..., PNode],
+) -> PNode | None:
+    """`x * y` of two ints whose pairs are too many for one MLP, in two stages: the sum and
+    the difference are linear, each squared by an MLP of one input (in one layer), and
+    ((x + y)^2 - (x - y)^2) / 4 is a linear read-out of the squares (a product of two
+    widths at max_len 150: 2 x 301 values instead of 151 x 151 pairs). None otherwise."""
+    if not (isinstance(node, ir.SequenceMap) and node.op == "*" and len(node.inputs) == 2):
+        return None
+    x, y = (lower(c) for c in node.inputs)
+    if x.values is None or y.values is None or len(x.values) * len(y.values) <= MLP_TUPLES:
+        return None
+    if not all(type(v) is int for v in [*x.values, *y.values]):  # ints: the squares are exact
+        return None
+    squares = []
+    for sign, op in ((1, "+"), (-1, "-")):
+        values = sorted({a + sign * b for a in x.values for b in y.values})
+        both = new(
+            Linear,
+            "numerical",
+            values,
+            f"{x.label} {op} {y.label}",
+            node,
+            lin=_number(x) + _number(y).scaled(float(sign)),
+            err=x.err + y.err,
+            role=f"{'sum' if sign > 0 else 'difference'} (for a product)",
+            checks=False,
+        )
+        square = mlp([both], pointwise(lambda v: v * v), f"({both.label})^2", node, role="MLP")
+        square.checks = False  # not the node's value
+        squares.append(square)
+    lin = (_number(squares[0]) - _number(squares[1])).scaled(0.25)
+    products = sorted({a * b for a in x.values for b in y.values})
+    return new(
+        Linear,
+        "numerical",
+        products,
+        node.label,
+        node,
+        lin=lin,
+        err=err_of(lin),
+        role="product (a difference of squares)",
+    )
 
 
 def by_nearest(

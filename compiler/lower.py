@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from compiler.budget import Budget
-from compiler.compare import AsNumber, by_difference, by_nearest
+from compiler.compare import AsNumber, by_difference, by_nearest, by_squares
 from compiler.discretise import Outputs, discretise, pointwise
 from compiler.errors import RAISES, CompileError
 from compiler.fusion import Fusion
@@ -285,10 +285,17 @@ class Lowerer(Fusion, Heads, AsNumber):
             ):
                 role = "sum" if node.op == "+" else "difference"
                 return self.summed(node, ins, vals, role, flag=flag)
-        compared = by_difference(node, self.lower, self.mlp, self.pnode) or by_nearest(
-            node, self.lower, self.mlp, self.pnode
-        )
-        return compared if compared is not None else self.fused(node)
+        for staged in (by_difference, by_nearest):
+            got = staged(node, self.lower, self.mlp, self.pnode)
+            if got is not None:
+                return got
+        try:
+            return self.fused(node)
+        except CompileError:  # a product whose inputs share no few-valued source: two stages
+            got = by_squares(node, self.lower, self.mlp, self.pnode)
+            if got is None:
+                raise
+            return got
 
     def affine(
         self,

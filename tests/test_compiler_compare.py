@@ -7,7 +7,7 @@ import numpy as np
 from compiler.compare import difference_points, points_near
 from compiler.linear import Lin
 from compiler.plan import Embedded, Head, Linear
-from compiler.testing import compile_exact
+from compiler.testing import compile_exact, env_with
 
 
 def test_difference_points_are_the_ones_next_to_zero_and_the_ends():
@@ -38,3 +38,16 @@ def test_a_sum_with_a_mean_selects_exactly_by_the_integer_it_hits():
         ["0", "1", "+"],
         8,
     )
+
+
+def test_a_product_of_two_ints_with_too_many_pairs_is_a_difference_of_squares():
+    """150 x 151 (position, width) pairs are more than one MLP may enumerate: the product is
+    ((x + y)^2 - (x - y)^2) / 4, two MLPs of one input each and a linear read-out, exact,
+    negative products too; checked at the extremes random inputs rarely reach as well."""
+    src = "w = selector_width(select(tokens, tokens, ==)); p = (indices - 70) * w;"
+    prog = compile_exact(src, "p", ["a", "b"], 150)
+    squares = [b for b in prog.manifest.layout if b.label.endswith("^2")]
+    assert len(squares) == 2 and {b.layer for b in squares} == {1}
+    env = env_with(src)
+    for x in ["a" * 150, "ab" * 75, "a", "b" * 71 + "a" * 79, "a" * 149 + "b"]:
+        assert prog.run(x) == env.evaluate("p", x), x
