@@ -45,39 +45,14 @@ _TOKEN = re.compile(
 )
 
 KEYWORDS = keywords.all_words()
-_EXPR_LITERALS = (
-    "(",
-    "{",
-    "aggregate(",
-    "[",
-    "not",
-    "-",
-    "+",
-    "round",
-    "indicator",
-    "select(",
-    "range(",
-    "zip(",
-    "len(",
-)
+# The literal tokens that start an expression and a statement, in ANTLR's (the grammar's)
+# order: `def` and `for` come between the statement's own and the rest of the expression's.
+_EXPR_LITERALS = tuple("( { aggregate( [ not - + round indicator select( range( zip( len(".split())
 _STMT_LITERALS = (
-    "set",
-    "s-op",
-    "selector",
-    "show",
+    *"set s-op selector show".split(),
     "full seq display",
-    "examples",
-    "exit()",
-    "exit",
-    "quit",
-    "quit()",
-    "load",
-    "draw",
-    "(",
-    "def",
-    "{",
-    "for",
-    *_EXPR_LITERALS[2:],  # ANTLR lists them in the grammar's order, `def` and `for` between
+    *"examples exit() exit quit quit() load draw ( def { for".split(),
+    *_EXPR_LITERALS[2:],
 )
 
 
@@ -217,6 +192,11 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     bad = tokens[i]
     after = tokens[i + 1] if i + 1 < len(tokens) else Token(len(text), len(text), "<EOF>", "")
     before, rest = text[: bad.start], text[bad.end :]
+    ended = _ended_before(tokens, i)
+    if ended is not None:  # ANTLR ended the expression before that token, and wants a `;`
+        if tokens[ended + 1].kind == ";":
+            return f"extraneous input '{tokens[ended].text}' expecting ';'"
+        return f"missing ';' at '{tokens[ended].text}'"  # the original reads on (rasp.repl)
     undecided = _undecided_collection(tokens, i)
     if undecided is not None:  # ANTLR's look-ahead from that bracket finds no way on
         return (
@@ -301,6 +281,29 @@ def _body_message(body: str, bad: Token, after: Token, first: bool) -> str:
     expected = {"def": _one("return"), "for": _one("}")}.get(body, DEF_END)
     word = "extraneous" if _fits(expected, after) else "mismatched"
     return f"{word} input '{bad.text}' expecting {expected.text}"
+
+
+def _ended_before(tokens: list[Token], i: int) -> int | None:
+    """After a value, a binary `+`/`-`, a call's `(` or an index's `[` could also start a new
+    statement; when the error at token `i` comes before that operand (or argument, or index)
+    is complete, ANTLR's look-ahead fails on both readings and it ends the expression there:
+    the index of that token, for a statement of a name at the top level; else None."""
+    if not tokens or tokens[0].kind != "ID" or "{" in _open_brackets(tokens[:i]):
+        return None
+    ended, depth = None, 0
+    for k, t in enumerate(tokens[:i]):
+        after_value = k > 0 and tokens[k - 1].kind in _VALUE_ENDS
+        if t.kind in ("+", "-", "(", "[") and depth == 0 and after_value:
+            ended = k
+        if t.kind in ("(", "[", "{") or t.kind.endswith("("):
+            depth += 1
+        elif t.kind in (")", "]", "}"):
+            depth -= 1
+        elif t.kind == "," and depth == 1 and ended is not None and tokens[ended].kind == "(":
+            ended = None  # a call: `(1, 2` cannot start a statement
+        if ended is not None and k > ended and depth == 0:
+            ended = None  # the operand is whole: ANTLR read on (`x = 1 + 2 3;`)
+    return ended if ended is not None and (i == ended + 1 or depth > 0) else None
 
 
 def _undecided_collection(tokens: list[Token], i: int) -> int | None:

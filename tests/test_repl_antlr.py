@@ -78,6 +78,12 @@ FUNCTION_BODY_SET = LOOP_BODY_SET.replace("'for', ", "'for', 'return', ")
         ),
         ("x = [1, 2 3];", "extraneous input '3' expecting ']'"),
         ("x = [i for i range(3)];", "missing 'in' at 'range('"),
+        # After a value, `+`, `-`, a call's `(` or an index's `[` could start a statement:
+        # an error in what follows them ends the expression before them.
+        ("x = f(;", "extraneous input '(' expecting ';'"),
+        ("x = 1 + ;", "extraneous input '+' expecting ';'"),
+        ("x = 1 + 2 3;", "extraneous input '3' expecting ';'"),  # the operand was whole
+        ("x = f(1, 2 3);", "extraneous input '3' expecting ')'"),  # `(1, 2` is a call's
         # Bodies: their first statement, a later one, and after a function's return.
         ("def f(n) { if n; }", f"extraneous input 'if' expecting {FUNCTION_BODY_SET}"),
         ("for i in range(2) { if i; }", f"extraneous input 'if' expecting {LOOP_BODY_SET}"),
@@ -116,6 +122,14 @@ def test_a_loaded_files_syntax_error_is_worded_like_antlr(program, message, tmp_
     monkeypatch.chdir(tmp_path)
     first = piped('load "bad";\n').split("\n")[0]
     assert first == f">> \t!! antlr exception: {message} \t-- ignoring input"
+
+
+@pytest.mark.parametrize(
+    "stdin", ["x = 1 + (2 3);", "x = 1 - in;", "f(in 3);", "x = tokens[1 2];", "x = f(1 2);"]
+)
+def test_an_expression_ended_early_reads_on(stdin):
+    """ANTLR says `missing ';'` before the `+`, `-`, `(` or `[`, so the original reads on."""
+    assert piped(stdin + "\n") == ">> .. \n"
 
 
 def test_a_missing_semicolon_reads_on_as_the_original_does():
