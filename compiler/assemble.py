@@ -19,6 +19,7 @@ import torch
 
 import runtime
 from compiler import manifest as mf
+from compiler.budget import Budget
 from compiler.linear import BOS, ONE, Lin, is_identity, matmul
 from compiler.manifest import D_BOS, D_ONE, jsonable
 from compiler.plan import Embedded, Head, HeadSpec, Mlp, MlpSpec, PNode
@@ -119,9 +120,11 @@ class Builder:
         max_len: int,
         causal: bool,
         precision: Precision = FLOAT32,
+        budget: Budget | None = None,
     ):
         self.root, self.vocab, self.n, self.causal = root, vocab, max_len, causal
         self.prec = precision  # the weights' float type
+        self.budget = budget or Budget(None)  # placing and writing weights count too
         self.out_lin, self.output = readout(root, precision)
         self.stored = schedule(self.out_lin)
         self._projections()
@@ -136,7 +139,9 @@ class Builder:
                     req.setdefault(s, []).append(m)
 
         need(self.out_lin)
-        for st in sorted(self.stored.values(), key=lambda s: -s.slot):
+        placing = sorted(self.stored.values(), key=lambda s: -s.slot)
+        for i, st in enumerate(placing):
+            self.budget.tick("placing", i, len(placing))
             p = st.node
             rows = req.get(p, [])
             st.proj = _basis(np.vstack(rows) if rows else np.zeros((0, p.encdim)), p.encdim)
@@ -147,6 +152,7 @@ class Builder:
                 need(p.head.q)
                 need(p.head.k)
                 need(p.head.v.left(st.proj))
+        self.budget.tick("placing", len(placing), len(placing))
 
     def _layout(self) -> None:
         start = 2
@@ -216,11 +222,13 @@ class Builder:
             attn_impl="math",
         )
         model = runtime.Transformer(config, init=False).to(getattr(torch, self.prec.name))
+        self.budget.tick("weights", 0, self.n_layers)
         with torch.no_grad():
             for p in model.parameters():
                 p.zero_()
             self._embeddings(model)
             for layer, block in enumerate(model.blocks):
+                self.budget.tick("weights", layer, self.n_layers)
                 attn, mlp = block.attn, block.mlp  # None where the layer has no heads / MLP
                 for h, st in enumerate(heads_of[layer]):
                     if not isinstance(attn, Attention):
@@ -232,6 +240,7 @@ class Builder:
                         raise TypeError(f"layer {layer} of the model has no MLP")
                     offset = self._mlp(mlp, offset, st)
             model.unembed.weight.copy_(torch.from_numpy(self.weight(self.out_lin)))
+        self.budget.tick("weights", self.n_layers, self.n_layers)
         return model, [
             mf.Layer(i, len(heads_of[i]), c.d_head, c.d_mlp) for i, c in enumerate(layers)
         ]

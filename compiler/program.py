@@ -150,7 +150,7 @@ def _placed(
     lowerer = Lowerer(analysis, encodings, budget=budget, precision=precision)
     masked = lowerer.decide_causal(normal) or causal
     root = lowerer.lower(normal)
-    return Builder(root, analysis.vocab, analysis.max_len, masked, precision)
+    return Builder(root, analysis.vocab, analysis.max_len, masked, precision, budget)
 
 
 def _check_causal(node: ir.SOp) -> None:

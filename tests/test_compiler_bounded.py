@@ -83,8 +83,27 @@ def test_progress_names_the_stage_and_nodes_done():
     env = env_with(chain_program(5, dict_size=10))
     compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_len=4, progress=lambda *a: seen.append(a))
     stages = {s for s, *_ in seen}
-    assert {"value sets", "lowering"} <= stages
+    assert {"value sets", "lowering", "placing", "weights"} <= stages
     assert all(0 <= done <= total for _, done, total, _ in seen)
+    assert seen[-1][:3] == ("weights", 1, 1)  # the last tick: every layer written
+
+
+def test_the_time_limit_holds_while_weights_are_placed_and_written(monkeypatch):
+    """Assembly ticks the budget too: a compile whose lowering ends just inside its limit
+    cannot return a model past it (dyck2@512 returned one at 3.5 CPU-s under a 2 s limit).
+    Here the clock jumps an hour once placing begins."""
+    import compiler.budget as budget_mod
+
+    real, jumped = time.thread_time, []
+    monkeypatch.setattr(budget_mod.time, "thread_time", lambda: real() + 3600 * len(jumped))
+
+    def progress(stage: str, done: int, total: int, elapsed: float) -> None:
+        if stage == "placing":
+            jumped[:] = [True]
+
+    env = env_with(chain_program(5, dict_size=10))
+    with pytest.raises(CompileError, match=r"limit of 60 CPU seconds passed \(placing, 0 of"):
+        compiler.compile(env, "x", vocab=CHAIN_VOCAB, max_len=4, time_limit=60, progress=progress)
 
 
 def test_stderr_progress_waits_then_writes_one_line_and_clears_it():
