@@ -23,28 +23,11 @@ The interactive REPL prints raspc's own messages, with the column and a caret, i
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from rasp import keywords
 from rasp.errors import RaspSyntaxError
-from rasp.repl_input import Status, offset, parse_input
+from rasp.repl_input import Status, Token, offset, parse_input, tokenize
 
-_TOKEN = re.compile(
-    r"""
-    (?P<ws>[ \t\r\n]+)
-  | (?P<Comment>\#[^\r\n]*)
-  | (?P<String>"[^"\r\n]*")
-  | (?P<Float>[0-9]+\.[0-9]+)
-  | (?P<PosInt>[0-9]+)
-  | (?P<glued>(?:GLUED)\(|exit\(\)|quit\(\)|full\ seq\ display|s-op)
-  | (?P<word>[A-Za-z_][A-Za-z_0-9]*)
-  | (?P<op>==|!=|<=|>=|[<>=+\-*/%^()\[\]{},;:])
-""".replace("GLUED", "|".join(keywords.glued_words())),
-    re.VERBOSE,
-)
-
-KEYWORDS = keywords.all_words()
 # The literal tokens that start an expression and a statement, in ANTLR's (the grammar's)
 # order: `def` and `for` come between the statement's own and the rest of the expression's.
 _EXPR_LITERALS = tuple("( { aggregate( [ not - + round indicator select( range( zip( len(".split())
@@ -138,33 +121,6 @@ _AFTER_KEYWORDS: dict[tuple[str, ...], tuple[_Context, _Context | None]] = {
 }
 
 
-@dataclass(frozen=True)
-class Token:
-    start: int
-    end: int
-    kind: str  # a literal's own text, or Float, PosInt, String, Comment, ID, <EOF>
-    text: str
-
-
-def tokenize(text: str) -> tuple[list[Token], int | None]:
-    """ANTLR's tokens for `text` (as the original's lexer splits it), and the offset of the
-    first character no token starts with (None if there is none)."""
-    tokens, pos = [], 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            return tokens, pos
-        group, value = m.lastgroup, m.group(0)
-        if group == "word":
-            group = value if value in KEYWORDS else "ID"
-        elif group in ("glued", "op"):
-            group = value
-        if group != "ws":
-            tokens.append(Token(pos, m.end(), group, value))
-        pos = m.end()
-    return tokens, None
-
-
 def _fits(context: _Context, token: Token) -> bool:
     return token.kind in context.literals or token.kind in context.kinds
 
@@ -224,9 +180,10 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
         context = AFTER_STATEMENT
     elif tokens[i - 1].kind in _VALUE_ENDS:  # an operator or `;` was due: ANTLR's sets vary
         return (
-            _missing_closer(text, tokens, i)
-            or _stray_closer(tokens, i)
+            _separator_due(tokens, i)
+            or _missing_closer(text, tokens, i)
             or _semicolon_due(tokens, i)
+            or _stray_closer(tokens, i)
             or fallback
         )
     elif _gets_further(f"{before} (x) {rest}", len(before) + 5):
@@ -387,9 +344,42 @@ def _semicolon_due(tokens: list[Token], i: int) -> str | None:
     if i + 1 < len(tokens) and tokens[i + 1].kind == ";":
         return f"extraneous input '{bad.text}' expecting ';'"
     returned = statement[0].kind == "return"  # then only the body's `}` may follow
-    if _fits(DEF_END if returned else STATEMENT, bad):
+    in_body = _open_brackets(tokens[:i])[-1:] == ["{"]  # where a `}` may follow too
+    if _fits(DEF_END if returned else STATEMENT, bad) or (in_body and bad.kind == "}"):
         return f"missing ';' at '{bad.text}'"
     return f"mismatched input '{bad.text}' expecting ';'"
+
+
+def _separator_due(tokens: list[Token], i: int) -> str | None:
+    """Where only a `,` may follow a value (a select's first two arguments, an aggregate's
+    first) or only a `:` (a dict's key): ANTLR drops the token when the separator comes next,
+    inserts the separator when the token could follow it, else says it expected one."""
+    frames: list[list] = []  # per open bracket: [kind, commas, a `:` since the last `,`]
+    for k, t in enumerate(tokens[:i]):
+        if t.kind in ("(", "[", "{") or t.kind.endswith("("):
+            after_value = k > 0 and tokens[k - 1].kind in _VALUE_ENDS
+            frames.append([t.kind if not (t.kind == "{" and after_value) else "body", 0, False])
+        elif t.kind in (")", "]", "}") and frames:
+            frames.pop()
+        elif t.kind == "," and frames:
+            frames[-1][1:] = [frames[-1][1] + 1, False]
+        elif t.kind in (":", "for") and frames:
+            frames[-1][2] = True  # a value follows (or a loop: no more keys)
+    if not frames:
+        return None
+    kind, commas, colon = frames[-1]
+    if (kind == "select(" and commas < 2) or (kind == "aggregate(" and commas == 0):
+        due = ","
+    elif kind == "{" and not colon:
+        due = ":"
+    else:
+        return None
+    bad = tokens[i]
+    if i + 1 < len(tokens) and tokens[i + 1].kind == due:
+        return f"extraneous input '{bad.text}' expecting '{due}'"
+    if _fits(EXPRESSION, bad):
+        return f"missing '{due}' at '{bad.text}'"
+    return f"mismatched input '{bad.text}' expecting '{due}'"
 
 
 def _missing_closer(text: str, tokens: list[Token], i: int) -> str | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rasp.repl_antlr import Token, tokenize
+from rasp.repl_input import Token, tokenize
 
 _OPENERS = frozenset(("(", "[", "{", "select(", "aggregate(", "range(", "zip(", "len("))
 _CLOSERS = frozenset((")", "]", "}"))

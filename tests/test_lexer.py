@@ -146,7 +146,7 @@ def test_keywords_come_from_the_grammar():
 
     from rasp import keywords
     from rasp.repl import HELP
-    from rasp.repl_antlr import KEYWORDS as ANTLR_KEYWORDS
+    from rasp.repl_input import KEYWORDS as ANTLR_KEYWORDS
 
     grammar = (ROOT / "rasp" / "grammar.lark").read_text()
     written = set(re.findall(r'^[A-Z_]+(?:\.\d+)?:\s*"([a-z_]+)"\s*$', grammar, re.MULTILINE))

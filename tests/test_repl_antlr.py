@@ -84,6 +84,10 @@ FUNCTION_BODY_SET = LOOP_BODY_SET.replace("'for', ", "'for', 'return', ")
         ("x = 1 + ;", "extraneous input '+' expecting ';'"),
         ("x = 1 + 2 3;", "extraneous input '3' expecting ';'"),  # the operand was whole
         ("x = f(1, 2 3);", "extraneous input '3' expecting ')'"),  # `(1, 2` is a call's
+        # Where only a separator may come: a select's or an aggregate's `,`, a dict's `:`.
+        ("x = select(indices indices, ==);", "extraneous input 'indices' expecting ','"),
+        ("x = aggregate(select(indices, indices, ==) tokens);", "missing ',' at 'tokens'"),
+        ('x = {"a": 1, "b" 2};', "missing ':' at '2'"),
         # Bodies: their first statement, a later one, and after a function's return.
         ("def f(n) { if n; }", f"extraneous input 'if' expecting {FUNCTION_BODY_SET}"),
         ("for i in range(2) { if i; }", f"extraneous input 'if' expecting {LOOP_BODY_SET}"),
@@ -125,7 +129,15 @@ def test_a_loaded_files_syntax_error_is_worded_like_antlr(program, message, tmp_
 
 
 @pytest.mark.parametrize(
-    "stdin", ["x = 1 + (2 3);", "x = 1 - in;", "f(in 3);", "x = tokens[1 2];", "x = f(1 2);"]
+    "stdin",
+    [
+        "x = 1 + (2 3);",
+        "x = 1 - in;",
+        "f(in 3);",
+        "x = tokens[1 2];",
+        "x = f(1 2);",
+        "for i in [1, 2] { x = i }",  # `missing ';' at '}'`
+    ],
 )
 def test_an_expression_ended_early_reads_on(stdin):
     """ANTLR says `missing ';'` before the `+`, `-`, `(` or `[`, so the original reads on."""
