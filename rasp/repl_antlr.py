@@ -149,10 +149,11 @@ def antlr_message(err: RaspSyntaxError, text: str) -> str:
     after = tokens[i + 1] if i + 1 < len(tokens) else Token(len(text), len(text), "<EOF>", "")
     before, rest = text[: bad.start], text[bad.end :]
     ended = _ended_before(tokens, i)
-    if ended is not None:  # ANTLR ended the expression before that token, and wants a `;`
-        if tokens[ended + 1].kind == ";":
-            return f"extraneous input '{tokens[ended].text}' expecting ';'"
-        return f"missing ';' at '{tokens[ended].text}'"  # the original reads on (rasp.repl)
+    if ended is not None:  # ANTLR ended the expression before that token
+        at_token, due = tokens[ended[0]].text, ended[1]
+        if tokens[ended[0] + 1].kind == due:
+            return f"extraneous input '{at_token}' expecting '{due}'"
+        return f"missing '{due}' at '{at_token}'"  # `;`: the original reads on (rasp.repl)
     undecided = _undecided_collection(tokens, i)
     if undecided is not None:  # ANTLR's look-ahead from that bracket finds no way on
         return (
@@ -240,27 +241,34 @@ def _body_message(body: str, bad: Token, after: Token, first: bool) -> str:
     return f"{word} input '{bad.text}' expecting {expected.text}"
 
 
-def _ended_before(tokens: list[Token], i: int) -> int | None:
-    """After a value, a binary `+`/`-`, a call's `(` or an index's `[` could also start a new
-    statement; when the error at token `i` comes before that operand (or argument, or index)
-    is complete, ANTLR's look-ahead fails on both readings and it ends the expression there:
-    the index of that token, for a statement of a name at the top level; else None."""
+def _ended_before(tokens: list[Token], i: int) -> tuple[int, str] | None:
+    """After a value, a binary `+`/`-` (or, in a statement, a call's `(` or an index's `[`)
+    could also start something new; when the error at token `i` comes before its operand is
+    complete, ANTLR's look-ahead fails both ways and it ends the expression there. The first
+    such token and what ANTLR then wants: `;` in the statement, `)` in parentheses; else None.
+    Only for a statement of a name at the top level."""
     if not tokens or tokens[0].kind != "ID" or "{" in _open_brackets(tokens[:i]):
         return None
-    ended, depth = None, 0
+    frames: list[tuple[int, bool]] = []  # open brackets: (where, a parenthesised group)
+    found: list[int | None] = [None]  # per level, 0 the statement's: such a token
     for k, t in enumerate(tokens[:i]):
-        after_value = k > 0 and tokens[k - 1].kind in _VALUE_ENDS
-        if t.kind in ("+", "-", "(", "[") and depth == 0 and after_value:
-            ended = k
+        level, after_value = len(frames), k > 0 and tokens[k - 1].kind in _VALUE_ENDS
+        starts = ("+", "-", "(", "[") if level == 0 else ("+", "-")
+        if t.kind in starts and after_value and (level == 0 or frames[-1][1]):
+            found[level] = k
         if t.kind in ("(", "[", "{") or t.kind.endswith("("):
-            depth += 1
-        elif t.kind in (")", "]", "}"):
-            depth -= 1
-        elif t.kind == "," and depth == 1 and ended is not None and tokens[ended].kind == "(":
-            ended = None  # a call: `(1, 2` cannot start a statement
-        if ended is not None and k > ended and depth == 0:
-            ended = None  # the operand is whole: ANTLR read on (`x = 1 + 2 3;`)
-    return ended if ended is not None and (i == ended + 1 or depth > 0) else None
+            frames.append((k, t.kind == "(" and not after_value))
+            found.append(None)
+        elif t.kind in (")", "]", "}") and frames:
+            frames.pop()
+            found.pop()
+        elif t.kind == "," and frames and found[-2] == frames[-1][0]:
+            found[-2] = None  # a call: `(1, 2` cannot start a statement
+        now = len(frames)
+        if found[now] is not None and k > found[now]:
+            found[now] = None  # the operand is whole: ANTLR read on (`x = 1 + 2 3;`)
+    level = next((n for n, k in enumerate(found) if k is not None), None)
+    return None if level is None else (found[level], ";" if level == 0 else ")")
 
 
 def _undecided_collection(tokens: list[Token], i: int) -> int | None:

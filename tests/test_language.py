@@ -187,7 +187,7 @@ def test_a_loaded_file_goes_on_after_a_syntax_error(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     out = _piped('load "broken";\na;\nc;\nd;\ntokens;\nb;\n')
     listing, rest = out.split("\n>> ", 1)
-    assert listing.startswith(">> \t!! antlr exception: broken.rasp:2:9:")
+    assert listing.startswith(">> \t!! antlr exception: missing ')' at '+' \t-- ignoring input\n")
     assert listing.endswith(
         "    value: a =  1\n    value: c =  3\n     s-op: x\n"
         "something went wrong: invalid literal for int() with base 10: 'h'\n"

@@ -84,6 +84,9 @@ FUNCTION_BODY_SET = LOOP_BODY_SET.replace("'for', ", "'for', 'return', ")
         ("x = 1 + ;", "extraneous input '+' expecting ';'"),
         ("x = 1 + 2 3;", "extraneous input '3' expecting ';'"),  # the operand was whole
         ("x = f(1, 2 3);", "extraneous input '3' expecting ')'"),  # `(1, 2` is a call's
+        ("x = (1 +;", "missing ')' at '+'"),  # in parentheses `)` is what ANTLR wants then
+        ("x = (1 + (2 3));", "missing ')' at '+'"),
+        ("x = (1 +);", "extraneous input '+' expecting ')'"),
         # Where only a separator may come: a select's or an aggregate's `,`, a dict's `:`.
         ("x = select(indices indices, ==);", "extraneous input 'indices' expecting ','"),
         ("x = aggregate(select(indices, indices, ==) tokens);", "missing ',' at 'tokens'"),
