@@ -81,18 +81,7 @@ class Selectors:
 
     def strip_causal(self, sel: ir.Selector | None) -> ir.Selector | None:
         """In a causal model, `select(indices, indices, <=)` is the mask itself: drop it."""
-        if not self.causal or sel is None:
-            return sel
-        if patterns.is_upto(sel):
-            return None
-        if isinstance(sel, ir.SelectorCombine) and sel.op == "and":
-            a, b = (self.strip_causal(x) for x in sel.inputs)
-            if a is None or b is None:
-                return b if a is None else a
-            if a is sel.inputs[0] and b is sel.inputs[1]:
-                return sel
-            return ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
-        return sel
+        return without_mask(sel) if self.causal and sel is not None else sel
 
     def quadratic(self, at: ir.Select, need_threshold: bool) -> SelPlan | None:
         """keys == queries on numbers with 3 (or 2) dimensions instead of a one-hot table:
@@ -116,23 +105,8 @@ class Selectors:
             return None
         if min(len(ks), len(qs)) <= (3 if with_q2 else 2):
             return None  # the one-hot table is as small
-        allv = np.unique(np.concatenate([ks, qs]))
-        gap = float(np.diff(allv).min()) if len(allv) > 1 else 1.0
-        g2 = gap * gap
-        # Centred on the middle value: the squares, and their float32 error, stay small.
-        mid = float(allv[0] + allv[-1]) / 2
-        ks, qs = ks - mid, qs - mid
-        krows = read(kp).left(np.stack([ks, -ks * ks / g2]))
-        qrows = (self.numeric(qp) - Lin.const([mid])).scaled(2.0 / g2).stack(Lin.const([1.0]))
-        if with_q2:
-            qrows = qrows.stack(read(qp).left((1.0 - qs * qs / g2)[None, :]))
-            krows = krows.stack(Lin.const([1.0]))
-            plan = SelPlan.of(qrows, krows, 1.0, eps=self.prec.eps)
-        else:
-            kb = float(qs.min()) - gap
-            plan = SelPlan.of(
-                qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]), eps=self.prec.eps
-            )
+        qread = read(qp) if with_q2 else None
+        plan = quadratic_plan(read(kp), ks, self.numeric(qp), qs, qread, self.prec.eps)
         if plan.blurred and self.prec.eps > FLOAT64.eps:
             # A one-hot table instead would grow with max_len (reverse: d_model 13 -> 153
             # from max_len 71); a wider float keeps these three dimensions.
@@ -177,19 +151,13 @@ class Selectors:
                 )
         if p.enc == "categorical" or p.values is None or other.values is None:
             return self.onehot(p, at)
-        table = (
-            truth_table(at, p.values, other.values).T
-            if keys
-            else truth_table(at, other.values, p.values)
-        )  # [p's value, other's]
-        sig, cls = unique_rows(table)
-        if len(sig) == len(p.values):
+        cls = value_classes(at, p.values, other.values, keys)
+        if cls is None:
             return self.onehot(p, at)
         key = (p.id, tuple(cls.tolist()))
         got = self.classes.get(key)
         if got is None:
-            reps = {c: p.values[i] for i, c in reversed(list(enumerate(cls)))}
-            rep = {vkey(v): reps[c] for v, c in zip(p.values, cls, strict=True)}
+            rep = representatives(p.values, cls)
             got = self.mlp(
                 [p], pointwise(lambda v: rep[vkey(v)]), p.label, p.ir or at, role="classes of"
             )
@@ -236,20 +204,7 @@ class Selectors:
     def never(self, sel: ir.Selector) -> bool:
         """Whether the selector can never select anything (each pair of values judged apart)."""
         pairs = self._pairs(sel)
-        atoms, tables = pairs.atoms, pairs.tables
-        states = []
-        for g in pairs.groups:
-            flat = np.stack([tables[a.id] for a in g], axis=-1).reshape(-1, len(g))
-            states.append((g, unique_rows(flat)[0]))
-        if math.prod(len(s) for _, s in states) > 4096:
-            return False
-        truth: dict[int, list[bool]] = {a.id: [] for a in atoms}
-        for combo in itertools.product(*(range(len(s)) for _, s in states)):
-            for (g, s), c in zip(states, combo, strict=True):
-                for ai, a in enumerate(g):
-                    truth[a.id].append(bool(s[c, ai]))
-        target = combine(sel, {k: np.array(v, dtype=bool) for k, v in truth.items()})
-        return not target.any()
+        return never_selects(sel, pairs.groups, pairs.tables)
 
     def joint_selector(self, sel: ir.Selector) -> SelPlan:
         """One table over the joint values of every key-side and every query-side input."""
@@ -297,14 +252,7 @@ class Selectors:
                 slots.append([i])
         if len(inputs) == 1:
             return inputs[0]  # one embedded tuple, its parts in the order of ps
-
-        def flat(*vs: Any) -> tuple:
-            out: list[Any] = [None] * len(ps)
-            for v, idx in zip(vs, slots, strict=True):
-                for j, x in zip(idx, v if len(idx) > 1 else (v,), strict=True):
-                    out[j] = x
-            return tuple(out)
-
+        flat = joiner(slots, len(ps))
         joint = self.mlp(inputs, pointwise(flat), _tuple_label(ps), sel, role="MLP (joint one-hot)")
         joint.checks = False
         return joint
@@ -339,3 +287,95 @@ def causal_compatible(sel: ir.Selector) -> bool:
         and sel.op == "and"
         and any(causal_compatible(s) for s in sel.inputs)
     )
+
+
+def without_mask(sel: ir.Selector) -> ir.Selector | None:
+    """The selector a causal mask leaves to the scores: `select(indices, indices, <=)` is the
+    mask itself (None: every key the mask lets through), also where `and`-ed with others."""
+    if patterns.is_upto(sel):
+        return None
+    if isinstance(sel, ir.SelectorCombine) and sel.op == "and":
+        a, b = (without_mask(x) for x in sel.inputs)
+        if a is None or b is None:
+            return b if a is None else a
+        if a is sel.inputs[0] and b is sel.inputs[1]:
+            return sel
+        return ir.SelectorCombine(op="and", inputs=(a, b), span=sel.span, path=sel.path)
+    return sel
+
+
+def quadratic_plan(
+    kread: Lin, ks: np.ndarray, qnum: Lin, qs: np.ndarray, qread: Lin | None, eps: float
+) -> SelPlan:
+    """Scores for keys == queries on numbers: q.k = 1 - (k - q)^2 / gap^2 (`gap` the least
+    distance between any two values), 1 on equal values and <= 0 on any others. `kread`: the
+    keys' one-hot over the values `ks`; `qnum`: the query as a number, taking the values `qs`;
+    `qread`: its one-hot over them, for the q^2 term. Without it q.k is shifted per query
+    (the matching key still scores at least 1 above every other and above BOS's `bos_k`)."""
+    allv = np.unique(np.concatenate([ks, qs]))
+    gap = float(np.diff(allv).min()) if len(allv) > 1 else 1.0
+    g2 = gap * gap
+    # Centred on the middle value: the squares, and their float32 error, stay small.
+    mid = float(allv[0] + allv[-1]) / 2
+    ks, qs = ks - mid, qs - mid
+    krows = kread.left(np.stack([ks, -ks * ks / g2]))
+    qrows = (qnum - Lin.const([mid])).scaled(2.0 / g2).stack(Lin.const([1.0]))
+    if qread is not None:
+        qrows = qrows.stack(qread.left((1.0 - qs * qs / g2)[None, :]))
+        krows = krows.stack(Lin.const([1.0]))
+        return SelPlan.of(qrows, krows, 1.0, eps=eps)
+    kb = float(qs.min()) - gap
+    return SelPlan.of(qrows, krows, 0.0, bos_k=np.array([kb, -kb * kb / g2]), eps=eps)
+
+
+def value_classes(
+    at: ir.Select, values: list[Any], other: list[Any], keys: bool
+) -> np.ndarray | None:
+    """Per value of one side of `at` (its keys if `keys`), its class: values every value of
+    the `other` side compares alike share one. None when each value is its own class."""
+    table = (
+        truth_table(at, values, other).T if keys else truth_table(at, other, values)
+    )  # [value, other's]
+    sig, cls = unique_rows(table)
+    return None if len(sig) == len(values) else cls
+
+
+def representatives(values: list[Any], cls: np.ndarray) -> dict[Any, Any]:
+    """Each value (by `vkey`) to the first value of its class."""
+    reps = {c: values[i] for i, c in reversed(list(enumerate(cls)))}
+    return {vkey(v): reps[c] for v, c in zip(values, cls, strict=True)}
+
+
+def never_selects(
+    sel: ir.Selector, groups: list[list[ir.Select]], tables: dict[int, np.ndarray]
+) -> bool:
+    """Whether `sel` selects nothing whatever values its (keys, queries) pairs take, each
+    pair judged apart (`groups`: the selects comparing one pair; `tables`: each select's
+    truth table over its pair's values). False, conservatively, past 4,096 combinations."""
+    states = []
+    for g in groups:
+        flat = np.stack([tables[a.id] for a in g], axis=-1).reshape(-1, len(g))
+        states.append((g, unique_rows(flat)[0]))
+    if math.prod(len(s) for _, s in states) > 4096:
+        return False
+    truth: dict[int, list[bool]] = {a.id: [] for g in groups for a in g}
+    for combo in itertools.product(*(range(len(s)) for _, s in states)):
+        for (g, s), c in zip(states, combo, strict=True):
+            for ai, a in enumerate(g):
+                truth[a.id].append(bool(s[c, ai]))
+    target = combine(sel, {k: np.array(v, dtype=bool) for k, v in truth.items()})
+    return not target.any()
+
+
+def joiner(slots: list[list[int]], width: int) -> Callable[..., tuple]:
+    """The joint value of `width` parts from the values of inputs that give them: input i
+    gives the parts `slots[i]` (a tuple of them, or the value itself for one part)."""
+
+    def flat(*vs: Any) -> tuple:
+        out: list[Any] = [None] * width
+        for v, idx in zip(vs, slots, strict=True):
+            for j, x in zip(idx, v if len(idx) > 1 else (v,), strict=True):
+                out[j] = x
+        return tuple(out)
+
+    return flat
