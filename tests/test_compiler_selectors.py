@@ -5,14 +5,14 @@ over tokens and positions, evaluated at every (query, key) pair of every input a
 against the interpreter's selection matrix: the threshold exactly where it selects, at least
 1 below elsewhere.
 
-The harness (`lowered`, `value`, `scores`) is shared with test_compiler_heads.py and
+The harness (`Input`, `lowered`, `scores`) is shared with test_compiler_heads.py and
 test_compiler_fusion.py: it builds a `Lowerer` for one hand-made expression and evaluates
-read-outs of token and position embeddings and of discretising MLPs at one position, as
-their specifications say (not through `assemble`)."""
+its plan nodes on one input as their specifications say (not through `assemble`)."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from compiler.errors import CompileError
 from compiler.linear import ONE, Lin
 from compiler.lower import Lowerer
 from compiler.normalise import normalise
-from compiler.plan import Embedded, Head, Mlp
+from compiler.plan import Embedded, Head, HeadSpec, Mlp
 from compiler.precision import FLOAT32
 from compiler.scores import MAX_SCORE_ERR, SelPlan, select_atoms, truth_table
 from compiler.selectors import (
@@ -45,38 +45,59 @@ VOCAB = ["a", "b", "c"]
 N = 4
 
 
+@dataclass
+class Input:
+    """One input as the model reads it, by its plan nodes' specifications (not through
+    `assemble`): embeddings' table rows, discretising MLPs' outputs at the point z lands on,
+    heads' softmax over BOS and the keys (BOS scoring as its mode says, contributing 0)."""
+
+    vocab: list[Any]
+    n: int  # max_len: a head's softmax scale
+    tokens: list[Any]
+
+    def encoding(self, src: Any, i: int) -> np.ndarray:
+        """A stored node's encoding at position i (not BOS)."""
+        if isinstance(src, Embedded):
+            return src.table[self.vocab.index(self.tokens[i]) if src.kind == "tok" else i]
+        if isinstance(src, Mlp):
+            z = float(self.value(src.mlp.z, i)[0])
+            j = int(np.argmin(np.abs(src.mlp.points - z)))
+            assert abs(src.mlp.points[j] - z) < 0.25, "z lands between the MLP's points"
+            return src.mlp.outs[j]
+        assert isinstance(src, Head) and src.base is not None
+        vs = np.stack([self.value(src.head.v, j) for j in range(len(self.tokens))])
+        return src.base + self.weights(src.head, i)[1:] @ vs
+
+    def value(self, lin: Lin, i: int) -> np.ndarray:
+        """A read-out at position i (the BOS dimension is 0 there)."""
+        out = lin.terms[ONE][:, 0].copy() if ONE in lin.terms else np.zeros(lin.rows)
+        for src, m in lin.sources_terms():
+            out += m @ self.encoding(src, i)
+        return out
+
+    def weights(self, head: HeadSpec, i: int) -> np.ndarray:
+        """Query i's attention weights over [BOS, key 0, key 1, ...]."""
+        q = self.value(head.q, i)
+        bos = {"half": head.threshold - 0.5, "equal": head.threshold, "none": None}[head.bos]
+        if bos is None:
+            assert head.bos_k is not None
+            bos = float(q @ head.bos_k)
+        s = [bos] + [float(q @ self.value(head.k, j)) for j in range(len(self.tokens))]
+        e = np.exp(head.beta(self.n) * (np.array(s) - max(s)))
+        return e / e.sum()
+
+
 def lowered(expr: str, vocab: list[Any], n: int, source: str = "") -> tuple[Lowerer, ir.SOp]:
     """A Lowerer over the value sets of one expression (normalised, as `compile` does)."""
     root = normalise(env_with(source).expression(expr))
     return Lowerer(analyse([root], vocab, n, Budget(limit=None))), root
 
 
-def encoding(vocab: list[Any], src: Any, token: Any, index: int) -> np.ndarray:
-    """A stored node's encoding at a (non-BOS) position: an embedding's table row (over
-    `vocab`, or over positions), or a discretising MLP's output at the point its z lands on."""
-    if isinstance(src, Embedded):
-        return src.table[vocab.index(token) if src.kind == "tok" else index]
-    if isinstance(src, Mlp):
-        z = float(value(vocab, src.mlp.z, token, index)[0])
-        j = int(np.argmin(np.abs(src.mlp.points - z)))
-        assert abs(src.mlp.points[j] - z) < 1e-6, "z lands between the MLP's points"
-        return src.mlp.outs[j]
-    raise TypeError(f"the harness reads embeddings and MLPs, not {type(src).__name__}")
-
-
-def value(vocab: list[Any], lin: Lin, token: Any, index: int) -> np.ndarray:
-    """A read-out at a position holding `token` (the BOS dimension is 0 there)."""
-    out = lin.terms[ONE][:, 0].copy() if ONE in lin.terms else np.zeros(lin.rows)
-    for src, m in lin.sources_terms():
-        out += m @ encoding(vocab, src, token, index)
-    return out
-
-
 def scores(lw: Lowerer, q: Lin, k: Lin, tokens: list[Any]) -> np.ndarray:
     """q.k at [query position, key position] of one input."""
-    vocab = list(lw.vocab)
-    qs = np.stack([value(vocab, q, t, i) for i, t in enumerate(tokens)])
-    ks = np.stack([value(vocab, k, t, i) for i, t in enumerate(tokens)])
+    x = Input(list(lw.vocab), lw.n, tokens)
+    qs = np.stack([x.value(q, i) for i in range(len(tokens))])
+    ks = np.stack([x.value(k, i) for i in range(len(tokens))])
     return qs @ ks.T
 
 
@@ -159,15 +180,9 @@ def test_quadratic_plan_scores_one_on_equal_values_and_at_most_zero_elsewhere(va
         Lin.of(q, len(values)),
         FLOAT32.eps,
     )
-    s = np.array(
-        [
-            [
-                value(values, plan.q, qv, i) @ value(values, plan.k, kv, j)
-                for j, kv in enumerate(values)
-            ]
-            for i, qv in enumerate(values)
-        ]
-    )
+    x = Input(values, 1, values)  # k's 'tokens' and q's positions are the values' places
+    qv = np.stack([x.value(plan.q, i) for i in range(len(values))])
+    s = qv @ np.stack([x.value(plan.k, j) for j in range(len(values))]).T
     assert np.allclose(np.diag(s), 1.0)
     assert (s[~np.eye(len(values), dtype=bool)] <= 1e-9).all()
     assert plan.threshold == 1.0 and plan.bos_k is None
@@ -184,7 +199,8 @@ def test_quadratic_plan_for_a_numeric_query_puts_the_match_a_point_above_the_res
     assert plan.bos_k is not None
     for qv in qs:
         qvec = plan.q.terms[mean][:, 0] * qv + plan.q.terms[ONE][:, 0]
-        s = {kv: qvec @ value(ks, plan.k, kv, j) for j, kv in enumerate(ks)}
+        x = Input(ks, 1, ks)
+        s = {kv: qvec @ x.value(plan.k, j) for j, kv in enumerate(ks)}
         others = [s[kv] for kv in ks if kv != qv] + [qvec @ plan.bos_k]
         assert max(others) <= s[qv] - 1 + 1e-9, qv
 
