@@ -7,6 +7,7 @@ are used; the scores come from `selectors`, the MLPs from `discretise`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -68,23 +69,17 @@ class Heads(Selectors, NumberTypes):
         numeric_default = d is None or is_numeric_like(d)
         if select_one and (x.enc == "categorical" and want != "numerical" or not numeric_default):
             x, xin = self.onehot(x, node.sop)
-            values = distinct([*x.domain, d])
-            index = {vkey(v): i for i, v in enumerate(values)}
-            emb = np.zeros((len(values), len(x.domain)))
-            for j, v in enumerate(x.domain):
-                emb[index[vkey(v)], j] = 1.0
-            base = np.zeros(len(values))
-            base[index[vkey(d)]] = 1.0
-            v = xin.left(emb) - Lin.const(base)
+            out = with_default(x.domain, d)
+            v = xin.left(out.embed) - Lin.const(out.base)
             head = sp.head(v, 1.0, node.selector)
             return self.pnode(
                 Head,
                 "categorical",
-                values,
+                out.values,
                 node.label,
                 node,
                 head=head,
-                base=base,
+                base=out.base,
                 err=err_of(xin) + self.attn_err,
                 role="attention (select one)",
             )
@@ -115,18 +110,11 @@ class Heads(Selectors, NumberTypes):
         info = self.a.selectors[sel.id]
         dval = 0 if d is None else d
         dnum = float(dval)
-        vmax = 1e6
-        if values is not None:
-            xs = np.array([float(t) for t in values])
-            vmax = float(np.abs(xs - dnum).max()) if len(xs) else 1.0
+        spread = Spread.of(values, dnum)
+        vmax = spread.vmax
         means = aggregate_values(values, info, dval, self.n, one_value)
         head = sp.head(v, max(vmax, 1.0), sel)
         unequal = 0.0 if select_one or one_value else head.unequal_err(self.n)
-        # Unequal weights move a mean of values of one sign (less the default) by a factor:
-        # its error is relative (a mean of 0/1 is 0 exactly when every selected key holds 0).
-        one_sign = values is not None and (
-            all(float(t) >= dnum for t in values) or all(float(t) <= dnum for t in values)
-        )
         return self.pnode(
             Head,
             "numerical",
@@ -136,7 +124,7 @@ class Heads(Selectors, NumberTypes):
             head=head,
             base=np.array([dnum]),
             err=err_of(v) + self.attn_err * max(vmax, 1.0) + unequal,
-            rel=unequal / max(vmax, 1.0) if one_sign else 0.0,
+            rel=unequal / max(vmax, 1.0) if spread.one_sign else 0.0,
             flag=self.mean_flag(node, sel, values, d, means),
             grid=None if means is not None else MeanGrid.of(values, info, dnum, self.n),
             role="attention (select one)"
@@ -257,3 +245,45 @@ class Heads(Selectors, NumberTypes):
             got.checks = False
             self.shared[key] = got
         return got
+
+
+@dataclass(frozen=True)
+class OneHotDefault:
+    """A select-one head's output encoding: the one-hot over `values` (the input's values
+    and the default); `embed` [value, input value] maps the input's one-hot into it and
+    `base` is the default's one-hot (what BOS, read by an empty selection, stands for)."""
+
+    values: list[Any]
+    embed: np.ndarray
+    base: np.ndarray
+
+
+def with_default(domain: list[Any], d: Any) -> OneHotDefault:
+    """The one-hot of a value from `domain` or the default `d` (equal values are one)."""
+    values = distinct([*domain, d])
+    index = {vkey(v): i for i, v in enumerate(values)}
+    embed = np.zeros((len(values), len(domain)))
+    for j, v in enumerate(domain):
+        embed[index[vkey(v)], j] = 1.0
+    base = np.zeros(len(values))
+    base[index[vkey(d)]] = 1.0
+    return OneHotDefault(values, embed, base)
+
+
+@dataclass(frozen=True)
+class Spread:
+    """How far a mean's values lie from its default: `vmax` the farthest (1e6 where the
+    values are unknown); `one_sign` when all lie on one side, so that unequal weights move
+    the mean by a factor (a relative error: a mean of 0/1 is 0 exactly when every selected
+    key holds 0)."""
+
+    vmax: float
+    one_sign: bool
+
+    @staticmethod
+    def of(values: list[Any] | None, d: float) -> Spread:
+        if values is None:
+            return Spread(1e6, False)
+        xs = np.array([float(t) for t in values])
+        vmax = float(np.abs(xs - d).max()) if len(xs) else 1.0
+        return Spread(vmax, bool((xs >= d).all() or (xs <= d).all()))
