@@ -306,9 +306,12 @@ def read_statements(text: str, path: str | None = None) -> list[ast.Node | RaspS
     lines = ast.SourceLines(text)
     pending, first = "", 0
     for number, line in enumerate(text.splitlines(keepends=True)):
+        comment = line.strip().startswith("#")
         if not pending:
+            if comment or not line.strip():
+                continue  # a statement starts at its first line: errors are placed from it
             first = number
-        pending += "" if line.strip().startswith("#") else line
+        pending += "\n" if comment else line  # (a comment inside a statement keeps its line)
         try:
             tree = _parser().parse(pending, start="start")
         except UnexpectedInput as err:
@@ -316,7 +319,6 @@ def read_statements(text: str, path: str | None = None) -> list[ast.Node | RaspS
                 isinstance(err, UnexpectedEOF)
                 or getattr(getattr(err, "token", None), "type", None) == "$END"
             ):
-                pending += " "
                 continue
             error = _syntax_error(err, pending, path)
             error.line = (error.line or 1) + first
@@ -338,8 +340,6 @@ def read_statements(text: str, path: str | None = None) -> list[ast.Node | RaspS
         if statements:
             found += [s for s in statements if not isinstance(s, ast.Comment)]
             pending = ""
-        else:
-            pending += " "
     return found
 
 

@@ -219,3 +219,16 @@ def test_repl_error_in_an_earlier_function_says_where_it_was_called():
     out = text_of(session.run_text("z = f(1);"))
     assert "at line 2, column 14 of an earlier input" in out
     assert "in f, called from line 1, column 5: f(1)" in out
+
+
+def test_a_loaded_file_places_syntax_errors_after_comments_and_joined_lines():
+    """Read line by line as the original reads a loaded file: a statement starts at its own
+    line (not at a comment or blank line before it) and a line joined to an unfinished one
+    keeps its columns (an error was one line early and one column right)."""
+    from rasp.parser import read_statements
+
+    text = "# a comment\nx = 1;\n\n# another\ny = (1 +\n  2;\nz = (\n  3 +;\n"
+    found = read_statements(text, "h.rasp")
+    errors = [f for f in found if isinstance(f, rasp.RaspSyntaxError)]
+    assert [(e.line, e.column) for e in errors] == [(6, 4), (8, 6)]
+    assert [s.span.line for s in found if not isinstance(s, rasp.RaspSyntaxError)] == [2]
