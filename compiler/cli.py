@@ -30,10 +30,11 @@ def _spec(
     file: str, expr: str | None, vocab: str | None, max_len: int | None
 ) -> tuple[str, list[Any], int]:
     """-e/--vocab/--max-len, defaulting to the file's `# compile:` header."""
+    tokens = parse_vocab(vocab) if vocab is not None else None
+    if tokens == []:
+        raise click.UsageError("--vocab needs at least one token, e.g. --vocab a,b,c")
     try:
-        spec = compile_spec(
-            read_header(file), expr, parse_vocab(vocab) if vocab is not None else None, max_len
-        )
+        spec = compile_spec(read_header(file), expr, tokens, max_len)
     except RaspError as err:
         fail(err)
     except SpecMissing as err:

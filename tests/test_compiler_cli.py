@@ -62,3 +62,15 @@ def test_cli_compile_exec_verify(tmp_path, monkeypatch):
     junk.write_bytes(b"not a model")
     res = runner.invoke(exec_command, [str(junk), "-i", "a"])
     assert res.exit_code == 1 and "Traceback" not in res.output
+
+
+def test_an_empty_vocab_flag_says_so_not_that_the_header_is_missing(monkeypatch):
+    """`--vocab ,` on a file whose header gives a vocabulary named the header as missing."""
+    from compiler.cli import compile_command, verify
+
+    monkeypatch.chdir(ROOT)
+    for command in (compile_command, verify):
+        res = CliRunner().invoke(command, ["examples/reverse.rasp", "--vocab", ","])
+        assert res.exit_code == 2, res.output
+        assert "--vocab needs at least one token, e.g. --vocab a,b,c" in res.output
+        assert "header" not in res.output
