@@ -23,13 +23,16 @@ def sequence_type(values: list[Any]) -> str:
     return row_type(np.array([type_class(v) for v in values]))
 
 
+def sequence_body(values: list[Any]) -> str:
+    """`[1, 2, 3]`, or `[4]*3` when every value is equal."""
+    if len(values) > 1 and len(set(values)) == 1:
+        return f"[{small_str(values[0])}]*{len(values)}"
+    return "[" + ", ".join(small_str(v) for v in values) + "]"
+
+
 def format_sequence(values: list[Any]) -> str:
     """`[1, 2, 3] (ints)`, or `[4]*3 (ints)` when every value is equal."""
-    if len(values) > 1 and len(set(values)) == 1:
-        body = f"[{small_str(values[0])}]*{len(values)}"
-    else:
-        body = "[" + ", ".join(small_str(v) for v in values) + "]"
-    return f"{body} ({sequence_type(values)})"
+    return f"{sequence_body(values)} ({sequence_type(values)})"
 
 
 def format_matrix(tokens: list[Any], rows: list[list[bool]], indent: str = " \t\t\t") -> str:

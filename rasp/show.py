@@ -38,7 +38,7 @@ from rasp.compiled import (
 from rasp.env import Echo, Environment
 from rasp.errors import RaspError
 from rasp.examples import Header, load_program
-from rasp.format import format_example_arg, format_sequence, sequence_type
+from rasp.format import format_example_arg, sequence_body, sequence_type
 from rasp.interpreter import evaluate_batch
 from rasp.lexer import RaspLexer, TerminalStyle
 from rasp.source import normalise_input
@@ -175,7 +175,7 @@ def annotate(
                 detail += f"; attention pattern of {counted(len(layers), 'head')} in {where}"
             return Annotation(name, kind, "", detail)
         types = list(dict.fromkeys(sequence_type(r) for r in results))
-        detail = first + _cut(format_sequence(results[0]).rsplit(" (", 1)[0], 40)
+        detail = first + _cut(sequence_body(results[0]), 40)
         if compiled is not None and value.id in compiled.placed:
             detail += "; " + placement_text(compiled.placed[value.id])
         elif (
