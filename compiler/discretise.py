@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -91,17 +91,16 @@ def discretise(
     # equal as numbers (1, 1.0, True) are one point, unless the result depends on which:
     # then an input with a type flag (see numtype) reads it as one more bit of u.
     try:
-        us, lins, errs, groups = _points(ins, domains, typed=False)
-        outs = outputs(groups)
+        axes = _points(ins, domains, typed=False)
+        outs = outputs([a.groups for a in axes])
     except Ambiguous as err:
         if not any(p.flag is not None and p.enc == "numerical" for p in ins):
             raise _cannot_tell(err.args[0], node) from None
-        us, lins, errs, groups = _points(ins, domains, typed=True)
+        axes = _points(ins, domains, typed=True)
         try:
-            outs = outputs(groups)
+            outs = outputs([a.groups for a in axes])
         except Ambiguous as again:
             raise _cannot_tell(again.args[0], node) from None
-    sizes = [len(u) for u in us]
     defined = [v for v in outs if v is not MISSING]
     if not defined:
         raise CompileError("it raises an error on every value it can receive", node, hint=RAISES)
@@ -124,17 +123,20 @@ def discretise(
         )
     slack = None  # per point, its error above the least (an input with a relative error)
     if len(ins) == 1:
-        p, u0 = ins[0], us[0]
-        us[0], lins[0], errs[0], codes, keep = _prune(u0, lins[0], errs[0], codes)
-        sizes = [len(us[0])]
-        if p.rel > 0 and p.enc == "numerical" and p.base is not None and len(u0) == len(groups[0]):
-            x = np.array([float(g[0]) for g in groups[0]])[keep]
+        p, whole = ins[0], axes[0]
+        cut = _prune(whole, codes)
+        axes, codes = [cut.axis], cut.codes
+        if p.rel > 0 and p.enc == "numerical" and p.base is not None:
+            x = np.array([float(g[0]) for g in whole.groups])[cut.keep]
             off = np.abs(x - float(p.base[0]))
-            per_u = (us[0][-1] - us[0][0]) / (x[-1] - x[0]) if x[-1] > x[0] else 0.0
+            u = cut.axis.u
+            per_u = (u[-1] - u[0]) / (x[-1] - x[0]) if x[-1] > x[0] else 0.0
             spared = p.rel * (off.max() - off) * per_u
-            errs[0] -= float(spared.max())  # the least error, at the point nearest the base
+            # the least error, at the point nearest the base
+            axes = [replace(cut.axis, err=cut.axis.err - float(spared.max()))]
             slack = spared.max() - spared  # what each point has more
-    idx = product_rows(sizes)
+    us, errs = [a.u for a in axes], [a.err for a in axes]
+    idx = product_rows([len(u) for u in us])
     orders = (
         itertools.permutations(range(len(ins)))
         if len(ins) <= 4
@@ -175,7 +177,7 @@ def discretise(
         )
     z = Lin.const([0.0])
     for i, m in zip(perm, mult, strict=True):
-        z = z + lins[i].scaled(m)
+        z = z + axes[i].lin.scaled(m)
     table = np.eye(len(values))[filled]
     spec = MlpSpec(z, zs, table, err_z, list(ins), codes=filled)
     changes = spec.changes()
@@ -196,20 +198,26 @@ def discretise(
     )
 
 
-def _points(
-    ins: list[PNode], domains: list[list[Any]], typed: bool
-) -> tuple[list[np.ndarray], list[Lin], list[float], list[list[list[Any]]]]:
-    """Each input's points u (gaps >= 1), its read-out of u, that read-out's float32 error,
-    and the values each point stands for. `typed`: a number with a type flag is two points
-    per number, 2u (a float) and 2u + 1 (not a float)."""
-    us, lins, errs, groups = [], [], [], []
+@dataclass(frozen=True)
+class Axis:
+    """One input as one number: its points `u` (sorted, gaps >= 1), the read-out `lin` of
+    u, that read-out's float32 error, and the values each point stands for."""
+
+    u: np.ndarray
+    lin: Lin
+    err: float
+    groups: list[list[Any]]
+
+
+def _points(ins: list[PNode], domains: list[list[Any]], typed: bool) -> list[Axis]:
+    """Each input as an `Axis`. `typed`: a number with a type flag is two points per
+    number, 2u (a float) and 2u + 1 (not a float)."""
+    axes = []
     for p, domain in zip(ins, domains, strict=True):
         if p.enc == "categorical":
             u = np.arange(len(domain), dtype=np.float64)
-            lins.append(read(p).left(u[None, :]))
-            errs.append(err_of(lins[-1]))
-            groups.append([[v] for v in domain])
-            us.append(u)
+            lin = read(p).left(u[None, :])
+            axes.append(Axis(u, lin, err_of(lin), [[v] for v in domain]))
             continue
         x, members, spread = clusters(domain)
         gap = float(np.diff(x).min()) if len(x) > 1 else 1.0
@@ -227,20 +235,26 @@ def _points(
                 others = [v for v in m if not isinstance(v, float)] or m
                 split += [floats, others]
             members = split
-        us.append(u)
-        lins.append(lin)
-        errs.append(err)
-        groups.append(members)
-    return us, lins, errs, groups
+        axes.append(Axis(u, lin, err, members))
+    return axes
 
 
-def _prune(
-    u: np.ndarray, lin: Lin, err: float, codes: np.ndarray
-) -> tuple[np.ndarray, Lin, float, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Pruned:
+    """An input's `Axis` cut to the points `keep` (indices into the whole), and the output
+    codes there."""
+
+    axis: Axis
+    codes: np.ndarray
+    keep: np.ndarray
+
+
+def _prune(axis: Axis, codes: np.ndarray) -> Pruned:
     """One input's points reduced to those next to a change of the output, and its ends (a
     ramp holds its value beyond its points, so the points between add nothing): fewer
     points, and u rescaled so that the closest two left are 1 apart, which widens the
     steps against the input's float32 error."""
+    u = axis.u
     defined = np.flatnonzero(codes >= 0)
     c = codes[defined]
     edge = np.zeros(len(c), dtype=bool)
@@ -248,16 +262,16 @@ def _prune(
     edge[:-1] |= c[:-1] != c[1:]
     keep = np.union1d(defined[edge], [0, len(u) - 1])
     if len(keep) == len(u):
-        return u, lin, err, codes, keep
+        return Pruned(axis, codes, keep)
     kept = u[keep]
     gap = float(np.diff(kept).min())
-    return (
+    cut = Axis(
         (kept - kept[0]) / gap,
-        (lin - Lin.const([kept[0]])).scaled(1.0 / gap),
-        err / gap,
-        codes[keep],
-        keep,
+        (axis.lin - Lin.const([kept[0]])).scaled(1.0 / gap),
+        axis.err / gap,
+        [axis.groups[i] for i in keep.tolist()],
     )
+    return Pruned(cut, codes[keep], keep)
 
 
 def _cannot_tell(choices: list[list[Any]], node: ir.IRNode | None) -> CompileError:

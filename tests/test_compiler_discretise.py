@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from compiler.discretise import MLP_TUPLES, discretise, pointwise
+from compiler.discretise import MLP_TUPLES, Axis, _prune, discretise, pointwise
 from compiler.errors import CompileError
+from compiler.linear import ONE, Lin
 from compiler.plan import Embedded, Head
 
 
@@ -129,3 +130,25 @@ def test_a_relative_error_spares_the_points_near_the_base():
     absolute = new(Head, "numerical", means, "m", base=np.zeros(1), head=None, err=0.05)
     with pytest.raises(CompileError, match="too close together"):
         discretise([absolute], pointwise(lambda v: v > 0), "any", None, "MLP", 8, new)
+
+
+def test_pruning_keeps_the_ends_and_the_points_beside_a_change_rescaled_to_gaps_of_one():
+    """Points where the program raises (code -1) and points inside a run of one output go;
+    the rest are rescaled so that the closest two are 1 apart, the read-out and its error
+    with them (named results: `Pruned` of an `Axis`)."""
+    new = _maker()
+    x = _number([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0], new)
+    u = np.array([0.0, 3.0, 6.0, 9.0, 12.0, 15.0, 18.0])
+    lin = Lin.of(x, 1)
+    axis = Axis(u, lin, 0.3, [[v] for v in x.values])
+    codes = np.array([0, -1, 0, 1, 1, 1, 1])
+    cut = _prune(axis, codes)
+    assert cut.keep.tolist() == [0, 2, 3, 6]
+    assert cut.codes.tolist() == [0, 0, 1, 1]
+    assert cut.axis.u.tolist() == [0.0, 2.0, 3.0, 6.0]  # (u - 0) / 3
+    assert cut.axis.err == pytest.approx(0.1)
+    assert cut.axis.groups == [[0.0], [2.0], [3.0], [6.0]]
+    m, c = cut.axis.lin.terms[x][0, 0], cut.axis.lin.terms[ONE][0, 0]
+    assert (m * u[cut.keep] + c).tolist() == cut.axis.u.tolist()
+    whole = _prune(axis, np.array([0, 1, 0, 1, 0, 1, 0]))  # every point beside a change
+    assert whole.axis is axis and whole.keep.tolist() == list(range(7))
