@@ -20,19 +20,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from test_docs import (  # noqa: E402
+from docs_blocks import (  # noqa: E402
     FENCE,
     PAGES,
     PROMPT,
     ROOT,
     Block,
-    _matches,
-    _run,
-    _trimmed,
     blocks,
     console_commands,
+    matches,
     repl_inputs,
+    run_command,
     run_repl,
+    trimmed,
 )
 
 from rasp.repl import ReplSession  # noqa: E402
@@ -43,14 +43,14 @@ def _kept(shown: list[str], actual: list[str], block: Block) -> list[str]:
     if any(line.startswith("Traceback (most recent call last)") for line in actual):
         print(f"{block.where}: not updated, the command crashed:\n" + "\n".join(actual))
         return shown
-    return shown if _matches(_trimmed(shown), actual, block.tolerance) else actual
+    return shown if matches(trimmed(shown), actual, block.tolerance) else actual
 
 
 def refresh_console(block: Block) -> str:
     out: list[str] = []
     for command, shown in console_commands(block.body):
         out.append("$ " + command)
-        out.extend(_kept(shown, _run(command, ROOT).rstrip("\n").splitlines(), block))
+        out.extend(_kept(shown, run_command(command, ROOT).rstrip("\n").splitlines(), block))
     return "\n".join(out) + "\n"
 
 
