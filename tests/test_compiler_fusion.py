@@ -91,15 +91,16 @@ def test_tests_on_the_token_are_read_as_the_token_itself():
 
 
 def _means(k: int) -> str:
-    """k different means and their sums mod 2 over the first 12 and all k."""
-    src = "".join(
+    """k different means, and their sum mod 2 over the first MAX_LEAVES (`first`) and over
+    all k (`all`)."""
+
+    def total(m: int) -> str:
+        return " + ".join(f"a{i}" for i in range(m))
+
+    means = (
         f"a{i} = aggregate(select(indices, indices, <), tokens_int * {i + 1}, 0);" for i in range(k)
     )
-    total = " + ".join(f"a{i}" for i in range(k))
-    return (
-        src
-        + f"first = ({' + '.join(f'a{i}' for i in range(MAX_LEAVES))}) % 2; all = ({total}) % 2;"
-    )
+    return "".join(means) + f"first = ({total(MAX_LEAVES)}) % 2; all = ({total(k)}) % 2;"
 
 
 def test_a_tree_over_more_than_max_leaves_heads_has_no_boundary():
