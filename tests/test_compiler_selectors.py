@@ -197,9 +197,9 @@ def test_quadratic_plan_for_a_numeric_query_puts_the_match_a_point_above_the_res
         Lin.of(k, len(ks)), np.array(ks), Lin.of(mean, 1), np.array(qs), None, FLOAT32.eps
     )
     assert plan.bos_k is not None
+    x = Input(ks, 1, ks)
     for qv in qs:
         qvec = plan.q.terms[mean][:, 0] * qv + plan.q.terms[ONE][:, 0]
-        x = Input(ks, 1, ks)
         s = {kv: qvec @ x.value(plan.k, j) for j, kv in enumerate(ks)}
         others = [s[kv] for kv in ks if kv != qv] + [qvec @ plan.bos_k]
         assert max(others) <= s[qv] - 1 + 1e-9, qv
@@ -291,7 +291,7 @@ def test_sharp_refuses_scores_blurred_past_the_margin():
     sel = _select("select(tokens, tokens, ==)")
     one = Lin.const([1.0])
     ok = SelPlan(one, one, 1.0, err=MAX_SCORE_ERR)
-    assert sharp(ok, sel, FLOAT32) is ok  # the default: float32
+    assert sharp(ok, sel, FLOAT32) is ok
     with pytest.raises(CompileError, match="attention scores could be off") as err:
         sharp(SelPlan(one, one, 1.0, err=MAX_SCORE_ERR * 1.01), sel, FLOAT32)
     assert err.value.precision
