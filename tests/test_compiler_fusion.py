@@ -8,7 +8,7 @@ the interpreter's values (the harness of test_compiler_selectors.py)."""
 from __future__ import annotations
 
 import numpy as np
-from test_compiler_selectors import Input, every_input, lowered
+from plan_harness import Input, every_input, lowered
 
 from compiler.discretise import discretise
 from compiler.fusion import FUSE_TUPLES, MAX_LEAVES, PRECISE

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_compiler_selectors import Input, every_input, lowered, selection
+from plan_harness import Input, every_input, lowered, selection
 
 from compiler.heads import Spread, with_default
 from compiler.normalise import Width
