@@ -1,18 +1,14 @@
 """Piped sessions word syntax errors as the original's ANTLR parser did (rasp/repl_antlr.py):
 each message here is what the original RASP printed for the input."""
 
-import io
-
 import pytest
-
-from rasp.repl import run_piped
+from repl_piping import body
+from repl_piping import piped as whole
 
 
 def piped(stdin: str) -> str:
     """A piped session's output after the banner."""
-    out = io.StringIO()
-    run_piped(io.StringIO(stdin), out)
-    return out.getvalue().split("\n", 2)[2]
+    return body(whole(stdin))
 
 
 STATEMENT_SET = (
