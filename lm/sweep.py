@@ -213,7 +213,15 @@ def start_ray(jobs: int, address: str | None = None) -> bool:
         finally:
             notice.setLevel(level)
     else:
-        ray.init(address=address, log_to_driver=False)
+        try:
+            ray.init(address=address, log_to_driver=False)
+        except ConnectionError as err:
+            if os.environ.get("RAY_AUTH_MODE"):
+                raise
+            raise ConnectionError(
+                f"{err}; a cluster that `ray start` made uses token authentication: set "
+                "RAY_AUTH_MODE=token here (its token in RAY_AUTH_TOKEN or ~/.ray/auth_token)"
+            ) from None
     return True
 
 

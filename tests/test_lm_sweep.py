@@ -66,3 +66,23 @@ def test_a_torn_results_line_is_ignored(tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text('{"key": "a", "x": 1}\n{"key": "b", "x"')
     assert list(read_results(path)) == ["a"]
+
+
+def test_a_cluster_refusing_the_driver_says_how_to_authenticate(monkeypatch):
+    """`ray start` turns token authentication on; a driver without RAY_AUTH_MODE=token got
+    only Ray's 'Failed to connect' (seen against a real `ray start --head`)."""
+    import ray
+
+    from lm.sweep import start_ray
+
+    def refuse(**kwargs):
+        raise ConnectionError("Failed to connect to Ray cluster at 127.0.0.1:6390")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with pytest.raises(ConnectionError, match="set RAY_AUTH_MODE=token here"):
+        start_ray(1, "127.0.0.1:6390")
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")
+    with pytest.raises(ConnectionError, match="^Failed to connect to Ray cluster at [0-9.:]+$"):
+        start_ray(1, "127.0.0.1:6390")
