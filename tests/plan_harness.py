@@ -84,3 +84,10 @@ def selection(sel: ir.Selector, inputs: list[list[Any]]) -> np.ndarray:
 
 def every_input(vocab: list[Any], n: int) -> list[list[Any]]:
     return [list(t) for t in itertools.product(vocab, repeat=n)]
+
+
+def node_of(text: str, kind: type) -> Any:
+    """The IR node of an expression over the standard library, checked to be a `kind`."""
+    node = env_with().expression(text)
+    assert isinstance(node, kind), node
+    return node

@@ -11,6 +11,7 @@ import itertools
 
 import numpy as np
 import pytest
+from plan_harness import node_of
 
 from compiler.linear import Lin
 from compiler.plan import LEAK, Embedded, HeadSpec
@@ -43,9 +44,7 @@ def test_bilinear_reproduces_the_table_at_the_smaller_distinct_width(table):
 
 
 def _selector(text: str) -> ir.Selector:
-    node = env_with().expression(text)
-    assert isinstance(node, ir.Selector)
-    return node
+    return node_of(text, ir.Selector)
 
 
 def test_select_atoms_are_the_distinct_selects_and_combine_follows_the_operators():

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from plan_harness import Input, every_input, lowered, scores, selection
+from plan_harness import Input, every_input, lowered, node_of, scores, selection
 
 from compiler.errors import CompileError
 from compiler.linear import ONE, Lin
@@ -139,9 +139,7 @@ def test_quadratic_plan_for_a_numeric_query_puts_the_match_a_point_above_the_res
 
 
 def _select(text: str) -> ir.Select:
-    node = env_with().expression(text)
-    assert isinstance(node, ir.Select)
-    return node
+    return node_of(text, ir.Select)
 
 
 def test_value_classes_group_exactly_the_values_the_other_side_compares_alike():
