@@ -228,7 +228,6 @@ class Builder:
                 p.zero_()
             self._embeddings(model)
             for layer, block in enumerate(model.blocks):
-                self.budget.tick("weights", layer, self.n_layers)
                 attn, mlp = block.attn, block.mlp  # None where the layer has no heads / MLP
                 for h, st in enumerate(heads_of[layer]):
                     if not isinstance(attn, Attention):
@@ -239,8 +238,8 @@ class Builder:
                     if not isinstance(mlp, MLP):
                         raise TypeError(f"layer {layer} of the model has no MLP")
                     offset = self._mlp(mlp, offset, st)
+                self.budget.tick("weights", layer + 1, self.n_layers)
             model.unembed.weight.copy_(torch.from_numpy(self.weight(self.out_lin)))
-        self.budget.tick("weights", self.n_layers, self.n_layers)
         return model, [
             mf.Layer(i, len(heads_of[i]), c.d_head, c.d_mlp) for i, c in enumerate(layers)
         ]

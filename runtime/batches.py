@@ -80,10 +80,13 @@ def run_token_logits(
     width = len(range(fast.unembed.shape[0])[columns or slice(None)])
     out = np.empty((N, V, width), dtype=_numpy_dtype(fast))
     ids = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(fast.device)
-    lens = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64)).to(fast.device)
+    lens = None  # no padding to leave out of the counts, known here without a device sync
+    if N and lengths.min() < tokens.shape[1]:
+        lens = torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64)).to(fast.device)
     size = default_rows(fast, V)
     for start in range(0, N, size):
-        y = fast.token_logits(ids[start : start + size], lens[start : start + size], columns)
+        part = None if lens is None else lens[start : start + size]
+        y = fast.token_logits(ids[start : start + size], part, columns)
         out[start : start + size] = y.cpu().numpy()
     return out
 

@@ -21,6 +21,12 @@ import torch.nn.functional as F
 
 from runtime import prune
 
+# ln of the smallest normal number of each float type: e^x below it is subnormal.
+_UNDERFLOW = {
+    t: math.log(torch.finfo(t).tiny)
+    for t in (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+}
+
 
 def token_counts(
     idx: torch.Tensor, lengths: torch.Tensor | None, vocab: int, dtype: torch.dtype, causal: bool
@@ -41,7 +47,7 @@ def occurrences(
 ) -> torch.Tensor:
     """How often each token occurs in each sequence, padding left out: [B,1,V] (one bincount)."""
     B, T = idx.shape
-    if lengths is not None and bool((lengths < T).any()):  # padding: an extra token V, dropped
+    if lengths is not None:  # padding counts as an extra token V, dropped below
         idx = idx.masked_fill(
             torch.arange(T, device=idx.device)[None, :] >= lengths[:, None], vocab
         )
@@ -60,8 +66,7 @@ def _weights(scores: torch.Tensor, scale: float, n: torch.Tensor) -> torch.Tenso
         scores *= scale
     scores.masked_fill_(n == 0, float("-inf"))
     scores -= scores.amax(dim=-1, keepdim=True)
-    underflow = math.log(torch.finfo(scores.dtype).tiny)
-    return scores.masked_fill_(scores < underflow, float("-inf")).exp_()
+    return scores.masked_fill_(scores < _UNDERFLOW[scores.dtype], float("-inf")).exp_()
 
 
 def attend_by_token(
