@@ -15,6 +15,11 @@ from compiler.values import vkey
 from rasp.errors import RaspError
 from rasp.source import normalise_input
 
+try:  # the C loop over token lists (compiler/_token_ids.c); optional, built at install
+    from compiler import _token_ids
+except ImportError:  # no C compiler at install: the pure-Python path below runs instead
+    _token_ids = None  # type: ignore[assignment]
+
 
 class InputCodec:
     """Token ids of inputs over `vocab` (BOS is id `bos`) of length 1..`max_len`."""
@@ -45,6 +50,20 @@ class InputCodec:
                 self._byte_ids[ord(t)] = i
             self._pair_ids = np.full(1 << 16, 255, dtype=np.uint8)
             self._pair_ids[1:256] = self._byte_ids[1:]
+        # For the C loop: ids by code point where every token is a one-character string, by
+        # value less the smallest where every one is a plain int (bool is not) in a range
+        # that a small table covers.
+        self._table: np.ndarray | None = None
+        self._chars, self._offset = True, 0
+        kinds = set(map(type, self.vocab))
+        if kinds == {str} and len(chars) == len(self.vocab):
+            self._table = self._char_ids
+        elif kinds == {int}:
+            low, high = min(self.vocab), max(self.vocab)
+            if abs(low) < 1 << 62 and high - low < 1 << 16:
+                self._chars, self._offset = False, low
+                self._table = np.full(high - low + 1, -1, dtype=np.int64)
+                self._table[[t - low for t in self.vocab]] = np.arange(len(self.vocab))
 
     def encode(self, tokens: Any) -> list[int]:
         """BOS then the token ids; a ValueError names a token outside the vocabulary."""
@@ -81,17 +100,30 @@ class InputCodec:
         if len(seqs) and (lengths.min() == 0 or lengths.max() > self.max_len):
             bad = int(np.argmax((lengths == 0) | (lengths > self.max_len)))
             self.sequence(seqs[bad])  # raises, saying why
-        if self._char_ids is not None and set(map(type, seqs)) == {str}:
+        width = int(lengths.max()) if len(seqs) else 0
+        tokens = np.full((len(seqs), 1 + width), self.bos, dtype=np.int64)
+        texts = self._char_ids is not None and set(map(type, seqs)) == {str}
+        if not texts and self._filled(seqs, tokens):
+            return tokens, lengths + 1
+        if texts:
             ids = self._encode_text(seqs)
         else:
             ids = self._encode_tokens(seqs, int(lengths.sum()))
-        width = int(lengths.max()) if len(seqs) else 0
-        tokens = np.full((len(seqs), 1 + width), self.bos, dtype=np.int64)
         if len(seqs) and lengths.min() == width:
             tokens[:, 1:] = ids.reshape(len(seqs), width)
         else:
             tokens[:, 1:][np.arange(width)[None, :] < lengths[:, None]] = ids
         return tokens, lengths + 1
+
+    def _filled(self, seqs: Sequence[Any], tokens: np.ndarray) -> bool:
+        """Whether the C loop wrote every token's id into `tokens` [N, 1 + width] (False where
+        it is not built, or an input is other than a list or tuple of the vocabulary's kind of
+        token, or a token is not in it: the Python paths then encode or say which)."""
+        if _token_ids is None or self._table is None:
+            return False
+        seqs = seqs if isinstance(seqs, list | tuple) else list(seqs)
+        width = tokens.shape[1] - 1
+        return _token_ids.fill(seqs, self._chars, self._table, self._offset, tokens, width)
 
     def _encode_text(self, texts: Sequence[str]) -> np.ndarray:
         """Ids of every character of plain-text inputs: one array lookup over code points."""
@@ -110,7 +142,9 @@ class InputCodec:
             return None if (ids == 255).any() else ids
         lut = self._char_ids
         assert lut is not None
-        ids = np.take(lut, np.minimum(points, len(lut) - 1))
+        if len(lut) <= np.iinfo(points.dtype).max:  # past the table: its last entry, -1
+            points = np.minimum(points, len(lut) - 1)
+        ids = np.take(lut, points)
         return None if (ids < 0).any() else ids
 
     def _encode_chars(self, seqs: Sequence[Any], n: int) -> np.ndarray | None:

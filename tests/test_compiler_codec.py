@@ -75,6 +75,9 @@ def test_text_inputs_encode_through_one_lookup():
     for bad in ("c", "\U0001f600", "\x00"):
         with pytest.raises(ValueError, match=re.escape(f"token {bad!r} is not in the")):
             prog.run_batch(["ab", "a" + bad])
+    wide = InputCodec(["a", "\u4e2d"], 2, 4)  # its table is longer than a byte's range
+    assert wide.encode_batch(["a", "\u4e2da"])[0][:, 1:].tolist() == [[0, 2], [1, 0]]
+    assert wide.encode_batch(["a", "aa"])[0][:, 1:].tolist() == [[0, 2], [0, 0]]  # latin-1
 
 
 def test_lists_of_characters_encode_as_text():
