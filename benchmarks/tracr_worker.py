@@ -23,7 +23,7 @@ import json
 import sys
 import time
 
-from timing import timed
+from timing import timed, timed_together
 
 
 def program(name: str, max_len: int):
@@ -68,10 +68,11 @@ def main() -> None:
     for b in req["batches"]:
         batch = inputs[:b]
         ids = np.array([enc.encode(["BOS", *x]) for x in batch])
-        bare = timed(lambda ids=ids: forward(model.params, ids).block_until_ready(), req["min_cpu"])
-        rows.append(
-            {"batch": b, "e2e": timed(lambda batch=batch: e2e(batch), req["min_cpu"]), "bare": bare}
-        )
+        fns = {
+            "e2e": lambda batch=batch: e2e(batch),
+            "bare": lambda ids=ids: forward(model.params, ids).block_until_ready(),
+        }
+        rows.append({"batch": b, **timed_together(fns, req["min_cpu"])})
         print(f"tracr {req['program']} batch {b:,} done", file=sys.stderr, flush=True)
         if b == max(req["batches"]):
             outputs = e2e(batch)

@@ -6,15 +6,16 @@
 Each program is compiled by raspc (from examples/) and, when a Tracr installation is found,
 by Tracr (from its own library, run by `tracr_worker.py` under Tracr's Python). Both run the
 same random inputs of the full length, one thread each (torch; XLA without its thread pool),
-timed in process CPU time, as the machine is shared. e2e is tokens to decoded outputs
-as Python lists (raspc: `run_batch`; Tracr: its encoder, jitted forward, decoder); raspc's
-"arrays" is the same to decoded arrays (`run_arrays`: the lists are then one `tolist`, about
-25 ns per value); "text" the same from one string per input, RASP's own input form, where
-every token is a character (hist, reverse, sort_freq: reading a Python list costs ~10 ns per
-token, as much as hist's whole forward); bare is the forward alone on encoded ids. Every
-raspc row's outputs are checked against the interpreter; Tracr's outputs are checked too and
-reported. Tracr is looked for at --tracr-python, $RASPC_TRACR_PYTHON, or
-../tracr-venv/bin/python beside the repository; without it raspc's figures print alone.
+timed in process CPU time, as the machine is shared, each way of running a batch interleaved
+with the others over five rounds and given by its median round (`timing.timed_together`).
+e2e is tokens to decoded outputs as Python lists (raspc: `run_batch`; Tracr: its encoder,
+jitted forward, decoder); raspc's "arrays" is the same to decoded arrays (`run_arrays`: the
+lists are then one `tolist`, about 15-25 ns per value); "text" the same from one string per
+input, RASP's own input form, where every token is a character (hist, reverse, sort_freq);
+bare is the forward alone on encoded ids. Every raspc row's outputs are checked against the
+interpreter; Tracr's outputs are checked too and reported. Tracr is looked for at
+--tracr-python, $RASPC_TRACR_PYTHON, or ../tracr-venv/bin/python beside the repository;
+without it raspc's figures print alone.
 Progress goes to stderr; JSON to benchmarks/results/vs_tracr.json.
 
 --wall runs only the back-to-back comparison in wall time (meant for a quiet machine; sort and
@@ -41,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(1, str(ROOT / "benchmarks"))  # timing.py, shared with tracr_worker.py
 
 import torch  # noqa: E402
-from timing import timed  # noqa: E402 (benchmarks/timing.py, beside this script)
+from timing import timed, timed_together  # noqa: E402 (benchmarks/timing.py, beside this script)
 
 import compiler  # noqa: E402
 import runtime  # noqa: E402
@@ -135,18 +136,17 @@ def bench_raspc(
         values, counts = prog.run_arrays(batch)
         exact = exact and prog.codec.rows(values, counts) == outputs
         tokens, lengths = prog.encode_batch(batch)
-        row = {
-            "batch": b,
-            "exact": exact,
-            "e2e": timed(lambda batch=batch: prog.run_batch(batch), min_cpu),
-            "arrays": timed(lambda batch=batch: prog.run_arrays(batch), min_cpu),
-            "bare": timed(lambda t=tokens, ln=lengths: runtime.run_padded(fast, t, ln), min_cpu),
+        fns = {
+            "e2e": functools.partial(prog.run_batch, batch),
+            "arrays": functools.partial(prog.run_arrays, batch),
+            "bare": functools.partial(runtime.run_padded, fast, tokens, lengths),
         }
         if all(isinstance(t, str) and len(t) == 1 for t in PROGRAMS[name][0]):
             texts = ["".join(x) for x in batch]  # RASP's own input form: one string each
             values, counts = prog.run_arrays(texts)
-            row["exact"] = exact and prog.codec.rows(values, counts) == outputs
-            row["text"] = timed(lambda texts=texts: prog.run_arrays(texts), min_cpu)
+            exact = exact and prog.codec.rows(values, counts) == outputs
+            fns["text"] = functools.partial(prog.run_arrays, texts)
+        row = {"batch": b, "exact": exact, **timed_together(fns, min_cpu)}
         rows.append(row)
         progress(f"raspc {name} batch {b:,} done")
     return {

@@ -46,7 +46,7 @@ token_key(PyObject *x, int chars, long long offset, Py_ssize_t entries)
    written to out[b, 1 : 1 + len(seqs[b])], nothing else is touched. True when every token
    was found; False (out partly written) when anything is outside this path. */
 static PyObject *
-fill(PyObject *module, PyObject *args)
+fill(PyObject *Py_UNUSED(module), PyObject *args)
 {
     PyObject *seqs;
     int chars;
@@ -103,7 +103,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_token_ids", "Token ids of Python token lists in one C loop.", 0,
-    methods,
+    methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC
