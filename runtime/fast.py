@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from runtime import bytoken, prune
-from runtime.device import cpu_threads, exact_fp32
+from runtime.device import cpu_threads, exact_fp32, keep_freed_memory
 from runtime.model import Block, Transformer
 
 MLP_HIDDEN = 1 << 16  # hidden activations per MLP block on a CPU (256 KiB of float32)
@@ -178,8 +178,10 @@ class FastForward:
     @contextlib.contextmanager
     def _running(self) -> Iterator[None]:
         """Inference mode, float32 without TF32, and on a CPU this forward's threads with
-        subnormals flushed."""
+        subnormals flushed (and malloc keeping freed memory, `keep_freed_memory`)."""
         cpu = self.device.type == "cpu"
+        if cpu:
+            keep_freed_memory()
         with (
             torch.inference_mode(),
             exact_fp32(),

@@ -11,6 +11,8 @@ import glob
 import itertools
 import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -32,6 +34,7 @@ from runtime import (
     run_token_logits,
 )
 from runtime.batches import CPU_TOKENS, default_rows
+from runtime.device import keep_freed_memory
 from runtime.fast import flush_denormals
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -302,3 +305,46 @@ def test_flush_denormals_is_scoped():
             pass
         assert tiny.mul(1.0).item() == 0.0  # the inner one restored "on"
     assert tiny.mul(1.0).item() != 0.0
+
+
+FAULTS = """
+import random, resource, sys
+import compiler, runtime
+from compiler.testing import env_with
+from runtime import fast
+if sys.argv[1] == "off":
+    fast.keep_freed_memory = lambda: False
+env = env_with()
+env.run_file("examples/reverse.rasp")
+prog = compiler.compile(env, "reverse", vocab=["a", "b", "c"], max_len=32)
+rng = random.Random(0)
+tokens, lengths = prog.encode_batch([[rng.choice("abc") for _ in range(32)]] * 1024)
+forward = prog.fast_forward()
+runtime.run_padded(forward, tokens, lengths)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):
+    runtime.run_padded(forward, tokens, lengths)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
+"""
+
+
+@pytest.mark.skipif(not keep_freed_memory(), reason="the C library is not glibc")
+def test_cpu_forwards_reuse_freed_memory():
+    """After the first forward, later ones map few new pages: malloc keeps what the last one
+    freed (`runtime.device.keep_freed_memory`). Without it, reverse@32 maps its
+    activations afresh on each batch (run in fresh processes: malloc's settings cannot be
+    undone in this one)."""
+
+    def faults(mode: str) -> float:
+        done = subprocess.run(
+            [sys.executable, "-c", FAULTS, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        return float(done.stdout)
+
+    kept, mapped = faults("on"), faults("off")
+    assert mapped > 5 * max(kept, 10), (kept, mapped)  # measured: about 120 against 2,200
