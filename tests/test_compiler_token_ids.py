@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shutil
 import sysconfig
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +21,13 @@ needs_c = pytest.mark.skipif(token_ids is None, reason="compiler._token_ids is n
 
 
 def test_built_where_a_compiler_is():
-    """The install step builds the loop wherever Python's C compiler is on the PATH (it is
-    optional only so that an install without one still works)."""
+    """The install step builds the loop wherever Python's C compiler and headers are (it is
+    optional only so that an install without them still works)."""
     cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
     if shutil.which(cc) is None:
         pytest.skip(f"no C compiler ({cc}) on this machine")
+    if not (Path(sysconfig.get_paths()["include"]) / "Python.h").exists():
+        pytest.skip("no Python headers (Python.h) on this machine")
     assert token_ids is not None, "pip install -e . did not build compiler/_token_ids.c"
 
 
