@@ -347,4 +347,6 @@ def test_cpu_forwards_reuse_freed_memory():
         return float(done.stdout)
 
     kept, mapped = faults("on"), faults("off")
-    assert mapped > 5 * max(kept, 10), (kept, mapped)  # measured: about 120 against 2,200
+    if mapped < 500:  # measured here: about 2,200 a batch without, 120 with
+        pytest.skip(f"this malloc already reuses freed memory ({mapped:.0f} faults a batch)")
+    assert kept < mapped / 5, (kept, mapped)
