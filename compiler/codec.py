@@ -1,6 +1,8 @@
 """A compiled program's edges: inputs to padded id arrays (`InputCodec`), the output slice of
-the logits to Python values (`OutputCodec`); both in bulk, with array operations, so that a
-batch costs about what its forward costs (per-token Python would cost several times more)."""
+the logits to Python values (`OutputCodec`); both in bulk, so that a batch costs about what its
+forward costs (per-token Python would cost several times more). Token lists are read by one C
+loop (`_token_ids.c`, about 3 ns a token) where it is built and the vocabulary is one kind
+(one-character strings or plain ints); otherwise by str.join and array lookups (10-20 ns)."""
 
 from __future__ import annotations
 
@@ -148,11 +150,12 @@ class InputCodec:
         return None if (ids < 0).any() else ids
 
     def _encode_chars(self, seqs: Sequence[Any], n: int) -> np.ndarray | None:
-        """Ids of the n tokens of `seqs` when every one is a one-character string other than
-        NUL (else None): all joined with NULs into one string (C-speed; a dict lookup per
-        token is not) and looked up by code point. Proof: the joined length is 2n - 1 with
-        NUL at every odd index and none at an even one iff the n tokens hold n - 1 NULs in all
-        (the separators), hence none, and each sits between two separators: one character."""
+        """(Where the C loop is not built or does not apply.) Ids of the n tokens of `seqs`
+        when every one is a one-character string other than NUL (else None): all joined with
+        NULs into one string (C-speed; a dict lookup per token is not) and looked up by code
+        point. Proof: the joined length is 2n - 1 with NUL at every odd index and none at an
+        even one iff the n tokens hold n - 1 NULs in all (the separators), hence none, and
+        each sits between two separators: one character."""
         lut = self._char_ids
         if lut is None or not n:
             return None
