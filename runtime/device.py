@@ -69,31 +69,26 @@ def cpu_threads(n: int | None) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-# glibc's mallopt parameters (malloc.h).
+# glibc's mallopt parameters (malloc.h), and what `keep_freed_memory` sets them to.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_BELOW, _TRIM_ABOVE = 64 << 20, 256 << 20
 
 
 @functools.cache
-def _glibc() -> ctypes.CDLL | None:
+def keep_freed_memory() -> bool:
+    """Ask glibc's malloc to serve blocks under 64 MiB from its heap and to keep up to 256 MiB
+    of freed heap for reuse, instead of handing the pages back to the kernel. A forward
+    allocates its activations afresh on every call, and by default their pages were mapped
+    again each time: 2,100 page faults per reverse@32 batch of 1,024 and 1.5x its CPU time.
+    Process-wide, as malloc's settings are (the process keeps at most 256 MiB it does not
+    use); done once. False where the C library is not glibc."""
     if platform.system() != "Linux":
-        return None
-    libc = ctypes.CDLL(None)
-    return libc if hasattr(libc, "gnu_get_libc_version") else None
-
-
-@functools.cache
-def keep_freed_memory(mmap_below: int = 64 << 20, trim_above: int = 256 << 20) -> bool:
-    """Ask glibc's malloc to serve blocks under `mmap_below` bytes from its heap and to keep up
-    to `trim_above` bytes of freed heap for reuse, instead of handing the pages back to the
-    kernel. A forward allocates its activations afresh on every call, and by default their
-    pages were mapped again each time: 2,100 page faults per reverse@32 batch of 1,024 and
-    1.5x its CPU time. Process-wide, as malloc's settings are (the process keeps at most
-    `trim_above` bytes it does not use); done once. False where the C library is not glibc."""
-    libc = _glibc()
-    if libc is None:
         return False
-    return bool(libc.mallopt(_M_MMAP_THRESHOLD, mmap_below)) and bool(
-        libc.mallopt(_M_TRIM_THRESHOLD, trim_above)
+    libc = ctypes.CDLL(None)
+    if not hasattr(libc, "gnu_get_libc_version"):
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_BELOW)) and bool(
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_ABOVE)
     )
 
 
